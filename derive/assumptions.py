@@ -1,0 +1,49 @@
+"""The assumptions derivations cite, each a statement plus how to honour it when sampling."""
+from __future__ import annotations
+
+import sympy as sp
+
+from .model import Assumption
+
+
+def normalized(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
+    """sum_index base_index = 1 (targets that are a probability vector, e.g. one-hot)."""
+    total = sp.Sum(base[index], (index, 1, K))
+    return Assumption(
+        key=f"{base}_sums_to_one",
+        statement=sp.Eq(total, 1, evaluate=False),
+        text=f"the {base} sum to one",
+        rewrite=(total, sp.Integer(1)),
+        domains=((str(base), "simplex"),),
+    )
+
+
+def one_hot(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
+    """base is one-hot: exactly one entry is 1, the rest 0 (so it sums to one)."""
+    total = sp.Sum(base[index], (index, 1, K))
+    return Assumption(
+        key=f"{base}_one_hot",
+        statement=sp.Eq(total, 1, evaluate=False),
+        text=f"{base} is one-hot, so its entries sum to one",
+        rewrite=(total, sp.Integer(1)),
+        domains=((str(base), "one_hot"),),
+    )
+
+
+def in_range(index: sp.Symbol, lower: sp.Expr, upper: sp.Expr) -> Assumption:
+    """lower <= index <= upper."""
+    return Assumption(
+        key=f"{index}_in_range",
+        statement=sp.And(sp.Le(lower, index, evaluate=False), sp.Le(index, upper, evaluate=False), evaluate=False),
+        text=f"{lower} <= {index} <= {upper}",
+    )
+
+
+def different(a: sp.Symbol, b: sp.Symbol) -> Assumption:
+    """a != b (two distinct indices)."""
+    return Assumption(
+        key=f"{a}_ne_{b}",
+        statement=sp.Ne(a, b, evaluate=False),
+        text=f"{a} != {b}",
+        different=((a, b),),
+    )

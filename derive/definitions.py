@@ -1,0 +1,41 @@
+"""The functions of a softmax output layer as SymPy definitions.
+
+Each builder returns a Definition over symbolic or concrete K; recipes and
+users combine them into a Setting.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import sympy as sp
+
+from .setting import Definition
+
+
+def index(name: str) -> sp.Symbol:
+    """An index symbol (a positive integer)."""
+    return sp.Symbol(name, integer=True, positive=True)
+
+
+def classes(name: str, K: Optional[sp.Expr]) -> sp.Expr:
+    """The number of classes: a positive integer symbol, or the concrete K."""
+    return sp.Symbol(name, integer=True, positive=True) if K is None else sp.Integer(K)
+
+
+def softmax(out: sp.IndexedBase, argument, j: sp.Symbol, l: sp.Symbol, K: sp.Expr,
+            name: str = "softmax") -> Definition:
+    """out_j := exp(g(j)) / sum_l exp(g(l)), with ``argument(i)`` giving g(i)."""
+    g_j = sp.sympify(argument(j))
+    g_l = sp.sympify(argument(l))
+    expr = sp.exp(g_j) / sp.Sum(sp.exp(g_l), (l, 1, K))
+    return Definition(name, out, (j,), expr, softmax_of=g_j, text="softmax")
+
+
+def cross_entropy(cost: sp.Symbol, out: sp.IndexedBase, target: sp.IndexedBase, j: sp.Symbol,
+                  K: sp.Expr, weights: Optional[sp.IndexedBase] = None) -> Definition:
+    """cost := -sum_j [w_j] target_j log out_j."""
+    term = target[j] * sp.log(out[j])
+    if weights is not None:
+        term = weights[j] * term
+    return Definition("cross_entropy", cost, (), -sp.Sum(term, (j, 1, K)),
+                      text="weighted cross-entropy" if weights is not None else "cross-entropy")

@@ -1,0 +1,56 @@
+"""Runs recipes: applies rules in order to a chain and packs the result as a Derivation."""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional
+
+import sympy as sp
+
+from .errors import RecipeError
+from .model import Derivation, Step
+from .rules import Context
+from .setting import Setting
+
+RuleFn = Callable[..., Optional[Step]]
+
+
+class Chain:
+    """A growing chain of equalities: lhs = e1 = e2 = ...; rules append steps."""
+
+    def __init__(self, setting: Setting, lhs: sp.Expr, conditions: tuple = ()) -> None:
+        self.context = Context(setting, tuple(conditions))
+        self.lhs = lhs
+        self.expr = lhs
+        self.steps: list = []
+
+    def apply(self, rule: RuleFn, **params) -> bool:
+        """Apply ``rule`` once; True when it made a step."""
+        step = rule(self.expr, self.context, **params)
+        if step is None or step.expr == self.expr:
+            return False
+        self.steps.append(step)
+        self.expr = step.expr
+        return True
+
+    def require(self, rule: RuleFn, **params) -> None:
+        """Apply ``rule``; a recipe that needs it and cannot apply it is a bug."""
+        if not self.apply(rule, **params):
+            raise RecipeError(f"{rule.__name__} did not apply to {sp.sstr(self.expr)}")
+
+    def run(self, recipe: Iterable) -> "Chain":
+        """Apply each (rule, params) of a recipe in order, skipping those that do not apply."""
+        for item in recipe:
+            rule, params = item if isinstance(item, tuple) else (item, {})
+            self.apply(rule, **params)
+        return self
+
+    def derivation(self, name: str, title: str, description: str = "") -> Derivation:
+        """The chain so far as a Derivation."""
+        return Derivation(name=name, title=title, setting=self.context.setting, lhs=self.lhs,
+                          steps=tuple(self.steps), conditions=self.context.conditions,
+                          description=description)
+
+
+def run_recipe(setting: Setting, lhs: sp.Expr, recipe: Iterable, *, name: str, title: str,
+               description: str = "", conditions: tuple = ()) -> Derivation:
+    """Build a Derivation of ``lhs`` by running ``recipe`` on it."""
+    return Chain(setting, lhs, conditions).run(recipe).derivation(name, title, description)

@@ -1,0 +1,134 @@
+"""Expression pieces SymPy lacks, and the one traversal every rule uses.
+
+* ``SumExcept``: a finite sum that skips one index value, sum_{j != k}.
+* ``Held``: a sub-expression just substituted and not yet merged with its
+  surroundings (SymPy would otherwise cancel o_k / o_k on construction, and
+  the cancellation would never be shown as a step of its own).
+* ``transform``: a post-order rewrite that tells the rewriting function which
+  index inequalities hold at the node (inside sum_{j != k}, j != k holds).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import sympy as sp
+from sympy.core.expr import Expr
+
+
+class SumExcept(Expr):
+    """sum over index from lower to upper, skipping index = excluded."""
+
+    is_commutative = True
+
+    def __new__(cls, function, limits, excluded):
+        function = sp.sympify(function)
+        index, lower, upper = (sp.sympify(a) for a in limits)
+        return Expr.__new__(cls, function, sp.Tuple(index, lower, upper), sp.sympify(excluded))
+
+    @property
+    def function(self) -> sp.Expr:
+        return self.args[0]
+
+    @property
+    def index(self) -> sp.Symbol:
+        return self.args[1][0]
+
+    @property
+    def lower(self) -> sp.Expr:
+        return self.args[1][1]
+
+    @property
+    def upper(self) -> sp.Expr:
+        return self.args[1][2]
+
+    @property
+    def excluded(self) -> sp.Expr:
+        return self.args[2]
+
+    @property
+    def free_symbols(self):
+        inner = self.function.free_symbols - {self.index}
+        return inner | self.lower.free_symbols | self.upper.free_symbols | self.excluded.free_symbols
+
+    def _eval_subs(self, old, new):
+        if old == self.index:
+            return self
+        return None
+
+    def term(self, value) -> sp.Expr:
+        """The summand with the index set to ``value``."""
+        return self.function.subs(self.index, value)
+
+    def full_sum(self) -> sp.Sum:
+        """The sum without the skipped value."""
+        return sp.Sum(self.function, (self.index, self.lower, self.upper))
+
+    def doit(self, **hints):
+        function = self.function.doit(**hints) if hints.get("deep", True) else self.function
+        lo, hi, ex = self.lower, self.upper, self.excluded
+        if lo.is_Integer and hi.is_Integer and ex.is_Integer:
+            return sp.Add(*[function.subs(self.index, v) for v in range(int(lo), int(hi) + 1) if v != int(ex)])
+        return sp.Sum(function, (self.index, lo, hi)).doit(**hints) - function.subs(self.index, ex)
+
+
+class Held(Expr):
+    """A substituted sub-expression kept apart until a cancel step merges it."""
+
+    is_commutative = True
+
+    def __new__(cls, expr):
+        return Expr.__new__(cls, sp.sympify(expr))
+
+    @property
+    def expr(self) -> sp.Expr:
+        return self.args[0]
+
+    def doit(self, **hints):
+        return self.expr.doit(**hints) if hints.get("deep", True) else self.expr
+
+
+def release(expr: sp.Expr) -> sp.Expr:
+    """Replace every Held(x) by x, letting SymPy merge it with its neighbours."""
+    return expr.replace(lambda e: isinstance(e, Held), lambda e: e.expr)
+
+
+Frame = frozenset  # of frozenset({a, b}) pairs known to be different
+
+
+def _entering(node: sp.Basic, frame: Frame) -> Frame:
+    if isinstance(node, SumExcept):
+        return frame | {frozenset((node.index, node.excluded))}
+    return frame
+
+
+def transform(expr: sp.Basic, fn: Callable[[sp.Basic, Frame], Optional[sp.Basic]],
+              frame: Frame = frozenset(), _depth: int = 0) -> sp.Basic:
+    """Rewrite ``expr`` bottom-up with ``fn(node, frame)`` until no node changes.
+
+    ``fn`` returns the replacement of a node, or None to keep it. A
+    replacement is itself transformed again, so a rule that moves a derivative
+    inward keeps moving it until it reaches the leaves.
+    """
+    if _depth > 200:
+        raise RecursionError("rule did not terminate")
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Tuple)):
+        new = fn(expr, frame)
+        return expr if new is None else transform(new, fn, frame, _depth + 1)
+    inner = _entering(expr, frame)
+    args = [a if isinstance(a, sp.Tuple) else transform(a, fn, inner, _depth) for a in expr.args]
+    node = expr if all(a is b for a, b in zip(args, expr.args)) else expr.func(*args)
+    new = fn(node, frame)
+    return node if new is None else transform(new, fn, frame, _depth + 1)
+
+
+def known_different(frame: Frame, a: sp.Expr, b: sp.Expr) -> bool:
+    """True when the frame says a != b (or both are different integers)."""
+    if a.is_Integer and b.is_Integer:
+        return a != b
+    return frozenset((a, b)) in frame
+
+
+def indexed_with_base(expr: sp.Basic, bases) -> list:
+    """Every Indexed in expr whose base is one of ``bases``."""
+    bases = set(bases)
+    return [e for e in expr.atoms(sp.Indexed) if e.base in bases]

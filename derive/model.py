@@ -1,0 +1,209 @@
+"""The data a derivation is made of: rules' names, assumptions, steps, derivations.
+
+Nothing here computes mathematics. A Derivation holds what the rules produced;
+rendering, verification and compilation read it (their modules are imported
+lazily so that ``import derive`` stays cheap).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Optional
+
+import sympy as sp
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .setting import Setting
+    from .verify import Report
+
+
+class Rule(str, Enum):
+    """The fixed vocabulary of rules a step can cite."""
+
+    DEFINITION = "definition"
+    LINEARITY = "linearity"
+    SPLIT_SUM = "split_sum"
+    JOIN_SUM = "join_sum"
+    CHAIN_RULE = "chain_rule"
+    MULTIVARIATE_CHAIN_RULE = "multivariate_chain_rule"
+    QUOTIENT_RULE = "quotient_rule"
+    DIFFERENTIATE = "differentiate"
+    DELTA = "kronecker_delta"
+    LEMMA = "lemma"
+    FOLD = "fold_definition"
+    CANCEL = "cancel"
+    EXPAND = "expand"
+    COLLECT = "collect"
+    FACTOR = "factor"
+    ASSUMPTION = "assumption"
+    MATRIX_FORM = "matrix_form"
+
+    @property
+    def title(self) -> str:
+        """Human name, e.g. 'quotient rule'."""
+        return _TITLES[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TITLES = {
+    Rule.DEFINITION: "definition",
+    Rule.LINEARITY: "linearity",
+    Rule.SPLIT_SUM: "split the sum",
+    Rule.JOIN_SUM: "join the sum",
+    Rule.CHAIN_RULE: "chain rule",
+    Rule.MULTIVARIATE_CHAIN_RULE: "multivariate chain rule",
+    Rule.QUOTIENT_RULE: "quotient rule",
+    Rule.DIFFERENTIATE: "differentiate",
+    Rule.DELTA: "Kronecker delta",
+    Rule.LEMMA: "lemma",
+    Rule.FOLD: "fold definition",
+    Rule.CANCEL: "cancel",
+    Rule.EXPAND: "expand",
+    Rule.COLLECT: "collect terms",
+    Rule.FACTOR: "factor",
+    Rule.ASSUMPTION: "assumption",
+    Rule.MATRIX_FORM: "matrix form",
+}
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A stated fact a step may rely on, e.g. sum_j y_j = 1 or j != k.
+
+    ``rewrite`` (lhs, rhs) is what the assumption rule substitutes;
+    ``domains`` tells the verifier's sampler how to draw values honouring it
+    (base name -> 'simplex', 'one_hot', ...); ``different`` lists index pairs
+    that must differ.
+    """
+
+    key: str
+    statement: sp.Basic
+    text: str
+    rewrite: Optional[tuple] = None
+    domains: tuple = ()
+    different: tuple = ()
+
+    def __repr__(self) -> str:
+        return f"Assumption({self.key!r}: {sp.sstr(self.statement)})"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link of the chain: the expression after the step and why it holds."""
+
+    expr: sp.Expr
+    rule: Rule
+    justification: str
+    assumptions: tuple = ()
+    lemmas: tuple = ()
+
+    def __repr__(self) -> str:
+        cited = "".join(f", lemma={d.name!r}" for d in self.lemmas)
+        uses = "".join(f", uses={a.key!r}" for a in self.assumptions)
+        return f"Step({self.rule.value}: {sp.sstr(self.expr)}{uses}{cited})"
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A chain of equalities from ``lhs`` to ``result``, each link a Step.
+
+    ``conditions`` hold throughout (an index range, j != k for a lemma);
+    ``assumptions`` lists every assumption a step of the chain cites.
+    """
+
+    name: str
+    title: str
+    setting: "Setting"
+    lhs: sp.Expr
+    steps: tuple
+    conditions: tuple = ()
+    description: str = ""
+    parts: tuple = field(default=())
+
+    @property
+    def result(self) -> sp.Expr:
+        """The last right-hand side of the chain."""
+        return self.steps[-1].expr if self.steps else self.lhs
+
+    @property
+    def assumptions(self) -> tuple:
+        """Every assumption cited by a step, in order of first use, conditions first."""
+        seen: dict = {a.key: a for a in self.conditions}
+        for step in self.steps:
+            for a in step.assumptions:
+                seen.setdefault(a.key, a)
+        return tuple(seen.values())
+
+    @property
+    def definitions(self) -> tuple:
+        """The definitions the derivation starts from."""
+        return self.setting.definitions
+
+    @property
+    def lemmas(self) -> tuple:
+        """Sub-derivations cited by steps, each once, in order of citation."""
+        seen: dict = {}
+        for step in self.steps:
+            for lemma in step.lemmas:
+                seen.setdefault(lemma.name, lemma)
+        return tuple(seen.values())
+
+    @property
+    def equation(self) -> sp.Eq:
+        """lhs = result as a SymPy equation."""
+        return sp.Eq(self.lhs, self.result, evaluate=False)
+
+    def with_step(self, index: int, step: Step) -> "Derivation":
+        """A copy with step ``index`` replaced (for tests that corrupt a step)."""
+        steps = list(self.steps)
+        steps[index] = step
+        return replace(self, steps=tuple(steps))
+
+    def __repr__(self) -> str:
+        return (f"Derivation({self.name!r}: {sp.sstr(self.lhs)} = {sp.sstr(self.result)}, "
+                f"{len(self.steps)} steps, {len(self.lemmas)} lemmas)")
+
+    # -- views, computed by their own modules -------------------------------
+    def verify(self, **options: Any) -> "Report":
+        """Check every step and the result; see derive.verify.verify."""
+        from .verify import verify
+        return verify(self, **options)
+
+    def to_text(self, **settings: Any) -> str:
+        """The chain as plain text for a terminal."""
+        from .render.text import render_text
+        return render_text(self, **settings)
+
+    def to_latex(self, **settings: Any) -> str:
+        """amsmath source (align*); standalone=True gives a whole document."""
+        from .render.latex import render_latex
+        return render_latex(self, **settings)
+
+    def to_markdown(self, **settings: Any) -> str:
+        """Markdown with $$\\begin{aligned}...$$ display math (KaTeX and MathJax)."""
+        from .render.markdown import render_markdown
+        return render_markdown(self, **settings)
+
+    def to_json(self, **settings: Any) -> str:
+        """A stable JSON document of the derivation."""
+        from .render.json import render_json
+        return render_json(self, **settings)
+
+    def to_dict(self) -> dict:
+        """The JSON document as Python data."""
+        from .render.json import derivation_dict
+        return derivation_dict(self)
+
+    def compile(self, **options: Any):
+        """The closed form as a vectorised, numerically stable NumPy function."""
+        from .compile import compile_derivation
+        return compile_derivation(self, **options)
+
+    def _repr_latex_(self) -> str:
+        from .render.latex import render_latex
+        return render_latex(self, jupyter=True)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()

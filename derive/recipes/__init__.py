@@ -1,0 +1,1 @@
+"""Named derivations: short recipes over the engine's rules."""

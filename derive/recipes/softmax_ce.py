@@ -1,0 +1,49 @@
+"""softmax_ce: dE/dz_k for E = -sum_j y_j log o_j, o = softmax(z) (reference 001)."""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+import sympy as sp
+
+from .. import definitions as defs
+from ..assumptions import normalized
+from ..errors import ArgumentTypeError
+from ..model import Derivation
+from ..notation import Notation, check_K
+from ..setting import Setting
+from .softmax import output_gradient
+
+
+def softmax_ce(K: Optional[int] = None, *, normalized_targets: bool = True,
+               notation: Optional[Mapping[str, str]] = None) -> Derivation:
+    """Derive dE/dz_k = o_k - y_k for softmax outputs and cross-entropy cost.
+
+    K: number of classes, an integer >= 2, or None for symbolic K.
+    normalized_targets: use sum_j y_j = 1 (one-hot or probability targets);
+        without it the result is o_k sum_j y_j - y_k.
+    notation: rename symbols, e.g. {"outputs": "p", "targets": "t"}; roles are
+        logits, outputs, targets, cost, index, sum_index, inner_index, classes.
+    """
+    K_value = check_K(K)
+    if not isinstance(normalized_targets, bool):
+        raise ArgumentTypeError("normalized_targets", f"must be True or False, got {normalized_targets!r}")
+    n = Notation.make(overrides=notation)
+    K_sym = defs.classes(n.classes, K_value)
+    k, j, l = (defs.index(x) for x in (n.index, n.sum_index, n.inner_index))
+    z, o, y = (sp.IndexedBase(x) for x in (n.logits, n.outputs, n.targets))
+    E = sp.Symbol(n.cost)
+    setting = Setting(
+        K=K_sym,
+        variables=(z,),
+        definitions=(defs.cross_entropy(E, o, y, j, K_sym), defs.softmax(o, lambda i: z[i], j, l, K_sym)),
+        ranges=tuple((i, (sp.Integer(1), K_sym)) for i in (k, j, l)),
+        domains=((n.logits, "real"), (n.targets, "unit")),
+        symbols={"z": z, "o": o, "y": y, "E": E, "k": k, "j": j, "l": l},
+    )
+    facts = (normalized(y, j, K_sym),) if normalized_targets else ()
+    return output_gradient(
+        setting, E, o, z, j, k, facts=facts,
+        name="softmax_ce",
+        title="Gradient of softmax with cross-entropy loss",
+        description="dE/dz_k for E = -sum_j y_j log o_j and o = softmax(z)",
+    )

@@ -1,0 +1,33 @@
+"""Rules: small functions ``rule(expr, ctx, **params) -> Step | None``.
+
+Each rewrites every place in ``expr`` where it applies and returns the Step
+(new expression, rule name, justification, assumptions used, lemmas cited),
+or None when it does not apply. "Does not apply" is never an exception.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..setting import Setting
+from .algebra import assumption, cancel, collect, definition, expand, factor, fold, lemma
+from .calculus import chain_rule, differentiate, linearity, quotient_rule
+from .sums import join_sum, kronecker_delta, split_sum
+
+__all__ = [
+    "Context", "assumption", "cancel", "chain_rule", "collect", "definition", "differentiate",
+    "expand", "factor", "fold", "join_sum", "kronecker_delta", "lemma", "linearity",
+    "quotient_rule", "split_sum",
+]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may consult: the setting and the chain's standing conditions."""
+
+    setting: Setting
+    conditions: tuple = ()
+
+    @property
+    def facts(self) -> frozenset:
+        """Index pairs the conditions declare different."""
+        return frozenset(frozenset(pair) for a in self.conditions for pair in a.different)

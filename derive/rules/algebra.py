@@ -1,0 +1,168 @@
+"""Algebraic rules: definitions in and out, cancel, expand, collect, factor, assumptions, lemmas."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import sympy as sp
+
+from ..assumptions import different
+from ..expr import Held, SumExcept, known_different, release
+from ..model import Assumption, Rule, Step
+from .base import rewrite_step, single_derivative
+
+
+def definition(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
+    """symbol -> its definition, e.g. E -> -sum_j y_j log o_j."""
+    d = ctx.setting.definition_of(of)
+    if d is None or not d.occurs_in(expr):
+        return None
+    new = d.expand_in(expr)
+    return Step(new, Rule.DEFINITION, f"definition of {of}" + (f" ({d.text})" if d.text else ""))
+
+
+def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
+    """numerator(j) / denominator -> symbol_j, for a definition symbol_j := numerator(j) / denominator."""
+    d = ctx.setting.definition_of(of)
+    if d is None or len(d.indices) != 1:
+        return None
+    numerator, denominator = sp.fraction(d.expr)
+    if denominator == 1:
+        return None
+    held = sp.Dummy("D", positive=True)
+    work = expr.xreplace({denominator: held})
+    wild = sp.Wild("w")
+    power = sp.Wild("m")
+    pattern = _power_pattern(numerator.subs(d.indices[0], wild), power)
+
+    def swap(e):
+        m = e.match(pattern)
+        if m is None or wild not in m or not m.get(power, sp.Integer(1)).is_Integer:
+            return None
+        return (d.symbol[m[wild]] * held) ** m.get(power, sp.Integer(1))
+
+    folded = work.replace(lambda e: swap(e) is not None, swap)
+    if folded == work:
+        return None
+    new = sp.cancel(folded).xreplace({held: denominator})
+    return Step(new, Rule.FOLD, f"fold the definition of {of} back in: {numerator} / {denominator} = {d.lhs}"
+                .replace("**", "^"))
+
+
+def _power_pattern(numerator: sp.Expr, power: sp.Wild) -> sp.Expr:
+    """exp(g) -> exp(m g): SymPy writes exp(g)**2 as exp(2 g), so match any integer power."""
+    if isinstance(numerator, sp.exp):
+        return sp.exp(power * numerator.args[0])
+    return numerator ** power
+
+
+def cancel(expr: sp.Expr, ctx) -> Optional[Step]:
+    """(1/u) * u -> 1: merge substituted factors with their neighbours so common factors cancel."""
+    if not expr.has(Held):
+        return None
+    return Step(release(expr), Rule.CANCEL, "cancel common factors")
+
+
+def expand(expr: sp.Expr, ctx) -> Optional[Step]:
+    """a (b + c) -> a b + a c."""
+    new = sp.expand_mul(expr)
+    if new == expr:
+        return None
+    return Step(new, Rule.EXPAND, "multiply out the brackets")
+
+
+def collect(expr: sp.Expr, ctx, on: Sequence = ()) -> Optional[Step]:
+    """a x + b x -> (a + b) x, for x a defined quantity shared by several terms."""
+    if not isinstance(expr, sp.Add):
+        return None
+    targets = list(on) or _shared_factors(expr, ctx.setting)
+    if not targets:
+        return None
+    new = sp.collect(expr, targets)
+    if new == expr:
+        return None
+    names = ", ".join(sp.sstr(t) for t in targets)
+    return Step(new, Rule.COLLECT, f"collect the terms in {names}")
+
+
+def _shared_factors(expr: sp.Add, setting) -> list:
+    defined = {d.symbol for d in setting.definitions if d.indices}
+    counts: dict = {}
+    for term in expr.args:
+        for factor in sp.Mul.make_args(term):
+            if isinstance(factor, sp.Indexed) and factor.base in defined:
+                counts[factor] = counts.get(factor, 0) + 1
+    return sorted((f for f, n in counts.items() if n > 1), key=sp.default_sort_key)
+
+
+def factor(expr: sp.Expr, ctx) -> Optional[Step]:
+    """a b - a c -> a (b - c): take common factors out."""
+    new = sp.factor_terms(expr)
+    if new == expr or sp.count_ops(new) > sp.count_ops(expr):
+        return None
+    return Step(new, Rule.FACTOR, "take out the common factor")
+
+
+def assumption(expr: sp.Expr, ctx, fact: Assumption) -> Optional[Step]:
+    """lhs -> rhs for a declared assumption lhs = rhs, e.g. sum_j y_j -> 1."""
+    if fact.rewrite is None:
+        return None
+    lhs, rhs = fact.rewrite
+    new = expr.xreplace({lhs: rhs})
+    if new == expr:
+        return None
+    return Step(new, Rule.ASSUMPTION, f"use the assumption: {fact.text}", assumptions=(fact,))
+
+
+def lemma(expr: sp.Expr, ctx, lemmas: Sequence) -> Optional[Step]:
+    """df/dx -> the result of a lemma whose left-hand side matches, under the lemma's conditions."""
+    cited: dict = {}
+
+    def fn(node, frame, used):
+        d = single_derivative(node)
+        if d is None:
+            return None
+        for lem in lemmas:
+            mapping = _match(lem.lhs, node)
+            if mapping is None:
+                continue
+            ok = True
+            needs = []
+            for cond in lem.conditions:
+                for a, b in cond.different:
+                    a2, b2 = a.xreplace(mapping), b.xreplace(mapping)
+                    if not known_different(frame, a2, b2):
+                        ok = False
+                    elif not (a2.is_Integer and b2.is_Integer):
+                        needs.append(different(a2, b2))
+            if not ok:
+                continue
+            used.extend(needs)
+            cited.setdefault(lem.name, lem)
+            return Held(lem.result.xreplace(mapping))
+        return None
+
+    step = rewrite_step(expr, ctx, fn, Rule.LEMMA, "")
+    if step is None:
+        return None
+    names = tuple(cited.values())
+    why = "substitute " + " and ".join(l.title for l in names)
+    return Step(step.expr, Rule.LEMMA, why, step.assumptions, lemmas=names)
+
+
+def _match(pattern: sp.Derivative, node: sp.Derivative) -> Optional[dict]:
+    """Index renaming that turns ``pattern`` into ``node``, or None."""
+    p, n = single_derivative(pattern), single_derivative(node)
+    if p is None or n is None:
+        return None
+    mapping: dict = {}
+    for a, b in zip(p, n):
+        if not (isinstance(a, sp.Indexed) and isinstance(b, sp.Indexed)):
+            if a != b:
+                return None
+            continue
+        if a.base != b.base or len(a.indices) != len(b.indices):
+            return None
+        for i, v in zip(a.indices, b.indices):
+            if mapping.setdefault(i, v) != v:
+                return None
+    return mapping

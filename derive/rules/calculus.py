@@ -1,0 +1,132 @@
+"""Differentiation rules: linearity, chain rule, quotient rule, elementary derivatives."""
+from __future__ import annotations
+
+from typing import Optional
+
+import sympy as sp
+
+from ..expr import SumExcept
+from ..model import Rule, Step
+from .base import rewrite_step, single_derivative, single_limit
+
+
+def _with_function(node, function):
+    """The same sum (Sum or SumExcept) over a new summand."""
+    if isinstance(node, SumExcept):
+        return SumExcept(function, (node.index, node.lower, node.upper), node.excluded)
+    return sp.Sum(function, *node.limits)
+
+
+def _sum_index(node):
+    if isinstance(node, SumExcept):
+        return node.index
+    limit = single_limit(node)
+    return limit[0] if limit else None
+
+
+def linearity(expr: sp.Expr, ctx) -> Optional[Step]:
+    """d/dx (a f + g) -> a df/dx + dg/dx;  d/dx sum_j f_j -> sum_j df_j/dx;  sum_j c f_j -> c sum_j f_j."""
+    setting = ctx.setting
+
+    def fn(node, frame, used):
+        d = single_derivative(node)
+        if d is not None:
+            f, x = d
+            if isinstance(f, sp.Add):
+                return sp.Add(*[sp.Derivative(a, x) for a in f.args])
+            if isinstance(f, sp.Mul):
+                const = [a for a in f.args if not setting.depends(a, x)]
+                rest = [a for a in f.args if setting.depends(a, x)]
+                if const and rest:
+                    return sp.Mul(*const) * sp.Derivative(sp.Mul(*rest), x)
+            if _sum_index(f) is not None:
+                return _with_function(f, sp.Derivative(f.function, x))
+            return None
+        index = _sum_index(node)
+        if index is not None and isinstance(node.function, sp.Mul):
+            const = [a for a in node.function.args if not a.has(index)]
+            rest = [a for a in node.function.args if a.has(index)]
+            if const and rest:
+                return sp.Mul(*const) * _with_function(node, sp.Mul(*rest))
+        return None
+
+    return rewrite_step(expr, ctx, fn, Rule.LINEARITY,
+                        "differentiation and finite sums are linear: constants move outside")
+
+
+def chain_rule(expr: sp.Expr, ctx) -> Optional[Step]:
+    """d/dx F(u) -> F'(u) du/dx, for u built from defined quantities (log u gives u'/u)."""
+    setting = ctx.setting
+    names: list = []
+
+    def fn(node, frame, used):
+        d = single_derivative(node)
+        if d is None:
+            return None
+        f, x = d
+        if not isinstance(f, sp.Function) or len(f.args) != 1:
+            return None
+        u = f.args[0]
+        if not setting.depends(u, x) or not _has_defined(u, setting, x):
+            return None
+        names.append(type(f).__name__)
+        outer = f.fdiff(1)
+        return outer * sp.Derivative(u, x)
+
+    step = rewrite_step(expr, ctx, fn, Rule.CHAIN_RULE, "")
+    if step is None:
+        return None
+    if set(names) == {"log"}:
+        why = "chain rule through the logarithm: d/dx log u = (1/u) du/dx"
+    else:
+        why = "chain rule: d/dx F(u) = F'(u) du/dx, for " + ", ".join(sorted(set(names)))
+    return Step(step.expr, step.rule, why, step.assumptions)
+
+
+def quotient_rule(expr: sp.Expr, ctx) -> Optional[Step]:
+    """d/dx (u/v) -> (u' v - u v') / v^2, when v depends on x."""
+    setting = ctx.setting
+
+    def fn(node, frame, used):
+        d = single_derivative(node)
+        if d is None:
+            return None
+        f, x = d
+        u, v = sp.fraction(f)
+        if v == 1 or not setting.depends(v, x):
+            return None
+        numerator = sp.Add(sp.Mul(sp.Derivative(u, x), v), -sp.Mul(u, sp.Derivative(v, x)), evaluate=False)
+        return sp.Mul(numerator, sp.Pow(v, -2))
+
+    return rewrite_step(expr, ctx, fn, Rule.QUOTIENT_RULE, "quotient rule: (u/v)' = (u' v - u v') / v^2")
+
+
+def differentiate(expr: sp.Expr, ctx) -> Optional[Step]:
+    """d/dx f -> f' for f built from the variables alone (dz_l/dz_k = delta_lk); d/dx c -> 0."""
+    setting = ctx.setting
+
+    def fn(node, frame, used):
+        d = single_derivative(node)
+        if d is None:
+            return None
+        f, x = d
+        if not setting.depends(f, x):
+            return sp.Integer(0)
+        if _has_defined(f, setting, x):
+            return None
+        return sp.diff(f, x)
+
+    return rewrite_step(expr, ctx, fn, Rule.DIFFERENTIATE,
+                        "elementary derivatives, with dz_l/dz_k = delta_lk and constants giving 0")
+
+
+def _has_defined(expr: sp.Basic, setting, x) -> bool:
+    """True when expr holds a defined quantity that depends on x (o_j, E), not just x's family."""
+    base = x.base if isinstance(x, sp.Indexed) else x
+    for symbol in setting.dependents(x):
+        if symbol == base:
+            continue
+        definition = setting.definition_of(symbol)
+        if definition is not None and definition.occurs_in(expr):
+            return True
+    return False

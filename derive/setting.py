@@ -1,0 +1,132 @@
+"""What a derivation starts from: its definitions, index ranges and sample domains.
+
+A ``Setting`` answers the questions rules ask ("does this expression depend on
+z_k?", "what is o_j defined as?") and the verifier asks ("which values may y
+take?"). It holds SymPy objects only; no mathematics is done here beyond
+substitution of definitions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+import sympy as sp
+
+from .expr import indexed_with_base
+
+
+@dataclass(frozen=True)
+class Definition:
+    """``symbol[indices] := expr``, e.g. o_j := exp(z_j) / sum_l exp(z_l).
+
+    ``softmax_of`` is g(j) when expr is exp(g(j)) / sum_l exp(g(l)): the
+    compiler evaluates such a definition with a stable softmax.
+    """
+
+    name: str
+    symbol: sp.Basic
+    indices: tuple
+    expr: sp.Expr
+    softmax_of: Optional[sp.Expr] = None
+    text: str = ""
+
+    @property
+    def lhs(self) -> sp.Expr:
+        """The defined quantity as it appears in expressions (o[j] or E)."""
+        return self.symbol[self.indices] if self.indices else self.symbol
+
+    def at(self, *indices) -> sp.Expr:
+        """The defining expression with its indices set to ``indices``."""
+        if len(indices) != len(self.indices):
+            raise ValueError(f"{self.symbol} takes {len(self.indices)} indices")
+        return self.expr.subs(dict(zip(self.indices, indices)), simultaneous=True)
+
+    def occurs_in(self, expr: sp.Basic) -> bool:
+        """True when the defined symbol appears in ``expr``."""
+        if self.indices:
+            return bool(indexed_with_base(expr, [self.symbol]))
+        return self.symbol in expr.free_symbols
+
+    def expand_in(self, expr: sp.Basic) -> sp.Basic:
+        """Replace every occurrence of the defined symbol by its definition."""
+        if self.indices:
+            return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == self.symbol,
+                                lambda e: self.at(*e.indices))
+        return expr.xreplace({self.symbol: self.expr})
+
+    def __repr__(self) -> str:
+        return f"Definition({self.name}: {sp.sstr(self.lhs)} := {sp.sstr(self.expr)})"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Definitions, the classes count K, index ranges and sampling domains.
+
+    ``domains`` maps a base's name to how the verifier samples it when no
+    assumption says otherwise: 'real', 'positive', 'unit' (0..1) or 'label'.
+    ``ranges`` maps an index symbol to its (lower, upper) bounds.
+    """
+
+    K: sp.Expr
+    variables: tuple
+    definitions: tuple
+    ranges: tuple
+    domains: tuple = ()
+    symbols: dict = field(default_factory=dict, compare=False, hash=False)
+
+    # -- look-ups ----------------------------------------------------------
+    def definition_of(self, symbol: sp.Basic) -> Optional[Definition]:
+        """The definition of a base or symbol, or None."""
+        for d in self.definitions:
+            if d.symbol == symbol:
+                return d
+        return None
+
+    def range_of(self, index: sp.Symbol) -> tuple:
+        """(lower, upper) of an index; 1..K when not declared."""
+        for i, bounds in self.ranges:
+            if i == index:
+                return bounds
+        return (sp.Integer(1), self.K)
+
+    def domain_of(self, name: str) -> str:
+        """How the verifier samples the base called ``name``."""
+        return dict(self.domains).get(name, "real")
+
+    def dependents(self, variable: sp.Basic) -> frozenset:
+        """Bases and symbols whose value changes with ``variable``'s base."""
+        base = variable.base if isinstance(variable, sp.Indexed) else variable
+        found = {base}
+        changed = True
+        while changed:
+            changed = False
+            for d in self.definitions:
+                if d.symbol in found:
+                    continue
+                if _mentions(d.expr, found):
+                    found.add(d.symbol)
+                    changed = True
+        return frozenset(found)
+
+    def depends(self, expr: sp.Basic, variable: sp.Basic) -> bool:
+        """True when ``expr`` may change with ``variable`` (through definitions too)."""
+        return _mentions(expr, self.dependents(variable))
+
+    def expand_definitions(self, expr: sp.Basic, only: Iterable = ()) -> sp.Basic:
+        """Substitute definitions until none is left (or only those in ``only``)."""
+        only = tuple(only)
+        for _ in range(len(self.definitions) + 1):
+            before = expr
+            for d in self.definitions:
+                if not only or d.symbol in only:
+                    expr = d.expand_in(expr)
+            if expr == before:
+                return expr
+        return expr
+
+
+def _mentions(expr: sp.Basic, symbols: Iterable) -> bool:
+    symbols = set(symbols)
+    if any(isinstance(s, sp.Symbol) and s in expr.free_symbols for s in symbols):
+        return True
+    return bool(indexed_with_base(expr, [s for s in symbols if isinstance(s, sp.IndexedBase)]))

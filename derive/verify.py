@@ -1,0 +1,313 @@
+"""Check every step of a derivation, its lemmas, and its result.
+
+A step claims ``previous = new`` under the derivation's conditions and the
+step's own assumptions. For symbolic K the claim is instantiated at K = 2..5
+(concrete K: at that K), with concrete values for the free indices that honour
+the conditions (j != k ...). Both sides have every definition substituted and
+every sum and derivative evaluated; then the difference is
+
+* proved zero symbolically when a cheap SymPy normalisation manages it, and
+* evaluated at random points in high precision in any case, with values drawn
+  to honour the assumptions (y on the simplex when sum_j y_j = 1 is used, and
+  otherwise unnormalised, so a step that silently needs it fails).
+
+The result is also compared with a central finite difference of the cost
+(independent of every step), at the same precision.
+"""
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Sequence
+
+import sympy as sp
+
+from .errors import ArgumentError, ArgumentTypeError
+from .expr import SumExcept
+from .model import Derivation
+
+DIGITS = 40
+TOLERANCE = sp.Float("1e-25", DIGITS)
+FD_TOLERANCE = sp.Float("1e-14", DIGITS)
+FD_STEP = sp.Float("1e-12", DIGITS)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One checked claim: a step (``step`` is its 1-based number) or the result (``step`` None)."""
+
+    derivation: str
+    step: Optional[int]
+    rule: str
+    ok: bool
+    method: str
+    cases: int
+    max_error: float
+    message: str = ""
+
+    @property
+    def label(self) -> str:
+        where = f"step {self.step} ({self.rule})" if self.step is not None else "result (finite differences)"
+        return f"{self.derivation}: {where}"
+
+    def __str__(self) -> str:
+        status = "ok  " if self.ok else "FAIL"
+        detail = f"{self.method}, {self.cases} cases, max error {self.max_error:.1e}"
+        return f"[{status}] {self.label}: {detail}" + (f" -- {self.message}" if self.message else "")
+
+
+@dataclass(frozen=True)
+class Report:
+    """The checks of one derivation and its lemmas; ``ok`` when all passed."""
+
+    name: str
+    checks: tuple = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> tuple:
+        return tuple(c for c in self.checks if not c.ok)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        head = f"verify {self.name}: {'all ' + str(len(self.checks)) + ' checks passed' if self.ok else str(len(self.failures)) + ' of ' + str(len(self.checks)) + ' checks FAILED'}"
+        return "\n".join([head, *(f"  {c}" for c in self.checks)])
+
+    def __repr__(self) -> str:
+        return f"Report({self.name!r}, ok={self.ok}, checks={len(self.checks)}, failures={len(self.failures)})"
+
+
+def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points: int = 2,
+           index_samples: int = 2, seed: int = 0, lemmas: bool = True) -> Report:
+    """Check every step (and every lemma's steps) and the result of ``derivation``."""
+    Ks = _check_Ks(derivation, Ks)
+    if not isinstance(points, int) or isinstance(points, bool) or points < 1:
+        raise ArgumentError("points", f"must be a positive integer, got {points!r}")
+    if not isinstance(index_samples, int) or isinstance(index_samples, bool) or index_samples < 1:
+        raise ArgumentError("index_samples", f"must be a positive integer, got {index_samples!r}")
+    rng = random.Random(seed)
+    checks: list = []
+    done: set = set()
+    for d in _with_lemmas(derivation) if lemmas else [derivation]:
+        if d.name in done:
+            continue
+        done.add(d.name)
+        checks.extend(_check_steps(d, Ks, points, index_samples, rng))
+        checks.append(_check_result(d, Ks, points, index_samples, rng))
+    return Report(derivation.name, tuple(checks))
+
+
+def _check_Ks(derivation: Derivation, Ks) -> tuple:
+    K = derivation.setting.K
+    if K.is_Integer:
+        return (int(K),)
+    if Ks is None:
+        return (2, 3, 4, 5)
+    if isinstance(Ks, (str, bytes)) or not isinstance(Ks, Iterable):
+        raise ArgumentTypeError("Ks", f"must be a sequence of integers >= 2, got {type(Ks).__name__}")
+    Ks = tuple(Ks)
+    if not Ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in Ks):
+        raise ArgumentError("Ks", f"must be a non-empty sequence of integers >= 2, got {Ks!r}")
+    return Ks
+
+
+def _with_lemmas(d: Derivation) -> list:
+    out = []
+    for step in d.steps:
+        for lemma in step.lemmas:
+            out.extend(_with_lemmas(lemma))
+    for part in d.parts:
+        out.extend(_with_lemmas(part))
+    return out + [d]
+
+
+# -- instances ----------------------------------------------------------------
+
+def _free_indices(d: Derivation) -> list:
+    ranged = {i for i, _ in d.setting.ranges}
+    found = set()
+    for e in [d.lhs] + [s.expr for s in d.steps]:
+        for idx in e.atoms(sp.Indexed):
+            found |= {s for s in idx.free_symbols if s in ranged}
+    bound = set()
+    for e in [d.lhs] + [s.expr for s in d.steps]:
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, sp.Sum):
+                bound |= {lim[0] for lim in node.limits}
+            elif isinstance(node, SumExcept):
+                bound.add(node.index)
+    # an index is free when it is used outside every sum that binds it in the lhs
+    lhs_indices = {s for idx in d.lhs.atoms(sp.Indexed) for s in idx.free_symbols if s in ranged}
+    return sorted(lhs_indices | (found - bound), key=str)
+
+
+def _assignments(d: Derivation, indices: list, K: int, assumptions: tuple, limit: int, rng) -> list:
+    pairs = [p for a in assumptions for p in a.different]
+    subs_K = {d.setting.K: K} if not d.setting.K.is_Integer else {}
+    ranges = []
+    for i in indices:
+        lo, hi = d.setting.range_of(i)
+        ranges.append(range(int(sp.sympify(lo).subs(subs_K)), int(sp.sympify(hi).subs(subs_K)) + 1))
+    ok = []
+    for values in itertools.product(*ranges):
+        assign = dict(zip(indices, values))
+        if all(assign.get(a, a) != assign.get(b, b) for a, b in pairs):
+            ok.append(assign)
+    if len(ok) <= limit:
+        return ok
+    return [ok[0]] + rng.sample(ok[1:], limit - 1)
+
+
+def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict) -> sp.Expr:
+    e = d.setting.expand_definitions(expr)
+    if not d.setting.K.is_Integer:
+        e = e.subs(d.setting.K, K)
+    # free indices are never bound by a sum of the same chain, so a plain
+    # replacement is safe (subs would stop at Derivative(..., z[k]))
+    e = e.xreplace({i: sp.Integer(v) for i, v in assign.items()})
+    return e.doit()
+
+
+def _domains(d: Derivation, assumptions: tuple) -> dict:
+    domains = dict(d.setting.domains)
+    for a in assumptions:
+        domains.update(dict(a.domains))
+    return domains
+
+
+def _sample(exprs: Sequence[sp.Expr], domains: dict, K: int, rng) -> dict:
+    values: dict = {}
+    groups: dict = {}
+    for e in exprs:
+        for atom in e.atoms(sp.Indexed):
+            name = str(atom.base)
+            kind = domains.get(name, "real")
+            if kind in ("simplex", "one_hot"):
+                groups.setdefault((atom.base, atom.indices[:-1]), set()).add(atom)
+            elif atom not in values:
+                values[atom] = _draw(kind, rng)
+        for sym in e.free_symbols:
+            if isinstance(sym, sp.Symbol) and not isinstance(sym, sp.Dummy) and sym not in values:
+                values[sym] = _draw(domains.get(str(sym), "positive"), rng)
+    for (base, head), atoms in groups.items():
+        kind = domains[str(base)]
+        if kind == "simplex":
+            raw = [sp.Float(rng.uniform(0.05, 1.0), DIGITS) for _ in range(K)]
+            total = sp.Add(*raw)
+            vec = [r / total for r in raw]
+        else:
+            hot = rng.randrange(K)
+            vec = [sp.Integer(1 if i == hot else 0) for i in range(K)]
+        for atom in atoms:
+            values[atom] = vec[int(atom.indices[-1]) - 1]
+    return values
+
+
+def _draw(kind: str, rng) -> sp.Float:
+    if kind == "positive":
+        return sp.Float(rng.uniform(0.5, 2.0), DIGITS)
+    if kind == "unit":
+        return sp.Float(rng.uniform(0.05, 1.0), DIGITS)
+    return sp.Float(rng.uniform(-2.0, 2.0), DIGITS)
+
+
+def _number(e: sp.Expr, values: dict) -> Optional[sp.Expr]:
+    v = e.xreplace(values).evalf(DIGITS)
+    if v.has(sp.Derivative) or v.has(sp.Sum) or not v.is_number or v.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        return None
+    return v
+
+
+def _symbolic_zero(diff: sp.Expr) -> bool:
+    if diff == 0:
+        return True
+    if sp.count_ops(diff) > 300:
+        return False
+    try:
+        return sp.cancel(sp.expand(diff)) == 0
+    except (sp.PolynomialError, TypeError, ValueError, RecursionError):  # pragma: no cover
+        return False
+
+
+# -- checks -------------------------------------------------------------------
+
+def _check_steps(d: Derivation, Ks, points, index_samples, rng) -> list:
+    checks = []
+    indices = _free_indices(d)
+    previous = d.lhs
+    for number, step in enumerate(d.steps, start=1):
+        assumptions = tuple(d.conditions) + tuple(step.assumptions)
+        domains = _domains(d, assumptions)
+        worst, cases, symbolic, message = 0.0, 0, True, ""
+        for K in Ks:
+            for assign in _assignments(d, indices, K, assumptions, index_samples, rng):
+                left = _instantiate(d, previous, K, assign)
+                right = _instantiate(d, step.expr, K, assign)
+                diff = left - right
+                symbolic = symbolic and _symbolic_zero(diff)
+                for _ in range(points):
+                    values = _sample([left, right], domains, K, rng)
+                    a, b = _number(left, values), _number(right, values)
+                    cases += 1
+                    if a is None or b is None:
+                        message = message or f"could not evaluate at K={K}, {_show(assign)}"
+                        worst = float("inf")
+                        continue
+                    err = abs(a - b)
+                    scale = max(1, abs(a), abs(b))
+                    if err > TOLERANCE * scale:
+                        message = message or (f"sides differ at K={K}, {_show(assign)}: "
+                                              f"{sp.N(a, 8)} != {sp.N(b, 8)}")
+                    worst = max(worst, float(err / scale))
+        ok = not message
+        method = "symbolic + numeric" if symbolic else "numeric"
+        checks.append(Check(d.name, number, step.rule.value, ok, method, cases, worst, message))
+        previous = step.expr
+    return checks
+
+
+def _check_result(d: Derivation, Ks, points, index_samples, rng) -> Check:
+    lhs = d.lhs
+    if not isinstance(lhs, sp.Derivative) or len(lhs.variables) != 1:
+        return Check(d.name, None, "finite differences", True, "not a derivative", 0, 0.0)
+    f, x = lhs.expr, lhs.variables[0]
+    assumptions = tuple(d.assumptions)
+    domains = _domains(d, assumptions)
+    indices = _free_indices(d)
+    worst, cases, message = 0.0, 0, ""
+    for K in Ks:
+        for assign in _assignments(d, indices, K, assumptions, index_samples, rng):
+            cost = _instantiate(d, f, K, assign)
+            var = x.xreplace({i: sp.Integer(v) for i, v in assign.items()})
+            result = _instantiate(d, d.result, K, assign)
+            for _ in range(points):
+                values = _sample([cost, result, var], domains, K, rng)
+                values.setdefault(var, _draw("real", rng))
+                plus = dict(values)
+                plus[var] = values[var] + FD_STEP
+                minus = dict(values)
+                minus[var] = values[var] - FD_STEP
+                fp, fm, r = _number(cost, plus), _number(cost, minus), _number(result, values)
+                cases += 1
+                if fp is None or fm is None or r is None:
+                    message = message or f"could not evaluate at K={K}, {_show(assign)}"
+                    worst = float("inf")
+                    continue
+                fd = (fp - fm) / (2 * FD_STEP)
+                err = abs(fd - r)
+                scale = max(1, abs(r))
+                if err > FD_TOLERANCE * scale:
+                    message = message or (f"result {sp.N(r, 8)} but finite differences give {sp.N(fd, 8)} "
+                                          f"at K={K}, {_show(assign)}")
+                worst = max(worst, float(err / scale))
+    return Check(d.name, None, "finite differences", not message, "finite differences", cases, worst, message)
+
+
+def _show(assign: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(assign.items(), key=lambda kv: str(kv[0]))) or "no free index"
