@@ -12,7 +12,7 @@ def normalized(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption
     return Assumption(
         key=f"{base}_sums_to_one",
         statement=sp.Eq(total, 1, evaluate=False),
-        text=f"the {base} sum to one",
+        text=f"the entries of {base} sum to one",
         rewrite=(total, sp.Integer(1)),
         domains=((str(base), "simplex"),),
     )
@@ -35,7 +35,7 @@ def in_range(index: sp.Symbol, lower: sp.Expr, upper: sp.Expr) -> Assumption:
     return Assumption(
         key=f"{index}_in_range",
         statement=sp.And(sp.Le(lower, index, evaluate=False), sp.Le(index, upper, evaluate=False), evaluate=False),
-        text=f"{lower} <= {index} <= {upper}",
+        text=f"the index {index} lies in the range of the sum",
     )
 
 
@@ -44,6 +44,6 @@ def different(a: sp.Symbol, b: sp.Symbol) -> Assumption:
     return Assumption(
         key=f"{a}_ne_{b}",
         statement=sp.Ne(a, b, evaluate=False),
-        text=f"{a} != {b}",
+        text=f"{a} and {b} are different indices",
         different=((a, b),),
     )

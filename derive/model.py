@@ -91,13 +91,19 @@ class Assumption:
 
 @dataclass(frozen=True)
 class Step:
-    """One link of the chain: the expression after the step and why it holds."""
+    """One link of the chain: the expression after the step and why it holds.
+
+    ``justification`` is plain words (no markup, so every renderer can set
+    it as text); ``formula`` is the identity the rule cites, if any, as a
+    SymPy equation that renderers print as mathematics.
+    """
 
     expr: sp.Expr
     rule: Rule
     justification: str
     assumptions: tuple = ()
     lemmas: tuple = ()
+    formula: Optional[sp.Basic] = None
 
     def __repr__(self) -> str:
         cited = "".join(f", lemma={d.name!r}" for d in self.lemmas)

@@ -33,10 +33,10 @@ def softmax_partials(setting: Setting, out: sp.IndexedBase, var: sp.IndexedBase,
     """The lemmas do_k/dz_k and do_j/dz_k (j != k), each derived by the quotient rule."""
     recipe = partials_recipe(out)
     same = run_recipe(setting, sp.Derivative(out[k], var[k]), recipe,
-                      name="softmax_partial_same", title=f"derivative of {out}_{k} with respect to {var}_{k}",
+                      name="softmax_partial_same", title="Softmax partial, same index",
                       description="the softmax partial for the same index, by the quotient rule")
     other = run_recipe(setting, sp.Derivative(out[j], var[k]), recipe,
-                       name="softmax_partial_other", title=f"derivative of {out}_{j} with respect to {var}_{k}, {j} != {k}",
+                       name="softmax_partial_other", title="Softmax partial, different indices",
                        description="the softmax partial for a different index, by the quotient rule",
                        conditions=(different(j, k),))
     return same, other

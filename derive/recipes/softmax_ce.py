@@ -45,5 +45,5 @@ def softmax_ce(K: Optional[int] = None, *, normalized_targets: bool = True,
         setting, E, o, z, j, k, facts=facts,
         name="softmax_ce",
         title="Gradient of softmax with cross-entropy loss",
-        description="dE/dz_k for E = -sum_j y_j log o_j and o = softmax(z)",
+        description="The gradient of the cross-entropy loss with respect to the logits of a softmax output layer",
     )

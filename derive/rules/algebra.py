@@ -8,7 +8,7 @@ import sympy as sp
 from ..assumptions import different
 from ..expr import Held, SumExcept, known_different, release
 from ..model import Assumption, Rule, Step
-from .base import rewrite_step, single_derivative
+from .base import identity, rewrite_step, single_derivative
 
 
 def definition(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
@@ -44,8 +44,8 @@ def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
     if folded == work:
         return None
     new = sp.cancel(folded).xreplace({held: denominator})
-    return Step(new, Rule.FOLD, f"fold the definition of {of} back in: {numerator} / {denominator} = {d.lhs}"
-                .replace("**", "^"))
+    return Step(new, Rule.FOLD, f"fold the definition of {of} back in",
+                formula=identity(d.expr, d.lhs))
 
 
 def _power_pattern(numerator: sp.Expr, power: sp.Wild) -> sp.Expr:
@@ -80,8 +80,7 @@ def collect(expr: sp.Expr, ctx, on: Sequence = ()) -> Optional[Step]:
     new = sp.collect(expr, targets)
     if new == expr:
         return None
-    names = ", ".join(sp.sstr(t) for t in targets)
-    return Step(new, Rule.COLLECT, f"collect the terms in {names}")
+    return Step(new, Rule.COLLECT, "collect the terms with a common factor")
 
 
 def _shared_factors(expr: sp.Add, setting) -> list:
@@ -110,7 +109,7 @@ def assumption(expr: sp.Expr, ctx, fact: Assumption) -> Optional[Step]:
     new = expr.xreplace({lhs: rhs})
     if new == expr:
         return None
-    return Step(new, Rule.ASSUMPTION, f"use the assumption: {fact.text}", assumptions=(fact,))
+    return Step(new, Rule.ASSUMPTION, f"use the assumption that {fact.text}", assumptions=(fact,))
 
 
 def lemma(expr: sp.Expr, ctx, lemmas: Sequence) -> Optional[Step]:
@@ -144,8 +143,9 @@ def lemma(expr: sp.Expr, ctx, lemmas: Sequence) -> Optional[Step]:
     step = rewrite_step(expr, ctx, fn, Rule.LEMMA, "")
     if step is None:
         return None
-    names = tuple(cited.values())
-    why = "substitute " + " and ".join(l.title for l in names)
+    order = {lem.name: n for n, lem in enumerate(lemmas)}
+    names = tuple(sorted(cited.values(), key=lambda lem: order[lem.name]))
+    why = "substitute the " + ("lemma" if len(names) == 1 else "lemmas")
     return Step(step.expr, Rule.LEMMA, why, step.assumptions, lemmas=names)
 
 

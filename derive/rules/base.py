@@ -10,7 +10,8 @@ from ..model import Rule, Step
 
 
 def rewrite_step(expr: sp.Expr, ctx, fn: Callable[[sp.Basic, Frame, list], Optional[sp.Basic]],
-                 rule: Rule, justification: str, lemmas: tuple = ()) -> Optional[Step]:
+                 rule: Rule, justification: str, lemmas: tuple = (),
+                 formula: Optional[sp.Basic] = None) -> Optional[Step]:
     """Apply ``fn`` everywhere in ``expr``; a Step if anything changed, else None.
 
     ``fn(node, frame, used)`` may append the Assumptions it relied on to ``used``.
@@ -20,7 +21,16 @@ def rewrite_step(expr: sp.Expr, ctx, fn: Callable[[sp.Basic, Frame, list], Optio
     if new == expr:
         return None
     assumptions = tuple({a.key: a for a in used}.values())
-    return Step(expr=new, rule=rule, justification=justification, assumptions=assumptions, lemmas=lemmas)
+    return Step(expr=new, rule=rule, justification=justification, assumptions=assumptions, lemmas=lemmas,
+                formula=formula)
+
+
+def identity(lhs: sp.Basic, rhs: sp.Basic) -> sp.Eq:
+    """lhs = rhs, unevaluated: the formula a rule cites."""
+    return sp.Eq(lhs, rhs, evaluate=False)
+
+
+U, V, X = sp.symbols("u v x")
 
 
 def single_derivative(node: sp.Basic):

@@ -7,7 +7,7 @@ import sympy as sp
 
 from ..expr import SumExcept
 from ..model import Rule, Step
-from .base import rewrite_step, single_derivative, single_limit
+from .base import U, V, X, identity, rewrite_step, single_derivative, single_limit
 
 
 def _with_function(node, function):
@@ -51,7 +51,7 @@ def linearity(expr: sp.Expr, ctx) -> Optional[Step]:
         return None
 
     return rewrite_step(expr, ctx, fn, Rule.LINEARITY,
-                        "differentiation and finite sums are linear: constants move outside")
+                        "differentiation and finite sums are linear, so constant factors move outside")
 
 
 def chain_rule(expr: sp.Expr, ctx) -> Optional[Step]:
@@ -77,10 +77,13 @@ def chain_rule(expr: sp.Expr, ctx) -> Optional[Step]:
     if step is None:
         return None
     if set(names) == {"log"}:
-        why = "chain rule through the logarithm: d/dx log u = (1/u) du/dx"
+        why = "chain rule through the logarithm"
+        formula = identity(sp.Derivative(sp.log(U), X), sp.Derivative(U, X) / U)
     else:
-        why = "chain rule: d/dx F(u) = F'(u) du/dx, for " + ", ".join(sorted(set(names)))
-    return Step(step.expr, step.rule, why, step.assumptions)
+        why = "chain rule through " + ", ".join(sorted(set(names)))
+        F = sp.Function("F")
+        formula = identity(sp.Derivative(F(U), X), sp.Derivative(F(U), U) * sp.Derivative(U, X))
+    return Step(step.expr, step.rule, why, step.assumptions, formula=formula)
 
 
 def quotient_rule(expr: sp.Expr, ctx) -> Optional[Step]:
@@ -98,7 +101,9 @@ def quotient_rule(expr: sp.Expr, ctx) -> Optional[Step]:
         numerator = sp.Add(sp.Mul(sp.Derivative(u, x), v), -sp.Mul(u, sp.Derivative(v, x)), evaluate=False)
         return sp.Mul(numerator, sp.Pow(v, -2))
 
-    return rewrite_step(expr, ctx, fn, Rule.QUOTIENT_RULE, "quotient rule: (u/v)' = (u' v - u v') / v^2")
+    formula = identity(sp.Derivative(U / V, X),
+                       (sp.Derivative(U, X) * V - U * sp.Derivative(V, X)) / V**2)
+    return rewrite_step(expr, ctx, fn, Rule.QUOTIENT_RULE, "quotient rule", formula=formula)
 
 
 def differentiate(expr: sp.Expr, ctx) -> Optional[Step]:
@@ -117,7 +122,7 @@ def differentiate(expr: sp.Expr, ctx) -> Optional[Step]:
         return sp.diff(f, x)
 
     return rewrite_step(expr, ctx, fn, Rule.DIFFERENTIATE,
-                        "elementary derivatives, with dz_l/dz_k = delta_lk and constants giving 0")
+                        "elementary derivatives; distinct variables are independent")
 
 
 def _has_defined(expr: sp.Basic, setting, x) -> bool:

@@ -22,8 +22,19 @@ def split_sum(expr: sp.Expr, ctx, at: sp.Symbol) -> Optional[Step]:
         used.append(in_range(at, lower, upper))
         return node.function.subs(index, at) + SumExcept(node.function, limit, at)
 
-    return rewrite_step(expr, ctx, fn, Rule.SPLIT_SUM,
-                        f"split the sum into the term {at} and the terms other than {at}")
+    names: list = []
+
+    def named(node, frame, used):
+        new = fn(node, frame, used)
+        if new is not None:
+            names.append(node.limits[0][0])
+        return new
+
+    step = rewrite_step(expr, ctx, named, Rule.SPLIT_SUM, "")
+    if step is None:
+        return None
+    index = names[0]
+    return Step(step.expr, step.rule, f"split off the term {index} = {at} from the sum", step.assumptions)
 
 
 def join_sum(expr: sp.Expr, ctx) -> Optional[Step]:
@@ -45,7 +56,7 @@ def join_sum(expr: sp.Expr, ctx) -> Optional[Step]:
                     return sp.Add(coeff * rest.full_sum(), *kept)
         return None
 
-    return rewrite_step(expr, ctx, fn, Rule.JOIN_SUM, "the term j = k and the terms j != k make up the whole sum")
+    return rewrite_step(expr, ctx, fn, Rule.JOIN_SUM, "the split-off term joins the rest of the sum")
 
 
 def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
@@ -76,4 +87,4 @@ def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
         return None
 
     return rewrite_step(expr, ctx, fn, Rule.DELTA,
-                        "a Kronecker delta picks one term of a sum, and vanishes for different indices")
+                        "the Kronecker delta picks one term of a sum and vanishes for different indices")

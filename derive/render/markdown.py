@@ -1,0 +1,42 @@
+"""Markdown rendering: $$\\begin{aligned}...\\end{aligned}$$ display math for KaTeX and MathJax.
+
+The math uses only commands both support (no \\bm, no \\label, no Unicode);
+prose outside math is plain words.
+"""
+from __future__ import annotations
+
+from ..model import Derivation
+from .layout import blocks, check_settings
+from .printers import latex
+from .tex import aligned_rows, definition_rows
+
+DEFAULTS = {"justifications": True, "heading_level": 2}
+
+
+def _display(lines: list) -> list:
+    return ["$$", r"\begin{aligned}", *lines, r"\end{aligned}", "$$"]
+
+
+def render_markdown(d: Derivation, **settings) -> str:
+    """The derivation as Markdown."""
+    s = check_settings(settings, DEFAULTS, "markdown")
+    level = s["heading_level"]
+    if not 1 <= level <= 5:
+        from ..errors import ArgumentError
+        raise ArgumentError("heading_level", f"must be between 1 and 5, got {level}")
+    h1, h2 = "#" * level, "#" * (level + 1)
+    out = [f"{h1} {d.title}", ""]
+    if d.description:
+        out += [d.description + ".", ""]
+    out += [f"{h2} Definitions", "", *_display(definition_rows(d.definitions)), ""]
+    for block in blocks(d):
+        out += [f"{h2} {block.heading}", ""]
+        if block.conditions:
+            out += ["For " + ", ".join(f"${latex(c.statement)}$" for c in block.conditions) + ":", ""]
+        out += [*_display(aligned_rows(block, s["justifications"])), ""]
+    out += [f"{h2} Result", "", "$$", f"{latex(d.lhs)} = {latex(d.result)}", "$$", ""]
+    if d.assumptions:
+        out += [f"{h2} Assumptions", ""]
+        out += [f"- ${latex(a.statement)}$: {a.text}" for a in d.assumptions]
+        out.append("")
+    return "\n".join(out)

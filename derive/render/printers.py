@@ -1,0 +1,233 @@
+"""SymPy printers for derivation expressions, in the style of sympy.printing.
+
+``_print_<Class>`` methods give textbook forms: o_{k} rather than {o}_{k},
+\\frac{\\partial E}{\\partial z_{k}}, \\sum_{j \\neq k}, and products written as
+a coefficient fraction followed by the operators it multiplies,
+-\\frac{y_{k}}{o_{k}} \\frac{\\partial o_{k}}{\\partial z_{k}}. Printing never
+simplifies: the factor order is the only thing a printer chooses.
+"""
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from ..expr import Held, SumExcept
+
+# factors printed after the coefficient fraction, in this order
+_OPERATOR_ORDER = (sp.log, sp.Sum, SumExcept, sp.Derivative, Held)
+
+
+def _operator_rank(factor: sp.Basic) -> int:
+    for rank, kind in enumerate(_OPERATOR_ORDER):
+        if isinstance(factor, kind):
+            return rank
+    return -1
+
+
+def split_product(expr: sp.Mul) -> tuple:
+    """(sign, plain factors, operator factors) of a product, each list in print order.
+
+    Plain factors come first (numbers, symbols, powers; bracketed sums last),
+    then operators (log, sums, derivatives, substituted lemmas).
+    """
+    coeff, factors = expr.as_coeff_mul()
+    operators = sorted((f for f in factors if _operator_rank(f) >= 0),
+                       key=lambda f: (_operator_rank(f), sp.default_sort_key(f)))
+    plain = sorted((f for f in factors if _operator_rank(f) < 0),
+                   key=lambda f: (f.is_Add, sp.default_sort_key(f)))
+    if abs(coeff) != 1:
+        plain.insert(0, abs(coeff))
+    sign = -1 if coeff.is_negative else 1
+    return sign, plain, operators
+
+
+def _print_plain(printer, print_mul, factors) -> str:
+    product = sp.Mul(*factors)
+    return print_mul(product) if product.is_Mul else printer._print(product)
+
+
+def positive_first(terms: list) -> list:
+    """Terms of a sum with the positive ones first, each group in the printer's order."""
+    return [t for t in terms if not t.could_extract_minus_sign()] + [t for t in terms if t.could_extract_minus_sign()]
+
+
+def _has_denominator(factors) -> bool:
+    return any(f.is_Pow and f.exp.is_negative or f.is_Rational and not f.is_Integer for f in factors)
+
+
+class DeriveLatexPrinter(LatexPrinter):
+    """LaTeX for derivation expressions (KaTeX, MathJax and amsmath safe)."""
+
+    printmethod = "_derive_latex"
+
+    def _as_ordered_terms(self, expr, order=None):
+        return positive_first(super()._as_ordered_terms(expr, order=order))
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        base = self._print(expr.base.label)
+        indices = [self._print(i) for i in expr.indices]
+        simple = all(isinstance(i, (sp.Symbol, sp.Integer)) for i in expr.indices)
+        return f"{base}_{{{''.join(indices) if simple else ','.join(indices)}}}"
+
+    def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
+        return self._print(expr.label)
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        (x, n), = expr.variable_count
+        var = self._print(x)
+        f = expr.expr
+        if isinstance(f, (sp.Symbol, sp.Indexed)):
+            return rf"\frac{{\partial {self._print(f)}}}{{\partial {var}}}"
+        inner = self._print(f)
+        if isinstance(f, (sp.Add, sp.Mul)) or f.could_extract_minus_sign():
+            inner = rf"\left({inner}\right)"
+        return rf"\frac{{\partial}}{{\partial {var}}} {inner}"
+
+    def _print_log(self, expr: sp.log, exp=None) -> str:
+        arg = expr.args[0]
+        inner = self._print(arg)
+        tex = rf"\log {inner}" if isinstance(arg, (sp.Symbol, sp.Indexed)) else rf"\log\left({inner}\right)"
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+    def _print_SumExcept(self, expr: SumExcept) -> str:
+        body = self._print(expr.function)
+        if isinstance(expr.function, sp.Add) or expr.function.could_extract_minus_sign():
+            body = rf"\left({body}\right)"
+        return rf"\sum_{{{self._print(expr.index)} \neq {self._print(expr.excluded)}}} {body}"
+
+    def _print_Held(self, expr: Held) -> str:
+        inner = expr.expr
+        tex = self._print(inner)
+        if inner.is_Atom or isinstance(inner, sp.Indexed):
+            return tex
+        return rf"\left({tex}\right)"
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp=None) -> str:
+        i, j = (self._print(a) for a in expr.args)
+        tex = rf"\delta_{{{i}{j}}}" if all(a.is_Atom for a in expr.args) else rf"\delta_{{{i},{j}}}"
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+    def _print_And(self, expr: sp.And) -> str:
+        chained = _chain(expr)
+        if chained is None:
+            return super()._print_And(expr)
+        return r" \le ".join(self._print(x) for x in chained)
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        if not expr.is_Mul:  # SymPy's _print_Pow hands 1/x over as a "Mul"
+            return super()._print_Mul(expr)
+        sign, plain, operators = split_product(expr)
+        if _has_denominator(plain):
+            parts = [_print_plain(self, super()._print_Mul, plain)]
+        else:
+            parts = [self.parenthesize(f, PRECEDENCE["Mul"]) for f in plain]
+        for op in operators:
+            tex = self._print(op)
+            if isinstance(op, (sp.Sum, SumExcept)) and op is not operators[-1]:
+                tex = rf"\left({tex}\right)"
+            parts.append(tex)
+        return ("- " if sign < 0 else "") + " ".join(parts)
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        tex = super()._print_Sum(expr)
+        if expr.function.could_extract_minus_sign() and not expr.function.is_Add:
+            (i, lo, hi), = expr.limits
+            tex = (rf"\sum_{{{self._print(i)}={self._print(lo)}}}^{{{self._print(hi)}}} "
+                   rf"\left({self._print(expr.function)}\right)")
+        return tex
+
+
+class DeriveTextPrinter(StrPrinter):
+    """Plain ASCII for terminals: o_k, dE/dz_k, sum_{j=1}^{K}, sum_{j!=k}."""
+
+    printmethod = "_derive_text"
+
+    def _as_ordered_terms(self, expr, order=None):
+        return positive_first(super()._as_ordered_terms(expr, order=order))
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        indices = [self._print(i) for i in expr.indices]
+        simple = all(isinstance(i, (sp.Symbol, sp.Integer)) and len(str(i)) == 1 for i in expr.indices)
+        if simple:
+            return f"{self._print(expr.base.label)}_{''.join(indices)}"
+        return f"{self._print(expr.base.label)}_{{{','.join(indices)}}}"
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        (x, n), = expr.variable_count
+        f = expr.expr
+        if isinstance(f, (sp.Symbol, sp.Indexed)):
+            return f"d{self._print(f)}/d{self._print(x)}"
+        return f"d/d{self._print(x)}({self._print(f)})"
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        (i, lo, hi), = expr.limits
+        return f"sum_{{{self._print(i)}={self._print(lo)}..{self._print(hi)}}} {self.parenthesize(expr.function, PRECEDENCE['Mul'])}"
+
+    def _print_SumExcept(self, expr: SumExcept) -> str:
+        return (f"sum_{{{self._print(expr.index)}!={self._print(expr.excluded)}}} "
+                f"{self.parenthesize(expr.function, PRECEDENCE['Mul'])}")
+
+    def _print_Held(self, expr: Held) -> str:
+        inner = expr.expr
+        return self._print(inner) if inner.is_Atom or isinstance(inner, sp.Indexed) else f"[{self._print(inner)}]"
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
+        return "delta_" + "".join(self._print(a) for a in expr.args)
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        if not expr.is_Mul:  # SymPy's _print_Pow hands 1/x over as a "Mul"
+            return super()._print_Mul(expr)
+        sign, plain, operators = split_product(expr)
+        if _has_denominator(plain):
+            parts = [_print_plain(self, super()._print_Mul, plain)]
+            if operators and len(parts[0]) > 1:
+                parts[0] = f"({parts[0]})"
+        else:
+            parts = [self.parenthesize(f, PRECEDENCE["Mul"]) for f in plain]
+        for op in operators:
+            text = self._print(op)
+            if isinstance(op, (sp.Sum, SumExcept)) and op is not operators[-1]:
+                text = f"({text})"
+            parts.append(text)
+        return ("-" if sign < 0 else "") + "*".join(parts)
+
+    def _print_Relational(self, expr: sp.Basic) -> str:
+        op = {"==": "=", "!=": "!=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}[expr.rel_op]
+        return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"
+
+    def _print_And(self, expr: sp.And) -> str:
+        chained = _chain(expr)
+        if chained is None:
+            return " and ".join(self._print(a) for a in expr.args)
+        return " <= ".join(self._print(x) for x in chained)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if isinstance(expr.base, (sp.Sum, SumExcept)):
+            if expr.exp == -1:
+                return f"1/({self._print(expr.base)})"
+            return f"({self._print(expr.base)})**{self.parenthesize(expr.exp, PRECEDENCE['Pow'])}"
+        return super()._print_Pow(expr, rational)
+
+
+def _chain(expr: sp.And):
+    """[a, b, c] for a <= b and b <= c (in either order of the two), else None."""
+    if len(expr.args) != 2 or not all(isinstance(a, sp.Le) for a in expr.args):
+        return None
+    first, second = expr.args
+    if first.rhs == second.lhs:
+        return [first.lhs, first.rhs, second.rhs]
+    if second.rhs == first.lhs:
+        return [second.lhs, second.rhs, first.rhs]
+    return None
+
+
+def latex(expr: sp.Basic, **settings) -> str:
+    """LaTeX of one expression."""
+    return DeriveLatexPrinter(settings).doprint(expr)
+
+
+def text(expr: sp.Basic, **settings) -> str:
+    """Plain text of one expression."""
+    return DeriveTextPrinter(settings).doprint(expr)

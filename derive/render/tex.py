@@ -1,0 +1,49 @@
+"""Pieces shared by the LaTeX and Markdown renderers: escaping and aligned rows."""
+from __future__ import annotations
+
+from .layout import Block, cite_text
+from .printers import latex
+
+_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def escape(words: str) -> str:
+    """Plain words made safe for LaTeX text mode (and KaTeX/MathJax \\text{})."""
+    return "".join(_SPECIAL.get(c, c) for c in words)
+
+
+def why(row, show: bool = True) -> str:
+    """The justification column of a row, as LaTeX: \\text{...} with cited math."""
+    if not show:
+        return ""
+    if row.formula is not None:
+        parts = [rf"\text{{{escape(row.justification)}: }}" + latex(row.formula)]
+    else:
+        parts = [rf"\text{{{escape(row.justification)}}}"]
+    cites = cite_text(row)
+    if cites:
+        parts.append(rf"\ \text{{({escape(cites)})}}")
+    if row.assumptions:
+        parts.append(r"\text{; using }" + r",\ ".join(latex(a.statement) for a in row.assumptions))
+    return " && " + "".join(parts)
+
+
+def aligned_rows(block: Block, justifications: bool = True) -> list:
+    """The lines of an aligned chain: 'lhs &= e1 && why \\\\', '&= e2 && why \\\\', ..."""
+    lines = []
+    for n, row in enumerate(block.rows):
+        head = latex(block.lhs) + " " if n == 0 else ""
+        end = r" \\" if n < len(block.rows) - 1 else ""
+        lines.append(f"{head}&= {latex(row.expr)}{why(row, justifications)}{end}")
+    return lines
+
+
+def definition_rows(definitions) -> list:
+    """The aligned lines of the definitions: 'o_{j} &:= ... && \\text{(softmax)}'."""
+    lines = []
+    for n, d in enumerate(definitions):
+        end = r" \\" if n < len(definitions) - 1 else ""
+        note = rf" && \text{{({escape(d.text)})}}" if d.text else ""
+        lines.append(f"{latex(d.lhs)} &:= {latex(d.expr)}{note}{end}")
+    return lines

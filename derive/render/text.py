@@ -1,0 +1,49 @@
+"""Plain-text rendering for terminals: ASCII only, one step per line, reasons beneath."""
+from __future__ import annotations
+
+from ..model import Derivation
+from .layout import blocks, check_settings, cite_text
+from .printers import text
+
+DEFAULTS = {"justifications": True}
+
+
+def _why(row, show: bool) -> str:
+    if not show:
+        return ""
+    why = row.justification
+    if row.formula is not None:
+        why += f": {text(row.formula)}"
+    cites = cite_text(row)
+    if cites:
+        why += f" ({cites})"
+    if row.assumptions:
+        why += "; using " + ", ".join(text(a.statement) for a in row.assumptions)
+    return f"[{row.rule}] {why}"
+
+
+def render_text(d: Derivation, **settings) -> str:
+    """The derivation as plain text."""
+    s = check_settings(settings, DEFAULTS, "text")
+    lines = [d.title, "=" * len(d.title)]
+    if d.description:
+        lines += [d.description]
+    lines += ["", "Definitions"]
+    for definition in d.definitions:
+        lines.append(f"  {text(definition.lhs)} := {text(definition.expr)}" +
+                     (f"    ({definition.text})" if definition.text else ""))
+    for block in blocks(d):
+        lines += ["", block.heading]
+        if block.conditions:
+            lines.append("  for " + ", ".join(text(c.statement) for c in block.conditions))
+        lines.append(f"  {text(block.lhs)}")
+        for row in block.rows:
+            lines.append(f"    = {text(row.expr)}")
+            why = _why(row, s["justifications"])
+            if why:
+                lines.append(f"        {why}")
+    lines += ["", "Result", f"  {text(d.lhs)} = {text(d.result)}"]
+    if d.assumptions:
+        lines += ["", "Assumptions"]
+        lines += [f"  {text(a.statement)}    ({a.text})" for a in d.assumptions]
+    return "\n".join(lines) + "\n"
