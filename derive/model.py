@@ -156,6 +156,21 @@ class Derivation:
                 seen.setdefault(lemma.name, lemma)
         return tuple(seen.values())
 
+    def walk(self) -> tuple:
+        """Every sub-derivation (lemmas and parts, depth first, each once), then this one."""
+        out: dict = {}
+
+        def visit(d: "Derivation") -> None:
+            for part in d.parts:
+                visit(part)
+            for step in d.steps:
+                for lemma in step.lemmas:
+                    visit(lemma)
+            out.setdefault(d.name, d)
+
+        visit(self)
+        return tuple(out.values())
+
     @property
     def equation(self) -> sp.Eq:
         """lhs = result as a SymPy equation."""

@@ -93,11 +93,7 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
         raise ArgumentError("index_samples", f"must be a positive integer, got {index_samples!r}")
     rng = random.Random(seed)
     checks: list = []
-    done: set = set()
-    for d in _with_lemmas(derivation) if lemmas else [derivation]:
-        if d.name in done:
-            continue
-        done.add(d.name)
+    for d in derivation.walk() if lemmas else (derivation,):
         checks.extend(_check_steps(d, Ks, points, index_samples, rng))
         checks.append(_check_result(d, Ks, points, index_samples, rng))
     return Report(derivation.name, tuple(checks))
@@ -115,16 +111,6 @@ def _check_Ks(derivation: Derivation, Ks) -> tuple:
     if not Ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in Ks):
         raise ArgumentError("Ks", f"must be a non-empty sequence of integers >= 2, got {Ks!r}")
     return Ks
-
-
-def _with_lemmas(d: Derivation) -> list:
-    out = []
-    for step in d.steps:
-        for lemma in step.lemmas:
-            out.extend(_with_lemmas(lemma))
-    for part in d.parts:
-        out.extend(_with_lemmas(part))
-    return out + [d]
 
 
 # -- instances ----------------------------------------------------------------

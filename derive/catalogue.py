@@ -1,0 +1,48 @@
+"""Every named derivation, with a one-line description, for tools to list."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import UnknownDerivationError
+from .model import Derivation
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A catalogue entry: the public function that builds a derivation, and what it derives."""
+
+    name: str
+    build: Callable[..., Derivation]
+    description: str
+    reference: str
+
+    def __call__(self, **options) -> Derivation:
+        return self.build(**options)
+
+    def __repr__(self) -> str:
+        return f"Entry({self.name!r}: {self.description})"
+
+
+def _entries() -> tuple:
+    from .recipes.softmax_ce import softmax_ce
+    return (
+        Entry("softmax_ce", softmax_ce,
+              "cross-entropy on softmax outputs: dE/dz_k = o_k - y_k", "seed 001"),
+    )
+
+
+def catalogue() -> tuple:
+    """Every named derivation as an Entry (name, build function, description)."""
+    return _entries()
+
+
+def entry(name: str) -> Entry:
+    """The catalogue entry called ``name``; an UnknownDerivationError names the choices."""
+    if not isinstance(name, str):
+        raise UnknownDerivationError("name", f"must be a derivation name (str), got {type(name).__name__}")
+    for e in _entries():
+        if e.name == name:
+            return e
+    names = ", ".join(e.name for e in _entries())
+    raise UnknownDerivationError("name", f"no derivation called {name!r}; choose one of {names}")

@@ -1,0 +1,98 @@
+"""compile(): vectorised, stable, checked against an independent numeric gradient."""
+import numpy as np
+import pytest
+
+import derive
+
+
+def ce_loss(Z, Y):
+    """Cross-entropy per row, written independently of derive (stable log-softmax)."""
+    m = Z.max(-1, keepdims=True)
+    logp = Z - m - np.log(np.exp(Z - m).sum(-1, keepdims=True))
+    return -(Y * logp).sum(-1)
+
+
+def fd_grad(Z, Y, h=1e-6):
+    G = np.zeros_like(Z)
+    for idx in np.ndindex(Z.shape):
+        Zp, Zm = Z.copy(), Z.copy()
+        Zp[idx] += h
+        Zm[idx] -= h
+        G[idx] = (ce_loss(Zp, Y) - ce_loss(Zm, Y))[idx[0]] / (2 * h)
+    return G
+
+
+@pytest.fixture(scope="module")
+def g():
+    return derive.softmax_ce().compile()
+
+
+def test_matches_finite_differences(g):
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(6, 5)) * 3
+    Y = np.eye(5)[rng.integers(0, 5, size=6)]
+    assert np.allclose(g(z=Z, y=Y), fd_grad(Z, Y), atol=1e-7)
+
+
+def test_soft_targets_and_unnormalised_option():
+    rng = np.random.default_rng(1)
+    Z, Y = rng.normal(size=(4, 3)), rng.uniform(size=(4, 3))
+    G = derive.softmax_ce(normalized_targets=False).compile()(z=Z, y=Y)
+    assert np.allclose(G, fd_grad(Z, Y), atol=1e-7)
+
+
+def test_single_example_shape(g):
+    out = g(z=[1.0, 2.0, 3.0], y=[0, 0, 1])
+    assert out.shape == (3,)
+    assert np.isclose(out.sum(), 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stable_for_extreme_logits(g, dtype):
+    Z = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [1e4, 1e4 - 1, -1e4]], dtype=dtype)
+    Y = np.eye(3, dtype=dtype)
+    out = g(z=Z, y=Y)
+    assert out.dtype == dtype
+    assert np.all(np.isfinite(out))
+    e = np.exp(-1.0)
+    assert np.allclose(out[0], [0, 0, 0], atol=1e-6)  # confident and right
+    assert np.allclose(out[1], [1 / 3, -2 / 3, 1 / 3], atol=1e-6)
+    assert np.allclose(out[2], [1 / (1 + e), e / (1 + e), -1], atol=1e-6)  # confident and wrong
+
+
+def test_code_size_does_not_grow_with_K():
+    small = derive.softmax_ce(K=3).compile()
+    large = derive.softmax_ce(K=50).compile()
+    assert small.source == large.source
+    assert len(derive.softmax_ce().compile().source) == len(small.source)
+
+
+def test_concrete_K_checks_the_class_axis():
+    g3 = derive.softmax_ce(K=3).compile()
+    with pytest.raises(derive.ArgumentError) as err:
+        g3(z=np.zeros((2, 4)), y=np.zeros((2, 4)))
+    assert err.value.argument == "z" and "K = 3" in str(err.value)
+
+
+def test_repr_and_inputs(g):
+    assert g.inputs == ("z", "y")
+    assert repr(g) == "<compiled softmax_ce: f(z=(N, K), y=(N, K)) -> (N, K)>"
+
+
+@pytest.mark.parametrize("kwargs, argument, words", [
+    ({"z": np.zeros((2, 3))}, "y", "missing argument"),
+    ({"z": np.zeros((2, 3)), "y": np.zeros((2, 3)), "t": 1}, "t", "unknown argument"),
+    ({"z": np.zeros((2, 3)), "y": np.zeros((3, 3))}, "y", "does not match"),
+    ({"z": np.zeros((2, 3, 4)), "y": np.zeros((2, 3, 4))}, "z", "must have shape"),
+    ({"z": np.zeros((2, 1)), "y": np.zeros((2, 1))}, "z", "at least 2 classes"),
+    ({"z": np.array([[1.0, np.nan]]), "y": np.zeros((1, 2))}, "z", "NaN"),
+    ({"z": np.zeros((1, 2)), "y": np.array([[np.inf, 0]])}, "y", "NaN or infinity"),
+    ({"z": np.zeros((1, 2), dtype=complex), "y": np.zeros((1, 2))}, "z", "real numbers"),
+    ({"z": "abc", "y": np.zeros((1, 2))}, "z", "numeric array"),
+    ({"z": np.array([[True, False]]), "y": np.zeros((1, 2))}, "z", "real numbers"),
+])
+def test_bad_inputs_are_named(g, kwargs, argument, words):
+    with pytest.raises(derive.ArgumentError) as err:
+        g(**kwargs)
+    assert err.value.argument == argument
+    assert words in str(err.value)

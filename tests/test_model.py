@@ -1,0 +1,46 @@
+import sympy as sp
+
+import derive
+from derive.model import Rule, Step
+
+
+def test_derivation_holds_its_parts(ce):
+    assert ce.name == "softmax_ce"
+    assert ce.title
+    assert [d.name for d in ce.definitions] == ["cross_entropy", "softmax"]
+    assert isinstance(ce.lhs, sp.Derivative)
+    assert all(isinstance(s, Step) and isinstance(s.rule, Rule) for s in ce.steps)
+    assert ce.result == ce.steps[-1].expr
+    assert [l.name for l in ce.lemmas] == ["softmax_partial_same", "softmax_partial_other"]
+    assert [a.key for a in ce.assumptions] == ["k_in_range", "j_ne_k", "y_sums_to_one"]
+
+
+def test_reprs_are_readable(ce):
+    assert repr(ce) == "Derivation('softmax_ce': Derivative(E, z[k]) = o[k] - y[k], 11 steps, 2 lemmas)"
+    assert repr(ce.steps[-1]) == "Step(assumption: o[k] - y[k], uses='y_sums_to_one')"
+    assert repr(ce.assumptions[-1]) == "Assumption('y_sums_to_one': Eq(Sum(y[j], (j, 1, K)), 1))"
+    assert repr(Rule.QUOTIENT_RULE) == "<Rule.QUOTIENT_RULE: 'quotient_rule'>"
+    assert Rule.QUOTIENT_RULE.title == "quotient rule"
+
+
+def test_every_rule_has_a_title():
+    assert all(r.title for r in Rule)
+
+
+def test_walk_lists_lemmas_before_the_derivation(ce):
+    assert [d.name for d in ce.walk()] == ["softmax_partial_same", "softmax_partial_other", "softmax_ce"]
+
+
+def test_with_step_replaces_one_step_only(ce):
+    changed = ce.with_step(2, Step(sp.Integer(0), Rule.EXPAND, "x"))
+    assert changed.steps[2].expr == 0
+    assert changed.steps[:2] == ce.steps[:2] and changed.steps[3:] == ce.steps[3:]
+    assert ce.steps[2].expr != 0
+
+
+def test_equation(ce):
+    assert ce.equation.lhs == ce.lhs and ce.equation.rhs == ce.result
+
+
+def test_derivations_are_rebuilt_identically():
+    assert derive.softmax_ce() == derive.softmax_ce()

@@ -1,0 +1,175 @@
+"""Exact strings for the text, LaTeX and Markdown renderings, and the rules renderers follow."""
+import re
+import shutil
+import subprocess
+
+import pytest
+import sympy as sp
+
+import derive
+
+LEMMA2_LATEX = r"""\paragraph{Lemma 2: Softmax partial, different indices.} For $j \neq k$.
+\begin{align*}
+\frac{\partial o_{j}}{\partial z_{k}} &= \frac{\partial}{\partial z_{k}} \left(\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}}\right) && \text{definition of o (softmax)} \\
+&= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \frac{\partial}{\partial z_{k}} \sum_{l=1}^{K} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} && \text{quotient rule: }\frac{\partial}{\partial x} \left(\frac{u}{v}\right) = \frac{v \frac{\partial u}{\partial x} - u \frac{\partial v}{\partial x}}{v^{2}} \\
+&= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} && \text{elementary derivatives; distinct variables are independent} \\
+&= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} && \text{the Kronecker delta picks one term of a sum and vanishes for different indices}\text{; using }1 \le k \le K,\ j \neq k \\
+&= - o_{j} o_{k} && \text{fold the definition of o back in: }\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}
+\end{align*}
+"""
+
+LEMMA1_TEXT = """Lemma 1: Softmax partial, same index
+  do_k/dz_k
+    = d/dz_k(exp(z_k)/sum_{l=1..K} exp(z_l))
+        [definition] definition of o (softmax)
+    = ((sum_{l=1..K} exp(z_l))*d/dz_k(exp(z_k)) - exp(z_k)*d/dz_k(sum_{l=1..K} exp(z_l)))/(sum_{l=1..K} exp(z_l))**2
+        [quotient rule] quotient rule: d/dx(u/v) = (v*du/dx - u*dv/dx)/v**2
+    = (exp(z_k)*sum_{l=1..K} exp(z_l) - exp(z_k)*sum_{l=1..K} (exp(z_l)*delta_kl))/(sum_{l=1..K} exp(z_l))**2
+        [differentiate] elementary derivatives; distinct variables are independent
+    = (exp(z_k)*sum_{l=1..K} exp(z_l) - exp(2*z_k))/(sum_{l=1..K} exp(z_l))**2
+        [Kronecker delta] the Kronecker delta picks one term of a sum and vanishes for different indices; using 1 <= k <= K
+    = o_k - o_k**2
+        [fold definition] fold the definition of o back in: exp(z_j)/sum_{l=1..K} exp(z_l) = o_j
+    = o_k*(1 - o_k)
+        [factor] take out the common factor
+"""
+
+MAIN_TAIL_TEXT = """    = o_k*(y_k + sum_{j!=k} y_j) - y_k
+        [collect terms] collect the terms with a common factor
+    = o_k*sum_{j=1..K} y_j - y_k
+        [join the sum] the split-off term joins the rest of the sum; using 1 <= k <= K
+    = o_k - y_k
+        [assumption] use the assumption that the entries of y sum to one; using sum_{j=1..K} y_j = 1
+
+Result
+  dE/dz_k = o_k - y_k
+
+Assumptions
+  1 <= k <= K    (the index k lies in the range of the sum)
+  j != k    (j and k are different indices)
+  sum_{j=1..K} y_j = 1    (the entries of y sum to one)
+"""
+
+MD_RESULT = r"""### Result
+
+$$
+\frac{\partial E}{\partial z_{k}} = o_{k} - y_{k}
+$$
+
+### Assumptions
+
+- $1 \le k \le K$: the index k lies in the range of the sum
+- $j \neq k$: j and k are different indices
+- $\sum_{j=1}^{K} y_{j} = 1$: the entries of y sum to one
+"""
+
+
+def test_text(ce):
+    out = ce.to_text()
+    assert out.startswith("Gradient of softmax with cross-entropy loss\n"
+                          "===========================================\n")
+    assert LEMMA1_TEXT in out
+    assert out.endswith(MAIN_TAIL_TEXT)
+    assert out.isascii()
+
+
+def test_latex_fragment(ce):
+    out = ce.to_latex()
+    assert LEMMA2_LATEX in out
+    assert out.count(r"\begin{align*}") == out.count(r"\end{align*}") == 5
+    assert r"\documentclass" not in out
+    assert out.isascii()
+
+
+def test_latex_standalone(ce):
+    out = ce.to_latex(standalone=True)
+    assert out.startswith("\\documentclass[11pt]{article}\n")
+    assert out.endswith("\\end{document}\n")
+
+
+def test_jupyter(ce):
+    tex = ce._repr_latex_()
+    assert tex.startswith("$$\\begin{aligned}\n\\frac{\\partial E}{\\partial z_{k}} &= ")
+    assert tex.endswith("\\end{aligned}$$")
+    assert ce._repr_markdown_() == ce.to_markdown()
+
+
+def test_markdown(ce):
+    out = ce.to_markdown()
+    assert out.startswith("## Gradient of softmax with cross-entropy loss\n\n")
+    assert out.endswith(MD_RESULT)
+    headings = [line for line in out.splitlines() if line.startswith("#")]
+    assert headings == ["## Gradient of softmax with cross-entropy loss", "### Definitions",
+                        "### Lemma 1: Softmax partial, same index", "### Lemma 2: Softmax partial, different indices",
+                        "### Derivation", "### Result", "### Assumptions"]
+
+
+def test_markdown_math_is_portable(ce):
+    out = ce.to_markdown()
+    assert out.isascii()
+    for banned in (r"\bm", r"\label", r"\tag", r"\eqref", r"\mbox", "align*"):
+        assert banned not in out
+    blocks = re.findall(r"\$\$\n(.*?)\n\$\$", out, flags=re.S)
+    assert len(blocks) == 5
+    for block in blocks[:-1]:
+        assert block.startswith(r"\begin{aligned}") and block.endswith(r"\end{aligned}")
+        assert block.count(r"\left") == block.count(r"\right")
+
+
+def test_heading_level(ce):
+    assert ce.to_markdown(heading_level=1).startswith("# Gradient")
+    with pytest.raises(derive.ArgumentError) as err:
+        ce.to_markdown(heading_level=9)
+    assert err.value.argument == "heading_level"
+
+
+@pytest.mark.parametrize("method", ["to_text", "to_latex", "to_markdown", "to_json"])
+def test_unknown_settings_are_named(ce, method):
+    with pytest.raises(derive.ArgumentError) as err:
+        getattr(ce, method)(colour=True)
+    assert err.value.argument == "colour"
+
+
+def test_setting_types_are_checked(ce):
+    with pytest.raises(derive.ArgumentTypeError) as err:
+        ce.to_latex(standalone="yes")
+    assert err.value.argument == "standalone"
+
+
+def test_without_justifications(ce):
+    assert "[quotient rule]" not in ce.to_text(justifications=False)
+    assert r"\text{quotient rule" not in ce.to_latex(justifications=False)
+
+
+def test_renderers_compute_nothing(ce, monkeypatch):
+    """Rendering must not differentiate, simplify or substitute: it formats what the steps hold."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a renderer computed mathematics")
+    for name in ("diff", "simplify", "cancel", "expand", "factor", "together"):
+        monkeypatch.setattr(sp, name, forbidden)
+    monkeypatch.setattr(sp.Basic, "subs", forbidden)
+    monkeypatch.setattr(sp.Basic, "doit", forbidden)
+    monkeypatch.setattr(sp.Derivative, "doit", forbidden)
+    for method in ("to_text", "to_latex", "to_markdown", "to_json", "_repr_latex_"):
+        assert getattr(ce, method)()
+
+
+def test_justifications_are_plain_words(ce):
+    for d in ce.walk():
+        for step in d.steps:
+            assert re.fullmatch(r"[A-Za-z0-9 ,.;:()'=+-]+", step.justification), step.justification
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None and not __import__("os").environ.get("CI"),
+                    reason="pdflatex not installed (CI installs it; there this test never skips)")
+@pytest.mark.parametrize("K", [None, 3])
+def test_latex_compiles_with_pdflatex(tmp_path, K):
+    d = derive.softmax_ce(K=K) if K else derive.softmax_ce()
+    (tmp_path / "d.tex").write_text(d.to_latex(standalone=True))
+    run = subprocess.run(["pdflatex", "-halt-on-error", "-interaction=nonstopmode", "d.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "d.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-2000:]
+    assert "Undefined control sequence" not in log
+    assert "Missing character" not in log
+    assert (tmp_path / "d.pdf").stat().st_size > 1000

@@ -1,0 +1,117 @@
+"""Each rule on its own: what it rewrites, and None when it does not apply."""
+import inspect
+
+import pytest
+import sympy as sp
+
+from derive import rules
+from derive import definitions as defs
+from derive.expr import Held, SumExcept
+from derive.rules import Context
+from derive.setting import Setting
+from derive.assumptions import different, normalized
+
+K = defs.classes("K", None)
+k, j, l = (defs.index(n) for n in "kjl")
+z, o, y = (sp.IndexedBase(n) for n in "zoy")
+E = sp.Symbol("E")
+SETTING = Setting(K=K, variables=(z,),
+                  definitions=(defs.cross_entropy(E, o, y, j, K), defs.softmax(o, lambda i: z[i], j, l, K)),
+                  ranges=tuple((i, (1, K)) for i in (k, j, l)))
+CTX = Context(SETTING)
+S = sp.Sum(sp.exp(z[l]), (l, 1, K))
+
+ALL = [getattr(rules, name) for name in rules.__all__ if name != "Context"]
+
+
+@pytest.mark.parametrize("rule", ALL, ids=[r.__name__ for r in ALL])
+def test_every_rule_has_a_one_line_docstring_stating_its_rewrite(rule):
+    doc = inspect.getdoc(rule)
+    assert doc and "\n" not in doc and "->" in doc
+
+
+@pytest.mark.parametrize("rule", ALL, ids=[r.__name__ for r in ALL])
+def test_rules_that_do_not_apply_return_none(rule):
+    params = {"split_sum": {"at": k}, "definition": {"of": E}, "fold": {"of": o},
+              "assumption": {"fact": normalized(y, j, K)}, "lemma": {"lemmas": ()}}.get(rule.__name__, {})
+    assert rule(y[k], CTX, **params) is None
+
+
+def test_linearity():
+    step = rules.linearity(sp.Derivative(-sp.Sum(y[j] * sp.log(o[j]), (j, 1, K)), z[k]), CTX)
+    assert step.expr == -sp.Sum(y[j] * sp.Derivative(sp.log(o[j]), z[k]), (j, 1, K))
+    pulled = rules.linearity(SumExcept(-o[k] * y[j], (j, 1, K), k), CTX)
+    assert pulled.expr == -o[k] * SumExcept(y[j], (j, 1, K), k)
+
+
+def test_split_and_join_are_inverse():
+    total = sp.Sum(y[j] * o[k], (j, 1, K))
+    split = rules.split_sum(total, CTX, at=k)
+    assert split.expr == y[k] * o[k] + SumExcept(y[j] * o[k], (j, 1, K), k)
+    assert [a.key for a in split.assumptions] == ["k_in_range"]
+    assert rules.join_sum(split.expr, CTX).expr == total
+
+
+def test_join_with_a_common_coefficient():
+    T = sp.Symbol("T")
+    joined = rules.join_sum(y[k] / T + SumExcept(y[j], (j, 1, K), k) / T, CTX)
+    assert joined.expr == sp.Sum(y[j], (j, 1, K)) / T
+
+
+def test_chain_rule_through_log():
+    step = rules.chain_rule(sp.Derivative(sp.log(o[j]), z[k]), CTX)
+    assert step.expr == sp.Derivative(o[j], z[k]) / o[j]
+    assert step.formula is not None
+    assert rules.chain_rule(sp.Derivative(sp.exp(z[j]), z[k]), CTX) is None  # elementary: differentiate
+
+
+def test_quotient_rule():
+    step = rules.quotient_rule(sp.Derivative(sp.exp(z[k]) / S, z[k]), CTX)
+    expected = (sp.Derivative(sp.exp(z[k]), z[k]) * S - sp.exp(z[k]) * sp.Derivative(S, z[k])) / S**2
+    assert sp.simplify(step.expr - expected) == 0
+    assert rules.quotient_rule(sp.Derivative(sp.exp(z[k]) / sp.Symbol("T"), z[k]), CTX) is None
+
+
+def test_differentiate_and_constants():
+    assert rules.differentiate(sp.Derivative(sp.exp(z[j]), z[k]), CTX).expr == sp.exp(z[j]) * sp.KroneckerDelta(j, k)
+    assert rules.differentiate(sp.Derivative(y[j], z[k]), CTX).expr == 0
+    assert rules.differentiate(sp.Derivative(o[j], z[k]), CTX) is None  # o needs its lemma
+
+
+def test_kronecker_delta_needs_the_facts():
+    picked = rules.kronecker_delta(sp.Sum(sp.exp(z[l]) * sp.KroneckerDelta(k, l), (l, 1, K)), CTX)
+    assert picked.expr == sp.exp(z[k])
+    assert rules.kronecker_delta(sp.KroneckerDelta(j, k), CTX) is None
+    known = Context(SETTING, (different(j, k),))
+    step = rules.kronecker_delta(sp.KroneckerDelta(j, k), known)
+    assert step.expr == 0 and [a.key for a in step.assumptions] == ["j_ne_k"]
+
+
+def test_fold_and_factor():
+    folded = rules.fold((sp.exp(z[k]) * S - sp.exp(z[k]) ** 2) / S**2, CTX, of=o)
+    assert folded.expr == o[k] - o[k] ** 2
+    assert rules.factor(folded.expr, CTX).expr == o[k] * (1 - o[k])
+
+
+def test_cancel_releases_held_factors():
+    step = rules.cancel(y[k] / o[k] * Held(o[k] * (1 - o[k])), CTX)
+    assert step.expr == y[k] * (1 - o[k])
+
+
+def test_assumption_rewrites_only_its_statement():
+    fact = normalized(y, j, K)
+    step = rules.assumption(o[k] * sp.Sum(y[j], (j, 1, K)) - y[k], CTX, fact=fact)
+    assert step.expr == o[k] - y[k] and step.assumptions == (fact,)
+
+
+def test_lemma_respects_its_conditions():
+    lemma_lhs = sp.Derivative(o[j], z[k])
+
+    class FakeLemma:
+        name, title, lhs, result, conditions = "other", "other", lemma_lhs, -o[j] * o[k], (different(j, k),)
+
+    inside = SumExcept(sp.Derivative(o[j], z[k]), (j, 1, K), k)
+    step = rules.lemma(inside, CTX, lemmas=(FakeLemma,))
+    assert step.expr == SumExcept(Held(-o[j] * o[k]), (j, 1, K), k)
+    # outside the j != k sum the condition is not known: no rewrite
+    assert rules.lemma(sp.Derivative(o[j], z[k]), CTX, lemmas=(FakeLemma,)) is None

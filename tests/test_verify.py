@@ -1,0 +1,88 @@
+"""verify() checks each step and the result, and names a broken step."""
+import dataclasses
+
+import pytest
+import sympy as sp
+
+import derive
+from derive.model import Step
+
+
+def test_every_step_of_every_chain_passes(ce, ce_report):
+    assert ce_report.ok, str(ce_report)
+    per_chain = {}
+    for c in ce_report.checks:
+        per_chain.setdefault(c.derivation, []).append(c)
+    for d in ce.walk():
+        checks = per_chain[d.name]
+        assert [c.step for c in checks] == list(range(1, len(d.steps) + 1)) + [None]
+        assert all(c.cases > 0 for c in checks)
+
+
+def test_steps_are_checked_at_several_K(ce_report):
+    # 4 values of K, 2 index choices, 2 random points
+    assert all(c.cases == 16 for c in ce_report.checks)
+
+
+def test_a_corrupted_step_is_named(ce):
+    o, y, k = (ce.setting.symbols[n] for n in "oyk")
+    step = ce.steps[7]
+    bad = ce.with_step(7, dataclasses.replace(step, expr=step.expr + o[k] * y[k]))
+    report = bad.verify()
+    assert not report.ok
+    names = [(c.derivation, c.step) for c in report.failures]
+    # the corrupted step and the step after it (whose left side is now wrong) fail
+    assert names == [("softmax_ce", 8), ("softmax_ce", 9)]
+    assert "softmax_ce: step 8 (expand)" in str(report)
+
+
+def test_a_corrupted_lemma_is_named(ce):
+    same = ce.lemmas[0]
+    o, k = (ce.setting.symbols[n] for n in "ok")
+    bad_lemma = same.with_step(len(same.steps) - 1, dataclasses.replace(same.steps[-1], expr=o[k] * (1 + o[k])))
+    steps = list(ce.steps)
+    steps[4] = dataclasses.replace(steps[4], lemmas=(bad_lemma, ce.lemmas[1]))
+    report = dataclasses.replace(ce, steps=tuple(steps)).verify()
+    failed = {(c.derivation, c.step) for c in report.failures}
+    assert ("softmax_partial_same", len(same.steps)) in failed
+    assert ("softmax_partial_same", None) in failed  # its result no longer matches finite differences
+
+
+def test_a_step_that_needs_an_unstated_assumption_fails(ce):
+    last = ce.steps[-1]
+    unstated = ce.with_step(len(ce.steps) - 1, dataclasses.replace(last, assumptions=()))
+    report = unstated.verify(lemmas=False)
+    assert [c.step for c in report.failures] == [len(ce.steps), None]
+
+
+def test_a_wrong_result_fails_finite_differences(ce):
+    o, y, k = (ce.setting.symbols[n] for n in "oyk")
+    last = ce.steps[-1]
+    bad = ce.with_step(len(ce.steps) - 1, dataclasses.replace(last, expr=o[k] + y[k]))
+    report = bad.verify(lemmas=False)
+    result = [c for c in report.checks if c.step is None][0]
+    assert not result.ok and "finite differences give" in result.message
+
+
+def test_report_reads_well(ce_report):
+    text = str(ce_report)
+    assert text.splitlines()[0] == f"verify softmax_ce: all {len(ce_report.checks)} checks passed"
+    assert "[ok  ] softmax_ce: step 3 (split_sum)" in text
+    assert repr(ce_report).startswith("Report('softmax_ce', ok=True")
+    assert bool(ce_report)
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    ({"Ks": [1]}, "Ks"), ({"Ks": "23"}, "Ks"), ({"Ks": []}, "Ks"),
+    ({"points": 0}, "points"), ({"index_samples": True}, "index_samples"),
+])
+def test_bad_options_are_named(ce, kwargs, argument):
+    with pytest.raises(derive.ArgumentError) as err:
+        ce.verify(**kwargs)
+    assert err.value.argument == argument
+
+
+def test_concrete_K_is_checked_at_that_K(ce3):
+    report = ce3.verify()
+    assert report.ok
+    assert all(c.cases == 4 for c in report.checks)  # 1 K, 2 index choices, 2 points
