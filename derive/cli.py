@@ -31,6 +31,8 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     show.add_argument("--K", type=_K, default=None, metavar="N", help="number of classes (default: symbolic K)")
     show.add_argument("--standalone", action="store_true", help="with --format latex: a whole document")
+    show.add_argument("--verify", action="store_true",
+                      help="verify every step first; print the report to stderr, exit 1 if a check fails")
     ver = sub.add_parser("verify", help="check every step of derivations",
                          description="Verify derivations; exit status 1 when any check fails.")
     ver.add_argument("names", nargs="*", help="names from 'derive list' (default: all)")
@@ -55,6 +57,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             d = _build(args.name, args.K)
             if args.standalone and args.format != "latex":
                 raise DeriveError("--standalone: only applies to --format latex")
+            if args.verify:
+                report = d.verify()
+                print(str(report).splitlines()[0] if report.ok else report, file=sys.stderr)
+                if not report.ok:
+                    return 1
             out = {"text": d.to_text, "markdown": d.to_markdown, "json": d.to_json,
                    "latex": lambda: d.to_latex(standalone=args.standalone)}[args.format]()
             sys.stdout.write(out if out.endswith("\n") else out + "\n")

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what the test suite needs on a fresh Debian machine, then run it.
+# Usage: bash scripts/test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# pdflatex (with amsmath and geometry) for the LaTeX compilation tests
+if ! command -v pdflatex >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+    texlive-latex-base texlive-latex-recommended >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+python3 -m pytest "$@"
