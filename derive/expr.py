@@ -92,13 +92,93 @@ def release(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, Held), lambda e: e.expr)
 
 
+class Entry(Expr):
+    """Entry (i, j) (or i, for a vector) of a matrix expression: [M]_{ij}.
+
+    ``vectors`` maps each MatrixSymbol of M to the IndexedBase whose entries it
+    holds, so that ``doit`` turns the entry back into indexed scalars (the
+    verifier compares it with the index form). Indices are 1-based.
+    """
+
+    is_commutative = True
+
+    def __new__(cls, matrix, indices, vectors):
+        return Expr.__new__(cls, matrix, sp.Tuple(*indices), sp.Tuple(*[sp.Tuple(m, b) for m, b in vectors]))
+
+    @property
+    def matrix(self):
+        return self.args[0]
+
+    @property
+    def indices(self) -> tuple:
+        return tuple(self.args[1])
+
+    @property
+    def vectors(self) -> tuple:
+        return tuple(tuple(p) for p in self.args[2])
+
+    @property
+    def free_symbols(self):
+        out = set()
+        for i in self.indices:
+            out |= i.free_symbols
+        return out
+
+    def doit(self, **hints):
+        i = self.indices[0] - 1
+        j = self.indices[1] - 1 if len(self.indices) > 1 else 0
+        matrix = self.matrix
+        if all(s.is_Integer for s in matrix.shape):
+            matrix = matrix.as_explicit()
+        element = matrix[i, j]
+        back = dict(self.vectors)
+
+        def is_element(e):
+            return isinstance(e, sp.matrices.expressions.matexpr.MatrixElement) and e.parent in back
+
+        def to_indexed(e):
+            base = back[e.parent]
+            if e.parent.shape[1] == 1:
+                return base[e.i + 1]
+            return base[e.i + 1, e.j + 1]
+
+        element = sp.sympify(element).replace(is_element, to_indexed)
+        return element.doit(**hints) if hints.get("deep", True) else element
+
+
 Frame = frozenset  # of frozenset({a, b}) pairs known to be different
+
+
+def guard(factor: sp.Basic):
+    """(a, b) when ``factor`` is 1 - delta_ab (it vanishes unless a != b), else None."""
+    if isinstance(factor, sp.Add) and len(factor.args) == 2:
+        one, other = sorted(factor.args, key=lambda a: not a.is_Number)
+        if one == 1 and isinstance(-other, sp.KroneckerDelta):
+            return tuple((-other).args)
+    return None
 
 
 def _entering(node: sp.Basic, frame: Frame) -> Frame:
     if isinstance(node, SumExcept):
         return frame | {frozenset((node.index, node.excluded))}
     return frame
+
+
+def _arg_frames(node: sp.Basic, frame: Frame) -> list:
+    """The frame each argument of ``node`` is rewritten in.
+
+    In a product with a factor 1 - delta_ab the other factors only matter when
+    a != b, so they may be rewritten knowing it; the guard itself may not.
+    """
+    inner = _entering(node, frame)
+    if not isinstance(node, sp.Mul):
+        return [inner] * len(node.args)
+    guards = [guard(a) for a in node.args]
+    out = []
+    for n, _ in enumerate(node.args):
+        extra = {frozenset(g) for m, g in enumerate(guards) if g is not None and m != n}
+        out.append(inner | extra)
+    return out
 
 
 def transform(expr: sp.Basic, fn: Callable[[sp.Basic, Frame], Optional[sp.Basic]],
@@ -111,11 +191,11 @@ def transform(expr: sp.Basic, fn: Callable[[sp.Basic, Frame], Optional[sp.Basic]
     """
     if _depth > 200:
         raise RecursionError("rule did not terminate")
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Tuple)):
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Tuple, Entry)):
         new = fn(expr, frame)
         return expr if new is None else transform(new, fn, frame, _depth + 1)
-    inner = _entering(expr, frame)
-    args = [a if isinstance(a, sp.Tuple) else transform(a, fn, inner, _depth) for a in expr.args]
+    frames = _arg_frames(expr, frame)
+    args = [a if isinstance(a, sp.Tuple) else transform(a, fn, f, _depth) for a, f in zip(expr.args, frames)]
     node = expr if all(a is b for a, b in zip(args, expr.args)) else expr.func(*args)
     new = fn(node, frame)
     return node if new is None else transform(new, fn, frame, _depth + 1)

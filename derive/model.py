@@ -30,6 +30,8 @@ class Rule(str, Enum):
     DIFFERENTIATE = "differentiate"
     DELTA = "kronecker_delta"
     LEMMA = "lemma"
+    CASES = "cases"
+    WRITE_OUT = "write_out_sum"
     FOLD = "fold_definition"
     CANCEL = "cancel"
     EXPAND = "expand"
@@ -58,6 +60,8 @@ _TITLES = {
     Rule.DIFFERENTIATE: "differentiate",
     Rule.DELTA: "Kronecker delta",
     Rule.LEMMA: "lemma",
+    Rule.CASES: "cases",
+    Rule.WRITE_OUT: "write out the sum",
     Rule.FOLD: "fold definition",
     Rule.CANCEL: "cancel",
     Rule.EXPAND: "expand",

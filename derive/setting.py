@@ -59,12 +59,29 @@ class Definition:
 
 
 @dataclass(frozen=True)
+class Display:
+    """How a base prints: its label in LaTeX and text, and where its indices go.
+
+    style 'sub': label_{indices}; 'example': label^{(first)}_{rest}, as in
+    x_j^{(i)}; 'function': label_{rest}(arg^{(first)}), as in h_k(x^{(i)}).
+    """
+
+    latex: str
+    text: str
+    style: str = "sub"
+    argument: str = "x"
+
+
+@dataclass(frozen=True)
 class Setting:
     """Definitions, the classes count K, index ranges and sampling domains.
 
     ``domains`` maps a base's name to how the verifier samples it when no
     assumption says otherwise: 'real', 'positive', 'unit' (0..1) or 'label'.
-    ``ranges`` maps an index symbol to its (lower, upper) bounds.
+    ``ranges`` maps an index symbol to its (lower, upper) bounds; ``sizes``
+    lists size symbols other than K (layer widths, the number of examples)
+    that the verifier instantiates too; ``display`` maps a base's name to
+    its Display.
     """
 
     K: sp.Expr
@@ -72,6 +89,8 @@ class Setting:
     definitions: tuple
     ranges: tuple
     domains: tuple = ()
+    sizes: tuple = ()
+    display: tuple = ()
     symbols: dict = field(default_factory=dict, compare=False, hash=False)
 
     # -- look-ups ----------------------------------------------------------

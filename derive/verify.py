@@ -135,7 +135,7 @@ def _free_indices(d: Derivation) -> list:
 
 def _assignments(d: Derivation, indices: list, K: int, assumptions: tuple, limit: int, rng) -> list:
     pairs = [p for a in assumptions for p in a.different]
-    subs_K = {d.setting.K: K} if not d.setting.K.is_Integer else {}
+    subs_K = _sizes(d, K)
     ranges = []
     for i in indices:
         lo, hi = d.setting.range_of(i)
@@ -150,13 +150,54 @@ def _assignments(d: Derivation, indices: list, K: int, assumptions: tuple, limit
     return [ok[0]] + rng.sample(ok[1:], limit - 1)
 
 
+def _sizes(d: Derivation, K: int) -> dict:
+    """K and every other size symbol set to concrete values (K, K+1, ...: different on purpose)."""
+    out = {} if d.setting.K.is_Integer else {d.setting.K: sp.Integer(K)}
+    for n, size in enumerate(d.setting.sizes):
+        out[size] = sp.Integer(K + 1 + n)
+    return out
+
+
+def _expand_sums(e: sp.Expr) -> sp.Expr:
+    """Write out every sum with numeric bounds, leaving derivatives unevaluated."""
+    def is_sum(n):
+        return isinstance(n, (sp.Sum, SumExcept)) and all(
+            b.is_Integer for b in ((n.lower, n.upper, n.excluded) if isinstance(n, SumExcept) else n.limits[0][1:]))
+
+    for _ in range(20):
+        new = e.replace(is_sum, lambda n: n.doit(deep=False))
+        if new == e:
+            return e
+        e = new
+    return e
+
+
 def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict) -> sp.Expr:
-    e = d.setting.expand_definitions(expr)
-    if not d.setting.K.is_Integer:
-        e = e.subs(d.setting.K, K)
-    # free indices are never bound by a sum of the same chain, so a plain
-    # replacement is safe (subs would stop at Derivative(..., z[k]))
-    e = e.xreplace({i: sp.Integer(v) for i, v in assign.items()})
+    """``expr`` at concrete sizes and indices, definitions substituted, everything evaluated.
+
+    A derivative with respect to a defined quantity (dL/do_j) is evaluated
+    while that quantity is still a symbol, before its definition goes in.
+    """
+    setting = d.setting
+    e = expr.xreplace({i: sp.Integer(v) for i, v in assign.items()})
+    e = _expand_sums(e.subs(_sizes(d, K)))
+    for _ in range(4 * len(setting.definitions) + 4):
+        variables = {v.base if isinstance(v, sp.Indexed) else v
+                     for n in e.atoms(sp.Derivative) for v in n.variables}
+        ready = [x for x in setting.definitions if x.symbol not in variables and x.occurs_in(e)]
+        if ready:
+            for x in ready:
+                e = x.expand_in(e)
+            e = _expand_sums(e.subs(_sizes(d, K)))
+            continue
+        pending = {x.symbol for x in setting.definitions} & variables
+        if not pending:
+            break
+
+        def wrt_pending(n):
+            return isinstance(n, sp.Derivative) and any(
+                (v.base if isinstance(v, sp.Indexed) else v) in pending for v in n.variables)
+        e = e.replace(wrt_pending, lambda n: n.doit())
     return e.doit()
 
 
@@ -174,6 +215,8 @@ def _sample(exprs: Sequence[sp.Expr], domains: dict, K: int, rng) -> dict:
         for atom in e.atoms(sp.Indexed):
             name = str(atom.base)
             kind = domains.get(name, "real")
+            if kind == "label":
+                continue
             if kind in ("simplex", "one_hot"):
                 groups.setdefault((atom.base, atom.indices[:-1]), set()).add(atom)
             elif atom not in values:

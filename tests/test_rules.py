@@ -33,7 +33,9 @@ def test_every_rule_has_a_one_line_docstring_stating_its_rewrite(rule):
 @pytest.mark.parametrize("rule", ALL, ids=[r.__name__ for r in ALL])
 def test_rules_that_do_not_apply_return_none(rule):
     params = {"split_sum": {"at": k}, "definition": {"of": E}, "fold": {"of": o},
-              "assumption": {"fact": normalized(y, j, K)}, "lemma": {"lemmas": ()}}.get(rule.__name__, {})
+              "assumption": {"fact": normalized(y, j, K)}, "lemma": {"lemmas": ()},
+              "cases": {"first": j, "second": k}, "matrix_form": {"rows": j},
+              "multivariate_chain_rule": {"through": o, "indices": (j,)}}.get(rule.__name__, {})
     assert rule(y[k], CTX, **params) is None
 
 

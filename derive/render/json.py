@@ -4,54 +4,57 @@ from __future__ import annotations
 import json as _json
 
 from ..model import Derivation
-from .layout import check_settings, lemma_numbers
+from .layout import check_settings, display_of, lemma_numbers
 from .printers import latex, text
 
 SCHEMA = "derive.derivation/1"
 DEFAULTS = {"indent": 2}
 
 
-def _expr(e) -> dict:
-    return {"latex": latex(e), "text": text(e)}
+def _expr(e, display: dict) -> dict:
+    if isinstance(e, tuple):
+        return {"latex": r",\ ".join(latex(x, display=display) for x in e),
+                "text": ", ".join(text(x, display=display) for x in e)}
+    return {"latex": latex(e, display=display), "text": text(e, display=display)}
 
 
-def _assumption(a) -> dict:
-    return {"key": a.key, "text": a.text, "statement": _expr(a.statement)}
+def _assumption(a, display: dict) -> dict:
+    return {"key": a.key, "text": a.text, "statement": _expr(a.statement, display)}
 
 
-def _chain(d: Derivation) -> dict:
+def _chain(d: Derivation, display: dict) -> dict:
     return {
         "name": d.name,
         "title": d.title,
         "description": d.description,
-        "lhs": _expr(d.lhs),
-        "conditions": [_assumption(a) for a in d.conditions],
+        "lhs": _expr(d.lhs, display),
+        "conditions": [_assumption(a, display) for a in d.conditions],
         "steps": [{
             "rule": s.rule.value,
             "rule_title": s.rule.title,
             "justification": s.justification,
-            "formula": _expr(s.formula) if s.formula is not None else None,
+            "formula": _expr(s.formula, display) if s.formula is not None else None,
             "assumptions": [a.key for a in s.assumptions],
             "lemmas": [lem.name for lem in s.lemmas],
-            "expr": _expr(s.expr),
+            "expr": _expr(s.expr, display),
         } for s in d.steps],
-        "result": _expr(d.result),
-        "parts": [p.name for p in d.parts],
+        "result": _expr(d.result, display),
     }
 
 
 def derivation_dict(d: Derivation) -> dict:
     """The derivation as JSON-ready data: the main chain, its lemmas and parts, assumptions."""
+    display = display_of(d)
     numbers = lemma_numbers(d)
     lemmas, parts = [], []
     for x in d.walk()[:-1]:
-        item = dict(_chain(x), number=numbers.get(x.name))
+        item = dict(_chain(x, display), number=numbers.get(x.name))
         (lemmas if x.name in numbers else parts).append(item)
     out = {"schema": SCHEMA}
-    out.update(_chain(d))
-    out["definitions"] = [{"name": x.name, "text": x.text, "lhs": _expr(x.lhs), "rhs": _expr(x.expr)}
-                          for x in d.definitions]
-    out["assumptions"] = [_assumption(a) for a in d.assumptions]
+    out.update(_chain(d, display))
+    out["definitions"] = [{"name": x.name, "text": x.text, "lhs": _expr(x.lhs, display),
+                           "rhs": _expr(x.expr, display)} for x in d.definitions]
+    out["assumptions"] = [_assumption(a, display) for a in d.assumptions]
     out["lemmas"] = lemmas
     out["parts"] = parts
     return out

@@ -80,6 +80,14 @@ def blocks(d: Derivation) -> tuple:
     return tuple(out)
 
 
+def display_of(d: Derivation) -> dict:
+    """How each base prints (name -> Display), merged over the derivation and its sub-derivations."""
+    out: dict = {}
+    for x in d.walk():
+        out.update(dict(x.setting.display))
+    return out
+
+
 def cite_text(row: Row) -> str:
     """'Lemma 1 and Lemma 2' for a row that cites lemmas, else ''."""
     if not row.cites:

@@ -6,8 +6,10 @@ prose outside math is plain words.
 from __future__ import annotations
 
 from ..model import Derivation
-from .layout import blocks, check_settings
-from .printers import latex
+from functools import partial
+
+from .layout import blocks, check_settings, display_of
+from .printers import latex as latex_of
 from .tex import aligned_rows, definition_rows
 
 DEFAULTS = {"justifications": True, "heading_level": 2}
@@ -20,6 +22,7 @@ def _display(lines: list) -> list:
 def render_markdown(d: Derivation, **settings) -> str:
     """The derivation as Markdown."""
     s = check_settings(settings, DEFAULTS, "markdown")
+    latex = partial(latex_of, display=display_of(d))
     level = s["heading_level"]
     if not 1 <= level <= 5:
         from ..errors import ArgumentError
@@ -28,12 +31,12 @@ def render_markdown(d: Derivation, **settings) -> str:
     out = [f"{h1} {d.title}", ""]
     if d.description:
         out += [d.description + ".", ""]
-    out += [f"{h2} Definitions", "", *_display(definition_rows(d.definitions)), ""]
+    out += [f"{h2} Definitions", "", *_display(definition_rows(d.definitions, latex)), ""]
     for block in blocks(d):
         out += [f"{h2} {block.heading}", ""]
         if block.conditions:
             out += ["For " + ", ".join(f"${latex(c.statement)}$" for c in block.conditions) + ":", ""]
-        out += [*_display(aligned_rows(block, s["justifications"])), ""]
+        out += [*_display(aligned_rows(block, latex, s["justifications"])), ""]
     out += [f"{h2} Result", "", "$$", f"{latex(d.lhs)} = {latex(d.result)}", "$$", ""]
     if d.assumptions:
         out += [f"{h2} Assumptions", ""]

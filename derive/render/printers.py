@@ -13,7 +13,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..expr import Held, SumExcept
+from ..expr import Entry, Held, SumExcept
 
 # factors printed after the coefficient fraction, in this order
 _OPERATOR_ORDER = (sp.log, sp.Sum, SumExcept, sp.Derivative, Held)
@@ -61,18 +61,56 @@ class DeriveLatexPrinter(LatexPrinter):
     """LaTeX for derivation expressions (KaTeX, MathJax and amsmath safe)."""
 
     printmethod = "_derive_latex"
+    _default_settings = {**LatexPrinter._default_settings, "display": {}}
 
     def _as_ordered_terms(self, expr, order=None):
         return positive_first(super()._as_ordered_terms(expr, order=order))
 
+    def _label(self, base) -> str:
+        shown = self._settings["display"].get(str(base))
+        return shown.latex if shown is not None else self._print(base.label if hasattr(base, "label") else base)
+
+    def _indices(self, indices) -> str:
+        printed = [self._print(i) for i in indices]
+        simple = all(isinstance(i, (sp.Symbol, sp.Integer)) for i in indices)
+        return "".join(printed) if simple else ",".join(printed)
+
     def _print_Indexed(self, expr: sp.Indexed) -> str:
-        base = self._print(expr.base.label)
-        indices = [self._print(i) for i in expr.indices]
-        simple = all(isinstance(i, (sp.Symbol, sp.Integer)) for i in expr.indices)
-        return f"{base}_{{{''.join(indices) if simple else ','.join(indices)}}}"
+        label = self._label(expr.base)
+        shown = self._settings["display"].get(str(expr.base))
+        style = shown.style if shown is not None else "sub"
+        if style == "example" and len(expr.indices) > 1:
+            first = self._print(expr.indices[0])
+            return f"{label}_{{{self._indices(expr.indices[1:])}}}^{{({first})}}"
+        if style == "function" and len(expr.indices) > 1:
+            first = self._print(expr.indices[0])
+            return rf"{label}_{{{self._indices(expr.indices[1:])}}}\left({shown.argument}^{{({first})}}\right)"
+        sub = self._indices(expr.indices)
+        if "^" in label:  # a^{L}_{j}: keep the superscript, add the subscript
+            return f"{{{label}}}_{{{sub}}}"
+        return f"{label}_{{{sub}}}"
 
     def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
-        return self._print(expr.label)
+        return self._label(expr)
+
+    def _print_MatrixSymbol(self, expr) -> str:
+        shown = self._settings["display"].get(str(expr.name))
+        return shown.latex if shown is not None else super()._print_MatrixSymbol(expr)
+
+    def _print_Transpose(self, expr) -> str:
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol) or "^" in inner:
+            inner = rf"\left({inner}\right)"
+        return f"{inner}^{{T}}"
+
+    def _print_DiagMatrix(self, expr) -> str:
+        return rf"\operatorname{{diag}}\left({self._print(expr.arg)}\right)"
+
+    def _print_OneMatrix(self, expr) -> str:
+        return r"\mathbf{1}"
+
+    def _print_Entry(self, expr: Entry) -> str:
+        return rf"\left[{self._print(expr.matrix)}\right]_{{{self._indices(expr.indices)}}}"
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         (x, n), = expr.variable_count
@@ -105,6 +143,10 @@ class DeriveLatexPrinter(LatexPrinter):
         return rf"\left({tex}\right)"
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp=None) -> str:
+        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args):  # against a label: 1[k = y_i]
+            index, label = sorted(expr.args, key=lambda a: not isinstance(a, sp.Symbol))
+            tex = rf"\mathbf{{1}}\left[{self._print(index)} = {self._print(label)}\right]"
+            return tex if exp is None else rf"{tex}^{{{exp}}}"
         i, j = (self._print(a) for a in expr.args)
         tex = rf"\delta_{{{i}{j}}}" if all(a.is_Atom for a in expr.args) else rf"\delta_{{{i},{j}}}"
         return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
@@ -143,16 +185,49 @@ class DeriveTextPrinter(StrPrinter):
     """Plain ASCII for terminals: o_k, dE/dz_k, sum_{j=1}^{K}, sum_{j!=k}."""
 
     printmethod = "_derive_text"
+    _default_settings = {**StrPrinter._default_settings, "display": {}}
 
     def _as_ordered_terms(self, expr, order=None):
         return positive_first(super()._as_ordered_terms(expr, order=order))
 
+    def _label(self, base) -> str:
+        shown = self._settings["display"].get(str(base))
+        return shown.text if shown is not None else self._print(base.label if hasattr(base, "label") else base)
+
+    def _indices(self, indices) -> str:
+        printed = [self._print(i) for i in indices]
+        if all(isinstance(i, (sp.Symbol, sp.Integer)) and len(str(i)) == 1 for i in indices):
+            return "".join(printed)
+        return "{" + ",".join(printed) + "}"
+
     def _print_Indexed(self, expr: sp.Indexed) -> str:
-        indices = [self._print(i) for i in expr.indices]
-        simple = all(isinstance(i, (sp.Symbol, sp.Integer)) and len(str(i)) == 1 for i in expr.indices)
-        if simple:
-            return f"{self._print(expr.base.label)}_{''.join(indices)}"
-        return f"{self._print(expr.base.label)}_{{{','.join(indices)}}}"
+        label = self._label(expr.base)
+        shown = self._settings["display"].get(str(expr.base))
+        style = shown.style if shown is not None else "sub"
+        if style == "example" and len(expr.indices) > 1:
+            return f"{label}_{self._indices(expr.indices[1:])}^({self._print(expr.indices[0])})"
+        if style == "function" and len(expr.indices) > 1:
+            return f"{label}_{self._indices(expr.indices[1:])}({shown.argument}^({self._print(expr.indices[0])}))"
+        return f"{label}_{self._indices(expr.indices)}"
+
+    def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
+        return self._label(expr)
+
+    def _print_MatrixSymbol(self, expr) -> str:
+        shown = self._settings["display"].get(str(expr.name))
+        return shown.text if shown is not None else str(expr.name)
+
+    def _print_DiagMatrix(self, expr) -> str:
+        return f"diag({self._print(expr.arg)})"
+
+    def _print_OneMatrix(self, expr) -> str:
+        return "1"
+
+    def _print_HadamardProduct(self, expr) -> str:
+        return " o ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+
+    def _print_Entry(self, expr: Entry) -> str:
+        return f"[{self._print(expr.matrix)}]_{self._indices(expr.indices)}"
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         (x, n), = expr.variable_count
@@ -174,7 +249,10 @@ class DeriveTextPrinter(StrPrinter):
         return self._print(inner) if inner.is_Atom or isinstance(inner, sp.Indexed) else f"[{self._print(inner)}]"
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
-        return "delta_" + "".join(self._print(a) for a in expr.args)
+        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args):
+            index, label = sorted(expr.args, key=lambda a: not isinstance(a, sp.Symbol))
+            return f"1[{self._print(index)} = {self._print(label)}]"
+        return "delta_" + self._indices(expr.args)
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         if not expr.is_Mul:  # SymPy's _print_Pow hands 1/x over as a "Mul"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from .layout import Block, cite_text
-from .printers import latex
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -13,12 +12,16 @@ def escape(words: str) -> str:
     return "".join(_SPECIAL.get(c, c) for c in words)
 
 
-def why(row, show: bool = True) -> str:
+def _formulas(formula) -> tuple:
+    return formula if isinstance(formula, tuple) else (formula,)
+
+
+def why(row, latex, show: bool = True) -> str:
     """The justification column of a row, as LaTeX: \\text{...} with cited math."""
     if not show:
         return ""
     if row.formula is not None:
-        parts = [rf"\text{{{escape(row.justification)}: }}" + latex(row.formula)]
+        parts = [rf"\text{{{escape(row.justification)}: }}" + r",\ ".join(latex(f) for f in _formulas(row.formula))]
     else:
         parts = [rf"\text{{{escape(row.justification)}}}"]
     cites = cite_text(row)
@@ -29,17 +32,17 @@ def why(row, show: bool = True) -> str:
     return " && " + "".join(parts)
 
 
-def aligned_rows(block: Block, justifications: bool = True) -> list:
+def aligned_rows(block: Block, latex, justifications: bool = True) -> list:
     """The lines of an aligned chain: 'lhs &= e1 && why \\\\', '&= e2 && why \\\\', ..."""
     lines = []
     for n, row in enumerate(block.rows):
         head = latex(block.lhs) + " " if n == 0 else ""
         end = r" \\" if n < len(block.rows) - 1 else ""
-        lines.append(f"{head}&= {latex(row.expr)}{why(row, justifications)}{end}")
+        lines.append(f"{head}&= {latex(row.expr)}{why(row, latex, justifications)}{end}")
     return lines
 
 
-def definition_rows(definitions) -> list:
+def definition_rows(definitions, latex) -> list:
     """The aligned lines of the definitions: 'o_{j} &:= ... && \\text{(softmax)}'."""
     lines = []
     for n, d in enumerate(definitions):

@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 from ..model import Derivation
-from .layout import blocks, check_settings, cite_text
-from .printers import text
+from functools import partial
+
+from .layout import blocks, check_settings, cite_text, display_of
+from .printers import text as text_of
 
 DEFAULTS = {"justifications": True}
 
 
-def _why(row, show: bool) -> str:
+def _why(row, text, show: bool) -> str:
     if not show:
         return ""
     why = row.justification
     if row.formula is not None:
-        why += f": {text(row.formula)}"
+        formulas = row.formula if isinstance(row.formula, tuple) else (row.formula,)
+        why += ": " + ", ".join(text(f) for f in formulas)
     cites = cite_text(row)
     if cites:
         why += f" ({cites})"
@@ -25,6 +28,7 @@ def _why(row, show: bool) -> str:
 def render_text(d: Derivation, **settings) -> str:
     """The derivation as plain text."""
     s = check_settings(settings, DEFAULTS, "text")
+    text = partial(text_of, display=display_of(d))
     lines = [d.title, "=" * len(d.title)]
     if d.description:
         lines += [d.description]
@@ -39,7 +43,7 @@ def render_text(d: Derivation, **settings) -> str:
         lines.append(f"  {text(block.lhs)}")
         for row in block.rows:
             lines.append(f"    = {text(row.expr)}")
-            why = _why(row, s["justifications"])
+            why = _why(row, text, s["justifications"])
             if why:
                 lines.append(f"        {why}")
     lines += ["", "Result", f"  {text(d.lhs)} = {text(d.result)}"]

@@ -23,29 +23,50 @@ def definition(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
 def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
     """numerator(j) / denominator -> symbol_j, for a definition symbol_j := numerator(j) / denominator."""
     d = ctx.setting.definition_of(of)
-    if d is None or len(d.indices) != 1:
+    if d is None or not d.indices:
         return None
     numerator, denominator = sp.fraction(d.expr)
     if denominator == 1:
         return None
     held = sp.Dummy("D", positive=True)
     work = expr.xreplace({denominator: held})
-    wild = sp.Wild("w")
-    power = sp.Wild("m")
-    pattern = _power_pattern(numerator.subs(d.indices[0], wild), power)
-
-    def swap(e):
-        m = e.match(pattern)
-        if m is None or wild not in m or not m.get(power, sp.Integer(1)).is_Integer:
-            return None
-        return (d.symbol[m[wild]] * held) ** m.get(power, sp.Integer(1))
-
-    folded = work.replace(lambda e: swap(e) is not None, swap)
-    if folded == work:
+    if numerator.is_Number:  # symbol := c / (c' + g): g = c/symbol - c'
+        folded = _fold_reciprocal(work, d, numerator, denominator, held)
+    else:
+        folded = _fold_quotient(work, d, numerator, denominator, held)
+    if folded is None or folded == work:
         return None
     new = sp.cancel(folded).xreplace({held: denominator})
     return Step(new, Rule.FOLD, f"fold the definition of {of} back in",
                 formula=identity(d.expr, d.lhs))
+
+
+def _fold_quotient(work, d, numerator, denominator, held):
+    wilds = [sp.Wild(f"w{n}") for n, _ in enumerate(d.indices)]
+    power = sp.Wild("m")
+    pattern = _power_pattern(numerator.xreplace(dict(zip(d.indices, wilds))), power)
+    fixed = [n for n, i in enumerate(d.indices) if denominator.has(i)]
+
+    def swap(e):
+        m = e.match(pattern)
+        if m is None or any(w not in m for w in wilds) or not m.get(power, sp.Integer(1)).is_Integer:
+            return None
+        if any(m[wilds[n]] != d.indices[n] for n in fixed):
+            return None
+        return (d.symbol[tuple(m[w] for w in wilds)] * held) ** m.get(power, sp.Integer(1))
+
+    return work.replace(lambda e: swap(e) is not None, swap)
+
+
+def _fold_reciprocal(work, d, numerator, denominator, held):
+    if not isinstance(denominator, sp.Add):
+        return None
+    const, variable = denominator.as_independent(*d.indices, as_Add=True)
+    if variable == 0:
+        return None
+    new = work.xreplace({held: numerator / d.lhs})
+    new = new.replace(lambda e: e == variable, lambda e: numerator / d.lhs - const)
+    return new.xreplace({d.lhs: d.lhs * 1})
 
 
 def _power_pattern(numerator: sp.Expr, power: sp.Wild) -> sp.Expr:
@@ -72,15 +93,17 @@ def expand(expr: sp.Expr, ctx) -> Optional[Step]:
 
 def collect(expr: sp.Expr, ctx, on: Sequence = ()) -> Optional[Step]:
     """a x + b x -> (a + b) x, for x a defined quantity shared by several terms."""
-    if not isinstance(expr, sp.Add):
-        return None
-    targets = list(on) or _shared_factors(expr, ctx.setting)
-    if not targets:
-        return None
-    new = sp.collect(expr, targets)
-    if new == expr:
-        return None
-    return Step(new, Rule.COLLECT, "collect the terms with a common factor")
+
+    def fn(node, frame, used):
+        if not isinstance(node, sp.Add):
+            return None
+        targets = list(on) or _shared_factors(node, ctx.setting)
+        if not targets:
+            return None
+        new = sp.collect(node, targets)
+        return None if new == node else new
+
+    return rewrite_step(expr, ctx, fn, Rule.COLLECT, "collect the terms with a common factor")
 
 
 def _shared_factors(expr: sp.Add, setting) -> list:
@@ -107,9 +130,23 @@ def assumption(expr: sp.Expr, ctx, fact: Assumption) -> Optional[Step]:
         return None
     lhs, rhs = fact.rewrite
     new = expr.xreplace({lhs: rhs})
+    if new == expr and isinstance(lhs, sp.Sum) and all(b.is_Integer for b in lhs.limits[0][1:]):
+        new = _replace_written_out(expr, lhs, rhs)
     if new == expr:
         return None
     return Step(new, Rule.ASSUMPTION, f"use the assumption that {fact.text}", assumptions=(fact,))
+
+
+def _replace_written_out(expr, total: sp.Sum, value):
+    """Replace a written-out copy of ``total`` (f(1) + ... + f(n), possibly inside a longer sum)."""
+    terms = set(sp.Add.make_args(total.doit()))
+
+    def swap(node):
+        if isinstance(node, sp.Add) and terms <= set(node.args):
+            return sp.Add(value, *[t for t in node.args if t not in terms])
+        return None
+
+    return expr.replace(lambda n: swap(n) is not None, swap)
 
 
 def lemma(expr: sp.Expr, ctx, lemmas: Sequence) -> Optional[Step]:

@@ -43,6 +43,8 @@ def linearity(expr: sp.Expr, ctx) -> Optional[Step]:
                 return _with_function(f, sp.Derivative(f.function, x))
             return None
         index = _sum_index(node)
+        if index is not None and isinstance(node.function, sp.Add):
+            return sp.Add(*[_with_function(node, a) for a in node.function.args])
         if index is not None and isinstance(node.function, sp.Mul):
             const = [a for a in node.function.args if not a.has(index)]
             rest = [a for a in node.function.args if a.has(index)]
@@ -52,6 +54,31 @@ def linearity(expr: sp.Expr, ctx) -> Optional[Step]:
 
     return rewrite_step(expr, ctx, fn, Rule.LINEARITY,
                         "differentiation and finite sums are linear, so constant factors move outside")
+
+
+def multivariate_chain_rule(expr: sp.Expr, ctx, through: sp.IndexedBase, indices: tuple) -> Optional[Step]:
+    """dF/dx -> sum_j dF/du_j du_j/dx, for F depending on x only through the u_j."""
+    setting = ctx.setting
+
+    def fn(node, frame, used):
+        d = single_derivative(node)
+        if d is None:
+            return None
+        f, x = d
+        if not isinstance(f, (sp.Symbol, sp.Indexed)) or f == through or not setting.depends(f, x):
+            return None
+        definition = setting.definition_of(f.base if isinstance(f, sp.Indexed) else f)
+        if definition is not None and not setting.depends(definition.expr, through[indices]):
+            return None
+        u = through[indices]
+        body = sp.Derivative(f, u) * sp.Derivative(u, x)
+        for index in reversed(indices):
+            lower, upper = setting.range_of(index)
+            body = sp.Sum(body, (index, lower, upper))
+        return body
+
+    return rewrite_step(expr, ctx, fn, Rule.MULTIVARIATE_CHAIN_RULE,
+                        f"multivariate chain rule through every {through}")
 
 
 def chain_rule(expr: sp.Expr, ctx) -> Optional[Step]:

@@ -60,7 +60,8 @@ def join_sum(expr: sp.Expr, ctx) -> Optional[Step]:
 
 
 def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
-    """sum_l f(l) delta_lk -> f(k) for k in the sum's range;  delta_jk -> 0 for j != k."""
+    """sum_l f(l) delta_lk -> f(k) for k in range;  delta_jk -> 0 for j != k;  delta_jk f(k) -> delta_jk f(j)."""
+    setting = ctx.setting
 
     def fn(node, frame, used):
         if isinstance(node, sp.KroneckerDelta):
@@ -70,6 +71,10 @@ def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
                     used.append(different(*sorted((a, b), key=str)))
                 return sp.Integer(0)
             return None
+        if isinstance(node, sp.Mul):
+            return _substitute_in_product(node)
+        if isinstance(node, sp.Add):
+            return _contract_written_out(node, setting, used)
         limit = single_limit(node)
         if limit is None:
             return None
@@ -88,3 +93,72 @@ def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
 
     return rewrite_step(expr, ctx, fn, Rule.DELTA,
                         "the Kronecker delta picks one term of a sum and vanishes for different indices")
+
+
+def _substitute_in_product(node: sp.Mul):
+    """delta_ab f(b) -> delta_ab f(a): in a product with delta_ab, b may be replaced by a."""
+    for delta in node.args:
+        if not isinstance(delta, sp.KroneckerDelta):
+            continue
+        a, b = delta.args
+        if not (isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol)):
+            continue
+        rest = [f for f in node.args if f is not delta]
+        if any(f.has(b) for f in rest):
+            return delta * sp.Mul(*rest).xreplace({b: a})
+    return None
+
+
+def _contract_written_out(node: sp.Add, setting, used):
+    """f(1) delta_1k + ... + f(K) delta_Kk -> f(k), for a written-out sum over all of 1..K."""
+    K = setting.K
+    if not K.is_Integer:
+        return None
+    groups: dict = {}
+    for term in node.args:
+        for delta in term.atoms(sp.KroneckerDelta):
+            n, other = sorted(delta.args, key=lambda a: not a.is_Integer)
+            if n.is_Integer and isinstance(other, sp.Symbol) and term.as_independent(delta)[1] == delta:
+                groups.setdefault(other, {}).setdefault(int(n), []).append(term)
+    for k, by_n in groups.items():
+        if set(by_n) != set(range(1, int(K) + 1)) or any(len(v) != 1 for v in by_n.values()):
+            continue
+        general = None
+        for n, (term,) in by_n.items():
+            body = term.subs(sp.KroneckerDelta(n, k), 1)
+            candidate = body.replace(lambda e: isinstance(e, sp.Indexed) and sp.Integer(n) in e.indices,
+                                     lambda e: e.base[tuple(k if i == n else i for i in e.indices)])
+            if general is None:
+                general = candidate
+            elif sp.expand(candidate - general) != 0:
+                general = None
+                break
+        if general is None:
+            continue
+        used.append(in_range(k, sp.Integer(1), K))
+        kept = [t for t in node.args if all(t not in v for v in by_n.values())]
+        return sp.Add(general, *kept)
+    return None
+
+
+def write_out_sum(expr: sp.Expr, ctx) -> Optional[Step]:
+    """sum_{c=1}^{3} f(c) -> f(1) + f(2) + f(3), for a sum with numeric bounds."""
+
+    def fn(node, frame, used):
+        limit = single_limit(node)
+        if limit is None or not (limit[1].is_Integer and limit[2].is_Integer):
+            return None
+        index, lower, upper = limit
+        return sp.Add(*[node.function.xreplace({index: sp.Integer(v)}) for v in range(int(lower), int(upper) + 1)],
+                      evaluate=False)
+
+    return rewrite_step(expr, ctx, fn, Rule.WRITE_OUT, "write the sum out term by term")
+
+
+def cases(expr: sp.Expr, ctx, first: sp.Symbol, second: sp.Symbol) -> Optional[Step]:
+    """X -> delta_ab X + (1 - delta_ab) X: treat a = b and a != b separately."""
+    if not (expr.has(first) and expr.has(second)) or expr.has(sp.KroneckerDelta(first, second)):
+        return None
+    delta = sp.KroneckerDelta(first, second)
+    new = sp.Add(delta * expr, (1 - delta) * expr, evaluate=False)
+    return Step(new, Rule.CASES, f"treat the cases {first} = {second} and {first} != {second} separately")

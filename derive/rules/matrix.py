@@ -1,0 +1,110 @@
+"""The matrix form: an index expression rewritten as the entry of a matrix expression."""
+from __future__ import annotations
+
+from typing import Optional
+
+import sympy as sp
+
+from ..expr import Entry
+from ..model import Rule, Step
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+def matrix_form(expr: sp.Expr, ctx, rows: sp.Symbol, cols: Optional[sp.Symbol] = None) -> Optional[Step]:
+    """f_i g_j + delta_ij h_i + sum_k M_ki v_k ... -> [f g^T + diag(h) + M^T v ...]_ij."""
+    setting = ctx.setting
+    if not expr.has(rows) or (cols is not None and not expr.has(cols)) or isinstance(expr, Entry):
+        return None
+    vectors: dict = {}
+
+    def size(index):
+        lower, upper = setting.range_of(index)
+        if lower != 1:
+            raise _Untranslatable(f"index {index} does not start at 1")
+        return upper
+
+    def matrix_symbol(base, dims):
+        m = sp.MatrixSymbol(str(base), *dims)
+        vectors[m] = base
+        return m
+
+    def column(factor):
+        """A factor carrying only the row index, as a column vector."""
+        if isinstance(factor, sp.Indexed) and factor.indices == (rows,):
+            return matrix_symbol(factor.base, (size(rows), 1))
+        if isinstance(factor, sp.Sum) and len(factor.limits) == 1:
+            k = factor.limits[0][0]
+            mats = [f for f in sp.Mul.make_args(factor.function) if isinstance(f, sp.Indexed) and len(f.indices) == 2]
+            vecs = [f for f in sp.Mul.make_args(factor.function) if isinstance(f, sp.Indexed) and f.indices == (k,)]
+            if len(mats) == 1 and len(vecs) == 1 and len(sp.Mul.make_args(factor.function)) == 2:
+                M, v = mats[0], vecs[0]
+                vec = matrix_symbol(v.base, (size(k), 1))
+                if M.indices == (k, rows):
+                    return matrix_symbol(M.base, (size(k), size(rows))).T * vec
+                if M.indices == (rows, k):
+                    return matrix_symbol(M.base, (size(rows), size(k))) * vec
+        if isinstance(factor, sp.Add):
+            return sp.MatAdd(*[hadamard_term(t) for t in factor.args])
+        if isinstance(factor, sp.Pow) and factor.exp.is_Integer and factor.exp > 0:
+            return sp.HadamardPower(column(factor.base), factor.exp)
+        raise _Untranslatable(f"cannot write {factor} as a vector")
+
+    def hadamard_term(term):
+        coeff, factors = _split(term, rows)
+        if not factors:
+            return coeff * sp.OneMatrix(size(rows), 1)
+        vecs = [column(f) for f in factors]
+        return coeff * (vecs[0] if len(vecs) == 1 else sp.HadamardProduct(*vecs))
+
+    def outer_term(term):
+        coeff, factors = _split(term, rows, cols)
+        delta = [f for f in factors if f == sp.KroneckerDelta(rows, cols)]
+        rest = [f for f in factors if f not in delta]
+        by_row = [f for f in rest if f.has(rows) and not f.has(cols)]
+        by_col = [f for f in rest if f.has(cols) and not f.has(rows)]
+        both = [f for f in rest if f.has(rows) and f.has(cols)]
+        if both:
+            if len(both) == 1 and isinstance(both[0], sp.Indexed) and not by_row and not by_col:
+                M = both[0]
+                if M.indices == (rows, cols):
+                    return coeff * matrix_symbol(M.base, (size(rows), size(cols)))
+                if M.indices == (cols, rows):
+                    return coeff * matrix_symbol(M.base, (size(cols), size(rows))).T
+            raise _Untranslatable(f"cannot write {term} as a matrix")
+        if delta:
+            if by_col:
+                raise _Untranslatable(f"cannot write {term} as a matrix")
+            inner = sp.Mul(*by_row)
+            if inner == 1:
+                return coeff * sp.Identity(size(rows))
+            return coeff * sp.DiagMatrix(hadamard_term(inner))
+        left = hadamard_term(sp.Mul(*by_row)) if by_row else sp.OneMatrix(size(rows), 1)
+        right = _swap_index(sp.Mul(*by_col), cols, rows) if by_col else None
+        right = hadamard_term(right) if right is not None else sp.OneMatrix(size(cols), 1)
+        return coeff * left * right.T
+
+    term_form = hadamard_term if cols is None else outer_term
+    matrix = None
+    for form in (expr, sp.expand(expr)):  # as written first, multiplied out if need be
+        try:
+            matrix = sp.MatAdd(*[term_form(t) for t in sp.Add.make_args(form)]).doit()
+            break
+        except _Untranslatable:
+            vectors.clear()
+    if matrix is None:
+        return None
+    indices = (rows,) if cols is None else (rows, cols)
+    new = Entry(matrix, indices, tuple(vectors.items()))
+    return Step(new, Rule.MATRIX_FORM, "write the index form as a matrix expression")
+
+
+def _split(term, *indices):
+    coeff, rest = term.as_independent(*indices, as_Add=False)
+    return coeff, list(sp.Mul.make_args(rest)) if rest != 1 else []
+
+
+def _swap_index(expr, old, new):
+    return expr.xreplace({old: new})
