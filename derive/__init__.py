@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from .errors import ArgumentError, ArgumentTypeError, DeriveError
 from .model import Assumption, Derivation, Rule, Step
+from .catalogue import catalogue
+from .recipes.jacobian import softmax_jacobian, softmax_se
 from .recipes.softmax_ce import softmax_ce
 
 __all__ = [
     "ArgumentError", "ArgumentTypeError", "Assumption", "DeriveError", "Derivation", "Rule", "Step",
-    "softmax_ce",
+    "catalogue", "softmax_ce", "softmax_jacobian", "softmax_se",
 ]
 __version__ = "0.1.0"

@@ -25,10 +25,15 @@ class Entry:
 
 
 def _entries() -> tuple:
+    from .recipes.jacobian import softmax_jacobian, softmax_se
     from .recipes.softmax_ce import softmax_ce
     return (
         Entry("softmax_ce", softmax_ce,
               "cross-entropy on softmax outputs: dE/dz_k = o_k - y_k", "seed 001"),
+        Entry("softmax_jacobian", softmax_jacobian,
+              "the softmax Jacobian: do_i/dz_j = o_i (delta_ij - o_j) = [diag(o) - o o^T]_ij", "seed 003"),
+        Entry("softmax_se", softmax_se,
+              "squared error on softmax outputs, through the general backpropagation formula", "seed 003"),
     )
 
 

@@ -39,3 +39,10 @@ def cross_entropy(cost: sp.Symbol, out: sp.IndexedBase, target: sp.IndexedBase, 
         term = weights[j] * term
     return Definition("cross_entropy", cost, (), -sp.Sum(term, (j, 1, K)),
                       text="weighted cross-entropy" if weights is not None else "cross-entropy")
+
+
+def squared_error(cost: sp.Symbol, out: sp.IndexedBase, target: sp.IndexedBase, j: sp.Symbol,
+                  K: sp.Expr) -> Definition:
+    """cost := 1/2 sum_j (out_j - target_j)^2."""
+    return Definition("squared_error", cost, (), sp.Rational(1, 2) * sp.Sum((out[j] - target[j]) ** 2, (j, 1, K)),
+                      text="squared error")

@@ -57,7 +57,7 @@ class SumExcept(Expr):
 
     def term(self, value) -> sp.Expr:
         """The summand with the index set to ``value``."""
-        return self.function.subs(self.index, value)
+        return self.function.xreplace({self.index: sp.sympify(value)})
 
     def full_sum(self) -> sp.Sum:
         """The sum without the skipped value."""
@@ -67,8 +67,9 @@ class SumExcept(Expr):
         function = self.function.doit(**hints) if hints.get("deep", True) else self.function
         lo, hi, ex = self.lower, self.upper, self.excluded
         if lo.is_Integer and hi.is_Integer and ex.is_Integer:
-            return sp.Add(*[function.subs(self.index, v) for v in range(int(lo), int(hi) + 1) if v != int(ex)])
-        return sp.Sum(function, (self.index, lo, hi)).doit(**hints) - function.subs(self.index, ex)
+            return sp.Add(*[function.xreplace({self.index: sp.Integer(v)}) for v in range(int(lo), int(hi) + 1)
+                           if v != int(ex)])
+        return sp.Sum(function, (self.index, lo, hi)).doit(**hints) - function.xreplace({self.index: ex})
 
 
 class Held(Expr):

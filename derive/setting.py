@@ -39,7 +39,7 @@ class Definition:
         """The defining expression with its indices set to ``indices``."""
         if len(indices) != len(self.indices):
             raise ValueError(f"{self.symbol} takes {len(self.indices)} indices")
-        return self.expr.subs(dict(zip(self.indices, indices)), simultaneous=True)
+        return self.expr.xreplace(dict(zip(self.indices, (sp.sympify(i) for i in indices))))
 
     def occurs_in(self, expr: sp.Basic) -> bool:
         """True when the defined symbol appears in ``expr``."""

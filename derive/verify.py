@@ -24,7 +24,7 @@ from typing import Iterable, Optional, Sequence
 import sympy as sp
 
 from .errors import ArgumentError, ArgumentTypeError
-from .expr import SumExcept
+from .expr import Entry, SumExcept
 from .model import Derivation
 
 DIGITS = 40
@@ -159,38 +159,51 @@ def _sizes(d: Derivation, K: int) -> dict:
 
 
 def _expand_sums(e: sp.Expr) -> sp.Expr:
-    """Write out every sum with numeric bounds, leaving derivatives unevaluated."""
+    """Write out every sum with numeric bounds, leaving derivatives unevaluated.
+
+    Index values go in with xreplace: subs would evaluate Derivative(L, o[j])
+    as soon as its variable changes (to 0, L being a bare symbol).
+    """
     def is_sum(n):
         return isinstance(n, (sp.Sum, SumExcept)) and all(
             b.is_Integer for b in ((n.lower, n.upper, n.excluded) if isinstance(n, SumExcept) else n.limits[0][1:]))
 
+    def write_out(n):
+        if isinstance(n, SumExcept):
+            return n.doit(deep=False)
+        (i, lo, hi), = n.limits
+        return sp.Add(*[n.function.xreplace({i: sp.Integer(v)}) for v in range(int(lo), int(hi) + 1)])
+
     for _ in range(20):
-        new = e.replace(is_sum, lambda n: n.doit(deep=False))
+        new = e.replace(is_sum, write_out)
         if new == e:
             return e
         e = new
     return e
 
 
-def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict) -> sp.Expr:
+def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict, keep: frozenset = frozenset()) -> sp.Expr:
     """``expr`` at concrete sizes and indices, definitions substituted, everything evaluated.
 
     A derivative with respect to a defined quantity (dL/do_j) is evaluated
     while that quantity is still a symbol, before its definition goes in.
+    Definitions of the symbols in ``keep`` stay out.
     """
     setting = d.setting
     e = expr.xreplace({i: sp.Integer(v) for i, v in assign.items()})
-    e = _expand_sums(e.subs(_sizes(d, K)))
+    e = e.subs(_sizes(d, K))
+    e = _expand_sums(e.replace(lambda n: isinstance(n, Entry), lambda n: n.doit(deep=False)))
     for _ in range(4 * len(setting.definitions) + 4):
         variables = {v.base if isinstance(v, sp.Indexed) else v
                      for n in e.atoms(sp.Derivative) for v in n.variables}
-        ready = [x for x in setting.definitions if x.symbol not in variables and x.occurs_in(e)]
+        ready = [x for x in setting.definitions
+                 if x.symbol not in variables and x.symbol not in keep and x.occurs_in(e)]
         if ready:
             for x in ready:
                 e = x.expand_in(e)
             e = _expand_sums(e.subs(_sizes(d, K)))
             continue
-        pending = {x.symbol for x in setting.definitions} & variables
+        pending = ({x.symbol for x in setting.definitions} & variables) - keep
         if not pending:
             break
 
@@ -306,15 +319,17 @@ def _check_result(d: Derivation, Ks, points, index_samples, rng) -> Check:
     if not isinstance(lhs, sp.Derivative) or len(lhs.variables) != 1:
         return Check(d.name, None, "finite differences", True, "not a derivative", 0, 0.0)
     f, x = lhs.expr, lhs.variables[0]
+    # differentiating with respect to a defined quantity (dL/do_j) treats it as free
+    keep = frozenset({x.base if isinstance(x, sp.Indexed) else x}) & {y.symbol for y in d.setting.definitions}
     assumptions = tuple(d.assumptions)
     domains = _domains(d, assumptions)
     indices = _free_indices(d)
     worst, cases, message = 0.0, 0, ""
     for K in Ks:
         for assign in _assignments(d, indices, K, assumptions, index_samples, rng):
-            cost = _instantiate(d, f, K, assign)
+            cost = _instantiate(d, f, K, assign, keep)
             var = x.xreplace({i: sp.Integer(v) for i, v in assign.items()})
-            result = _instantiate(d, d.result, K, assign)
+            result = _instantiate(d, d.result, K, assign, keep)
             for _ in range(points):
                 values = _sample([cost, result, var], domains, K, rng)
                 values.setdefault(var, _draw("real", rng))

@@ -65,7 +65,9 @@ def multivariate_chain_rule(expr: sp.Expr, ctx, through: sp.IndexedBase, indices
         if d is None:
             return None
         f, x = d
-        if not isinstance(f, (sp.Symbol, sp.Indexed)) or f == through or not setting.depends(f, x):
+        base_of = lambda e: e.base if isinstance(e, sp.Indexed) else e  # noqa: E731
+        if (not isinstance(f, (sp.Symbol, sp.Indexed)) or through in (base_of(f), base_of(x))
+                or not setting.depends(f, x) or not setting.depends(through[indices], x)):
             return None
         definition = setting.definition_of(f.base if isinstance(f, sp.Indexed) else f)
         if definition is not None and not setting.depends(definition.expr, through[indices]):

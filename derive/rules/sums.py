@@ -20,7 +20,7 @@ def split_sum(expr: sp.Expr, ctx, at: sp.Symbol) -> Optional[Step]:
             return None
         index, lower, upper = limit
         used.append(in_range(at, lower, upper))
-        return node.function.subs(index, at) + SumExcept(node.function, limit, at)
+        return node.function.xreplace({index: at}) + SumExcept(node.function, limit, at)
 
     names: list = []
 
@@ -84,11 +84,11 @@ def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
                 other = delta.args[1] if delta.args[0] == index else delta.args[0]
                 if index in other.free_symbols:
                     continue
-                rest = node.function.subs(delta, 1)
+                rest = node.function.xreplace({delta: sp.Integer(1)})
                 if delta in rest.atoms(sp.KroneckerDelta):
                     continue
                 used.append(in_range(other, lower, upper))
-                return rest.subs(index, other)
+                return rest.xreplace({index: other})
         return None
 
     return rewrite_step(expr, ctx, fn, Rule.DELTA,
@@ -125,7 +125,7 @@ def _contract_written_out(node: sp.Add, setting, used):
             continue
         general = None
         for n, (term,) in by_n.items():
-            body = term.subs(sp.KroneckerDelta(n, k), 1)
+            body = term.xreplace({sp.KroneckerDelta(n, k): sp.Integer(1)})
             candidate = body.replace(lambda e: isinstance(e, sp.Indexed) and sp.Integer(n) in e.indices,
                                      lambda e: e.base[tuple(k if i == n else i for i in e.indices)])
             if general is None:
