@@ -6,9 +6,12 @@ import sympy as sp
 from .model import Assumption
 
 
-def normalized(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
-    """sum_index base_index = 1 (targets that are a probability vector, e.g. one-hot)."""
-    total = sp.Sum(base[index], (index, 1, K))
+def normalized(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr, prefix: tuple = ()) -> Assumption:
+    """sum_index base_index = 1 (targets that are a probability vector, e.g. one-hot).
+
+    ``prefix`` holds indices in front of the summed one (the example i of y_k^(i)).
+    """
+    total = sp.Sum(base[tuple(prefix) + (index,)], (index, 1, K))
     return Assumption(
         key=f"{base}_sums_to_one",
         statement=sp.Eq(total, 1, evaluate=False),
@@ -46,4 +49,14 @@ def different(a: sp.Symbol, b: sp.Symbol) -> Assumption:
         statement=sp.Ne(a, b, evaluate=False),
         text=f"{a} and {b} are different indices",
         different=((a, b),),
+    )
+
+
+def bias_input(base: sp.IndexedBase, example: sp.Symbol) -> Assumption:
+    """base_0 = 1 for every example: feature 0 is the bias input."""
+    return Assumption(
+        key=f"{base}_0_is_one",
+        statement=sp.Eq(base[example, 0], 1, evaluate=False),
+        text="feature 0 is the constant bias input",
+        domains=((str(base), "bias"),),
     )

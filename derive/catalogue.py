@@ -26,6 +26,8 @@ class Entry:
 
 def _entries() -> tuple:
     from .recipes.jacobian import softmax_jacobian, softmax_se
+    from .recipes.labels import softmax_ce_labels
+    from .recipes.regression import softmax_regression
     from .recipes.softmax_ce import softmax_ce
     return (
         Entry("softmax_ce", softmax_ce,
@@ -34,6 +36,10 @@ def _entries() -> tuple:
               "the softmax Jacobian: do_i/dz_j = o_i (delta_ij - o_j) = [diag(o) - o o^T]_ij", "seed 003"),
         Entry("softmax_se", softmax_se,
               "squared error on softmax outputs, through the general backpropagation formula", "seed 003"),
+        Entry("softmax_regression", softmax_regression,
+              "softmax regression over m examples: dJ/dTheta_kj = sum_i (h_k(x^(i)) - y_k^(i)) x_j^(i)", "seed 000"),
+        Entry("softmax_ce_labels", softmax_ce_labels,
+              "integer class labels: dL_i/dw_kd = (p_k - 1[k = y_i]) x_id", "seed 002"),
     )
 
 

@@ -12,8 +12,10 @@ import sympy as sp
 from .setting import Definition
 
 
-def index(name: str) -> sp.Symbol:
-    """An index symbol (a positive integer)."""
+def index(name: str, from_zero: bool = False) -> sp.Symbol:
+    """An index symbol: a positive integer, or a nonnegative one when it counts from 0."""
+    if from_zero:
+        return sp.Symbol(name, integer=True, nonnegative=True)
     return sp.Symbol(name, integer=True, positive=True)
 
 

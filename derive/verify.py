@@ -151,10 +151,10 @@ def _assignments(d: Derivation, indices: list, K: int, assumptions: tuple, limit
 
 
 def _sizes(d: Derivation, K: int) -> dict:
-    """K and every other size symbol set to concrete values (K, K+1, ...: different on purpose)."""
+    """K, and every other size symbol at a small value of its own (2, 3, 4, ...)."""
     out = {} if d.setting.K.is_Integer else {d.setting.K: sp.Integer(K)}
     for n, size in enumerate(d.setting.sizes):
-        out[size] = sp.Integer(K + 1 + n)
+        out[size] = sp.Integer(2 + n)
     return out
 
 
@@ -165,14 +165,16 @@ def _expand_sums(e: sp.Expr) -> sp.Expr:
     as soon as its variable changes (to 0, L being a bare symbol).
     """
     def is_sum(n):
-        return isinstance(n, (sp.Sum, SumExcept)) and all(
-            b.is_Integer for b in ((n.lower, n.upper, n.excluded) if isinstance(n, SumExcept) else n.limits[0][1:]))
+        if isinstance(n, SumExcept):
+            return all(b.is_Integer for b in (n.lower, n.upper, n.excluded))
+        return isinstance(n, sp.Sum) and all(b.is_Integer for b in n.limits[0][1:])
 
     def write_out(n):
         if isinstance(n, SumExcept):
             return n.doit(deep=False)
-        (i, lo, hi), = n.limits
-        return sp.Add(*[n.function.xreplace({i: sp.Integer(v)}) for v in range(int(lo), int(hi) + 1)])
+        (i, lo, hi), others = n.limits[0], n.limits[1:]
+        body = sp.Add(*[n.function.xreplace({i: sp.Integer(v)}) for v in range(int(lo), int(hi) + 1)])
+        return sp.Sum(body, *others) if others else body
 
     for _ in range(20):
         new = e.replace(is_sum, write_out)
@@ -190,8 +192,12 @@ def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict, keep: froze
     Definitions of the symbols in ``keep`` stay out.
     """
     setting = d.setting
-    e = expr.xreplace({i: sp.Integer(v) for i, v in assign.items()})
-    e = e.subs(_sizes(d, K))
+
+    def fix(e):
+        e = e.xreplace({i: sp.Integer(v) for i, v in assign.items() if not isinstance(i, sp.Indexed)})
+        return e.xreplace({i: sp.Integer(v) for i, v in assign.items() if isinstance(i, sp.Indexed)})
+
+    e = fix(expr).subs(_sizes(d, K))
     e = _expand_sums(e.replace(lambda n: isinstance(n, Entry), lambda n: n.doit(deep=False)))
     for _ in range(4 * len(setting.definitions) + 4):
         variables = {v.base if isinstance(v, sp.Indexed) else v
@@ -201,7 +207,7 @@ def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict, keep: froze
         if ready:
             for x in ready:
                 e = x.expand_in(e)
-            e = _expand_sums(e.subs(_sizes(d, K)))
+            e = _expand_sums(fix(e).subs(_sizes(d, K)))
             continue
         pending = ({x.symbol for x in setting.definitions} & variables) - keep
         if not pending:
@@ -212,6 +218,20 @@ def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict, keep: froze
                 (v.base if isinstance(v, sp.Indexed) else v) in pending for v in n.variables)
         e = e.replace(wrt_pending, lambda n: n.doit())
     return e.doit()
+
+
+def _with_labels(d: Derivation, exprs: Sequence[sp.Expr], assign: dict, K: int, rng) -> dict:
+    """``assign`` plus an integer class (1..K) for every label in ``exprs`` (a label picks an index)."""
+    labels = {name for name, kind in d.setting.domains if kind == "label"}
+    if not labels:
+        return assign
+    out = dict(assign)
+    fixed = {i: sp.Integer(v) for i, v in assign.items()}
+    for e in list(exprs) + [x.expr for x in d.setting.definitions]:
+        for atom in e.xreplace(fixed).atoms(sp.Indexed):
+            if str(atom.base) in labels and atom not in out:
+                out[atom] = rng.randint(1, K)
+    return out
 
 
 def _domains(d: Derivation, assumptions: tuple) -> dict:
@@ -232,8 +252,10 @@ def _sample(exprs: Sequence[sp.Expr], domains: dict, K: int, rng) -> dict:
                 continue
             if kind in ("simplex", "one_hot"):
                 groups.setdefault((atom.base, atom.indices[:-1]), set()).add(atom)
+            elif kind == "bias" and atom.indices[-1] == 0:
+                values[atom] = sp.Integer(1)
             elif atom not in values:
-                values[atom] = _draw(kind, rng)
+                values[atom] = _draw("real" if kind == "bias" else kind, rng)
         for sym in e.free_symbols:
             if isinstance(sym, sp.Symbol) and not isinstance(sym, sp.Dummy) and sym not in values:
                 values[sym] = _draw(domains.get(str(sym), "positive"), rng)
@@ -289,6 +311,7 @@ def _check_steps(d: Derivation, Ks, points, index_samples, rng) -> list:
         worst, cases, symbolic, message = 0.0, 0, True, ""
         for K in Ks:
             for assign in _assignments(d, indices, K, assumptions, index_samples, rng):
+                assign = _with_labels(d, [previous, step.expr], assign, K, rng)
                 left = _instantiate(d, previous, K, assign)
                 right = _instantiate(d, step.expr, K, assign)
                 diff = left - right
@@ -327,8 +350,9 @@ def _check_result(d: Derivation, Ks, points, index_samples, rng) -> Check:
     worst, cases, message = 0.0, 0, ""
     for K in Ks:
         for assign in _assignments(d, indices, K, assumptions, index_samples, rng):
+            assign = _with_labels(d, [f, d.result], assign, K, rng)
             cost = _instantiate(d, f, K, assign, keep)
-            var = x.xreplace({i: sp.Integer(v) for i, v in assign.items()})
+            var = x.xreplace({i: sp.Integer(v) for i, v in assign.items() if not isinstance(i, sp.Indexed)})
             result = _instantiate(d, d.result, K, assign, keep)
             for _ in range(points):
                 values = _sample([cost, result, var], domains, K, rng)

@@ -104,7 +104,7 @@ class DeriveLatexPrinter(LatexPrinter):
         return f"{inner}^{{T}}"
 
     def _print_DiagMatrix(self, expr) -> str:
-        return rf"\operatorname{{diag}}\left({self._print(expr.arg)}\right)"
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
 
     def _print_OneMatrix(self, expr) -> str:
         return r"\mathbf{1}"
@@ -175,9 +175,9 @@ class DeriveLatexPrinter(LatexPrinter):
     def _print_Sum(self, expr: sp.Sum) -> str:
         tex = super()._print_Sum(expr)
         if expr.function.could_extract_minus_sign() and not expr.function.is_Add:
-            (i, lo, hi), = expr.limits
-            tex = (rf"\sum_{{{self._print(i)}={self._print(lo)}}}^{{{self._print(hi)}}} "
-                   rf"\left({self._print(expr.function)}\right)")
+            signs = " ".join(rf"\sum_{{{self._print(i)}={self._print(lo)}}}^{{{self._print(hi)}}}"
+                             for i, lo, hi in reversed(expr.limits))
+            tex = rf"{signs} \left({self._print(expr.function)}\right)"
         return tex
 
 
@@ -218,7 +218,7 @@ class DeriveTextPrinter(StrPrinter):
         return shown.text if shown is not None else str(expr.name)
 
     def _print_DiagMatrix(self, expr) -> str:
-        return f"diag({self._print(expr.arg)})"
+        return f"diag({self._print(expr.args[0])})"
 
     def _print_OneMatrix(self, expr) -> str:
         return "1"
@@ -237,8 +237,9 @@ class DeriveTextPrinter(StrPrinter):
         return f"d/d{self._print(x)}({self._print(f)})"
 
     def _print_Sum(self, expr: sp.Sum) -> str:
-        (i, lo, hi), = expr.limits
-        return f"sum_{{{self._print(i)}={self._print(lo)}..{self._print(hi)}}} {self.parenthesize(expr.function, PRECEDENCE['Mul'])}"
+        signs = " ".join(f"sum_{{{self._print(i)}={self._print(lo)}..{self._print(hi)}}}"
+                         for i, lo, hi in reversed(expr.limits))
+        return f"{signs} {self.parenthesize(expr.function, PRECEDENCE['Mul'])}"
 
     def _print_SumExcept(self, expr: SumExcept) -> str:
         return (f"sum_{{{self._print(expr.index)}!={self._print(expr.excluded)}}} "

@@ -100,7 +100,7 @@ def collect(expr: sp.Expr, ctx, on: Sequence = ()) -> Optional[Step]:
         targets = list(on) or _shared_factors(node, ctx.setting)
         if not targets:
             return None
-        new = sp.collect(node, targets)
+        new = sp.collect(node, targets, func=sp.factor_terms)
         return None if new == node else new
 
     return rewrite_step(expr, ctx, fn, Rule.COLLECT, "collect the terms with a common factor")

@@ -7,7 +7,7 @@ import sympy as sp
 
 from ..expr import SumExcept
 from ..model import Rule, Step
-from .base import U, V, X, identity, rewrite_step, single_derivative, single_limit
+from .base import U, V, X, identity, rewrite_step, single_derivative
 
 
 def _with_function(node, function):
@@ -17,11 +17,13 @@ def _with_function(node, function):
     return sp.Sum(function, *node.limits)
 
 
-def _sum_index(node):
+def _sum_indices(node) -> tuple:
+    """The indices a Sum or SumExcept binds (empty for anything else)."""
     if isinstance(node, SumExcept):
-        return node.index
-    limit = single_limit(node)
-    return limit[0] if limit else None
+        return (node.index,)
+    if isinstance(node, sp.Sum):
+        return tuple(limit[0] for limit in node.limits)
+    return ()
 
 
 def linearity(expr: sp.Expr, ctx) -> Optional[Step]:
@@ -39,21 +41,48 @@ def linearity(expr: sp.Expr, ctx) -> Optional[Step]:
                 rest = [a for a in f.args if setting.depends(a, x)]
                 if const and rest:
                     return sp.Mul(*const) * sp.Derivative(sp.Mul(*rest), x)
-            if _sum_index(f) is not None:
+            if _sum_indices(f):
                 return _with_function(f, sp.Derivative(f.function, x))
             return None
-        index = _sum_index(node)
-        if index is not None and isinstance(node.function, sp.Add):
+        indices = _sum_indices(node)
+        if indices and isinstance(node.function, sp.Add):
             return sp.Add(*[_with_function(node, a) for a in node.function.args])
-        if index is not None and isinstance(node.function, sp.Mul):
-            const = [a for a in node.function.args if not a.has(index)]
-            rest = [a for a in node.function.args if a.has(index)]
+        if indices and isinstance(node.function, sp.Mul):
+            const = [a for a in node.function.args if not any(a.has(i) for i in indices)]
+            rest = [a for a in node.function.args if any(a.has(i) for i in indices)]
             if const and rest:
                 return sp.Mul(*const) * _with_function(node, sp.Mul(*rest))
+            if isinstance(node, sp.Sum) and len(node.limits) > 1:  # out of the inner sum only
+                inner = node.limits[0]
+                const = [a for a in node.function.args if not a.has(inner[0])]
+                rest = [a for a in node.function.args if a.has(inner[0])]
+                if const and rest:
+                    return sp.Sum(sp.Mul(*const) * sp.Sum(sp.Mul(*rest), inner), *node.limits[1:])
         return None
 
     return rewrite_step(expr, ctx, fn, Rule.LINEARITY,
                         "differentiation and finite sums are linear, so constant factors move outside")
+
+
+def combine_sums(expr: sp.Expr, ctx) -> Optional[Step]:
+    """sum_i a_i + sum_i b_i -> sum_i (a_i + b_i), for sums over the same range (linearity, read backwards)."""
+
+    def fn(node, frame, used):
+        if not isinstance(node, sp.Add):
+            return None
+        groups: dict = {}
+        for term in node.args:
+            coeff, rest = term.as_independent(sp.Sum, as_Add=False)
+            if isinstance(rest, sp.Sum) and not any(coeff.has(limit[0]) for limit in rest.limits):
+                groups.setdefault(rest.limits, []).append((term, coeff, rest))
+        for limits, members in groups.items():
+            if len(members) > 1:
+                summed = sp.Sum(sp.Add(*[cf * s.function for _, cf, s in members]), *limits)
+                kept = [t for t in node.args if all(t is not m[0] for m in members)]
+                return sp.Add(summed, *kept)
+        return None
+
+    return rewrite_step(expr, ctx, fn, Rule.LINEARITY, "sums over the same range combine into one sum")
 
 
 def multivariate_chain_rule(expr: sp.Expr, ctx, through: sp.IndexedBase, indices: tuple) -> Optional[Step]:

@@ -75,20 +75,24 @@ def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
             return _substitute_in_product(node)
         if isinstance(node, sp.Add):
             return _contract_written_out(node, setting, used)
-        limit = single_limit(node)
-        if limit is None:
+        if not isinstance(node, sp.Sum):
             return None
-        index, lower, upper = limit
-        for delta in node.function.atoms(sp.KroneckerDelta):
-            if index in delta.args:
+        for n, (index, lower, upper) in enumerate(node.limits):
+            others = node.limits[:n] + node.limits[n + 1:]
+            if any(b.has(index) for lim in others for b in lim[1:]):
+                continue
+            for delta in node.function.atoms(sp.KroneckerDelta):
+                if index not in delta.args:
+                    continue
                 other = delta.args[1] if delta.args[0] == index else delta.args[0]
-                if index in other.free_symbols:
+                if other.has(index):
                     continue
                 rest = node.function.xreplace({delta: sp.Integer(1)})
                 if delta in rest.atoms(sp.KroneckerDelta):
                     continue
                 used.append(in_range(other, lower, upper))
-                return rest.xreplace({index: other})
+                body = rest.xreplace({index: other})
+                return sp.Sum(body, *others) if others else body
         return None
 
     return rewrite_step(expr, ctx, fn, Rule.DELTA,
@@ -145,12 +149,15 @@ def write_out_sum(expr: sp.Expr, ctx) -> Optional[Step]:
     """sum_{c=1}^{3} f(c) -> f(1) + f(2) + f(3), for a sum with numeric bounds."""
 
     def fn(node, frame, used):
-        limit = single_limit(node)
-        if limit is None or not (limit[1].is_Integer and limit[2].is_Integer):
+        if not isinstance(node, sp.Sum):
             return None
-        index, lower, upper = limit
-        return sp.Add(*[node.function.xreplace({index: sp.Integer(v)}) for v in range(int(lower), int(upper) + 1)],
-                      evaluate=False)
+        for n, (index, lower, upper) in enumerate(node.limits):
+            if lower.is_Integer and upper.is_Integer:
+                others = node.limits[:n] + node.limits[n + 1:]
+                body = sp.Add(*[node.function.xreplace({index: sp.Integer(v)})
+                                for v in range(int(lower), int(upper) + 1)], evaluate=False)
+                return sp.Sum(body, *others) if others else body
+        return None
 
     return rewrite_step(expr, ctx, fn, Rule.WRITE_OUT, "write the sum out term by term")
 
