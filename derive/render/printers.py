@@ -217,6 +217,9 @@ class DeriveTextPrinter(StrPrinter):
         shown = self._settings["display"].get(str(expr.name))
         return shown.text if shown is not None else str(expr.name)
 
+    def _print_Transpose(self, expr) -> str:
+        return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^T"
+
     def _print_DiagMatrix(self, expr) -> str:
         return f"diag({self._print(expr.args[0])})"
 

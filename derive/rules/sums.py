@@ -62,19 +62,33 @@ def join_sum(expr: sp.Expr, ctx) -> Optional[Step]:
 def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
     """sum_l f(l) delta_lk -> f(k) for k in range;  delta_jk -> 0 for j != k;  delta_jk f(k) -> delta_jk f(j)."""
     setting = ctx.setting
+    actions: set = set()
+    substituted: list = []
 
     def fn(node, frame, used):
+        new = _delta(node, frame, used)
+        if new is None:
+            return None
+        if new[1] == "substitute":  # reported only if the delta survives (not contracted later)
+            substituted.extend(new[0].atoms(sp.KroneckerDelta))
+        else:
+            actions.add(new[1])
+        return new[0]
+
+    def _delta(node, frame, used):
         if isinstance(node, sp.KroneckerDelta):
             a, b = node.args
             if known_different(frame, a, b):
                 if not (a.is_Integer and b.is_Integer):
                     used.append(different(*sorted((a, b), key=str)))
-                return sp.Integer(0)
+                return sp.Integer(0), "vanish"
             return None
         if isinstance(node, sp.Mul):
-            return _substitute_in_product(node)
+            new = _substitute_in_product(node)
+            return None if new is None else (new, "substitute")
         if isinstance(node, sp.Add):
-            return _contract_written_out(node, setting, used)
+            new = _contract_written_out(node, setting, used)
+            return None if new is None else (new, "contract")
         if not isinstance(node, sp.Sum):
             return None
         for n, (index, lower, upper) in enumerate(node.limits):
@@ -92,11 +106,19 @@ def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
                     continue
                 used.append(in_range(other, lower, upper))
                 body = rest.xreplace({index: other})
-                return sp.Sum(body, *others) if others else body
+                return (sp.Sum(body, *others) if others else body), "contract"
         return None
 
-    return rewrite_step(expr, ctx, fn, Rule.DELTA,
-                        "the Kronecker delta picks one term of a sum and vanishes for different indices")
+    step = rewrite_step(expr, ctx, fn, Rule.DELTA, "")
+    if step is None:
+        return None
+    if any(step.expr.has(delta) for delta in substituted):
+        actions.add("substitute")
+    words = {"contract": "the Kronecker delta picks one term of the sum",
+             "vanish": "the Kronecker delta vanishes for different indices",
+             "substitute": "where the Kronecker delta is nonzero its two indices are equal"}
+    why = "; ".join(words[a] for a in ("contract", "vanish", "substitute") if a in actions)
+    return Step(step.expr, step.rule, why, step.assumptions)
 
 
 def _substitute_in_product(node: sp.Mul):
