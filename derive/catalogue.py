@@ -27,6 +27,7 @@ class Entry:
 def _entries() -> tuple:
     from .recipes.jacobian import softmax_jacobian, softmax_se
     from .recipes.labels import softmax_ce_labels
+    from .recipes.mlp import mlp_backprop
     from .recipes.regression import softmax_regression
     from .recipes.softmax_ce import softmax_ce
     return (
@@ -40,6 +41,8 @@ def _entries() -> tuple:
               "softmax regression over m examples: dJ/dTheta_kj = sum_i (h_k(x^(i)) - y_k^(i)) x_j^(i)", "seed 000"),
         Entry("softmax_ce_labels", softmax_ce_labels,
               "integer class labels: dL_i/dw_kd = (p_k - 1[k = y_i]) x_id", "seed 002"),
+        Entry("mlp_backprop", mlp_backprop,
+              "backpropagation through an MLP: BP1-BP4 with sigmoid hidden layers and a softmax output", "seed 004"),
     )
 
 

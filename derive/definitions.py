@@ -48,3 +48,26 @@ def squared_error(cost: sp.Symbol, out: sp.IndexedBase, target: sp.IndexedBase, 
     """cost := 1/2 sum_j (out_j - target_j)^2."""
     return Definition("squared_error", cost, (), sp.Rational(1, 2) * sp.Sum((out[j] - target[j]) ** 2, (j, 1, K)),
                       text="squared error")
+
+
+def sigmoid(out: sp.IndexedBase, var: sp.IndexedBase, j: sp.Symbol) -> Definition:
+    """out_j := 1 / (1 + exp(-var_j))."""
+    return Definition("sigmoid", out, (j,), 1 / (1 + sp.exp(-var[j])), text="sigmoid")
+
+
+def affine(out: sp.IndexedBase, W: sp.IndexedBase, a: sp.IndexedBase, b: sp.IndexedBase,
+           j: sp.Symbol, m: sp.Symbol, size: sp.Expr) -> Definition:
+    """out_j := sum_m W_jm a_m + b_j."""
+    return Definition("affine", out, (j,), sp.Sum(W[j, m] * a[m], (m, 1, size)) + b[j], text="weighted input")
+
+
+def any_cost(cost: sp.Symbol, var: sp.IndexedBase, m: sp.Symbol, size: sp.Expr) -> Definition:
+    """cost := any differentiable function of var (checked with a test function that couples all var_m)."""
+    test = sp.Sum(sp.log(1 + sp.exp(var[m])), (m, 1, size)) + sp.Sum(var[m], (m, 1, size)) ** 2 / 3
+    return Definition("cost", cost, (), test, text=f"any differentiable cost of {var}", abstract=True)
+
+
+def derivative_of(out: sp.IndexedBase, cost: sp.Symbol, var: sp.IndexedBase, j: sp.Symbol,
+                  name: str = "error") -> Definition:
+    """out_j := d cost / d var_j (the error of a layer)."""
+    return Definition(name, out, (j,), sp.Derivative(cost, var[j]), text=f"the error, d{cost}/d{var}")

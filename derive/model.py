@@ -138,11 +138,21 @@ class Derivation:
         return self.steps[-1].expr if self.steps else self.lhs
 
     @property
+    def results(self) -> tuple:
+        """(lhs, result) of this chain, or of each part for a derivation made of parts."""
+        if not self.steps and self.parts:
+            return tuple((p.lhs, p.result) for p in self.parts)
+        return ((self.lhs, self.result),)
+
+    @property
     def assumptions(self) -> tuple:
         """Every assumption cited by a step, in order of first use, conditions first."""
         seen: dict = {a.key: a for a in self.conditions}
         for step in self.steps:
             for a in step.assumptions:
+                seen.setdefault(a.key, a)
+        for part in self.parts:
+            for a in part.assumptions:
                 seen.setdefault(a.key, a)
         return tuple(seen.values())
 

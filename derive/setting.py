@@ -20,7 +20,10 @@ class Definition:
     """``symbol[indices] := expr``, e.g. o_j := exp(z_j) / sum_l exp(z_l).
 
     ``softmax_of`` is g(j) when expr is exp(g(j)) / sum_l exp(g(l)): the
-    compiler evaluates such a definition with a stable softmax.
+    compiler evaluates such a definition with a stable softmax. An
+    ``abstract`` definition stands for any function (a cost C of z): renderers
+    show only its text, and the verifier checks steps with ``expr``, a test
+    function of the same arguments.
     """
 
     name: str
@@ -29,6 +32,7 @@ class Definition:
     expr: sp.Expr
     softmax_of: Optional[sp.Expr] = None
     text: str = ""
+    abstract: bool = False
 
     @property
     def lhs(self) -> sp.Expr:
@@ -39,7 +43,15 @@ class Definition:
         """The defining expression with its indices set to ``indices``."""
         if len(indices) != len(self.indices):
             raise ValueError(f"{self.symbol} takes {len(self.indices)} indices")
-        return self.expr.xreplace(dict(zip(self.indices, (sp.sympify(i) for i in indices))))
+        values = [sp.sympify(i) for i in indices]
+        incoming = set().union(*(v.free_symbols for v in values)) if values else set()
+        expr = self.expr
+        for node in sp.preorder_traversal(self.expr):  # rename bound indices the values would capture
+            if isinstance(node, sp.Sum):
+                for limit in node.limits:
+                    if limit[0] in incoming and limit[0] not in self.indices:
+                        expr = expr.xreplace({limit[0]: sp.Symbol(f"{limit[0]}'", **limit[0].assumptions0)})
+        return expr.xreplace(dict(zip(self.indices, values)))
 
     def occurs_in(self, expr: sp.Basic) -> bool:
         """True when the defined symbol appears in ``expr``."""
@@ -107,6 +119,11 @@ class Setting:
             if i == index:
                 return bounds
         return (sp.Integer(1), self.K)
+
+    def name(self, symbol: sp.Basic) -> str:
+        """How a base or symbol is called in words (its display text, else its name)."""
+        shown = dict(self.display).get(str(symbol))
+        return shown.text if shown is not None else str(symbol)
 
     def domain_of(self, name: str) -> str:
         """How the verifier samples the base called ``name``."""

@@ -53,7 +53,8 @@ def derivation_dict(d: Derivation) -> dict:
     out = {"schema": SCHEMA}
     out.update(_chain(d, display))
     out["definitions"] = [{"name": x.name, "text": x.text, "lhs": _expr(x.lhs, display),
-                           "rhs": _expr(x.expr, display)} for x in d.definitions]
+                           "rhs": None if x.abstract else _expr(x.expr, display), "abstract": x.abstract}
+                          for x in d.definitions]
     out["assumptions"] = [_assumption(a, display) for a in d.assumptions]
     out["lemmas"] = lemmas
     out["parts"] = parts

@@ -43,7 +43,9 @@ def render_latex(d: Derivation, **settings) -> str:
         out.append(head)
         out += _env(aligned_rows(block, latex, s["justifications"]))
     out.append(r"\paragraph{Result.}")
-    out += _env([f"{latex(d.lhs)} &= {latex(d.result)}"])
+    results = d.results
+    out += _env([f"{latex(lhs)} &= {latex(result)}" + (r" \\" if n < len(results) - 1 else "")
+                 for n, (lhs, result) in enumerate(results)])
     if d.assumptions:
         out.append(r"\paragraph{Assumptions.}")
         out.append(r"\begin{itemize}")

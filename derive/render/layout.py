@@ -76,7 +76,8 @@ def blocks(d: Derivation) -> tuple:
 
     out = [block(x, f"Lemma {numbers[x.name]}: {x.title}" if kind == "lemma" else x.title)
            for kind, x in _order(d)]
-    out.append(block(d, "Derivation"))
+    if d.steps:
+        out.append(block(d, "Derivation"))
     return tuple(out)
 
 

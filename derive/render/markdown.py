@@ -37,7 +37,13 @@ def render_markdown(d: Derivation, **settings) -> str:
         if block.conditions:
             out += ["For " + ", ".join(f"${latex(c.statement)}$" for c in block.conditions) + ":", ""]
         out += [*_display(aligned_rows(block, latex, s["justifications"])), ""]
-    out += [f"{h2} Result", "", "$$", f"{latex(d.lhs)} = {latex(d.result)}", "$$", ""]
+    if len(d.results) == 1:
+        (lhs, result), = d.results
+        out += [f"{h2} Result", "", "$$", f"{latex(lhs)} = {latex(result)}", "$$", ""]
+    else:
+        rows = [f"{latex(lhs)} &= {latex(result)}" + (r" \\" if n < len(d.results) - 1 else "")
+                for n, (lhs, result) in enumerate(d.results)]
+        out += [f"{h2} Results", "", *_display(rows), ""]
     if d.assumptions:
         out += [f"{h2} Assumptions", ""]
         out += [f"- ${latex(a.statement)}$: {a.text}" for a in d.assumptions]

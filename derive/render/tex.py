@@ -47,6 +47,9 @@ def definition_rows(definitions, latex) -> list:
     lines = []
     for n, d in enumerate(definitions):
         end = r" \\" if n < len(definitions) - 1 else ""
+        if d.abstract:
+            lines.append(rf"{latex(d.lhs)} & \quad \text{{{escape(d.text)}}}{end}")
+            continue
         note = rf" && \text{{({escape(d.text)})}}" if d.text else ""
         lines.append(f"{latex(d.lhs)} &:= {latex(d.expr)}{note}{end}")
     return lines

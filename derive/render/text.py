@@ -34,6 +34,9 @@ def render_text(d: Derivation, **settings) -> str:
         lines += [d.description]
     lines += ["", "Definitions"]
     for definition in d.definitions:
+        if definition.abstract:
+            lines.append(f"  {text(definition.lhs)}: {definition.text}")
+            continue
         lines.append(f"  {text(definition.lhs)} := {text(definition.expr)}" +
                      (f"    ({definition.text})" if definition.text else ""))
     for block in blocks(d):
@@ -46,7 +49,8 @@ def render_text(d: Derivation, **settings) -> str:
             why = _why(row, text, s["justifications"])
             if why:
                 lines.append(f"        {why}")
-    lines += ["", "Result", f"  {text(d.lhs)} = {text(d.result)}"]
+    lines += ["", "Result" if len(d.results) == 1 else "Results"]
+    lines += [f"  {text(lhs)} = {text(result)}" for lhs, result in d.results]
     if d.assumptions:
         lines += ["", "Assumptions"]
         lines += [f"  {text(a.statement)}    ({a.text})" for a in d.assumptions]

@@ -17,7 +17,8 @@ def definition(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
     if d is None or not d.occurs_in(expr):
         return None
     new = d.expand_in(expr)
-    return Step(new, Rule.DEFINITION, f"definition of {of}" + (f" ({d.text})" if d.text else ""))
+    name = ctx.setting.name(of)
+    return Step(new, Rule.DEFINITION, f"definition of {name}" + (f" ({d.text})" if d.text else ""))
 
 
 def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
@@ -25,6 +26,8 @@ def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
     d = ctx.setting.definition_of(of)
     if d is None or not d.indices:
         return None
+    if isinstance(d.expr, sp.Derivative):  # delta_k := dC/dz_k: dC/dz_k -> delta_k
+        return _fold_derivative(expr, d, ctx.setting.name(of))
     numerator, denominator = sp.fraction(d.expr)
     if denominator == 1:
         return None
@@ -37,8 +40,26 @@ def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
     if folded is None or folded == work:
         return None
     new = sp.cancel(folded).xreplace({held: denominator})
-    return Step(new, Rule.FOLD, f"fold the definition of {of} back in",
+    return Step(new, Rule.FOLD, f"fold the definition of {ctx.setting.name(of)} back in",
                 formula=identity(d.expr, d.lhs))
+
+
+def _fold_derivative(expr, d, name: str) -> Optional[Step]:
+    wilds = [sp.Wild(f"w{n}") for n, _ in enumerate(d.indices)]
+    pattern = d.expr.xreplace(dict(zip(d.indices, wilds)))
+
+    def swap(e):
+        if not isinstance(e, sp.Derivative):
+            return None
+        m = e.match(pattern)
+        if m is None or any(w not in m for w in wilds):
+            return None
+        return d.symbol[tuple(m[w] for w in wilds)]
+
+    new = expr.replace(lambda e: swap(e) is not None, swap)
+    if new == expr:
+        return None
+    return Step(new, Rule.FOLD, f"fold the definition of {name} back in", formula=identity(d.expr, d.lhs))
 
 
 def _fold_quotient(work, d, numerator, denominator, held):
@@ -65,8 +86,7 @@ def _fold_reciprocal(work, d, numerator, denominator, held):
     if variable == 0:
         return None
     new = work.xreplace({held: numerator / d.lhs})
-    new = new.replace(lambda e: e == variable, lambda e: numerator / d.lhs - const)
-    return new.xreplace({d.lhs: d.lhs * 1})
+    return new.replace(lambda e: e == variable, lambda e: numerator / d.lhs - const)
 
 
 def _power_pattern(numerator: sp.Expr, power: sp.Wild) -> sp.Expr:

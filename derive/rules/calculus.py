@@ -109,7 +109,7 @@ def multivariate_chain_rule(expr: sp.Expr, ctx, through: sp.IndexedBase, indices
         return body
 
     return rewrite_step(expr, ctx, fn, Rule.MULTIVARIATE_CHAIN_RULE,
-                        f"multivariate chain rule through every {through}")
+                        f"multivariate chain rule through every {setting.name(through)}")
 
 
 def chain_rule(expr: sp.Expr, ctx) -> Optional[Step]:
@@ -169,6 +169,8 @@ def differentiate(expr: sp.Expr, ctx) -> Optional[Step]:
     setting = ctx.setting
 
     def fn(node, frame, used):
+        if isinstance(node, (sp.Sum, SumExcept)) and node.function == 0:
+            return sp.Integer(0)
         d = single_derivative(node)
         if d is None:
             return None

@@ -31,8 +31,8 @@ def matrix_form(expr: sp.Expr, ctx, rows: sp.Symbol, cols: Optional[sp.Symbol] =
         vectors[m] = base
         return m
 
-    def column(factor):
-        """A factor carrying only the row index, as a column vector."""
+    def column(factor, rows=rows):
+        """A factor carrying only the index ``rows``, as a column vector."""
         if isinstance(factor, sp.Indexed) and factor.indices == (rows,):
             return matrix_symbol(factor.base, (size(rows), 1))
         if isinstance(factor, sp.Sum) and len(factor.limits) == 1:
@@ -47,16 +47,16 @@ def matrix_form(expr: sp.Expr, ctx, rows: sp.Symbol, cols: Optional[sp.Symbol] =
                 if M.indices == (rows, k):
                     return matrix_symbol(M.base, (size(rows), size(k))) * vec
         if isinstance(factor, sp.Add):
-            return sp.MatAdd(*[hadamard_term(t) for t in factor.args])
+            return sp.MatAdd(*[hadamard_term(t, rows) for t in factor.args])
         if isinstance(factor, sp.Pow) and factor.exp.is_Integer and factor.exp > 0:
-            return sp.HadamardPower(column(factor.base), factor.exp)
+            return sp.HadamardPower(column(factor.base, rows), factor.exp)
         raise _Untranslatable(f"cannot write {factor} as a vector")
 
-    def hadamard_term(term):
+    def hadamard_term(term, rows=rows):
         coeff, factors = _split(term, rows)
         if not factors:
             return coeff * sp.OneMatrix(size(rows), 1)
-        vecs = [column(f) for f in factors]
+        vecs = [column(f, rows) for f in factors]
         return coeff * (vecs[0] if len(vecs) == 1 else sp.HadamardProduct(*vecs))
 
     def outer_term(term):
@@ -82,8 +82,7 @@ def matrix_form(expr: sp.Expr, ctx, rows: sp.Symbol, cols: Optional[sp.Symbol] =
                 return coeff * sp.Identity(size(rows))
             return coeff * sp.DiagMatrix(hadamard_term(inner))
         left = hadamard_term(sp.Mul(*by_row)) if by_row else sp.OneMatrix(size(rows), 1)
-        right = _swap_index(sp.Mul(*by_col), cols, rows) if by_col else None
-        right = hadamard_term(right) if right is not None else sp.OneMatrix(size(cols), 1)
+        right = hadamard_term(sp.Mul(*by_col), cols) if by_col else sp.OneMatrix(size(cols), 1)
         return coeff * left * right.T
 
     term_form = hadamard_term if cols is None else outer_term
@@ -106,5 +105,3 @@ def _split(term, *indices):
     return coeff, list(sp.Mul.make_args(rest)) if rest != 1 else []
 
 
-def _swap_index(expr, old, new):
-    return expr.xreplace({old: new})

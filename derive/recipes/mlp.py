@@ -1,0 +1,138 @@
+"""Reference 004: backpropagation through an MLP with sigmoid hidden layers and a softmax output.
+
+The four equations, each a derivation of its own (a part), in index and matrix form:
+BP1 delta^L = a^L - y, BP2 delta^l = ((W^(l+1))^T delta^(l+1)) * a^l (1 - a^l),
+BP3 dC/db^l = delta^l, BP4 dC/dW^l = delta^l (a^(l-1))^T. The sigmoid
+derivative is a lemma; BP1 is the softmax + cross-entropy recipe with the
+network's notation and cites the shared softmax partials.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping, Optional
+
+import sympy as sp
+
+from .. import definitions as defs
+from .. import rules
+from ..assumptions import one_hot
+from ..engine import run_recipe
+from ..model import Derivation
+from ..setting import Display, Setting
+from .regression import role_names
+from .softmax import output_gradient_recipe, softmax_partials
+
+ROLES = {"activations": "a", "inputs": "z", "weights": "W", "biases": "b", "errors": "delta", "targets": "y",
+         "cost": "C", "layer": "l", "output_layer": "L"}
+
+
+def _layer_base(role_name: str, key: str, latex: str, text: str, store: dict) -> sp.IndexedBase:
+    base = sp.IndexedBase(key)
+    store[key] = Display(latex, text)
+    return base
+
+
+def _greek(name: str) -> str:
+    return "\\" + name if name in ("delta", "epsilon", "theta", "sigma") else name
+
+
+def _sigmoid_lemma(a: sp.IndexedBase, z: sp.IndexedBase, j, k, setting: Setting) -> Derivation:
+    recipe = [(rules.definition, {"of": a}), rules.quotient_rule, rules.differentiate, (rules.fold, {"of": a}),
+              rules.factor, rules.kronecker_delta]
+    return run_recipe(setting, sp.Derivative(a[j], z[k]), recipe,
+                      name="sigmoid_derivative", title="Derivative of the sigmoid",
+                      description="The rate of change of a sigmoid unit's activation with respect to its input")
+
+
+def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
+    """Derive the four equations of backpropagation (BP1-BP4) for sigmoid hidden layers and a softmax output.
+
+    Roles for ``notation``: activations (a), inputs (z, the weighted inputs),
+    weights (W), biases (b), errors (delta), targets (y), cost (C), layer (l),
+    output_layer (L).
+    """
+    n = role_names(ROLES, notation)
+    A, Z, Wn, Bn, D, Y, C, l, L = (n[r] for r in ("activations", "inputs", "weights", "biases", "errors",
+                                                  "targets", "cost", "layer", "output_layer"))
+    d_tex = _greek(D)
+    j, k, m, q = (defs.index(x) for x in "jkmq")
+    size_L, size_l, size_next, size_prev = (sp.Symbol(f"n_{x}", integer=True, positive=True)
+                                            for x in (L, l, "next", "prev"))
+    show: dict = {}
+    aL = _layer_base(A, "aL", f"{A}^{{{L}}}", f"{A}^{L}", show)
+    zL = _layer_base(Z, "zL", f"{Z}^{{{L}}}", f"{Z}^{L}", show)
+    al = _layer_base(A, "al", f"{A}^{{{l}}}", f"{A}^{l}", show)
+    zl = _layer_base(Z, "zl", f"{Z}^{{{l}}}", f"{Z}^{l}", show)
+    a_prev = _layer_base(A, "aprev", f"{A}^{{{l}-1}}", f"{A}^({l}-1)", show)
+    z_next = _layer_base(Z, "znext", f"{Z}^{{{l}+1}}", f"{Z}^({l}+1)", show)
+    W_l = _layer_base(Wn, "Wl", f"{Wn}^{{{l}}}", f"{Wn}^{l}", show)
+    W_next = _layer_base(Wn, "Wnext", f"{Wn}^{{{l}+1}}", f"{Wn}^({l}+1)", show)
+    b_l = _layer_base(Bn, "bl", f"{Bn}^{{{l}}}", f"{Bn}^{l}", show)
+    b_next = _layer_base(Bn, "bnext", f"{Bn}^{{{l}+1}}", f"{Bn}^({l}+1)", show)
+    d_l = _layer_base(D, "deltal", f"{d_tex}^{{{l}}}", f"{D}^{l}", show)
+    d_next = _layer_base(D, "deltanext", f"{d_tex}^{{{l}+1}}", f"{D}^({l}+1)", show)
+    y = sp.IndexedBase(Y)
+    Cx, Cs = sp.Symbol(f"{C}_x"), sp.Symbol(C)
+    display = tuple(show.items())
+
+    def setting(definitions, variables, ranges, sizes, domains=()):
+        return Setting(K=size_L, variables=variables, definitions=definitions,
+                       ranges=tuple((i, (sp.Integer(1), s)) for i, s in ranges), sizes=sizes,
+                       domains=domains, display=display)
+
+    # BP1: the output layer, with the softmax + cross-entropy route
+    hot = one_hot(y, j, size_L)
+    out = setting((defs.cross_entropy(Cx, aL, y, j, size_L), defs.softmax(aL, lambda i: zL[i], j, m, size_L)),
+                  (zL,), ((k, size_L), (j, size_L), (m, size_L)), ())
+    partials = softmax_partials(out, aL, zL, j, k)
+    bp1 = run_recipe(out, sp.Derivative(Cx, zL[k]),
+                     output_gradient_recipe(Cx, k, partials, (hot,)) + [(rules.matrix_form, {"rows": k})],
+                     name="bp1", title=f"BP1: the error in the output layer",
+                     description="The error of the softmax output layer under the cross-entropy cost")
+
+    # the sigmoid derivative, a lemma of BP2
+    hidden = setting((defs.any_cost(Cs, z_next, q, size_next), defs.derivative_of(d_next, Cs, z_next, k),
+                      defs.affine(z_next, W_next, al, b_next, k, m, size_l), defs.sigmoid(al, zl, j)),
+                     (zl,), ((j, size_l), (k, size_next), (m, size_l), (q, size_next)), (size_l, size_next))
+    sigmoid = _sigmoid_lemma(al, zl, j, k, hidden)
+
+    # BP2: from one layer's error to the one before
+    bp2 = run_recipe(hidden, sp.Derivative(Cs, zl[j]), [
+        (rules.multivariate_chain_rule, {"through": z_next, "indices": (k,)}),
+        (rules.fold, {"of": d_next}),
+        (rules.definition, {"of": z_next}),
+        rules.linearity,
+        rules.differentiate,
+        (rules.lemma, {"lemmas": (sigmoid,)}),
+        rules.cancel,
+        rules.kronecker_delta,
+        rules.linearity,
+        (rules.matrix_form, {"rows": j}),
+    ], name="bp2", title=f"BP2: the error of a hidden layer",
+        description="The error of hidden layer l from the error of layer l+1")
+
+    # BP3 and BP4: the gradients with respect to one layer's parameters
+    params = setting((defs.any_cost(Cs, zl, q, size_l), defs.derivative_of(d_l, Cs, zl, m),
+                      defs.affine(zl, W_l, a_prev, b_l, m, q, size_prev)),
+                     (W_l, b_l), ((j, size_l), (k, size_prev), (m, size_l), (q, size_prev)), (size_l, size_prev))
+    layer_recipe = [
+        (rules.multivariate_chain_rule, {"through": zl, "indices": (m,)}),
+        (rules.fold, {"of": d_l}),
+        (rules.definition, {"of": zl}),
+        rules.linearity,
+        rules.differentiate,
+        rules.kronecker_delta,
+    ]
+    bp3 = run_recipe(params, sp.Derivative(Cs, b_l[j]), layer_recipe + [(rules.matrix_form, {"rows": j})],
+                     name="bp3", title="BP3: the gradient with respect to the biases",
+                     description="The rate of change of the cost with respect to any bias")
+    bp4 = run_recipe(params, sp.Derivative(Cs, W_l[j, k]), layer_recipe + [(rules.matrix_form, {"rows": j, "cols": k})],
+                     name="bp4", title="BP4: the gradient with respect to the weights",
+                     description="The rate of change of the cost with respect to any weight")
+    parts = (bp1, bp2, bp3, bp4)
+    return Derivation(
+        name="mlp_backprop", title="Backpropagation with softmax outputs and cross-entropy cost",
+        setting=replace(out, definitions=out.definitions + hidden.definitions[1:] + params.definitions[1:]),
+        lhs=bp1.lhs, steps=(), parts=parts,
+        description="The four equations of backpropagation for a network with sigmoid hidden layers, "
+                    "a softmax output layer and the cross-entropy cost")
