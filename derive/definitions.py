@@ -61,13 +61,14 @@ def affine(out: sp.IndexedBase, W: sp.IndexedBase, a: sp.IndexedBase, b: sp.Inde
     return Definition("affine", out, (j,), sp.Sum(W[j, m] * a[m], (m, 1, size)) + b[j], text="weighted input")
 
 
-def any_cost(cost: sp.Symbol, var: sp.IndexedBase, m: sp.Symbol, size: sp.Expr) -> Definition:
+def any_cost(cost: sp.Symbol, var: sp.IndexedBase, m: sp.Symbol, size: sp.Expr,
+             text: str = "any differentiable cost") -> Definition:
     """cost := any differentiable function of var (checked with a test function that couples all var_m)."""
     test = sp.Sum(sp.log(1 + sp.exp(var[m])), (m, 1, size)) + sp.Sum(var[m], (m, 1, size)) ** 2 / 3
-    return Definition("cost", cost, (), test, text=f"any differentiable cost of {var}", abstract=True)
+    return Definition("cost", cost, (), test, text=text, abstract=True)
 
 
 def derivative_of(out: sp.IndexedBase, cost: sp.Symbol, var: sp.IndexedBase, j: sp.Symbol,
                   name: str = "error") -> Definition:
     """out_j := d cost / d var_j (the error of a layer)."""
-    return Definition(name, out, (j,), sp.Derivative(cost, var[j]), text=f"the error, d{cost}/d{var}")
+    return Definition(name, out, (j,), sp.Derivative(cost, var[j]), text="error")

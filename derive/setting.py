@@ -120,11 +120,6 @@ class Setting:
                 return bounds
         return (sp.Integer(1), self.K)
 
-    def name(self, symbol: sp.Basic) -> str:
-        """How a base or symbol is called in words (its display text, else its name)."""
-        shown = dict(self.display).get(str(symbol))
-        return shown.text if shown is not None else str(symbol)
-
     def domain_of(self, name: str) -> str:
         """How the verifier samples the base called ``name``."""
         return dict(self.domains).get(name, "real")

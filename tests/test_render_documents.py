@@ -10,18 +10,18 @@ import derive
 
 LEMMA2_LATEX = r"""\paragraph{Lemma 2: Softmax partial, different indices.} For $j \neq k$.
 \begin{align*}
-\frac{\partial o_{j}}{\partial z_{k}} &= \frac{\partial}{\partial z_{k}} \left(\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}}\right) && \text{definition of o (softmax)} \\
+\frac{\partial o_{j}}{\partial z_{k}} &= \frac{\partial}{\partial z_{k}} \left(\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}}\right) && \text{definition of the softmax} \\
 &= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \frac{\partial}{\partial z_{k}} \sum_{l=1}^{K} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} && \text{quotient rule: }\frac{\partial}{\partial x} \left(\frac{u}{v}\right) = \frac{v \frac{\partial u}{\partial x} - u \frac{\partial v}{\partial x}}{v^{2}} \\
 &= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} && \text{elementary derivatives; distinct variables are independent} \\
 &= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} && \text{the Kronecker delta picks one term of the sum; the Kronecker delta vanishes for different indices}\text{; using }1 \le k \le K,\ j \neq k \\
-&= - o_{j} o_{k} && \text{fold the definition of o back in: }\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}
+&= - o_{j} o_{k} && \text{fold the definition of the softmax back in: }\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}
 \end{align*}
 """
 
 LEMMA1_TEXT = """Lemma 1: Softmax partial, same index
   do_k/dz_k
     = d/dz_k(exp(z_k)/sum_{l=1..K} exp(z_l))
-        [definition] definition of o (softmax)
+        [definition] definition of the softmax
     = ((sum_{l=1..K} exp(z_l))*d/dz_k(exp(z_k)) - exp(z_k)*d/dz_k(sum_{l=1..K} exp(z_l)))/(sum_{l=1..K} exp(z_l))**2
         [quotient rule] quotient rule: d/dx(u/v) = (v*du/dx - u*dv/dx)/v**2
     = (exp(z_k)*sum_{l=1..K} exp(z_l) - exp(z_k)*sum_{l=1..K} (exp(z_l)*delta_kl))/(sum_{l=1..K} exp(z_l))**2
@@ -29,7 +29,7 @@ LEMMA1_TEXT = """Lemma 1: Softmax partial, same index
     = (exp(z_k)*sum_{l=1..K} exp(z_l) - exp(2*z_k))/(sum_{l=1..K} exp(z_l))**2
         [Kronecker delta] the Kronecker delta picks one term of the sum; using 1 <= k <= K
     = o_k - o_k**2
-        [fold definition] fold the definition of o back in: exp(z_j)/sum_{l=1..K} exp(z_l) = o_j
+        [fold definition] fold the definition of the softmax back in: exp(z_j)/sum_{l=1..K} exp(z_l) = o_j
     = o_k*(1 - o_k)
         [factor] take out the common factor
 """

@@ -91,7 +91,7 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
                      description="The error of the softmax output layer under the cross-entropy cost")
 
     # the sigmoid derivative, a lemma of BP2
-    hidden = setting((defs.any_cost(Cs, z_next, q, size_next), defs.derivative_of(d_next, Cs, z_next, k),
+    hidden = setting((defs.any_cost(Cs, z_next, q, size_next, "any differentiable cost of the next layer's weighted inputs"), defs.derivative_of(d_next, Cs, z_next, k),
                       defs.affine(z_next, W_next, al, b_next, k, m, size_l), defs.sigmoid(al, zl, j)),
                      (zl,), ((j, size_l), (k, size_next), (m, size_l), (q, size_next)), (size_l, size_next))
     sigmoid = _sigmoid_lemma(al, zl, j, k, hidden)
@@ -112,7 +112,7 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
         description="The error of hidden layer l from the error of layer l+1")
 
     # BP3 and BP4: the gradients with respect to one layer's parameters
-    params = setting((defs.any_cost(Cs, zl, q, size_l), defs.derivative_of(d_l, Cs, zl, m),
+    params = setting((defs.any_cost(Cs, zl, q, size_l, "any differentiable cost of the layer's weighted inputs"), defs.derivative_of(d_l, Cs, zl, m),
                       defs.affine(zl, W_l, a_prev, b_l, m, q, size_prev)),
                      (W_l, b_l), ((j, size_l), (k, size_prev), (m, size_l), (q, size_prev)), (size_l, size_prev))
     layer_recipe = [

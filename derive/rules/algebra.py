@@ -17,8 +17,7 @@ def definition(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
     if d is None or not d.occurs_in(expr):
         return None
     new = d.expand_in(expr)
-    name = ctx.setting.name(of)
-    return Step(new, Rule.DEFINITION, f"definition of {name}" + (f" ({d.text})" if d.text else ""))
+    return Step(new, Rule.DEFINITION, f"definition of the {d.text or d.name}")
 
 
 def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
@@ -27,7 +26,7 @@ def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
     if d is None or not d.indices:
         return None
     if isinstance(d.expr, sp.Derivative):  # delta_k := dC/dz_k: dC/dz_k -> delta_k
-        return _fold_derivative(expr, d, ctx.setting.name(of))
+        return _fold_derivative(expr, d)
     numerator, denominator = sp.fraction(d.expr)
     if denominator == 1:
         return None
@@ -40,11 +39,11 @@ def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
     if folded is None or folded == work:
         return None
     new = sp.cancel(folded).xreplace({held: denominator})
-    return Step(new, Rule.FOLD, f"fold the definition of {ctx.setting.name(of)} back in",
+    return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
                 formula=identity(d.expr, d.lhs))
 
 
-def _fold_derivative(expr, d, name: str) -> Optional[Step]:
+def _fold_derivative(expr, d) -> Optional[Step]:
     wilds = [sp.Wild(f"w{n}") for n, _ in enumerate(d.indices)]
     pattern = d.expr.xreplace(dict(zip(d.indices, wilds)))
 
@@ -59,7 +58,8 @@ def _fold_derivative(expr, d, name: str) -> Optional[Step]:
     new = expr.replace(lambda e: swap(e) is not None, swap)
     if new == expr:
         return None
-    return Step(new, Rule.FOLD, f"fold the definition of {name} back in", formula=identity(d.expr, d.lhs))
+    return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
+                formula=identity(d.expr, d.lhs))
 
 
 def _fold_quotient(work, d, numerator, denominator, held):
