@@ -21,3 +21,9 @@ def log_softmax(a: np.ndarray) -> np.ndarray:
 def rowsum(a) -> np.ndarray:
     """Sum over the class (last) axis, kept as a length-1 axis for broadcasting."""
     return np.sum(np.asarray(a), axis=-1, keepdims=True)
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-a)) without overflow: exp is only taken of non-positive numbers."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))

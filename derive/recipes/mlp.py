@@ -75,15 +75,15 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
     Cx, Cs = sp.Symbol(f"{C}_x"), sp.Symbol(C)
     display = tuple(show.items())
 
-    def setting(definitions, variables, ranges, sizes, domains=()):
+    def setting(definitions, variables, ranges, sizes, symbols, domains=()):
         return Setting(K=size_L, variables=variables, definitions=definitions,
                        ranges=tuple((i, (sp.Integer(1), s)) for i, s in ranges), sizes=sizes,
-                       domains=domains, display=display)
+                       domains=domains, display=display, symbols=symbols)
 
     # BP1: the output layer, with the softmax + cross-entropy route
     hot = one_hot(y, j, size_L)
     out = setting((defs.cross_entropy(Cx, aL, y, j, size_L), defs.softmax(aL, lambda i: zL[i], j, m, size_L)),
-                  (zL,), ((k, size_L), (j, size_L), (m, size_L)), ())
+                  (zL,), ((k, size_L), (j, size_L), (m, size_L)), (), {"a": aL, "z": zL, "y": y})
     partials = softmax_partials(out, aL, zL, j, k)
     bp1 = run_recipe(out, sp.Derivative(Cx, zL[k]),
                      output_gradient_recipe(Cx, k, partials, (hot,)) + [(rules.matrix_form, {"rows": k})],
@@ -93,7 +93,8 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
     # the sigmoid derivative, a lemma of BP2
     hidden = setting((defs.any_cost(Cs, z_next, q, size_next, "any differentiable cost of the next layer's weighted inputs"), defs.derivative_of(d_next, Cs, z_next, k),
                       defs.affine(z_next, W_next, al, b_next, k, m, size_l), defs.sigmoid(al, zl, j)),
-                     (zl,), ((j, size_l), (k, size_next), (m, size_l), (q, size_next)), (size_l, size_next))
+                     (zl,), ((j, size_l), (k, size_next), (m, size_l), (q, size_next)), (size_l, size_next),
+                     {"a": al, "z": zl, "delta_next": d_next, "W_next": W_next, "z_next": z_next})
     sigmoid = _sigmoid_lemma(al, zl, j, k, hidden)
 
     # BP2: from one layer's error to the one before
@@ -114,7 +115,8 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
     # BP3 and BP4: the gradients with respect to one layer's parameters
     params = setting((defs.any_cost(Cs, zl, q, size_l, "any differentiable cost of the layer's weighted inputs"), defs.derivative_of(d_l, Cs, zl, m),
                       defs.affine(zl, W_l, a_prev, b_l, m, q, size_prev)),
-                     (W_l, b_l), ((j, size_l), (k, size_prev), (m, size_l), (q, size_prev)), (size_l, size_prev))
+                     (W_l, b_l), ((j, size_l), (k, size_prev), (m, size_l), (q, size_prev)), (size_l, size_prev),
+                     {"delta": d_l, "a_prev": a_prev, "W": W_l, "b": b_l, "z": zl})
     layer_recipe = [
         (rules.multivariate_chain_rule, {"through": zl, "indices": (m,)}),
         (rules.fold, {"of": d_l}),
