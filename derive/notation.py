@@ -6,7 +6,6 @@ as ``theta`` print as Greek letters. Nothing the user types is evaluated.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
 from typing import Mapping, Optional
 
 import sympy as sp
@@ -45,36 +44,20 @@ def _is_numpy_int(value: object) -> bool:
     return isinstance(value, np.integer)
 
 
-@dataclass(frozen=True)
-class Notation:
-    """Names of the symbols of a softmax output layer."""
-
-    logits: str = "z"
-    outputs: str = "o"
-    targets: str = "y"
-    cost: str = "E"
-    index: str = "k"
-    sum_index: str = "j"
-    inner_index: str = "l"
-    classes: str = "K"
-
-    @classmethod
-    def make(cls, base: Optional["Notation"] = None, overrides: Optional[Mapping[str, str]] = None,
-             argument: str = "notation") -> "Notation":
-        """``base`` with ``overrides`` applied, every name checked and all distinct."""
-        base = base or cls()
-        if overrides is None:
-            overrides = {}
-        if not isinstance(overrides, Mapping):
-            raise ArgumentTypeError(argument, f"must be a mapping of role to name, got {type(overrides).__name__}")
-        known = {f.name for f in fields(cls)}
-        values = {f.name: getattr(base, f.name) for f in fields(cls)}
-        for role, name in overrides.items():
-            if role not in known:
-                raise ArgumentError(argument, f"unknown role {role!r}; roles are {', '.join(sorted(known))}")
-            values[role] = check_name(f"{argument}[{role!r}]", name)
-        names = list(values.values())
-        clash = sorted({n for n in names if names.count(n) > 1})
-        if clash:
-            raise ArgumentError(argument, f"each role needs its own name; {', '.join(clash)} is used twice")
-        return cls(**values)
+def role_names(roles: Mapping[str, str], notation: Optional[Mapping[str, str]],
+               argument: str = "notation") -> dict:
+    """``roles`` (role -> default name) with the caller's names applied, each checked, all distinct."""
+    names = dict(roles)
+    if notation is None:
+        return names
+    if not isinstance(notation, Mapping):
+        raise ArgumentTypeError(argument, f"must be a mapping of role to name, got {type(notation).__name__}")
+    for role, name in notation.items():
+        if role not in roles:
+            raise ArgumentError(argument, f"unknown role {role!r}; roles are {', '.join(sorted(roles))}")
+        names[role] = check_name(f"{argument}[{role!r}]", name)
+    values = list(names.values())
+    clash = sorted({v for v in values if values.count(v) > 1})
+    if clash:
+        raise ArgumentError(argument, f"each role needs its own name; {', '.join(clash)} is used twice")
+    return names

@@ -9,18 +9,20 @@ from .. import definitions as defs
 from .. import rules
 from ..engine import run_recipe
 from ..model import Derivation
-from ..notation import Notation, check_K
+from ..notation import check_K, role_names
 from ..setting import Setting
 from .softmax import softmax_partials
 
-JACOBIAN_NOTATION = Notation(index="i", sum_index="j", inner_index="l")
-SE_NOTATION = Notation(targets="t", cost="L", index="k", sum_index="j", inner_index="l")
+JACOBIAN_ROLES = {"logits": "z", "outputs": "o", "index": "i", "sum_index": "j", "inner_index": "l",
+                  "classes": "K"}
+SE_ROLES = {"logits": "z", "outputs": "o", "targets": "t", "cost": "L", "index": "k", "sum_index": "j",
+            "inner_index": "l", "classes": "K"}
 
 
-def _softmax_setting(n: Notation, K_value, extra: tuple = (), domains: tuple = ()) -> tuple:
-    K = defs.classes(n.classes, K_value)
-    k, j, l = (defs.index(x) for x in (n.index, n.sum_index, n.inner_index))
-    z, o = sp.IndexedBase(n.logits), sp.IndexedBase(n.outputs)
+def _softmax_setting(n: dict, K_value) -> tuple:
+    K = defs.classes(n["classes"], K_value)
+    k, j, l = (defs.index(n[r]) for r in ("index", "sum_index", "inner_index"))
+    z, o = sp.IndexedBase(n["logits"]), sp.IndexedBase(n["outputs"])
     softmax = defs.softmax(o, lambda i: z[i], j, l, K)
     return K, k, j, l, z, o, softmax
 
@@ -47,11 +49,11 @@ def softmax_jacobian(K: Optional[int] = None, *, notation: Optional[Mapping[str,
     sum_index (j, the column), inner_index (l), classes.
     """
     K_value = check_K(K)
-    n = Notation.make(JACOBIAN_NOTATION, notation)
+    n = role_names(JACOBIAN_ROLES, notation)
     K, i, j, l, z, o, softmax = _softmax_setting(n, K_value)
     setting = Setting(K=K, variables=(z,), definitions=(softmax,),
                       ranges=tuple((x, (sp.Integer(1), K)) for x in (i, j, l)),
-                      domains=((n.logits, "real"),),
+                      domains=((n["logits"], "real"),),
                       symbols={"z": z, "o": o, "i": i, "j": j, "l": l})
     lemmas = softmax_partials(setting, o, z, i, j)
     return run_recipe(setting, sp.Derivative(o[i], z[j]), jacobian_recipe(i, j, lemmas),
@@ -89,13 +91,13 @@ def softmax_se(K: Optional[int] = None, *, notation: Optional[Mapping[str, str]]
     the closed form.
     """
     K_value = check_K(K)
-    n = Notation.make(SE_NOTATION, notation)
+    n = role_names(SE_ROLES, notation)
     K, k, j, l, z, o, softmax = _softmax_setting(n, K_value)
-    t, L = sp.IndexedBase(n.targets), sp.Symbol(n.cost)
+    t, L = sp.IndexedBase(n["targets"]), sp.Symbol(n["cost"])
     cost = defs.squared_error(L, o, t, l, K)
     setting = Setting(K=K, variables=(z,), definitions=(cost, softmax),
                       ranges=tuple((x, (sp.Integer(1), K)) for x in (k, j, l)),
-                      domains=((n.logits, "real"), (n.targets, "unit")),
+                      domains=((n["logits"], "real"), (n["targets"], "unit")),
                       symbols={"z": z, "o": o, "t": t, "L": L, "k": k, "j": j, "l": l})
     partials = softmax_partials(setting, o, z, j, k)
     general = run_recipe(setting, sp.Derivative(L, z[k]), backprop_recipe(o, j, k, partials),

@@ -9,9 +9,8 @@ from .. import definitions as defs
 from .. import rules
 from ..engine import run_recipe
 from ..model import Derivation
-from ..notation import check_K
+from ..notation import check_K, role_names
 from ..setting import Definition, Display, Setting
-from .regression import role_names
 from .softmax import partials_recipe
 
 ROLES = {"weights": "w", "inputs": "x", "scores": "f", "outputs": "p", "labels": "y", "cost": "L",

@@ -18,8 +18,8 @@ from .. import rules
 from ..assumptions import one_hot
 from ..engine import run_recipe
 from ..model import Derivation
+from ..notation import role_names
 from ..setting import Display, Setting
-from .regression import role_names
 from .softmax import output_gradient_recipe, softmax_partials
 
 ROLES = {"activations": "a", "inputs": "z", "weights": "W", "biases": "b", "errors": "delta", "targets": "y",
@@ -134,7 +134,8 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
     parts = (bp1, bp2, bp3, bp4)
     return Derivation(
         name="mlp_backprop", title="Backpropagation with softmax outputs and cross-entropy cost",
-        setting=replace(out, definitions=out.definitions + hidden.definitions[1:] + params.definitions[1:]),
+        setting=replace(out, definitions=out.definitions + (defs.any_cost(Cs, zl, q, size_l),)
+                        + hidden.definitions[1:] + params.definitions[1:]),
         lhs=bp1.lhs, steps=(), parts=parts,
         description="The four equations of backpropagation for a network with sigmoid hidden layers, "
                     "a softmax output layer and the cross-entropy cost")

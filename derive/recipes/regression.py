@@ -9,33 +9,14 @@ from .. import definitions as defs
 from .. import rules
 from ..assumptions import bias_input, normalized
 from ..engine import run_recipe
-from ..errors import ArgumentError
 from ..model import Derivation
-from ..notation import check_K, check_name
+from ..notation import check_K, role_names
 from ..setting import Definition, Display, Setting
 from .softmax import partials_recipe
 
 ROLES = {"parameters": "Theta", "inputs": "x", "targets": "y", "hypothesis": "h", "cost": "J",
          "example": "i", "index": "k", "feature": "j", "sum_index": "c", "inner_index": "l",
          "feature_sum": "p", "examples": "m", "features": "n", "classes": "K"}
-
-
-def role_names(roles: dict, notation: Optional[Mapping[str, str]]) -> dict:
-    """``roles`` (role -> default name) with the caller's names applied, each checked, all distinct."""
-    names = dict(roles)
-    if notation is None:
-        return names
-    if not isinstance(notation, Mapping):
-        raise ArgumentError("notation", f"must be a mapping of role to name, got {type(notation).__name__}")
-    for role, name in notation.items():
-        if role not in roles:
-            raise ArgumentError("notation", f"unknown role {role!r}; roles are {', '.join(sorted(roles))}")
-        names[role] = check_name(f"notation[{role!r}]", name)
-    values = list(names.values())
-    clash = sorted({v for v in values if values.count(v) > 1})
-    if clash:
-        raise ArgumentError("notation", f"each role needs its own name; {', '.join(clash)} is used twice")
-    return names
 
 
 def regression_recipe(J, h, lemma, facts, written_out: bool) -> list:

@@ -9,9 +9,13 @@ from .. import definitions as defs
 from ..assumptions import normalized
 from ..errors import ArgumentTypeError
 from ..model import Derivation
-from ..notation import Notation, check_K
+from ..notation import check_K, role_names
 from ..setting import Setting
 from .softmax import output_gradient
+
+
+ROLES = {"logits": "z", "outputs": "o", "targets": "y", "cost": "E", "index": "k", "sum_index": "j",
+         "inner_index": "l", "classes": "K"}
 
 
 def softmax_ce(K: Optional[int] = None, *, normalized_targets: bool = True,
@@ -27,17 +31,17 @@ def softmax_ce(K: Optional[int] = None, *, normalized_targets: bool = True,
     K_value = check_K(K)
     if not isinstance(normalized_targets, bool):
         raise ArgumentTypeError("normalized_targets", f"must be True or False, got {normalized_targets!r}")
-    n = Notation.make(overrides=notation)
-    K_sym = defs.classes(n.classes, K_value)
-    k, j, l = (defs.index(x) for x in (n.index, n.sum_index, n.inner_index))
-    z, o, y = (sp.IndexedBase(x) for x in (n.logits, n.outputs, n.targets))
-    E = sp.Symbol(n.cost)
+    n = role_names(ROLES, notation)
+    K_sym = defs.classes(n["classes"], K_value)
+    k, j, l = (defs.index(n[r]) for r in ("index", "sum_index", "inner_index"))
+    z, o, y = (sp.IndexedBase(n[r]) for r in ("logits", "outputs", "targets"))
+    E = sp.Symbol(n["cost"])
     setting = Setting(
         K=K_sym,
         variables=(z,),
         definitions=(defs.cross_entropy(E, o, y, j, K_sym), defs.softmax(o, lambda i: z[i], j, l, K_sym)),
         ranges=tuple((i, (sp.Integer(1), K_sym)) for i in (k, j, l)),
-        domains=((n.logits, "real"), (n.targets, "unit")),
+        domains=((n["logits"], "real"), (n["targets"], "unit")),
         symbols={"z": z, "o": o, "y": y, "E": E, "k": k, "j": j, "l": l},
     )
     facts = (normalized(y, j, K_sym),) if normalized_targets else ()

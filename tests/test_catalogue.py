@@ -1,0 +1,207 @@
+"""Every catalogue entry: verified, rendered in every format, compiled and checked against finite differences."""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import derive
+from derive.catalogue import catalogue, entry
+
+NAMES = [e.name for e in catalogue()]
+
+
+@pytest.fixture(scope="module")
+def built():
+    return {name: entry(name)() for name in NAMES}
+
+
+def test_catalogue_lists_every_reference():
+    assert NAMES == ["softmax_ce", "softmax_jacobian", "softmax_se", "softmax_regression", "softmax_ce_labels",
+                     "mlp_backprop"]
+    assert sorted(e.reference for e in catalogue()) == ["seed 000", "seed 001", "seed 002", "seed 003",
+                                                        "seed 003", "seed 004"]
+    for e in catalogue():
+        assert e.description and "\n" not in e.description
+        assert getattr(derive, e.name) is e.build
+
+
+def test_unknown_name_is_named():
+    with pytest.raises(derive.ArgumentError) as err:
+        entry("softmax")
+    assert err.value.argument == "name" and "softmax_ce" in str(err.value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_step_verifies(built, name):
+    report = built[name].verify(Ks=(2, 3, 4))
+    assert report.ok, str(report)
+    assert len(report.checks) >= 5
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_step_is_made_by_a_rule(built, name):
+    for d in built[name].walk():
+        for step in d.steps:
+            assert isinstance(step.rule, derive.Rule)
+            assert step.justification
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_renders_in_every_format(built, name):
+    d = built[name]
+    for out in (d.to_text(), d.to_latex(), d.to_markdown(), d.to_json()):
+        assert out.isascii() and len(out) > 200
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None and not os.environ.get("CI"),
+                    reason="pdflatex not installed (CI installs it; there this test never skips)")
+@pytest.mark.parametrize("name", NAMES)
+def test_latex_compiles(built, name, tmp_path):
+    (tmp_path / "d.tex").write_text(built[name].to_latex(standalone=True))
+    run = subprocess.run(["pdflatex", "-halt-on-error", "-interaction=nonstopmode", "d.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "d.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-2000:]
+    assert "Undefined control sequence" not in log and "Missing character" not in log
+
+
+def test_shared_lemmas_are_one_recipe(built):
+    """The softmax partials cited by softmax_ce, the Jacobian, the squared error and BP1 are the same derivation."""
+    def lemma(d, name):
+        return [x for x in d.walk() if x.name == name]
+    for name in ("softmax_ce", "softmax_jacobian", "softmax_se", "mlp_backprop"):
+        same = lemma(built[name], "softmax_partial_same")
+        other = lemma(built[name], "softmax_partial_other")
+        assert len(same) == 1 and len(other) == 1, name
+        assert [s.rule for s in same[0].steps] == [s.rule for s in lemma(built["softmax_ce"], "softmax_partial_same")[0].steps]
+    # within one document a lemma appears once even when several chains cite it
+    mlp = built["mlp_backprop"]
+    assert len([x for x in mlp.walk() if x.name == "softmax_partial_same"]) == 1
+
+
+# -- compiled functions against independent finite differences -------------------
+
+def softmax(Z):
+    e = np.exp(Z - Z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def fd(f, X, h=1e-6):
+    G = np.zeros_like(X)
+    for idx in np.ndindex(X.shape):
+        Xp, Xm = X.copy(), X.copy()
+        Xp[idx] += h
+        Xm[idx] -= h
+        G[idx] = (f(Xp) - f(Xm)) / (2 * h)
+    return G
+
+
+def test_compiled_jacobian():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(3, 4))
+    J = derive.softmax_jacobian().compile()(z=Z)
+    assert J.shape == (3, 4, 4)
+    for n in range(3):
+        rows = [fd(lambda z: softmax(z)[i], Z[n]) for i in range(4)]  # row i: d o_i / d z
+        assert np.allclose(J[n], np.stack(rows), atol=1e-7)
+
+
+def test_compiled_squared_error():
+    rng = np.random.default_rng(1)
+    Z, T = rng.normal(size=(3, 4)), rng.uniform(size=(3, 4))
+    G = derive.softmax_se().compile()(z=Z, t=T)
+    for n in range(3):
+        assert np.allclose(G[n], fd(lambda z: 0.5 * ((softmax(z) - T[n]) ** 2).sum(), Z[n]), atol=1e-7)
+
+
+@pytest.mark.parametrize("K", [3, None])
+def test_compiled_regression(K):
+    rng = np.random.default_rng(2)
+    Th, X, Y = rng.normal(size=(3, 4)), rng.normal(size=(6, 3)), np.eye(3)[rng.integers(0, 3, 6)]
+    X1 = np.hstack([np.ones((6, 1)), X])
+    J = lambda th: -(Y * np.log(softmax(X1 @ th.T))).sum()  # noqa: E731
+    g = derive.softmax_regression(K=K).compile()
+    assert np.allclose(g(theta=Th, x=X, y=Y), fd(J, Th), atol=1e-6)
+
+
+def test_compiled_labels():
+    rng = np.random.default_rng(3)
+    W, X, L = rng.normal(size=(4, 3)), rng.normal(size=(6, 3)), rng.integers(0, 4, 6)
+    total = lambda w: -np.log(softmax(X @ w.T)[np.arange(6), L]).sum()  # noqa: E731
+    assert np.allclose(derive.softmax_ce_labels().compile()(w=W, x=X, label=L), fd(total, W), atol=1e-6)
+
+
+def mlp_cost(Ws, bs, X, Y):
+    a = X
+    for n, (W, b) in enumerate(zip(Ws, bs)):
+        z = a @ W.T + b
+        a = softmax(z) if n == len(Ws) - 1 else 1 / (1 + np.exp(-z))
+    return -(Y * np.log(a)).sum(1).mean()
+
+
+def test_compiled_backprop_on_a_network_with_two_hidden_layers():
+    rng = np.random.default_rng(4)
+    sizes = [3, 5, 4, 3]
+    Ws = [rng.normal(size=(sizes[i + 1], sizes[i])) for i in range(3)]
+    bs = [rng.normal(size=(sizes[i + 1],)) for i in range(3)]
+    X, Y = rng.normal(size=(7, 3)), np.eye(3)[rng.integers(0, 3, 7)]
+    gW, gb = derive.mlp_backprop().compile()(weights=Ws, biases=bs, x=X, y=Y)
+    for n in range(3):
+        assert gW[n].shape == Ws[n].shape and gb[n].shape == bs[n].shape
+        assert np.allclose(gW[n], fd(lambda W: mlp_cost(Ws[:n] + [W] + Ws[n + 1:], bs, X, Y), Ws[n]), atol=1e-6)
+        assert np.allclose(gb[n], fd(lambda b: mlp_cost(Ws, bs[:n] + [b] + bs[n + 1:], X, Y), bs[n]), atol=1e-6)
+
+
+# -- stability at |z| = 1e4 --------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_compiled_entry_is_stable_for_extreme_logits(dtype):
+    big = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]], dtype=dtype)
+    Y = np.eye(3, dtype=dtype)[[0, 2]]
+    outs = [derive.softmax_ce().compile()(z=big, y=Y), derive.softmax_se().compile()(z=big, t=Y),
+            derive.softmax_jacobian().compile()(z=big)]
+    Th = np.array([[1e4, 0.0], [0.0, 1e4], [-1e4, 0.0]], dtype=dtype)
+    outs.append(derive.softmax_regression().compile()(theta=Th, x=np.array([[1.0], [-1.0]], dtype=dtype), y=Y))
+    outs.append(derive.softmax_ce_labels().compile()(w=Th, x=np.array([[1.0, 1.0]], dtype=dtype),
+                                                     label=np.array([2])))
+    W = [np.array([[1e4, -1e4], [-1e4, 1e4]], dtype=dtype), np.array([[1e4, 0], [0, 1e4], [-1e4, 0]], dtype=dtype)]
+    b = [np.zeros(2, dtype=dtype), np.zeros(3, dtype=dtype)]
+    gW, gb = derive.mlp_backprop().compile()(weights=W, biases=b, x=np.array([[1.0, -1.0]], dtype=dtype),
+                                             y=np.eye(3, dtype=dtype)[[1]])
+    outs += gW + gb
+    for out in outs:
+        assert out.dtype == dtype
+        assert np.all(np.isfinite(out))
+
+
+# -- errors at the boundary ----------------------------------------------------------
+
+@pytest.mark.parametrize("call, argument, words", [
+    (lambda: derive.softmax_regression().compile()(theta=np.zeros((3, 2)), x=np.zeros((4, 2)), y=np.zeros((4, 3))),
+     "theta", "n + 1 = 3 columns"),
+    (lambda: derive.softmax_regression().compile()(theta=np.zeros((4, 3)), x=np.zeros((4, 2)), y=np.zeros((4, 4))),
+     "theta", "K = 3 rows"),
+    (lambda: derive.softmax_regression().compile()(theta=np.zeros((3, 3)), x=np.zeros((4, 2)), y=np.zeros((5, 3))),
+     "y", "(m, K)"),
+    (lambda: derive.softmax_ce_labels().compile()(w=np.zeros((3, 2)), x=np.zeros((4, 2)), label=[0, 1, 2, 3]),
+     "label", "0..2"),
+    (lambda: derive.softmax_ce_labels().compile()(w=np.zeros((3, 2)), x=np.zeros((4, 2)), label=[0.5, 1, 2, 0]),
+     "label", "integer"),
+    (lambda: derive.softmax_ce_labels().compile()(w=np.zeros((3, 2)), x=np.zeros((4, 3)), label=[0, 1, 2, 0]),
+     "x", "2 columns"),
+    (lambda: derive.mlp_backprop().compile()(weights=[np.zeros((2, 3))], biases=[np.zeros(3)], x=np.zeros((1, 3)),
+                                             y=np.zeros((1, 2))), "biases[0]", "shape (2,)"),
+    (lambda: derive.mlp_backprop().compile()(weights=[np.zeros((4, 3)), np.zeros((2, 5))],
+                                             biases=[np.zeros(4), np.zeros(2)], x=np.zeros((1, 3)),
+                                             y=np.zeros((1, 2))), "weights[1]", "4 columns"),
+    (lambda: derive.mlp_backprop().compile()(weights=[], biases=[], x=np.zeros((1, 3)), y=np.zeros((1, 2))),
+     "weights", "non-empty"),
+    (lambda: derive.softmax_jacobian().compile()(z=np.zeros((2, 3)), y=np.zeros((2, 3))), "y", "unknown argument"),
+])
+def test_compiled_inputs_are_checked(call, argument, words):
+    with pytest.raises(derive.ArgumentError) as err:
+        call()
+    assert err.value.argument == argument
+    assert words in str(err.value)
