@@ -11,7 +11,8 @@ import derive
 LEMMA2_LATEX = r"""\paragraph{Lemma 2: Softmax partial, different indices.} For $j \neq k$.
 \begin{align*}
 \frac{\partial o_{j}}{\partial z_{k}} &= \frac{\partial}{\partial z_{k}} \left(\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}}\right) && \text{definition of the softmax} \\
-&= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \frac{\partial}{\partial z_{k}} \sum_{l=1}^{K} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} && \text{quotient rule: }\frac{\partial}{\partial x} \left(\frac{u}{v}\right) = \frac{v \frac{\partial u}{\partial x} - u \frac{\partial v}{\partial x}}{v^{2}} \\
+&= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \frac{\partial}{\partial z_{k}} \sum_{l=1}^{K} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
+& && \text{quotient rule: }\frac{\partial}{\partial x} \left(\frac{u}{v}\right) = \frac{v \frac{\partial u}{\partial x} - u \frac{\partial v}{\partial x}}{v^{2}} \\
 &= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} && \text{elementary derivatives; distinct variables are independent} \\
 &= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} && \text{the Kronecker delta picks one term of the sum; the Kronecker delta vanishes for different indices}\text{; using }1 \le k \le K,\ j \neq k \\
 &= - o_{j} o_{k} && \text{fold the definition of the softmax back in: }\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}

@@ -173,12 +173,13 @@ class DeriveLatexPrinter(LatexPrinter):
         return ("- " if sign < 0 else "") + " ".join(parts)
 
     def _print_Sum(self, expr: sp.Sum) -> str:
-        tex = super()._print_Sum(expr)
-        if expr.function.could_extract_minus_sign() and not expr.function.is_Add:
-            signs = " ".join(rf"\sum_{{{self._print(i)}={self._print(lo)}}}^{{{self._print(hi)}}}"
-                             for i, lo, hi in reversed(expr.limits))
-            tex = rf"{signs} \left({self._print(expr.function)}\right)"
-        return tex
+        """Nested sums, outermost first: sum_{i=1}^{m} sum_{c=1}^{K} f."""
+        signs = " ".join(rf"\sum_{{{self._print(i)}={self._print(lo)}}}^{{{self._print(hi)}}}"
+                         for i, lo, hi in reversed(expr.limits))
+        body = self._print(expr.function)
+        if expr.function.is_Add or expr.function.could_extract_minus_sign():
+            body = rf"\left({body}\right)"
+        return f"{signs} {body}"
 
 
 class DeriveTextPrinter(StrPrinter):

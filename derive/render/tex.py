@@ -32,13 +32,24 @@ def why(row, latex, show: bool = True) -> str:
     return " && " + "".join(parts)
 
 
+WIDE = 150  # characters of LaTeX after which a row's reason goes on a line of its own
+
+
 def aligned_rows(block: Block, latex, justifications: bool = True) -> list:
-    """The lines of an aligned chain: 'lhs &= e1 && why \\\\', '&= e2 && why \\\\', ..."""
+    """The lines of an aligned chain: 'lhs &= e1 && why \\\\', '&= e2 && why \\\\', ...
+
+    A long expression keeps the whole width: its reason follows on the next line.
+    """
     lines = []
     for n, row in enumerate(block.rows):
         head = latex(block.lhs) + " " if n == 0 else ""
         end = r" \\" if n < len(block.rows) - 1 else ""
-        lines.append(f"{head}&= {latex(row.expr)}{why(row, latex, justifications)}{end}")
+        expr, reason = latex(row.expr), why(row, latex, justifications)
+        if reason and len(expr) > WIDE:
+            lines.append(f"{head}&= {expr} \\\\")
+            lines.append(f"&{reason}{end}")
+        else:
+            lines.append(f"{head}&= {expr}{reason}{end}")
     return lines
 
 
