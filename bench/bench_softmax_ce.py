@@ -3,12 +3,15 @@
     python bench/bench_softmax_ce.py            # peer K in [2, 4, 8], 120 s limit per K
     python bench/bench_softmax_ce.py --full     # peer K in [2, 4, 8, 16, 32, 48]
     python bench/bench_softmax_ce.py --quick    # peer K in [2, 4], 30 s limit (smoke run)
-    python bench/bench_softmax_ce.py --timeout 60
+    python bench/bench_softmax_ce.py --full --timeout 300   # a longer limit per child
 
 The cost is E = -sum_j y_j log o_j with o = softmax(z); the quantity is dE/dz_k.
 The peer is plain SymPy: explicit symbols z1..zK, y1..yK, sympy.diff then
-sympy.simplify. Every peer run happens in a spawned child process with a time
-limit, so a run that does not finish is reported as '> limit' instead of hanging.
+sympy.simplify, for one component (dE/dz1) and for the full gradient (every
+k = 1..K, which is what derive gives in one call). Every peer run happens in a
+spawned child process with a time limit, so a run that does not finish is
+reported as '> limit' instead of hanging. Section 7 times derive's own
+verify() as information only (no peer, no ratio).
 
 Nothing here passes or fails: the script prints times, RATIOS against the peer
 measured in the same run, memory peaks and what SymPy did, and leaves the
@@ -203,6 +206,52 @@ def task_peer(q, K: int, repeats: int, repeat_budget: float) -> None:
             break
 
 
+def task_peer_full(q, K: int, repeats: int, repeat_budget: float) -> None:
+    """Plain SymPy, the whole gradient: diff(E, z_k) then simplify for every k = 1..K.
+
+    The SymPy cache is cleared once before each run (not between components:
+    a user computing the gradient in one session keeps it). Each component
+    sends its time as it finishes, so a run cut by the limit still shows how
+    far it got; after the first run, every component is checked against
+    o_k - y_k at a random point (outside the timed part).
+    """
+    import math
+    import random
+
+    import sympy as sp
+    from sympy.core.cache import clear_cache
+    spent = 0.0
+    for i in range(repeats):
+        clear_cache()
+        z, y, E = _peer_cost(K)
+        exprs = []
+        t_run = perf_counter()
+        for kk in range(K):
+            t0 = perf_counter()
+            d = sp.diff(E, z[kk])
+            t1 = perf_counter()
+            r = sp.simplify(d)
+            t2 = perf_counter()
+            exprs.append(r)
+            q.put(("result", {"run": i, "k": kk + 1, "diff": t1 - t0, "simplify": t2 - t1, "total": t2 - t0}))
+        total = perf_counter() - t_run
+        q.put(("result", {"run": i, "run_total": total}))
+        if i == 0:
+            rng = random.Random(K)
+            zs = [rng.gauss(0, 1) for _ in range(K)]
+            hot = rng.randrange(K)
+            ys = [1.0 if j == hot else 0.0 for j in range(K)]
+            m = max(zs)
+            den = sum(math.exp(v - m) for v in zs)
+            point = dict(zip(z, zs)) | dict(zip(y, ys))
+            ok = all(abs(float(r.subs(point).evalf()) - (math.exp(zs[kk] - m) / den - ys[kk])) < 1e-9
+                     for kk, r in enumerate(exprs))
+            q.put(("result", {"check": ok, "ops_max": max(int(sp.count_ops(r)) for r in exprs)}))
+        spent += total
+        if spent > repeat_budget:
+            break
+
+
 def task_peer_memory(q, K: int) -> None:
     """tracemalloc peak of the peer (build E, diff, simplify) in a fresh process."""
     import sympy as sp
@@ -279,6 +328,7 @@ def task_peer_gradient(q, K: int) -> None:
 TASKS = {
     "derive_cold": task_derive_cold,
     "peer": task_peer,
+    "peer_full": task_peer_full,
     "peer_memory": task_peer_memory,
     "derive_memory": task_derive_memory,
     "indexed": task_indexed,
@@ -365,9 +415,10 @@ def main(argv=None) -> int:
     print(table(["what", "time", "stat"], rows, "lrl"))
     print("target for softmax_ce(): well under 0.1 s")
 
-    # 2-3. the peer and the ratio -------------------------------------------------------------
-    section("2-3. Peer: plain SymPy diff(E, z1) + simplify, explicit symbols (one child per K)")
+    # 2. the peer, one component ---------------------------------------------------------------
+    section("2. Peer, ONE component only: plain SymPy diff(E, z1) + simplify, explicit symbols (one child per K)")
     rows = []
+    one_comp = {}
     for n in ks:
         res = run_child("peer", (n, peer_repeats, min(10.0, limit / 4)), limit)
         d = per_k[n]
@@ -375,22 +426,58 @@ def main(argv=None) -> int:
             runs = res["results"]
             first = runs[0]
             total = statistics.median(r["total"] for r in runs)
+            one_comp[n] = fmt_time(total)
             first_ratio = fmt_ratio(first["total"] / derive_first) if derive_first else "?"
             rows.append([n, fmt_time(d), fmt_time(statistics.median(r["diff"] for r in runs)),
                          fmt_time(statistics.median(r["simplify"] for r in runs)), fmt_time(total), len(runs),
                          fmt_ratio(total / d), fmt_time(first["total"]), first_ratio,
                          f'{first["ops_diff"]} -> {first["ops_result"]}', "yes" if first["correct"] else "NO"])
         elif res["status"] == "timeout":
+            one_comp[n] = f"> {limit:g} s"
             rows.append([n, fmt_time(d), "", "", f"> {limit:g} s", 0, "> " + fmt_ratio(limit / d),
                          f"> {limit:g} s", "> " + fmt_ratio(limit / derive_first) if derive_first else "", "", ""])
         else:
+            one_comp[n] = "error"
             rows.append([n, fmt_time(d), "error", "", res["message"][:40], 0, "", "", "", "", ""])
-    print(table(["K", "derive(K)", "peer diff", "peer simp.", "peer total", "runs", "RATIO",
+    print(table(["K", "derive(K)", "peer diff", "peer simp.", "peer total", "runs", "RATIO 1 comp.",
                  "peer 1st run", "1st-run ratio", "ops diff->simp", "peer = o1-y1"], rows))
-    print("derive(K), peer diff/simp./total: medians, SymPy cache cleared before every run on both sides;")
-    print("RATIO = peer total / derive(K) (higher means derive is faster). 1st-run ratio = the peer's first")
-    print("run in its fresh child / derive's first softmax_ce() call in a fresh child (section 1); both")
-    print("include SymPy's one-off lazy work. 'peer = o1-y1': the peer's result checked at a random point.")
+    print("ONE component (dE/dz1) only, while derive(K) gives dE/dz_k for every k. derive(K), peer diff/simp./")
+    print("total: medians, SymPy cache cleared before every run on both sides; RATIO 1 comp. = peer total /")
+    print("derive(K) (higher means derive is faster). 1st-run ratio = the peer's first run in its fresh child /")
+    print("derive's first softmax_ce() call in a fresh child (section 1); both include SymPy's one-off lazy")
+    print("work. 'peer = o1-y1': the peer's result checked at a random point.")
+
+    # 3. the peer, full gradient ----------------------------------------------------------------
+    section("3. Peer, FULL gradient: diff(E, z_k) + simplify for every k = 1..K (one child per K, limit %g s)"
+            % limit)
+    rows = []
+    for n in ks:
+        res = run_child("peer_full", (n, peer_repeats, min(10.0, limit / 4)), limit)
+        d = per_k[n]
+        comps = [r for r in res["results"] if "k" in r]
+        run_totals = [r["run_total"] for r in res["results"] if "run_total" in r]
+        checks = [r for r in res["results"] if "check" in r]
+        comp_med = fmt_time(statistics.median(r["total"] for r in comps)) if comps else ""
+        comp_max = fmt_time(max(r["total"] for r in comps)) if comps else ""
+        if res["status"] == "error":
+            rows.append([n, fmt_time(d), one_comp.get(n, ""), "error", res["message"][:40], "", "", "", "", ""])
+        elif run_totals:
+            total = statistics.median(run_totals)
+            check = ("yes" if checks[0]["check"] else "NO") if checks else "?"
+            ops = checks[0]["ops_max"] if checks else ""
+            rows.append([n, fmt_time(d), one_comp.get(n, ""), len(run_totals), fmt_time(total), comp_med, comp_max,
+                         fmt_ratio(total / d), check, ops])
+        else:  # the first run did not finish within the limit
+            done = len({r["k"] for r in comps if r["run"] == 0})
+            rows.append([n, fmt_time(d), one_comp.get(n, ""), 0, f"> {limit:g} s ({done}/{n} done)", comp_med,
+                         comp_max, "> " + fmt_ratio(limit / d), "", ""])
+    print(table(["K", "derive(K)", "peer 1 comp.", "runs", "peer full gradient", "per comp. median",
+                 "per comp. max", "RATIO full", "all = o_k-y_k", "max ops"], rows))
+    print("peer full gradient: median over runs of the time for all K components, SymPy cache cleared once")
+    print("before each run (kept between components, as in one session); per comp.: median and max of the")
+    print("single-component times over all runs. RATIO full = peer full gradient / derive(K), both with")
+    print("the cache cleared; derive(K) already gives every component. 'peer 1 comp.' repeats section 2.")
+    print("'all = o_k-y_k': every component of the first run checked at a random point.")
 
     # 4. indexed form --------------------------------------------------------------------------
     section("4. Plain SymPy on the indexed form, symbolic K (child, limit %g s)" % limit)
@@ -487,6 +574,27 @@ def main(argv=None) -> int:
     for line in notes:
         print(line)
     print("Y is one-hot (derive's result o_k - y_k uses sum_j y_j = 1; the peer's does not need it).")
+
+    # 7. cost of proof ------------------------------------------------------------------------------
+    verify_repeats = 1 if opts.quick else 3
+    section("7. derive's own cost of proof: softmax_ce().verify() (information, NOT a ratio; no peer)")
+    d0 = derive.softmax_ce()
+    times = []
+    report = None
+    for _ in range(verify_repeats):
+        clear_cache()
+        t0 = perf_counter()
+        report = d0.verify()
+        times.append(perf_counter() - t0)
+    print(table(["what", "time", "stat"],
+                [["softmax_ce().verify(), default options", fmt_time(statistics.median(times)),
+                  f"median of {verify_repeats}" if verify_repeats > 1 else "once"],
+                 ["softmax_ce(), for reference (section 1)", fmt_time(sym_cleared), "median"]], "lrl"))
+    print(f"{report!r}")
+    print("verify() checks every step of the chain and of its lemmas, symbolically and numerically at its")
+    print("default sizes K and sample points, and the result against finite differences. SymPy cache cleared")
+    print("before each run. Not compared with anything: the peer has no counterpart (it checks nothing), so")
+    print("no ratio is printed.")
 
     wall = perf_counter() - wall0
     print()
