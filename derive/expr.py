@@ -147,6 +147,26 @@ class Entry(Expr):
         return element.doit(**hints) if hints.get("deep", True) else element
 
 
+def bound_indices(expr: sp.Basic) -> set:
+    """Every index some sum inside ``expr`` binds."""
+    out: set = set()
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Sum):
+            out.update(limit[0] for limit in node.limits)
+        elif isinstance(node, SumExcept):
+            out.add(node.index)
+    return out
+
+
+def substitute(expr: sp.Expr, mapping: dict) -> sp.Expr:
+    """Replace free indices by values without capture: a bound index a value mentions is renamed (j -> j')."""
+    incoming = set().union(*(sp.sympify(v).free_symbols for v in mapping.values())) if mapping else set()
+    for index in bound_indices(expr) & incoming:
+        if index not in mapping:
+            expr = expr.xreplace({index: sp.Symbol(f"{index}'", **index.assumptions0)})
+    return expr.xreplace({k: sp.sympify(v) for k, v in mapping.items()})
+
+
 Frame = frozenset  # of frozenset({a, b}) pairs known to be different
 
 
@@ -160,6 +180,14 @@ def guard(factor: sp.Basic):
 
 
 def _entering(node: sp.Basic, frame: Frame) -> Frame:
+    """The facts inside ``node``: a sum forgets facts about the index it binds, SumExcept adds its own."""
+    bound = ()
+    if isinstance(node, SumExcept):
+        bound = (node.index,)
+    elif isinstance(node, sp.Sum):
+        bound = tuple(limit[0] for limit in node.limits)
+    if bound:
+        frame = frozenset(pair for pair in frame if not any(b in pair for b in bound))
     if isinstance(node, SumExcept):
         return frame | {frozenset((node.index, node.excluded))}
     return frame

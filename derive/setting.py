@@ -12,7 +12,7 @@ from typing import Iterable, Optional
 
 import sympy as sp
 
-from .expr import indexed_with_base
+from .expr import indexed_with_base, substitute
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,7 @@ class Definition:
         """The defining expression with its indices set to ``indices``."""
         if len(indices) != len(self.indices):
             raise ValueError(f"{self.symbol} takes {len(self.indices)} indices")
-        values = [sp.sympify(i) for i in indices]
-        incoming = set().union(*(v.free_symbols for v in values)) if values else set()
-        expr = self.expr
-        for node in sp.preorder_traversal(self.expr):  # rename bound indices the values would capture
-            if isinstance(node, sp.Sum):
-                for limit in node.limits:
-                    if limit[0] in incoming and limit[0] not in self.indices:
-                        expr = expr.xreplace({limit[0]: sp.Symbol(f"{limit[0]}'", **limit[0].assumptions0)})
-        return expr.xreplace(dict(zip(self.indices, values)))
+        return substitute(self.expr, dict(zip(self.indices, indices)))
 
     def occurs_in(self, expr: sp.Basic) -> bool:
         """True when the defined symbol appears in ``expr``."""
@@ -124,36 +116,24 @@ class Setting:
         """How the verifier samples the base called ``name``."""
         return dict(self.domains).get(name, "real")
 
-    def dependents(self, variable: sp.Basic) -> frozenset:
-        """Bases and symbols whose value changes with ``variable``'s base."""
+    def dependents(self, variable: sp.Basic, excluding: Optional[sp.Basic] = None) -> frozenset:
+        """Bases and symbols whose value changes with ``variable``'s base (not through ``excluding``)."""
         base = variable.base if isinstance(variable, sp.Indexed) else variable
         found = {base}
         changed = True
         while changed:
             changed = False
             for d in self.definitions:
-                if d.symbol in found:
+                if d.symbol in found or d.symbol == excluding:
                     continue
                 if _mentions(d.expr, found):
                     found.add(d.symbol)
                     changed = True
         return frozenset(found)
 
-    def depends(self, expr: sp.Basic, variable: sp.Basic) -> bool:
-        """True when ``expr`` may change with ``variable`` (through definitions too)."""
-        return _mentions(expr, self.dependents(variable))
-
-    def expand_definitions(self, expr: sp.Basic, only: Iterable = ()) -> sp.Basic:
-        """Substitute definitions until none is left (or only those in ``only``)."""
-        only = tuple(only)
-        for _ in range(len(self.definitions) + 1):
-            before = expr
-            for d in self.definitions:
-                if not only or d.symbol in only:
-                    expr = d.expand_in(expr)
-            if expr == before:
-                return expr
-        return expr
+    def depends(self, expr: sp.Basic, variable: sp.Basic, excluding: Optional[sp.Basic] = None) -> bool:
+        """True when ``expr`` may change with ``variable`` (through definitions too, but not through ``excluding``)."""
+        return _mentions(expr, self.dependents(variable, excluding))
 
 
 def _mentions(expr: sp.Basic, symbols: Iterable) -> bool:

@@ -135,8 +135,14 @@ def _free_indices(d: Derivation) -> list:
     return sorted(lhs_indices | (found - bound), key=str)
 
 
-def _assignments(d: Derivation, indices: list, K: int, assumptions: tuple, limit: int, rng) -> list:
-    pairs = [p for a in assumptions for p in a.different]
+def _assignments(d: Derivation, indices: list, K: int, limit: int, rng) -> list:
+    """Values of the free indices honouring the derivation's conditions (j != k for a lemma).
+
+    A step's own 'different' assumptions are not used here: they hold inside a
+    sum over j != k or a factor 1 - delta_ij, and the step must be an identity
+    for every value of the free indices, i = j included.
+    """
+    pairs = [p for a in d.conditions for p in a.different]
     subs_K = _sizes(d, K)
     ranges = []
     for i in indices:
@@ -310,7 +316,7 @@ def _check_steps(d: Derivation, Ks, points, index_samples, rng) -> list:
         domains = _domains(d, assumptions)
         worst, cases, symbolic, message = 0.0, 0, True, ""
         for K in Ks:
-            for assign in _assignments(d, indices, K, assumptions, index_samples, rng):
+            for assign in _assignments(d, indices, K, index_samples, rng):
                 assign = _with_labels(d, [previous, step.expr], assign, K, rng)
                 left = _instantiate(d, previous, K, assign)
                 right = _instantiate(d, step.expr, K, assign)
@@ -349,7 +355,7 @@ def _check_result(d: Derivation, Ks, points, index_samples, rng) -> Check:
     indices = _free_indices(d)
     worst, cases, message = 0.0, 0, ""
     for K in Ks:
-        for assign in _assignments(d, indices, K, assumptions, index_samples, rng):
+        for assign in _assignments(d, indices, K, index_samples, rng):
             assign = _with_labels(d, [f, d.result], assign, K, rng)
             cost = _instantiate(d, f, K, assign, keep)
             var = x.xreplace({i: sp.Integer(v) for i, v in assign.items() if not isinstance(i, sp.Indexed)})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,11 +27,15 @@ DOCS_DIR = Path(os.environ.get("MATHCHECK_DOCS") or ROOT / "derivations")
 DOCS = sorted(DOCS_DIR.glob("*.md"))
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
+# pages that may hold no math at all (the index is a table of links)
+NO_MATH_OK = {"index.md"}
 NO_DOCS = (
-    f"no .md file in {DOCS_DIR}: the generated derivations are missing "
+    f"no derivation .md file in {DOCS_DIR}: the generated derivations are missing "
     f"(write them with `derive build {DOCS_DIR}`)"
 )
-DOC_PARAMS = [pytest.param(p, id=p.name) for p in DOCS] or [pytest.param(None, id="no-derivations")]
+DOC_PARAMS = [pytest.param(p, id=p.name) for p in DOCS]
+if not [p for p in DOCS if p.name not in NO_MATH_OK]:
+    DOC_PARAMS.append(pytest.param(None, id="no-derivations"))
 
 
 class Unavailable(Exception):
@@ -106,6 +111,27 @@ def node_report():
     return report
 
 
+def node_extract(*paths: str) -> dict[str, list[tuple[bool, str]]]:
+    """The math check.mjs finds, per file: [(display?, TeX with whitespace collapsed)]."""
+    code, docs = run_checker("--extract", *paths)
+    assert code == 0
+    return {d["file"]: [(b["display"], _ws(b["tex"])) for b in d["blocks"]] for d in docs}
+
+
+@_once
+def node_math():
+    return node_extract(*map(str, DOCS))
+
+
+def _ws(tex: str) -> str:
+    return re.sub(r"\s+", " ", tex).strip()
+
+
+def page_math(text: str) -> list[tuple[bool, str]]:
+    """The math markdown-it-py + dollarmath find: [(display?, TeX with whitespace collapsed)]."""
+    return [(d, _ws(t)) for d, t in page_module().math_tokens(text)]
+
+
 @_once
 def page_report():
     docs = {str(p): p.read_text(encoding="utf-8") for p in DOCS}
@@ -128,9 +154,11 @@ def test_math_renders_in_katex_and_mathjax(doc):
     (summary,) = [f for f in report["files"] if f["file"] == str(doc)]
     failures = [f for f in report["failures"] if f["file"] == str(doc)]
     assert not failures, "math that does not render:\n" + json.dumps(failures, indent=2, ensure_ascii=False)
-    assert summary["display"] > 0, f"{doc.name}: no display math found"
-    # check.mjs must find exactly the math markdown-it-py + dollarmath find
+    if doc.name not in NO_MATH_OK:
+        assert summary["display"] > 0, f"{doc.name}: no display math found"
+    # check.mjs must find exactly the math markdown-it-py + dollarmath find (the page's math)
     assert summary["blocks"] == expected_math(doc.read_text(encoding="utf-8")), summary
+    assert node_math()[str(doc)] == page_math(doc.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("doc", DOC_PARAMS)
@@ -143,7 +171,9 @@ def test_math_renders_in_chromium_page(doc):
     entry = result["docs"].get(str(doc))
     problems = page_module().document_problems(entry)
     assert not problems, f"{doc.name}: " + "; ".join(problems)
-    assert entry["math"] > 0 and entry["katex"] == entry["math"] == entry["expected"], entry
+    assert entry["katex"] == entry["math"] == entry["expected"], entry
+    if doc.name not in NO_MATH_OK:
+        assert entry["math"] > 0, f"{doc.name}: the page has no math"
 
 
 # ------------------------------------------------------------------ the checks can fail
@@ -209,6 +239,7 @@ def test_broken_document_fails_both_checks(tmp_path):
     code, report = run_checker(str(broken))
     assert code == 1 and not report["ok"]
     assert report["files"][0]["blocks"] == BROKEN_BLOCKS, report["files"]
+    assert node_extract(str(broken))[str(broken)] == page_math(BROKEN)
     rejected: dict[int, set] = {}
     for f in report["failures"]:
         rejected.setdefault(f["block"], set()).add(f["engine"])

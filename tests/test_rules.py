@@ -6,6 +6,7 @@ import sympy as sp
 
 from derive import rules
 from derive import definitions as defs
+from derive.setting import Definition
 from derive.expr import Held, SumExcept
 from derive.rules import Context
 from derive.setting import Setting
@@ -110,10 +111,25 @@ def test_lemma_respects_its_conditions():
     lemma_lhs = sp.Derivative(o[j], z[k])
 
     class FakeLemma:
-        name, title, lhs, result, conditions = "other", "other", lemma_lhs, -o[j] * o[k], (different(j, k),)
+        name, title, lhs, result, conditions, steps = "other", "other", lemma_lhs, -o[j] * o[k], (different(j, k),), ()
 
     inside = SumExcept(sp.Derivative(o[j], z[k]), (j, 1, K), k)
     step = rules.lemma(inside, CTX, lemmas=(FakeLemma,))
     assert step.expr == SumExcept(Held(-o[j] * o[k]), (j, 1, K), k)
     # outside the j != k sum the condition is not known: no rewrite
     assert rules.lemma(sp.Derivative(o[j], z[k]), CTX, lemmas=(FakeLemma,)) is None
+
+
+def test_no_index_capture():
+    S = sp.Sum(y[j] * z[j], (j, 1, K))
+    assert rules.linearity(sp.Derivative(S, z[j]), CTX) is None  # d/dz_j cannot move inside a sum over j
+    assert rules.split_sum(sp.Sum(y[k], (k, 1, K)), CTX, at=k) is None
+    assert rules.multivariate_chain_rule(sp.Derivative(E, z[j]), CTX, through=o, indices=(j,)) is None
+
+
+def test_multivariate_chain_rule_needs_the_only_path():
+    L = sp.Symbol("L")
+    direct = Setting(K=K, variables=(z,), ranges=tuple((i, (1, K)) for i in (k, j, l)),
+                     definitions=(Definition("cost", L, (), sp.Sum(o[l] ** 2 + z[l], (l, 1, K))),
+                                  defs.softmax(o, lambda i: z[i], j, l, K)))
+    assert rules.multivariate_chain_rule(sp.Derivative(L, z[k]), Context(direct), through=o, indices=(j,)) is None

@@ -86,3 +86,34 @@ def test_concrete_K_is_checked_at_that_K(ce3):
     report = ce3.verify()
     assert report.ok
     assert all(c.cases == 4 for c in report.checks)  # 1 K, 2 index choices, 2 points
+
+
+def test_a_wrong_diagonal_of_the_jacobian_is_caught():
+    """Inside (1 - delta_ij) X the step may use i != j, but the check must still cover i = j."""
+    d = derive.softmax_jacobian()
+    o, i = d.setting.symbols["o"], d.setting.symbols["i"]
+    lemma_step = d.steps[2]
+    from derive.expr import Held
+    import sympy as sp
+    wrong = lemma_step.expr.replace(lambda e: isinstance(e, Held) and e.expr.has(1 - o[i]),
+                                    lambda e: Held(7 * o[i]))
+    assert wrong != lemma_step.expr
+    report = d.with_step(2, dataclasses.replace(lemma_step, expr=wrong)).verify(lemmas=False)
+    assert not report.ok
+    assert 3 in [c.step for c in report.failures]
+
+
+def test_contraction_needs_the_delta_as_a_factor():
+    import sympy as sp
+    from derive import rules
+    from derive.rules import Context
+    d = derive.softmax_ce()
+    a, b = sp.IndexedBase("a"), sp.IndexedBase("b")
+    l, k = sp.symbols("l k", integer=True, positive=True)
+    K = d.setting.K
+    summand = sp.Sum(a[l] + sp.KroneckerDelta(l, k) * b[l], (l, 1, K))
+    step = rules.kronecker_delta(summand, Context(d.setting))
+    assert step is None or step.expr != a[k] + b[k]
+    inside = sp.Sum(sp.exp(sp.KroneckerDelta(l, k)) * b[l], (l, 1, K))
+    step = rules.kronecker_delta(inside, Context(d.setting))
+    assert step is None or not step.expr.free_symbols <= {k, b.label, K}

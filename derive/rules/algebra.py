@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 import sympy as sp
 
 from ..assumptions import different
-from ..expr import Held, SumExcept, known_different, release
+from ..expr import Held, SumExcept, known_different, release, substitute
 from ..model import Assumption, Rule, Step
 from .base import identity, rewrite_step, single_derivative
 
@@ -194,7 +194,8 @@ def lemma(expr: sp.Expr, ctx, lemmas: Sequence) -> Optional[Step]:
                 continue
             used.extend(needs)
             cited.setdefault(lem.name, lem)
-            return Held(lem.result.xreplace(mapping))
+            used.extend(a for a in _cited(lem) if a.key not in {c.key for c in lem.conditions})
+            return Held(substitute(lem.result, mapping))
         return None
 
     step = rewrite_step(expr, ctx, fn, Rule.LEMMA, "")
@@ -204,6 +205,11 @@ def lemma(expr: sp.Expr, ctx, lemmas: Sequence) -> Optional[Step]:
     names = tuple(sorted(cited.values(), key=lambda lem: order[lem.name]))
     why = "substitute the " + ("lemma" if len(names) == 1 else "lemmas")
     return Step(step.expr, Rule.LEMMA, why, step.assumptions, lemmas=names)
+
+
+def _cited(lem) -> list:
+    """The assumptions a lemma's steps cite (with the lemma's own indices)."""
+    return [a for step in lem.steps for a in step.assumptions]
 
 
 def _match(pattern: sp.Derivative, node: sp.Derivative) -> Optional[dict]:

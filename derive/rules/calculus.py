@@ -41,7 +41,7 @@ def linearity(expr: sp.Expr, ctx) -> Optional[Step]:
                 rest = [a for a in f.args if setting.depends(a, x)]
                 if const and rest:
                     return sp.Mul(*const) * sp.Derivative(sp.Mul(*rest), x)
-            if _sum_indices(f):
+            if _sum_indices(f) and not any(x.has(i) for i in _sum_indices(f)):
                 return _with_function(f, sp.Derivative(f.function, x))
             return None
         indices = _sum_indices(node)
@@ -98,9 +98,14 @@ def multivariate_chain_rule(expr: sp.Expr, ctx, through: sp.IndexedBase, indices
         if (not isinstance(f, (sp.Symbol, sp.Indexed)) or through in (base_of(f), base_of(x))
                 or not setting.depends(f, x) or not setting.depends(through[indices], x)):
             return None
-        definition = setting.definition_of(f.base if isinstance(f, sp.Indexed) else f)
-        if definition is not None and not setting.depends(definition.expr, through[indices]):
+        if any(node.has(i) for i in indices):  # the sum's indices must be new
             return None
+        definition = setting.definition_of(f.base if isinstance(f, sp.Indexed) else f)
+        if definition is not None:
+            if not setting.depends(definition.expr, through[indices]):
+                return None
+            if setting.depends(definition.expr, x, excluding=through):  # F must depend on x only through u
+                return None
         u = through[indices]
         body = sp.Derivative(f, u) * sp.Derivative(u, x)
         for index in reversed(indices):

@@ -16,7 +16,7 @@ def split_sum(expr: sp.Expr, ctx, at: sp.Symbol) -> Optional[Step]:
 
     def fn(node, frame, used):
         limit = single_limit(node)
-        if limit is None or not node.function.has(at):
+        if limit is None or not node.function.has(at) or limit[0] == at:
             return None
         index, lower, upper = limit
         used.append(in_range(at, lower, upper))
@@ -101,8 +101,8 @@ def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
                 other = delta.args[1] if delta.args[0] == index else delta.args[0]
                 if other.has(index):
                     continue
-                rest = node.function.xreplace({delta: sp.Integer(1)})
-                if delta in rest.atoms(sp.KroneckerDelta):
+                rest, factor = node.function.as_independent(delta, as_Add=False)
+                if factor != delta:  # only sum_l f(l) delta_lk, with the delta a plain factor
                     continue
                 used.append(in_range(other, lower, upper))
                 body = rest.xreplace({index: other})
