@@ -30,7 +30,7 @@ def softmax(out: sp.IndexedBase, argument, j: sp.Symbol, l: sp.Symbol, K: sp.Exp
     g_j = sp.sympify(argument(j))
     g_l = sp.sympify(argument(l))
     expr = sp.exp(g_j) / sp.Sum(sp.exp(g_l), (l, 1, K))
-    return Definition(name, out, (j,), expr, softmax_of=g_j, text="softmax")
+    return Definition(name, out, (j,), expr, kernel="softmax", argument=g_j, text="softmax")
 
 
 def cross_entropy(cost: sp.Symbol, out: sp.IndexedBase, target: sp.IndexedBase, j: sp.Symbol,
@@ -52,7 +52,8 @@ def squared_error(cost: sp.Symbol, out: sp.IndexedBase, target: sp.IndexedBase, 
 
 def sigmoid(out: sp.IndexedBase, var: sp.IndexedBase, j: sp.Symbol) -> Definition:
     """out_j := 1 / (1 + exp(-var_j))."""
-    return Definition("sigmoid", out, (j,), 1 / (1 + sp.exp(-var[j])), text="sigmoid")
+    return Definition("sigmoid", out, (j,), 1 / (1 + sp.exp(-var[j])), kernel="sigmoid", argument=var[j],
+                      text="sigmoid")
 
 
 def affine(out: sp.IndexedBase, W: sp.IndexedBase, a: sp.IndexedBase, b: sp.IndexedBase,

@@ -43,14 +43,14 @@ class Chain:
             self.apply(rule, **params)
         return self
 
-    def derivation(self, name: str, title: str, description: str = "") -> Derivation:
+    def derivation(self, name: str, title: str, description: str = "", interface: str = "per_example") -> Derivation:
         """The chain so far as a Derivation."""
         return Derivation(name=name, title=title, setting=self.context.setting, lhs=self.lhs,
                           steps=tuple(self.steps), conditions=self.context.conditions,
-                          description=description)
+                          description=description, interface=interface)
 
 
 def run_recipe(setting: Setting, lhs: sp.Expr, recipe: Iterable, *, name: str, title: str,
-               description: str = "", conditions: tuple = ()) -> Derivation:
+               description: str = "", conditions: tuple = (), interface: str = "per_example") -> Derivation:
     """Build a Derivation of ``lhs`` by running ``recipe`` on it."""
-    return Chain(setting, lhs, conditions).run(recipe).derivation(name, title, description)
+    return Chain(setting, lhs, conditions).run(recipe).derivation(name, title, description, interface)

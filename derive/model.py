@@ -121,6 +121,8 @@ class Derivation:
 
     ``conditions`` hold throughout (an index range, j != k for a lemma);
     ``assumptions`` lists every assumption a step of the chain cites.
+    ``interface`` tells compile() how the inputs are laid out: 'per_example'
+    (rows are examples), 'dataset', 'labels' or 'network'.
     """
 
     name: str
@@ -131,6 +133,7 @@ class Derivation:
     conditions: tuple = ()
     description: str = ""
     parts: tuple = field(default=())
+    interface: str = "per_example"
 
     @property
     def result(self) -> sp.Expr:
@@ -186,6 +189,16 @@ class Derivation:
         return tuple(out.values())
 
     @property
+    def free_indices(self) -> tuple:
+        """The indices free in the left-hand side (k of dE/dz_k; i, j of do_i/dz_j), in order."""
+        ranged = {i for i, _ in self.setting.ranges}
+        out: list = []
+        for node in sp.preorder_traversal(self.lhs):
+            if isinstance(node, sp.Indexed):
+                out.extend(i for i in node.indices if i in ranged and i not in out)
+        return tuple(out)
+
+    @property
     def equation(self) -> sp.Eq:
         """lhs = result as a SymPy equation."""
         return sp.Eq(self.lhs, self.result, evaluate=False)
@@ -231,10 +244,10 @@ class Derivation:
         from .render.json import derivation_dict
         return derivation_dict(self)
 
-    def compile(self, **options: Any):
-        """The closed form as a vectorised, numerically stable NumPy function."""
+    def compile(self) -> Any:
+        """The closed form as a vectorised, numerically stable NumPy function (see derive.compile)."""
         from .compile import compile_derivation
-        return compile_derivation(self, **options)
+        return compile_derivation(self)
 
     def _repr_latex_(self) -> str:
         from .render.latex import render_latex

@@ -19,8 +19,9 @@ from .expr import indexed_with_base, substitute
 class Definition:
     """``symbol[indices] := expr``, e.g. o_j := exp(z_j) / sum_l exp(z_l).
 
-    ``softmax_of`` is g(j) when expr is exp(g(j)) / sum_l exp(g(l)): the
-    compiler evaluates such a definition with a stable softmax. An
+    ``kernel`` names how the compiler evaluates the definition stably:
+    'softmax' for exp(g(j)) / sum_l exp(g(l)) and 'sigmoid' for
+    1 / (1 + exp(-g(j))), with ``argument`` the g(j); '' evaluates ``expr``. An
     ``abstract`` definition stands for any function (a cost C of z): renderers
     show only its text, and the verifier checks steps with ``expr``, a test
     function of the same arguments.
@@ -30,7 +31,8 @@ class Definition:
     symbol: sp.Basic
     indices: tuple
     expr: sp.Expr
-    softmax_of: Optional[sp.Expr] = None
+    kernel: str = ""
+    argument: Optional[sp.Expr] = None
     text: str = ""
     abstract: bool = False
 

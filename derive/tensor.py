@@ -20,7 +20,7 @@ import sympy as sp
 from . import numeric
 from .expr import SumExcept
 
-BATCH = sp.Symbol("batch")  # the implicit axis of examples of per-example derivations
+BATCH = sp.Dummy("batch")  # the implicit axis of examples of per-example derivations (immutable)
 
 
 class _sum(sp.Function):
@@ -68,15 +68,14 @@ class Program:
     def __init__(self, expr: sp.Expr, free: tuple, labels: frozenset = frozenset()) -> None:
         self.free = tuple(free)
         self._cache: dict = {}
+        self._summed: dict = {}
         self.views: list = []
         self.deltas: list = []
         self._labels = labels
         body = self._vec(expr)
-        self.axes = tuple(dict.fromkeys(list(self.free) + self._axes_of(body)))
+        self.axes = tuple(dict.fromkeys(list(self.free) + self._axes_of(body) + list(self._summed)))
         self.expr = body
-        taken = {v.symbol for v in self.views} | {d.symbol for d in self.deltas}
-        self.scalars = tuple(sorted((x for x in body.free_symbols
-                                     if x not in taken and not str(x).startswith("axis_")), key=str))
+        self.scalars = tuple(sorted((x for x in body.free_symbols if not isinstance(x, sp.Dummy)), key=str))
 
     @property
     def source(self) -> str:
@@ -84,8 +83,14 @@ class Program:
         return inspect.getsource(self._compiled(self.axes))
 
     # -- building ------------------------------------------------------------
-    def _symbol(self) -> sp.Symbol:
-        return sp.Symbol(f"v{len(self.views) + len(self.deltas)}")
+    def _symbol(self) -> sp.Dummy:
+        return sp.Dummy("v")
+
+    def _axis(self, index: sp.Symbol) -> tuple:
+        """The (position, size) placeholders of a summed index, filled in when the program runs."""
+        if index not in self._summed:
+            self._summed[index] = (sp.Dummy(f"axis_{index}"), sp.Dummy(f"size_{index}"))
+        return self._summed[index]
 
     def _view(self, node: sp.Indexed, log: bool = False) -> sp.Symbol:
         for v in self.views:
@@ -114,10 +119,10 @@ class Program:
         if isinstance(e, sp.Sum):
             body = self._vec(e.function)
             for index, _, _ in e.limits:
-                body = _sum(body, sp.Symbol(f"axis_{index}"))
+                body = _sum(body, *self._axis(index))
             return body
         if isinstance(e, SumExcept):
-            whole = _sum(self._vec(e.function), sp.Symbol(f"axis_{e.index}"))
+            whole = _sum(self._vec(e.function), *self._axis(e.index))
             return whole - self._vec(e.function.xreplace({e.index: e.excluded}))
         if not e.args:
             return e
@@ -145,8 +150,9 @@ class Program:
     def _compiled(self, axes: tuple) -> Callable:
         """The generated function for one layout of the axes (sum positions depend on it)."""
         if axes not in self._cache:
-            body = self.expr.xreplace({sp.Symbol(f"axis_{a}"): sp.Integer(n) for n, a in enumerate(axes)})
-            args = [v.symbol for v in self.views] + [d.symbol for d in self.deltas] + list(self.scalars)
+            body = self.expr.xreplace({pos: sp.Integer(axes.index(index)) for index, (pos, _) in self._summed.items()})
+            args = ([v.symbol for v in self.views] + [d.symbol for d in self.deltas] + list(self.scalars)
+                    + [size for _, size in self._summed.values()])
             self._cache[axes] = sp.lambdify(args, body, modules=[{"_sum": _np_sum}, "numpy"], docstring_limit=0)
         return self._cache[axes]
 
@@ -168,7 +174,12 @@ class Program:
         values = [_place(self._tensor(tensors, v), v.indices, axes, sizes) for v in self.views]
         values += [self._delta(d, tensors, axes, sizes) for d in self.deltas]
         scalars = [tensors[str(x)] for x in self.scalars]
-        out = np.asarray(self._compiled(axes)(*values, *scalars), dtype=np.result_type(*values) if values else float)
+        for index in self._summed:
+            if index not in sizes:
+                raise ValueError(f"the range of the summed index {index} is not known from any array")
+        counts = [sizes[index] for index in self._summed]
+        out = np.asarray(self._compiled(axes)(*values, *scalars, *counts),
+                         dtype=np.result_type(*values) if values else float)
         if out.ndim < len(axes):
             out = out.reshape((1,) * (len(axes) - out.ndim) + out.shape)
         keep = [n for n, a in enumerate(axes) if a in self.free or a in extra]
@@ -209,45 +220,38 @@ def _place(t: Tensor, indices: tuple, axes: tuple, sizes: dict, tail: tuple = No
     return arr.reshape(shape)
 
 
-def _np_sum(x, axis):
+def _np_sum(x, axis, size):
+    """Sum over ``axis`` (kept, length 1); a term constant along it counts ``size`` times."""
     x = np.asarray(x)
-    if x.ndim <= int(axis):
-        return x
+    if x.ndim <= int(axis) or x.shape[int(axis)] == 1:
+        return x * size
     return np.sum(x, axis=int(axis), keepdims=True)
 
 
-def evaluate_definition(definition, tensors: Mapping[str, Tensor], labels: frozenset = frozenset(),
-                        keep: tuple = ()) -> dict:
-    """The arrays a definition produces: a stable softmax (and its log), a stable sigmoid, or the expression.
+class DefinitionProgram:
+    """The arrays a definition produces, compiled once: a stable softmax (and its log), a stable
+    sigmoid, or the expression itself. ``keep`` lists indices it depends on without naming them
+    (the example i of f_k = w_k . x_i)."""
 
-    ``keep`` lists indices the definition depends on without naming them (the example i of f_k = w_k . x_i).
-    """
-    out = {}
-    free = tuple(definition.indices) + tuple(keep)
-    if definition.softmax_of is not None:
-        _, denominator = sp.fraction(definition.expr)
-        cls = [i for i in definition.indices if not denominator.has(i)]
-        arg = Program(definition.softmax_of, free, labels)(tensors)
-        axis = arg.axes.index(cls[0])
-        moved = np.moveaxis(arg.array, axis, -1)
-        out[str(definition.symbol)] = Tensor(np.moveaxis(numeric.softmax(moved), -1, axis), arg.axes)
-        out[f"log_{definition.symbol}"] = Tensor(np.moveaxis(numeric.log_softmax(moved), -1, axis), arg.axes)
-        return out
-    sig = _sigmoid_argument(definition.expr)
-    if sig is not None:
-        arg = Program(sig, free, labels)(tensors)
-        out[str(definition.symbol)] = Tensor(numeric.sigmoid(arg.array), arg.axes)
-        return out
-    out[str(definition.symbol)] = Program(definition.expr, free, labels)(tensors)
-    return out
+    def __init__(self, definition, labels: frozenset = frozenset(), keep: tuple = ()) -> None:
+        self.definition = definition
+        free = tuple(definition.indices) + tuple(i for i in keep if i not in definition.indices)
+        if definition.kernel == "softmax":
+            _, denominator = sp.fraction(definition.expr)
+            self.axis = [i for i in definition.indices if not denominator.has(i)][0]
+        if definition.kernel:
+            self.program = Program(definition.argument, free, labels)
+        else:
+            self.program = Program(definition.expr, free, labels)
 
-
-def _sigmoid_argument(expr: sp.Expr):
-    """g when expr is 1 / (1 + exp(-g)), else None."""
-    numerator, denominator = sp.fraction(expr)
-    if numerator != 1 or not isinstance(denominator, sp.Add) or len(denominator.args) != 2:
-        return None
-    one, other = sorted(denominator.args, key=lambda a: not a.is_Number)
-    if one != 1 or not isinstance(other, sp.exp):
-        return None
-    return -other.args[0]
+    def __call__(self, tensors: Mapping[str, Tensor]) -> dict:
+        name = str(self.definition.symbol)
+        out = self.program(tensors)
+        if self.definition.kernel == "softmax":
+            axis = out.axes.index(self.axis)
+            moved = np.moveaxis(out.array, axis, -1)
+            return {name: Tensor(np.moveaxis(numeric.softmax(moved), -1, axis), out.axes),
+                    f"log_{name}": Tensor(np.moveaxis(numeric.log_softmax(moved), -1, axis), out.axes)}
+        if self.definition.kernel == "sigmoid":
+            return {name: Tensor(numeric.sigmoid(out.array), out.axes)}
+        return {name: out}

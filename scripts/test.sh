@@ -13,5 +13,16 @@ if ! command -v pdflatex >/dev/null 2>&1; then
     texlive-latex-base texlive-latex-recommended >/dev/null
 fi
 
+# headless Chromium, and node with the pinned KaTeX and MathJax, for tests/test_math_renders.py
+if ! command -v chromium >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
+fi
+bash tools/mathcheck/install.sh
+
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 python3 -m pytest "$@"

@@ -70,4 +70,4 @@ def softmax_ce_labels(K: Optional[int] = None, *, notation: Optional[Mapping[str
     return run_recipe(setting, sp.Derivative(L, w[k, d]), recipe,
                       name="softmax_ce_labels", title="Gradient of softmax cross-entropy with integer labels",
                       description="The gradient of the loss of one example with an integer class label "
-                                  "with respect to the weights of a linear softmax classifier")
+                                  "with respect to the weights of a linear softmax classifier", interface="labels")

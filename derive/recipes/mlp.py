@@ -138,4 +138,4 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
                         + hidden.definitions[1:] + params.definitions[1:]),
         lhs=bp1.lhs, steps=(), parts=parts,
         description="The four equations of backpropagation for a network with sigmoid hidden layers, "
-                    "a softmax output layer and the cross-entropy cost")
+                    "a softmax output layer and the cross-entropy cost", interface="network")

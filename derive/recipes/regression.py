@@ -59,7 +59,7 @@ def softmax_regression(K: Optional[int] = 3, *, notation: Optional[Mapping[str, 
         return sp.Sum(Theta[cls, p] * x[example, p], (p, 0, nf))
 
     hyp = Definition("softmax", h, (i, c), sp.exp(score(i, c)) / sp.Sum(sp.exp(score(i, l)), (l, 1, K)),
-                     softmax_of=score(i, c), text="softmax hypothesis")
+                     kernel="softmax", argument=score(i, c), text="softmax hypothesis")
     cost = Definition("cross_entropy", J, (), -sp.Sum(sp.Sum(y[i, c] * sp.log(h[i, c]), (c, 1, K)), (i, 1, m)),
                       text="cross-entropy over the dataset")
     setting = Setting(
@@ -82,4 +82,4 @@ def softmax_regression(K: Optional[int] = 3, *, notation: Optional[Mapping[str, 
                       name="softmax_regression", title="Gradient of softmax regression",
                       description="The gradient of the cross-entropy of a softmax regression over a dataset "
                                   "with respect to its parameters",
-                      conditions=(bias_input(x, i),))
+                      conditions=(bias_input(x, i),), interface="dataset")
