@@ -17,7 +17,7 @@ class Entry:
     description: str
     reference: str
 
-    def __call__(self, **options) -> Derivation:
+    def __call__(self, **options: object) -> Derivation:
         return self.build(**options)
 
     def __repr__(self) -> str:

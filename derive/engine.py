@@ -5,7 +5,6 @@ from typing import Callable, Iterable, Optional
 
 import sympy as sp
 
-from .errors import RecipeError
 from .model import Derivation, Step
 from .rules import Context
 from .setting import Setting
@@ -30,11 +29,6 @@ class Chain:
         self.steps.append(step)
         self.expr = step.expr
         return True
-
-    def require(self, rule: RuleFn, **params) -> None:
-        """Apply ``rule``; a recipe that needs it and cannot apply it is a bug."""
-        if not self.apply(rule, **params):
-            raise RecipeError(f"{rule.__name__} did not apply to {sp.sstr(self.expr)}")
 
     def run(self, recipe: Iterable) -> "Chain":
         """Apply each (rule, params) of a recipe in order, skipping those that do not apply."""

@@ -24,7 +24,3 @@ class UnknownDerivationError(ArgumentError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return f"{self.argument}: {self.problem}"
-
-
-class RecipeError(DeriveError, RuntimeError):
-    """A recipe could not be carried out by the rules (a bug, never user input)."""

@@ -114,10 +114,6 @@ class Setting:
                 return bounds
         return (sp.Integer(1), self.K)
 
-    def domain_of(self, name: str) -> str:
-        """How the verifier samples the base called ``name``."""
-        return dict(self.domains).get(name, "real")
-
     def dependents(self, variable: sp.Basic, excluding: Optional[sp.Basic] = None) -> frozenset:
         """Bases and symbols whose value changes with ``variable``'s base (not through ``excluding``)."""
         base = variable.base if isinstance(variable, sp.Indexed) else variable

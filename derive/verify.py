@@ -86,6 +86,8 @@ class Report:
 def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points: int = 2,
            index_samples: int = 2, seed: int = 0, lemmas: bool = True) -> Report:
     """Check every step (and every lemma's steps) and the result of ``derivation``."""
+    if not isinstance(derivation, Derivation):
+        raise ArgumentTypeError("derivation", f"must be a Derivation, got {type(derivation).__name__}")
     Ks = _check_Ks(derivation, Ks)
     if not isinstance(points, int) or isinstance(points, bool) or points < 1:
         raise ArgumentError("points", f"must be a positive integer, got {points!r}")
@@ -103,15 +105,15 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
 
 def _check_Ks(derivation: Derivation, Ks) -> tuple:
     K = derivation.setting.K
-    if K.is_Integer:
-        return (int(K),)
     if Ks is None:
-        return (2, 3, 4, 5)
+        return (int(K),) if K.is_Integer else (2, 3, 4, 5)
     if isinstance(Ks, (str, bytes)) or not isinstance(Ks, Iterable):
         raise ArgumentTypeError("Ks", f"must be a sequence of integers >= 2, got {type(Ks).__name__}")
     Ks = tuple(Ks)
     if not Ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in Ks):
         raise ArgumentError("Ks", f"must be a non-empty sequence of integers >= 2, got {Ks!r}")
+    if K.is_Integer and Ks != (int(K),):
+        raise ArgumentError("Ks", f"{derivation.name} has K = {K}; it can only be checked at K = {K}")
     return Ks
 
 

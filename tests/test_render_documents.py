@@ -29,8 +29,10 @@ LEMMA1_TEXT = """Lemma 1: Softmax partial, same index
         [differentiate] elementary derivatives; distinct variables are independent
     = (exp(z_k)*sum_{l=1..K} exp(z_l) - exp(2*z_k))/(sum_{l=1..K} exp(z_l))**2
         [Kronecker delta] the Kronecker delta picks one term of the sum; using 1 <= k <= K
-    = o_k - o_k**2
+    = (o_k*(sum_{l=1..K} exp(z_l))**2 - o_k**2*(sum_{l=1..K} exp(z_l))**2)/(sum_{l=1..K} exp(z_l))**2
         [fold definition] fold the definition of the softmax back in: exp(z_j)/sum_{l=1..K} exp(z_l) = o_j
+    = o_k - o_k**2
+        [cancel] cancel common factors
     = o_k*(1 - o_k)
         [factor] take out the common factor
 """

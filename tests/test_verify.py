@@ -83,6 +83,13 @@ def test_bad_options_are_named(ce, kwargs, argument):
 
 
 def test_concrete_K_is_checked_at_that_K(ce3):
+    with pytest.raises(derive.ArgumentError) as err:
+        ce3.verify(Ks=(2, 3))
+    assert err.value.argument == "Ks" and "K = 3" in str(err.value)
+    from derive.verify import verify
+    with pytest.raises(derive.ArgumentTypeError) as err:
+        verify("softmax_ce")
+    assert err.value.argument == "derivation"
     report = ce3.verify()
     assert report.ok
     assert all(c.cases == 4 for c in report.checks)  # 1 K, 2 index choices, 2 points

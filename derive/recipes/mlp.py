@@ -26,19 +26,21 @@ ROLES = {"activations": "a", "inputs": "z", "weights": "W", "biases": "b", "erro
          "cost": "C", "layer": "l", "output_layer": "L"}
 
 
-def _layer_base(role_name: str, key: str, latex: str, text: str, store: dict) -> sp.IndexedBase:
-    base = sp.IndexedBase(key)
+def _layer_base(name: str, layer: str, latex: str, text: str, store: dict) -> sp.IndexedBase:
+    """A per-layer base; its internal name holds '__', which no caller's name can (names are letters and digits)."""
+    key = f"{name}__{layer}"
     store[key] = Display(latex, text)
-    return base
+    return sp.IndexedBase(key)
 
 
-def _greek(name: str) -> str:
-    return "\\" + name if name in ("delta", "epsilon", "theta", "sigma") else name
+def _tex(name: str) -> str:
+    """A name as LaTeX: Greek names (delta, epsilon, ...) as Greek letters."""
+    return sp.latex(sp.Symbol(name))
 
 
 def _sigmoid_lemma(a: sp.IndexedBase, z: sp.IndexedBase, j, k, setting: Setting) -> Derivation:
     recipe = [(rules.definition, {"of": a}), rules.quotient_rule, rules.differentiate, (rules.fold, {"of": a}),
-              rules.factor, rules.kronecker_delta]
+              rules.cancel, rules.factor, rules.kronecker_delta]
     return run_recipe(setting, sp.Derivative(a[j], z[k]), recipe,
                       name="sigmoid_derivative", title="Derivative of the sigmoid",
                       description="The rate of change of a sigmoid unit's activation with respect to its input")
@@ -54,23 +56,23 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
     n = role_names(ROLES, notation)
     A, Z, Wn, Bn, D, Y, C, l, L = (n[r] for r in ("activations", "inputs", "weights", "biases", "errors",
                                                   "targets", "cost", "layer", "output_layer"))
-    d_tex = _greek(D)
+    a_tex, z_tex, w_tex, b_tex, d_tex = (_tex(x) for x in (A, Z, Wn, Bn, D))
     j, k, m, q = (defs.index(x) for x in "jkmq")
     size_L, size_l, size_next, size_prev = (sp.Symbol(f"n_{x}", integer=True, positive=True)
                                             for x in (L, l, "next", "prev"))
     show: dict = {}
-    aL = _layer_base(A, "aL", f"{A}^{{{L}}}", f"{A}^{L}", show)
-    zL = _layer_base(Z, "zL", f"{Z}^{{{L}}}", f"{Z}^{L}", show)
-    al = _layer_base(A, "al", f"{A}^{{{l}}}", f"{A}^{l}", show)
-    zl = _layer_base(Z, "zl", f"{Z}^{{{l}}}", f"{Z}^{l}", show)
-    a_prev = _layer_base(A, "aprev", f"{A}^{{{l}-1}}", f"{A}^({l}-1)", show)
-    z_next = _layer_base(Z, "znext", f"{Z}^{{{l}+1}}", f"{Z}^({l}+1)", show)
-    W_l = _layer_base(Wn, "Wl", f"{Wn}^{{{l}}}", f"{Wn}^{l}", show)
-    W_next = _layer_base(Wn, "Wnext", f"{Wn}^{{{l}+1}}", f"{Wn}^({l}+1)", show)
-    b_l = _layer_base(Bn, "bl", f"{Bn}^{{{l}}}", f"{Bn}^{l}", show)
-    b_next = _layer_base(Bn, "bnext", f"{Bn}^{{{l}+1}}", f"{Bn}^({l}+1)", show)
-    d_l = _layer_base(D, "deltal", f"{d_tex}^{{{l}}}", f"{D}^{l}", show)
-    d_next = _layer_base(D, "deltanext", f"{d_tex}^{{{l}+1}}", f"{D}^({l}+1)", show)
+    aL = _layer_base(A, "L", f"{a_tex}^{{{L}}}", f"{A}^{L}", show)
+    zL = _layer_base(Z, "L", f"{z_tex}^{{{L}}}", f"{Z}^{L}", show)
+    al = _layer_base(A, "l", f"{a_tex}^{{{l}}}", f"{A}^{l}", show)
+    zl = _layer_base(Z, "l", f"{z_tex}^{{{l}}}", f"{Z}^{l}", show)
+    a_prev = _layer_base(A, "prev", f"{a_tex}^{{{l}-1}}", f"{A}^({l}-1)", show)
+    z_next = _layer_base(Z, "next", f"{z_tex}^{{{l}+1}}", f"{Z}^({l}+1)", show)
+    W_l = _layer_base(Wn, "l", f"{w_tex}^{{{l}}}", f"{Wn}^{l}", show)
+    W_next = _layer_base(Wn, "next", f"{w_tex}^{{{l}+1}}", f"{Wn}^({l}+1)", show)
+    b_l = _layer_base(Bn, "l", f"{b_tex}^{{{l}}}", f"{Bn}^{l}", show)
+    b_next = _layer_base(Bn, "next", f"{b_tex}^{{{l}+1}}", f"{Bn}^({l}+1)", show)
+    d_l = _layer_base(D, "l", f"{d_tex}^{{{l}}}", f"{D}^{l}", show)
+    d_next = _layer_base(D, "next", f"{d_tex}^{{{l}+1}}", f"{D}^({l}+1)", show)
     y = sp.IndexedBase(Y)
     Cx, Cs = sp.Symbol(f"{C}_x"), sp.Symbol(C)
     display = tuple(show.items())

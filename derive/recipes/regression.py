@@ -19,12 +19,13 @@ ROLES = {"parameters": "Theta", "inputs": "x", "targets": "y", "hypothesis": "h"
          "feature_sum": "p", "examples": "m", "features": "n", "classes": "K"}
 
 
-def regression_recipe(J, h, lemma, facts, written_out: bool) -> list:
-    """Through the log, the hypothesis partial, cancel, the delta picks y_k, the targets sum to one."""
+def regression_recipe(J, h, lemma, facts) -> list:
+    """Through the log (a class sum with numeric bounds written out), the hypothesis partial, cancel,
+    the delta picks y_k, the targets sum to one."""
     return [
         (rules.definition, {"of": J}),
         rules.linearity,
-        *([rules.write_out_sum] if written_out else []),
+        rules.write_out_sum,
         rules.chain_rule,
         (rules.lemma, {"lemmas": (lemma,)}),
         rules.cancel,
@@ -78,7 +79,7 @@ def softmax_regression(K: Optional[int] = 3, *, notation: Optional[Mapping[str, 
                        description="The derivative of one hypothesis with respect to one parameter, by the quotient rule")
     facts = (normalized(y, c, K, prefix=(i,)),)
     return run_recipe(setting, sp.Derivative(J, Theta[k, j]),
-                      regression_recipe(J, h, lemma, facts, written_out=K_value is not None),
+                      regression_recipe(J, h, lemma, facts),
                       name="softmax_regression", title="Gradient of softmax regression",
                       description="The gradient of the cross-entropy of a softmax regression over a dataset "
                                   "with respect to its parameters",

@@ -17,13 +17,14 @@ from ..setting import Setting
 
 
 def partials_recipe(out: sp.IndexedBase) -> list:
-    """definition, quotient rule, elementary derivatives, deltas, fold back, factor."""
+    """definition, quotient rule, elementary derivatives, deltas, fold back, cancel, factor."""
     return [
         (rules.definition, {"of": out}),
         rules.quotient_rule,
         rules.differentiate,
         rules.kronecker_delta,
         (rules.fold, {"of": out}),
+        rules.cancel,
         rules.factor,
     ]
 

@@ -104,7 +104,7 @@ def check_settings(settings: Mapping, defaults: Mapping, renderer: str) -> dict:
         if key not in defaults:
             raise ArgumentError(key, f"unknown setting of the {renderer} renderer; "
                                      f"settings are {', '.join(sorted(defaults))}")
-        if not isinstance(value, type(defaults[key])):
+        if not isinstance(value, type(defaults[key])) or isinstance(value, bool) != isinstance(defaults[key], bool):
             raise ArgumentTypeError(key, f"must be {type(defaults[key]).__name__}, got {type(value).__name__}")
         out[key] = value
     return out

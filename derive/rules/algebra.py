@@ -1,7 +1,7 @@
 """Algebraic rules: definitions in and out, cancel, expand, collect, factor, assumptions, lemmas."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import sympy as sp
 
@@ -10,8 +10,11 @@ from ..expr import Held, SumExcept, known_different, release, substitute
 from ..model import Assumption, Rule, Step
 from .base import identity, rewrite_step, single_derivative
 
+if TYPE_CHECKING:  # pragma: no cover
+    from . import Context
 
-def definition(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
+
+def definition(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     """symbol -> its definition, e.g. E -> -sum_j y_j log o_j."""
     d = ctx.setting.definition_of(of)
     if d is None or not d.occurs_in(expr):
@@ -20,7 +23,7 @@ def definition(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
     return Step(new, Rule.DEFINITION, f"definition of the {d.text or d.name}")
 
 
-def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
+def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     """numerator(j) / denominator -> symbol_j, for a definition symbol_j := numerator(j) / denominator."""
     d = ctx.setting.definition_of(of)
     if d is None or not d.indices:
@@ -38,7 +41,7 @@ def fold(expr: sp.Expr, ctx, of: sp.Basic) -> Optional[Step]:
         folded = _fold_quotient(work, d, numerator, denominator, held)
     if folded is None or folded == work:
         return None
-    new = sp.cancel(folded).xreplace({held: denominator})
+    new = folded.xreplace({held: denominator})
     return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
                 formula=identity(d.expr, d.lhs))
 
@@ -96,14 +99,19 @@ def _power_pattern(numerator: sp.Expr, power: sp.Wild) -> sp.Expr:
     return numerator ** power
 
 
-def cancel(expr: sp.Expr, ctx) -> Optional[Step]:
-    """(1/u) * u -> 1: merge substituted factors with their neighbours so common factors cancel."""
-    if not expr.has(Held):
+def cancel(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """(1/u) * u -> 1 and (a v^2 - b v^2) / v^2 -> a - b: cancel common factors."""
+    if expr.has(Held):  # merge substituted factors with their neighbours
+        return Step(release(expr), Rule.CANCEL, "cancel common factors")
+    if not any(p.exp.is_negative for p in expr.atoms(sp.Pow)):  # no fraction to cancel
         return None
-    return Step(release(expr), Rule.CANCEL, "cancel common factors")
+    new = sp.cancel(expr)
+    if new == expr:
+        return None
+    return Step(new, Rule.CANCEL, "cancel common factors")
 
 
-def expand(expr: sp.Expr, ctx) -> Optional[Step]:
+def expand(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """a (b + c) -> a b + a c."""
     new = sp.expand_mul(expr)
     if new == expr:
@@ -111,7 +119,7 @@ def expand(expr: sp.Expr, ctx) -> Optional[Step]:
     return Step(new, Rule.EXPAND, "multiply out the brackets")
 
 
-def collect(expr: sp.Expr, ctx, on: Sequence = ()) -> Optional[Step]:
+def collect(expr: sp.Expr, ctx: "Context", on: Sequence = ()) -> Optional[Step]:
     """a x + b x -> (a + b) x, for x a defined quantity shared by several terms."""
 
     def fn(node, frame, used):
@@ -136,7 +144,7 @@ def _shared_factors(expr: sp.Add, setting) -> list:
     return sorted((f for f, n in counts.items() if n > 1), key=sp.default_sort_key)
 
 
-def factor(expr: sp.Expr, ctx) -> Optional[Step]:
+def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """a b - a c -> a (b - c): take common factors out."""
     new = sp.factor_terms(expr)
     if new == expr or sp.count_ops(new) > sp.count_ops(expr):
@@ -144,7 +152,7 @@ def factor(expr: sp.Expr, ctx) -> Optional[Step]:
     return Step(new, Rule.FACTOR, "take out the common factor")
 
 
-def assumption(expr: sp.Expr, ctx, fact: Assumption) -> Optional[Step]:
+def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step]:
     """lhs -> rhs for a declared assumption lhs = rhs, e.g. sum_j y_j -> 1."""
     if fact.rewrite is None:
         return None
@@ -169,7 +177,7 @@ def _replace_written_out(expr, total: sp.Sum, value):
     return expr.replace(lambda n: swap(n) is not None, swap)
 
 
-def lemma(expr: sp.Expr, ctx, lemmas: Sequence) -> Optional[Step]:
+def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
     """df/dx -> the result of a lemma whose left-hand side matches, under the lemma's conditions."""
     cited: dict = {}
 

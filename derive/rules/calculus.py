@@ -1,13 +1,16 @@
 """Differentiation rules: linearity, chain rule, quotient rule, elementary derivatives."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sympy as sp
 
 from ..expr import SumExcept
 from ..model import Rule, Step
 from .base import U, V, X, identity, rewrite_step, single_derivative
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import Context
 
 
 def _with_function(node, function):
@@ -26,7 +29,7 @@ def _sum_indices(node) -> tuple:
     return ()
 
 
-def linearity(expr: sp.Expr, ctx) -> Optional[Step]:
+def linearity(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx (a f + g) -> a df/dx + dg/dx;  d/dx sum_j f_j -> sum_j df_j/dx;  sum_j c f_j -> c sum_j f_j."""
     setting = ctx.setting
 
@@ -64,7 +67,7 @@ def linearity(expr: sp.Expr, ctx) -> Optional[Step]:
                         "differentiation and finite sums are linear, so constant factors move outside")
 
 
-def combine_sums(expr: sp.Expr, ctx) -> Optional[Step]:
+def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """sum_i a_i + sum_i b_i -> sum_i (a_i + b_i), for sums over the same range (linearity, read backwards)."""
 
     def fn(node, frame, used):
@@ -85,7 +88,7 @@ def combine_sums(expr: sp.Expr, ctx) -> Optional[Step]:
     return rewrite_step(expr, ctx, fn, Rule.LINEARITY, "sums over the same range combine into one sum")
 
 
-def multivariate_chain_rule(expr: sp.Expr, ctx, through: sp.IndexedBase, indices: tuple) -> Optional[Step]:
+def multivariate_chain_rule(expr: sp.Expr, ctx: "Context", through: sp.IndexedBase, indices: tuple) -> Optional[Step]:
     """dF/dx -> sum_j dF/du_j du_j/dx, for F depending on x only through the u_j."""
     setting = ctx.setting
 
@@ -117,7 +120,7 @@ def multivariate_chain_rule(expr: sp.Expr, ctx, through: sp.IndexedBase, indices
                         "multivariate chain rule")
 
 
-def chain_rule(expr: sp.Expr, ctx) -> Optional[Step]:
+def chain_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx F(u) -> F'(u) du/dx, for u built from defined quantities (log u gives u'/u)."""
     setting = ctx.setting
     names: list = []
@@ -149,7 +152,7 @@ def chain_rule(expr: sp.Expr, ctx) -> Optional[Step]:
     return Step(step.expr, step.rule, why, step.assumptions, formula=formula)
 
 
-def quotient_rule(expr: sp.Expr, ctx) -> Optional[Step]:
+def quotient_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx (u/v) -> (u' v - u v') / v^2, when v depends on x."""
     setting = ctx.setting
 
@@ -169,7 +172,7 @@ def quotient_rule(expr: sp.Expr, ctx) -> Optional[Step]:
     return rewrite_step(expr, ctx, fn, Rule.QUOTIENT_RULE, "quotient rule", formula=formula)
 
 
-def differentiate(expr: sp.Expr, ctx) -> Optional[Step]:
+def differentiate(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx f -> f' for f built from the variables alone (dz_l/dz_k = delta_lk); d/dx c -> 0."""
     setting = ctx.setting
 

@@ -1,7 +1,7 @@
 """The matrix form: an index expression rewritten as the entry of a matrix expression."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sympy as sp
 
@@ -12,8 +12,11 @@ from ..model import Rule, Step
 class _Untranslatable(Exception):
     pass
 
+if TYPE_CHECKING:  # pragma: no cover
+    from . import Context
 
-def matrix_form(expr: sp.Expr, ctx, rows: sp.Symbol, cols: Optional[sp.Symbol] = None) -> Optional[Step]:
+
+def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[sp.Symbol] = None) -> Optional[Step]:
     """f_i g_j + delta_ij h_i + sum_k M_ki v_k ... -> [f g^T + diag(h) + M^T v ...]_ij."""
     setting = ctx.setting
     if not expr.has(rows) or (cols is not None and not expr.has(cols)) or isinstance(expr, Entry):

@@ -1,7 +1,7 @@
 """Rules on finite sums: split at j = k, join back, contract Kronecker deltas."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sympy as sp
 
@@ -10,8 +10,11 @@ from ..expr import SumExcept, known_different
 from ..model import Rule, Step
 from .base import rewrite_step, single_limit
 
+if TYPE_CHECKING:  # pragma: no cover
+    from . import Context
 
-def split_sum(expr: sp.Expr, ctx, at: sp.Symbol) -> Optional[Step]:
+
+def split_sum(expr: sp.Expr, ctx: "Context", at: sp.Symbol) -> Optional[Step]:
     """sum_j f(j) -> f(at) + sum_{j != at} f(j), for sums whose summand mentions ``at``."""
 
     def fn(node, frame, used):
@@ -37,7 +40,7 @@ def split_sum(expr: sp.Expr, ctx, at: sp.Symbol) -> Optional[Step]:
     return Step(step.expr, step.rule, f"split off the term {index} = {at} from the sum", step.assumptions)
 
 
-def join_sum(expr: sp.Expr, ctx) -> Optional[Step]:
+def join_sum(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """c f(k) + c sum_{j != k} f(j) -> c sum_j f(j)."""
 
     def fn(node, frame, used):
@@ -59,7 +62,7 @@ def join_sum(expr: sp.Expr, ctx) -> Optional[Step]:
     return rewrite_step(expr, ctx, fn, Rule.JOIN_SUM, "the split-off term joins the rest of the sum")
 
 
-def kronecker_delta(expr: sp.Expr, ctx) -> Optional[Step]:
+def kronecker_delta(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """sum_l f(l) delta_lk -> f(k) for k in range;  delta_jk -> 0 for j != k;  delta_jk f(k) -> delta_jk f(j)."""
     setting = ctx.setting
     actions: set = set()
@@ -167,7 +170,7 @@ def _contract_written_out(node: sp.Add, setting, used):
     return None
 
 
-def write_out_sum(expr: sp.Expr, ctx) -> Optional[Step]:
+def write_out_sum(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """sum_{c=1}^{3} f(c) -> f(1) + f(2) + f(3), for a sum with numeric bounds."""
 
     def fn(node, frame, used):
@@ -184,7 +187,7 @@ def write_out_sum(expr: sp.Expr, ctx) -> Optional[Step]:
     return rewrite_step(expr, ctx, fn, Rule.WRITE_OUT, "write the sum out term by term")
 
 
-def cases(expr: sp.Expr, ctx, first: sp.Symbol, second: sp.Symbol) -> Optional[Step]:
+def cases(expr: sp.Expr, ctx: "Context", first: sp.Symbol, second: sp.Symbol) -> Optional[Step]:
     """X -> delta_ab X + (1 - delta_ab) X: treat a = b and a != b separately."""
     if not (expr.has(first) and expr.has(second)) or expr.has(sp.KroneckerDelta(first, second)):
         return None
