@@ -185,11 +185,7 @@ class RegressionGradient:
         theta = check_array(t, kwargs[t], (2,))
         X = check_array(x, kwargs[x], (2,))
         Y = check_array(y, kwargs[y], (2,))
-        K = theta.shape[0]
-        if self.K is not None and K != self.K:
-            raise ArgumentError(t, f"must have K = {self.K} rows (one per class), got shape {theta.shape}")
-        if K < 2:
-            raise ArgumentError(t, f"needs at least 2 rows (classes), got shape {theta.shape}")
+        K = check_classes(t, theta, self.K)
         if theta.shape[1] != X.shape[1] + 1:
             raise ArgumentError(t, f"must have n + 1 = {X.shape[1] + 1} columns (bias first) for {x} of shape "
                                    f"{X.shape}, got shape {theta.shape}")
@@ -228,11 +224,7 @@ class LabelGradient:
         W = check_array(wn, kwargs[wn], (2,))
         X = check_array(xn, kwargs[xn], (2,))
         labels = check_labels(ln, kwargs[ln], W.shape[0])
-        K = W.shape[0]
-        if self.K is not None and K != self.K:
-            raise ArgumentError(wn, f"must have K = {self.K} rows (one per class), got shape {W.shape}")
-        if K < 2:
-            raise ArgumentError(wn, f"needs at least 2 rows (classes), got shape {W.shape}")
+        check_classes(wn, W, self.K)
         if W.shape[1] != X.shape[1]:
             raise ArgumentError(xn, f"must have {W.shape[1]} columns like {wn}, got shape {X.shape}")
         if labels.shape != (X.shape[0],):
@@ -363,6 +355,15 @@ def check_array(name: str, value, ndims: tuple = (1, 2)) -> np.ndarray:
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         raise ArgumentError(name, f"contains NaN or infinity (first at index {bad})")
     return a
+
+
+def check_classes(name: str, a: np.ndarray, K) -> int:
+    """The number of rows of a parameter matrix (one per class): at least 2, and K when K is fixed."""
+    if K is not None and a.shape[0] != K:
+        raise ArgumentError(name, f"must have K = {K} rows (one per class), got shape {a.shape}")
+    if a.shape[0] < 2:
+        raise ArgumentError(name, f"needs at least 2 rows (classes), got shape {a.shape}")
+    return a.shape[0]
 
 
 def check_targets(name: str, a: np.ndarray, kind: str, hint: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 import derive
 from derive.catalogue import catalogue, entry
+from numeric_helpers import fd, softmax
 
 NAMES = [e.name for e in catalogue()]
 
@@ -83,21 +84,6 @@ def test_shared_lemmas_are_one_recipe(built):
 
 
 # -- compiled functions against independent finite differences -------------------
-
-def softmax(Z):
-    e = np.exp(Z - Z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def fd(f, X, h=1e-6):
-    G = np.zeros_like(X)
-    for idx in np.ndindex(X.shape):
-        Xp, Xm = X.copy(), X.copy()
-        Xp[idx] += h
-        Xm[idx] -= h
-        G[idx] = (f(Xp) - f(Xm)) / (2 * h)
-    return G
-
 
 def test_compiled_jacobian():
     rng = np.random.default_rng(0)

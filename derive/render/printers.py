@@ -57,18 +57,26 @@ def _has_denominator(factors) -> bool:
     return any(f.is_Pow and f.exp.is_negative or f.is_Rational and not f.is_Integer for f in factors)
 
 
-class DeriveLatexPrinter(LatexPrinter):
-    """LaTeX for derivation expressions (KaTeX, MathJax and amsmath safe)."""
+class _Shared:
+    """What both printers do alike: positive terms first, and each base's label from the display settings."""
 
-    printmethod = "_derive_latex"
-    _default_settings = {**LatexPrinter._default_settings, "display": {}}
+    _form = "latex"
 
     def _as_ordered_terms(self, expr, order=None):
         return positive_first(super()._as_ordered_terms(expr, order=order))
 
     def _label(self, base) -> str:
         shown = self._settings["display"].get(str(base))
-        return shown.latex if shown is not None else self._print(base.label if hasattr(base, "label") else base)
+        if shown is not None:
+            return getattr(shown, self._form)
+        return self._print(base.label if hasattr(base, "label") else base)
+
+
+class DeriveLatexPrinter(_Shared, LatexPrinter):
+    """LaTeX for derivation expressions (KaTeX, MathJax and amsmath safe)."""
+
+    printmethod = "_derive_latex"
+    _default_settings = {**LatexPrinter._default_settings, "display": {}}
 
     def _indices(self, indices) -> str:
         printed = [self._print(i) for i in indices]
@@ -182,18 +190,12 @@ class DeriveLatexPrinter(LatexPrinter):
         return f"{signs} {body}"
 
 
-class DeriveTextPrinter(StrPrinter):
+class DeriveTextPrinter(_Shared, StrPrinter):
     """Plain ASCII for terminals: o_k, dE/dz_k, sum_{j=1}^{K}, sum_{j!=k}."""
 
     printmethod = "_derive_text"
+    _form = "text"
     _default_settings = {**StrPrinter._default_settings, "display": {}}
-
-    def _as_ordered_terms(self, expr, order=None):
-        return positive_first(super()._as_ordered_terms(expr, order=order))
-
-    def _label(self, base) -> str:
-        shown = self._settings["display"].get(str(base))
-        return shown.text if shown is not None else self._print(base.label if hasattr(base, "label") else base)
 
     def _indices(self, indices) -> str:
         printed = [self._print(i) for i in indices]
