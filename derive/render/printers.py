@@ -58,9 +58,32 @@ def _has_denominator(factors) -> bool:
 
 
 class _Shared:
-    """What both printers do alike: positive terms first, and each base's label from the display settings."""
+    """What both printers do alike: positive terms first, each base's label from the display settings, and
+    products as a plain coefficient followed by its operators (only the punctuation differs)."""
 
     _form = "latex"
+    _minus, _times = "- ", " "
+    _bracket_fractions = False  # \frac groups itself; a/b*d/dz in text needs brackets
+
+    def _group(self, text: str) -> str:
+        return rf"\left({text}\right)"
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        if not expr.is_Mul:  # SymPy's _print_Pow hands 1/x over as a "Mul"
+            return super()._print_Mul(expr)
+        sign, plain, operators = split_product(expr)
+        if _has_denominator(plain):
+            parts = [_print_plain(self, super()._print_Mul, plain)]
+            if operators and self._bracket_fractions and len(parts[0]) > 1:
+                parts[0] = self._group(parts[0])
+        else:
+            parts = [self.parenthesize(f, PRECEDENCE["Mul"]) for f in plain]
+        for op in operators:
+            printed = self._print(op)
+            if isinstance(op, (sp.Sum, SumExcept)) and op is not operators[-1]:
+                printed = self._group(printed)
+            parts.append(printed)
+        return (self._minus if sign < 0 else "") + self._times.join(parts)
 
     def _as_ordered_terms(self, expr, order=None):
         return positive_first(super()._as_ordered_terms(expr, order=order))
@@ -165,20 +188,6 @@ class DeriveLatexPrinter(_Shared, LatexPrinter):
             return super()._print_And(expr)
         return r" \le ".join(self._print(x) for x in chained)
 
-    def _print_Mul(self, expr: sp.Mul) -> str:
-        if not expr.is_Mul:  # SymPy's _print_Pow hands 1/x over as a "Mul"
-            return super()._print_Mul(expr)
-        sign, plain, operators = split_product(expr)
-        if _has_denominator(plain):
-            parts = [_print_plain(self, super()._print_Mul, plain)]
-        else:
-            parts = [self.parenthesize(f, PRECEDENCE["Mul"]) for f in plain]
-        for op in operators:
-            tex = self._print(op)
-            if isinstance(op, (sp.Sum, SumExcept)) and op is not operators[-1]:
-                tex = rf"\left({tex}\right)"
-            parts.append(tex)
-        return ("- " if sign < 0 else "") + " ".join(parts)
 
     def _print_Sum(self, expr: sp.Sum) -> str:
         """Nested sums, outermost first: sum_{i=1}^{m} sum_{c=1}^{K} f."""
@@ -195,6 +204,11 @@ class DeriveTextPrinter(_Shared, StrPrinter):
 
     printmethod = "_derive_text"
     _form = "text"
+    _minus, _times = "-", "*"
+    _bracket_fractions = True
+
+    def _group(self, text: str) -> str:
+        return f"({text})"
     _default_settings = {**StrPrinter._default_settings, "display": {}}
 
     def _indices(self, indices) -> str:
@@ -261,22 +275,6 @@ class DeriveTextPrinter(_Shared, StrPrinter):
             return f"1[{self._print(index)} = {self._print(label)}]"
         return "delta_" + self._indices(expr.args)
 
-    def _print_Mul(self, expr: sp.Mul) -> str:
-        if not expr.is_Mul:  # SymPy's _print_Pow hands 1/x over as a "Mul"
-            return super()._print_Mul(expr)
-        sign, plain, operators = split_product(expr)
-        if _has_denominator(plain):
-            parts = [_print_plain(self, super()._print_Mul, plain)]
-            if operators and len(parts[0]) > 1:
-                parts[0] = f"({parts[0]})"
-        else:
-            parts = [self.parenthesize(f, PRECEDENCE["Mul"]) for f in plain]
-        for op in operators:
-            text = self._print(op)
-            if isinstance(op, (sp.Sum, SumExcept)) and op is not operators[-1]:
-                text = f"({text})"
-            parts.append(text)
-        return ("-" if sign < 0 else "") + "*".join(parts)
 
     def _print_Relational(self, expr: sp.Basic) -> str:
         op = {"==": "=", "!=": "!=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}[expr.rel_op]
