@@ -147,6 +147,26 @@ class Entry(Expr):
         return element.doit(**hints) if hints.get("deep", True) else element
 
 
+def write_out(node: sp.Basic, evaluate: bool = True):
+    """A sum with numeric bounds written term by term, or None: one numeric limit of a Sum, a whole SumExcept.
+
+    Index values go in with xreplace: subs would evaluate Derivative(L, o[j])
+    as soon as its variable changes (to 0, L being a bare symbol).
+    """
+    if isinstance(node, SumExcept):
+        numeric = all(b.is_Integer for b in (node.lower, node.upper, node.excluded))
+        return node.doit(deep=False) if numeric else None
+    if not isinstance(node, sp.Sum):
+        return None
+    for n, (index, lower, upper) in enumerate(node.limits):
+        if lower.is_Integer and upper.is_Integer:
+            others = node.limits[:n] + node.limits[n + 1:]
+            body = sp.Add(*[node.function.xreplace({index: sp.Integer(v)})
+                            for v in range(int(lower), int(upper) + 1)], evaluate=evaluate)
+            return sp.Sum(body, *others) if others else body
+    return None
+
+
 def bound_indices(expr: sp.Basic) -> set:
     """Every index some sum inside ``expr`` binds."""
     out: set = set()

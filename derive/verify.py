@@ -24,7 +24,7 @@ from typing import Iterable, Optional, Sequence
 import sympy as sp
 
 from .errors import ArgumentError, ArgumentTypeError
-from .expr import Entry, SumExcept
+from .expr import Entry, bound_indices, write_out
 from .model import Derivation
 
 DIGITS = 40
@@ -120,21 +120,12 @@ def _check_Ks(derivation: Derivation, Ks) -> tuple:
 # -- instances ----------------------------------------------------------------
 
 def _free_indices(d: Derivation) -> list:
+    """The lhs's free indices, and any index a step uses outside every sum (the example i of L_i)."""
     ranged = {i for i, _ in d.setting.ranges}
-    found = set()
-    for e in [d.lhs] + [s.expr for s in d.steps]:
-        for idx in e.atoms(sp.Indexed):
-            found |= {s for s in idx.free_symbols if s in ranged}
-    bound = set()
-    for e in [d.lhs] + [s.expr for s in d.steps]:
-        for node in sp.preorder_traversal(e):
-            if isinstance(node, sp.Sum):
-                bound |= {lim[0] for lim in node.limits}
-            elif isinstance(node, SumExcept):
-                bound.add(node.index)
-    # an index is free when it is used outside every sum that binds it in the lhs
-    lhs_indices = {s for idx in d.lhs.atoms(sp.Indexed) for s in idx.free_symbols if s in ranged}
-    return sorted(lhs_indices | (found - bound), key=str)
+    chain = [d.lhs] + [s.expr for s in d.steps]
+    found = {s for e in chain for idx in e.atoms(sp.Indexed) for s in idx.free_symbols if s in ranged}
+    bound = set().union(*(bound_indices(e) for e in chain))
+    return sorted(set(d.free_indices) | (found - bound), key=str)
 
 
 def _assignments(d: Derivation, indices: list, K: int, limit: int, rng) -> list:
@@ -169,25 +160,9 @@ def _sizes(d: Derivation, K: int) -> dict:
 
 
 def _expand_sums(e: sp.Expr) -> sp.Expr:
-    """Write out every sum with numeric bounds, leaving derivatives unevaluated.
-
-    Index values go in with xreplace: subs would evaluate Derivative(L, o[j])
-    as soon as its variable changes (to 0, L being a bare symbol).
-    """
-    def is_sum(n):
-        if isinstance(n, SumExcept):
-            return all(b.is_Integer for b in (n.lower, n.upper, n.excluded))
-        return isinstance(n, sp.Sum) and all(b.is_Integer for b in n.limits[0][1:])
-
-    def write_out(n):
-        if isinstance(n, SumExcept):
-            return n.doit(deep=False)
-        (i, lo, hi), others = n.limits[0], n.limits[1:]
-        body = sp.Add(*[n.function.xreplace({i: sp.Integer(v)}) for v in range(int(lo), int(hi) + 1)])
-        return sp.Sum(body, *others) if others else body
-
+    """Write out every sum with numeric bounds, leaving derivatives unevaluated."""
     for _ in range(20):
-        new = e.replace(is_sum, write_out)
+        new = e.replace(lambda n: write_out(n) is not None, write_out)
         if new == e:
             return e
         e = new

@@ -94,6 +94,13 @@ class _Shared:
             return getattr(shown, self._form)
         return self._print(base.label if hasattr(base, "label") else base)
 
+    def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
+        return self._label(expr)
+
+    def _print_MatrixSymbol(self, expr) -> str:
+        shown = self._settings["display"].get(str(expr.name))
+        return getattr(shown, self._form) if shown is not None else super()._print_MatrixSymbol(expr)
+
 
 class DeriveLatexPrinter(_Shared, LatexPrinter):
     """LaTeX for derivation expressions (KaTeX, MathJax and amsmath safe)."""
@@ -121,12 +128,6 @@ class DeriveLatexPrinter(_Shared, LatexPrinter):
             return f"{{{label}}}_{{{sub}}}"
         return f"{label}_{{{sub}}}"
 
-    def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
-        return self._label(expr)
-
-    def _print_MatrixSymbol(self, expr) -> str:
-        shown = self._settings["display"].get(str(expr.name))
-        return shown.latex if shown is not None else super()._print_MatrixSymbol(expr)
 
     def _print_Transpose(self, expr) -> str:
         inner = self._print(expr.arg)
@@ -227,12 +228,6 @@ class DeriveTextPrinter(_Shared, StrPrinter):
             return f"{label}_{self._indices(expr.indices[1:])}({shown.argument}^({self._print(expr.indices[0])}))"
         return f"{label}_{self._indices(expr.indices)}"
 
-    def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
-        return self._label(expr)
-
-    def _print_MatrixSymbol(self, expr) -> str:
-        shown = self._settings["display"].get(str(expr.name))
-        return shown.text if shown is not None else str(expr.name)
 
     def _print_Transpose(self, expr) -> str:
         return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^T"

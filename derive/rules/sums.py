@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional
 import sympy as sp
 
 from ..assumptions import different, in_range
-from ..expr import SumExcept, known_different
+from ..expr import SumExcept, known_different, write_out
 from ..model import Rule, Step
 from .base import rewrite_step, single_limit
 
@@ -174,15 +174,7 @@ def write_out_sum(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """sum_{c=1}^{3} f(c) -> f(1) + f(2) + f(3), for a sum with numeric bounds."""
 
     def fn(node, frame, used):
-        if not isinstance(node, sp.Sum):
-            return None
-        for n, (index, lower, upper) in enumerate(node.limits):
-            if lower.is_Integer and upper.is_Integer:
-                others = node.limits[:n] + node.limits[n + 1:]
-                body = sp.Add(*[node.function.xreplace({index: sp.Integer(v)})
-                                for v in range(int(lower), int(upper) + 1)], evaluate=False)
-                return sp.Sum(body, *others) if others else body
-        return None
+        return write_out(node, evaluate=False) if isinstance(node, sp.Sum) else None
 
     return rewrite_step(expr, ctx, fn, Rule.WRITE_OUT, "write the sum out term by term")
 
