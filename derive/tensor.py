@@ -62,6 +62,23 @@ class Delta:
     label: str = ""
 
 
+class Overflow(ArithmeticError):
+    """A definition evaluated to inf or NaN from finite inputs (a score beyond the float range),
+    raised before a softmax or sigmoid would turn it into NaN. ``inputs`` names the arrays and
+    scalars it was computed from; ``axes`` and ``index`` locate its first such entry."""
+
+    def __init__(self, symbol: str, inputs: tuple, axes: tuple, index: tuple, dtype) -> None:
+        self.symbol, self.inputs, self.axes, self.index, self.dtype = symbol, inputs, axes, index, np.dtype(dtype)
+        super().__init__(f"{symbol} is not finite at {index} (computed from {', '.join(inputs)})")
+
+
+def first_not_finite(a: np.ndarray):
+    """The index of the first inf or NaN entry of ``a``, or None when every entry is finite."""
+    if a.size == 0 or np.all(np.isfinite(a)):
+        return None
+    return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+
+
 class Program:
     """An index expression compiled to NumPy over named axes."""
 
@@ -76,6 +93,7 @@ class Program:
         self.axes = tuple(dict.fromkeys(list(self.free) + self._axes_of(body) + list(self._summed)))
         self.expr = body
         self.scalars = tuple(sorted((x for x in body.free_symbols if not isinstance(x, sp.Dummy)), key=str))
+        self.inputs = tuple(dict.fromkeys([v.base for v in self.views] + [str(x) for x in self.scalars]))
 
     @property
     def source(self) -> str:
@@ -245,8 +263,12 @@ class DefinitionProgram:
             self.program = Program(definition.expr, free, labels)
 
     def __call__(self, tensors: Mapping[str, Tensor]) -> dict:
+        """The arrays of the definition; ``Overflow`` if its value (the argument of a kernel) is not finite."""
         name = str(self.definition.symbol)
         out = self.program(tensors)
+        bad = first_not_finite(out.array)
+        if bad is not None:
+            raise Overflow(name, self.program.inputs, out.axes, bad, out.array.dtype)
         if self.definition.kernel == "softmax":
             axis = out.axes.index(self.axis)
             moved = np.moveaxis(out.array, axis, -1)

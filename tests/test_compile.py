@@ -126,3 +126,91 @@ def test_bad_inputs_are_named(g, kwargs, argument, words):
         g(**kwargs)
     assert err.value.argument == argument
     assert words in str(err.value)
+
+
+# -- scores beyond the float range, and zero examples (never a silent NaN) ----------
+
+def _temperature():
+    """o = softmax(z / T) with cross-entropy: a per-example entry with a scalar (as in test_generic_costs)."""
+    import sympy as sp
+    from derive import definitions as defs
+    from derive.assumptions import normalized
+    from derive.recipes.softmax import output_gradient
+    from derive.setting import Setting
+    K = defs.classes("K", None)
+    k, j, l = (defs.index(n) for n in "kjl")
+    z, o, y = (sp.IndexedBase(n) for n in "zoy")
+    T = sp.Symbol("T", positive=True)
+    s = Setting(K=K, variables=(z,), definitions=(defs.cross_entropy(sp.Symbol("E"), o, y, j, K),
+                                                  defs.softmax(o, lambda i: z[i] / T, j, l, K)),
+                ranges=tuple((i, (1, K)) for i in (k, j, l)), domains=(("y", "unit"), ("T", "positive")))
+    return output_gradient(s, sp.Symbol("E"), o, z, j, k, name="temperature", title="temperature",
+                           facts=(normalized(y, j, K),)).compile()
+
+
+def _regression(**kw):
+    return derive.softmax_regression().compile()(**kw)
+
+
+def _labels(**kw):
+    return derive.softmax_ce_labels().compile()(**kw)
+
+
+def _mlp(**kw):
+    return derive.mlp_backprop().compile()(**kw)
+
+
+BIG = 1e200  # finite, but w.x = 1e400 is not
+ONE_HOT = np.eye(3)[[0, 2]]
+HUGE_X = np.full((3, 1), 1.5e308)  # scores 0, but the sum over 3 examples of -(2/3) x is -3e308
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("call, argument, words", [
+    (lambda: _regression(theta=np.full((3, 3), BIG), x=np.full((2, 2), BIG), y=ONE_HOT),
+     "theta, x", "scores overflow float64 at example 0, class 0"),
+    (lambda: _regression(theta=np.array([[0, 0.0], [0, BIG], [0, 0]]), x=np.array([[1.0], [-BIG]]), y=ONE_HOT),
+     "theta, x", "at example 1, class 1"),
+    (lambda: _regression(theta=np.zeros((3, 2)), x=HUGE_X, y=np.eye(3)[[0, 0, 0]]), "x", "gradient"),
+    (lambda: _labels(w=np.full((3, 2), BIG), x=np.full((2, 2), BIG), label=[0, 2]),
+     "w, x", "scores overflow float64 at example 0, class 0"),
+    (lambda: _labels(w=np.full((3, 2), 1e20, dtype=np.float32), x=np.full((2, 2), 1e20, dtype=np.float32),
+                     label=[0, 2]), "w, x", "scores overflow float32"),
+    (lambda: _labels(w=np.zeros((3, 1)), x=HUGE_X, label=[0, 0, 0]), "x", "gradient"),
+    (lambda: _mlp(weights=[np.full((2, 2), BIG)], biases=[np.zeros(2)], x=np.full((1, 2), BIG), y=np.eye(2)[[0]]),
+     "weights[0], x, biases[0]", "weighted inputs of layer 2 overflow"),
+    (lambda: _mlp(weights=[np.ones((3, 2)), np.full((2, 3), 1e308)], biases=[np.zeros(3), np.zeros(2)],
+                  x=np.full((1, 2), 50.0), y=np.eye(2)[[0]]),
+     "weights[1], biases[1]", "weighted inputs of layer 3 overflow float64 at example 0, unit 0"),
+    (lambda: _mlp(weights=[np.ones((1, 2)), np.array([[-1e308], [1e308]])], biases=[np.zeros(1), np.zeros(2)],
+                  x=np.zeros((1, 2)), y=np.eye(2)[[0]]), "weights, x", "gradient"),  # BP2: W^T delta = 2e308
+    (lambda: derive.softmax_se().compile()(z=np.array([[0.0, 12.0]]), t=np.array([[-1.7e308, 1.7e308]])),
+     "z, t", "gradient"),
+    (lambda: _mlp(weights=[np.ones((2, 2))], biases=[np.zeros(2)], x=np.zeros((0, 2)), y=np.zeros((0, 2))),
+     "x", "N = 0 examples is undefined"),
+])
+def test_overflow_and_empty_means_are_named_errors(call, argument, words):
+    with pytest.raises(derive.ArgumentError) as err:
+        call()
+    assert err.value.argument == argument
+    assert words in str(err.value) and "NaN" not in str(err.value)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_tiny_scalar_that_overflows_the_scores_is_named():
+    g = _temperature()
+    z, y = np.array([[1.0, 2.0]]), np.eye(2)[[0]]
+    with pytest.raises(derive.ArgumentError) as err:
+        g(z=z, y=y, T=1e-310)  # z / T = 1e310
+    assert err.value.argument == "z, T" and "scores overflow float64 at example 0, class 0" in str(err.value)
+    assert np.allclose(g(z=z, y=y, T=1e-300), [[-1e300, 1e300]])  # large but representable: computed
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_sums_over_zero_examples_are_zero():
+    """The regression and label gradients are sums over examples: over none, they are 0."""
+    assert np.array_equal(_regression(theta=np.ones((3, 3)), x=np.zeros((0, 2)), y=np.zeros((0, 3))),
+                          np.zeros((3, 3)))
+    for label in ([], np.zeros(0, dtype=int)):
+        assert np.array_equal(_labels(w=np.ones((3, 2)), x=np.zeros((0, 2)), label=label), np.zeros((3, 2)))
+    assert derive.softmax_ce().compile()(z=np.zeros((0, 3)), y=np.zeros((0, 3))).shape == (0, 3)
