@@ -93,6 +93,43 @@ def release(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, Held), lambda e: e.expr)
 
 
+def _powers(factor: sp.Basic) -> list:
+    """(base, exponent) of each factor in ``factor``, looking through Held (Held(a b)**2 -> a**2, b**2)."""
+    base, exp = factor.as_base_exp()
+    if isinstance(base, Held):
+        return [(b, e * exp) for f in sp.Mul.make_args(base.expr) for b, e in _powers(f)]
+    return [(base, exp)]
+
+
+def cancels_on_release(expr: sp.Basic) -> bool:
+    """True when releasing a Held in ``expr`` would cancel a factor against a neighbour (u/u -> 1).
+
+    Only then is the release a step of its own (cancel); otherwise releasing
+    only drops brackets, which the step that made the Held does itself.
+    """
+    for node in sp.preorder_traversal(expr):
+        if not isinstance(node, sp.Mul) or not node.has(Held):
+            continue
+        signs: dict = {}
+        for factor in node.args:
+            held = factor.as_base_exp()[0].has(Held)
+            for base, exp in _powers(factor):
+                if base.is_Number or not exp.is_number:
+                    continue
+                signs.setdefault(base, []).append((bool(exp > 0), held))
+        for seen in signs.values():
+            if {s for s, _ in seen} == {True, False} and any(h for _, h in seen):
+                return True
+    return False
+
+
+def settle(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with its Held parts kept only if releasing them cancels something; else released."""
+    if expr.has(Held) and not cancels_on_release(expr):
+        return release(expr)
+    return expr
+
+
 class Entry(Expr):
     """Entry (i, j) (or i, for a vector) of a matrix expression: [M]_{ij}.
 
@@ -124,6 +161,10 @@ class Entry(Expr):
         for i in self.indices:
             out |= i.free_symbols
         return out
+
+    def _sympystr(self, printer) -> str:
+        """[M]_ij in str() and repr(), without the internal matrix-to-vector map."""
+        return f"[{printer._print(self.matrix)}]_({', '.join(printer._print(i) for i in self.indices)})"
 
     def doit(self, **hints):
         i = self.indices[0] - 1

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import sympy as sp
 
 from ..assumptions import different
-from ..expr import Held, SumExcept, known_different, release, substitute
+from ..expr import Held, SumExcept, cancels_on_release, known_different, release, settle, substitute
 from ..model import Assumption, Rule, Step
 from .base import identity, rewrite_step, single_derivative
 
@@ -33,15 +33,16 @@ def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     numerator, denominator = sp.fraction(d.expr)
     if denominator == 1:
         return None
-    held = sp.Dummy("D", positive=True)
+    held, brought = sp.Dummy("D", positive=True), sp.Dummy("B", positive=True)
     work = expr.xreplace({denominator: held})
     if numerator.is_Number:  # symbol := c / (c' + g): g = c/symbol - c'
         folded = _fold_reciprocal(work, d, numerator, denominator, held)
     else:
-        folded = _fold_quotient(work, d, numerator, denominator, held)
+        folded = _fold_quotient(work, d, numerator, denominator, held, brought)
     if folded is None or folded == work:
         return None
-    new = folded.xreplace({held: denominator})
+    # the denominators the fold brings in stay apart, so that cancelling them is a step of its own
+    new = settle(folded.xreplace({held: denominator, brought: Held(denominator)}))
     return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
                 formula=identity(d.expr, d.lhs))
 
@@ -65,7 +66,7 @@ def _fold_derivative(expr, d) -> Optional[Step]:
                 formula=identity(d.expr, d.lhs))
 
 
-def _fold_quotient(work, d, numerator, denominator, held):
+def _fold_quotient(work, d, numerator, denominator, held, brought):
     wilds = [sp.Wild(f"w{n}") for n, _ in enumerate(d.indices)]
     power = sp.Wild("m")
     pattern = _power_pattern(numerator.xreplace(dict(zip(d.indices, wilds))), power)
@@ -77,7 +78,7 @@ def _fold_quotient(work, d, numerator, denominator, held):
             return None
         if any(m[wilds[n]] != d.indices[n] for n in fixed):
             return None
-        return (d.symbol[tuple(m[w] for w in wilds)] * held) ** m.get(power, sp.Integer(1))
+        return (d.symbol[tuple(m[w] for w in wilds)] * brought) ** m.get(power, sp.Integer(1))
 
     return work.replace(lambda e: swap(e) is not None, swap)
 
@@ -102,6 +103,8 @@ def _power_pattern(numerator: sp.Expr, power: sp.Wild) -> sp.Expr:
 def cancel(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """(1/u) * u -> 1 and (a v^2 - b v^2) / v^2 -> a - b: cancel common factors."""
     if expr.has(Held):  # merge substituted factors with their neighbours
+        if not cancels_on_release(expr):
+            return None
         return Step(release(expr), Rule.CANCEL, "cancel common factors")
     if not any(p.exp.is_negative for p in expr.atoms(sp.Pow)):  # no fraction to cancel
         return None
@@ -209,6 +212,7 @@ def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
     step = rewrite_step(expr, ctx, fn, Rule.LEMMA, "")
     if step is None:
         return None
+    step = Step(settle(step.expr), step.rule, step.justification, step.assumptions)
     order = {lem.name: n for n, lem in enumerate(lemmas)}
     names = tuple(sorted(cited.values(), key=lambda lem: order[lem.name]))
     why = "substitute the " + ("lemma" if len(names) == 1 else "lemmas")
