@@ -1,6 +1,8 @@
 """The assumptions derivations cite, each a statement plus how to honour it when sampling."""
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from .model import Assumption
@@ -33,10 +35,16 @@ def one_hot(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
     )
 
 
+def _key_part(e: sp.Expr) -> str:
+    """An expression as a key fragment: letters, digits and underscores (n_l - 1 -> n_l_minus_1)."""
+    text = sp.sstr(e).replace(" - ", "_minus_").replace(" + ", "_plus_")
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")
+
+
 def in_range(index: sp.Symbol, lower: sp.Expr, upper: sp.Expr) -> Assumption:
-    """lower <= index <= upper."""
+    """lower <= index <= upper (the key names the bounds: one key, one statement)."""
     return Assumption(
-        key=f"{index}_in_range",
+        key=f"{index}_in_{_key_part(lower)}_to_{_key_part(upper)}",
         statement=sp.And(sp.Le(lower, index, evaluate=False), sp.Le(index, upper, evaluate=False), evaluate=False),
         text=f"the index {index} lies in the range of the sum",
     )

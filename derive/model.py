@@ -89,6 +89,12 @@ class Assumption:
     domains: tuple = ()
     different: tuple = ()
 
+    @property
+    def local(self) -> bool:
+        """True for an index inequality (j != k): it holds where a step applies (inside a sum over
+        j != k, in the case j != k, or as a lemma's condition), not throughout a derivation."""
+        return bool(self.different)
+
     def __repr__(self) -> str:
         return f"Assumption({self.key!r}: {sp.sstr(self.statement)})"
 
@@ -136,8 +142,11 @@ class Derivation:
     interface: str = "per_example"
 
     @property
-    def result(self) -> sp.Expr:
-        """The last right-hand side of the chain."""
+    def result(self) -> Any:
+        """The last right-hand side of the chain; for a derivation made of parts (BP1-BP4), a tuple
+        of each part's equation lhs = result."""
+        if not self.steps and self.parts:
+            return tuple(sp.Eq(p.lhs, p.result, evaluate=False) for p in self.parts)
         return self.steps[-1].expr if self.steps else self.lhs
 
     @property
@@ -149,15 +158,38 @@ class Derivation:
 
     @property
     def assumptions(self) -> tuple:
-        """Every assumption cited by a step, in order of first use, conditions first."""
+        """What this chain relies on: its conditions, then every assumption its own steps cite
+        (a lemma's are cited by the step that uses the lemma), in order of first use.
+
+        Local facts (j != k inside a sum over j != k) belong to the step that
+        uses them and are left out; so are the assumptions of the parts of a
+        derivation made of parts: each part has its own.
+        """
         seen: dict = {a.key: a for a in self.conditions}
         for step in self.steps:
             for a in step.assumptions:
-                seen.setdefault(a.key, a)
-        for part in self.parts:
-            for a in part.assumptions:
-                seen.setdefault(a.key, a)
+                if not a.local:
+                    seen.setdefault(a.key, a)
         return tuple(seen.values())
+
+    def assumption_uses(self) -> tuple:
+        """(assumption, names of the chains citing it) for every assumption cited anywhere, once each.
+
+        Chains are this one and its lemmas and parts (``walk()`` order); a
+        condition counts as cited by its own chain. One key means one
+        statement: two different statements under one key raise ValueError.
+        """
+        uses: dict = {}
+        for d in self.walk():
+            cited = list(d.conditions) + [a for step in d.steps for a in step.assumptions]
+            for a in cited:
+                known, names = uses.setdefault(a.key, (a, []))
+                if known.statement != a.statement:
+                    raise ValueError(f"assumption key {a.key!r} names two statements: "
+                                     f"{sp.sstr(known.statement)} and {sp.sstr(a.statement)}")
+                if d.name not in names:
+                    names.append(d.name)
+        return tuple((a, tuple(names)) for a, names in uses.values())
 
     @property
     def definitions(self) -> tuple:
@@ -210,6 +242,9 @@ class Derivation:
         return replace(self, steps=tuple(steps))
 
     def __repr__(self) -> str:
+        if not self.steps and self.parts:
+            parts = "; ".join(f"{sp.sstr(p.lhs)} = {sp.sstr(p.result)}" for p in self.parts)
+            return f"Derivation({self.name!r}: {len(self.parts)} parts: {parts})"
         return (f"Derivation({self.name!r}: {sp.sstr(self.lhs)} = {sp.sstr(self.result)}, "
                 f"{len(self.steps)} steps, {len(self.lemmas)} lemmas)")
 
@@ -233,6 +268,11 @@ class Derivation:
         """Markdown with $$\\begin{aligned}...$$ display math (KaTeX and MathJax)."""
         from .render.markdown import render_markdown
         return render_markdown(self, **settings)
+
+    def to_html(self, *, justifications: bool = True) -> str:
+        """A self-contained HTML page (KaTeX, its CSS and fonts inlined)."""
+        from .render.html import render_html
+        return render_html(self, justifications=justifications)
 
     def to_json(self, **settings: Any) -> str:
         """A stable JSON document of the derivation."""

@@ -51,7 +51,7 @@ def test_split_and_join_are_inverse():
     total = sp.Sum(y[j] * o[k], (j, 1, K))
     split = rules.split_sum(total, CTX, at=k)
     assert split.expr == y[k] * o[k] + SumExcept(y[j] * o[k], (j, 1, K), k)
-    assert [a.key for a in split.assumptions] == ["k_in_range"]
+    assert [a.key for a in split.assumptions] == ["k_in_1_to_K"]
     assert rules.join_sum(split.expr, CTX).expr == total
 
 
@@ -117,7 +117,11 @@ def test_lemma_respects_its_conditions():
 
     inside = SumExcept(sp.Derivative(o[j], z[k]), (j, 1, K), k)
     step = rules.lemma(inside, CTX, lemmas=(FakeLemma,))
-    assert step.expr == SumExcept(Held(-o[j] * o[k]), (j, 1, K), k)
+    assert step.expr == SumExcept(-o[j] * o[k], (j, 1, K), k)  # nothing to cancel: no brackets kept
+    # next to 1/o_j the substituted result stays apart, so that cancelling o_j is a step of its own
+    step = rules.lemma(SumExcept(y[j] / o[j] * sp.Derivative(o[j], z[k]), (j, 1, K), k), CTX, lemmas=(FakeLemma,))
+    assert step.expr == SumExcept(y[j] / o[j] * Held(-o[j] * o[k]), (j, 1, K), k)
+    assert rules.cancel(step.expr, CTX).expr == SumExcept(-y[j] * o[k], (j, 1, K), k)
     # outside the j != k sum the condition is not known: no rewrite
     assert rules.lemma(sp.Derivative(o[j], z[k]), CTX, lemmas=(FakeLemma,)) is None
 

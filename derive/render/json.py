@@ -1,4 +1,4 @@
-"""JSON rendering: a stable, documented schema (docs/json-schema.md), version 1."""
+"""JSON rendering: a stable, documented schema (docs/json-schema.md), version 2."""
 from __future__ import annotations
 
 import json as _json
@@ -7,7 +7,7 @@ from ..model import Derivation
 from .layout import check_settings, display_of, lemma_numbers
 from .printers import latex, text
 
-SCHEMA = "derive.derivation/1"
+SCHEMA = "derive.derivation/2"
 DEFAULTS = {"indent": 2}
 
 
@@ -29,6 +29,7 @@ def _chain(d: Derivation, display: dict) -> dict:
         "description": d.description,
         "lhs": _expr(d.lhs, display),
         "conditions": [_assumption(a, display) for a in d.conditions],
+        "assumptions": [a.key for a in d.assumptions if a not in d.conditions],
         "steps": [{
             "rule": s.rule.value,
             "rule_title": s.rule.title,
@@ -55,7 +56,8 @@ def derivation_dict(d: Derivation) -> dict:
     out["definitions"] = [{"name": x.name, "text": x.text, "lhs": _expr(x.lhs, display),
                            "rhs": None if x.abstract else _expr(x.expr, display), "abstract": x.abstract}
                           for x in d.definitions]
-    out["assumptions"] = [_assumption(a, display) for a in d.assumptions]
+    out["assumptions"] = [dict(_assumption(a, display), local=a.local, used_in=list(names))
+                          for a, names in d.assumption_uses()]
     out["lemmas"] = lemmas
     out["parts"] = parts
     return out

@@ -35,6 +35,8 @@ class Block:
     lhs: sp.Expr
     rows: tuple
     conditions: tuple
+    assumptions: tuple = ()
+    label: str = ""
 
 
 def _order(d: Derivation) -> list:
@@ -72,13 +74,48 @@ def blocks(d: Derivation) -> tuple:
     def block(x: Derivation, heading: str) -> Block:
         rows = tuple(Row(s.expr, s.rule.title, s.justification, s.formula, s.assumptions,
                          tuple(numbers[lem.name] for lem in s.lemmas)) for s in x.steps)
-        return Block(heading, x.description, x.lhs, rows, x.conditions)
+        own = tuple(a for a in x.assumptions if a not in x.conditions)
+        return Block(heading, x.description, x.lhs, rows, x.conditions, own, labels[x.name])
 
+    labels = chain_labels(d)
     out = [block(x, f"Lemma {numbers[x.name]}: {x.title}" if kind == "lemma" else x.title)
            for kind, x in _order(d)]
     if d.steps:
         out.append(block(d, "Derivation"))
     return tuple(out)
+
+
+def chain_labels(d: Derivation) -> dict:
+    """Chain name -> how a reader refers to it: 'Lemma 2', 'BP4' (a part's title up to its colon),
+    'the derivation'."""
+    numbers = lemma_numbers(d)
+    out = {}
+    for kind, x in _order(d):
+        out[x.name] = f"Lemma {numbers[x.name]}" if kind == "lemma" else x.title.split(":")[0]
+    out[d.name] = "the derivation"
+    return out
+
+
+def scoped_assumptions(d: Derivation) -> tuple:
+    """(assumption, 'used in ...' words) for each assumption the derivation or its lemmas and parts rely on.
+
+    Local facts (j != k inside a sum over j != k) and a lemma's conditions
+    are shown where they hold (at the step, in the lemma's heading), so they
+    are not listed here.
+    """
+    labels = chain_labels(d)
+    conditions = {a.key for x in d.walk() for a in x.conditions}
+    out = []
+    for a, names in d.assumption_uses():
+        if a.local or a.key in conditions:
+            continue
+        out.append((a, "used in " + and_list([labels[n] for n in names])))
+    return tuple(out)
+
+
+def and_list(words: list) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def display_of(d: Derivation) -> dict:
@@ -93,8 +130,7 @@ def cite_text(row: Row) -> str:
     """'Lemma 1 and Lemma 2' for a row that cites lemmas, else ''."""
     if not row.cites:
         return ""
-    names = [f"Lemma {n}" for n in row.cites]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return and_list([f"Lemma {n}" for n in row.cites])
 
 
 def check_settings(settings: Mapping, defaults: Mapping, renderer: str) -> dict:

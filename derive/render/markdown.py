@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..model import Derivation
 from functools import partial
 
-from .layout import blocks, check_settings, display_of
+from .layout import blocks, check_settings, display_of, scoped_assumptions
 from .printers import latex as latex_of
 from .tex import aligned_rows, definition_rows
 
@@ -44,8 +44,9 @@ def render_markdown(d: Derivation, **settings) -> str:
         rows = [f"{latex(lhs)} &= {latex(result)}" + (r" \\" if n < len(d.results) - 1 else "")
                 for n, (lhs, result) in enumerate(d.results)]
         out += [f"{h2} Results", "", *_display(rows), ""]
-    if d.assumptions:
+    scoped = scoped_assumptions(d)
+    if scoped:
         out += [f"{h2} Assumptions", ""]
-        out += [f"- ${latex(a.statement)}$: {a.text}" for a in d.assumptions]
+        out += [f"- ${latex(a.statement)}$: {a.text} ({where})" for a, where in scoped]
         out.append("")
     return "\n".join(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..model import Derivation
 from functools import partial
 
-from .layout import blocks, check_settings, cite_text, display_of
+from .layout import blocks, check_settings, cite_text, display_of, scoped_assumptions
 from .printers import text as text_of
 
 DEFAULTS = {"justifications": True}
@@ -51,7 +51,8 @@ def render_text(d: Derivation, **settings) -> str:
                 lines.append(f"        {why}")
     lines += ["", "Result" if len(d.results) == 1 else "Results"]
     lines += [f"  {text(lhs)} = {text(result)}" for lhs, result in d.results]
-    if d.assumptions:
+    scoped = scoped_assumptions(d)
+    if scoped:
         lines += ["", "Assumptions"]
-        lines += [f"  {text(a.statement)}    ({a.text})" for a in d.assumptions]
+        lines += [f"  {text(a.statement)}    ({a.text}; {where})" for a, where in scoped]
     return "\n".join(lines) + "\n"
