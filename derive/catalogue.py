@@ -40,7 +40,7 @@ def _entries() -> tuple:
         Entry("softmax_regression", softmax_regression,
               "softmax regression over m examples: dJ/dTheta_kj = sum_i (h_k(x^(i)) - y_k^(i)) x_j^(i)", "seed 000"),
         Entry("softmax_ce_labels", softmax_ce_labels,
-              "integer class labels: dL_i/dw_kd = (p_k - 1[k = y_i]) x_id", "seed 002"),
+              "integer class labels: dL_i/dw_kd = (p_ik - 1[k = y_i]) x_id", "seed 002"),
         Entry("mlp_backprop", mlp_backprop,
               "backpropagation through an MLP: BP1-BP4 with sigmoid hidden layers and a softmax output", "seed 004"),
     )

@@ -6,7 +6,7 @@ as ``theta`` print as Greek letters. Nothing the user types is evaluated.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import sympy as sp
 
@@ -25,14 +25,21 @@ def check_name(argument: str, value: object) -> str:
     return value
 
 
-def check_K(K: object, argument: str = "K") -> sp.Expr | None:
-    """A concrete class count (int >= 2) as a SymPy Integer, or None for symbolic K."""
+def check_K(K: object, argument: str = "K", maximum: Optional[int] = None, why: str = "") -> sp.Expr | None:
+    """A concrete class count (int >= 2, at most ``maximum`` when given) as a SymPy Integer, or None for symbolic K.
+
+    ``why`` completes "the largest K ..." in the error for a K above ``maximum``,
+    e.g. "softmax_regression writes out term by term".
+    """
     if K is None:
         return None
     if isinstance(K, bool) or not isinstance(K, (int, sp.Integer)) and not _is_numpy_int(K):
         raise ArgumentTypeError(argument, f"must be an integer >= 2 or None, got {type(K).__name__} {K!r}")
     if int(K) < 2:
         raise ArgumentError(argument, f"must be at least 2 (softmax needs two classes), got {int(K)}")
+    if maximum is not None and int(K) > maximum:
+        raise ArgumentError(argument, f"K = {int(K)} is above {maximum}, the largest K {why or 'supported'}; "
+                                      "use K=None for the symbolic form, which holds for every K")
     return sp.Integer(int(K))
 
 
@@ -45,8 +52,12 @@ def _is_numpy_int(value: object) -> bool:
 
 
 def role_names(roles: Mapping[str, str], notation: Optional[Mapping[str, str]],
-               argument: str = "notation") -> dict:
-    """``roles`` (role -> default name) with the caller's names applied, each checked, all distinct."""
+               argument: str = "notation", reserved: Sequence[str] = ()) -> dict:
+    """``roles`` (role -> default name) with the caller's names applied, each checked, all distinct.
+
+    ``reserved`` lists names the derivation uses itself (fixed index names):
+    no role may take one, or a_j would print as j_j.
+    """
     names = dict(roles)
     if notation is None:
         return names
@@ -56,6 +67,9 @@ def role_names(roles: Mapping[str, str], notation: Optional[Mapping[str, str]],
         if role not in roles:
             raise ArgumentError(argument, f"unknown role {role!r}; roles are {', '.join(sorted(roles))}")
         names[role] = check_name(f"{argument}[{role!r}]", name)
+        if name in reserved:
+            raise ArgumentError(f"{argument}[{role!r}]", f"{name!r} is an index of this derivation "
+                                                         f"({', '.join(reserved)} are fixed); choose another name")
     values = list(names.values())
     clash = sorted({v for v in values if values.count(v) > 1})
     if clash:

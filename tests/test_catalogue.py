@@ -192,3 +192,143 @@ def test_compiled_inputs_are_checked(call, argument, words):
         call()
     assert err.value.argument == argument
     assert words in str(err.value)
+
+
+# -- what each step says it did (issue 7, item 3) ------------------------------------------------
+
+def _with_K(name):
+    """Each entry as shipped, and with K = 3 where it takes K."""
+    import inspect
+    e = entry(name)
+    out = [e()]
+    if "K" in inspect.signature(e.build).parameters:
+        out.append(e(K=3))
+    return out
+
+
+def _denominators(expr):
+    """How many factors the expression divides by, with multiplicity (x / y**2 counts 2), in every product."""
+    import sympy as sp
+    return sum(-p.exp for p in sp.preorder_traversal(expr)
+               if isinstance(p, sp.Pow) and p.exp.is_number and p.exp.is_negative and not p.base.is_Number)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_rendered_step_repeats_the_one_before(name):
+    from derive.render.layout import display_of
+    from derive.render.printers import latex, text
+    for d in _with_K(name):
+        show = display_of(d)
+        for x in d.walk():
+            for printer in (latex, text):
+                shown = [printer(x.lhs, display=show)] + [printer(s.expr, display=show) for s in x.steps]
+                repeats = [n for n in range(1, len(shown)) if shown[n] == shown[n - 1]]
+                assert not repeats, f"{x.name}: step {repeats[0]} renders as the line before it: {shown[repeats[0]]}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_cancel_step_removes_a_common_factor(name):
+    for d in _with_K(name):
+        for x in d.walk():
+            previous = x.lhs
+            for n, s in enumerate(x.steps, start=1):
+                if s.rule.value == "cancel":
+                    assert _denominators(s.expr) < _denominators(previous), f"{x.name} step {n} cancels nothing"
+                previous = s.expr
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_fold_step_only_substitutes(name):
+    """Folding exp(z_j) = o_j S back in keeps every denominator; cancelling S is a step of its own."""
+    import sympy as sp
+    for d in _with_K(name):
+        for x in d.walk():
+            previous = x.lhs
+            for n, s in enumerate(x.steps, start=1):
+                # a reciprocal definition (sigmoid: 1 + e^-z = 1/a) rewrites that very denominator, as it should
+                if s.rule.value == "fold_definition" and not sp.fraction(s.formula.lhs)[0].is_Number:
+                    denominator = sp.fraction(sp.together(previous))[1] if not previous.has(sp.Derivative) else 1
+                    for factor in sp.Mul.make_args(denominator):
+                        base = factor.as_base_exp()[0]
+                        assert s.expr.has(base), f"{x.name} step {n} (fold) also cancelled {factor}"
+                previous = s.expr
+
+
+def test_the_cancel_check_catches_a_step_that_only_drops_brackets():
+    """The check above fails on what issue 7 reported: a 'cancel' that only released brackets."""
+    import sympy as sp
+    from derive.expr import Held
+    o, i, j = sp.IndexedBase("o"), *sp.symbols("i j")
+    held = -(1 - sp.KroneckerDelta(i, j)) * Held(o[i] * o[j])
+    assert not _denominators(-(1 - sp.KroneckerDelta(i, j)) * o[i] * o[j]) < _denominators(held)
+    assert _denominators(-o[j]) < _denominators(-Held(o[i] * o[j]) / o[i])
+
+
+# -- assumptions belong to where they are used (issue 7, item 2) ----------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_key_means_one_statement(name):
+    for d in _with_K(name):
+        uses = d.assumption_uses()  # raises on two statements under one key
+        keys = [a.key for a, _ in uses]
+        assert len(keys) == len(set(keys))
+
+
+def test_a_key_with_two_statements_is_refused():
+    import dataclasses
+    import sympy as sp
+    d = derive.softmax_ce()
+    last = d.steps[-1]
+    fact = dataclasses.replace(last.assumptions[0], statement=sp.Eq(sp.Symbol("q"), 2))
+    broken = d.with_step(len(d.steps) - 2, dataclasses.replace(d.steps[-2], assumptions=(fact,)))
+    with pytest.raises(ValueError, match="y_sums_to_one"):
+        broken.assumption_uses()
+
+
+def test_a_lemma_condition_is_not_listed_as_an_assumption_of_the_derivation():
+    d = derive.softmax_ce()
+    assert [a.key for a in d.assumptions] == ["k_in_1_to_K", "y_sums_to_one"]
+    tail = d.to_text().split("\nAssumptions\n")[1]
+    assert "j != k" not in tail and "used in Lemma 1, Lemma 2 and the derivation" in tail
+    assert "j \\neq k" not in d.to_markdown().split("Assumptions")[-1]
+    assert "j \\neq k" not in d.to_latex().split("Assumptions")[-1]
+    doc = d.to_dict()
+    local = {a["key"]: (a["local"], a["used_in"]) for a in doc["assumptions"]}
+    assert local["j_ne_k"] == (True, ["softmax_partial_other", "softmax_ce"])
+    assert local["y_sums_to_one"] == (False, ["softmax_ce"])
+    assert doc["lemmas"][1]["conditions"][0]["key"] == "j_ne_k" and doc["lemmas"][1]["assumptions"] == ["k_in_1_to_K"]
+
+
+def test_mlp_ranges_are_scoped_to_their_parts():
+    d = derive.mlp_backprop()
+    tail = d.to_text().split("\nAssumptions\n")[1]
+    assert "1 <= k <= n_L    (the index k lies in the range of the sum; used in Lemma 1, Lemma 2 and BP1)" in tail
+    assert "1 <= k <= n_{l-1}    (the index k lies in the range of the sum; used in BP4)" in tail
+    assert "n_prev" not in d.to_text() and "n_next" not in d.to_text()
+    assert "n_{l-1}" in d.to_latex() and "n_{l+1}" in d.to_latex()
+
+
+# -- notation a reader expects (issue 7, item 4) ---------------------------------------------------
+
+def test_mlp_result_is_its_four_equations_and_its_repr_has_no_internal_names():
+    import sympy as sp
+    d = derive.mlp_backprop()
+    assert len(d.result) == 4 and all(isinstance(e, sp.Eq) for e in d.result)
+    assert [e.lhs for e in d.result] == [p.lhs for p in d.parts]
+    assert "__" not in repr(d) and "Entry(" not in repr(d)
+    assert "4 parts" in repr(d) and "[a^L - y]_(k)" in repr(d)
+    assert "mean" in d.description and "C_x" in d.description
+
+
+def test_mlp_refuses_a_fixed_index_name():
+    with pytest.raises(derive.ArgumentError) as err:
+        derive.mlp_backprop(notation={"activations": "j"})
+    assert err.value.argument == "notation['activations']" and "index" in str(err.value)
+
+
+def test_labels_scores_carry_the_example_index():
+    d = derive.softmax_ce_labels()
+    scores = [x for x in d.definitions if x.name == "scores"][0]
+    i = d.setting.symbols["i"]
+    assert scores.lhs.has(i) and scores.expr.has(i)
+    assert "f_ij := sum_{e=1..n} (w_je*x_ie)" in d.to_text()

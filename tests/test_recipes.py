@@ -18,7 +18,7 @@ def results_tex(d):
 
 def test_jacobian_route_and_result():
     d = derive.softmax_jacobian()
-    assert routes(d)["softmax_jacobian"] == ["cases", "kronecker_delta", "lemma", "cancel", "expand",
+    assert routes(d)["softmax_jacobian"] == ["cases", "kronecker_delta", "lemma", "expand",
                                              "kronecker_delta", "factor", "matrix_form"]
     o, i, j = (d.setting.symbols[n] for n in "oij")
     assert d.steps[-2].expr == o[i] * (sp.KroneckerDelta(i, j) - o[j])
@@ -65,10 +65,9 @@ def test_regression_with_symbolic_K_reaches_the_same_result():
 
 def test_labels_render_the_indicator():
     d = derive.softmax_ce_labels()
-    assert routes(d)["softmax_ce_labels"] == ["multivariate_chain_rule", "lemma", "cancel", "kronecker_delta",
-                                              "lemma", "cancel"]
+    assert routes(d)["softmax_ce_labels"] == ["multivariate_chain_rule", "lemma", "kronecker_delta", "lemma"]
     assert results_tex(d) == [r"\frac{\partial L_{i}}{\partial w_{kd}} = x_{id} "
-                              r"\left(p_{k} - \mathbf{1}\left[k = y_{i}\right]\right)"]
+                              r"\left(p_{ik} - \mathbf{1}\left[k = y_{i}\right]\right)"]
     assert "1[k = y_i]" in d.to_text()
 
 
@@ -89,14 +88,14 @@ def test_mlp_has_the_four_equations_in_index_and_matrix_form():
     a = d.parts[1].setting.symbols["a"]
     j, k = sp.symbols("j k", integer=True, positive=True)
     assert sigmoid.result == sp.KroneckerDelta(j, k) * a[j] * (1 - a[j])
-    assert "y_one_hot" in [x.key for x in d.assumptions]
+    assert "y_one_hot" in [x.key for x, _ in d.assumption_uses()]
 
 
 @pytest.mark.parametrize("build, notation, expect", [
     (derive.softmax_jacobian, {"outputs": "y"}, "dy_i/dz_j"),
     (derive.softmax_se, {"outputs": "y", "targets": "t"}, "dL/dy_k"),
     (derive.softmax_regression, {"hypothesis": "g", "parameters": "W"}, "g_k(x^(i))"),
-    (derive.softmax_ce_labels, {"outputs": "q"}, "q_k - 1[k = y_i]"),
+    (derive.softmax_ce_labels, {"outputs": "q"}, "q_ik - 1[k = y_i]"),
     (derive.mlp_backprop, {"activations": "h", "errors": "epsilon"}, "epsilon^l"),
 ])
 def test_notation_can_be_chosen(build, notation, expect):

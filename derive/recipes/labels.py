@@ -19,10 +19,10 @@ ROLES = {"weights": "w", "inputs": "x", "scores": "f", "outputs": "p", "labels":
 
 
 def softmax_ce_labels(K: Optional[int] = None, *, notation: Optional[Mapping[str, str]] = None) -> Derivation:
-    """Derive dL_i/dw_kd = (p_k - 1[k = y_i]) x_id for L_i = -log p_{y_i} and f = W x_i.
+    """Derive dL_i/dw_kd = (p_ik - 1[k = y_i]) x_id for L_i = -log p_{i,y_i} and f_ij = sum_d w_jd x_id.
 
-    By the chain rule through the scores f_k: dL_i/df_k = p_k - 1[k = y_i]
-    (through the log and the softmax partial) and df_k/dw_kd = x_id.
+    By the chain rule through the scores f_ik of example i: dL_i/df_ik = p_ik - 1[k = y_i]
+    (through the log and the softmax partial) and df_ik/dw_kd = x_id.
     """
     K_value = check_K(K)
     n = role_names(ROLES, notation)
@@ -32,9 +32,10 @@ def softmax_ce_labels(K: Optional[int] = None, *, notation: Optional[Mapping[str
     k, j, l, d, e = (defs.index(n[r]) for r in ("index", "sum_index", "inner_index", "feature", "feature_sum"))
     w, x, f, p, y = (sp.IndexedBase(n[r]) for r in ("weights", "inputs", "scores", "outputs", "labels"))
     L = sp.Symbol(f"{n['cost']}_{n['example']}")
-    scores = Definition("scores", f, (j,), sp.Sum(w[j, e] * x[i, e], (e, 1, nf)), text="linear scores")
-    soft = defs.softmax(p, lambda a: f[a], j, l, K)
-    loss = Definition("log_loss", L, (), -sp.log(p[y[i]]), text="cross-entropy with an integer label")
+    scores = Definition("scores", f, (i, j), sp.Sum(w[j, e] * x[i, e], (e, 1, nf)), text="linear scores")
+    soft = Definition("softmax", p, (i, j), sp.exp(f[i, j]) / sp.Sum(sp.exp(f[i, l]), (l, 1, K)),
+                      kernel="softmax", argument=f[i, j], text="softmax")
+    loss = Definition("log_loss", L, (), -sp.log(p[i, y[i]]), text="cross-entropy with an integer label")
     setting = Setting(
         K=K, variables=(w,), definitions=(loss, soft, scores),
         ranges=((i, (sp.Integer(1), m)), (k, (sp.Integer(1), K)), (j, (sp.Integer(1), K)), (l, (sp.Integer(1), K)), (d, (sp.Integer(1), nf)),
@@ -44,23 +45,23 @@ def softmax_ce_labels(K: Optional[int] = None, *, notation: Optional[Mapping[str
         display=((n["inputs"], Display(n["inputs"], n["inputs"], "sub")),),
         symbols={"w": w, "x": x, "f": f, "p": p, "y": y, "L": L, "i": i, "k": k, "j": j, "d": d},
     )
-    softmax_partial = run_recipe(setting, sp.Derivative(p[j], f[k]), partials_recipe(p),
+    softmax_partial = run_recipe(setting, sp.Derivative(p[i, j], f[i, k]), partials_recipe(p),
                                  name="softmax_partial", title="Softmax partial in Kronecker-delta form",
                                  description="The derivative of one softmax output with respect to one score, "
                                              "by the quotient rule")
     loss_partial = run_recipe(
-        setting, sp.Derivative(L, f[k]),
+        setting, sp.Derivative(L, f[i, k]),
         [(rules.definition, {"of": L}), rules.linearity, rules.chain_rule,
          (rules.lemma, {"lemmas": (softmax_partial,)}), rules.cancel, rules.expand],
         name="label_loss_partial", title="Derivative of the loss with respect to a score",
         description="The derivative of the loss with respect to one score, through the logarithm")
     score_partial = run_recipe(
-        setting, sp.Derivative(f[j], w[k, d]),
+        setting, sp.Derivative(f[i, j], w[k, d]),
         [(rules.definition, {"of": f}), rules.linearity, rules.differentiate, rules.kronecker_delta],
         name="score_partial", title="Derivative of a score with respect to a weight",
         description="The scores are linear in the weights")
     recipe = [
-        (rules.multivariate_chain_rule, {"through": f, "indices": (j,)}),
+        (rules.multivariate_chain_rule, {"through": f, "indices": (j,), "fixed": (i,)}),
         (rules.lemma, {"lemmas": (score_partial,)}),
         rules.cancel,
         rules.kronecker_delta,

@@ -22,15 +22,15 @@ from ..notation import role_names
 from ..setting import Display, Setting
 from .softmax import output_gradient_recipe, softmax_partials
 
+INDICES = ("j", "k", "m", "q")  # fixed index names: no role may take one (a_j would print as a_j_j)
 ROLES = {"activations": "a", "inputs": "z", "weights": "W", "biases": "b", "errors": "delta", "targets": "y",
          "cost": "C", "layer": "l", "output_layer": "L"}
 
 
-def _layer_base(name: str, layer: str, latex: str, text: str, store: dict) -> sp.IndexedBase:
-    """A per-layer base; its internal name holds '__', which no caller's name can (names are letters and digits)."""
-    key = f"{name}__{layer}"
-    store[key] = Display(latex, text)
-    return sp.IndexedBase(key)
+def _layer_base(latex: str, text: str, store: dict) -> sp.IndexedBase:
+    """A per-layer base named as it reads (a^L, a^(l-1)): '^' is in no caller's name (letters and digits)."""
+    store[text] = Display(latex, text)
+    return sp.IndexedBase(text)
 
 
 def _tex(name: str) -> str:
@@ -53,26 +53,26 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
     weights (W), biases (b), errors (delta), targets (y), cost (C), layer (l),
     output_layer (L).
     """
-    n = role_names(ROLES, notation)
+    n = role_names(ROLES, notation, reserved=INDICES)
     A, Z, Wn, Bn, D, Y, C, l, L = (n[r] for r in ("activations", "inputs", "weights", "biases", "errors",
                                                   "targets", "cost", "layer", "output_layer"))
     a_tex, z_tex, w_tex, b_tex, d_tex = (_tex(x) for x in (A, Z, Wn, Bn, D))
-    j, k, m, q = (defs.index(x) for x in "jkmq")
+    j, k, m, q = (defs.index(x) for x in INDICES)
     size_L, size_l, size_next, size_prev = (sp.Symbol(f"n_{x}", integer=True, positive=True)
-                                            for x in (L, l, "next", "prev"))
+                                            for x in (L, l, f"{{{l}+1}}", f"{{{l}-1}}"))
     show: dict = {}
-    aL = _layer_base(A, "L", f"{a_tex}^{{{L}}}", f"{A}^{L}", show)
-    zL = _layer_base(Z, "L", f"{z_tex}^{{{L}}}", f"{Z}^{L}", show)
-    al = _layer_base(A, "l", f"{a_tex}^{{{l}}}", f"{A}^{l}", show)
-    zl = _layer_base(Z, "l", f"{z_tex}^{{{l}}}", f"{Z}^{l}", show)
-    a_prev = _layer_base(A, "prev", f"{a_tex}^{{{l}-1}}", f"{A}^({l}-1)", show)
-    z_next = _layer_base(Z, "next", f"{z_tex}^{{{l}+1}}", f"{Z}^({l}+1)", show)
-    W_l = _layer_base(Wn, "l", f"{w_tex}^{{{l}}}", f"{Wn}^{l}", show)
-    W_next = _layer_base(Wn, "next", f"{w_tex}^{{{l}+1}}", f"{Wn}^({l}+1)", show)
-    b_l = _layer_base(Bn, "l", f"{b_tex}^{{{l}}}", f"{Bn}^{l}", show)
-    b_next = _layer_base(Bn, "next", f"{b_tex}^{{{l}+1}}", f"{Bn}^({l}+1)", show)
-    d_l = _layer_base(D, "l", f"{d_tex}^{{{l}}}", f"{D}^{l}", show)
-    d_next = _layer_base(D, "next", f"{d_tex}^{{{l}+1}}", f"{D}^({l}+1)", show)
+    aL = _layer_base(f"{a_tex}^{{{L}}}", f"{A}^{L}", show)
+    zL = _layer_base(f"{z_tex}^{{{L}}}", f"{Z}^{L}", show)
+    al = _layer_base(f"{a_tex}^{{{l}}}", f"{A}^{l}", show)
+    zl = _layer_base(f"{z_tex}^{{{l}}}", f"{Z}^{l}", show)
+    a_prev = _layer_base(f"{a_tex}^{{{l}-1}}", f"{A}^({l}-1)", show)
+    z_next = _layer_base(f"{z_tex}^{{{l}+1}}", f"{Z}^({l}+1)", show)
+    W_l = _layer_base(f"{w_tex}^{{{l}}}", f"{Wn}^{l}", show)
+    W_next = _layer_base(f"{w_tex}^{{{l}+1}}", f"{Wn}^({l}+1)", show)
+    b_l = _layer_base(f"{b_tex}^{{{l}}}", f"{Bn}^{l}", show)
+    b_next = _layer_base(f"{b_tex}^{{{l}+1}}", f"{Bn}^({l}+1)", show)
+    d_l = _layer_base(f"{d_tex}^{{{l}}}", f"{D}^{l}", show)
+    d_next = _layer_base(f"{d_tex}^{{{l}+1}}", f"{D}^({l}+1)", show)
     y = sp.IndexedBase(Y)
     Cx, Cs = sp.Symbol(f"{C}_x"), sp.Symbol(C)
     display = tuple(show.items())
@@ -140,4 +140,9 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
                         + hidden.definitions[1:] + params.definitions[1:]),
         lhs=bp1.lhs, steps=(), parts=parts,
         description="The four equations of backpropagation for a network with sigmoid hidden layers, "
-                    "a softmax output layer and the cross-entropy cost", interface="network")
+                    f"a softmax output layer and the cross-entropy cost. {Cx} is the cost of one example x "
+                    f"(BP1 is derived for it); {C} is the cost being differentiated in BP2-BP4, any "
+                    f"differentiable function of the layer's weighted inputs, so the equations hold for "
+                    f"{Cx} and, the derivative being linear, for the mean {C} = (1/N) sum_x {Cx} over a "
+                    f"batch of N examples, which is what the compiled function differentiates",
+        interface="network")

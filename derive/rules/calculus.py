@@ -88,8 +88,9 @@ def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return rewrite_step(expr, ctx, fn, Rule.LINEARITY, "sums over the same range combine into one sum")
 
 
-def multivariate_chain_rule(expr: sp.Expr, ctx: "Context", through: sp.IndexedBase, indices: tuple) -> Optional[Step]:
-    """dF/dx -> sum_j dF/du_j du_j/dx, for F depending on x only through the u_j."""
+def multivariate_chain_rule(expr: sp.Expr, ctx: "Context", through: sp.IndexedBase, indices: tuple,
+                            fixed: tuple = ()) -> Optional[Step]:
+    """dF/dx -> sum_j dF/du_ij du_ij/dx, for F depending on x only through the u_ij (``fixed`` i not summed)."""
     setting = ctx.setting
 
     def fn(node, frame, used):
@@ -99,7 +100,7 @@ def multivariate_chain_rule(expr: sp.Expr, ctx: "Context", through: sp.IndexedBa
         f, x = d
         base_of = lambda e: e.base if isinstance(e, sp.Indexed) else e  # noqa: E731
         if (not isinstance(f, (sp.Symbol, sp.Indexed)) or through in (base_of(f), base_of(x))
-                or not setting.depends(f, x) or not setting.depends(through[indices], x)):
+                or not setting.depends(f, x) or not setting.depends(through[tuple(fixed) + tuple(indices)], x)):
             return None
         if any(node.has(i) for i in indices):  # the sum's indices must be new
             return None
@@ -109,7 +110,7 @@ def multivariate_chain_rule(expr: sp.Expr, ctx: "Context", through: sp.IndexedBa
                 return None
             if setting.depends(definition.expr, x, excluding=through):  # F must depend on x only through u
                 return None
-        u = through[indices]
+        u = through[tuple(fixed) + tuple(indices)]
         body = sp.Derivative(f, u) * sp.Derivative(u, x)
         for index in reversed(indices):
             lower, upper = setting.range_of(index)
