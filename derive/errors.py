@@ -24,3 +24,7 @@ class UnknownDerivationError(ArgumentError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return f"{self.argument}: {self.problem}"
+
+
+class DerivationError(ArgumentError):
+    """The planner could not finish within its time budget; ``argument`` names the input (the cost)."""

@@ -123,6 +123,12 @@ def cancels_on_release(expr: sp.Basic) -> bool:
     return False
 
 
+def denominators(expr: sp.Basic) -> int:
+    """How many factors ``expr`` divides by, with multiplicity (x / y**2 counts 2), over all its products."""
+    return sum(-p.exp for p in sp.preorder_traversal(expr)
+               if isinstance(p, sp.Pow) and p.exp.is_Integer and p.exp.is_negative and not p.base.is_Number)
+
+
 def settle(expr: sp.Expr) -> sp.Expr:
     """``expr`` with its Held parts kept only if releasing them cancels something; else released."""
     if expr.has(Held) and not cancels_on_release(expr):
@@ -302,3 +308,64 @@ def indexed_with_base(expr: sp.Basic, bases) -> list:
     """Every Indexed in expr whose base is one of ``bases``."""
     bases = set(bases)
     return [e for e in expr.atoms(sp.Indexed) if e.base in bases]
+
+
+class Sigmoid(sp.Function):
+    """the logistic sigmoid 1/(1+exp(-x)); the planner turns it into a defined output."""
+
+    nargs = 1
+
+
+# The slot every softmax body is compared under: Softmax(z[s1], s1, j) == Softmax(z[s2], s2, j).
+_CANONICAL_SLOT = sp.Dummy("slot", integer=True, positive=True)
+
+
+class SlotVector(Expr):
+    """Entry ``at`` of a function of a whole vector: args (body, slot, at).
+
+    ``body`` is the vector's entry written at a bound index ``slot`` (a Dummy),
+    e.g. z[slot]/T; ``at`` is the entry taken. Two such entries are equal when
+    their bodies agree up to renaming the slot.
+    """
+
+    is_commutative = True
+
+    def __new__(cls, body, slot, at):
+        return Expr.__new__(cls, sp.sympify(body), slot, sp.sympify(at))
+
+    @property
+    def body(self) -> sp.Expr:
+        return self.args[0]
+
+    @property
+    def slot(self) -> sp.Symbol:
+        return self.args[1]
+
+    @property
+    def at(self) -> sp.Expr:
+        return self.args[2]
+
+    def at_index(self, i) -> sp.Expr:
+        """The body with the slot set to ``i``: the i-th entry of the vector."""
+        return self.body.xreplace({self.slot: sp.sympify(i)})
+
+    def _hashable_content(self):
+        return (self.body.xreplace({self.slot: _CANONICAL_SLOT}), _CANONICAL_SLOT, self.at)
+
+    @property
+    def free_symbols(self):
+        inner = {s for s in self.body.free_symbols if self.slot not in s.free_symbols}
+        return inner | self.at.free_symbols
+
+    def _eval_subs(self, old, new):
+        if old == self.slot:
+            return self
+        return None
+
+
+class Softmax(SlotVector):
+    """softmax(v)[at] = exp(v_at) / sum_i exp(v_i), v_i = body with slot -> i."""
+
+
+class LogSoftmax(SlotVector):
+    """log_softmax(v)[at] = v_at - log sum_i exp(v_i), v_i = body with slot -> i."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import sympy as sp
 
@@ -27,6 +27,8 @@ class Rule(str, Enum):
     CHAIN_RULE = "chain_rule"
     MULTIVARIATE_CHAIN_RULE = "multivariate_chain_rule"
     QUOTIENT_RULE = "quotient_rule"
+    PRODUCT_RULE = "product_rule"
+    SUM_CONSTANT = "sum_constant"
     DIFFERENTIATE = "differentiate"
     DELTA = "kronecker_delta"
     LEMMA = "lemma"
@@ -57,6 +59,8 @@ _TITLES = {
     Rule.CHAIN_RULE: "chain rule",
     Rule.MULTIVARIATE_CHAIN_RULE: "multivariate chain rule",
     Rule.QUOTIENT_RULE: "quotient rule",
+    Rule.PRODUCT_RULE: "product rule",
+    Rule.SUM_CONSTANT: "sum of a constant",
     Rule.DIFFERENTIATE: "differentiate",
     Rule.DELTA: "Kronecker delta",
     Rule.LEMMA: "lemma",
@@ -128,7 +132,8 @@ class Derivation:
     ``conditions`` hold throughout (an index range, j != k for a lemma);
     ``assumptions`` lists every assumption a step of the chain cites.
     ``interface`` tells compile() how the inputs are laid out: 'per_example'
-    (rows are examples), 'dataset', 'labels' or 'network'.
+    (rows are examples), 'dataset', 'labels' or 'network'. ``incomplete``
+    says why a planned chain stops short of a closed form ('' when it does not).
     """
 
     name: str
@@ -140,6 +145,13 @@ class Derivation:
     description: str = ""
     parts: tuple = field(default=())
     interface: str = "per_example"
+    incomplete: str = ""
+
+    @property
+    def complete(self) -> bool:
+        """False when the chain stops short of a closed form (``incomplete`` says why), here or in a
+        lemma or part; verify() is then not ok and compile() refuses it."""
+        return not any(d.incomplete for d in self.walk())
 
     @property
     def result(self) -> Any:
@@ -249,35 +261,45 @@ class Derivation:
                 f"{len(self.steps)} steps, {len(self.lemmas)} lemmas)")
 
     # -- views, computed by their own modules -------------------------------
-    def verify(self, **options: Any) -> "Report":
-        """Check every step and the result; see derive.verify.verify."""
+    def verify(self, *, Ks: Optional[Sequence[int]] = None, points: int = 2, index_samples: int = 2,
+               seed: int = 0, lemmas: bool = True,
+               progress: Optional[Callable[[str], None]] = None) -> "Report":
+        """Check every step and the result (see derive.verify.verify).
+
+        Ks: the class counts to instantiate (default 2..5, or the derivation's K);
+        points: random points per case; index_samples: assignments of the free
+        indices per K; seed: the random seed; lemmas: check cited lemmas too;
+        progress: called with a short message before each check.
+        """
         from .verify import verify
-        return verify(self, **options)
+        return verify(self, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=lemmas,
+                      progress=progress)
 
-    def to_text(self, **settings: Any) -> str:
-        """The chain as plain text for a terminal."""
+    def to_text(self, *, justifications: bool = True) -> str:
+        """The chain as plain text for a terminal; justifications=False leaves out each step's reason."""
         from .render.text import render_text
-        return render_text(self, **settings)
+        return render_text(self, justifications=justifications)
 
-    def to_latex(self, **settings: Any) -> str:
-        """amsmath source (align*); standalone=True gives a whole document."""
+    def to_latex(self, *, standalone: bool = False, justifications: bool = True, jupyter: bool = False) -> str:
+        """amsmath source (align* blocks); standalone=True gives a whole document, jupyter=True the
+        main chain as one $$\\begin{aligned}...$$ block."""
         from .render.latex import render_latex
-        return render_latex(self, **settings)
+        return render_latex(self, standalone=standalone, justifications=justifications, jupyter=jupyter)
 
-    def to_markdown(self, **settings: Any) -> str:
-        """Markdown with $$\\begin{aligned}...$$ display math (KaTeX and MathJax)."""
+    def to_markdown(self, *, justifications: bool = True, heading_level: int = 2) -> str:
+        """Markdown with $$\\begin{aligned}...$$ display math (KaTeX and MathJax); heading_level 1..5."""
         from .render.markdown import render_markdown
-        return render_markdown(self, **settings)
+        return render_markdown(self, justifications=justifications, heading_level=heading_level)
 
     def to_html(self, *, justifications: bool = True) -> str:
         """A self-contained HTML page (KaTeX, its CSS and fonts inlined)."""
         from .render.html import render_html
         return render_html(self, justifications=justifications)
 
-    def to_json(self, **settings: Any) -> str:
-        """A stable JSON document of the derivation."""
+    def to_json(self, *, indent: int = 2) -> str:
+        """A stable JSON document of the derivation (schema derive.derivation/2)."""
         from .render.json import render_json
-        return render_json(self, **settings)
+        return render_json(self, indent=indent)
 
     def to_dict(self) -> dict:
         """The JSON document as Python data."""

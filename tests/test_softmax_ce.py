@@ -37,7 +37,7 @@ def test_lemmas_are_derived_by_the_quotient_rule(ce):
     assert same.lhs == sp.Derivative(o[k], z[k]) and same.result == o[k] * (1 - o[k])
     assert other.lhs == sp.Derivative(o[j], z[k]) and other.result == -o[j] * o[k]
     for lemma in (same, other):
-        assert [s.rule.value for s in lemma.steps][:3] == ["definition", "quotient_rule", "differentiate"]
+        assert [s.rule.value for s in lemma.steps][:4] == ["definition", "quotient_rule", "linearity", "differentiate"]
     assert [a.key for a in other.conditions] == ["j_ne_k"]
 
 

@@ -8,6 +8,7 @@ import sympy as sp
 from .. import definitions as defs
 from .. import rules
 from ..engine import run_recipe
+from ..planner import Planner
 from ..model import Derivation
 from ..notation import check_K, role_names
 from ..setting import Setting
@@ -46,9 +47,10 @@ def softmax_jacobian(K: Optional[int] = None, *, notation: Optional[Mapping[str,
 
     The cases i = j and i != j are the two softmax partials, each by the
     quotient rule. Roles for ``notation``: logits, outputs, index (i, the row),
-    sum_index (j, the column), inner_index (l), classes.
+    sum_index (j, the column), inner_index (l), classes. K is None (symbolic)
+    or at most 50, where ``verify`` takes about 45 s.
     """
-    K_value = check_K(K)
+    K_value = check_K(K, maximum=50, why="at which softmax_jacobian is verified within about a minute")
     n = role_names(JACOBIAN_ROLES, notation)
     K, i, j, l, z, o, softmax = _softmax_setting(n, K_value)
     setting = Setting(K=K, variables=(z,), definitions=(softmax,),
@@ -76,21 +78,16 @@ def backprop_recipe(out: sp.IndexedBase, j: sp.Symbol, k: sp.Symbol, lemmas: tup
     ]
 
 
-def cost_partial_recipe(cost: sp.Symbol) -> list:
-    """The derivative of a cost with respect to one output: definition, linearity, differentiate, delta."""
-    return [(rules.definition, {"of": cost}), rules.linearity, rules.differentiate, rules.kronecker_delta,
-            rules.factor]
-
-
 def softmax_se(K: Optional[int] = None, *, notation: Optional[Mapping[str, str]] = None) -> Derivation:
     """Derive dL/dz_k for L = 1/2 sum_l (o_l - t_l)^2 on softmax outputs o.
 
     First the general backpropagation through softmax,
     dL/dz_k = o_k (dL/do_k - sum_j dL/do_j o_j), by the multivariate chain rule
     and the softmax partials (a lemma); then dL/do_j = o_j - t_j (a lemma) gives
-    the closed form.
+    the closed form. K is None (symbolic) or at most 50, where ``verify`` takes
+    about 80 s.
     """
-    K_value = check_K(K)
+    K_value = check_K(K, maximum=50, why="at which softmax_se is verified within about a minute and a half")
     n = role_names(SE_ROLES, notation)
     K, k, j, l, z, o, softmax = _softmax_setting(n, K_value)
     t, L = sp.IndexedBase(n["targets"]), sp.Symbol(n["cost"])
@@ -103,9 +100,10 @@ def softmax_se(K: Optional[int] = None, *, notation: Optional[Mapping[str, str]]
     general = run_recipe(setting, sp.Derivative(L, z[k]), backprop_recipe(o, j, k, partials),
                          name="softmax_backprop", title="Backpropagation through softmax",
                          description="The gradient of any cost of the softmax outputs, by the multivariate chain rule")
-    cost_partial = run_recipe(setting, sp.Derivative(L, o[j]), cost_partial_recipe(L),
-                              name="squared_error_partial", title="Derivative of the squared error",
-                              description="The derivative of the squared error with respect to one output")
+    cost_partial = Planner(setting).derive(sp.Derivative(L, o[j]), name="squared_error_partial",
+                                           title="Derivative of the squared error",
+                                           description="The derivative of the squared error with respect to one "
+                                                       "output")
     recipe = [(rules.lemma, {"lemmas": (general,)}), (rules.lemma, {"lemmas": (cost_partial,)}), rules.cancel]
     return run_recipe(setting, sp.Derivative(L, z[k]), recipe,
                       name="softmax_se", title="Gradient of softmax with squared error",

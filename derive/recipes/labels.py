@@ -23,8 +23,9 @@ def softmax_ce_labels(K: Optional[int] = None, *, notation: Optional[Mapping[str
 
     By the chain rule through the scores f_ik of example i: dL_i/df_ik = p_ik - 1[k = y_i]
     (through the log and the softmax partial) and df_ik/dw_kd = x_id.
+    K is None (symbolic) or at most 50, where ``verify`` takes about 25 s.
     """
-    K_value = check_K(K)
+    K_value = check_K(K, maximum=50, why="at which softmax_ce_labels is verified within about a minute")
     n = role_names(ROLES, notation)
     K = defs.classes(n["classes"], K_value)
     nf, m = (sp.Symbol(n[r], integer=True, positive=True) for r in ("features", "examples"))

@@ -17,6 +17,7 @@ from .. import definitions as defs
 from .. import rules
 from ..assumptions import one_hot
 from ..engine import run_recipe
+from ..planner import Planner
 from ..model import Derivation
 from ..notation import role_names
 from ..setting import Display, Setting
@@ -39,11 +40,11 @@ def _tex(name: str) -> str:
 
 
 def _sigmoid_lemma(a: sp.IndexedBase, z: sp.IndexedBase, j, k, setting: Setting) -> Derivation:
-    recipe = [(rules.definition, {"of": a}), rules.quotient_rule, rules.differentiate, (rules.fold, {"of": a}),
-              rules.cancel, rules.factor, rules.kronecker_delta]
-    return run_recipe(setting, sp.Derivative(a[j], z[k]), recipe,
-                      name="sigmoid_derivative", title="Derivative of the sigmoid",
-                      description="The rate of change of a sigmoid unit's activation with respect to its input")
+    """da_j/dz_k = delta_jk a_j (1 - a_j), planned (the reference takes no route of its own here)."""
+    return Planner(setting).derive(sp.Derivative(a[j], z[k]), name="sigmoid_derivative",
+                                   title="Derivative of the sigmoid",
+                                   description="The rate of change of a sigmoid unit's activation with respect "
+                                               "to its input")
 
 
 def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:

@@ -17,10 +17,13 @@ from ..setting import Setting
 
 
 def partials_recipe(out: sp.IndexedBase) -> list:
-    """definition, quotient rule, elementary derivatives, deltas, fold back, cancel, factor."""
+    """definition, quotient rule, derivatives (into the sum, through the exponential), deltas, fold, cancel, factor."""
     return [
         (rules.definition, {"of": out}),
         rules.quotient_rule,
+        rules.linearity,
+        rules.chain_rule,
+        rules.linearity,
         rules.differentiate,
         rules.kronecker_delta,
         (rules.fold, {"of": out}),

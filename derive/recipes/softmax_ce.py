@@ -27,8 +27,11 @@ def softmax_ce(K: Optional[int] = None, *, normalized_targets: bool = True,
         without it the result is o_k sum_j y_j - y_k.
     notation: rename symbols, e.g. {"outputs": "p", "targets": "t"}; roles are
         logits, outputs, targets, cost, index, sum_index, inner_index, classes.
+
+    K is at most 50 (the sums stay symbolic, but ``verify`` writes them out:
+    about 15 s at K = 50); K=None holds for every K.
     """
-    K_value = check_K(K)
+    K_value = check_K(K, maximum=50, why="at which softmax_ce is verified within about a minute")
     if not isinstance(normalized_targets, bool):
         raise ArgumentTypeError("normalized_targets", f"must be True or False, got {normalized_targets!r}")
     n = role_names(ROLES, notation)

@@ -33,12 +33,15 @@ def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     numerator, denominator = sp.fraction(d.expr)
     if denominator == 1:
         return None
+    if numerator.is_Number:  # symbol := c / (c' + g): c' + g = c/symbol, g = c/symbol - c'
+        new = _fold_reciprocal(expr, d)
+        if new is None or new == expr:
+            return None
+        return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
+                    formula=identity(d.expr, d.lhs))
     held, brought = sp.Dummy("D", positive=True), sp.Dummy("B", positive=True)
     work = expr.xreplace({denominator: held})
-    if numerator.is_Number:  # symbol := c / (c' + g): g = c/symbol - c'
-        folded = _fold_reciprocal(work, d, numerator, denominator, held)
-    else:
-        folded = _fold_quotient(work, d, numerator, denominator, held, brought)
+    folded = _fold_quotient(work, d, numerator, denominator, held, brought)
     if folded is None or folded == work:
         return None
     # the denominators the fold brings in stay apart, so that cancelling them is a step of its own
@@ -83,14 +86,23 @@ def _fold_quotient(work, d, numerator, denominator, held, brought):
     return work.replace(lambda e: swap(e) is not None, swap)
 
 
-def _fold_reciprocal(work, d, numerator, denominator, held):
-    if not isinstance(denominator, sp.Add):
-        return None
-    const, variable = denominator.as_independent(*d.indices, as_Add=True)
-    if variable == 0:
-        return None
-    new = work.xreplace({held: numerator / d.lhs})
-    return new.replace(lambda e: e == variable, lambda e: numerator / d.lhs - const)
+def _fold_reciprocal(expr, d):
+    """For each index value the expression uses (s_j, s_k, ...): c' + g -> c/s and then g -> c/s - c'."""
+    bases = {a.base for a in d.expr.atoms(sp.Indexed)}
+    values = sorted({a.indices for a in expr.atoms(sp.Indexed) if a.base in bases and len(a.indices) == len(d.indices)},
+                    key=sp.default_sort_key)
+    new = expr
+    for value in values:
+        numerator, denominator = sp.fraction(d.at(*value))
+        if not isinstance(denominator, sp.Add):
+            continue
+        const, variable = denominator.as_independent(*[i for i in value if isinstance(i, sp.Symbol)], as_Add=True)
+        if variable == 0:
+            continue
+        lhs = d.symbol[value]
+        new = new.xreplace({denominator: numerator / lhs})
+        new = new.replace(lambda e: e == variable, lambda e: numerator / lhs - const)
+    return new
 
 
 def _power_pattern(numerator: sp.Expr, power: sp.Wild) -> sp.Expr:
@@ -109,9 +121,26 @@ def cancel(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     if not any(p.exp.is_negative for p in expr.atoms(sp.Pow)):  # no fraction to cancel
         return None
     new = sp.cancel(expr)
-    if new == expr:
+    if new == expr or not _cancelled(_divisors(expr), _divisors(new)):
         return None
     return Step(new, Rule.CANCEL, "cancel common factors")
+
+
+def _divisors(expr: sp.Basic) -> dict:
+    """Each base the expression divides by -> the highest power it divides by."""
+    out: dict = {}
+    for p in sp.preorder_traversal(expr):
+        if isinstance(p, sp.Pow) and p.exp.is_Integer and p.exp.is_negative and not p.base.is_Number:
+            out[p.base] = max(out.get(p.base, 0), -int(p.exp))
+    return out
+
+
+def _cancelled(before: dict, after: dict) -> bool:
+    """True when a divisor went away or lost a power, and none came in or grew: (a v^2)/v^2 -> a is a
+    cancellation; a/K + b/K -> (a + b)/K (a common denominator) and 1/(1+e^-x) -> e^x/(e^x+1) are not."""
+    if any(base not in before or power > before[base] for base, power in after.items()):
+        return False
+    return any(after.get(base, 0) < power for base, power in before.items())
 
 
 def expand(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
@@ -181,12 +210,17 @@ def _replace_written_out(expr, total: sp.Sum, value):
 
 
 def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
-    """df/dx -> the result of a lemma whose left-hand side matches, under the lemma's conditions."""
+    """df/dx -> the result of a lemma whose left-hand side matches, under its conditions (d2f/dx dy -> d/dy lemma)."""
     cited: dict = {}
 
     def fn(node, frame, used):
         d = single_derivative(node)
-        if d is None:
+        rest: tuple = ()
+        if d is None and isinstance(node, sp.Derivative) and all(n == 1 for _, n in node.variable_count):
+            # a second derivative: the first variable's derivative may be a lemma, d2F/dx dy -> d/dy (lemma)
+            rest = node.variables[1:]
+            node = sp.Derivative(node.expr, node.variables[0])
+        elif d is None:
             return None
         for lem in lemmas:
             mapping = _match(lem.lhs, node)
@@ -206,7 +240,8 @@ def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
             used.extend(needs)
             cited.setdefault(lem.name, lem)
             used.extend(a for a in _cited(lem) if a.key not in {c.key for c in lem.conditions})
-            return Held(substitute(lem.result, mapping))
+            found = Held(substitute(lem.result, mapping))
+            return sp.Derivative(found, *rest) if rest else found
         return None
 
     step = rewrite_step(expr, ctx, fn, Rule.LEMMA, "")

@@ -30,7 +30,7 @@ def identity(lhs: sp.Basic, rhs: sp.Basic) -> sp.Eq:
     return sp.Eq(lhs, rhs, evaluate=False)
 
 
-U, V, X = sp.symbols("u v x")
+U, V, X, N = sp.symbols("u v x n")
 
 
 def single_derivative(node: sp.Basic):

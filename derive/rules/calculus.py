@@ -7,7 +7,7 @@ import sympy as sp
 
 from ..expr import SumExcept
 from ..model import Rule, Step
-from .base import U, V, X, identity, rewrite_step, single_derivative
+from .base import N, U, V, X, identity, rewrite_step, single_derivative
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Context
@@ -121,8 +121,11 @@ def multivariate_chain_rule(expr: sp.Expr, ctx: "Context", through: sp.IndexedBa
                         "multivariate chain rule")
 
 
+_OUTER = {"log": "the logarithm", "exp": "the exponential", "power": "the power"}
+
+
 def chain_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """d/dx F(u) -> F'(u) du/dx, for u built from defined quantities (log u gives u'/u)."""
+    """d/dx F(u) -> F'(u) du/dx for F a function of one argument or a constant power (log u gives u'/u)."""
     setting = ctx.setting
     names: list = []
 
@@ -131,26 +134,56 @@ def chain_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         if d is None:
             return None
         f, x = d
-        if not isinstance(f, sp.Function) or len(f.args) != 1:
+        if isinstance(f, sp.Pow) and not setting.depends(f.exp, x):
+            u, outer, name = f.base, f.exp * f.base ** (f.exp - 1), "power"
+        elif isinstance(f, sp.Function) and len(f.args) == 1:
+            u, outer, name = f.args[0], f.fdiff(1), type(f).__name__
+        else:
             return None
-        u = f.args[0]
-        if not setting.depends(u, x) or not _has_defined(u, setting, x):
+        if not setting.depends(u, x) or is_element(u, x):  # F(x_l) itself is an elementary derivative
             return None
-        names.append(type(f).__name__)
-        outer = f.fdiff(1)
+        names.append(name)
         return outer * sp.Derivative(u, x)
 
     step = rewrite_step(expr, ctx, fn, Rule.CHAIN_RULE, "")
     if step is None:
         return None
-    if set(names) == {"log"}:
-        why = "chain rule through the logarithm"
-        formula = identity(sp.Derivative(sp.log(U), X), sp.Derivative(U, X) / U)
-    else:
-        why = "chain rule through " + ", ".join(sorted(set(names)))
-        F = sp.Function("F")
-        formula = identity(sp.Derivative(F(U), X), sp.Derivative(F(U), U) * sp.Derivative(U, X))
-    return Step(step.expr, step.rule, why, step.assumptions, formula=formula)
+    kinds = sorted(set(names))
+    why = "chain rule through " + " and ".join(_OUTER.get(n, n) for n in kinds)
+    formulas = []
+    for n in kinds:
+        if n == "log":
+            formulas.append(identity(sp.Derivative(sp.log(U), X), sp.Derivative(U, X) / U))
+        elif n == "power":
+            formulas.append(identity(sp.Derivative(U ** N, X), N * U ** (N - 1) * sp.Derivative(U, X)))
+        else:
+            F = sp.Function("F")
+            formulas.append(identity(sp.Derivative(F(U), X), sp.Derivative(F(U), U) * sp.Derivative(U, X)))
+    formulas = list(dict.fromkeys(formulas))
+    return Step(step.expr, step.rule, why, step.assumptions,
+                formula=formulas[0] if len(formulas) == 1 else tuple(formulas))
+
+
+def product_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """d/dx (u v) -> u' v + u v', for two or more factors that depend on x (and no denominator that does)."""
+    setting = ctx.setting
+
+    def fn(node, frame, used):
+        d = single_derivative(node)
+        if d is None:
+            return None
+        f, x = d
+        if not isinstance(f, sp.Mul) or setting.depends(sp.fraction(f)[1], x):
+            return None
+        const = [a for a in f.args if not setting.depends(a, x)]
+        varying = [a for a in f.args if setting.depends(a, x)]
+        if len(varying) < 2:
+            return None
+        terms = [sp.Mul(*varying[:n], *varying[n + 1:]) * sp.Derivative(v, x) for n, v in enumerate(varying)]
+        return sp.Mul(*const) * sp.Add(*terms)
+
+    formula = identity(sp.Derivative(U * V, X), sp.Derivative(U, X) * V + U * sp.Derivative(V, X))
+    return rewrite_step(expr, ctx, fn, Rule.PRODUCT_RULE, "product rule", formula=formula)
 
 
 def quotient_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
@@ -162,7 +195,7 @@ def quotient_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         if d is None:
             return None
         f, x = d
-        u, v = sp.fraction(f)
+        u, v = sp.fraction(f, exact=True)  # exp(-x) is a numerator, not 1/exp(x)
         if v == 1 or not setting.depends(v, x):
             return None
         numerator = sp.Add(sp.Mul(sp.Derivative(u, x), v), -sp.Mul(u, sp.Derivative(v, x)), evaluate=False)
@@ -174,7 +207,7 @@ def quotient_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
 
 
 def differentiate(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """d/dx f -> f' for f built from the variables alone (dz_l/dz_k = delta_lk); d/dx c -> 0."""
+    """d/dx c -> 0;  dz_l/dz_k -> delta_lk;  d/dz_k F(z_l) -> F'(z_l) delta_lk for F = exp, log or a constant power."""
     setting = ctx.setting
 
     def fn(node, frame, used):
@@ -186,12 +219,23 @@ def differentiate(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         f, x = d
         if not setting.depends(f, x):
             return sp.Integer(0)
-        if _has_defined(f, setting, x):
-            return None
-        return sp.diff(f, x)
+        if is_element(f, x):
+            return sp.diff(f, x)
+        if isinstance(f, (sp.exp, sp.log)) and is_element(f.args[0], x):
+            return f.fdiff(1) * sp.diff(f.args[0], x)
+        if isinstance(f, sp.Pow) and is_element(f.base, x) and not setting.depends(f.exp, x):
+            return f.exp * f.base ** (f.exp - 1) * sp.diff(f.base, x)
+        return None  # anything else is a chain, product or quotient rule step of its own
 
     return rewrite_step(expr, ctx, fn, Rule.DIFFERENTIATE,
                         "elementary derivatives; distinct variables are independent")
+
+
+def is_element(u: sp.Basic, x: sp.Basic) -> bool:
+    """True when ``u`` is an element of the variable x's family: z_l for x = z_k (d z_l / d z_k = delta_lk)."""
+    if isinstance(x, sp.Indexed):
+        return isinstance(u, sp.Indexed) and u.base == x.base
+    return u == x
 
 
 def _has_defined(expr: sp.Basic, setting, x) -> bool:

@@ -186,3 +186,25 @@ def cases(expr: sp.Expr, ctx: "Context", first: sp.Symbol, second: sp.Symbol) ->
     delta = sp.KroneckerDelta(first, second)
     new = sp.Add(delta * expr, (1 - delta) * expr, evaluate=False)
     return Step(new, Rule.CASES, f"treat the cases {first} = {second} and {first} != {second} separately")
+
+
+def sum_constant(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """sum_{j=1}^{K} c -> K c and sum_{j != k} c -> (K - 1) c, for a summand c that does not mention j."""
+
+    def fn(node, frame, used):
+        if isinstance(node, SumExcept):
+            if node.function.has(node.index):
+                return None
+            return (node.upper - node.lower) * node.function
+        if not isinstance(node, sp.Sum):
+            return None
+        for n, (index, lower, upper) in enumerate(node.limits):
+            others = node.limits[:n] + node.limits[n + 1:]
+            if node.function.has(index) or any(b.has(index) for lim in others for b in lim[1:]):
+                continue
+            body = (upper - lower + 1) * node.function
+            return sp.Sum(body, *others) if others else body
+        return None
+
+    return rewrite_step(expr, ctx, fn, Rule.SUM_CONSTANT,
+                        "a sum of a term that does not depend on its index is the number of terms times the term")

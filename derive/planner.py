@@ -1,0 +1,269 @@
+"""The planner: it picks the rules itself, the way SymPy's manualintegrate picks integration rules.
+
+Given a setting (definitions, variables, index ranges) and a derivative to
+take, it runs one strategy over the rule set:
+
+1. start: the derivative of a defined cost becomes the derivative of its
+   definition; a cost that depends on the variable only through a defined
+   layer (z_j = sum_d w_jd x_d) goes through the multivariate chain rule; a
+   second derivative starts from the first one, cited as a lemma;
+2. differentiate, one rule at a time in priority order (linearity, a lemma,
+   the quotient, product and chain rules, elementary derivatives), until no
+   derivative is left. A derivative of a defined quantity (do_j/dz_k,
+   dE/dz_j) is a lemma: the planner derives it with the same strategy and
+   cites it;
+3. simplify, again one rule at a time in priority order (cancel, Kronecker
+   deltas, fold a definition back, sums of constants, each stated assumption
+   where it applies, linearity, multiply out) until nothing applies;
+4. tidy: collect and take out common factors where that shortens the form.
+
+The chain ends at a closed form, or is marked incomplete with the reason
+(an unevaluated derivative, an unfolded exp(z_k)/sum_l exp(z_l), the step
+budget). Each step is still made by one rule and checked by verify().
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable, Optional
+
+import sympy as sp
+
+from . import rules
+from .engine import Chain
+from .errors import DerivationError
+from .expr import Held
+from .model import Assumption, Derivation
+from .rules.base import single_derivative
+from .setting import Definition, Setting
+
+MAX_STEPS = 60  # per chain; a cost that needs more is reported incomplete
+
+
+class Planner:
+    """Derives the derivative of anything defined in ``setting``, citing the lemmas it derives on the way.
+
+    ``facts`` are the stated assumptions (used where they apply); ``timeout``
+    bounds the wall-clock time of everything this planner derives, in seconds.
+    """
+
+    def __init__(self, setting: Setting, facts: Iterable[Assumption] = (), *, timeout: float = 30.0,
+                 max_steps: int = MAX_STEPS, names: Optional[Callable[[sp.Basic, sp.Basic], tuple]] = None) -> None:
+        self.setting = setting
+        self.facts = tuple(facts)
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.max_steps = max_steps
+        self.lemmas: dict = {}
+        self._busy: set = set()
+        self._names = names or _default_names
+
+    # -- the strategy ------------------------------------------------------------------------
+    def derive(self, lhs: sp.Expr, *, name: str, title: str, description: str = "",
+               cite: tuple = (), interface: str = "per_example") -> Derivation:
+        """A derivation of ``lhs`` (a derivative), planned; ``cite`` lists lemmas it may use from the start."""
+        chain = Chain(self.setting, lhs)
+        self._start(chain, cite)
+        problem = self._differentiate(chain, cite)
+        if not problem:
+            self._simplify(chain)
+            self._tidy(chain)
+            problem = self._unfinished(chain)
+        d = chain.derivation(name, title, description, interface)
+        return d if not problem else _incomplete(d, problem)
+
+    def lemma(self, lhs: sp.Expr, *, name: str, title: str, description: str = "") -> Derivation:
+        """Derive ``lhs`` (df/dx, f defined) under a name of its own; later derivations cite it for any df/dx."""
+        f, x = single_derivative(lhs)
+        definition = self._definition(f)
+        if definition is None:
+            raise ValueError(f"{sp.sstr(f)} has no definition")  # pragma: no cover - a recipe's own mistake
+        d = self.derive(lhs, name=name, title=title, description=description)
+        self.lemmas[(definition.symbol, x.base if isinstance(x, sp.Indexed) else x)] = None if d.incomplete else d
+        return d
+
+    def _start(self, chain: Chain, cite: tuple) -> None:
+        node = chain.expr
+        if cite:  # a second derivative: the first one is a lemma
+            chain.apply(rules.lemma, lemmas=cite)
+            return
+        f, x = single_derivative(node) or (None, None)
+        definition = self._definition(f)
+        if definition is None:
+            return
+        through = self._layer(definition, x)
+        if through is not None:
+            index = self._free_index(through.indices[-1], exclude=node)
+            fixed = tuple(through.indices[:-1])
+            chain.apply(rules.multivariate_chain_rule, through=through.symbol, indices=(index,), fixed=fixed)
+            return
+        chain.apply(rules.definition, of=definition.symbol)
+
+    def _differentiate(self, chain: Chain, cite: tuple) -> str:
+        order = (rules.linearity, rules.lemma, rules.quotient_rule, rules.product_rule, rules.chain_rule,
+                 rules.differentiate)
+        while chain.expr.has(sp.Derivative):
+            if problem := self._tick(chain):
+                return problem
+            lemmas = tuple(cite) + self._lemmas_for(chain.expr)
+            for rule in order:
+                if _apply(chain, rule, **({"lemmas": lemmas} if rule is rules.lemma else {})):
+                    break
+            else:
+                return "no rule applies to " + _first_derivative(chain.expr)
+        return ""
+
+    def _simplify(self, chain: Chain) -> None:
+        folds = [(rules.fold, {"of": d.symbol}) for d in self._outputs() if sp.fraction(d.expr)[1] != 1]
+        facts = [(rules.assumption, {"fact": f}) for f in self.facts]
+        order = ([(rules.cancel, {}), (rules.kronecker_delta, {})] + folds + [(rules.sum_constant, {})] + facts
+                 + [(rules.linearity, {}), (rules.expand, {})])
+        while not self._tick(chain):
+            if not any(_apply(chain, rule, **params) for rule, params in order):
+                return
+
+    def _tidy(self, chain: Chain) -> None:
+        """Collect like terms, then take out common factors, each only where it does not lengthen the form."""
+        for rule in (rules.collect, rules.factor):
+            step = rule(chain.expr, chain.context)
+            if step is not None and step.expr != chain.expr and sp.count_ops(step.expr) <= sp.count_ops(chain.expr):
+                chain.steps.append(step)
+                chain.expr = step.expr
+
+    # -- lemmas ------------------------------------------------------------------------------
+    def _lemmas_for(self, expr: sp.Expr) -> tuple:
+        """Lemmas for every derivative of a defined quantity in ``expr`` (derived now if new)."""
+        out = []
+        for node in sorted(expr.atoms(sp.Derivative), key=sp.default_sort_key):
+            d = single_derivative(node)
+            if d is None:
+                continue
+            f, x = d
+            definition = self._definition(f)
+            if definition is None or not isinstance(x, (sp.Indexed, sp.Symbol)):
+                continue
+            key = (definition.symbol, x.base if isinstance(x, sp.Indexed) else x)
+            if key[0] == key[1]:  # do_l/do_j: o is the variable here, an elementary derivative
+                continue
+            if key in self._busy:
+                continue
+            if key not in self.lemmas:
+                self._busy.add(key)
+                try:
+                    self.lemmas[key] = self._lemma(definition, x)
+                finally:
+                    self._busy.discard(key)
+            lemma = self.lemmas[key]
+            if lemma is not None and lemma not in out:
+                out.append(lemma)
+        return tuple(out)
+
+    def _lemma(self, definition: Definition, x: sp.Basic) -> Optional[Derivation]:
+        taken: list = []
+        f = definition.symbol
+        if definition.indices:
+            f = definition.symbol[tuple(self._pick(i, taken) for i in definition.indices)]
+        var = x
+        if isinstance(x, sp.Indexed):
+            var = x.base[tuple(self._pick(i, taken) for i in x.indices)]
+        name, title, description = self._names(f, var)
+        lemma = self.derive(sp.Derivative(f, var), name=name, title=title, description=description)
+        return None if lemma.incomplete else lemma
+
+    def _pick(self, like: sp.Symbol, taken: list) -> sp.Symbol:
+        """An index with the range of ``like``, not yet taken, preferring the derivation's conventional order."""
+        bounds = self.setting.range_of(like)
+        for index in self._pool():
+            if index not in taken and self.setting.range_of(index) == bounds:
+                taken.append(index)
+                return index
+        raise DerivationError("cost", f"no free index name left for a lemma over {like}")  # pragma: no cover
+
+    def _pool(self) -> tuple:
+        inner = {i for d in self._outputs() for i in _bound(d.expr)}
+        ranged = [i for i, _ in self.setting.ranges]
+        return tuple([i for i in ranged if i not in inner] + [i for i in ranged if i in inner])
+
+    def _free_index(self, like: sp.Symbol, exclude: sp.Basic) -> sp.Symbol:
+        taken = [s for s in exclude.free_symbols if isinstance(s, sp.Symbol)]
+        return self._pick(like, taken)
+
+    # -- look-ups ----------------------------------------------------------------------------
+    def _definition(self, f) -> Optional[Definition]:
+        if isinstance(f, sp.Indexed):
+            return self.setting.definition_of(f.base)
+        if isinstance(f, sp.Symbol):
+            return self.setting.definition_of(f)
+        return None
+
+    def _outputs(self) -> list:
+        return [d for d in self.setting.definitions if d.kernel in ("softmax", "sigmoid")]
+
+    def _layer(self, definition: Definition, x) -> Optional[Definition]:
+        """A defined layer u (not an output) such that ``definition`` depends on x only through u."""
+        if x is None:
+            return None
+        for u in self.setting.definitions:
+            if u is definition or u.kernel or not u.indices or not self.setting.depends(u.expr, x):
+                continue
+            if self.setting.depends(definition.expr, u.symbol) and \
+                    not self.setting.depends(definition.expr, x, excluding=u.symbol):
+                return u
+        return None
+
+    def _tick(self, chain: Chain) -> str:
+        if time.monotonic() > self.deadline:
+            raise DerivationError("cost", f"the derivation took longer than {self.timeout:g} s; "
+                                          "a simpler cost, or a larger timeout, may help")
+        if len(chain.steps) >= self.max_steps:
+            return f"the planner stopped after {self.max_steps} steps"
+        return ""
+
+    def _unfinished(self, chain: Chain) -> str:
+        expr = chain.expr
+        if expr.has(sp.Derivative):
+            return "an unevaluated derivative remains: " + _first_derivative(expr)
+        if expr.has(Held):
+            return "a substituted lemma was not merged"
+        for d in self._outputs():
+            numerator = sp.fraction(d.expr)[0] if d.kernel == "softmax" else sp.exp(-d.argument)
+            if numerator.is_Number:
+                continue
+            for e in expr.atoms(sp.exp):
+                if e.args[0].has(*[s for s in numerator.free_symbols]) and e.func == numerator.func:
+                    return f"{sp.sstr(e)} was not folded back into {d.symbol}"
+        return ""
+
+
+def _apply(chain: Chain, rule, **params) -> bool:
+    """Apply ``rule`` once unless it makes no step or leads back to an expression already on the chain
+    (multiplying out and cancelling, say, would otherwise undo each other forever)."""
+    step = rule(chain.expr, chain.context, **params)
+    if step is None or step.expr == chain.expr or step.expr == chain.lhs or any(step.expr == s.expr for s in chain.steps):
+        return False
+    chain.steps.append(step)
+    chain.expr = step.expr
+    return True
+
+
+def _incomplete(d: Derivation, problem: str) -> Derivation:
+    from dataclasses import replace
+    return replace(d, incomplete=problem)
+
+
+def _first_derivative(expr: sp.Expr) -> str:
+    nodes = sorted(expr.atoms(sp.Derivative), key=sp.default_sort_key)
+    return sp.sstr(nodes[0]) if nodes else sp.sstr(expr)
+
+
+def _bound(expr: sp.Basic) -> set:
+    from .expr import bound_indices
+    return bound_indices(expr)
+
+
+def _default_names(f: sp.Basic, x: sp.Basic) -> tuple:
+    """(name, title, description) of the lemma df/dx."""
+    fb = f.base if isinstance(f, sp.Indexed) else f
+    xb = x.base if isinstance(x, sp.Indexed) else x
+    slug = "".join(c if c.isalnum() else "_" for c in f"{fb}_by_{xb}".lower()).strip("_")
+    return (f"partial_{slug}", f"Derivative of {sp.sstr(f)} with respect to {sp.sstr(x)}",
+            f"The derivative of {sp.sstr(f)} with respect to {sp.sstr(x)}")
