@@ -1,4 +1,4 @@
-"""The committed documents in derivations/ are current, and the LaTeX ones compile cleanly."""
+"""The committed documents in derivations/ are current, and the LaTeX ones compile cleanly, nothing off the page."""
 import os
 import re
 import shutil
@@ -36,3 +36,6 @@ def test_committed_latex_compiles_without_warnings_that_matter(tex, tmp_path):
                 "Reference `", "Citation `"):
         assert bad not in log, bad
     assert not re.search(r"LaTeX Warning: .*undefined", log)
+    wide = [m.group(0) for m in re.finditer(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)[^\n]*", log)
+            if float(m.group(1)) > 1.0]
+    assert not wide, f"{tex} runs off the page (run `derive build`): {wide}"

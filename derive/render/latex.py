@@ -5,21 +5,30 @@ from .. import __version__
 from ..model import Derivation
 from functools import partial
 
-from .layout import blocks, check_settings, display_of
+from .layout import blocks, check_settings, display_of, scoped_assumptions
 from .printers import latex as latex_of
-from .tex import aligned_rows, definition_rows, escape
+from .tex import TEXT_WIDTH, aligned_rows, definition_rows, equation, escape, width
 
 DEFAULTS = {"standalone": False, "justifications": True, "jupyter": False}
 
 PREAMBLE = r"""\documentclass[11pt]{article}
-\usepackage[a4paper,margin=2cm,landscape]{geometry}
-\usepackage{amsmath,amssymb}
+\usepackage[a4paper,margin=2cm]{geometry}
+\usepackage[fleqn]{amsmath}
+\usepackage{amssymb}
+\setlength{\mathindent}{1em}
 \allowdisplaybreaks
 """
 
 
 def _env(lines: list, env: str = "align*") -> list:
     return [rf"\begin{{{env}}}", *lines, rf"\end{{{env}}}"]
+
+
+def _result_rows(results, latex) -> list:
+    """'lhs &= result' for each result, broken like the rows of a chain where too wide."""
+    room = TEXT_WIDTH - max(width(latex(lhs)) for lhs, _ in results)
+    lines = [x for lhs, result in results for x in equation(latex(lhs), latex(result), "=", room + width(latex(lhs)))]
+    return [x + r" \\" for x in lines[:-1]] + lines[-1:]
 
 
 def render_latex(d: Derivation, **settings) -> str:
@@ -41,15 +50,15 @@ def render_latex(d: Derivation, **settings) -> str:
         if block.conditions:
             head += " For " + ", ".join(f"${latex(c.statement)}$" for c in block.conditions) + "."
         out.append(head)
-        out += _env(aligned_rows(block, latex, s["justifications"]))
+        out += _env(aligned_rows(block, latex, s["justifications"], notes="text"))
     out.append(r"\paragraph{Result.}")
     results = d.results
-    out += _env([f"{latex(lhs)} &= {latex(result)}" + (r" \\" if n < len(results) - 1 else "")
-                 for n, (lhs, result) in enumerate(results)])
-    if d.assumptions:
+    out += _env(_result_rows(results, latex))
+    scoped = scoped_assumptions(d)
+    if scoped:
         out.append(r"\paragraph{Assumptions.}")
         out.append(r"\begin{itemize}")
-        out += [rf"\item ${latex(a.statement)}$ ({escape(a.text)})" for a in d.assumptions]
+        out += [rf"\item ${latex(a.statement)}$ ({escape(a.text)}; {escape(where)})" for a, where in scoped]
         out.append(r"\end{itemize}")
     if s["standalone"]:
         out.append(r"\end{document}")

@@ -48,9 +48,18 @@ def _print_plain(printer, print_mul, factors) -> str:
     return print_mul(product) if product.is_Mul else printer._print(product)
 
 
+def _negative(term: sp.Basic) -> bool:
+    """True for a term printed with a leading minus. A matrix term is read off its coefficient:
+    could_extract_minus_sign would evaluate a MatMul, and a printer computes nothing."""
+    if isinstance(term, sp.MatrixExpr):
+        first = term.args[0] if isinstance(term, sp.MatMul) and term.args else None
+        return first is not None and first.is_Number and first.is_negative
+    return term.could_extract_minus_sign()
+
+
 def positive_first(terms: list) -> list:
     """Terms of a sum with the positive ones first, each group in the printer's order."""
-    return [t for t in terms if not t.could_extract_minus_sign()] + [t for t in terms if t.could_extract_minus_sign()]
+    return [t for t in terms if not _negative(t)] + [t for t in terms if _negative(t)]
 
 
 def _has_denominator(factors) -> bool:
@@ -62,7 +71,7 @@ class _Shared:
     products as a plain coefficient followed by its operators (only the punctuation differs)."""
 
     _form = "latex"
-    _minus, _times = "- ", " "
+    _minus, _times, _hadamard = "- ", " ", r" \circ "
     _bracket_fractions = False  # \frac groups itself; a/b*d/dz in text needs brackets
 
     def _group(self, text: str) -> str:
@@ -84,6 +93,41 @@ class _Shared:
                 printed = self._group(printed)
             parts.append(printed)
         return (self._minus if sign < 0 else "") + self._times.join(parts)
+
+    def _print_MatAdd(self, expr) -> str:
+        """A sum of matrices, signs read off each term's coefficient (never by evaluating a product)."""
+        out = ""
+        for n, term in enumerate(positive_first(list(expr.args))):
+            negative = _negative(term)
+            if negative:
+                coeff, rest = term.args[0], term.args[1:]
+                term = sp.MatMul(*rest) if coeff == -1 else sp.MatMul(-coeff, *rest)
+            printed = self._print(term)
+            if isinstance(term, sp.MatAdd):
+                printed = self._group(printed)
+            out += (" - " if negative else " + ") + printed if n else ("- " if negative else "") + printed
+        return out
+
+    def _print_HadamardProduct(self, expr) -> str:
+        """Entrywise products, a sum or product bracketed by kind (precedence() would evaluate a MatMul's sign)."""
+        def factor(a):
+            printed = self._print(a)
+            return self._group(printed) if isinstance(a, (sp.MatAdd, sp.MatMul, sp.HadamardProduct)) else printed
+        return self._hadamard.join(factor(a) for a in expr.args)
+
+    def _print_MatMul(self, expr) -> str:
+        """A product of matrices: its coefficient, then its factors, a sum or Hadamard product bracketed."""
+        args = list(expr.args)
+        coeff = args.pop(0) if args and args[0].is_Number else sp.Integer(1)
+        parts = []
+        for f in args:
+            printed = self._print(f)
+            if isinstance(f, (sp.MatAdd, sp.HadamardProduct, sp.MatMul)):
+                printed = self._group(printed)
+            parts.append(printed)
+        if abs(coeff) != 1:
+            parts.insert(0, self._print(abs(coeff)))
+        return (self._minus if coeff.is_negative else "") + self._times.join(parts)
 
     def _as_ordered_terms(self, expr, order=None):
         return positive_first(super()._as_ordered_terms(expr, order=order))
@@ -128,6 +172,12 @@ class DeriveLatexPrinter(_Shared, LatexPrinter):
             return f"{{{label}}}_{{{sub}}}"
         return f"{label}_{{{sub}}}"
 
+
+    def _print_HadamardPower(self, expr) -> str:
+        base = self.parenthesize(expr.base, PRECEDENCE["Pow"])
+        if "^" in base and not base.endswith(r"\right)"):  # {a^{l}}^{\circ 2}, not a double superscript
+            base = f"{{{base}}}"
+        return rf"{base}^{{\circ {{{self._print(expr.exp)}}}}}"
 
     def _print_Transpose(self, expr) -> str:
         inner = self._print(expr.arg)
@@ -205,7 +255,7 @@ class DeriveTextPrinter(_Shared, StrPrinter):
 
     printmethod = "_derive_text"
     _form = "text"
-    _minus, _times = "-", "*"
+    _minus, _times, _hadamard = "-", "*", " o "
     _bracket_fractions = True
 
     def _group(self, text: str) -> str:
@@ -237,9 +287,6 @@ class DeriveTextPrinter(_Shared, StrPrinter):
 
     def _print_OneMatrix(self, expr) -> str:
         return "1"
-
-    def _print_HadamardProduct(self, expr) -> str:
-        return " o ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
 
     def _print_Entry(self, expr: Entry) -> str:
         return f"[{self._print(expr.matrix)}]_{self._indices(expr.indices)}"

@@ -1,10 +1,28 @@
-"""Pieces shared by the LaTeX and Markdown renderers: escaping and aligned rows."""
+"""Pieces shared by the LaTeX and Markdown renderers: escaping, and aligned rows that fit the page.
+
+Each row of a chain is '= expression', with its reason on a line of its own
+beneath it in a smaller size. A row wider than the page is broken where a
+reader expects it: between the terms of a sum (the next line starts with the
+term's sign), inside a bracketed sum (``\\left( ... \\right.`` then
+``\\left. ... \\right)``), or inside the numerator of a fraction (an aligned
+block in the numerator). Breaking reads only the LaTeX the printer made; it
+never touches the expression, so the printed terms, their order and their
+signs are the printer's.
+"""
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 from .layout import Block, cite_text
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+TEXT_WIDTH = 472.0  # pt: the room for a display on latex.PREAMBLE's page (A4, 2 cm margins, less \mathindent)
+EM = 10.95  # pt: one em (\quad) of the 11pt body font
+CONTINUE = r"\quad "  # starts a row's continuation lines, after the '&'
+NOTE = r"\qquad "  # starts a row's reason, after the '&'
 
 
 def escape(words: str) -> str:
@@ -12,55 +30,384 @@ def escape(words: str) -> str:
     return "".join(_SPECIAL.get(c, c) for c in words)
 
 
+# ------------------------------------------------------------------ how wide a piece of LaTeX is
+
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.S)
+_NARROW, _SLIM, _BROAD = set("ijlt.,;:!'|"), set("frs()[]/-"), set("mwMW")
+_EMS = {r"\partial": .57, r"\delta": .45, r"\Theta": .78, r"\sigma": .57, r"\circ": .5, r"\log": 1.45,
+        r"\quad": 1, r"\qquad": 2, "\\ ": .33, r"\,": .17, r"\;": .28, r"\:": .22, r"\!": -.17, r"\small": 0}
+_BINARY, _RELATION = {"+", "-", r"\cdot", r"\times"}, {"=", "<", ">", r"\le", r"\ge", r"\neq", r"\in"}
+_TEXT_ARG = {r"\text", r"\operatorname", r"\mathrm", r"\mathbf"}
+
+
+def _glyph(c: str) -> float:
+    return .3 if c in _NARROW else .42 if c in _SLIM else .88 if c in _BROAD else .8 if c.isupper() else .54
+
+
+def _arg(toks: list, i: int) -> int:
+    """Index just after the argument starting at toks[i]: a brace group or one token (spaces skipped)."""
+    while i < len(toks) and toks[i].isspace():
+        i += 1
+    if i < len(toks) and toks[i] == "{":
+        depth = 0
+        for j in range(i, len(toks)):
+            depth += (toks[j] == "{") - (toks[j] == "}")
+            if depth == 0:
+                return j + 1
+    return i + 1
+
+
+def _inside(toks: list) -> list:
+    return toks[1:-1] if toks and toks[0] == "{" else toks
+
+
+_SCALE = (1, 1, .78, .66)  # size of display, text, script and scriptscript style (8 pt and 6 pt fonts are wider)
+
+
+def width(tex: str, style: int = 0) -> float:
+    """Estimated width in pt of math LaTeX ``tex`` set in ``style`` (0 display, 1 text, 2 script, 3 scriptscript).
+
+    A heuristic over the printer's LaTeX, tuned against pdflatex's own widths of every line of the
+    documents (-4% to +16%), and checked by tests/test_latex_layout.py, which compiles every
+    document and fails on any line that runs off the page: glyphs from a small table of em widths,
+    scripts in smaller sizes, a fraction as the wider of its two parts, a display sum as the wider
+    of its sign and its limits, delimiters as tall as what they hold, \\text in roman widths, an
+    aligned block as its widest line, and TeX's spacing around binary operators and relations.
+    """
+    return _ems(_TOKEN.findall(tex), style) * EM * 1.08  # the table runs up to 8% under pdflatex
+
+
+def _ems(toks: list, style: int) -> float:
+    """Width in em of math tokens in ``style`` (see width)."""
+    scale, script = _SCALE[style], min(max(style, 1) + 1, 3)
+    total, i, operand, delimiters = 0.0, 0, False, []
+    while i < len(toks):
+        t = toks[i]
+        if t.isspace() or t in "{}&":
+            i += 1
+            continue
+        w, j, is_operand = 0.0, i + 1, True
+        if t == r"\frac":
+            j = _arg(toks, i + 1)
+            k = _arg(toks, j)
+            part = min(style + 1, 3)
+            w = max(_ems(_inside(toks[i + 1:j]), part), _ems(_inside(toks[j:k]), part)) + .24 / scale
+            j = k
+        elif t in ("^", "_"):  # a script, or a stack of a sub- and a superscript: the wider
+            j = _arg(toks, i + 1)
+            w = _ems(_inside(toks[i + 1:j]), script) / scale + .05
+            if j < len(toks) and toks[j] in ("^", "_"):
+                k = _arg(toks, j + 1)
+                w = max(w, _ems(_inside(toks[j + 1:k]), script) / scale + .05)
+                j = k
+            is_operand = operand
+        elif t == r"\sum":  # limits under and over the sign in display style, beside it otherwise
+            limits = []
+            while j < len(toks) and toks[j] in ("^", "_"):
+                k = _arg(toks, j + 1)
+                limits.append(_ems(_inside(toks[j + 1:k]), script) / scale)
+                j = k
+            w = (max([1.44, *limits]) if style == 0 else 1.06 + max(limits, default=0)) + .17
+        elif t == r"\left":  # as tall as what it holds, with the thin space around an inner atom
+            depth, k = 0, i
+            while k < len(toks) and (depth := depth + (toks[k] == r"\left") - (toks[k] == r"\right")) > 0:
+                k += 1
+            delimiters.append(.8 if style == 0 and any(x in (r"\frac", r"\sum") for x in toks[i:k]) else .55)
+            w, j = (.12 if toks[i + 1] == "." else delimiters[-1]), i + 2
+            is_operand = False
+        elif t == r"\right":
+            w, j = (.12 if toks[i + 1] == "." else delimiters.pop() if delimiters else .55), i + 2
+        elif t in _TEXT_ARG:
+            j = _arg(toks, i + 1)
+            w = _text_ems(_inside(toks[i + 1:j])) * (1.1 if t == r"\mathbf" else 1)
+        elif t in (r"\textstyle", r"\displaystyle"):
+            style, scale = (1 if t == r"\textstyle" else 0), 1
+            i += 1
+            continue
+        elif t == r"\begin":  # an aligned block: its widest line
+            j = _arg(toks, i + 1)
+            end = max(k for k in range(j, len(toks)) if toks[k] == r"\end")
+            rows: list = [[]]
+            for x in toks[j:end]:
+                if x == "\\\\":
+                    rows.append([])
+                else:
+                    rows[-1].append(x)
+            w = max(_ems(x, style) for x in rows)
+            j = _arg(toks, end + 1)
+        elif t in _BINARY or t in _RELATION or t == ",":
+            w = .78 if t != "," else .28
+            if style < 2:
+                w += .44 if t in _BINARY and operand else .56 if t in _RELATION else .17 if t == "," else 0
+            is_operand = False
+        elif t.startswith("\\"):
+            w = _EMS.get(t, .6 if len(t) > 2 else _glyph(t[1]))
+            is_operand = t not in _EMS or t in (r"\partial", r"\delta", r"\Theta", r"\sigma", r"\log")
+        else:
+            w = _glyph(t)
+            is_operand = t not in ("(", "[")
+        total += w * scale
+        operand = is_operand
+        i = j
+    return total
+
+
+def _text_ems(toks: list) -> float:
+    """Width in em of the argument of \\text: roman words, \\small, and $math$ (amsmath sets it in display style)."""
+    total, size, i = 0.0, 1.0, 0
+    while i < len(toks):
+        t = toks[i]
+        if t == "$":
+            j = toks.index("$", i + 1)
+            total += _ems(toks[i + 1:j], 0) * size
+            i = j
+        elif t == r"\small":
+            size = .91
+        elif t.isspace():
+            total += .33 * size
+        elif t not in "{}":
+            total += _glyph(t[-1]) * size * .89  # roman letters run narrower than italic ones
+        i += 1
+    return total
+
+
+# ------------------------------------------------------------------ breaking a row that is too wide
+
+@dataclass
+class _Paren:
+    """\\left( inner \\right): a bracket that may be broken across lines."""
+
+    open: str
+    inner: list
+    close: str
+
+
+@dataclass
+class _Frac:
+    r"""\frac{num}{den}: a fraction whose numerator may be set on several lines."""
+
+    num: list
+    den: str
+
+
+def _parse(toks: list, i: int = 0) -> tuple:
+    """(items, index) of toks[i:] up to a \\right: strings, _Paren and _Frac."""
+    items: list = []
+    while i < len(toks):
+        t = toks[i]
+        if t == r"\right":
+            break
+        if t == r"\left":
+            inner, j = _parse(toks, i + 2)
+            items.append(_Paren(t + toks[i + 1], inner, toks[j] + toks[j + 1]))
+            i = j + 2
+        elif t == r"\frac":
+            j = _arg(toks, i + 1)
+            k = _arg(toks, j)
+            items.append(_Frac(_parse(_inside(toks[i + 1:j]))[0], "".join(toks[j:k])))
+            i = k
+        else:
+            j = _arg(toks, i) if t == "{" else _arg(toks, i + 1) if t in ("^", "_") or t in _TEXT_ARG else i + 1
+            items.append("".join(toks[i:j]))
+            i = j
+    return items, i
+
+
+def _src(items: list) -> str:
+    out = []
+    for x in items:
+        if isinstance(x, _Paren):
+            out.append(x.open + _src(x.inner) + x.close)
+        elif isinstance(x, _Frac):
+            out.append(r"\frac{" + _src(x.num) + "}" + x.den)
+        else:
+            out.append(x)
+    return "".join(out)
+
+
+def _terms(items: list) -> list:
+    """The items split before each + or - that joins two terms (a leading sign stays with its term)."""
+    terms: list = [[]]
+    for x in items:
+        if x in ("+", "-") and any(isinstance(y, (_Paren, _Frac)) or not y.isspace() for y in terms[-1]):
+            terms.append([])
+        terms[-1].append(x)
+    return terms
+
+
+def _lines(items: list, first: float, rest: float, style: int = 0) -> list:
+    """LaTeX lines of ``items``: the first at most ``first`` pt wide, the others ``rest`` pt.
+
+    Terms go on a line while they fit; a term that fits on no line is broken inside.
+    A line that cannot be broken is returned whole (it may be wider than asked).
+    """
+    if width(_src(items), style) <= first:
+        return [_src(items).strip()]
+    lines: list = []
+    line, room = "", first
+    for term in _terms(items):
+        text = _src(term)
+        if width(line + text, style) <= room:
+            line += text
+            continue
+        if line.strip():
+            lines.append(line.strip())
+            line, room = "", rest
+        if width(text, style) <= room:
+            line = text
+            continue
+        pieces = _break_term(term, room, rest, style)
+        lines += pieces[:-1]
+        line = pieces[-1] + " "
+        room = rest if len(pieces) > 1 else room
+    return [x for x in lines + [line.strip()] if x]
+
+
+def _break_term(term: list, first: float, rest: float, style: int) -> list:
+    """A single term too wide for a line, broken inside its widest bracketed sum or fraction."""
+    def breakable(n: int) -> bool:
+        x = term[n]
+        after = next((y for y in term[n + 1:] if not (isinstance(y, str) and y.isspace())), "")
+        if isinstance(x, _Paren):
+            return x.open != r"\left." and not str(after).startswith(("^", "_")) and len(_terms(x.inner)) > 1
+        return isinstance(x, _Frac) and style == 0 and len(_terms(x.num)) > 1
+
+    spots = [n for n in range(len(term)) if breakable(n)]
+    if not spots:
+        return [_src(term).strip()]
+    n = max(spots, key=lambda n: width(_src([term[n]]), style))
+    before, x, after = _src(term[:n]), term[n], _src(term[n + 1:])
+    if isinstance(x, _Frac):  # the numerator on several lines, in the text style it has in the fraction
+        room = first - width(before + after, style) - 6
+        num = _lines(x.num, room, room - EM, 1)
+        if len(num) == 1:
+            return [_src(term).strip()]
+        body = r" \\ ".join(r"&\textstyle " + CONTINUE * bool(k) + line for k, line in enumerate(num))
+        return [(before + r"\frac{\begin{aligned}" + body + r"\end{aligned}}" + x.den + after).strip()]
+    inner = _lines(x.inner, first - width(before + x.open, style),
+                   rest - width(CONTINUE + x.close + after, style), style)
+    if len(inner) == 1:
+        return [_src(term).strip()]
+    out = []
+    for k, line in enumerate(inner):  # lines inside the bracket are indented one step further
+        head = before + x.open if k == 0 else CONTINUE + r"\left. " + ("{} " if line.startswith(("+", "-")) else "")
+        tail = x.close + after if k == len(inner) - 1 else r" \right."
+        out.append((head + line + tail).strip())
+    return out
+
+
+def equation(lhs: str, rhs: str, relation: str = "=", room: float = TEXT_WIDTH) -> list:
+    """Aligned lines 'lhs &= rhs' with rhs broken to fit ``room`` pt; continuation lines '&\\quad ...'."""
+    lead = width(f"{lhs} {relation} ")
+    first = room - lead
+    lines = _lines(_parse(_TOKEN.findall(rhs))[0], first, first - width(CONTINUE))
+    return [f"{lhs} &{relation} {lines[0]}".lstrip(), *(f"&{CONTINUE}{x}" for x in lines[1:])]
+
+
+# ------------------------------------------------------------------ rows with their reasons
+
 def _formulas(formula) -> tuple:
     return formula if isinstance(formula, tuple) else (formula,)
 
 
-def why(row, latex, show: bool = True) -> str:
-    """The justification column of a row, as LaTeX: \\text{...} with cited math."""
-    if not show:
-        return ""
+def _reason_parts(row, latex) -> list:
+    """The reason as (kind, LaTeX) pieces, kind 'text' or 'math', in reading order;
+    a ('break', '') piece marks where a reason too long for a line may be broken."""
+    parts = []
+    for n, words in enumerate(row.justification.split("; ")):
+        if n:
+            parts += [("text", ";"), ("break", "")]
+        parts.append(("text", escape(words)))
     if row.formula is not None:
-        parts = [rf"\text{{{escape(row.justification)}: }}" + r",\ ".join(latex(f) for f in _formulas(row.formula))]
-    else:
-        parts = [rf"\text{{{escape(row.justification)}}}"]
+        parts[-1] = ("text", parts[-1][1] + ": ")
+        for n, f in enumerate(_formulas(row.formula)):
+            parts += [("text", ", ")] * bool(n) + [("math", latex(f))]
     cites = cite_text(row)
     if cites:
-        parts.append(rf"\ \text{{({escape(cites)})}}")
+        parts.append(("text", f" ({escape(cites)})"))
     if row.assumptions:
-        parts.append(r"\text{; using }" + r",\ ".join(latex(a.statement) for a in row.assumptions))
-    return " && " + "".join(parts)
+        parts += [("text", ";"), ("break", ""), ("text", "using ")]
+        for n, a in enumerate(row.assumptions):
+            parts += [("text", ", ")] * bool(n) + [("math", latex(a.statement))]
+    return parts
 
 
-WIDE = 150  # characters of LaTeX after which a row's reason goes on a line of its own
+def _small(parts: list, notes: str) -> str:
+    """Pieces of a reason as LaTeX in a smaller size.
 
-
-def aligned_rows(block: Block, latex, justifications: bool = True) -> list:
-    """The lines of an aligned chain: 'lhs &= e1 && why \\\\', '&= e2 && why \\\\', ...
-
-    A long expression keeps the whole width: its reason follows on the next line.
+    notes="text" (pdflatex): \\text{\\small words $math$}. notes="math" (KaTeX, MathJax, Jupyter):
+    {\\small \\text{words} math}, which needs no math inside \\text{}.
     """
+    if notes == "text":
+        inner = "".join(f"${tex}$" if kind == "math" else tex for kind, tex in parts)
+        return rf"\text{{\small {inner}}}"
+    out = []
+    for kind, tex in parts:
+        if kind == "math":
+            out.append(tex)
+        elif out and out[-1].startswith(r"\text{"):
+            out[-1] = out[-1][:-1] + tex + "}"
+        else:
+            out.append(rf"\text{{{tex}}}")
+    return r"{\small " + " ".join(out) + "}"
+
+
+def _reason_lines(row, latex, notes: str = "math", room: float = TEXT_WIDTH) -> list:
+    """The reason of a row as one or more small lines, each at most ``room`` pt wide where the words allow."""
+    lines, line = [], []
+    for piece in _reason_parts(row, latex) + [("break", "")]:
+        if piece[0] != "break":
+            line.append(piece)
+            continue
+        if lines and width(_small(lines[-1] + [("text", " ")] + line, notes)) <= room:
+            lines[-1] += [("text", " ")] + line
+        else:
+            lines.append(line)
+        line = []
+    for x in lines:
+        if x[0][0] == "text":
+            x[0] = ("text", x[0][1].lstrip())
+        if x[-1][0] == "text":
+            x[-1] = ("text", x[-1][1].rstrip())
+    return [_small(x, notes) for x in lines]
+
+
+def aligned_rows(block: Block, latex, justifications: bool = True, notes: str = "math",
+                 room: float = TEXT_WIDTH) -> list:
+    """The lines of an aligned chain: 'lhs &= e1 \\\\', '&\\qquad {\\small reason} \\\\', '&= e2 \\\\', ...
+
+    Each reason is on its own line beneath its row, in a smaller size; a row too wide
+    for ``room`` pt is broken (see the module docstring). ``notes`` chooses how the small
+    reasons are written: "math" for KaTeX and MathJax, "text" for pdflatex.
+    """
+    lhs = latex(block.lhs)
+    room_rhs = room - width(lhs)
     lines = []
     for n, row in enumerate(block.rows):
-        head = latex(block.lhs) + " " if n == 0 else ""
-        end = r" \\" if n < len(block.rows) - 1 else ""
-        expr, reason = latex(row.expr), why(row, latex, justifications)
-        if reason and len(expr) > WIDE:
-            lines.append(f"{head}&= {expr} \\\\")
-            lines.append(f"&{reason}{end}")
-        else:
-            lines.append(f"{head}&= {expr}{reason}{end}")
-    return lines
+        head = lhs if n == 0 else ""
+        lines += equation(head, latex(row.expr), "=", room_rhs + width(head))
+        if justifications:
+            lines += [f"&{NOTE}{x}" for x in _reason_lines(row, latex, notes, room_rhs - width(NOTE))]
+    return [x + r" \\" for x in lines[:-1]] + lines[-1:]
 
 
-def definition_rows(definitions, latex) -> list:
-    """The aligned lines of the definitions: 'o_{j} &:= ... && \\text{(softmax)}'."""
+def definition_rows(definitions, latex, room: float = TEXT_WIDTH) -> list:
+    """The aligned lines of the definitions: 'o_{j} &:= ... && \\text{(softmax)}'.
+
+    Where a definition and its note would not fit side by side, every note goes on
+    its own line beneath its definition, and a long definition is broken like a row.
+    """
+    shown = [(latex(d.lhs), None if d.abstract else latex(d.expr), escape(d.text)) for d in definitions]
+    lhs = max(width(x) for x, _, _ in shown)
+    side = lhs + max(width(f"{{}} := {e}") for _, e, _ in shown if e) if any(e for _, e, _ in shown) else lhs
+    beside = side + 2 * EM + max(width(rf"\text{{({t})}}") for _, _, t in shown) <= room
     lines = []
-    for n, d in enumerate(definitions):
-        end = r" \\" if n < len(definitions) - 1 else ""
-        if d.abstract:
-            lines.append(rf"{latex(d.lhs)} & \quad \text{{{escape(d.text)}}}{end}")
-            continue
-        note = rf" && \text{{({escape(d.text)})}}" if d.text else ""
-        lines.append(f"{latex(d.lhs)} &:= {latex(d.expr)}{note}{end}")
-    return lines
+    for x, expr, words in shown:
+        if expr is None:
+            lines.append(rf"{x} & \quad \text{{{words}}}")
+        elif beside:
+            lines.append(f"{x} &:= {expr}" + (rf" && \text{{({words})}}" if words else ""))
+        else:
+            lines += equation(x, expr, ":=", room - lhs + width(x))
+            lines += [rf"&{NOTE}\text{{({words})}}"] * bool(words)
+    return [x + r" \\" for x in lines[:-1]] + lines[-1:]
