@@ -1,26 +1,48 @@
-"""The derive command line: list, show, verify, build."""
+"""The derive command line: list, show, verify, build.
+
+Nothing a user can do prints a traceback. Exit statuses: 0 success; 1 a check
+failed (verify, show --verify) or files are stale (build --check); 2 a user
+mistake or a folder build cannot write (``derive: error: ...`` on stderr);
+130 Ctrl-C (``derive: interrupted``); 143 SIGTERM (``derive: terminated``);
+141 when the reader of stdout goes away (``derive list | head -1``): the rest
+of the output is dropped quietly, as a command killed by SIGPIPE would be.
+"""
 from __future__ import annotations
 
 import argparse
 import inspect
 import os
+import re
+import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
+from . import __version__
 from .catalogue import catalogue, entry
 from .errors import ArgumentError, DeriveError
 
-FORMATS = ("text", "latex", "markdown", "json")
+FORMATS = ("text", "latex", "markdown", "json", "html")
 DEFAULT_DIR = "derivations"
+SYMBOLIC = "symbolic"  # --K symbolic: the symbolic-K form, for entries whose default K is concrete
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
-def _K(value: str) -> int:
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every cleanup (write_atomic's) runs."""
+
+
+def _K(value: str):
+    if value == SYMBOLIC:
+        return SYMBOLIC
     try:
         K = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"must be an integer >= 2 or '{SYMBOLIC}', got {value!r}") from None
     if K < 2:
         raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {K}")
     return K
@@ -29,56 +51,123 @@ def _K(value: str) -> int:
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the derive command."""
     p = argparse.ArgumentParser(prog="derive", description="Step-by-step, verified gradients of softmax output layers.")
+    p.add_argument("--version", action="version", version=f"derive {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("list", help="list the derivations in the catalogue", description="List the catalogue.")
+    K_help = (f"number of classes, up to each entry's bound (see docs/errors.md), or '{SYMBOLIC}' "
+              "(default: the entry's)")
     show = sub.add_parser("show", help="print one derivation", description="Print one derivation to stdout.")
     show.add_argument("name", help="a name from 'derive list'")
     show.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
-    show.add_argument("--K", type=_K, default=None, metavar="N", help="number of classes (default: the entry's)")
+    show.add_argument("--K", type=_K, default=None, metavar="N", help=K_help)
     show.add_argument("--standalone", action="store_true", help="with --format latex: a whole document")
     show.add_argument("--verify", action="store_true",
                       help="verify every step first; print the report to stderr, exit 1 if a check fails")
     ver = sub.add_parser("verify", help="check every step of derivations",
-                         description="Verify derivations and print a per-step report; exit status 1 when a check fails.")
+                         description="Verify derivations and print a per-step report; exit status 1 when a check "
+                                     "fails. With --K and no names, the entries without a number of classes are "
+                                     "skipped (and named).")
     ver.add_argument("names", nargs="*", help="names from 'derive list' (default: all)")
-    ver.add_argument("--K", type=_K, default=None, metavar="N", help="number of classes (default: the entry's)")
+    ver.add_argument("--K", type=_K, default=None, metavar="N", help=K_help)
     build = sub.add_parser("build", help="write the documents of every derivation",
-                           description="Write NAME.md and NAME.tex for every catalogue entry, and index.md.")
+                           description="Write NAME.md, NAME.tex and NAME.html for every catalogue entry, and "
+                                       "index.md and index.html. Other files in the folder are left alone.")
     build.add_argument("dir", nargs="?", default=DEFAULT_DIR, help=f"output folder (default: {DEFAULT_DIR})")
     build.add_argument("--check", action="store_true",
                        help="write nothing; exit 1 and name the files that are missing or out of date")
     return p
 
 
-def _build(name: str, K: Optional[int]):
+class Progress:
+    """One self-overwriting status line on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        try:
+            self.enabled = self.stream.isatty()
+        except (AttributeError, ValueError, OSError):
+            self.enabled = False
+        self.shown = False
+
+    def __call__(self, message: str) -> None:
+        """Show ``message`` in place of the previous one; an empty message clears the line."""
+        if not message:
+            self.clear()
+        if not self.enabled or not message:
+            return
+        width = max(shutil.get_terminal_size().columns - 1, 10)
+        self.stream.write("\r\033[K" + message[:width])
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.shown = False
+
+
+def _takes_K(name: str) -> bool:
+    return "K" in inspect.signature(entry(name).build).parameters
+
+
+def _build(name: str, K):
     e = entry(name)
     if K is None:
         return e()
-    if "K" not in inspect.signature(e.build).parameters:
+    if not _takes_K(name):
         raise ArgumentError("--K", f"{name} has no number of classes to set")
-    return e(K=K)
+    try:
+        return e(K=None if K == SYMBOLIC else K)
+    except ArgumentError as exc:
+        if exc.argument != "K":
+            raise
+        raise ArgumentError("--K", exc.problem.replace("K=None", f"--K {SYMBOLIC}")) from None
 
 
-def documents() -> dict:
+def _html():
+    from .render.html import render_html, render_index_html
+    return render_html, render_index_html
+
+
+def documents(progress: Optional[Callable[[str], None]] = None) -> dict:
     """File name -> content of every generated document (deterministic)."""
+    render_html, render_index_html = _html()
     out: dict = {}
     lines = ["# Derivations", "",
              "Generated by `derive build`; every step of each is checked by `derive verify NAME`.", "",
              "| derivation | what it derives | reference | files |", "| --- | --- | --- | --- |"]
-    for e in catalogue():
+    rows = []
+    entries = catalogue()
+    for number, e in enumerate(entries, start=1):
+        if progress is not None:
+            progress(f"build: {e.name} ({number} of {len(entries)})")
         d = e()
         out[f"{e.name}.md"] = d.to_markdown()
         out[f"{e.name}.tex"] = d.to_latex(standalone=True)
+        out[f"{e.name}.html"] = render_html(d)
         lines.append(f"| [{d.title}]({e.name}.md) | {e.description.replace('|', '/')} | {e.reference} | "
-                     f"[Markdown]({e.name}.md), [LaTeX]({e.name}.tex) |")
+                     f"[Markdown]({e.name}.md), [LaTeX]({e.name}.tex), [HTML]({e.name}.html) |")
+        rows.append((e.name, d.title, e.description, e.reference))
     out["index.md"] = "\n".join(lines) + "\n"
+    out["index.html"] = render_index_html(rows)
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` in one step: a reader sees the old file or the new one, never half."""
+    """Replace ``path`` by ``text`` in one step: a reader sees the old file or the new one, never half.
+
+    The file gets mode 0o666 & ~umask, as open() would give it (mkstemp makes 0600).
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -88,25 +177,74 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def build(folder: Path, check: bool) -> int:
-    """Write (or with check, compare) every document; the exit status."""
-    docs = documents()
+def stale_temporaries(folder: Path, names) -> list:
+    """Temporary files write_atomic left in ``folder`` for ``names`` (a build killed mid-write)."""
+    owned = re.compile("|".join(rf"\.{re.escape(n)}\.[a-z0-9_]{{8}}\.tmp" for n in names) + r"\Z")
+    try:
+        return sorted(p for p in folder.iterdir() if owned.match(p.name) and p.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _folder_error(folder: Path, exc: OSError, name: Optional[str] = None) -> DeriveError:
+    """``DIR: <problem>`` for an OSError met while building into ``folder``."""
+    for p in (folder, *folder.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                return DeriveError(f"{folder}: is a file, not a folder" if p == folder
+                                   else f"{folder}: not a folder ({p} is a file)")
+            break
+    what = f"{name}: " if name else ""
+    if isinstance(exc, PermissionError):
+        return DeriveError(f"{folder}: {what}permission denied, cannot write here")
+    if isinstance(exc, IsADirectoryError) and name:
+        return DeriveError(f"{folder}: {name} is a folder; derive writes a file of that name")
+    return DeriveError(f"{folder}: {what}{(exc.strerror or str(exc)).lower()}")
+
+
+def build(folder: Path, check: bool, progress: Optional[Callable[[str], None]] = None) -> int:
+    """Write (or with check, compare) every document; the exit status.
+
+    Files are compared as bytes, so a file of another encoding is replaced, not
+    decoded. Only the files derive writes are touched, and the temporary files
+    a killed build left behind for them are removed.
+    """
+    docs = documents(progress)
+    if progress is not None:
+        progress("")
+    data = {name: text.encode("utf-8") for name, text in docs.items()}
+
+    def current(name: str) -> bool:
+        path = folder / name
+        return path.is_file() and path.read_bytes() == data[name]
+
     if check:
-        stale = [name for name, text in docs.items()
-                 if not (folder / name).is_file() or (folder / name).read_text(encoding="utf-8") != text]
+        if folder.exists() and not folder.is_dir():
+            raise DeriveError(f"{folder}: is a file, not a folder")
+        try:
+            stale = [name for name in docs if not current(name)]
+        except OSError as exc:
+            raise _folder_error(folder, exc) from None
         if stale:
             print(f"derive: {len(stale)} file(s) in {folder} are missing or out of date: {', '.join(stale)}; "
                   f"run: derive build {folder}", file=sys.stderr)
             return 1
         print(f"{folder}: all {len(docs)} files up to date")
         return 0
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for tmp in stale_temporaries(folder, docs):
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise _folder_error(folder, exc) from None
     changed = 0
     for name, text in docs.items():
-        path = folder / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            write_atomic(path, text)
-            changed += 1
+        try:
+            if not current(name):
+                write_atomic(folder / name, text)
+                changed += 1
+        except OSError as exc:
+            raise _folder_error(folder, exc, name) from None
     print(f"{folder}: wrote {changed} of {len(docs)} files")
     return 0
 
@@ -117,46 +255,121 @@ def _paint(text: str, ok: bool) -> str:
     return f"\033[{'32' if ok else '31'}m{text}\033[0m"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = parser().parse_args(argv)
+def _verify(names: Sequence[str], K, progress: Progress) -> int:
+    chosen = list(names) or [e.name for e in catalogue()]
+    for name in chosen:
+        entry(name)  # every name checked before any work
+    skipped = []
+    if K is not None:
+        if names:
+            for name in chosen:
+                if not _takes_K(name):
+                    raise ArgumentError("--K", f"{name} has no number of classes to set")
+        else:
+            skipped = [name for name in chosen if not _takes_K(name)]
+    derivations = {}
+    for name in chosen:  # a bad K is refused before any verification
+        if name not in skipped:
+            progress(f"building {name}")
+            derivations[name] = _build(name, K)
+    failed = False
+    for name in chosen:
+        if name in skipped:
+            print(f"verify {name}: skipped, it has no number of classes to set with --K")
+            continue
+        report = derivations[name].verify(progress=progress)
+        progress.clear()
+        lines = str(report).splitlines()
+        print(_paint(lines[0], report.ok))
+        for line in lines[1:]:
+            print(_paint(line, not line.lstrip().startswith("[FAIL]")))
+        sys.stdout.flush()
+        failed = failed or not report.ok
+    return 1 if failed else 0
+
+
+def _show(args, progress: Progress) -> int:
+    d = _build(args.name, args.K)
+    if args.standalone and args.format != "latex":
+        raise ArgumentError("--standalone", "only applies to --format latex")
+    if args.verify:
+        report = d.verify(progress=progress)
+        progress.clear()
+        print(str(report).splitlines()[0] if report.ok else report, file=sys.stderr)
+        if not report.ok:
+            return 1
+    if args.format == "html":
+        out = _html()[0](d)
+    else:
+        out = {"text": d.to_text, "markdown": d.to_markdown, "json": d.to_json,
+               "latex": lambda: d.to_latex(standalone=args.standalone)}[args.format]()
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    return 0
+
+
+def _run(argv: Optional[Sequence[str]], progress: Progress) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, a usage error: argparse has printed what to say
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
         if args.command in (None, "list"):
             for e in catalogue():
                 print(f"{e.name:<20} {e.description}")
             return 0
         if args.command == "show":
-            d = _build(args.name, args.K)
-            if args.standalone and args.format != "latex":
-                raise ArgumentError("--standalone", "only applies to --format latex")
-            if args.verify:
-                report = d.verify()
-                print(str(report).splitlines()[0] if report.ok else report, file=sys.stderr)
-                if not report.ok:
-                    return 1
-            out = {"text": d.to_text, "markdown": d.to_markdown, "json": d.to_json,
-                   "latex": lambda: d.to_latex(standalone=args.standalone)}[args.format]()
-            sys.stdout.write(out if out.endswith("\n") else out + "\n")
-            return 0
+            return _show(args, progress)
         if args.command == "verify":
-            names = args.names or [e.name for e in catalogue()]
-            for name in names:
-                entry(name)  # every name checked before any work
-            failed = False
-            for name in names:
-                report = _build(name, args.K).verify()
-                lines = str(report).splitlines()
-                print(_paint(lines[0], report.ok))
-                for line in lines[1:]:
-                    print(_paint(line, not line.lstrip().startswith("[FAIL]")))
-                failed = failed or not report.ok
-            return 1 if failed else 0
+            return _verify(args.names, args.K, progress)
         if args.command == "build":
-            return build(Path(args.dir), args.check)
+            return build(Path(args.dir), args.check, progress)
     except DeriveError as exc:
+        progress.clear()
         print(f"derive: error: {exc}", file=sys.stderr)
         return 2
     return 0  # pragma: no cover
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests capture it)
+        pass
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit status."""
+    progress = Progress()
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+        installed = True
+    except (ValueError, OSError, AttributeError):  # not the main thread
+        installed = False
+    try:
+        status = _run(argv, progress)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        progress.clear()
+        print("derive: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        progress.clear()
+        print("derive: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

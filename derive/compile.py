@@ -458,4 +458,8 @@ def compile_derivation(d: Derivation):
     """The compiled closed form of ``d``, laid out as its interface says."""
     if not isinstance(d, Derivation):
         raise ArgumentTypeError("derivation", f"must be a Derivation, got {type(d).__name__}")
+    for x in d.walk():
+        if x.incomplete:
+            raise ArgumentError("derivation", f"{d.name} is incomplete ({x.incomplete}): there is no closed form "
+                                              "to compile")
     return INTERFACES[d.interface](d)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import sympy as sp
 
@@ -48,7 +48,10 @@ class Check:
 
     @property
     def label(self) -> str:
-        where = f"step {self.step} ({self.rule})" if self.step is not None else "result (finite differences)"
+        if self.step is not None:
+            where = f"step {self.step} ({self.rule})"
+        else:
+            where = "result (finite differences)" if self.rule == "finite differences" else self.rule
         return f"{self.derivation}: {where}"
 
     def __str__(self) -> str:
@@ -66,7 +69,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
+        """True when there was something to check and every check passed: an empty report is not ok."""
+        return bool(self.checks) and all(c.ok for c in self.checks)
 
     @property
     def failures(self) -> tuple:
@@ -84,8 +88,13 @@ class Report:
 
 
 def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points: int = 2,
-           index_samples: int = 2, seed: int = 0, lemmas: bool = True) -> Report:
-    """Check every step (and every lemma's steps) and the result of ``derivation``."""
+           index_samples: int = 2, seed: int = 0, lemmas: bool = True,
+           progress: Optional[Callable[[str], None]] = None) -> Report:
+    """Check every step (and every lemma's steps) and the result of ``derivation``.
+
+    ``progress``, when given, is called with a short message such as
+    "softmax_ce: step 3 of 9" before each check.
+    """
     if not isinstance(derivation, Derivation):
         raise ArgumentTypeError("derivation", f"must be a Derivation, got {type(derivation).__name__}")
     Ks = _check_Ks(derivation, Ks)
@@ -93,12 +102,23 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
         raise ArgumentError("points", f"must be a positive integer, got {points!r}")
     if not isinstance(index_samples, int) or isinstance(index_samples, bool) or index_samples < 1:
         raise ArgumentError("index_samples", f"must be a positive integer, got {index_samples!r}")
+    if progress is not None and not callable(progress):
+        raise ArgumentTypeError("progress", f"must be callable or None, got {type(progress).__name__}")
     rng = random.Random(seed)
     checks: list = []
     for d in derivation.walk() if lemmas else (derivation,):
-        if not d.steps:  # made of parts only: each part is checked on its own
+        if d.incomplete:
+            checks.append(Check(d.name, None, "incomplete", False, "not a closed form", 0, float("inf"),
+                                f"the derivation is incomplete: {d.incomplete}"))
+        if not d.steps and d.parts:  # made of parts only: each part is checked on its own
             continue
-        checks.extend(_check_steps(d, Ks, points, index_samples, rng))
+        if not d.steps:
+            checks.append(Check(d.name, None, "no steps", False, "nothing to check", 0, float("inf"),
+                                "the derivation has no steps: nothing was proved"))
+            continue
+        checks.extend(_check_steps(d, Ks, points, index_samples, rng, progress))
+        if progress is not None:
+            progress(f"{d.name}: result")
         checks.append(_check_result(d, Ks, points, index_samples, rng))
     return Report(derivation.name, tuple(checks))
 
@@ -284,11 +304,13 @@ def _symbolic_zero(diff: sp.Expr) -> bool:
 
 # -- checks -------------------------------------------------------------------
 
-def _check_steps(d: Derivation, Ks, points, index_samples, rng) -> list:
+def _check_steps(d: Derivation, Ks, points, index_samples, rng, progress=None) -> list:
     checks = []
     indices = _free_indices(d)
     previous = d.lhs
     for number, step in enumerate(d.steps, start=1):
+        if progress is not None:
+            progress(f"{d.name}: step {number} of {len(d.steps)}")
         assumptions = tuple(d.conditions) + tuple(step.assumptions)
         domains = _domains(d, assumptions)
         worst, cases, symbolic, message = 0.0, 0, True, ""

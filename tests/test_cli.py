@@ -1,8 +1,14 @@
 """The derive command: output, exit status, errors without tracebacks, build."""
 import dataclasses
 import os
+import pty
+import re
+import select
+import signal
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -68,6 +74,7 @@ def test_verify_passes_and_prints_plain_text_when_not_a_terminal():
     assert out.returncode == 0
     assert "verify softmax_ce: all" in out.stdout and "verify softmax_jacobian: all" in out.stdout
     assert "\033[" not in out.stdout
+    assert out.stderr == ""  # no progress line when stderr is not a terminal
 
 
 def test_verify_exits_1_and_names_the_failing_step(monkeypatch, capsys):
@@ -82,7 +89,12 @@ def test_verify_exits_1_and_names_the_failing_step(monkeypatch, capsys):
 def test_build_is_byte_identical_and_check_names_stale_files(tmp_path, capsys):
     assert cli.main(["build", str(tmp_path)]) == 0
     first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert set(first) == {"index.md"} | {f"{e.name}.{x}" for e in derive.catalogue() for x in ("md", "tex")}
+    assert set(first) == {"index.md", "index.html"} | {f"{e.name}.{x}" for e in derive.catalogue()
+                                                       for x in ("md", "tex", "html")}
+    index = first["index.md"].decode()
+    assert "[HTML](softmax_ce.html)" in index and "[Markdown](softmax_ce.md)" in index
+    assert first["softmax_ce.html"].startswith(b"<!DOCTYPE html>")
+    assert b'href="softmax_ce.html"' in first["index.html"]
     assert cli.main(["build", str(tmp_path)]) == 0
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
     assert cli.main(["build", str(tmp_path), "--check"]) == 0
@@ -111,3 +123,239 @@ def test_an_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
 def test_console_script_is_declared():
     text = (Path(__file__).parent.parent / "pyproject.toml").read_text()
     assert 'derive = "derive.cli:main"' in text
+
+
+# -- nothing a user can do prints a traceback (issue 7) ------------------------------------------------
+
+def shell(command, **kw):
+    """``command`` in bash, with $PY the interpreter; its stdout ends with the first command's status."""
+    return subprocess.run(["bash", "-c", command + '; echo "status=${PIPESTATUS[0]}"'], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PY": sys.executable}, **kw)
+
+
+def test_version():
+    out = run("--version")
+    assert (out.returncode, out.stdout, out.stderr) == (0, f"derive {derive.__version__}\n", "")
+    assert derive.__version__ == "0.1.0"
+
+
+@pytest.mark.parametrize("command", [
+    '"$PY" -m derive list | true',                                          # the reader is gone before the first write
+    '"$PY" -m derive show softmax_ce | true',
+    '"$PY" -m derive verify softmax_ce softmax_jacobian | head -1',        # the reader goes away between writes
+])
+def test_a_closed_pipe_is_quiet_and_exits_141(command):
+    out = shell(command)
+    assert out.stderr == ""
+    assert out.stdout.endswith("status=141\n")
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    # one big write into a pipe closed after the first line: whether it ends in EPIPE is up to the kernel
+    out = shell('"$PY" -m derive show softmax_ce --format html | head -1')
+    assert out.stderr == ""
+    assert out.stdout in ("<!DOCTYPE html>\nstatus=0\n", "<!DOCTYPE html>\nstatus=141\n")
+
+
+def test_show_html():
+    out = run("show", "softmax_ce", "--format", "html")
+    assert out.returncode == 0 and out.stderr == ""
+    assert out.stdout.startswith("<!DOCTYPE html>") and "Gradient of softmax with cross-entropy loss" in out.stdout
+
+
+def fast_documents(progress=None):
+    return {"a.md": "a\n", "a.tex": "\\relax\n", "index.md": "é\n"}
+
+
+def test_build_onto_a_file_or_below_one_is_an_error(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    out = run("build", str(afile))
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == f"derive: error: {afile}: is a file, not a folder\n"
+    out = run("build", str(afile / "sub"))
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == f"derive: error: {afile / 'sub'}: not a folder ({afile} is a file)\n"
+    out = run("build", str(afile), "--check")
+    assert out.returncode == 2 and out.stderr == f"derive: error: {afile}: is a file, not a folder\n"
+    assert afile.read_text() == "keep"
+
+
+def test_build_where_a_folder_holds_an_owned_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "documents", fast_documents)
+    (tmp_path / "a.tex").mkdir()
+    assert cli.main(["build", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"derive: error: {tmp_path}: a.tex is a folder; derive writes a file of that name\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("where", ["tempfile.mkstemp", "Path.mkdir"])
+def test_build_into_an_unwritable_folder(tmp_path, monkeypatch, capsys, where):
+    # root ignores mode bits, so the refusal is simulated where the operating system would give it
+    def refuse(*args, **kw):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(cli, "documents", fast_documents)
+    if where == "tempfile.mkstemp":
+        monkeypatch.setattr(cli.tempfile, "mkstemp", refuse)
+    else:
+        monkeypatch.setattr(cli.Path, "mkdir", refuse)
+    assert cli.main(["build", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"derive: error: {tmp_path / 'out'}: ") and "permission denied" in err
+    assert err.count("\n") == 1
+
+
+def test_build_replaces_owned_files_in_any_encoding_and_leaves_the_rest(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "documents", fast_documents)
+    (tmp_path / "a.md").write_bytes(b"\xff\xfe not UTF-8")        # owned: replaced
+    (tmp_path / "notes.md").write_bytes(b"\xff\xfe mine")          # not owned: left alone
+    assert cli.main(["build", str(tmp_path), "--check"]) == 1
+    assert "a.md" in capsys.readouterr().err
+    assert cli.main(["build", str(tmp_path)]) == 0
+    assert (tmp_path / "a.md").read_bytes() == b"a\n"
+    assert (tmp_path / "index.md").read_bytes() == "é\n".encode()
+    assert (tmp_path / "notes.md").read_bytes() == b"\xff\xfe mine"
+    assert cli.main(["build", str(tmp_path), "--check"]) == 0
+
+
+def test_build_removes_the_temporary_files_a_killed_build_left(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "documents", fast_documents)
+    left = [".a.md.k3_x9q2z.tmp", ".index.md.abcdefgh.tmp"]
+    kept = [".notes.md.abcdefgh.tmp", ".a.md.tmp", "a.md.abcdefgh.tmp", ".a.mdx.abcdefgh.tmp"]
+    for name in left + kept:
+        (tmp_path / name).write_text("half")
+    assert cli.main(["build", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + list(fast_documents()))
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_files_are_written_with_the_umask(tmp_path, monkeypatch, mask, mode):
+    monkeypatch.setattr(cli, "documents", fast_documents)
+    old = os.umask(mask)
+    try:
+        assert cli.main(["build", str(tmp_path)]) == 0
+    finally:
+        os.umask(old)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()} == \
+        {name: mode for name in fast_documents()}
+
+
+def test_a_real_build_writes_0644_under_umask_022(tmp_path):
+    out = subprocess.run(["bash", "-c", 'umask 022 && "$PY" -m derive build "$DIR"'], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PY": sys.executable, "DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {0o644}
+
+
+@pytest.mark.parametrize("signum, status, line", [(signal.SIGINT, 130, "derive: interrupted\n"),
+                                                  (signal.SIGTERM, 143, "derive: terminated\n")])
+def test_a_signal_mid_write_exits_cleanly_and_leaves_no_temporary_file(tmp_path, monkeypatch, capsys,
+                                                                       signum, status, line):
+    monkeypatch.setattr(cli, "documents", fast_documents)
+    (tmp_path / "a.md").write_text("old")
+    real_replace = os.replace
+
+    def signalled(src, dst):  # the signal arrives while the first file is being written
+        os.kill(os.getpid(), signum)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", signalled)
+    handler = signal.getsignal(signal.SIGTERM)
+    assert cli.main(["build", str(tmp_path)]) == status
+    assert capsys.readouterr() == ("", line)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md"] and (tmp_path / "a.md").read_text() == "old"
+    assert signal.getsignal(signal.SIGTERM) is handler  # main restores the handler it replaced
+
+
+READY = ("import sys; from derive.cli import main; print('ready', file=sys.stderr, flush=True); "
+         "sys.exit(main(sys.argv[1:]))")
+
+
+@pytest.mark.parametrize("signum, status, line", [(signal.SIGINT, 130, "derive: interrupted\n"),
+                                                  (signal.SIGTERM, 143, "derive: terminated\n")])
+@pytest.mark.parametrize("delay", [0.2, 1.5])
+def test_a_signal_to_a_running_build(tmp_path, signum, status, line, delay):
+    # The driver imports derive first (a signal during Python's own imports is not derive's to handle);
+    # the signal then lands somewhere in the build: either outcome is fine, a traceback or a .tmp is not.
+    proc = subprocess.Popen([sys.executable, "-c", READY, "build", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline() == "ready\n"
+    time.sleep(delay)
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode in (status, 0), stderr
+    assert stderr == (line if proc.returncode else "")
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- bounded work (issue 9) ----------------------------------------------------------------------------
+
+BOUNDS = {"softmax_ce": 50, "softmax_jacobian": 50, "softmax_se": 50, "softmax_regression": 30,
+          "softmax_ce_labels": 50}
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_K_above_the_bound_is_refused_at_once(name):
+    bound = BOUNDS[name]
+    with pytest.raises(derive.ArgumentError) as err:
+        cli.entry(name)(K=bound + 1)  # the bound is the recipe's own: the API refuses too
+    assert err.value.argument == "K"
+    assert str(err.value).startswith(f"K: K = {bound + 1} is above {bound}, the largest K ")
+    assert "K=None for the symbolic form" in str(err.value)
+    assert cli.entry(name)(K=bound).setting.K == bound
+    for command in ("show", "verify"):
+        out = run(command, name, "--K", "1000000")
+        assert (out.returncode, out.stdout) == (2, "")
+        assert out.stderr.startswith(f"derive: error: --K: K = 1000000 is above {bound}, the largest K ")
+        assert "use --K symbolic for the symbolic form" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_K_symbolic_on_the_command_line():
+    out = run("show", "softmax_regression", "--K", "symbolic")
+    assert out.returncode == 0 and "sum_{c=1..K}" in out.stdout
+    assert "sum_{c=1..3}" in run("show", "softmax_regression").stdout
+
+
+def test_verify_K_without_names_skips_the_entries_without_K_and_says_so():
+    out = run("verify", "--K", "3")
+    assert out.returncode == 0, out.stdout + out.stderr
+    heads = [line for line in out.stdout.splitlines() if line.startswith("verify ")]
+    names = [e.name for e in derive.catalogue()]
+    assert [h.split(":")[0] for h in heads] == [f"verify {name}" for name in names]
+    for name, head in zip(names, heads):
+        if name == "mlp_backprop":
+            assert head == "verify mlp_backprop: skipped, it has no number of classes to set with --K"
+        else:
+            assert re.fullmatch(rf"verify {name}: all \d+ checks passed", head)
+
+
+def test_verify_K_with_a_name_without_K_refuses_before_any_work():
+    out = run("verify", "softmax_ce", "mlp_backprop", "--K", "3")
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == "derive: error: --K: mlp_backprop has no number of classes to set\n"
+
+
+def test_progress_on_a_terminal_only():
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "derive", "verify", "softmax_ce"], stdout=subprocess.PIPE,
+                            stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 300)
+        try:
+            chunk = os.read(master, 4096) if ready else b""
+        except OSError:  # the child closed the terminal
+            chunk = b""
+        if not chunk:
+            break
+        seen += chunk
+    stdout = proc.communicate(timeout=300)[0].decode()
+    os.close(master)
+    assert proc.returncode == 0 and stdout.startswith("verify softmax_ce: all ")
+    text = seen.decode()
+    assert "\r\x1b[K" in text and re.search(r"softmax_ce: step 1 of \d+", text) and "softmax_ce: result" in text
+    assert text.endswith("\r\x1b[K")  # the line is cleared before the report
