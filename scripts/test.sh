@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Install what the test suite needs on a fresh Debian machine, then run it.
+# Install what the test suite needs on a fresh Debian machine, then run it:
+# pdflatex (texlive), chromium, nodejs and npm from Debian (apt-get, as root or with sudo), the pinned
+# KaTeX and MathJax from the npm registry (tools/mathcheck), and the test extra in .venv from PyPI.
 # Usage: bash scripts/test.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +26,12 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 bash tools/mathcheck/install.sh
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
-python3 -m pytest "$@"
+# the Python test extra, in a virtual environment (.venv) so that a Debian or Ubuntu system Python,
+# which refuses a system-wide pip install ("externally-managed-environment"), works as well
+if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pytest "$@"

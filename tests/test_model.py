@@ -1,7 +1,7 @@
 import sympy as sp
 
 import derive
-from derive.model import Rule, Step
+from derive.model import Derivation, Rule, Step
 
 
 def test_derivation_holds_its_parts(ce):
@@ -44,3 +44,26 @@ def test_equation(ce):
 
 def test_derivations_are_rebuilt_identically():
     assert derive.softmax_ce() == derive.softmax_ce()
+
+
+def test_public_methods_spell_out_their_parameters():
+    """help() shows every parameter: no bare **options on the public API."""
+    import inspect
+    expected = {
+        "verify": ["Ks", "points", "index_samples", "seed", "lemmas", "progress"],
+        "to_text": ["justifications"],
+        "to_latex": ["standalone", "justifications", "jupyter"],
+        "to_markdown": ["justifications", "heading_level"],
+        "to_html": ["justifications"],
+        "to_json": ["indent"],
+    }
+    for name, params in expected.items():
+        sig = inspect.signature(getattr(Derivation, name))
+        assert [p for p in sig.parameters if p != "self"] == params, name
+        assert all(p.kind is not p.VAR_KEYWORD for p in sig.parameters.values()), name
+
+
+def test_documented_entry_lookup_exists():
+    import derive
+    assert derive.entry("softmax_ce").name == "softmax_ce"
+    assert derive.entry("softmax_ce")(K=3).setting.K == 3
