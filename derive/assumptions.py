@@ -68,3 +68,14 @@ def bias_input(base: sp.IndexedBase, example: sp.Symbol) -> Assumption:
         text="feature 0 is the constant bias input",
         domains=((str(base), "bias"),),
     )
+
+
+def softmax_total(out: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
+    """sum_j o_j = 1 for softmax outputs o: an identity (it holds for every input), cited where it is used."""
+    total = sp.Sum(out[index], (index, 1, K))
+    return Assumption(
+        key=f"{out}_outputs_sum_to_one",
+        statement=sp.Eq(total, 1, evaluate=False),
+        text=f"the softmax outputs {out} sum to one, whatever the logits",
+        rewrite=(total, sp.Integer(1)),
+    )

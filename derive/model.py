@@ -163,10 +163,9 @@ class Derivation:
 
     @property
     def results(self) -> tuple:
-        """(lhs, result) of this chain, or of each part for a derivation made of parts."""
-        if not self.steps and self.parts:
-            return tuple((p.lhs, p.result) for p in self.parts)
-        return ((self.lhs, self.result),)
+        """(lhs, result) of this chain, then of each part (a derivation made of parts has only theirs)."""
+        own = ((self.lhs, self.result),) if self.steps or not self.parts else ()
+        return own + tuple((p.lhs, p.result) for p in self.parts)
 
     @property
     def assumptions(self) -> tuple:
@@ -236,10 +235,12 @@ class Derivation:
     def free_indices(self) -> tuple:
         """The indices free in the left-hand side (k of dE/dz_k; i, j of do_i/dz_j), in order."""
         ranged = {i for i, _ in self.setting.ranges}
+        bound = {limit[0] for node in sp.preorder_traversal(self.lhs) if isinstance(node, sp.Sum)
+                 for limit in node.limits}  # m of [H v]_k = sum_m H_km v_m is not free
         out: list = []
         for node in sp.preorder_traversal(self.lhs):
             if isinstance(node, sp.Indexed):
-                out.extend(i for i in node.indices if i in ranged and i not in out)
+                out.extend(i for i in node.indices if i in ranged and i not in bound and i not in out)
         return tuple(out)
 
     @property

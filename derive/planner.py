@@ -122,12 +122,21 @@ class Planner:
                 return
 
     def _tidy(self, chain: Chain) -> None:
-        """Collect like terms, then take out common factors, each only where it does not lengthen the form."""
+        """Collect like terms, then take out common factors, each only where it does not lengthen the form.
+
+        When that returns to a form the chain already passed through (multiplied out, then collected
+        back), the detour is cut: the chain ends at the earlier step.
+        """
         for rule in (rules.collect, rules.factor):
             step = rule(chain.expr, chain.context)
-            if step is not None and step.expr != chain.expr and sp.count_ops(step.expr) <= sp.count_ops(chain.expr):
+            if step is None or step.expr == chain.expr or sp.count_ops(step.expr) > sp.count_ops(chain.expr):
+                continue
+            earlier = [n for n, s in enumerate(chain.steps) if s.expr == step.expr]
+            if earlier:
+                del chain.steps[earlier[0] + 1:]
+            else:
                 chain.steps.append(step)
-                chain.expr = step.expr
+            chain.expr = chain.steps[-1].expr
 
     # -- lemmas ------------------------------------------------------------------------------
     def _lemmas_for(self, expr: sp.Expr) -> tuple:
@@ -158,7 +167,7 @@ class Planner:
         return tuple(out)
 
     def _lemma(self, definition: Definition, x: sp.Basic) -> Optional[Derivation]:
-        taken: list = []
+        taken: list = list(_bound(definition.expr))  # d/dz_j of a sum over j would capture j
         f = definition.symbol
         if definition.indices:
             f = definition.symbol[tuple(self._pick(i, taken) for i in definition.indices)]
@@ -260,10 +269,19 @@ def _bound(expr: sp.Basic) -> set:
     return bound_indices(expr)
 
 
+def _plain(e: sp.Basic) -> str:
+    """o_j, w_ke, E: an entry as a reader writes it in words."""
+    if isinstance(e, sp.Indexed):
+        return f"{e.base}_" + "".join(str(i) for i in e.indices)
+    return str(e)
+
+
 def _default_names(f: sp.Basic, x: sp.Basic) -> tuple:
     """(name, title, description) of the lemma df/dx."""
     fb = f.base if isinstance(f, sp.Indexed) else f
     xb = x.base if isinstance(x, sp.Indexed) else x
     slug = "".join(c if c.isalnum() else "_" for c in f"{fb}_by_{xb}".lower()).strip("_")
-    return (f"partial_{slug}", f"Derivative of {sp.sstr(f)} with respect to {sp.sstr(x)}",
-            f"The derivative of {sp.sstr(f)} with respect to {sp.sstr(x)}")
+    while "__" in slug:
+        slug = slug.replace("__", "_")
+    return (f"partial_{slug}", f"Derivative of {_plain(f)} with respect to {_plain(x)}",
+            f"The derivative of {_plain(f)} with respect to {_plain(x)}, planned")

@@ -344,9 +344,11 @@ def _check_steps(d: Derivation, Ks, points, index_samples, rng, progress=None) -
 
 def _check_result(d: Derivation, Ks, points, index_samples, rng) -> Check:
     lhs = d.lhs
-    if not isinstance(lhs, sp.Derivative) or len(lhs.variables) != 1:
+    if not isinstance(lhs, sp.Derivative):
         return Check(d.name, None, "finite differences", True, "not a derivative", 0, 0.0)
-    f, x = lhs.expr, lhs.variables[0]
+    # a second derivative d2F/dx dy: finite differences in y of dF/dx (which SymPy evaluates on its own)
+    f = lhs.expr if len(lhs.variables) == 1 else sp.Derivative(lhs.expr, *lhs.variables[:-1])
+    x = lhs.variables[-1]
     # differentiating with respect to a defined quantity (dL/do_j) treats it as free
     keep = frozenset({x.base if isinstance(x, sp.Indexed) else x}) & {y.symbol for y in d.setting.definitions}
     assumptions = tuple(d.assumptions)

@@ -177,8 +177,11 @@ def _shared_factors(expr: sp.Add, setting) -> list:
 
 
 def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """a b - a c -> a (b - c): take common factors out."""
-    new = sp.factor_terms(expr)
+    """a b - a c -> a (b - c): take common factors out (s^2 - s -> s (s - 1) too, in sum-free expressions)."""
+    candidates = [sp.factor_terms(expr)]
+    if not expr.has(sp.Sum, SumExcept, sp.Derivative, Held, sp.KroneckerDelta):
+        candidates.append(sp.factor(expr))
+    new = min(candidates, key=sp.count_ops)  # the first (common factors only) on a tie
     if new == expr or sp.count_ops(new) > sp.count_ops(expr):
         return None
     return Step(new, Rule.FACTOR, "take out the common factor")
@@ -190,6 +193,16 @@ def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step
         return None
     lhs, rhs = fact.rewrite
     new = expr.xreplace({lhs: rhs})
+    if new == expr and isinstance(lhs, sp.Sum) and len(lhs.limits) == 1:  # the same sum over another index name
+        index, lower, upper = lhs.limits[0]
+
+        def same(node):
+            if not (isinstance(node, sp.Sum) and len(node.limits) == 1) or tuple(node.limits[0][1:]) != (lower, upper):
+                return False
+            i = node.limits[0][0]
+            return i != index and not node.function.has(index) and node.function.xreplace({i: index}) == lhs.function
+
+        new = expr.replace(same, lambda node: rhs)
     if new == expr and isinstance(lhs, sp.Sum) and all(b.is_Integer for b in lhs.limits[0][1:]):
         new = _replace_written_out(expr, lhs, rhs)
     if new == expr:
@@ -216,7 +229,9 @@ def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
     def fn(node, frame, used):
         d = single_derivative(node)
         rest: tuple = ()
-        if d is None and isinstance(node, sp.Derivative) and all(n == 1 for _, n in node.variable_count):
+        if d is None and any(_match(lem.lhs, node) is not None for lem in lemmas):
+            pass  # a lemma for the whole second derivative
+        elif d is None and isinstance(node, sp.Derivative) and all(n == 1 for _, n in node.variable_count):
             # a second derivative: the first variable's derivative may be a lemma, d2F/dx dy -> d/dy (lemma)
             rest = node.variables[1:]
             node = sp.Derivative(node.expr, node.variables[0])
@@ -260,10 +275,12 @@ def _cited(lem) -> list:
 
 
 def _match(pattern: sp.Derivative, node: sp.Derivative) -> Optional[dict]:
-    """Index renaming that turns ``pattern`` into ``node``, or None."""
-    p, n = single_derivative(pattern), single_derivative(node)
-    if p is None or n is None:
+    """Index renaming that turns ``pattern`` into ``node`` (first or second derivatives alike), or None."""
+    if not (isinstance(pattern, sp.Derivative) and isinstance(node, sp.Derivative)):
         return None
+    if [n for _, n in pattern.variable_count] != [n for _, n in node.variable_count]:
+        return None
+    p, n = (pattern.expr, *pattern.variables), (node.expr, *node.variables)
     mapping: dict = {}
     for a, b in zip(p, n):
         if not (isinstance(a, sp.Indexed) and isinstance(b, sp.Indexed)):

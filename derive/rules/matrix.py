@@ -49,6 +49,12 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
                     return matrix_symbol(M.base, (size(k), size(rows))).T * vec
                 if M.indices == (rows, k):
                     return matrix_symbol(M.base, (size(rows), size(k))) * vec
+        if isinstance(factor, sp.Sum) and len(factor.limits) == 1:  # sum_j u_j v_j: the inner product u^T v
+            k = factor.limits[0][0]
+            vecs = sp.Mul.make_args(factor.function)
+            if len(vecs) == 2 and all(isinstance(f, sp.Indexed) and f.indices == (k,) for f in vecs):
+                u, v = (matrix_symbol(f.base, (size(k), 1)) for f in vecs)
+                return sp.MatMul(sp.OneMatrix(size(rows), 1), u.T, v)
         if isinstance(factor, sp.Add):
             return sp.MatAdd(*[hadamard_term(t, rows) for t in factor.args])
         if isinstance(factor, sp.Pow) and factor.exp.is_Integer and factor.exp > 0:
@@ -57,6 +63,10 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
 
     def hadamard_term(term, rows=rows):
         coeff, factors = _split(term, rows)
+        inner = [f for f in sp.Mul.make_args(coeff) if isinstance(f, sp.Sum)]  # sum_j g_j o_j: g^T o
+        if inner:
+            coeff = sp.Mul(*[f for f in sp.Mul.make_args(coeff) if not isinstance(f, sp.Sum)])
+            factors = factors + inner
         if not factors:
             return coeff * sp.OneMatrix(size(rows), 1)
         vecs = [column(f, rows) for f in factors]

@@ -1,0 +1,373 @@
+"""A user's cost, as text or SymPy, made into the Setting the planner works in.
+
+The cost names its own vectors (z, y, w, x), scalar parameters (T, eps) and
+indices. This module decides what the planner needs and the user did not
+say: a name for each output (o for softmax(z), s for sigmoid(z[j])), the
+range of every index (the classes 1..K, or a size of its own such as the
+features 1..n of a linear layer), the assumptions as Assumption objects,
+and fresh index names for the gradient (k, and m for a Hessian). Nothing
+the user typed is evaluated: text goes through derive.parse.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+import sympy as sp
+
+from .assumptions import normalized, softmax_total
+from .errors import ArgumentError, ArgumentTypeError
+from .expr import LogSoftmax, Sigmoid, SlotVector, Softmax
+from .notation import check_K
+from .setting import Definition, Display, Setting
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
+SOFTMAX_NAMES = ("o", "p", "q", "r")
+SIGMOID_NAMES = ("s", "u", "v", "g")
+COST_NAMES = ("E", "L", "C", "J")
+CLASS_INDICES = ("j", "k", "m", "i", "a", "b", "c", "r", "t")
+FEATURE_INDICES = ("d", "e", "f", "h", "p", "q")
+INNER_INDICES = ("l", "c", "r", "t", "b")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What the planner is given: the setting, the stated assumptions, the cost symbol, the variable and the
+    indices of the derivative (one per axis of the variable; ``second`` for a Hessian)."""
+
+    setting: Setting
+    facts: tuple
+    cost: sp.Symbol
+    variable: sp.IndexedBase
+    index: tuple
+    second: tuple
+    text: str
+
+    @property
+    def lhs(self) -> sp.Expr:
+        """d cost / d variable[index]."""
+        return sp.Derivative(self.cost, self.variable[self.index])
+
+
+def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (),
+            K: Optional[int] = None) -> Problem:
+    """The Problem of differentiating ``cost`` with respect to the vector named ``wrt``."""
+    from .parse import parse_equation, parse_expression
+
+    K_value = check_K(K)
+    K_sym = sp.Integer(K_value) if K_value is not None else sp.Symbol("K", integer=True, positive=True)
+    if isinstance(wrt, bool) or not isinstance(wrt, str):
+        raise ArgumentTypeError("wrt", f"must be the name of a vector of the cost (str), got {type(wrt).__name__}")
+    assume, define = _texts("assume", assume), _texts("define", define)
+    table: dict = {"vectors": {}, "scalars": {}, "indices": {}}
+    if _NAME.fullmatch(wrt):  # the variable is a vector: softmax(z*T) then reads z as the vector
+        table["vectors"][wrt] = sp.IndexedBase(wrt)
+
+    def shared(parsed):
+        table["vectors"].update(parsed.vectors)
+        table["scalars"].update(parsed.scalars)
+        table["indices"].update(parsed.indices)
+        return parsed
+
+    if isinstance(cost, str):
+        parsed = shared(parse_expression(cost, argument="cost", K=K_sym, **table))
+        expr, text = parsed.expr, cost.strip()
+    elif isinstance(cost, sp.Basic):
+        expr = _normalised_symbols(cost, K_sym)
+        text = sp.sstr(cost)
+        _collect_sympy(expr, table)
+    else:
+        raise ArgumentTypeError("cost", f"must be a str or a SymPy expression, got {type(cost).__name__}")
+    layers = []
+    for n, line in enumerate(define):
+        lhs, rhs = (shared(p) for p in parse_equation(line, argument=f"define[{n}]", K=K_sym, **table))
+        if not isinstance(lhs.expr, sp.Indexed) or not all(isinstance(i, sp.Symbol) for i in lhs.expr.indices):
+            raise ArgumentError(f"define[{n}]", "the left-hand side must be one vector entry such as z[j]")
+        if str(lhs.expr.base) == wrt:
+            raise ArgumentError(f"define[{n}]", f"{wrt} is the variable: it cannot also be defined")
+        layers.append((lhs.expr, rhs.expr))
+    facts_text = []
+    for n, line in enumerate(assume):
+        lhs, rhs = (shared(p) for p in parse_equation(line, argument=f"assume[{n}]", K=K_sym, **table))
+        facts_text.append((n, lhs.expr, rhs.expr))
+
+    vectors = table["vectors"]
+    used_vectors = {a.base for e in [expr] + [x for pair in layers for x in pair] for a in e.atoms(sp.Indexed)}
+    used_vectors |= {a.base for e in [expr] + [x for pair in layers for x in pair]
+                     for n in sp.preorder_traversal(e) if isinstance(n, SlotVector) for a in n.body.atoms(sp.Indexed)}
+    if wrt not in vectors or vectors[wrt] not in used_vectors:
+        known = ", ".join(sorted(str(v) for v in used_vectors)) or "none"
+        raise ArgumentError("wrt", f"{wrt!r} is not a vector of the cost (its vectors: {known})")
+    if not expr.has(vectors[wrt]) and not any(rhs.has(vectors[wrt]) for _, rhs in layers):
+        raise ArgumentError("wrt", f"the cost does not depend on {wrt}")
+
+    used = set(table["vectors"]) | set(table["scalars"]) | {str(i) for i in table["indices"].values()} | {"K"}
+    sizes, axis_sizes = _sizes(expr, layers, facts_text, K_sym, used)
+    expr = _ranged(expr, sizes)
+    layers = [(lhs, _ranged(rhs, sizes)) for lhs, rhs in layers]
+
+    variable = vectors[wrt]
+    axes = _axes_of(variable, expr, layers)
+    outputs, expr, layers = _outputs(expr, layers, K_sym, sizes, used)
+    E = sp.Symbol(_fresh(COST_NAMES, used))
+    used.add(str(E))
+    definitions = [Definition("cost", E, (), expr, text="cost")]
+    for lhs, rhs in layers:
+        definitions.append(Definition(f"layer_{lhs.base}", lhs.base, tuple(lhs.indices), rhs, text="given"))
+    definitions += outputs
+
+    index, second = [], []
+    for axis in axes:
+        pool = CLASS_INDICES if axis_sizes.get(axis, K_sym) == K_sym else FEATURE_INDICES
+        index.append(_index(pool, used, prefer=("k",) if pool is CLASS_INDICES else ()))
+    for axis in axes:
+        pool = CLASS_INDICES if axis_sizes.get(axis, K_sym) == K_sym else FEATURE_INDICES
+        second.append(_index(pool, used, prefer=("m",) if pool is CLASS_INDICES else ()))
+    for i, axis in zip(index + second, axes + axes):
+        sizes[i] = axis_sizes.get(axis, K_sym)
+    for _ in range(2):  # spare names for lemmas
+        sizes[_index(CLASS_INDICES, used)] = K_sym
+    if any(s != K_sym for s in sizes.values()):
+        size = next(s for s in sizes.values() if s != K_sym)
+        sizes[_index(FEATURE_INDICES, used)] = size
+
+    facts = tuple(_fact(n, lhs, rhs, sizes, K_sym) for n, lhs, rhs in facts_text)
+    facts += tuple(softmax_total(d.symbol, d.indices[0], K_sym) for d in outputs if d.kernel == "softmax")
+    simplex = {name for f in facts for name, kind in f.domains}
+    domains = [(wrt, "real")]
+    for name, base in vectors.items():
+        if name == wrt or name in simplex:
+            continue
+        in_layer = any(rhs.has(base) for _, rhs in layers) and not expr.has(base)
+        domains.append((name, "real" if in_layer else "unit"))
+    order = sorted(sizes, key=lambda i: (str(i) not in ("j", "k"), str(i) != "j", str(i)))
+    other_sizes = tuple(dict.fromkeys(s for s in sizes.values() if s != K_sym and not s.is_Integer))
+    display = tuple((str(d.symbol), Display(r"\log " + str(d.symbol)[4:], "log " + str(d.symbol)[4:]))
+                    for d in outputs if d.kernel == "log_softmax")
+    setting = Setting(K=K_sym, variables=(variable,), definitions=tuple(definitions),
+                      ranges=tuple((i, (sp.Integer(1), sizes[i])) for i in order), domains=tuple(domains),
+                      sizes=other_sizes, display=display,
+                      symbols={"cost": E, **{str(d.symbol): d.symbol for d in outputs}})
+    return Problem(setting, facts, E, variable, tuple(index), tuple(second), text)
+
+
+# -- inputs ------------------------------------------------------------------------------------------
+
+def _texts(argument: str, value) -> tuple:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, (list, tuple)):
+        raise ArgumentTypeError(argument, f"must be a list of equations as text, got {type(value).__name__}")
+    for n, v in enumerate(value):
+        if not isinstance(v, str):
+            raise ArgumentTypeError(f"{argument}[{n}]", f"must be an equation as text, got {type(v).__name__}")
+    return tuple(value)
+
+
+def _normalised_symbols(expr: sp.Basic, K) -> sp.Basic:
+    """A SymPy cost with its indices as positive integer symbols and its K as derive's (the user's may lack
+    those assumptions, and then would not match)."""
+    indices = set()
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Indexed):
+            indices |= {i for i in node.indices if isinstance(i, sp.Symbol)}
+        elif isinstance(node, sp.Sum):
+            indices |= {lim[0] for lim in node.limits}
+    mapping = {i: sp.Symbol(str(i), integer=True, positive=True) for i in indices if not isinstance(i, sp.Dummy)}
+    mapping.update({s: K for s in expr.free_symbols if str(s) == "K"})
+    return expr.xreplace(mapping)
+
+
+def _collect_sympy(expr: sp.Basic, table: dict) -> None:
+    """The symbol table of a cost built directly with SymPy (IndexedBase vectors, Sum indices)."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Indexed):
+            table["vectors"].setdefault(str(node.base), node.base)
+            for i in node.indices:
+                if isinstance(i, sp.Symbol):
+                    table["indices"].setdefault(str(i), i)
+        elif isinstance(node, sp.Sum):
+            for i, _, _ in node.limits:
+                table["indices"].setdefault(str(i), i)
+    indices = set(table["indices"].values())
+    for s in expr.free_symbols:
+        if isinstance(s, sp.Symbol) and s not in indices and str(s) != "K" and not isinstance(s, sp.Dummy):
+            table["scalars"].setdefault(str(s), s)
+
+
+# -- index ranges ------------------------------------------------------------------------------------
+
+def _sizes(expr, layers, facts, K, used) -> tuple:
+    """(index -> its upper bound, vector axis -> its size): K for the classes, a size of its own (n)
+    for any other axis, found by following which vector axes each index is used on."""
+    parent: dict = {}
+
+    def find(a):
+        parent.setdefault(a, a)
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def union(a, b):
+        parent[find(a)] = find(b)
+
+    CLASS = ("classes",)
+    everything = [expr] + [e for pair in layers for e in pair] + [e for _, lhs, rhs in facts for e in (lhs, rhs)]
+    for e in everything:
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, sp.Indexed):
+                for p, i in enumerate(node.indices):
+                    if isinstance(i, sp.Symbol):
+                        union(("axis", str(node.base), p), ("index", i))
+            elif isinstance(node, SlotVector):
+                union(("index", node.slot), CLASS)
+                if isinstance(node.at, sp.Symbol):
+                    union(("index", node.at), CLASS)
+            elif isinstance(node, Sigmoid):
+                for i in node.args[0].atoms(sp.Indexed):
+                    for j in i.indices:
+                        union(("index", j), CLASS)
+    for node in sp.preorder_traversal(expr):  # vectors the cost itself indexes once are class vectors
+        if isinstance(node, sp.Indexed) and len(node.indices) == 1:
+            union(("axis", str(node.base), 0), CLASS)
+    groups: dict = {}
+    out: dict = {}
+    axes: dict = {}
+    for key in list(parent):
+        if key[0] != "index" or isinstance(key[1], sp.Dummy):  # a softmax's slot is no index of the cost
+            continue
+        root = find(key)
+        if root == find(CLASS):
+            out[key[1]] = K
+        else:
+            if root not in groups:
+                name = "n" if "n" not in used else _fresh(tuple(f"n{c}" for c in range(2, 9)), used)
+                used.add(name)
+                groups[root] = sp.Symbol(name, integer=True, positive=True)
+            out[key[1]] = groups[root]
+    for key in list(parent):  # axes of vectors, for the gradient's own indices
+        if key[0] == "axis":
+            root = find(key)
+            axes[key] = K if root == find(CLASS) else groups.get(root, K)
+    return out, axes
+
+
+def _ranged(expr: sp.Expr, sizes: dict) -> sp.Expr:
+    """Every sum over an index with a size other than K gets that size as its upper limit."""
+    def fix(node):
+        limits = [(i, lo, sizes.get(i, hi)) for i, lo, hi in node.limits]
+        return sp.Sum(node.function, *limits)
+    return expr.replace(lambda n: isinstance(n, sp.Sum), fix)
+
+
+def _axes_of(variable, expr, layers) -> list:
+    for e in [expr] + [rhs for _, rhs in layers]:
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, sp.Indexed) and node.base == variable:
+                return [("axis", str(variable), p) for p in range(len(node.indices))]
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, SlotVector):
+                for inner in node.body.atoms(sp.Indexed):
+                    if inner.base == variable:
+                        return [("axis", str(variable), p) for p in range(len(inner.indices))]
+    raise ArgumentError("wrt", f"{variable} is not indexed in the cost")  # pragma: no cover
+
+
+# -- outputs -----------------------------------------------------------------------------------------
+
+def _outputs(expr, layers, K, sizes, used) -> tuple:
+    """Name every softmax, log-softmax and sigmoid of the cost; replace each by its output's entry."""
+    definitions: list = []
+    softmaxes: dict = {}   # canonical body -> Definition
+    sigmoids: dict = {}
+    j = _index(CLASS_INDICES, used | {"k", "m"}, keep=False)
+    inner = _index(INNER_INDICES, used | {j}, keep=False)
+    for name in (j, inner):
+        sizes[sp.Symbol(name, integer=True, positive=True)] = K
+    j = sp.Symbol(j, integer=True, positive=True)
+    inner = sp.Symbol(inner, integer=True, positive=True)
+
+    def softmax_of(node: SlotVector) -> Definition:
+        key = node.body.xreplace({node.slot: j})
+        if key not in softmaxes:
+            out = sp.IndexedBase(_fresh(SOFTMAX_NAMES, used))
+            used.add(str(out))
+            g_j, g_l = key, node.body.xreplace({node.slot: inner})
+            d = Definition("softmax", out, (j,), sp.exp(g_j) / sp.Sum(sp.exp(g_l), (inner, 1, K)),
+                           kernel="softmax", argument=g_j, text="softmax")
+            softmaxes[key] = d
+            definitions.append(d)
+        return softmaxes[key]
+
+    def replace(node):
+        if isinstance(node, Softmax):
+            return softmax_of(node).symbol[node.at]
+        if isinstance(node, LogSoftmax):
+            o = softmax_of(node).symbol
+            name = f"log {o}"
+            existing = [d for d in definitions if str(d.symbol) == name]
+            if not existing:
+                g_j, g_l = node.body.xreplace({node.slot: j}), node.body.xreplace({node.slot: inner})
+                existing = [Definition("log_softmax", sp.IndexedBase(name), (j,),
+                                       g_j - sp.log(sp.Sum(sp.exp(g_l), (inner, 1, K))), kernel="log_softmax",
+                                       argument=g_j, text="log-softmax")]
+                definitions.append(existing[0])
+            return existing[0].symbol[node.at]
+        if isinstance(node, Sigmoid):
+            x = node.args[0]
+            idx = sorted({i for a in x.atoms(sp.Indexed) for i in a.indices if isinstance(i, sp.Symbol)}, key=str)
+            if len(idx) != 1:
+                raise ArgumentError("cost", f"sigmoid({sp.sstr(x)}) needs an argument with one class index, "
+                                            "such as sigmoid(z[j])")
+            key = x.xreplace({idx[0]: j})
+            if key not in sigmoids:
+                out = sp.IndexedBase(_fresh(SIGMOID_NAMES, used))
+                used.add(str(out))
+                d = Definition("sigmoid", out, (j,), 1 / (1 + sp.exp(-key)), kernel="sigmoid", argument=key,
+                               text="sigmoid")
+                sigmoids[key] = d
+                definitions.append(d)
+            return sigmoids[key].symbol[idx[0]]
+        return None
+
+    def rewrite(e):
+        return e.replace(lambda n: replace(n) is not None, replace) if e.has(SlotVector, Sigmoid) else e
+
+    expr = rewrite(expr)
+    layers = [(lhs, rewrite(rhs)) for lhs, rhs in layers]
+    if not definitions:
+        raise ArgumentError("cost", "the cost has no softmax(v)[j], log_softmax(v)[j] or sigmoid(x) output layer")
+    return definitions, expr, layers
+
+
+# -- assumptions --------------------------------------------------------------------------------------
+
+def _fact(n: int, lhs, rhs, sizes, K):
+    """sum(y[j], j) = 1 -> the normalized-targets assumption; anything else is refused."""
+    if (isinstance(lhs, sp.Sum) and len(lhs.limits) == 1 and isinstance(lhs.function, sp.Indexed)
+            and lhs.function.indices == (lhs.limits[0][0],) and rhs == 1):
+        index = lhs.limits[0][0]
+        return normalized(lhs.function.base, index, sizes.get(index, K))
+    raise ArgumentError(f"assume[{n}]", "only an assumption of the form sum(y[j], j) = 1 (targets that sum "
+                                        "to one) is supported")
+
+
+# -- names --------------------------------------------------------------------------------------------
+
+def _fresh(pool: Iterable[str], used: set) -> str:
+    for name in pool:
+        if name not in used:
+            return name
+    raise ArgumentError("cost", "the cost uses every name derive would give its outputs")  # pragma: no cover
+
+
+def _index(pool, used: set, prefer: tuple = (), keep: bool = True):
+    for name in tuple(prefer) + tuple(pool):
+        if name not in used:
+            if keep:
+                used.add(name)
+                return sp.Symbol(name, integer=True, positive=True)
+            return name
+    raise ArgumentError("cost", "the cost uses every index name derive would choose")  # pragma: no cover

@@ -1,0 +1,182 @@
+"""derive.gradient and derive.hessian: a user's own cost, planned, verified, compiled."""
+import dataclasses
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import derive
+from derive.errors import DerivationError
+from numeric_helpers import softmax
+
+CE = "-sum(y[j]*log(softmax(z)[j]), j)"
+ONE = ["sum(y[j], j) = 1"]
+RNG = np.random.default_rng(3)
+N, K = 3, 4
+Z = RNG.normal(size=(N, K)) * 2
+Y = RNG.dirichlet(np.ones(K), size=N)
+U = RNG.uniform(0.1, 0.9, size=(N, K))
+P = RNG.uniform(0.5, 2.0, size=(N, K))
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def fd_rows(loss, Z, args):
+    h, out = 1e-6, np.zeros_like(Z)
+    for n in range(Z.shape[0]):
+        row = {k: (v[n] if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+        for k in range(Z.shape[1]):
+            e = np.zeros(Z.shape[1])
+            e[k] = h
+            out[n, k] = (loss(Z[n] + e, **row) - loss(Z[n] - e, **row)) / (2 * h)
+    return out
+
+
+# -- the issue's examples, as written -----------------------------------------------------------
+
+def test_the_cross_entropy_example():
+    d = derive.gradient(CE, wrt="z", assume=ONE)
+    o, y, k = sp.IndexedBase("o"), sp.IndexedBase("y"), sp.Symbol("k", integer=True, positive=True)
+    assert d.result == o[k] - y[k]
+    assert d.verify(Ks=(2, 3)).ok
+    g = d.compile()
+    np.testing.assert_allclose(g(z=Z, y=Y), softmax(Z) - Y, atol=1e-15)
+    assert "o_k - y_k" in d.to_text() and d.to_latex() and d.to_markdown() and d.to_json() and d.to_html()
+
+
+def test_a_scalar_parameter_is_a_keyword_argument():
+    g = derive.gradient("-sum(((1-eps)*y[j] + eps/K)*log(softmax(z)[j]), j)", assume=ONE).compile()
+    assert g.inputs == ("z", "y", "eps")
+    np.testing.assert_allclose(g(z=Z, y=Y, eps=0.1), softmax(Z) - 0.9 * Y - 0.1 / K, atol=1e-15)
+
+
+def test_the_hessian_example():
+    h = derive.hessian(CE, wrt="z", assume=ONE)
+    o = sp.IndexedBase("o")
+    k, m = (sp.Symbol(n, integer=True, positive=True) for n in "km")
+    index_form = h.steps[-2].expr
+    assert sp.expand(index_form - o[k] * (sp.KroneckerDelta(k, m) - o[m])) == 0
+    assert str(h.result) == "[DiagMatrix(o) - o*o.T]_(k, m)"
+    assert h.verify(Ks=(2, 3)).ok
+    H = h.compile()(z=Z)
+    assert H.shape == (N, K, K)
+    o_ = softmax(Z)
+    np.testing.assert_allclose(H, np.einsum("nk,km->nkm", o_, np.eye(K)) - np.einsum("nk,nm->nkm", o_, o_),
+                               atol=1e-15)
+
+
+def test_a_cost_built_with_sympy():
+    z, y, T = sp.IndexedBase("z"), sp.IndexedBase("y"), sp.Symbol("T")
+    i, j, Ks = sp.symbols("i j K")
+    cost = -sp.Sum(y[j] * sp.log(derive.softmax(z[i] / T, over=i)[j]), (j, 1, Ks))
+    d = derive.gradient(cost, wrt="z", assume=ONE)
+    assert d.complete and d.verify(Ks=(2,)).ok
+    np.testing.assert_allclose(d.compile()(z=Z, y=Y, T=2.0), (softmax(Z / 2) - Y) / 2, atol=1e-15)
+
+
+def test_a_linear_layer_through_define():
+    d = derive.gradient(CE, wrt="w", define=["z[j] = sum(w[j, d]*x[d], d)"], assume=ONE)
+    assert d.verify(Ks=(2, 3)).ok
+    assert [x.name for x in d.walk()][-1] == "gradient" and len(d.lemmas) == 2
+    Wm, X = RNG.normal(size=(K, 3)), RNG.normal(size=(5, 3))
+    labels = RNG.integers(0, K, size=5)
+    Yh = np.eye(K)[labels]
+    got = d.compile()(w=Wm, x=X, y=Yh)
+    # the same as reference 002's integer-label entry, which sums over the examples too
+    np.testing.assert_allclose(got, derive.softmax_ce_labels().compile()(w=Wm, x=X, label=labels), atol=1e-14)
+
+
+# -- costs that no recipe names --------------------------------------------------------------------
+
+COSTS = [  # (text, assume, arguments besides z, an independent NumPy cost of one row)
+    ("-sum(y[j]*log(softmax(z)[j]), j)", [], dict(y=U), lambda z, y: -(y * np.log(softmax(z))).sum()),
+    ("sum((softmax(z)[j] - y[j])**2, j)", [], dict(y=U), lambda z, y: ((softmax(z) - y) ** 2).sum()),
+    ("0.5*sum((sigmoid(z[j]) - y[j])**2, j)", [], dict(y=U), lambda z, y: 0.5 * ((sigmoid(z) - y) ** 2).sum()),
+    ("-sum(y[j]*log(sigmoid(z[j]/T)), j)", [], dict(y=U, T=1.5), lambda z, y, T: -(y * np.log(sigmoid(z / T))).sum()),
+    ("-sum(y[j]*log(softmax(z)[j]), j) + beta*sum(softmax(z)[j]*log(softmax(z)[j]), j)", ONE, dict(y=Y, beta=0.3),
+     lambda z, y, beta: -(y * np.log(softmax(z))).sum() + beta * (softmax(z) * np.log(softmax(z))).sum()),
+    ("sum(y[j]*log(y[j]) - y[j]*log(softmax(z)[j]), j)", ONE, dict(y=Y),
+     lambda z, y: (y * np.log(y) - y * np.log(softmax(z))).sum()),
+    ("-log(sum(y[j]*softmax(z)[j], j))", [], dict(y=U), lambda z, y: -np.log((y * softmax(z)).sum())),
+    ("sum(sqrt(softmax(z)[j]*y[j]), j)", [], dict(y=U), lambda z, y: np.sqrt(softmax(z) * y).sum()),
+    ("-sum(y[j]*log(softmax(a*z + b)[j]), j)", ONE, dict(y=Y, a=0.7, b=P),
+     lambda z, y, a, b: -(y * np.log(softmax(a * z + b))).sum()),
+    ("-sum(y[j]*log(softmax(z)[j] + eps), j)", [], dict(y=U, eps=0.01),
+     lambda z, y, eps: -(y * np.log(softmax(z) + eps)).sum()),
+    ("-sum(y[j]*log(softmax(z + tau*log(p))[j]), j)", ONE, dict(y=Y, p=P, tau=0.5),
+     lambda z, y, p, tau: -(y * np.log(softmax(z + tau * np.log(p)))).sum()),
+    ("-sum(y[j]*log_softmax(z/T)[j], j)", ONE, dict(y=Y, T=2.0), lambda z, y, T: -(y * np.log(softmax(z / T))).sum()),
+    ("-sum(y[j]*exp(softmax(z)[j]), j)", [], dict(y=U), lambda z, y: -(y * np.exp(softmax(z))).sum()),
+    ("sum(softmax(z)[j]**3*y[j], j)", [], dict(y=U), lambda z, y: (softmax(z) ** 3 * y).sum()),
+]
+
+
+@pytest.mark.parametrize("cost, assume, args, loss", COSTS, ids=[c[0] for c in COSTS])
+def test_a_cost_no_recipe_names_reaches_a_short_closed_form(cost, assume, args, loss):
+    d = derive.gradient(cost, assume=assume)
+    assert d.complete, d.incomplete
+    assert not d.result.has(sp.Derivative) and not d.result.has(sp.exp(sp.IndexedBase("z")[sp.Symbol("k")]))
+    assert sp.count_ops(d.result) <= 60
+    report = d.verify(Ks=(2, 3))
+    assert report.ok, str(report)
+    np.testing.assert_allclose(d.compile()(z=Z, **args), fd_rows(loss, Z, args), atol=3e-7, rtol=1e-6)
+
+
+def test_the_lemmas_are_planned_once_and_cited():
+    d = derive.gradient("-sum(y[j]*(1 - softmax(z)[j])**gamma*log(softmax(z)[j]), j)", assume=ONE)
+    assert [x.name for x in d.lemmas] == ["partial_o_by_z"]
+    assert d.lemmas[0].result.has(sp.KroneckerDelta)
+    assert {s.rule.value for s in d.steps} >= {"product_rule", "chain_rule", "lemma"}
+
+
+# -- what the planner cannot do is said, not hidden ----------------------------------------------------
+
+def test_an_incomplete_derivation_is_not_ok_and_does_not_compile():
+    from derive.gradient import plan
+    p, planner = plan(CE, assume=ONE)
+    planner.max_steps = 3
+    d = planner.derive(p.lhs, name="gradient", title="Gradient")
+    assert not d.complete and "stopped after 3 steps" in d.incomplete
+    report = d.verify(Ks=(2,))
+    assert not report.ok and any(c.rule == "incomplete" for c in report.failures)
+    with pytest.raises(derive.ArgumentError, match="incomplete"):
+        d.compile()
+
+
+def test_a_derivation_with_no_steps_proves_nothing():
+    d = dataclasses.replace(derive.softmax_ce(), steps=())
+    report = d.verify(Ks=(2,))
+    assert not report.ok and "nothing was proved" in str(report)
+
+
+def test_the_time_is_bounded():
+    with pytest.raises(DerivationError) as err:
+        derive.gradient(CE, assume=ONE, timeout=1e-9)
+    assert err.value.argument == "cost" and "longer than" in str(err.value)
+
+
+# -- bad input, named ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, argument, words", [
+    (dict(cost=CE, wrt="q"), "wrt", "not a vector of the cost"),
+    (dict(cost=CE, wrt=3), "wrt", "must be the name"),
+    (dict(cost="sum(y[j]*z[j], j)"), "cost", "no softmax"),
+    (dict(cost=CE, assume=["sum(y[j], j) = 2"]), "assume[0]", "only an assumption"),
+    (dict(cost=CE, assume="sum(y[j], j) = 1)"), "assume[0]", ""),
+    (dict(cost=CE, define=["z[j]*2 = w[j]"]), "define[0]", ""),
+    (dict(cost=CE, K=1), "K", "at least 2"),
+    (dict(cost=CE, timeout=-1), "timeout", "positive"),
+    (dict(cost=CE, name="Not a name"), "name", "lower-case"),
+    (dict(cost=12), "cost", "str or a SymPy"),
+    (dict(cost="__import__('os').system('true')"), "cost", "not allowed"),
+    (dict(cost="z.__class__"), "cost", "not allowed"),
+    (dict(cost="x" * 100_000), "cost", ""),
+    (dict(cost="(" * 1000 + "z[j]" + ")" * 1000), "cost", ""),
+    (dict(cost="exp(exp(exp(exp(z[j]))))**99999"), "cost", ""),
+])
+def test_bad_input_is_named(kwargs, argument, words):
+    with pytest.raises(derive.ArgumentError) as err:
+        derive.gradient(**kwargs)
+    assert err.value.argument == argument and words in str(err.value)
