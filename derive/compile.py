@@ -26,7 +26,7 @@ import sympy as sp
 from .errors import ArgumentError, ArgumentTypeError
 from .expr import Entry
 from .model import Derivation
-from .tensor import BATCH, DefinitionProgram, Overflow, Program, Tensor, first_not_finite
+from .tensor import BATCH, DefinitionProgram, NotPositive, Overflow, Program, Tensor, first_not_finite
 
 
 def index_form(d: Derivation) -> sp.Expr:
@@ -43,7 +43,7 @@ def _needed(setting, expr: sp.Expr) -> list:
 
     def visit(e):
         for x in setting.definitions:
-            if x.abstract or x in order or not x.occurs_in(e):
+            if x.abstract or _given(x) or x in order or not x.occurs_in(e):
                 continue
             visit(x.argument if x.kernel else x.expr)
             if x not in order:
@@ -68,9 +68,14 @@ class Evaluator:
         return self.program(tensors)
 
 
+def _given(definition) -> bool:
+    """A quantity defined as a derivative of a cost (g_j := dL/do_j): the caller provides it as an array."""
+    return isinstance(definition.expr, sp.Derivative)
+
+
 def _inputs(setting, expr: sp.Expr) -> tuple:
     """(indexed input bases, scalar symbols) the expression and the definitions it needs read."""
-    defined = {x.symbol for x in setting.definitions}
+    defined = {x.symbol for x in setting.definitions if not _given(x)}
     exprs = [expr] + [x.argument if x.kernel else x.expr for x in _needed(setting, expr)]
     bases: list = list(setting.variables)
     scalars: set = set()
@@ -112,6 +117,9 @@ class CompiledGradient:
         self.arrays, self.scalars = _inputs(d.setting, expr)
         self.targets = _normalised(d)
         self._evaluate = Evaluator(d.setting, expr, self.free)
+        K = d.setting.K
+        programs = [self._evaluate.program] + [p.program for p in self._evaluate.definitions]
+        self.classes = str(K) if not K.is_Integer and any(K in p.scalars for p in programs) else None
 
     @property
     def inputs(self) -> tuple:
@@ -146,13 +154,23 @@ class CompiledGradient:
         dtype = np.result_type(*arrays.values())
         tensors: dict = {n: _per_example(a) for n, a in arrays.items()}
         tensors.update({s: check_scalar(s, kwargs[s]) for s in self.scalars})
+        if self.classes is not None:  # K in the closed form (eps/K) is the length of the class axis
+            tensors[self.classes] = shape[-1]
         with np.errstate(**_QUIET):
             try:
                 out = self._evaluate(tensors)
             except Overflow as error:
                 raise _overflow(error, ", ".join(error.inputs), BATCH) from None
+            except NotPositive as error:
+                raise ArgumentError(error.name, f"must be positive: the closed form takes its logarithm "
+                                                f"(first entry <= 0 at index {_row_first(error.index)})") from None
             result = np.moveaxis(out.array, out.axes.index(BATCH), 0) if BATCH in out.axes else out.array
             return _finite(", ".join(self.inputs), np.ascontiguousarray(result, dtype=dtype))
+
+
+def _row_first(index: tuple) -> tuple:
+    """An index in a per-example tensor (class axis first, rows last) as the user's (row, class)."""
+    return tuple(reversed(index)) if len(index) == 2 else index
 
 
 def _per_example(a: np.ndarray) -> Tensor:
@@ -450,8 +468,72 @@ def check_scalar(name: str, value) -> float:
     return float(value)
 
 
+class LayerGradient:
+    """The gradient with respect to shared weights of a layer a cost's outputs are computed from (the
+    ``define`` of derive.gradient), summed over the examples: f(w=(K, n), x=(N, n), y=(N, K), ...) -> (K, n).
+
+    Vectors (one index) hold one row per example; the variable (two or more indices) is shared.
+    """
+
+    def __init__(self, d: Derivation) -> None:
+        _refuse_conditions(d)
+        self.name = d.name
+        self.free = d.free_indices
+        expr = index_form(d)
+        self.arrays, self.scalars = _inputs(d.setting, expr)
+        self.variable = str(d.setting.variables[0])
+        self.targets = _normalised(d)
+        self._evaluate = Evaluator(d.setting, expr, self.free)
+        self.K = d.setting.K
+        programs = [self._evaluate.program] + [p.program for p in self._evaluate.definitions]
+        self.classes = str(self.K) if not self.K.is_Integer and any(self.K in p.scalars for p in programs) else None
+
+    @property
+    def inputs(self) -> tuple:
+        """The keyword arguments: the shared variable first, then the per-example arrays, then scalars."""
+        return self.arrays + self.scalars
+
+    @property
+    def source(self) -> str:
+        return self._evaluate.program.source
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{n}=(N, .)" for n in self.arrays if n != self.variable)
+        return f"<compiled {self.name}: f({self.variable}=matrix, {rows}" + "".join(
+            f", {s}=scalar" for s in self.scalars) + ") -> the gradient of the summed cost, shaped like " + \
+            f"{self.variable}>"
+
+    def __call__(self, **kwargs) -> np.ndarray:
+        check_names(self.name, kwargs, self.inputs)
+        shared = check_array(self.variable, kwargs[self.variable], (2,))
+        rows = {n: check_array(n, kwargs[n], (2,)) for n in self.arrays if n != self.variable}
+        N = {a.shape[0] for a in rows.values()}
+        if len(N) > 1:
+            raise ArgumentError(", ".join(rows), f"must have one row per example each, got {sorted(N)} rows")
+        for n, a in rows.items():
+            if n in self.targets:
+                check_targets(n, a, self.targets[n], "")
+        tensors: dict = {self.variable: _matrix(shared)}
+        tensors.update({n: _per_example(a) for n, a in rows.items()})
+        tensors.update({s: check_scalar(s, kwargs[s]) for s in self.scalars})
+        if self.classes is not None:
+            tensors[self.classes] = shared.shape[0]
+        dtype = np.result_type(shared, *rows.values())
+        with np.errstate(**_QUIET):
+            try:
+                out = self._evaluate(tensors)
+            except Overflow as error:
+                raise _overflow(error, ", ".join(error.inputs), BATCH) from None
+            except NotPositive as error:
+                raise ArgumentError(error.name, "must be positive: the closed form takes its logarithm") from None
+            except ValueError as error:  # axes of different lengths
+                raise ArgumentError(", ".join(self.inputs), f"shapes do not fit together: {error}") from None
+            total = out.array.sum(axis=out.axes.index(BATCH)) if BATCH in out.axes else out.array
+            return _finite(", ".join(self.inputs), np.ascontiguousarray(total, dtype=dtype))
+
+
 INTERFACES = {"per_example": CompiledGradient, "dataset": RegressionGradient, "labels": LabelGradient,
-              "network": Backprop}
+              "network": Backprop, "layer": LayerGradient}
 
 
 def compile_derivation(d: Derivation):

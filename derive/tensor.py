@@ -72,6 +72,14 @@ class Overflow(ArithmeticError):
         super().__init__(f"{symbol} is not finite at {index} (computed from {', '.join(inputs)})")
 
 
+class NotPositive(ArithmeticError):
+    """An input array whose logarithm the closed form takes has an entry <= 0 (at ``index``)."""
+
+    def __init__(self, name: str, index: tuple) -> None:
+        self.name, self.index = name, index
+        super().__init__(f"{name} must be positive: the closed form takes its logarithm (entry {index})")
+
+
 def first_not_finite(a: np.ndarray):
     """The index of the first inf or NaN entry of ``a``, or None when every entry is finite."""
     if a.size == 0 or np.all(np.isfinite(a)):
@@ -161,6 +169,12 @@ class Program:
     # -- running -------------------------------------------------------------
     def _tensor(self, tensors: Mapping[str, Tensor], v: View) -> Tensor:
         name = f"log_{v.base}" if v.log else v.base
+        if name not in tensors and v.log and v.base in tensors:  # log of an input array: it must be positive
+            given = tensors[v.base]
+            bad = np.argwhere(~(given.array > 0))
+            if bad.size:
+                raise NotPositive(v.base, tuple(int(i) for i in bad[0]))
+            return Tensor(np.log(given.array), given.axes)
         if name not in tensors:
             raise KeyError(f"no array for {name}")
         return tensors[name]
@@ -254,9 +268,12 @@ class DefinitionProgram:
     def __init__(self, definition, labels: frozenset = frozenset(), keep: tuple = ()) -> None:
         self.definition = definition
         free = tuple(definition.indices) + tuple(i for i in keep if i not in definition.indices)
-        if definition.kernel == "softmax":
-            _, denominator = sp.fraction(definition.expr)
-            self.axis = [i for i in definition.indices if not denominator.has(i)][0]
+        if definition.kernel in ("softmax", "log_softmax"):  # the class axis: the index the normaliser sums out
+            if definition.kernel == "softmax":
+                normaliser = sp.fraction(definition.expr)[1]
+            else:
+                normaliser = [e for e in definition.expr.atoms(sp.log)][0]
+            self.axis = [i for i in definition.indices if not normaliser.has(i)][0]
         if definition.kernel:
             self.program = Program(definition.argument, free, labels)
         else:
@@ -276,4 +293,8 @@ class DefinitionProgram:
                     f"log_{name}": Tensor(np.moveaxis(numeric.log_softmax(moved), -1, axis), out.axes)}
         if self.definition.kernel == "sigmoid":
             return {name: Tensor(numeric.sigmoid(out.array), out.axes)}
+        if self.definition.kernel == "log_softmax":
+            axis = out.axes.index(self.axis)
+            moved = np.moveaxis(out.array, axis, -1)
+            return {name: Tensor(np.moveaxis(numeric.log_softmax(moved), -1, axis), out.axes)}
         return {name: out}
