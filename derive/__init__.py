@@ -3,15 +3,22 @@ from __future__ import annotations
 
 from .errors import ArgumentError, ArgumentTypeError, DeriveError
 from .model import Assumption, Derivation, Rule, Step
+from .blocks import log_softmax, sigmoid, softmax
 from .catalogue import catalogue, entry
+from .gradient import gradient, hessian
 from .recipes.jacobian import softmax_jacobian, softmax_se
 from .recipes.labels import softmax_ce_labels
 from .recipes.mlp import mlp_backprop
 from .recipes.regression import softmax_regression
 from .recipes.softmax_ce import softmax_ce
+from .recipes.variants import (focal_loss, label_smoothing, log_softmax_nll, sigmoid_bce, softmax_ce_hessian,
+                               softmax_ce_temperature, softmax_ce_weighted, softmax_se_planned, softmax_vjp)
 
 __all__ = [
     "ArgumentError", "ArgumentTypeError", "Assumption", "DeriveError", "Derivation", "Rule", "Step",
-    "catalogue", "entry", "mlp_backprop", "softmax_ce", "softmax_ce_labels", "softmax_jacobian", "softmax_regression", "softmax_se",
+    "gradient", "hessian", "softmax", "log_softmax", "sigmoid",
+    "catalogue", "entry", "mlp_backprop", "softmax_ce", "softmax_ce_labels", "softmax_jacobian", "softmax_regression",
+    "softmax_se", "softmax_vjp", "softmax_ce_temperature", "label_smoothing", "softmax_ce_weighted", "sigmoid_bce",
+    "focal_loss", "log_softmax_nll", "softmax_se_planned", "softmax_ce_hessian",
 ]
 __version__ = "0.1.0"

@@ -30,6 +30,7 @@ def _entries() -> tuple:
     from .recipes.mlp import mlp_backprop
     from .recipes.regression import softmax_regression
     from .recipes.softmax_ce import softmax_ce
+    from .recipes import variants as v
     return (
         Entry("softmax_ce", softmax_ce,
               "cross-entropy on softmax outputs: dE/dz_k = o_k - y_k", "seed 001"),
@@ -43,6 +44,32 @@ def _entries() -> tuple:
               "integer class labels: dL_i/dw_kd = (p_ik - 1[k = y_i]) x_id", "seed 002"),
         Entry("mlp_backprop", mlp_backprop,
               "backpropagation through an MLP: BP1-BP4 with sigmoid hidden layers and a softmax output", "seed 004"),
+        Entry("softmax_vjp", v.softmax_vjp,
+              "backpropagation through softmax for any cost: dL/dz_k = o_k (g_k - sum_j o_j g_j), g = dL/do",
+              "seed 003"),
+        Entry("softmax_ce_temperature", v.softmax_ce_temperature,
+              "cross-entropy on softmax(z/T): dE/dz_k = (o_k - y_k)/T (planned)",
+              "Hinton, Vinyals and Dean 2015, Distilling the Knowledge in a Neural Network, section 2.1"),
+        Entry("label_smoothing", v.label_smoothing,
+              "label-smoothed cross-entropy: dE/dz_k = o_k - (1 - eps) y_k - eps/K (planned)",
+              "Szegedy et al. 2016, Rethinking the Inception Architecture for Computer Vision, section 7"),
+        Entry("softmax_ce_weighted", v.softmax_ce_weighted,
+              "class-weighted cross-entropy: dE/dz_k = o_k sum_j w_j y_j - w_k y_k (planned)",
+              "the weight argument of PyTorch's CrossEntropyLoss"),
+        Entry("sigmoid_bce", v.sigmoid_bce,
+              "sigmoid outputs with binary cross-entropy (multi-label): dE/dz_k = s_k - y_k (planned)",
+              "PyTorch's BCEWithLogitsLoss"),
+        Entry("focal_loss", v.focal_loss,
+              "the focal loss -sum_j y_j (1 - o_j)^gamma log o_j on softmax outputs (planned)",
+              "Lin, Goyal, Girshick, He and Dollar 2017, Focal Loss for Dense Object Detection"),
+        Entry("log_softmax_nll", v.log_softmax_nll,
+              "log-softmax with the negative log-likelihood: dE/dz_k = o_k - y_k, through log-sum-exp (planned)",
+              "PyTorch's LogSoftmax with NLLLoss"),
+        Entry("softmax_se_planned", v.softmax_se_planned,
+              "squared error on softmax outputs by the planner's own route (compare softmax_se)", "seed 003"),
+        Entry("softmax_ce_hessian", v.softmax_ce_hessian,
+              "the Hessian of softmax cross-entropy: o_k (delta_km - o_m) = [diag(o) - o o^T]_km, and H v "
+              "(planned)", "Bishop 2006, Pattern Recognition and Machine Learning, section 4.3.4"),
     )
 
 

@@ -19,10 +19,13 @@ def built():
 
 
 def test_catalogue_lists_every_reference():
-    assert NAMES == ["softmax_ce", "softmax_jacobian", "softmax_se", "softmax_regression", "softmax_ce_labels",
-                     "mlp_backprop"]
-    assert sorted(e.reference for e in catalogue()) == ["seed 000", "seed 001", "seed 002", "seed 003",
-                                                        "seed 003", "seed 004"]
+    assert NAMES[:6] == ["softmax_ce", "softmax_jacobian", "softmax_se", "softmax_regression", "softmax_ce_labels",
+                         "mlp_backprop"]
+    assert [e.reference for e in catalogue()][:6] == ["seed 001", "seed 003", "seed 003", "seed 000", "seed 002",
+                                                      "seed 004"]
+    assert NAMES[6:] == ["softmax_vjp", "softmax_ce_temperature", "label_smoothing", "softmax_ce_weighted",
+                         "sigmoid_bce", "focal_loss", "log_softmax_nll", "softmax_se_planned", "softmax_ce_hessian"]
+    assert all(e.reference for e in catalogue())
     for e in catalogue():
         assert e.description and "\n" not in e.description
         assert getattr(derive, e.name) is e.build

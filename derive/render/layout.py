@@ -91,7 +91,10 @@ def chain_labels(d: Derivation) -> dict:
     numbers = lemma_numbers(d)
     out = {}
     for kind, x in _order(d):
-        out[x.name] = f"Lemma {numbers[x.name]}" if kind == "lemma" else x.title.split(":")[0]
+        if kind == "lemma":
+            out[x.name] = f"Lemma {numbers[x.name]}"
+        else:  # 'BP4' of 'BP4: the gradient ...'; 'the Hessian-vector product' of a title without a colon
+            out[x.name] = x.title.split(":")[0] if ":" in x.title else x.title[:1].lower() + x.title[1:]
     out[d.name] = "the derivation"
     return out
 

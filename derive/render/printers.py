@@ -53,7 +53,7 @@ def _negative(term: sp.Basic) -> bool:
     could_extract_minus_sign would evaluate a MatMul, and a printer computes nothing."""
     if isinstance(term, sp.MatrixExpr):
         first = term.args[0] if isinstance(term, sp.MatMul) and term.args else None
-        return first is not None and first.is_Number and first.is_negative
+        return first is not None and not isinstance(first, sp.MatrixExpr) and first.could_extract_minus_sign()
     return term.could_extract_minus_sign()
 
 
@@ -99,7 +99,7 @@ class _Shared:
         out = ""
         for n, term in enumerate(positive_first(list(expr.args))):
             negative = _negative(term)
-            if negative:
+            if negative:  # the scalar coefficient's sign, taken out (the coefficient is no matrix)
                 coeff, rest = term.args[0], term.args[1:]
                 term = sp.MatMul(*rest) if coeff == -1 else sp.MatMul(-coeff, *rest)
             printed = self._print(term)
@@ -118,6 +118,13 @@ class _Shared:
     def _print_MatMul(self, expr) -> str:
         """A product of matrices: its coefficient, then its factors, a sum or Hadamard product bracketed."""
         args = list(expr.args)
+        if args and not isinstance(args[0], sp.MatrixExpr) and not args[0].is_Number:  # a scalar such as sum_j y_j
+            scalar = args.pop(0)
+            printed = self._print(scalar)
+            if isinstance(scalar, sp.Add):
+                printed = self._group(printed)
+            rest = self._print(sp.MatMul(*args)) if len(args) > 1 else self._print(args[0])
+            return printed + self._times + rest
         coeff = args.pop(0) if args and args[0].is_Number else sp.Integer(1)
         parts = []
         for f in args:
@@ -195,9 +202,17 @@ class DeriveLatexPrinter(_Shared, LatexPrinter):
         return rf"\left[{self._print(expr.matrix)}\right]_{{{self._indices(expr.indices)}}}"
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
+        f = expr.expr
+        if len(expr.variable_count) > 1 or expr.variable_count[0][1] > 1:  # d2E / dz_k dz_m
+            order = sum(n for _, n in expr.variable_count)
+            below = r" ".join(rf"\partial {self._print(x)}" + (f"^{{{n}}}" if n > 1 else "")
+                              for x, n in expr.variable_count)
+            inner = self._print(f)
+            top = rf"\partial^{{{order}}} {inner}" if isinstance(f, (sp.Symbol, sp.Indexed)) else rf"\partial^{{{order}}}"
+            tail = "" if isinstance(f, (sp.Symbol, sp.Indexed)) else rf" \left({inner}\right)"
+            return rf"\frac{{{top}}}{{{below}}}{tail}"
         (x, n), = expr.variable_count
         var = self._print(x)
-        f = expr.expr
         if isinstance(f, (sp.Symbol, sp.Indexed)):
             return rf"\frac{{\partial {self._print(f)}}}{{\partial {var}}}"
         inner = self._print(f)
@@ -292,8 +307,14 @@ class DeriveTextPrinter(_Shared, StrPrinter):
         return f"[{self._print(expr.matrix)}]_{self._indices(expr.indices)}"
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
-        (x, n), = expr.variable_count
         f = expr.expr
+        if len(expr.variable_count) > 1 or expr.variable_count[0][1] > 1:  # d^2E/dz_k dz_m
+            order = sum(n for _, n in expr.variable_count)
+            below = " ".join(f"d{self._print(x)}" + (f"^{n}" if n > 1 else "") for x, n in expr.variable_count)
+            if isinstance(f, (sp.Symbol, sp.Indexed)):
+                return f"d^{order}{self._print(f)}/({below})"
+            return f"d^{order}/({below})({self._print(f)})"
+        (x, n), = expr.variable_count
         if isinstance(f, (sp.Symbol, sp.Indexed)):
             return f"d{self._print(f)}/d{self._print(x)}"
         return f"d/d{self._print(x)}({self._print(f)})"
