@@ -63,6 +63,25 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--standalone", action="store_true", help="with --format latex: a whole document")
     show.add_argument("--verify", action="store_true",
                       help="verify every step first; print the report to stderr, exit 1 if a check fails")
+    grad = sub.add_parser("grad", help="derive the gradient of a cost you write",
+                          description="Plan, print and optionally verify the gradient (or Hessian) of a cost "
+                                      "written as text; see docs/grammar.md. Exit status 1 when the planner "
+                                      "does not reach a closed form or a check fails.")
+    grad.add_argument("cost", help='the cost, e.g. "-sum(y[j]*log(softmax(z)[j]), j)"')
+    grad.add_argument("--wrt", default="z", metavar="NAME", help="the vector to differentiate by (default: z)")
+    grad.add_argument("--assume", action="append", default=[], metavar="EQUATION",
+                      help='a stated assumption, e.g. "sum(y[j], j) = 1" (repeatable)')
+    grad.add_argument("--define", action="append", default=[], metavar="EQUATION",
+                      help='an intermediate vector, e.g. "z[j] = sum(w[j, d]*x[d], d)" (repeatable)')
+    grad.add_argument("--hessian", action="store_true", help="the second derivatives instead of the gradient")
+    grad.add_argument("--K", type=_K, default=SYMBOLIC, metavar="N",
+                      help=f"number of classes, or '{SYMBOLIC}' (default)")
+    grad.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    grad.add_argument("--standalone", action="store_true", help="with --format latex: a whole document")
+    grad.add_argument("--verify", action="store_true",
+                      help="verify every step first; print the report to stderr, exit 1 if a check fails")
+    grad.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                      help="how long the planner may take (default: 30)")
     ver = sub.add_parser("verify", help="check every step of derivations",
                          description="Verify derivations and print a per-step report; exit status 1 when a check "
                                      "fails. With --K and no names, the entries without a number of classes are "
@@ -289,7 +308,26 @@ def _verify(names: Sequence[str], K, progress: Progress) -> int:
 
 
 def _show(args, progress: Progress) -> int:
-    d = _build(args.name, args.K)
+    return _emit(_build(args.name, args.K), args, progress)
+
+
+def _grad(args, progress: Progress) -> int:
+    from .gradient import gradient, hessian
+    K = None if args.K == SYMBOLIC else args.K
+    progress("planning the derivation")
+    derive_it = hessian if args.hessian else gradient
+    d = derive_it(args.cost, args.wrt, assume=args.assume, define=args.define, K=K, timeout=args.timeout)
+    progress.clear()
+    status = _emit(d, args, progress)
+    if not d.complete:
+        reason = next(x.incomplete for x in d.walk() if x.incomplete)
+        print(f"derive: the planner did not reach a closed form: {reason}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _emit(d, args, progress: Progress) -> int:
+    """Print ``d`` in the chosen format, after verifying it when asked."""
     if args.standalone and args.format != "latex":
         raise ArgumentError("--standalone", "only applies to --format latex")
     if args.verify:
@@ -319,6 +357,8 @@ def _run(argv: Optional[Sequence[str]], progress: Progress) -> int:
             return 0
         if args.command == "show":
             return _show(args, progress)
+        if args.command == "grad":
+            return _grad(args, progress)
         if args.command == "verify":
             return _verify(args.names, args.K, progress)
         if args.command == "build":

@@ -64,7 +64,7 @@ def test_user_mistakes_give_an_error_and_no_traceback(args, words):
 
 
 def test_help_everywhere():
-    for args in ((), ("list",), ("show",), ("verify",), ("build",)):
+    for args in ((), ("list",), ("show",), ("verify",), ("build",), ("grad",)):
         out = run(*args, "--help")
         assert out.returncode == 0 and out.stdout.startswith("usage: derive")
 
@@ -359,3 +359,49 @@ def test_progress_on_a_terminal_only():
     text = seen.decode()
     assert "\r\x1b[K" in text and re.search(r"softmax_ce: step 1 of \d+", text) and "softmax_ce: result" in text
     assert text.endswith("\r\x1b[K")  # the line is cleared before the report
+
+
+# -- derive grad: a cost of the user's own ------------------------------------------------------------
+
+CE_TEXT = "-sum(y[j]*log(softmax(z)[j]), j)"
+
+
+def test_grad_prints_a_verified_derivation():
+    out = run("grad", CE_TEXT, "--assume", "sum(y[j], j) = 1", "--verify")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.startswith("verify gradient: all ")
+    assert "  dE/dz_k = o_k - y_k" in out.stdout
+
+
+def test_grad_hessian_in_latex():
+    out = run("grad", CE_TEXT, "--hessian", "--assume", "sum(y[j], j) = 1", "--format", "latex", "--standalone")
+    assert out.returncode == 0 and out.stdout.startswith("\\documentclass")
+    assert r"\left[\operatorname{diag}\left(o\right) - o o^{T}\right]_{km}" in out.stdout
+    unnormalised = run("grad", CE_TEXT, "--hessian", "--format", "text")
+    assert "[sum_{j=1..K} y_j*diag(o) - sum_{j=1..K} y_j*o*o^T]_km" in unnormalised.stdout
+
+
+def test_grad_with_a_linear_layer_and_concrete_K():
+    out = run("grad", CE_TEXT, "--wrt", "w", "--define", "z[j] = sum(w[j, d]*x[d], d)",
+              "--assume", "sum(y[j], j) = 1", "--K", "3", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert '"text": "x_e*(o_k - y_k)"' in out.stdout
+
+
+def test_grad_refuses_hostile_text_without_a_traceback():
+    for cost in ("__import__('os').system('echo owned')", "lambda: 0", "[x for x in y]", "x" * 5000):
+        out = run("grad", cost)
+        assert out.returncode == 2 and out.stderr.startswith("derive: error: cost: ")
+        assert "Traceback" not in out.stderr and "owned" not in out.stdout
+
+
+def test_grad_says_when_there_is_no_closed_form(monkeypatch, capsys):
+    from derive import planner
+    original = planner.Planner.__init__
+
+    def short(self, setting, facts=(), *, timeout=30.0, max_steps=2, names=None):
+        original(self, setting, facts, timeout=timeout, max_steps=2, names=names)
+
+    monkeypatch.setattr(planner.Planner, "__init__", short)
+    assert cli.main(["grad", CE_TEXT]) == 1
+    assert "did not reach a closed form: the planner stopped after 2 steps" in capsys.readouterr().err
