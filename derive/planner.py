@@ -54,6 +54,7 @@ class Planner:
         self.deadline = time.monotonic() + timeout
         self.max_steps = max_steps
         self.lemmas: dict = {}
+        self._failed: dict = {}  # derivative pattern -> why its lemma stopped
         self._busy: set = set()
         self._names = names or _default_names
 
@@ -63,9 +64,8 @@ class Planner:
         """A derivation of ``lhs`` (a derivative), planned; ``cite`` lists lemmas it may use from the start."""
         chain = Chain(self.setting, lhs)
         self._start(chain, cite)
-        problem = self._differentiate(chain, cite)
+        problem = self._differentiate(chain, cite) or self._simplify(chain)
         if not problem:
-            self._simplify(chain)
             self._tidy(chain)
             problem = self._unfinished(chain)
         d = chain.derivation(name, title, description, interface)
@@ -109,17 +109,20 @@ class Planner:
                 if _apply(chain, rule, **({"lemmas": lemmas} if rule is rules.lemma else {})):
                     break
             else:
-                return "no rule applies to " + _first_derivative(chain.expr)
+                stuck = _first_derivative(chain.expr)
+                reasons = [f"the lemma for {what} stopped: {why}" for what, why in self._failed.values()]
+                return "no rule applies to " + stuck + ("; " + "; ".join(reasons) if reasons else "")
         return ""
 
-    def _simplify(self, chain: Chain) -> None:
+    def _simplify(self, chain: Chain) -> str:
         folds = [(rules.fold, {"of": d.symbol}) for d in self._outputs() if sp.fraction(d.expr)[1] != 1]
         facts = [(rules.assumption, {"fact": f}) for f in self.facts]
         order = ([(rules.cancel, {}), (rules.kronecker_delta, {})] + folds + [(rules.sum_constant, {})] + facts
                  + [(rules.linearity, {}), (rules.expand, {})])
-        while not self._tick(chain):
+        while not (problem := self._tick(chain)):
             if not any(_apply(chain, rule, **params) for rule, params in order):
-                return
+                return ""
+        return problem
 
     def _tidy(self, chain: Chain) -> None:
         """Collect like terms, then take out common factors, each only where it does not lengthen the form.
@@ -176,7 +179,10 @@ class Planner:
             var = x.base[tuple(self._pick(i, taken) for i in x.indices)]
         name, title, description = self._names(f, var)
         lemma = self.derive(sp.Derivative(f, var), name=name, title=title, description=description)
-        return None if lemma.incomplete else lemma
+        if lemma.incomplete:
+            self._failed[(definition.symbol, x)] = (f"d{_plain(f)}/d{_plain(var)}", lemma.incomplete)
+            return None
+        return lemma
 
     def _pick(self, like: sp.Symbol, taken: list) -> sp.Symbol:
         """An index with the range of ``like``, not yet taken, preferring the derivation's conventional order."""

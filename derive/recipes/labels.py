@@ -8,10 +8,10 @@ import sympy as sp
 from .. import definitions as defs
 from .. import rules
 from ..engine import run_recipe
+from ..planner import Planner
 from ..model import Derivation
 from ..notation import check_K, role_names
 from ..setting import Definition, Display, Setting
-from .softmax import partials_recipe
 
 ROLES = {"weights": "w", "inputs": "x", "scores": "f", "outputs": "p", "labels": "y", "cost": "L",
          "example": "i", "index": "k", "sum_index": "j", "feature": "d", "feature_sum": "e", "inner_index": "l",
@@ -46,21 +46,18 @@ def softmax_ce_labels(K: Optional[int] = None, *, notation: Optional[Mapping[str
         display=((n["inputs"], Display(n["inputs"], n["inputs"], "sub")),),
         symbols={"w": w, "x": x, "f": f, "p": p, "y": y, "L": L, "i": i, "k": k, "j": j, "d": d},
     )
-    softmax_partial = run_recipe(setting, sp.Derivative(p[i, j], f[i, k]), partials_recipe(p),
-                                 name="softmax_partial", title="Softmax partial in Kronecker-delta form",
-                                 description="The derivative of one softmax output with respect to one score, "
-                                             "by the quotient rule")
-    loss_partial = run_recipe(
-        setting, sp.Derivative(L, f[i, k]),
-        [(rules.definition, {"of": L}), rules.linearity, rules.chain_rule,
-         (rules.lemma, {"lemmas": (softmax_partial,)}), rules.cancel, rules.expand],
-        name="label_loss_partial", title="Derivative of the loss with respect to a score",
-        description="The derivative of the loss with respect to one score, through the logarithm")
-    score_partial = run_recipe(
-        setting, sp.Derivative(f[i, j], w[k, d]),
-        [(rules.definition, {"of": f}), rules.linearity, rules.differentiate, rules.kronecker_delta],
-        name="score_partial", title="Derivative of a score with respect to a weight",
-        description="The scores are linear in the weights")
+    # the lemmas take no route of their own: the planner derives them (the reference's route is the chain below)
+    planner = Planner(setting)
+    planner.lemma(sp.Derivative(p[i, j], f[i, k]), name="softmax_partial",
+                  title="Softmax partial in Kronecker-delta form",
+                  description="The derivative of one softmax output with respect to one score, by the quotient rule")
+    loss_partial = planner.lemma(sp.Derivative(L, f[i, k]), name="label_loss_partial",
+                                 title="Derivative of the loss with respect to a score",
+                                 description="The derivative of the loss with respect to one score, through the "
+                                             "logarithm")
+    score_partial = planner.lemma(sp.Derivative(f[i, j], w[k, d]), name="score_partial",
+                                  title="Derivative of a score with respect to a weight",
+                                  description="The scores are linear in the weights")
     recipe = [
         (rules.multivariate_chain_rule, {"through": f, "indices": (j,), "fixed": (i,)}),
         (rules.lemma, {"lemmas": (score_partial,)}),

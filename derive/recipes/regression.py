@@ -9,10 +9,10 @@ from .. import definitions as defs
 from .. import rules
 from ..assumptions import bias_input, normalized
 from ..engine import run_recipe
+from ..planner import Planner
 from ..model import Derivation
 from ..notation import check_K, role_names
 from ..setting import Definition, Display, Setting
-from .softmax import partials_recipe
 
 ROLES = {"parameters": "Theta", "inputs": "x", "targets": "y", "hypothesis": "h", "cost": "J",
          "example": "i", "index": "k", "feature": "j", "sum_index": "c", "inner_index": "l",
@@ -76,9 +76,10 @@ def softmax_regression(K: Optional[int] = 3, *, notation: Optional[Mapping[str, 
                  (n["hypothesis"], Display(n["hypothesis"], n["hypothesis"], "function", n["inputs"]))),
         symbols={"Theta": Theta, "x": x, "y": y, "h": h, "J": J, "i": i, "k": k, "j": j, "c": c, "m": m, "n": nf},
     )
-    lemma = run_recipe(setting, sp.Derivative(h[i, c], Theta[k, j]), partials_recipe(h),
-                       name="hypothesis_partial", title="Derivative of a softmax hypothesis",
-                       description="The derivative of one hypothesis with respect to one parameter, by the quotient rule")
+    lemma = Planner(setting).derive(sp.Derivative(h[i, c], Theta[k, j]), name="hypothesis_partial",
+                                    title="Derivative of a softmax hypothesis",
+                                    description="The derivative of one hypothesis with respect to one parameter, "
+                                                "by the quotient rule")
     facts = (normalized(y, c, K, prefix=(i,)),)
     return run_recipe(setting, sp.Derivative(J, Theta[k, j]),
                       regression_recipe(J, h, lemma, facts),
