@@ -41,6 +41,7 @@ class Rule(str, Enum):
     FACTOR = "factor"
     ASSUMPTION = "assumption"
     MATRIX_FORM = "matrix_form"
+    CLAIM = "claim"  # a link of a user's own chain, checked by derive check
 
     @property
     def title(self) -> str:
@@ -73,6 +74,7 @@ _TITLES = {
     Rule.FACTOR: "factor",
     Rule.ASSUMPTION: "assumption",
     Rule.MATRIX_FORM: "matrix form",
+    Rule.CLAIM: "claimed",
 }
 
 
