@@ -139,3 +139,11 @@ def test_multivariate_chain_rule_needs_the_only_path():
                      definitions=(Definition("cost", L, (), sp.Sum(o[l] ** 2 + z[l], (l, 1, K))),
                                   defs.softmax(o, lambda i: z[i], j, l, K)))
     assert rules.multivariate_chain_rule(sp.Derivative(L, z[k]), Context(direct), through=o, indices=(j,)) is None
+
+
+def test_product_rule_takes_a_product_with_a_negative_exponential():
+    """exp(-z_j) is a factor, not a denominator: y_j exp(-z_j) o_j goes by the product rule."""
+    f = sp.exp(-z[j]) * o[j]
+    step = rules.product_rule(sp.Derivative(f, z[k]), CTX)
+    assert step is not None and step.rule.value == "product_rule"
+    assert rules.quotient_rule(sp.Derivative(f, z[k]), CTX) is None

@@ -173,8 +173,8 @@ def product_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         if d is None:
             return None
         f, x = d
-        if not isinstance(f, sp.Mul) or setting.depends(sp.fraction(f)[1], x):
-            return None
+        if not isinstance(f, sp.Mul) or setting.depends(sp.fraction(f, exact=True)[1], x):
+            return None  # a denominator that depends on x is the quotient rule's (exp(-x) is no denominator)
         const = [a for a in f.args if not setting.depends(a, x)]
         varying = [a for a in f.args if setting.depends(a, x)]
         if len(varying) < 2:
