@@ -240,12 +240,9 @@ class Planner:
         if expr.has(Held):
             return "a substituted lemma was not merged"
         for d in self._outputs():
-            numerator = sp.fraction(d.expr)[0] if d.kernel == "softmax" else sp.exp(-d.argument)
-            if numerator.is_Number:
-                continue
-            for e in expr.atoms(sp.exp):
-                if e.args[0].has(*[s for s in numerator.free_symbols]) and e.func == numerator.func:
-                    return f"{sp.sstr(e)} was not folded back into {d.symbol}"
+            left = _unfolded(expr, d)
+            if left is not None:
+                return f"{sp.sstr(left)} was not folded back into {d.symbol}"
         return ""
 
 
@@ -258,6 +255,26 @@ def _apply(chain: Chain, rule, **params) -> bool:
     chain.steps.append(step)
     chain.expr = step.expr
     return True
+
+
+def _unfolded(expr: sp.Expr, d: Definition):
+    """What is left of output ``d`` written out in ``expr``: a softmax's normaliser sum_l exp(g(l)), or a
+    sigmoid's exp(-g(j)) for any index; None when there is none. (exp(-z_j) alone is no softmax.)"""
+    wilds = {i: sp.Wild(f"w_{i}") for i in d.indices}
+    if d.kernel == "softmax":
+        normaliser = sp.fraction(d.expr)[1]
+        pattern = normaliser.function.xreplace({normaliser.limits[0][0]: wilds[d.indices[0]]})
+        for s in expr.atoms(sp.Sum):
+            if len(s.limits) == 1 and s.function.match(pattern.xreplace({wilds[d.indices[0]]: s.limits[0][0]})) \
+                    is not None and s.function.xreplace({s.limits[0][0]: d.indices[0]}) == \
+                    normaliser.function.xreplace({normaliser.limits[0][0]: d.indices[0]}):
+                return s
+        return None
+    pattern = sp.exp(-d.argument.xreplace(wilds))
+    for e in expr.atoms(sp.exp):
+        if e.match(pattern) is not None:
+            return e
+    return None
 
 
 def _incomplete(d: Derivation, problem: str) -> Derivation:

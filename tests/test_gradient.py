@@ -110,6 +110,14 @@ COSTS = [  # (text, assume, arguments besides z, an independent NumPy cost of on
     ("-sum(y[j]*log_softmax(z/T)[j], j)", ONE, dict(y=Y, T=2.0), lambda z, y, T: -(y * np.log(softmax(z / T))).sum()),
     ("-sum(y[j]*exp(softmax(z)[j]), j)", [], dict(y=U), lambda z, y: -(y * np.exp(softmax(z))).sum()),
     ("sum(softmax(z)[j]**3*y[j], j)", [], dict(y=U), lambda z, y: (softmax(z) ** 3 * y).sum()),
+    # a sigmoid and a softmax of the same logits: each partial is its own lemma, neither fold touches the other
+    ("-sum(y[j]*log(sigmoid(z[j]))*softmax(z)[j], j)", [], dict(y=U),
+     lambda z, y: -(y * np.log(sigmoid(z)) * softmax(z)).sum()),
+    # the logits outside the output layer too: exp(-z_j) is a factor, not an unfolded softmax
+    ("-sum(y[j]*exp(-z[j])*log(softmax(z)[j]), j)", [], dict(y=U),
+     lambda z, y: -(y * np.exp(-z) * np.log(softmax(z))).sum()),
+    ("sum(z[j]*softmax(z)[j], j)", [], {}, lambda z: (z * softmax(z)).sum()),
+    ("sum(softmax(z)[j]*softmax(2*z)[j], j)", [], {}, lambda z: (softmax(z) * softmax(2 * z)).sum()),
 ]
 
 

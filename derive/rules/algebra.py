@@ -77,8 +77,9 @@ def _fold_quotient(work, d, numerator, denominator, held, brought):
 
     def swap(e):
         m = e.match(pattern)
-        if m is None or any(w not in m for w in wilds) or not m.get(power, sp.Integer(1)).is_Integer:
-            return None
+        n = m.get(power, sp.Integer(1)) if m is not None else None
+        if m is None or any(w not in m for w in wilds) or not (n.is_Integer and n > 0):
+            return None  # exp(-z_j) is no power of exp(z_j) to fold: 1/(o_j S) would bring the sum back
         if any(m[wilds[n]] != d.indices[n] for n in fixed):
             return None
         return (d.symbol[tuple(m[w] for w in wilds)] * brought) ** m.get(power, sp.Integer(1))
