@@ -309,10 +309,11 @@ class Derivation:
         from .render.json import derivation_dict
         return derivation_dict(self)
 
-    def compile(self) -> Any:
-        """The closed form as a vectorised, numerically stable NumPy function (see derive.compile)."""
+    def compile(self, backend: str = "numpy") -> Any:
+        """The closed form as a vectorised, numerically stable NumPy function (see derive.compile);
+        ``backend="jax"`` or ``"torch"`` runs the same program with that library (an optional extra)."""
         from .compile import compile_derivation
-        return compile_derivation(self)
+        return compile_derivation(self, backend)
 
     def _repr_latex_(self) -> str:
         from .render.latex import render_latex

@@ -34,4 +34,6 @@ if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# the optional backends, so that tests/test_backends.py runs in CI (torch's CPU build; about 30 s here)
+.venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0 jax jaxlib
 .venv/bin/python -m pytest "$@"

@@ -1,0 +1,103 @@
+"""The interpreter's table of array operations written once over an array namespace (``xp``):
+torch or jax.numpy. The NumPy table is derive.tensor.NumpyOps (with its in-place and BLAS fast paths)."""
+from __future__ import annotations
+
+from ..tensor import Tensor
+
+
+class ArrayOps:
+    name = ""
+    xp = None
+
+    # -- what each library spells differently ---------------------------------
+    def asarray(self, value, label: bool = False):
+        raise NotImplementedError
+
+    def permute(self, a, order):
+        raise NotImplementedError
+
+    def moveaxis(self, a, source, destination):
+        return self.xp.moveaxis(a, source, destination)
+
+    def jit(self, f):
+        return f
+
+    # -- the interpreter's operations -----------------------------------------
+    def scalar(self, value):
+        return value
+
+    def align(self, t: Tensor, axes: tuple):
+        a = t.array
+        if not t.axes:
+            return a
+        order = [t.axes.index(x) for x in axes if x in t.axes]
+        if order != list(range(len(order))):
+            a = self.permute(a, order)
+        if len(t.axes) != len(axes):
+            a = self.xp.reshape(a, tuple(t.array.shape[t.axes.index(x)] if x in t.axes else 1 for x in axes))
+        return a
+
+    def broadcast(self, a, shape):
+        return a if tuple(a.shape) == tuple(shape) else self.xp.broadcast_to(a, shape)
+
+    def _aligned(self, args):
+        axes = tuple(dict.fromkeys(x for t in args for x in t.axes))
+        return axes, [self.align(t, axes) if t.axes else t.array for t in args]
+
+    def map(self, op: str, args: list) -> Tensor:
+        axes, vals = self._aligned(args)
+        if op == "add":
+            out = vals[0]
+            for v in vals[1:]:
+                out = out + v
+        elif op == "mul":
+            out = vals[0]
+            for v in vals[1:]:
+                out = out * v
+        elif op == "pow":
+            out = vals[0] ** vals[1]
+        else:
+            out = getattr(self.xp, op)(vals[0])
+        return Tensor(out, axes)
+
+    def combine(self, plus: list, minus: list, scratch=()) -> Tensor:
+        axes, vals = self._aligned(plus + minus)
+        out = vals[0]
+        for n, v in enumerate(vals[1:], start=1):
+            out = out + v if n < len(plus) else out - v
+        return Tensor(out, axes)
+
+    def contract(self, factors: list, indices: tuple) -> Tensor:
+        coefficient = 1
+        arrays = []
+        for t in factors:
+            if t.axes:
+                arrays.append(t)
+            else:
+                coefficient = coefficient * t.array
+        if not arrays:
+            return Tensor(coefficient, ())
+        names = list(dict.fromkeys(a for t in arrays for a in t.axes))
+        letters = {a: chr(97 + n) for n, a in enumerate(names)}
+        keep = tuple(a for a in names if a not in indices)
+        spec = ",".join("".join(letters[a] for a in t.axes) for t in arrays) + "->" + "".join(letters[a] for a in keep)
+        out = self.xp.einsum(spec, *[t.array for t in arrays])
+        if not (isinstance(coefficient, (int, float)) and coefficient == 1):
+            out = out * coefficient
+        return Tensor(out, keep)
+
+    def eye(self, n: int):
+        return self.xp.eye(n)
+
+    def indicator(self, label: Tensor, axis, n: int) -> Tensor:
+        classes = self.xp.arange(1, n + 1)
+        return Tensor(self.cast(label.array[..., None] == classes), label.axes + (axis,))
+
+    def subtract_indicator(self, t: Tensor, label: Tensor, axis, n: int, fresh: bool = False) -> Tensor:
+        return self.combine([t], [self.indicator(label, axis, n)])
+
+    def first_not_positive(self, a):
+        return None
+
+    def log(self, a):
+        return self.xp.log(a)

@@ -1,0 +1,50 @@
+"""The PyTorch table of array operations (imported only for compile(backend="torch"))."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._array_ops import ArrayOps
+
+
+class TorchOps(ArrayOps):
+    name = "torch"
+    xp = torch
+
+    def asarray(self, value, label: bool = False):
+        if isinstance(value, torch.Tensor):
+            return value
+        a = np.asarray(value)
+        if label:
+            return torch.as_tensor(a.astype(np.int64))
+        return torch.as_tensor(a if a.dtype in (np.float32, np.float64) else a.astype(np.float64))
+
+    def permute(self, a, order):
+        return a.permute(*order)
+
+    def moveaxis(self, a, source, destination):
+        return torch.movedim(a, source, destination)
+
+    def cast(self, mask):
+        return mask.to(torch.get_default_dtype())
+
+    def eye(self, n: int):
+        return torch.eye(n, dtype=torch.get_default_dtype())
+
+    def softmax(self, a):
+        return torch.softmax(a, dim=-1)
+
+    def log_softmax(self, a):
+        return torch.log_softmax(a, dim=-1)
+
+    def sigmoid(self, a):
+        return torch.sigmoid(a)
+
+    def concatenate(self, arrays, axis):
+        return torch.cat(arrays, dim=axis)
+
+    def ones_like(self, a):
+        return torch.ones_like(a)
+
+
+OPS = TorchOps()
