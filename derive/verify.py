@@ -3,16 +3,24 @@
 A step claims ``previous = new`` under the derivation's conditions and the
 step's own assumptions. For symbolic K the claim is instantiated at K = 2..5
 (concrete K: at that K), with concrete values for the free indices that honour
-the conditions (j != k ...). Both sides have every definition substituted and
-every sum and derivative evaluated; then the difference is
+the conditions (j != k ...): every assignment for K <= 3 (and wherever there
+are at most ``index_samples`` of them), ``index_samples`` random ones above.
+Both sides have every definition substituted and every sum and derivative
+evaluated; then the difference is
 
 * proved zero symbolically when a cheap SymPy normalisation manages it, and
-* evaluated at random points in high precision in any case, with values drawn
-  to honour the assumptions (y on the simplex when sum_j y_j = 1 is used, and
+* evaluated at random points in 30-digit mpmath arithmetic (the instantiated
+  sides compiled once by ``lambdify``) in any case, with values drawn to
+  honour the assumptions (y on the simplex when sum_j y_j = 1 is used, and
   otherwise unnormalised, so a step that silently needs it fails).
 
 The result is also compared with a central finite difference of the cost
 (independent of every step), at the same precision.
+
+Instantiations (per definitions used, expression, K, indices) and whole
+chains (a lemma cited by several entries) are cached for the process; the
+random draws of a check depend only on the seed, the chain's name and the
+step, never on what the cache held, so a report is deterministic for a seed.
 """
 from __future__ import annotations
 
@@ -21,21 +29,33 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
+import mpmath
 import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .errors import ArgumentError, ArgumentTypeError
-from .expr import Entry, bound_indices, write_out
+from .expr import Entry, SumExcept, bound_indices, write_out
 from .model import Derivation
 
-DIGITS = 40
-TOLERANCE = sp.Float("1e-25", DIGITS)
-FD_TOLERANCE = sp.Float("1e-14", DIGITS)
-FD_STEP = sp.Float("1e-12", DIGITS)
+DIGITS = 30  # working precision (significant digits) of every numeric check
+TOLERANCE = mpmath.mpf("1e-20")  # relative: 10 digits of headroom for rounding and cancellation
+FD_TOLERANCE = mpmath.mpf("1e-14")
+FD_STEP = mpmath.mpf("1e-10")  # truncation ~ h^2 f'''/6 ~ 1e-20, rounding ~ 1e-30/h = 1e-20
+EXHAUSTIVE_K = 3  # every assignment of the free indices at K <= this ...
+EXHAUSTIVE_MAX = 100  # ... when there are at most this many (else this many, drawn at random)
+SYMBOLIC_OPS = 80  # try the symbolic proof only below this many operations
 
 
 @dataclass(frozen=True)
 class Check:
-    """One checked claim: a step (``step`` is its 1-based number) or the result (``step`` None)."""
+    """One checked claim: a step (``step`` is its 1-based number) or the result (``step`` None).
+
+    ``counterexample``, for a failed check that could be evaluated, is the
+    first failing case: {"K": int, "indices": {name: value}, "values":
+    {symbol or entry as text: float}, "lhs": float, "rhs": float} (for the
+    result, lhs is the finite difference and rhs the closed form).
+    """
 
     derivation: str
     step: Optional[int]
@@ -45,6 +65,7 @@ class Check:
     cases: int
     max_error: float
     message: str = ""
+    counterexample: Optional[dict] = None
 
     @property
     def label(self) -> str:
@@ -92,8 +113,10 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
            progress: Optional[Callable[[str], None]] = None) -> Report:
     """Check every step (and every lemma's steps) and the result of ``derivation``.
 
-    ``progress``, when given, is called with a short message such as
-    "softmax_ce: step 3 of 9" before each check.
+    ``index_samples`` is the number of assignments of the free indices per K
+    above K = 3 (every assignment is checked at K <= 3). ``progress``, when
+    given, is called with a short message such as "softmax_ce: step 3 of 9"
+    before each check.
     """
     if not isinstance(derivation, Derivation):
         raise ArgumentTypeError("derivation", f"must be a Derivation, got {type(derivation).__name__}")
@@ -104,7 +127,6 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
         raise ArgumentError("index_samples", f"must be a positive integer, got {index_samples!r}")
     if progress is not None and not callable(progress):
         raise ArgumentTypeError("progress", f"must be callable or None, got {type(progress).__name__}")
-    rng = random.Random(seed)
     checks: list = []
     for d in derivation.walk() if lemmas else (derivation,):
         if d.incomplete:
@@ -116,11 +138,18 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
             checks.append(Check(d.name, None, "no steps", False, "nothing to check", 0, float("inf"),
                                 "the derivation has no steps: nothing was proved"))
             continue
-        checks.extend(_check_steps(d, Ks, points, index_samples, rng, progress))
-        if progress is not None:
-            progress(f"{d.name}: result")
-        checks.append(_check_result(d, Ks, points, index_samples, rng))
+        checks.extend(_check_chain(d, Ks, points, index_samples, seed, progress))
     return Report(derivation.name, tuple(checks))
+
+
+def clear_cache() -> None:
+    """Forget every cached instantiation and chain (for benchmarks and memory)."""
+    _INSTANCES.clear()
+    _GENERIC.clear()
+    _VALIDATED.clear()
+    _PROVED.clear()
+    _CHAINS.clear()
+    _RELEVANT.clear()
 
 
 def _check_Ks(derivation: Derivation, Ks) -> tuple:
@@ -137,6 +166,48 @@ def _check_Ks(derivation: Derivation, Ks) -> tuple:
     return Ks
 
 
+# -- caches ---------------------------------------------------------------------
+
+_INSTANCES: dict = {}  # (definitions used, sizes, expr, K, assignment, keep) -> _Instance
+_CHAINS: dict = {}  # content of a chain and the options -> its checks
+_RELEVANT: dict = {}  # (setting, expr) -> the definitions the expression reaches
+_MAX_ENTRIES = 20000
+
+
+def _remember(cache: dict, key, value):
+    if len(cache) >= _MAX_ENTRIES:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _relevant(setting, expr: sp.Expr) -> tuple:
+    """The definitions ``expr`` reaches, directly or through other definitions (the cache key's part)."""
+    key = (setting, expr)
+    found = _RELEVANT.get(key)
+    if found is not None:
+        return found
+    todo, out = [expr], []
+    while todo:
+        e = todo.pop()
+        for x in setting.definitions:
+            if x not in out and x.occurs_in(e):
+                out.append(x)
+                todo.append(x.expr)
+                if x.argument is not None:
+                    todo.append(x.argument)
+    order = {x: n for n, x in enumerate(setting.definitions)}
+    return _remember(_RELEVANT, key, tuple(sorted(out, key=order.__getitem__)))
+
+
+def _chain_key(d: Derivation, Ks, points, index_samples, seed):
+    exprs = [d.lhs] + [s.expr for s in d.steps]
+    used = tuple(dict.fromkeys(x for e in exprs for x in _relevant(d.setting, e)))
+    s = d.setting
+    return (d.name, d.lhs, d.free_indices, tuple((st.expr, st.rule, st.assumptions) for st in d.steps),
+            d.conditions, used, s.K, s.sizes, s.ranges, s.domains, Ks, points, index_samples, seed)
+
+
 # -- instances ----------------------------------------------------------------
 
 def _free_indices(d: Derivation) -> list:
@@ -150,6 +221,9 @@ def _free_indices(d: Derivation) -> list:
 
 def _assignments(d: Derivation, indices: list, K: int, limit: int, rng) -> list:
     """Values of the free indices honouring the derivation's conditions (j != k for a lemma).
+
+    Every assignment at K <= EXHAUSTIVE_K or when there are at most ``limit``;
+    otherwise the first and ``limit - 1`` drawn at random.
 
     A step's own 'different' assumptions are not used here: they hold inside a
     sum over j != k or a factor 1 - delta_ij, and the step must be an identity
@@ -166,8 +240,9 @@ def _assignments(d: Derivation, indices: list, K: int, limit: int, rng) -> list:
         assign = dict(zip(indices, values))
         if all(assign.get(a, a) != assign.get(b, b) for a, b in pairs):
             ok.append(assign)
-    if len(ok) <= limit:
+    if len(ok) <= limit or (K <= EXHAUSTIVE_K and len(ok) <= EXHAUSTIVE_MAX):
         return ok
+    limit = max(limit, EXHAUSTIVE_MAX) if K <= EXHAUSTIVE_K else limit
     return [ok[0]] + rng.sample(ok[1:], limit - 1)
 
 
@@ -182,35 +257,286 @@ def _sizes(d: Derivation, K: int) -> dict:
 def _expand_sums(e: sp.Expr) -> sp.Expr:
     """Write out every sum with numeric bounds, leaving derivatives unevaluated."""
     for _ in range(20):
-        new = e.replace(lambda n: write_out(n) is not None, write_out)
+        if not e.has(sp.Sum, SumExcept):
+            return e
+        done: dict = {}
+
+        def ready(n):
+            if not isinstance(n, (sp.Sum, SumExcept)):
+                return False
+            done[n] = write_out(n)
+            if done[n] is None and isinstance(n, SumExcept) and n.lower.is_Integer and n.upper.is_Integer:
+                done[n] = write_out(n.full_sum()) - n.term(n.excluded)
+            return done[n] is not None
+        new = e.replace(ready, done.__getitem__)
         if new == e:
             return e
         e = new
     return e
 
 
-def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict, keep: frozenset = frozenset()) -> sp.Expr:
-    """``expr`` at concrete sizes and indices, definitions substituted, everything evaluated.
+class _Unsupported(Exception):
+    """The expression has a node the small compiler below does not know (lambdify takes over)."""
+
+
+_FUNCTIONS = {sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.tanh: "tanh",
+              sp.sinh: "sinh", sp.cosh: "cosh", sp.Abs: "fabs", sp.atan: "atan"}
+
+
+def _compile(expr: sp.Expr, atoms: tuple):
+    """``expr`` as a Python function of its atoms' values in mpmath arithmetic (much cheaper to build than
+    lambdify: a direct walk of the tree, one string, one compile)."""
+    where = {a: n for n, a in enumerate(atoms)}
+    consts: list = []
+    seen: dict = {}
+
+    def const(value) -> str:
+        consts.append(value)
+        return f"c[{len(consts) - 1}]"
+
+    def walk(e) -> str:
+        got = seen.get(e)
+        if got is not None:
+            return got
+        if e in where:
+            out = f"a[{where[e]}]"
+        elif e.is_Integer:
+            out = f"mpf({int(e)})"
+        elif e.is_Rational:
+            out = f"(mpf({int(e.p)})/{int(e.q)})"
+        elif e.is_Float:
+            out = const(mpmath.mpf(e._mpf_))
+        elif e is sp.pi:
+            out = "pi"
+        elif e is sp.E:
+            out = "e"
+        elif isinstance(e, sp.Add):
+            out = "(" + " + ".join(walk(t) for t in e.args) + ")"
+        elif isinstance(e, sp.Mul):
+            out = "(" + " * ".join(walk(t) for t in e.args) + ")"
+        elif isinstance(e, sp.Pow):
+            b, x = e.args
+            if x.is_Integer:
+                out = f"({walk(b)}**{int(x)})" if x > 0 else f"(mpf(1)/{walk(b)}**{-int(x)})"
+            elif x == sp.S.Half:
+                out = f"sqrt({walk(b)})"
+            else:
+                out = f"power({walk(b)}, {walk(x)})"
+        elif isinstance(e, MatrixElement) and isinstance(e.parent, sp.MatrixBase):  # [M]_(k-1, 0), k still free
+            rows = ", ".join("[" + ", ".join(walk(x) for x in row) + "]" for row in e.parent.tolist())
+            out = f"_entry([{rows}], {walk(e.i)}, {walk(e.j)})"
+        elif isinstance(e, sp.KroneckerDelta):
+            out = f"(mpf(1) if {walk(e.args[0])} == {walk(e.args[1])} else mpf(0))"
+        elif isinstance(e, sp.Function) and e.func in _FUNCTIONS and len(e.args) == 1:
+            out = f"{_FUNCTIONS[e.func]}({walk(e.args[0])})"
+        else:
+            raise _Unsupported(type(e).__name__)
+        seen[e] = out
+        return out
+
+    source = f"def f(*a):\n    return {walk(expr)}\n"
+    scope = {"_entry": _entry, "mpf": mpmath.mpf, "sqrt": mpmath.sqrt, "power": mpmath.power, "pi": mpmath.pi, "e": mpmath.e,
+             "c": consts, **{name: getattr(mpmath, name) for name in _FUNCTIONS.values()}}
+    exec(compile(source, "<verify>", "exec"), scope)  # noqa: S102 - source built from a SymPy tree above
+    return scope["f"]
+
+
+def _entry(rows: list, i, j):
+    """rows[i][j] for the matrix element of an explicit matrix; out of range raises (reported, not raised)."""
+    i, j = int(i), int(j)
+    if not (0 <= i < len(rows) and 0 <= j < len(rows[i])):
+        raise IndexError("matrix index out of range")
+    return rows[i][j]
+
+
+class _Instance:
+    """An instantiated side: the expression, its atoms, and the expression compiled for mpmath."""
+
+    __slots__ = ("expr", "atoms", "fn")
+
+    def __init__(self, expr: sp.Expr):
+        self.expr = expr
+        indexed = expr.atoms(sp.Indexed)
+        labels = {a.base.label for a in indexed}
+        atoms = sorted(indexed | {s for s in expr.free_symbols
+                                  if isinstance(s, sp.Symbol) and not isinstance(s, sp.Dummy) and s not in labels},
+                       key=sp.default_sort_key)
+        self.atoms = tuple(atoms)
+        self.fn = None
+        if expr.has(sp.Derivative, sp.Sum) or expr.atoms(AppliedUndef):
+            return
+        try:
+            self.fn = _compile(expr, self.atoms)
+        except (_Unsupported, RecursionError, SyntaxError, MemoryError):
+            try:
+                names = [sp.Dummy() for _ in atoms]
+                self.fn = sp.lambdify(names, expr.xreplace(dict(zip(atoms, names))), modules="mpmath")
+            except Exception:  # pragma: no cover - fall back to evalf
+                self.fn = None
+
+    def value(self, values: dict):
+        """The value at ``values`` (atom -> mpf) as an mpf, or None when it is not a finite real number."""
+        try:
+            args = [values[a] for a in self.atoms]
+        except KeyError:
+            return None
+        v = None
+        if self.fn is not None:
+            try:
+                with mpmath.workdps(DIGITS):
+                    v = self.fn(*args)
+            except Exception:  # noqa: BLE001 - evalf decides
+                v = None
+        if v is None or not isinstance(v, (mpmath.mpf, mpmath.mpc, int, float)):
+            return self._evalf(values)
+        if isinstance(v, mpmath.mpc):
+            if v.imag != 0:
+                return None
+            v = v.real
+        with mpmath.workdps(DIGITS):
+            v = mpmath.mpf(v)
+        return v if mpmath.isfinite(v) else None
+
+    def _evalf(self, values: dict):
+        try:
+            v = self.expr.xreplace({a: sp.Float(values[a], DIGITS) for a in self.atoms}).evalf(DIGITS)
+        except Exception:  # noqa: BLE001 - reported as 'could not evaluate'
+            return None
+        if v.has(sp.Derivative) or v.has(sp.Sum) or not v.is_number or v.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+            return None
+        try:
+            with mpmath.workdps(DIGITS):
+                return mpmath.mpf(sp.Float(v, DIGITS)._to_mpmath(mpmath.mp.prec))
+        except (TypeError, ValueError, AttributeError):
+            return None
+
+
+class _Bound:
+    """A generic instance (free indices still symbols) at one assignment: concrete atoms, the same ``value``."""
+
+    __slots__ = ("generic", "expr", "atoms", "_args")
+
+    def __init__(self, generic: _Instance, assign: dict):
+        indices = {i: sp.Integer(v) for i, v in assign.items() if not isinstance(i, sp.Indexed)}
+        labels = {i: sp.Integer(v) for i, v in assign.items() if isinstance(i, sp.Indexed)}
+        self.generic = generic
+        self.expr = generic.expr  # valid for every assignment (used by the symbolic proof)
+        args, atoms = [], []
+        for a in generic.atoms:
+            if isinstance(a, sp.Indexed):
+                a = a.xreplace(indices).xreplace(labels)  # the example i first, then its label y_i
+            elif a in indices:
+                a = indices[a]
+            if a.is_Integer:
+                args.append(("index", mpmath.mpf(int(a))))
+            elif a in labels:
+                args.append(("index", mpmath.mpf(int(labels[a]))))
+            else:
+                concrete = a
+                args.append(("atom", concrete))
+                atoms.append(concrete)
+        self._args = args
+        self.atoms = tuple(dict.fromkeys(atoms))
+
+    def value(self, values: dict):
+        try:
+            args = [v if kind == "index" else values[v] for kind, v in self._args]
+        except KeyError:
+            return None
+        try:
+            with mpmath.workdps(DIGITS):
+                v = mpmath.mpf(self.generic.fn(*args))
+        except Exception:  # noqa: BLE001 - any failure to evaluate is reported as such, never raised
+            return None
+        return v if mpmath.isfinite(v) else None
+
+
+_VALIDATED: set = set()  # generic routes already compared with the direct one (at some K)
+_GENERIC: dict = {}  # (definitions used, sizes, expr, K, free indices, keep) -> _Instance, or None when unusable
+
+
+def _instance(d: Derivation, expr: sp.Expr, K: int, assign: dict, keep: frozenset = frozenset()):
+    """``expr`` instantiated at K and ``assign``: through one generic instance per (expression, K), with the
+    free indices left as symbols and bound at evaluation, where that works; else directly (per assignment).
+
+    A generic instance is used only after it agreed with the direct instantiation at the first assignment
+    it met (30 digits, random values): a route that went wrong falls back, it never decides a check.
+    """
+    sizes = _sizes(d, K)
+    indices = tuple(sorted((i for i in assign if not isinstance(i, sp.Indexed)), key=str))
+    key = (_relevant(d.setting, expr), tuple(sizes.items()), expr, K, indices, keep)
+    if key not in _GENERIC:
+        generic = None
+        try:
+            e = _instantiate_expr(d, expr, sizes, {}, keep)
+            if not e.has(sp.Derivative, sp.Sum, SumExcept):
+                generic = _Instance(e)
+                once = (key[0], key[2], key[4], key[5])
+                first = once not in _VALIDATED  # checked against the direct route at its first K
+                if generic.fn is None or (first and not _agrees(d, _Bound(generic, assign),
+                                                                _instantiate(d, expr, K, assign, keep), K)):
+                    generic = None
+                _VALIDATED.add(once)
+        except Exception:  # the generic route is an optimisation only
+            generic = None
+        _remember(_GENERIC, key, generic)
+    generic = _GENERIC[key]
+    if generic is None:
+        return _instantiate(d, expr, K, assign, keep)
+    return _Bound(generic, assign)
+
+
+def _agrees(d: Derivation, bound: "_Bound", direct: _Instance, K: int) -> bool:
+    rng = random.Random(0)
+    atoms = sorted(set(bound.atoms) | set(direct.atoms), key=sp.default_sort_key)
+    for _ in range(2):
+        values = _sample(atoms, dict(d.setting.domains), K, rng)
+        a, b = bound.value(values), direct.value(values)
+        if a is None or b is None:
+            return a is None and b is None
+        with mpmath.workdps(DIGITS):
+            if abs(a - b) > TOLERANCE * max(1, abs(a), abs(b)):
+                return False
+    return True
+
+
+def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict, keep: frozenset = frozenset()) -> _Instance:
+    """``expr`` at concrete sizes and indices, definitions substituted, everything evaluated (cached).
 
     A derivative with respect to a defined quantity (dL/do_j) is evaluated
     while that quantity is still a symbol, before its definition goes in.
     Definitions of the symbols in ``keep`` stay out.
     """
+    sizes = _sizes(d, K)
+    key = (_relevant(d.setting, expr), tuple(sizes.items()), expr, K,
+           tuple(sorted(assign.items(), key=lambda kv: sp.default_sort_key(kv[0]))), keep)
+    found = _INSTANCES.get(key)
+    if found is None:
+        found = _remember(_INSTANCES, key, _Instance(_instantiate_expr(d, expr, sizes, assign, keep)))
+    return found
+
+
+def _instantiate_expr(d: Derivation, expr: sp.Expr, sizes: dict, assign: dict, keep: frozenset) -> sp.Expr:
     setting = d.setting
 
     def fix(e):
         e = e.xreplace({i: sp.Integer(v) for i, v in assign.items() if not isinstance(i, sp.Indexed)})
         return e.xreplace({i: sp.Integer(v) for i, v in assign.items() if isinstance(i, sp.Indexed)})
 
-    e = fix(expr).subs(_sizes(d, K))
-    e = _expand_sums(e.replace(lambda n: isinstance(n, Entry), lambda n: n.doit(deep=False)))
+    e = fix(expr).xreplace(sizes)
+    if e.has(Entry):
+        e = e.replace(lambda n: isinstance(n, Entry), lambda n: n.doit(deep=False))
+    e = _expand_sums(e)
     for _ in range(8 * len(setting.definitions) + 8):
+        found = e.atoms(sp.Derivative, sp.Indexed)
         variables = {v.base if isinstance(v, sp.Indexed) else v
-                     for n in e.atoms(sp.Derivative) for v in n.variables}
-        ready = [x for x in setting.definitions
-                 if x.symbol not in variables and x.symbol not in keep and x.occurs_in(e)]
+                     for n in found if isinstance(n, sp.Derivative) for v in n.variables}
+        bases = {n.base for n in found if isinstance(n, sp.Indexed)}
+        names = e.free_symbols
+        ready = [x for x in setting.definitions if x.symbol not in variables and x.symbol not in keep
+                 and ((x.symbol in bases) if x.indices else (x.symbol in names))]
         if ready:  # one at a time: an expansion may bring in a new derivative variable
-            e = _expand_sums(fix(ready[0].expand_in(e)).subs(_sizes(d, K)))
+            e = _expand_sums(fix(ready[0].expand_in(e)).xreplace(sizes))
             continue
         pending = ({x.symbol for x in setting.definitions} & variables) - keep
         if not pending:
@@ -223,6 +549,7 @@ def _instantiate(d: Derivation, expr: sp.Expr, K: int, assign: dict, keep: froze
     return e.doit()
 
 
+
 def _with_labels(d: Derivation, exprs: Sequence[sp.Expr], assign: dict, K: int, rng) -> dict:
     """``assign`` plus an integer class (1..K) for every label in ``exprs`` (a label picks an index)."""
     labels = {name for name, kind in d.setting.domains if kind == "label"}
@@ -231,7 +558,7 @@ def _with_labels(d: Derivation, exprs: Sequence[sp.Expr], assign: dict, K: int, 
     out = dict(assign)
     fixed = {i: sp.Integer(v) for i, v in assign.items()}
     for e in list(exprs) + [x.expr for x in d.setting.definitions]:
-        for atom in e.xreplace(fixed).atoms(sp.Indexed):
+        for atom in sorted(e.xreplace(fixed).atoms(sp.Indexed), key=sp.default_sort_key):
             if str(atom.base) in labels and atom not in out:
                 out[atom] = rng.randint(1, K)
     return out
@@ -244,11 +571,12 @@ def _domains(d: Derivation, assumptions: tuple) -> dict:
     return domains
 
 
-def _sample(exprs: Sequence[sp.Expr], domains: dict, K: int, rng) -> dict:
+def _sample(atoms: Sequence[sp.Basic], domains: dict, K: int, rng) -> dict:
+    """A value (mpf) for every atom, honouring its domain; drawn in a fixed order for a given seed."""
     values: dict = {}
     groups: dict = {}
-    for e in exprs:
-        for atom in e.atoms(sp.Indexed):
+    for atom in atoms:
+        if isinstance(atom, sp.Indexed):
             name = str(atom.base)
             kind = domains.get(name, "real")
             if kind == "label":
@@ -256,88 +584,134 @@ def _sample(exprs: Sequence[sp.Expr], domains: dict, K: int, rng) -> dict:
             if kind in ("simplex", "one_hot"):
                 groups.setdefault((atom.base, atom.indices[:-1]), set()).add(atom)
             elif kind == "bias" and atom.indices[-1] == 0:
-                values[atom] = sp.Integer(1)
+                values[atom] = mpmath.mpf(1)
             elif atom not in values:
                 values[atom] = _draw("real" if kind == "bias" else kind, rng)
-        for sym in e.free_symbols:
-            if isinstance(sym, sp.Symbol) and not isinstance(sym, sp.Dummy) and sym not in values:
-                values[sym] = _draw(domains.get(str(sym), "positive"), rng)
-    for (base, head), atoms in groups.items():
+        elif atom not in values:
+            values[atom] = _draw(domains.get(str(atom), "positive"), rng)
+    for (base, head) in sorted(groups, key=sp.default_sort_key):
+        atoms_here = groups[(base, head)]
         kind = domains[str(base)]
-        if kind == "simplex":
-            raw = [sp.Float(rng.uniform(0.05, 1.0), DIGITS) for _ in range(K)]
-            total = sp.Add(*raw)
-            vec = [r / total for r in raw]
-        else:
-            hot = rng.randrange(K)
-            vec = [sp.Integer(1 if i == hot else 0) for i in range(K)]
-        for atom in atoms:
+        with mpmath.workdps(DIGITS + 10):
+            if kind == "simplex":
+                raw = [mpmath.mpf(rng.uniform(0.05, 1.0)) for _ in range(K)]
+                total = mpmath.fsum(raw)
+                vec = [r / total for r in raw]
+            else:
+                hot = rng.randrange(K)
+                vec = [mpmath.mpf(1 if i == hot else 0) for i in range(K)]
+        for atom in atoms_here:
             values[atom] = vec[int(atom.indices[-1]) - 1]
     return values
 
 
-def _draw(kind: str, rng) -> sp.Float:
+def _draw(kind: str, rng):
     if kind == "positive":
-        return sp.Float(rng.uniform(0.5, 2.0), DIGITS)
+        return mpmath.mpf(rng.uniform(0.5, 2.0))
     if kind == "unit":
-        return sp.Float(rng.uniform(0.05, 1.0), DIGITS)
-    return sp.Float(rng.uniform(-2.0, 2.0), DIGITS)
+        return mpmath.mpf(rng.uniform(0.05, 1.0))
+    return mpmath.mpf(rng.uniform(-2.0, 2.0))
 
 
-def _number(e: sp.Expr, values: dict) -> Optional[sp.Expr]:
-    v = e.xreplace(values).evalf(DIGITS)
-    if v.has(sp.Derivative) or v.has(sp.Sum) or not v.is_number or v.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
-        return None
-    return v
+_PROVED: dict = {}
 
 
-def _symbolic_zero(diff: sp.Expr) -> bool:
+def _symbolic_zero(left: sp.Expr, right: sp.Expr) -> bool:
+    if left == right:
+        return True
+    diff = left - right
     if diff == 0:
         return True
-    if sp.count_ops(diff) > 300:
-        return False
+    key = (left, right)
+    if key in _PROVED:
+        return _PROVED[key]
+    # only where cheap: expand() of Kronecker deltas over symbolic indices (a generic instance) or of a
+    # larger difference can take minutes
+    if diff.has(sp.KroneckerDelta, MatrixElement) or sp.count_ops(diff) > SYMBOLIC_OPS:
+        return _remember(_PROVED, key, False)
     try:
-        return sp.cancel(sp.expand(diff)) == 0
+        proved = sp.cancel(sp.expand(diff)) == 0
     except (sp.PolynomialError, TypeError, ValueError, RecursionError):  # pragma: no cover
-        return False
+        proved = False
+    return _remember(_PROVED, key, proved)
 
 
 # -- checks -------------------------------------------------------------------
 
-def _check_steps(d: Derivation, Ks, points, index_samples, rng, progress=None) -> list:
+def _rng(seed: int, d: Derivation, where: str) -> random.Random:
+    """The random source of one check: depends on the seed, the chain and the step only."""
+    return random.Random(f"{seed}|{d.name}|{where}")
+
+
+def _check_chain(d: Derivation, Ks, points, index_samples, seed, progress) -> list:
+    key = _chain_key(d, Ks, points, index_samples, seed)
+    cached = _CHAINS.get(key)
+    if cached is not None:
+        if progress is not None:
+            for number in range(1, len(d.steps) + 1):
+                progress(f"{d.name}: step {number} of {len(d.steps)}")
+            progress(f"{d.name}: result")
+        return list(cached)
+    checks = _check_steps(d, Ks, points, index_samples, seed, progress)
+    if progress is not None:
+        progress(f"{d.name}: result")
+    checks.append(_check_result(d, Ks, points, index_samples, _rng(seed, d, "result")))
+    _remember(_CHAINS, key, tuple(checks))
+    return checks
+
+
+def _counterexample(K, assign, values, a, b) -> dict:
+    return {"K": int(K),
+            "indices": {str(i): int(v) for i, v in sorted(assign.items(), key=lambda kv: str(kv[0]))},
+            "values": {str(atom): float(v) for atom, v in sorted(values.items(), key=lambda kv: str(kv[0]))},
+            "lhs": float(a), "rhs": float(b)}
+
+
+def _check_steps(d: Derivation, Ks, points, index_samples, seed, progress=None) -> list:
     checks = []
     indices = _free_indices(d)
     previous = d.lhs
     for number, step in enumerate(d.steps, start=1):
         if progress is not None:
             progress(f"{d.name}: step {number} of {len(d.steps)}")
+        rng = _rng(seed, d, f"step {number}")
         assumptions = tuple(d.conditions) + tuple(step.assumptions)
         domains = _domains(d, assumptions)
-        worst, cases, symbolic, message = 0.0, 0, True, ""
+        worst, cases, symbolic, message, example = 0.0, 0, True, "", None
         for K in Ks:
             for assign in _assignments(d, indices, K, index_samples, rng):
                 assign = _with_labels(d, [previous, step.expr], assign, K, rng)
-                left = _instantiate(d, previous, K, assign)
-                right = _instantiate(d, step.expr, K, assign)
-                diff = left - right
-                symbolic = symbolic and _symbolic_zero(diff)
+                try:
+                    left = _instance(d, previous, K, assign)
+                    right = _instance(d, step.expr, K, assign)
+                except Exception as err:  # a malformed side (an index out of range of a matrix): named, not raised
+                    message = message or f"could not instantiate at K={K}, {_show(assign)}: {err}"
+                    worst, cases, symbolic = float("inf"), cases + points, False
+                    continue
+                if symbolic and not message:
+                    symbolic = _symbolic_zero(left.expr, right.expr)
+                atoms = sorted(set(left.atoms) | set(right.atoms), key=sp.default_sort_key)
                 for _ in range(points):
-                    values = _sample([left, right], domains, K, rng)
-                    a, b = _number(left, values), _number(right, values)
+                    values = _sample(atoms, domains, K, rng)
+                    a, b = left.value(values), right.value(values)
                     cases += 1
                     if a is None or b is None:
                         message = message or f"could not evaluate at K={K}, {_show(assign)}"
                         worst = float("inf")
                         continue
-                    err = abs(a - b)
-                    scale = max(1, abs(a), abs(b))
-                    if err > TOLERANCE * scale:
-                        message = message or (f"sides differ at K={K}, {_show(assign)}: "
-                                              f"{sp.N(a, 8)} != {sp.N(b, 8)}")
-                    worst = max(worst, float(err / scale))
+                    with mpmath.workdps(DIGITS):
+                        err = abs(a - b)
+                        scale = max(1, abs(a), abs(b))
+                        rel = err / scale
+                    if rel > TOLERANCE:
+                        if not message:
+                            message = (f"sides differ at K={K}, {_show(assign)}: "
+                                       f"{mpmath.nstr(a, 8)} != {mpmath.nstr(b, 8)}")
+                            example = _counterexample(K, assign, values, a, b)
+                    worst = max(worst, float(rel))
         ok = not message
-        method = "symbolic + numeric" if symbolic else "numeric"
-        checks.append(Check(d.name, number, step.rule.value, ok, method, cases, worst, message))
+        method = "symbolic + numeric" if symbolic and ok else "numeric"
+        checks.append(Check(d.name, number, step.rule.value, ok, method, cases, worst, message, example))
         previous = step.expr
     return checks
 
@@ -354,34 +728,45 @@ def _check_result(d: Derivation, Ks, points, index_samples, rng) -> Check:
     assumptions = tuple(d.assumptions)
     domains = _domains(d, assumptions)
     indices = _free_indices(d)
-    worst, cases, message = 0.0, 0, ""
+    worst, cases, message, example = 0.0, 0, "", None
     for K in Ks:
         for assign in _assignments(d, indices, K, index_samples, rng):
             assign = _with_labels(d, [f, d.result], assign, K, rng)
-            cost = _instantiate(d, f, K, assign, keep)
             var = x.xreplace({i: sp.Integer(v) for i, v in assign.items() if not isinstance(i, sp.Indexed)})
-            result = _instantiate(d, d.result, K, assign, keep)
+            try:
+                cost = _instance(d, f, K, assign, keep)
+                result = _instance(d, d.result, K, assign, keep)
+            except Exception as err:  # named, not raised
+                message = message or f"could not instantiate at K={K}, {_show(assign)}: {err}"
+                worst, cases = float("inf"), cases + points
+                continue
+            atoms = sorted(set(cost.atoms) | set(result.atoms) | {var}, key=sp.default_sort_key)
             for _ in range(points):
-                values = _sample([cost, result, var], domains, K, rng)
+                values = _sample(atoms, domains, K, rng)
                 values.setdefault(var, _draw("real", rng))
                 plus = dict(values)
-                plus[var] = values[var] + FD_STEP
                 minus = dict(values)
-                minus[var] = values[var] - FD_STEP
-                fp, fm, r = _number(cost, plus), _number(cost, minus), _number(result, values)
+                with mpmath.workdps(DIGITS):
+                    plus[var] = values[var] + FD_STEP
+                    minus[var] = values[var] - FD_STEP
+                fp, fm, r = cost.value(plus), cost.value(minus), result.value(values)
                 cases += 1
                 if fp is None or fm is None or r is None:
                     message = message or f"could not evaluate at K={K}, {_show(assign)}"
                     worst = float("inf")
                     continue
-                fd = (fp - fm) / (2 * FD_STEP)
-                err = abs(fd - r)
-                scale = max(1, abs(r))
-                if err > FD_TOLERANCE * scale:
-                    message = message or (f"result {sp.N(r, 8)} but finite differences give {sp.N(fd, 8)} "
-                                          f"at K={K}, {_show(assign)}")
-                worst = max(worst, float(err / scale))
-    return Check(d.name, None, "finite differences", not message, "finite differences", cases, worst, message)
+                with mpmath.workdps(DIGITS):
+                    fd = (fp - fm) / (2 * FD_STEP)
+                    err = abs(fd - r)
+                    rel = err / max(1, abs(r))
+                if rel > FD_TOLERANCE:
+                    if not message:
+                        message = (f"result {mpmath.nstr(r, 8)} but finite differences give {mpmath.nstr(fd, 8)} "
+                                   f"at K={K}, {_show(assign)}")
+                        example = _counterexample(K, assign, values, fd, r)
+                worst = max(worst, float(rel))
+    return Check(d.name, None, "finite differences", not message, "finite differences", cases, worst, message,
+                 example)
 
 
 def _show(assign: dict) -> str:

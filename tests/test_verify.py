@@ -20,8 +20,68 @@ def test_every_step_of_every_chain_passes(ce, ce_report):
 
 
 def test_steps_are_checked_at_several_K(ce_report):
-    # 4 values of K, 2 index choices, 2 random points
-    assert all(c.cases == 16 for c in ce_report.checks)
+    # every k at K = 2 and 3 (2 + 3), 2 random ones at K = 4 and 5, 2 random points each
+    assert all(c.cases == 2 * (2 + 3 + 2 + 2) for c in ce_report.checks if c.derivation == "softmax_ce")
+    # j != k: every pair at K = 2 and 3 (2 + 6), 2 at K = 4 and 5
+    assert all(c.cases == 2 * (2 + 6 + 2 + 2) for c in ce_report.checks if c.derivation == "softmax_partial_other")
+
+
+def test_index_samples_sets_the_assignments_above_K_3(ce):
+    report = ce.verify(Ks=(4, 5), index_samples=3, lemmas=False)
+    assert report.ok and all(c.cases == 2 * (3 + 3) for c in report.checks)
+    report = ce.verify(Ks=(2, 3), index_samples=1, points=1, lemmas=False)
+    assert all(c.cases == 2 + 3 for c in report.checks)  # every assignment at K <= 3 whatever index_samples
+
+
+def test_a_term_wrong_at_one_index_pair_is_caught_with_any_seed():
+    """Issue 9: a wrong term non-zero only at (k, j) = (3, 2) of softmax_regression passed with seeds 0, 1, 2."""
+    d = derive.softmax_regression()
+    x, k, j, i, m = (d.setting.symbols[s] for s in ("x", "k", "j", "i", "m"))
+    last = d.steps[-1]
+    wrong = last.expr + sp.KroneckerDelta(k, 3) * sp.KroneckerDelta(j, 2) * sp.Sum(x[i, j], (i, 1, m))
+    bad = d.with_step(len(d.steps) - 1, dataclasses.replace(last, expr=wrong))
+    for seed in (0, 1, 2):
+        report = bad.verify(lemmas=False, seed=seed)
+        assert [c.step for c in report.failures] == [len(d.steps), None], str(report)
+        assert report.failures[0].counterexample["indices"] == {"j": 2, "k": 3}
+
+
+def test_a_failure_carries_a_counterexample(ce):
+    o, y, k = (ce.setting.symbols[n] for n in "oyk")
+    step = ce.steps[7]
+    report = ce.with_step(7, dataclasses.replace(step, expr=step.expr + o[k] * y[k])).verify(lemmas=False)
+    first = report.failures[0]
+    example = first.counterexample
+    assert set(example) == {"K", "indices", "values", "lhs", "rhs"}
+    assert example["K"] == 2 and set(example["indices"]) == {"k"}
+    assert example["lhs"] == pytest.approx(float(sp.N(first.message.split(": ")[1].split(" != ")[0])), rel=1e-6)
+    assert abs(example["rhs"] - example["lhs"]) > 1e-6
+    assert all(isinstance(v, float) for v in example["values"].values())
+    assert all(c.counterexample is None for c in report.checks if c.ok)
+
+
+def test_reports_are_deterministic_and_independent_of_the_cache(ce):
+    from derive.verify import clear_cache, verify
+    first = str(verify(ce, Ks=(2, 4), seed=5))
+    clear_cache()
+    assert str(verify(ce, Ks=(2, 4), seed=5)) == first
+    assert str(verify(ce, Ks=(2, 4), seed=5)) == first  # from the cache
+
+
+def test_progress_is_called_per_check_even_from_the_cache(ce):
+    for _ in range(2):
+        seen = []
+        report = ce.verify(progress=seen.append)
+        assert len(seen) == len(report.checks)
+        assert seen[0] == "softmax_partial_same: step 1 of 8" and seen[-1] == "softmax_ce: result"
+
+
+def test_nothing_to_check_is_not_ok(ce):
+    empty = dataclasses.replace(ce, steps=())
+    report = empty.verify(lemmas=False)
+    assert not report.ok and report.checks[0].rule == "no steps"
+    incomplete = dataclasses.replace(ce, incomplete="stops short")
+    assert not incomplete.verify().ok
 
 
 def test_a_corrupted_step_is_named(ce):
@@ -92,7 +152,8 @@ def test_concrete_K_is_checked_at_that_K(ce3):
     assert err.value.argument == "derivation"
     report = ce3.verify()
     assert report.ok
-    assert all(c.cases == 4 for c in report.checks)  # 1 K, 2 index choices, 2 points
+    # 1 K, every index choice (3 values of k; 6 pairs j != k), 2 points
+    assert all(c.cases == (12 if c.derivation == "softmax_partial_other" else 6) for c in report.checks)
 
 
 def test_a_wrong_diagonal_of_the_jacobian_is_caught():
