@@ -5,6 +5,7 @@ from .errors import ArgumentError, ArgumentTypeError, DeriveError
 from .model import Assumption, Derivation, Rule, Step
 from .blocks import log_softmax, sigmoid, softmax
 from .catalogue import catalogue, entry
+from .check import check
 from .gradient import gradient, hessian
 from .recipes.jacobian import softmax_jacobian, softmax_se
 from .recipes.labels import softmax_ce_labels
@@ -17,8 +18,10 @@ from .recipes.variants import (focal_loss, label_smoothing, log_softmax_nll, sig
 __all__ = [
     "ArgumentError", "ArgumentTypeError", "Assumption", "DeriveError", "Derivation", "Rule", "Step",
     "gradient", "hessian", "softmax", "log_softmax", "sigmoid",
-    "catalogue", "entry", "mlp_backprop", "softmax_ce", "softmax_ce_labels", "softmax_jacobian", "softmax_regression",
+    "catalogue", "entry", "check", "mlp_backprop", "softmax_ce", "softmax_ce_labels", "softmax_jacobian", "softmax_regression",
     "softmax_se", "softmax_vjp", "softmax_ce_temperature", "label_smoothing", "softmax_ce_weighted", "sigmoid_bce",
     "focal_loss", "log_softmax_nll", "softmax_se_planned", "softmax_ce_hessian",
 ]
+from . import testing  # noqa: E402  (derive.testing.assert_gradient; imports neither torch nor jax)
+
 __version__ = "0.1.0"

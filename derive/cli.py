@@ -94,7 +94,44 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("dir", nargs="?", default=DEFAULT_DIR, help=f"output folder (default: {DEFAULT_DIR})")
     build.add_argument("--check", action="store_true",
                        help="write nothing; exit 1 and name the files that are missing or out of date")
+    chk = sub.add_parser("check", help="check the chains of equalities in your own derivation",
+                         description="Find every chain of equalities in the display math of a Markdown or LaTeX "
+                                     "file and check each link. Exit status 1 when a claim is wrong, 2 when the "
+                                     "file cannot be read, 0 otherwise (docs/check.md).")
+    chk.add_argument("file", help="a Markdown (.md) or LaTeX (.tex) file")
+    chk.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                     help="text (default), markdown (an annotated copy of the input) or json")
+    chk.add_argument("--define", action="append", default=[], metavar="EQ",
+                     help="a definition in LaTeX, e.g. 'o_j = \\frac{e^{z_j}}{\\sum_k e^{z_k}}' (repeatable)")
+    chk.add_argument("--assume", action="append", default=[], metavar="EQ",
+                     help="an assumption in LaTeX, e.g. '\\sum_j y_j = 1' (repeatable)")
     return p
+
+
+def _check(args) -> int:
+    """derive check FILE: exit 2 (one line on stderr) when the file cannot be read."""
+    from .check import check
+    try:
+        data = Path(args.file).read_bytes()
+    except IsADirectoryError:
+        print(f"derive: error: {args.file}: is a folder, not a file", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"derive: error: {args.file}: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
+        return 2
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        print(f"derive: error: {args.file}: not UTF-8 text (byte {exc.start})", file=sys.stderr)
+        return 2
+    report = check(text, define=args.define, assume=args.assume, name=args.file)
+    if args.format == "json":
+        print(report.to_json())
+    elif args.format == "markdown":
+        print(report.to_markdown())
+    else:
+        print(report.to_text(), end="")
+    return report.exit_status
 
 
 class Progress:
@@ -361,6 +398,8 @@ def _run(argv: Optional[Sequence[str]], progress: Progress) -> int:
             return _grad(args, progress)
         if args.command == "verify":
             return _verify(args.names, args.K, progress)
+        if args.command == "check":
+            return _check(args)
         if args.command == "build":
             return build(Path(args.dir), args.check, progress)
     except DeriveError as exc:

@@ -405,3 +405,57 @@ def test_grad_says_when_there_is_no_closed_form(monkeypatch, capsys):
     monkeypatch.setattr(planner.Planner, "__init__", short)
     assert cli.main(["grad", CE_TEXT]) == 1
     assert "did not reach a closed form: the planner stopped after 2 steps" in capsys.readouterr().err
+
+
+# -- derive check ---------------------------------------------------------------------------------
+
+CHECK_DOC = r"""Let $o_j = \frac{e^{z_j}}{\sum_k e^{z_k}}$ and $E = - \sum_j y_j \log o_j$, with $\sum_j y_j = 1$.
+
+$$
+\begin{aligned}
+\frac{\partial E}{\partial z_k} &= o_k \sum_j y_j - y_k \\
+&= o_k - y_k
+\end{aligned}
+$$
+"""
+
+
+def test_check_exit_status_0_when_every_claim_holds(tmp_path):
+    path = tmp_path / "good.md"
+    path.write_text(CHECK_DOC)
+    out = run("check", str(path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 claims, 2 hold, 0 wrong" in out.stdout
+
+
+def test_check_exit_status_1_and_json_for_a_wrong_claim(tmp_path):
+    import json
+    path = tmp_path / "bad.md"
+    path.write_text(CHECK_DOC.replace("&= o_k - y_k", "&= y_k - o_k"))
+    out = run("check", str(path), "--format", "json")
+    assert out.returncode == 1
+    data = json.loads(out.stdout)
+    assert data["first_wrong"]["line"] == 6 and data["first_wrong"]["verdict"] == "wrong"
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(derive.__file__).parent / "schema" / "check.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    md = run("check", str(path), "--format", "markdown")
+    assert md.returncode == 1 and "**first wrong claim**" in md.stdout
+
+
+def test_check_define_and_assume_options(tmp_path):
+    path = tmp_path / "bare.md"
+    path.write_text("$$\\frac{\\partial E}{\\partial z_k} = o_k - y_k$$\n")
+    out = run("check", str(path), "--define", r"E = - \sum_j y_j \log o_j", "--assume", r"\sum_j y_j = 1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    bad = run("check", str(path), "--assume", "y_1 = 1")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_check_unreadable_files_exit_2_with_one_line(tmp_path):
+    binary = tmp_path / "latin1.md"
+    binary.write_bytes("$$\\frac{\\partial E}{\\partial z_k} = \xe9$$".encode("latin-1"))
+    for target in (tmp_path / "missing.md", binary, tmp_path):
+        out = run("check", str(target))
+        assert out.returncode == 2, target
+        assert out.stdout == "" and len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr

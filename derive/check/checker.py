@@ -1,0 +1,585 @@
+"""Check a document's chains of equalities with derive's verifier.
+
+Each chain a = b = c becomes a Derivation whose steps are the claims
+(Rule.CLAIM), in a Setting built from the document's own definitions
+(o_j = e^{z_j} / sum_k e^{z_k}, E := ...), and verify() checks every link the
+way it checks a step of derive's own derivations: instantiated for several K
+and index values, derivatives evaluated, compared at random points in high
+precision. A link that fails without the document's assumptions
+(sum_j y_j = 1) is checked again with them, and holds "using" them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import sympy as sp
+
+from ..assumptions import different, normalized
+from ..definitions import any_cost
+from ..errors import ArgumentError, ArgumentTypeError
+from ..expr import SumExcept
+from ..model import Derivation, Rule, Step
+from ..setting import Definition, Setting
+from .extract import chains as find_chains
+from .latex import K_SYMBOL, Names, Unreadable, parse_latex
+
+SCHEMA = "derive.check/1"
+
+
+@dataclass
+class Claim:
+    """One link a = b of a chain: where it is, what it says, and the verdict."""
+
+    line: int
+    lhs: str
+    rhs: str
+    verdict: str = "unread"        # holds | wrong | unread
+    reason: str = ""               # why unread, or how it holds (the assumption used)
+    counterexample: Optional[dict] = None
+    chain: int = 0
+    lhs_line: int = 0
+    uses: tuple = ()
+
+    def to_dict(self) -> dict:
+        out = {"line": self.line, "lhs": self.lhs, "rhs": self.rhs, "verdict": self.verdict,
+               "chain": self.chain}
+        if self.reason:
+            out["reason"] = self.reason
+        if self.uses:
+            out["uses"] = list(self.uses)
+        if self.counterexample is not None:
+            out["counterexample"] = self.counterexample
+        return out
+
+
+@dataclass
+class CheckReport:
+    """Every claim of a document, the definitions and assumptions it was read with, and notes."""
+
+    claims: list
+    definitions: list = field(default_factory=list)
+    assumptions: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    source: str = ""
+    name: str = "<text>"
+
+    @property
+    def first_wrong(self) -> Optional[Claim]:
+        return next((c for c in self.claims if c.verdict == "wrong"), None)
+
+    @property
+    def ok(self) -> bool:
+        """No claim is wrong (unread claims are not errors, but they are listed)."""
+        return self.first_wrong is None
+
+    @property
+    def exit_status(self) -> int:
+        return 0 if self.ok else 1
+
+    def counts(self) -> dict:
+        out = {"holds": 0, "wrong": 0, "unread": 0}
+        for c in self.claims:
+            out[c.verdict] += 1
+        return out
+
+    def to_dict(self) -> dict:
+        first = self.first_wrong
+        return {
+            "schema": SCHEMA,
+            "file": self.name,
+            "claims": [c.to_dict() for c in self.claims],
+            "first_wrong": first.to_dict() if first is not None else None,
+            "counts": self.counts(),
+            "definitions": list(self.definitions),
+            "assumptions": list(self.assumptions),
+            "notes": list(self.notes),
+        }
+
+    def to_json(self, indent: int = 2) -> str:
+        import json
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_text(self) -> str:
+        from .report import render_text
+        return render_text(self)
+
+    def to_markdown(self) -> str:
+        from .report import render_markdown
+        return render_markdown(self)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+# -- reading the document ------------------------------------------------------------------------
+
+@dataclass
+class _Parsed:
+    chain: object
+    exprs: list          # sympy or Unreadable per piece
+
+
+def _parse(text: str, names: Names):
+    try:
+        return parse_latex(text, names)
+    except Unreadable as e:
+        return e
+    except Exception as e:  # noqa: BLE001 -- whatever SymPy raises, the formula is unread, never a traceback
+        return Unreadable(f"cannot read the formula ({type(e).__name__})", 0)
+
+
+_FRESH = iter(range(10 ** 9))
+
+
+def _private_bounds(expr):
+    """The summation indices of a definition renamed apart (_b0, _b1, ...): the verifier sets free index
+    values with xreplace, which must not reach a bound index of the same name."""
+    def rename(node):
+        limits, body = [], node.function
+        for i, lo, hi in node.limits:
+            new = sp.Symbol(f"_b{next(_FRESH)}", integer=True, positive=True)
+            body = body.xreplace({i: new})
+            limits.append((new, lo, hi))
+        return sp.Sum(body, *limits)
+    expr = expr.replace(lambda n: isinstance(n, sp.Sum), rename)
+    return expr.replace(lambda n: isinstance(n, SumExcept),
+                        lambda n: SumExcept(n.function.xreplace({n.index: (b := sp.Symbol(
+                            f"_b{next(_FRESH)}", integer=True, positive=True))}), (b, n.lower, n.upper), n.excluded))
+
+
+def _as_definition(lhs, rhs, defined: dict) -> Optional[Definition]:
+    """lhs = rhs defines lhs when lhs is a name or a name with index symbols, not defined yet, and rhs does not
+    mention it; log X_i = rhs defines X_i = e^{rhs}."""
+    if isinstance(lhs, sp.log) and isinstance(lhs.args[0], (sp.Indexed, sp.Symbol)):
+        lhs, rhs = lhs.args[0], sp.exp(rhs)
+    if isinstance(lhs, sp.Indexed):
+        if not all(isinstance(i, sp.Symbol) for i in lhs.indices) or len(set(lhs.indices)) != len(lhs.indices):
+            return None
+        base = lhs.base
+        if str(base) + "[]" in defined or rhs.has(base):
+            return None
+        return Definition(f"def_{base}", base, tuple(lhs.indices), _private_bounds(rhs), text="from the document")
+    if isinstance(lhs, sp.Symbol) and lhs != K_SYMBOL and not lhs.is_integer:
+        if str(lhs) in defined or lhs in rhs.free_symbols:
+            return None
+        return Definition(f"def_{lhs}", lhs, (), _private_bounds(rhs), text="from the document")
+    return None
+
+
+def _as_assumption(lhs, rhs):
+    """sum_j y_j = 1 -> the normalized-targets assumption."""
+    if (isinstance(lhs, sp.Sum) and len(lhs.limits) == 1 and isinstance(lhs.function, sp.Indexed)
+            and lhs.function.indices[-1] == lhs.limits[0][0] and rhs == 1):
+        index = lhs.limits[0][0]
+        return normalized(lhs.function.base, index, K_SYMBOL, prefix=tuple(lhs.function.indices[:-1]))
+    return None
+
+
+def _as_one(expr):
+    """sum_j y_j or y_1 + y_2 + y_3 (noted = 1 under an underbrace) -> targets that sum to one."""
+    if isinstance(expr, Unreadable):
+        return None
+    if isinstance(expr, sp.Sum):
+        return _as_assumption(expr, sp.Integer(1))
+    terms = expr.args if isinstance(expr, sp.Add) else ()
+    if terms and all(isinstance(t, sp.Indexed) for t in terms) and len({t.base for t in terms}) == 1:
+        heads = {t.indices[:-1] for t in terms}
+        if len(heads) == 1 and all(t.indices[-1].is_Integer for t in terms):
+            j = sp.Symbol("j", integer=True, positive=True)
+            return normalized(terms[0].base, j, K_SYMBOL, prefix=tuple(next(iter(heads))))
+    return None
+
+
+_NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠)\s*([a-z])\b")
+
+
+def _conditions(before: str, names: Names, after: str = "") -> tuple:
+    """j != k stated in the prose just before a block (For $j \\neq k$: ...), or just after it (..., where j != i)."""
+    tail = before[-400:]
+    lead = re.match(r"[\s,.;:]*(?:where|for|if|when)\b[^.]{0,80}", after)
+    if lead:
+        tail = tail + " " + lead.group()
+    out = []
+    for a, b in _NEQ.findall(tail):
+        if "_" in tail[max(0, tail.find(a) - 1):tail.find(a)]:
+            continue
+        out.append(different(names.index(a), names.index(b)))
+    return tuple(out)
+
+
+def _conventional(names: Names, used: set, defined: dict, differentiated: set = frozenset()) -> list:
+    """The catalogue's conventions for names the document uses but does not define."""
+    out = []
+    z = names.bases.get("z")
+    if z is None:
+        return out
+    j, l = sp.Symbol("j", integer=True, positive=True), sp.Symbol("_l", integer=True, positive=True)
+    candidates = [n for n in ("o", "p", "a") if n in used] + sorted(differentiated - {"o", "p", "a", "s", "z"})
+    for name in candidates:
+        if name + "[]" not in defined:
+            base = names.base(name)
+            out.append(Definition(f"def_{name}", base, (j,), sp.exp(z[j]) / sp.Sum(sp.exp(z[l]), (l, 1, K_SYMBOL)),
+                                  text="softmax (catalogue convention)"))
+            break
+    if "s" in used and "s[]" not in defined:
+        out.append(Definition("def_s", names.base("s"), (j,), 1 / (1 + sp.exp(-z[j])),
+                              text="sigmoid (catalogue convention)"))
+    return out
+
+
+# -- checking ------------------------------------------------------------------------------------
+
+def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), name: str = "<text>",
+          Ks: Sequence[int] = (2, 3, 4), points: int = 2, index_samples: int = 3, seed: int = 0) -> CheckReport:
+    """Check every chain of equalities in a Markdown or LaTeX document; a CheckReport.
+
+    ``define`` and ``assume`` add definitions (``o_j = \\frac{e^{z_j}}{\\sum_k e^{z_k}}``) and assumptions
+    (``\\sum_j y_j = 1``) in LaTeX, as if the document stated them first.
+    """
+    if not isinstance(text, str):
+        raise ArgumentTypeError("text", f"must be the document as a str, got {type(text).__name__}")
+    define = _texts("define", define)
+    assume = _texts("assume", assume)
+    names = Names()
+    defined: dict = {}
+    facts: list = []
+    notes: list = []
+
+    for n, line in enumerate(list(define) + list(assume)):
+        parts = re.split(r":=|=", line, maxsplit=1)
+        kind = "define" if n < len(define) else "assume"
+        if len(parts) != 2:
+            raise ArgumentError(kind, f"{line!r} is not an equation a = b")
+        lhs, rhs = (_parse(p, names) for p in parts)
+        if isinstance(lhs, Unreadable) or isinstance(rhs, Unreadable):
+            bad = lhs if isinstance(lhs, Unreadable) else rhs
+            raise ArgumentError(kind, f"cannot read {line!r}: {bad.message}")
+        if kind == "define":
+            d = _as_definition(lhs, rhs, defined)
+            if d is None:
+                raise ArgumentError("define", f"{line!r} does not define a name such as o_j or E")
+            defined[_key(d)] = d
+        else:
+            a = _as_assumption(lhs, rhs)
+            if a is None:
+                raise ArgumentError("assume", f"{line!r}: only sums of targets equal to one (\\sum_j y_j = 1) "
+                                              "are supported")
+            facts.append(a)
+
+    parsed = []
+    for chain in find_chains(text):
+        exprs = [_parse(p.text, names) for p in chain.pieces]
+        parsed.append(_Parsed(chain, exprs))
+
+    claims: list = []
+    redefined: set = set()
+    work: list = []   # (claims of one run of readable links, exprs, conditions)
+    for number, item in enumerate(parsed, start=1):
+        chain, exprs = item.chain, item.exprs
+        if len(exprs) == 2 and not any(isinstance(e, Unreadable) for e in exprs):
+            d = _as_definition(exprs[0], exprs[1], defined) if chain.links[0] == ":=" or True else None
+            a = _as_assumption(exprs[0], exprs[1])
+            if a is not None:
+                facts.append(a)
+                continue
+            if d is not None and (chain.links[0] == ":=" or _looks_defining(d)):
+                defined[_key(d)] = d
+                continue
+            again = _as_definition(exprs[0], exprs[1], {})
+            if again is not None and _key(again) in defined and _looks_defining(again) \
+                    and isinstance(exprs[0], sp.Symbol) and defined[_key(again)].expr != again.expr:
+                redefined.add(_key(again))  # u = ... in one section, u = ... again in the next
+                continue
+        for one in chain.equal_one:
+            parsed_one = _parse(one, names)
+            fact = _as_one(parsed_one)
+            if fact is not None:
+                facts.append(fact)
+                if isinstance(parsed_one, sp.Add):  # y_1 + y_2 + y_3 = 1: three classes
+                    names.counts.add(len(parsed_one.args))
+        if not chain.display:
+            continue
+        run_claims, run_exprs = [], []
+        conditions = _conditions(chain.before, names, chain.after)
+        for k in range(1, len(exprs)):
+            a, b = exprs[k - 1], exprs[k]
+            claim = Claim(chain.pieces[k].line, chain.pieces[k - 1].text, chain.pieces[k].text, chain=number,
+                          lhs_line=chain.pieces[k - 1].line)
+            claims.append(claim)
+            if isinstance(a, Unreadable) or isinstance(b, Unreadable):
+                bad, piece = (a, chain.pieces[k - 1]) if isinstance(a, Unreadable) else (b, chain.pieces[k])
+                col = piece.column + bad.position
+                claim.reason = f"cannot read {'the left' if bad is a else 'the right'}-hand side: {bad.message} " \
+                               f"(line {_line(text, col)}, column {_col(text, col)})"
+                if run_claims:
+                    work.append((run_claims, run_exprs, conditions))
+                run_claims, run_exprs = [], []
+                continue
+            if chain.links[k - 1] == ":=":
+                claim.verdict, claim.reason = "holds", "a definition"
+                continue
+            vectors = [str(x) for x in _bare_symbols(a) | _bare_symbols(b) if str(x) in names.bases]
+            if vectors:
+                claim.reason = (f"vector notation: {', '.join(sorted(vectors))} is used without an index "
+                                "(matrix forms are not read)")
+                if run_claims:
+                    work.append((run_claims, run_exprs, conditions))
+                run_claims, run_exprs = [], []
+                continue
+            if not run_exprs:
+                run_exprs = [a]
+            run_exprs.append(b)
+            run_claims.append(claim)
+        if run_claims:
+            work.append((run_claims, run_exprs, conditions))
+
+    used = set(names.bases)
+    differentiated = {str(n.expr.base) for _, exprs, _ in work for e in exprs for n in e.atoms(sp.Derivative)
+                      if isinstance(n.expr, sp.Indexed) and any(isinstance(v, sp.Indexed) and str(v.base) == "z"
+                                                                for v in n.variables)}
+    for d in _conventional(names, used, defined, differentiated):
+        defined[_key(d)] = d
+        notes.append(f"{d.symbol}_j is not defined in the document: read as the {d.text}")
+    for key in [k for k, d in defined.items() if not d.indices and str(d.symbol) + "[]" in defined]:
+        notes.append(f"{key} and {key}_... are both defined: the indexed one is used")
+        del defined[key]
+    for symbol, var in _abstract_costs(work, defined):
+        m = sp.Symbol(f"_b{next(_FRESH)}", integer=True, positive=True)
+        d = any_cost(symbol, var, m, K_SYMBOL, text=f"any differentiable function of {var}")
+        defined[_key(d)] = d
+        notes.append(f"{symbol} is not defined: read as any differentiable function of {var} "
+                     "(checked with a test function that couples every entry)")
+    for key in sorted(redefined):
+        notes.append(f"{key} is defined more than once: claims that use it are not read")
+        defined.pop(key, None)
+    definitions = tuple(defined.values())
+    labels = _labels(definitions, [e for _, exprs, _ in work for e in exprs])
+    setting = Setting(K=K_SYMBOL, variables=tuple(names.bases.values()), definitions=definitions,
+                      ranges=tuple((i, (sp.Integer(1), K_SYMBOL)) for i in names.indices.values()),
+                      domains=tuple((str(b), "label") for b in labels))
+    if names.counts and len(names.counts) == 1 and Ks == (2, 3, 4) and not _mentions_K(work, definitions):
+        Ks = tuple(names.counts)  # the document counts its classes (sum_{c=1}^{3}): check at that count
+        notes.append(f"the document's sums run to {Ks[0]}: checked with {Ks[0]} classes")
+    known = {str(d.symbol) for d in definitions}
+    known |= {str(v.base) if isinstance(v, sp.Indexed) else str(v)  # dz_j/dz_k is a Kronecker delta
+              for _, exprs, _ in work for e in exprs for n in e.atoms(sp.Derivative) for v in n.variables}
+    work = [(c, e, k) for c, e, k in _split_names(work, redefined)]
+    for d in definitions:  # an indexed name is known to the verifier only with its indices
+        pass
+    for run_claims, run_exprs, conditions in _split_unknown(work, known):
+        _check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples, seed)
+
+    report = CheckReport(claims, [f"{sp.sstr(d.lhs)} := {sp.sstr(d.expr)}" for d in definitions],
+                         [sp.sstr(a.statement) for a in _unique(facts)], notes, text, name)
+    return report
+
+
+def _abstract_costs(work, defined):
+    """Undefined scalars differentiated with respect to entries of one vector (dL/do_j): (L, o) pairs."""
+    found: dict = {}
+    for _, exprs, _ in work:
+        for e in exprs:
+            for n in e.atoms(sp.Derivative):
+                if isinstance(n.expr, sp.Symbol) and str(n.expr) not in defined and not n.expr.is_integer:
+                    bases = {v.base for v in n.variables if isinstance(v, sp.Indexed)}
+                    if len(bases) == 1:
+                        found.setdefault(n.expr, set()).update(bases)
+    out = []
+    for sym, bases in found.items():  # dL/dz_k and dL/do_j: L is a function of the defined o
+        inner = [b for b in bases if str(b) + "[]" in defined]
+        if len(inner) == 1:
+            out.append((sym, inner[0]))
+    return out
+
+
+def _unknown_function(e, known: set) -> str:
+    """The name of an undefined quantity differentiated in ``e`` (its derivative would be read as 0), or ''."""
+    for n in e.atoms(sp.Derivative):
+        f = n.expr
+        for atom in [f] if isinstance(f, (sp.Symbol, sp.Indexed)) else []:
+            name = str(atom.base) if isinstance(atom, sp.Indexed) else str(atom)
+            if name not in known:
+                return name
+    return ""
+
+
+def _split_names(work, names: set):
+    """Runs of links, cut where a side uses a name defined more than once (such a link is unread)."""
+    for claims, exprs, conditions in work:
+        bad = [next((str(x) for x in e.free_symbols if str(x) in names), "") for e in exprs]
+        run_c, run_e = [], []
+        for n, claim in enumerate(claims):
+            name = bad[n] or bad[n + 1]
+            if name:
+                claim.verdict, claim.reason = "unread", f"{name} is defined more than once in the document"
+                if run_c:
+                    yield run_c, run_e, conditions
+                run_c, run_e = [], []
+                continue
+            if not run_e:
+                run_e = [exprs[n]]
+            run_e.append(exprs[n + 1])
+            run_c.append(claim)
+        if run_c:
+            yield run_c, run_e, conditions
+
+
+def _split_unknown(work, known):
+    """Runs of links, cut where a side differentiates an undefined quantity (such a link is unread)."""
+    for claims, exprs, conditions in work:
+        bad = [_unknown_function(e, known) for e in exprs]
+        run_c, run_e = [], []
+        for n, claim in enumerate(claims):
+            name = bad[n] or bad[n + 1]
+            if name:
+                claim.verdict = "unread"
+                claim.reason = (f"{name} is not defined in the document (define it, or pass --define): "
+                                "its derivative cannot be checked")
+                if run_c:
+                    yield run_c, run_e, conditions
+                run_c, run_e = [], []
+                continue
+            if not run_e:
+                run_e = [exprs[n]]
+            run_e.append(exprs[n + 1])
+            run_c.append(claim)
+        if run_c:
+            yield run_c, run_e, conditions
+
+
+def _bare_symbols(e) -> set:
+    """Symbols used on their own, not as the name of an indexed entry."""
+    out = set()
+    for node in sp.preorder_traversal(e):
+        if isinstance(node, sp.Indexed):
+            continue
+        if isinstance(node, sp.Symbol) and not any(isinstance(p, sp.Indexed) for p in ()):
+            out.add(node)
+    labels = {i.base.label for i in e.atoms(sp.Indexed)}
+    inside = set()
+    for i in e.atoms(sp.Indexed):
+        inside |= i.free_symbols
+    plain = e.xreplace({i: sp.Dummy() for i in e.atoms(sp.Indexed)}).free_symbols
+    return {x for x in plain if isinstance(x, sp.Symbol) and not isinstance(x, sp.Dummy)} - (labels - plain)
+
+
+def _mentions_K(work, definitions) -> bool:
+    exprs = [e for _, es, _ in work for e in es] + [d.expr for d in definitions]
+    return any(K_SYMBOL in e.free_symbols for e in exprs if e.has(sp.Symbol)) and False
+
+
+def _key(d: Definition) -> str:
+    return str(d.symbol) + ("[]" if d.indices else "")
+
+
+def _looks_defining(d: Definition) -> bool:
+    """A plain 'x = ...' defines x when the right-hand side has no derivative."""
+    return not d.expr.has(sp.Derivative)
+
+
+def _unique(facts):
+    seen = {}
+    for a in facts:
+        seen.setdefault(a.key, a)
+    return list(seen.values())
+
+
+def _labels(definitions, exprs) -> set:
+    """Bases used as an index of another base (y of p_{i, y_i}) are integer labels."""
+    out = set()
+    for e in list(exprs) + [d.expr for d in definitions]:
+        for atom in e.atoms(sp.Indexed):
+            for i in atom.indices:
+                if isinstance(i, sp.Indexed):
+                    out.add(i.base)
+        for kd in e.atoms(sp.KroneckerDelta):
+            for i in kd.args:
+                if isinstance(i, sp.Indexed):
+                    out.add(i.base)
+    return out
+
+
+def _check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed) -> None:
+    from ..verify import verify
+
+    def run(with_facts):
+        steps = tuple(Step(e, Rule.CLAIM, "claimed", assumptions=tuple(facts) if with_facts else ())
+                      for e in exprs[1:])
+        d = Derivation("claim", "claim", setting, exprs[0], steps, conditions=conditions)
+        try:
+            report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
+        except Exception as e:  # noqa: BLE001 -- a formula SymPy cannot evaluate is unread, never a traceback
+            return None, f"cannot evaluate ({type(e).__name__})"
+        return {c.step: c for c in report.checks if c.step is not None}, ""
+
+    first, error = run(False)
+    if first is None:
+        for c in claims:
+            c.verdict, c.reason = "unread", error
+        return
+    failing = [n for n, c in first.items() if not c.ok]
+    second = {}
+    if failing and facts:
+        second, _ = run(True)
+        second = second or {}
+    for n, claim in enumerate(claims, start=1):
+        c = first.get(n)
+        if c is None:
+            claim.verdict, claim.reason = "unread", "not checked"
+        elif c.ok:
+            claim.verdict = "holds"
+        elif n in second and second[n].ok:
+            claim.verdict = "holds"
+            claim.uses = tuple(sp.sstr(a.statement) for a in _unique(facts))
+            claim.reason = "using " + ", ".join(claim.uses)
+        elif not (getattr(c, "counterexample", None) or c.message.startswith("sides differ")):
+            claim.verdict, claim.reason = "unread", "cannot evaluate both sides: " + c.message
+        else:
+            claim.verdict = "wrong"
+            claim.reason = c.message
+            claim.counterexample = _counterexample(c)
+
+
+_DIFFER = re.compile(r"sides differ at K=(\d+), (.*?): (\S+) != (\S+)$")
+
+
+def _counterexample(check) -> dict:
+    ce = getattr(check, "counterexample", None)
+    if isinstance(ce, dict):
+        return {k: (v if isinstance(v, (int, float, str, list, dict)) or v is None else str(v))
+                for k, v in ce.items()}
+    m = _DIFFER.search(check.message or "")
+    if not m:
+        return {"message": check.message}
+    indices = {}
+    if m.group(2) != "no free index":
+        for part in m.group(2).split(", "):
+            k, _, v = part.partition("=")
+            indices[k] = int(v) if v.lstrip("-").isdigit() else v
+    return {"K": int(m.group(1)), "indices": indices, "lhs": float(m.group(3)), "rhs": float(m.group(4))}
+
+
+def _line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _col(text: str, offset: int) -> int:
+    return offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _texts(argument: str, value) -> tuple:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ArgumentTypeError(argument, "must be a list of equations as LaTeX text")
+    return tuple(value)
+
+
+def check_file(path, **options) -> CheckReport:
+    """Read ``path`` (UTF-8) and check it; OSError / UnicodeDecodeError propagate to the caller."""
+    p = Path(path)
+    text = p.read_bytes().decode("utf-8")
+    return check(text, name=str(path), **options)

@@ -1,0 +1,274 @@
+"""Find the math of a Markdown or LaTeX document and cut it into chains of equalities.
+
+Display math ($$...$$, \\[...\\], and the equation, align, gather, eqnarray
+environments, starred or not, with aligned/gathered/split inside) holds the
+chains; inline math ($...$, \\(...\\)) is read only for definitions and
+assumptions. In a row, text after ``&&``, ``\\quad``, ``\\qquad``, ``\\text``
+or ``\\tag`` is a justification, not math. Each piece keeps the 1-based line of
+the input on which it starts.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Piece:
+    """One side of an equality: its LaTeX and the line it starts on."""
+
+    text: str
+    line: int
+    column: int = 0
+
+
+@dataclass
+class Chain:
+    """a = b = c ... (``links[i]`` is '=' or ':='), and the text that came before it in the document."""
+
+    pieces: list
+    links: list
+    display: bool
+    before: str = ""
+    block: int = 0
+    equal_one: list = field(default_factory=list)
+    after: str = ""
+
+
+_DISPLAY = re.compile(
+    r"\$\$(?P<dd>.*?)\$\$"
+    r"|\\\\\[(?P<md>.*?)\\\\\]"
+    r"|(?<!\\)\\\[(?P<br>.*?)\\\]"
+    r"|\\begin\{(?P<env>equation|align|gather|eqnarray|multline)(?P<star>\*?)\}(?P<body>.*?)\\end\{(?P=env)(?P=star)\}",
+    re.DOTALL)
+_INLINE = re.compile(r"(?<![\\$])\$(?P<d>[^$\n]+?)\$(?!\$)|\\\\\((?P<md>.*?)\\\\\)|(?<!\\)\\\((?P<p>.*?)\\\)",
+                     re.DOTALL)
+
+_DROP = [
+    re.compile(r"\\(?:begin|end)\{[A-Za-z*]+\}(?:\{[^{}]*\})?"),
+    re.compile(r"\\(?:label|require|eqref|ref|hspace|vspace)\{[^{}]*\}"),
+    re.compile(r"\\(?:nonumber|notag|blacksquare|square|qed|displaystyle|textstyle)\b"),
+]
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _blank(match_text: str) -> str:
+    """Same length, newlines kept: removing markup must not move anything."""
+    return re.sub(r"[^\n]", " ", match_text)
+
+
+def _clean(body: str) -> str:
+    """Drop environment markers and labels; turn \\stackrel{..}{=} into =; unwrap \\underbrace, \\cancel."""
+    # a row broken inside brackets: "... \\right. \\\\ &\\quad \\left. {} ..." is one row
+    body = re.sub(r"\\right\.\s*\\\\\s*&?(?:\s*\\q?quad)*\s*\\left\.\s*(?:\{\s*\})?",
+                  lambda m: _blank(m.group()), body)
+    # a long row continued on the next: "... \\\\ &\\quad - ..." is one row
+    body = re.sub(r"\\\\\s*&\s*\\quad(?=\s*[-+])", lambda m: _blank(m.group()), body)
+    for pattern in _DROP:
+        body = pattern.sub(lambda m: _blank(m.group()), body)
+    body = _unwrap(body, r"\stackrel", keep_second=True)
+    body = _unwrap(body, r"\overset", keep_second=True)
+    body = _unwrap(body, r"\underbrace", keep_second=False, drop_script=True)
+    body = _unwrap(body, r"\cancel", keep_second=False)
+    body = _unwrap(body, r"\bcancel", keep_second=False)
+    return body
+
+
+def _brace_end(text: str, start: int) -> int:
+    """Index just past the brace group opening at ``start`` (text[start] == '{'), or -1."""
+    depth = 0
+    for n in range(start, len(text)):
+        if text[n] == "\\":
+            continue
+        if text[n] == "{" and (n == 0 or text[n - 1] != "\\"):
+            depth += 1
+        elif text[n] == "}" and (n == 0 or text[n - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                return n + 1
+    return -1
+
+
+def _unwrap(body: str, command: str, keep_second: bool, drop_script: bool = False) -> str:
+    """\\cmd{a}{b} -> b (keep_second) or \\cmd{a} -> a, padded with spaces so offsets stay put."""
+    out = body
+    while True:
+        n = out.find(command + "{")
+        if n < 0 or (out[n + len(command) + 1 - 1] != "{"):
+            return out
+        first = n + len(command)
+        end1 = _brace_end(out, first)
+        if end1 < 0:
+            return out
+        if keep_second:
+            if end1 >= len(out) or out[end1] != "{":
+                return out
+            end2 = _brace_end(out, end1)
+            if end2 < 0:
+                return out
+            inner = out[end1 + 1:end2 - 1]
+            out = out[:n] + _blank(out[n:end1 + 1]) + inner + " " + out[end2:]
+        else:
+            inner = out[first + 1:end1 - 1]
+            rest = end1
+            if drop_script:
+                m = re.match(r"\s*_\s*", out[rest:])
+                if m:
+                    s = rest + m.end()
+                    if s < len(out) and out[s] == "{":
+                        e = _brace_end(out, s)
+                        if e > 0:
+                            rest = e
+                    elif s < len(out):
+                        rest = s + 1
+            out = out[:n] + " " * len(command) + "(" + inner + ")" + _blank(out[end1:rest]) + out[rest:]
+
+
+_JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\text\b|\\tag\b|\\mbox\{(?!\s*(?:log|ln|exp|e)\s*\})|\\hbox|\\mathrm\{where|\\text\{")
+_ROW = re.compile(r"\\\\+|\\newline\b")
+
+
+def _rows(body: str, offset: int):
+    """(row text, absolute offset) for each row of a display block, justifications cut off."""
+    start = 0
+    for m in list(_ROW.finditer(body)) + [None]:
+        end = m.start() if m else len(body)
+        row = body[start:end]
+        j = _JUSTIFICATION.search(row)
+        if j:
+            row = row[:j.start()]
+        yield row, offset + start
+        if m:
+            start = m.end()
+
+
+def _split_equals(row: str):
+    """Split a row at '=' / ':=' outside brackets: [(piece, offset in row)], [links]."""
+    depth, pieces, links, start = 0, [], [], 0
+    n = 0
+    while n < len(row):
+        c = row[n]
+        if c == "\\":
+            m = re.match(r"\\(left|right|big|Big|bigg|Bigg)[lr]?\s*(\\?[()\[\]{}|.])", row[n:])
+            if m:
+                br = m.group(2)
+                depth += 1 if br in ("(", "[", "\\{") else -1 if br in (")", "]", "\\}") else 0
+                n += m.end()
+                continue
+            m = re.match(r"\\[{}]", row[n:])
+            if m:
+                depth += 1 if row[n + 1] == "{" else -1
+                n += 2
+                continue
+            m = re.match(r"\\[A-Za-z]+", row[n:])
+            n += m.end() if m else 2
+            continue
+        if c in "({[":
+            depth += 1
+        elif c in ")}]":
+            depth -= 1
+        elif c == "=" and depth <= 0:
+            link = "="
+            cut = n
+            if n > 0 and row[n - 1] == ":":
+                link, cut = ":=", n - 1
+            pieces.append((row[start:cut], start))
+            links.append(link)
+            start = n + 1
+        n += 1
+    pieces.append((row[start:], start))
+    return pieces, links
+
+
+def _strip(piece: str):
+    """Remove alignment marks and trailing punctuation; (text, leading offset)."""
+    text = piece.replace("&", " ")
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    text = re.sub(r"(?:[.,;]|\\[,;!]|\\ )+$", "", text).strip()
+    return text, lead
+
+
+def chains(source: str) -> list:
+    """Every chain of equalities in the document, display and inline, in order."""
+    found = []
+    taken = []
+    last_end = 0
+    for number, m in enumerate(_DISPLAY.finditer(source)):
+        group = next(g for g in ("dd", "md", "br", "body") if m.group(g) is not None)
+        body, offset = m.group(group), m.start(group)
+        before = source[last_end:m.start()]
+        last_end = m.end()
+        taken.append((m.start(), m.end()))
+        block = _block_chains(source, _clean(body), offset, True, before, number)
+        ones = _underbraced_ones(body)
+        for c in block:
+            c.equal_one = ones
+            c.after = source[m.end():m.end() + 160]
+        found.extend(block)
+    for m in _INLINE.finditer(source):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        group = next(g for g in ("d", "md", "p") if m.group(g) is not None)
+        body = m.group(group)
+        if "=" not in body:
+            continue
+        found.extend(_block_chains(source, _clean(body), m.start(group), False, "", -1))
+    found.sort(key=lambda c: (c.pieces[0].line, c.pieces[0].column))
+    return found
+
+
+def _underbraced_ones(body: str) -> list:
+    """X of every \\underbrace{X}_{= 1} (or _{\\text{equals to }1}): the author's note that X is one."""
+    out = []
+    for m in re.finditer(r"\\underbrace\s*\{", body):
+        start = m.end() - 1
+        end = _brace_end(body, start)
+        if end < 0:
+            continue
+        script = re.match(r"\s*_\s*(\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}|\S)", body[end:])
+        if script and re.search(r"(?<![0-9.])1(?![0-9])", script.group(1)):
+            out.append(body[start + 1:end - 1])
+    return out
+
+
+def _block_chains(source: str, body: str, offset: int, display: bool, before: str, number: int) -> list:
+    items: list = []  # ("break",), ("piece", Piece), ("link", "=")
+    for row, row_offset in _rows(body, offset):
+        pieces, links = _split_equals(row)
+        items.append(("break", None))
+        for n, (piece, at) in enumerate(pieces):
+            text, lead = _strip(piece)
+            if text:
+                absolute = row_offset + at + lead
+                items.append(("piece", Piece(text, _line_of(source, absolute), absolute)))
+            if n < len(links):
+                items.append(("link", links[n]))
+    out: list = []
+    pieces: list = []
+    links: list = []
+
+    def flush():
+        nonlocal pieces, links
+        if len(pieces) >= 2:
+            out.append(Chain(pieces, links, display, before, number))
+        pieces, links = [], []
+
+    for n, (kind, value) in enumerate(items):
+        if kind == "break":
+            prev = next((k for k, _ in reversed(items[:n]) if k != "break"), None)
+            nxt = next((k for k, _ in items[n + 1:] if k != "break"), None)
+            if prev != "link" and nxt != "link":
+                flush()
+        elif kind == "link":
+            if pieces and len(links) < len(pieces):
+                links.append(value)
+        else:
+            if pieces and len(links) < len(pieces):  # two pieces with no '=' between: a new chain
+                flush()
+            pieces.append(value)
+    flush()
+    return out

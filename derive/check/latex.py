@@ -1,0 +1,696 @@
+"""A small recursive-descent parser for the LaTeX of hand-written gradient derivations.
+
+Text -> tokens -> SymPy, with an explicit grammar; nothing typed reaches eval
+or sympify. Anything outside the grammar raises ``Unreadable`` with the
+position of the token that stopped it, and the caller reports the formula as
+unread instead of guessing.
+
+Conventions (the ones the derivations in derivations/ and the seed posts use):
+
+- ``z_k``, ``y_{ij}``, ``\\Theta_{kj}`` -> Indexed (one index per letter or
+  digit; commas separate longer indices such as ``p_{i,y_i}``);
+- ``x^{(i)}_j`` -> x[i, j] (the example index comes first); ``a^L_j``,
+  ``{z^{l+1}}_k``, ``y^*_j`` -> a base named ``a^L`` (a superscript of letters
+  decorates the name), while a numeric superscript is a power;
+- ``e^{...}`` and ``\\exp`` -> exp; ``\\log``, ``\\ln``, ``\\mbox{log}`` -> log;
+  ``\\sigma(x)`` -> 1/(1 + e^{-x});
+- ``\\sum_{j=1}^{K}``, ``\\sum_j``, ``\\sum_j^{p}`` -> a Sum over 1..K (a symbolic
+  upper bound is read as K); ``\\sum_{j \\neq k}`` -> SumExcept; the summand is the
+  rest of the product;
+- ``\\frac{\\partial E}{\\partial z_k}``, ``\\frac{\\partial}{\\partial z_k} X``,
+  ``\\frac{d a}{d z}`` -> Derivative;
+- ``\\delta_{ij}``, ``\\mathbb{1}\\{i = j\\}``, ``1[k = y_i]``, ``1(k = y_i)`` -> KroneckerDelta.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import sympy as sp
+
+from ..expr import SumExcept
+
+
+class Unreadable(Exception):
+    """The formula is outside the grammar; ``position`` is the character offset in the formula."""
+
+    def __init__(self, message: str, position: int = 0):
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+K_SYMBOL = sp.Symbol("K", integer=True, positive=True)
+
+GREEK = {
+    "alpha", "beta", "gamma", "epsilon", "varepsilon", "eta", "theta", "Theta", "lambda", "mu", "nu",
+    "tau", "phi", "varphi", "psi", "omega", "Omega", "rho", "kappa", "xi", "zeta", "pi",
+}
+IGNORED = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr",
+           "displaystyle", "textstyle", "limits", "nolimits", "cancel", "bm", "boldsymbol", "mathrm",
+           "mathit", "pmb", ",", ";", "!", " ", "quad", "qquad", "small", "color"}
+FUNCTIONS = {"log": sp.log, "ln": sp.log, "exp": sp.exp}
+
+_TOKEN = re.compile(r"""
+    (?P<word>(?:eps|log|ln|exp)(?![A-Za-z]))
+  | (?P<cmd>\\(?:[A-Za-z]+|.))
+  | (?P<num>[0-9]+(?:\.[0-9]+)?)
+  | (?P<letter>[A-Za-z])
+  | (?P<op>:=|[-+*/=^_(){}\[\],'|<>!.&])
+  | (?P<space>\s+)
+""", re.VERBOSE)
+
+
+@dataclass
+class Token:
+    kind: str
+    text: str
+    pos: int
+
+
+def tokenize(text: str) -> list:
+    tokens, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise Unreadable(f"unexpected character {text[pos]!r}", pos)
+        kind = m.lastgroup
+        if kind == "word":
+            word = m.group()
+            tokens.append(Token("cmd", "\\" + word, pos) if word in FUNCTIONS else Token("letter", word, pos))
+        elif kind != "space":
+            tok = Token(kind, m.group(), pos)
+            if kind == "cmd":
+                name = tok.text[1:]
+                if name in ("mbox", "text", "mathrm", "operatorname") and _word_at(text, m.end()):
+                    word, end = _word_at(text, m.end())
+                    if word == "e":
+                        tokens.append(Token("letter", "e", tok.pos))
+                        pos = end
+                        continue
+                    if word in FUNCTIONS:
+                        tokens.append(Token("cmd", "\\" + word, tok.pos))
+                        pos = end
+                        continue
+                    raise Unreadable(f"text {word!r} inside the formula", tok.pos)
+                if name in IGNORED:
+                    pos = m.end()
+                    continue
+            tokens.append(tok)
+        pos = m.end()
+    return tokens
+
+
+def _word_at(text: str, pos: int):
+    m = re.match(r"\s*\{\s*([A-Za-z ]*?)\s*\}", text[pos:])
+    if not m:
+        return None
+    return m.group(1), pos + m.end()
+
+
+@dataclass
+class Names:
+    """What the parser learned about names: index symbols, vector bases, scalar symbols."""
+
+    indices: dict = field(default_factory=dict)
+    bases: dict = field(default_factory=dict)
+    scalars: dict = field(default_factory=dict)
+    K: sp.Symbol = K_SYMBOL
+    counts: set = field(default_factory=set)
+
+    def index(self, name: str) -> sp.Symbol:
+        if name not in self.indices:
+            self.indices[name] = sp.Symbol(name, integer=True, positive=True)
+        return self.indices[name]
+
+    def base(self, name: str) -> sp.IndexedBase:
+        if name not in self.bases:
+            self.bases[name] = sp.IndexedBase(name)
+        return self.bases[name]
+
+    def scalar(self, name: str) -> sp.Symbol:
+        if name == "K":
+            return self.K
+        if name not in self.scalars:
+            self.scalars[name] = sp.Symbol(name)
+        return self.scalars[name]
+
+
+class Parser:
+    """expr := sign? term (('+'|'-') term)*; term := factor (('\\cdot'|'\\times'|juxtaposition) factor)*."""
+
+    def __init__(self, text: str, names: Optional[Names] = None):
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.names = names or Names()
+
+    # -- token helpers --------------------------------------------------------
+    def peek(self, offset: int = 0) -> Optional[Token]:
+        j = self.i + offset
+        return self.tokens[j] if j < len(self.tokens) else None
+
+    def at(self, *texts: str) -> bool:
+        t = self.peek()
+        return t is not None and t.text in texts
+
+    def take(self) -> Token:
+        t = self.peek()
+        if t is None:
+            raise Unreadable("unexpected end of formula", len(self.text))
+        self.i += 1
+        return t
+
+    def expect(self, text: str) -> Token:
+        t = self.peek()
+        if t is None or t.text != text:
+            where = t.pos if t is not None else len(self.text)
+            raise Unreadable(f"expected {text!r}" + (f", found {t.text!r}" if t else ""), where)
+        return self.take()
+
+    def fail(self, message: str):
+        t = self.peek()
+        raise Unreadable(message, t.pos if t is not None else len(self.text))
+
+    # -- grammar ----------------------------------------------------------------
+    def parse(self) -> sp.Expr:
+        e = self.expr()
+        if self.peek() is not None:
+            self.fail(f"cannot read {self.peek().text!r} here")
+        return e
+
+    def expr(self) -> sp.Expr:
+        sign = 1
+        if self.at("+", "-"):
+            sign = -1 if self.take().text == "-" else 1
+        terms = [sign * self.term()]
+        while self.at("+", "-"):
+            sign = -1 if self.take().text == "-" else 1
+            terms.append(sign * self.term())
+        return sp.Add(*terms)
+
+    def term(self) -> sp.Expr:
+        factors = [self.factor()]
+        while True:
+            if self.at("\\cdot", "\\times", "*"):
+                self.take()
+                factors.append(self.factor())
+            elif self.at("/"):
+                self.take()
+                factors.append(1 / self.factor())
+            elif self.starts_factor():
+                factors.append(self.factor())
+            else:
+                break
+        return sp.Mul(*factors)
+
+    def starts_factor(self) -> bool:
+        t = self.peek()
+        if t is None:
+            return False
+        if t.kind in ("num", "letter"):
+            return True
+        if t.text in ("(", "{", "["):
+            return True
+        if t.kind == "cmd":
+            return t.text not in ("\\cdot", "\\times", "\\right", "\\}", "\\neq", "\\ne", "\\le", "\\leq",
+                                  "\\ge", "\\geq", "\\\\", "\\quad", "\\qquad", "\\text", "\\tag", "\\label")
+        return False
+
+    def factor(self) -> sp.Expr:
+        t = self.peek()
+        if t is None:
+            self.fail("expected a factor")
+        if t.text in ("\\sum",):
+            return self.sum()
+        if t.text == "\\frac" and self.is_derivative_operator():
+            return self.derivative_operator()
+        if t.text in ("\\log", "\\ln", "\\exp"):
+            self.take()
+            power = None
+            if self.at("^"):  # \log^2 x is rare; refuse
+                self.fail("a power of a function name")
+            arg = self.function_argument()
+            return FUNCTIONS[t.text[1:]](arg) if power is None else FUNCTIONS[t.text[1:]](arg) ** power
+        if t.text == "\\sigma" and self.peek(1) is not None and self.peek(1).text in ("(", "\\left"):
+            self.take()
+            arg = self.function_argument()
+            return self.postfix(1 / (1 + sp.exp(-arg)))
+        base = self.atom()
+        return self.postfix(base)
+
+    def function_argument(self) -> sp.Expr:
+        if self.at("("):
+            return self.group("(", ")")
+        if self.at("{"):
+            return self.postfix(self.group("{", "}"))
+        if self.at("["):
+            return self.group("[", "]")
+        return self.factor_no_function()
+
+    def factor_no_function(self) -> sp.Expr:
+        base = self.atom()
+        return self.postfix(base)
+
+    def group(self, open_: str, close: str) -> sp.Expr:
+        self.expect(open_)
+        e = self.expr()
+        self.expect(close)
+        return e
+
+    def atom(self) -> sp.Expr:
+        t = self.peek()
+        if t.kind == "num":
+            self.take()
+            value = sp.Rational(t.text) if "." in t.text else sp.Integer(t.text)
+            if t.text == "1" and self.at("[", "(") and self._indicator_ahead():
+                return self.indicator()
+            return value
+        if t.text == "(":
+            return self.group("(", ")")
+        if t.text == "[":
+            return self.group("[", "]")
+        if t.text == "{":
+            return self.group("{", "}")
+        if t.text == "\\frac":
+            self.take()
+            num = self.braced()
+            den = self.braced()
+            return num / den
+        if t.text in ("\\mathbb", "\\mathbf", "\\mathds", "\\mathbbm"):
+            self.take()
+            self.expect("{")
+            self.expect("1")
+            self.expect("}")
+            return self.indicator()
+        if t.text == "\\delta" and self._kronecker_ahead():
+            self.take()
+            self.expect("_")
+            idx = self.subscript_indices()
+            return sp.KroneckerDelta(idx[0], idx[1])
+        if t.kind == "letter":
+            self.take()
+            if t.text == "e" and self.at("^"):
+                self.take()
+                return sp.exp(self.script())
+            return self.named(t.text)
+        if t.kind == "cmd" and t.text[1:] in GREEK | {"delta", "sigma"}:
+            self.take()
+            return self.named(t.text[1:])
+        self.fail(f"cannot read {t.text!r}")
+
+    def braced(self) -> sp.Expr:
+        if self.at("{"):
+            return self.group("{", "}")
+        t = self.take()
+        if t.kind == "num":
+            return sp.Integer(t.text[0]) if len(t.text) > 1 else sp.Integer(t.text)
+        if t.kind == "letter":
+            return self.named(t.text)
+        raise Unreadable(f"cannot read {t.text!r} as an argument", t.pos)
+
+    def _kronecker_ahead(self) -> bool:
+        # \delta_{ij} with exactly two indices and no superscript
+        save = self.i
+        try:
+            self.take()
+            if not self.at("_"):
+                return False
+            self.take()
+            idx = self.subscript_indices()
+            return len(idx) == 2 and not self.at("^")
+        except Unreadable:
+            return False
+        finally:
+            self.i = save
+
+    def _indicator_ahead(self) -> bool:
+        close = {"[": "]", "(": ")"}[self.peek().text]
+        depth = 0
+        for tok in self.tokens[self.i:]:
+            if tok.text in ("[", "("):
+                depth += 1
+            elif tok.text in ("]", ")"):
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif tok.text in ("=", "\\neq") and depth == 1:
+                return True
+        return False and close
+
+    def indicator(self) -> sp.Expr:
+        """\\{a = b\\}, [a = b] or (a = b) -> KroneckerDelta(a, b); a != b -> 1 - delta."""
+        pairs = {"\\{": "\\}", "[": "]", "(": ")", "{": "}"}
+        t = self.take()
+        if t.text not in pairs:
+            raise Unreadable("expected an indicator's condition", t.pos)
+        a = self.index_expr()
+        op = self.take()
+        if op.text not in ("=", "\\neq", "\\ne"):
+            raise Unreadable("an indicator needs a condition a = b or a \\neq b", op.pos)
+        b = self.index_expr()
+        self.expect(pairs[t.text])
+        d = sp.KroneckerDelta(a, b)
+        return d if op.text == "=" else 1 - d
+
+    # -- names, indices, scripts --------------------------------------------------
+    def named(self, name: str) -> sp.Expr:
+        """A letter or Greek name with its subscripts and decorating superscripts."""
+        sup_name, example, indices = "", None, None
+        for _ in range(3):
+            if self.at("^") and not sup_name and example is None:
+                kind, value = self.superscript_kind()
+                if kind == "power":
+                    break
+                self.take()
+                if kind == "example":
+                    self.expect("{") if self.at("{") else None
+                    example = self.example_index()
+                    if self.at("}"):
+                        self.take()
+                else:
+                    sup_name = self.decoration()
+            elif self.at("_") and indices is None:
+                self.take()
+                indices = self.subscript_indices()
+            else:
+                break
+        full = name + (f"^{sup_name}" if sup_name else "")
+        if example is None and self._application_ahead():
+            self.take()
+            self.take()
+            self.take()
+            self.take()
+            self.take()
+            example = self.names.index(self.take().text)
+            self.take()
+            self.take()
+            self.take()
+        elif self._call_ahead():  # L_i(f_k), J(\Theta), L(y, t): the name of a function of its argument
+            depth = 0
+            while True:
+                tok = self.take()
+                depth += tok.text == "("
+                depth -= tok.text == ")"
+                if depth == 0:
+                    break
+        idx = ([example] if example is not None else []) + list(indices or [])
+        if idx:
+            return self.names.base(full)[tuple(idx)]
+        return self.names.scalar(full)
+
+    def _call_ahead(self) -> bool:
+        """( names ) right after a name: a function's argument list, not a product (no operator inside)."""
+        if not self.at("("):
+            return False
+        depth, j, inner = 0, self.i, 0
+        while j < len(self.tokens):
+            tok = self.tokens[j]
+            if tok.text == "(":
+                depth += 1
+            elif tok.text == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            elif tok.text in ("+", "-", "\\sum", "\\frac", "\\cdot", "\\log", "\\ln", "\\exp", "\\times",
+                              "=", "^") or tok.kind == "num":
+                return False
+            else:
+                inner += 1
+            j += 1
+        return depth == 0 and inner > 0 and j < len(self.tokens)
+
+    def _application_ahead(self) -> bool:
+        """h_c(x^{(i)}): a function of one example, written h[i, c]."""
+        want = ["(", None, "^", "{", "(", None, ")", "}", ")"]
+        toks = self.tokens[self.i:self.i + len(want)]
+        if len(toks) < len(want):
+            return False
+        return all((w is None and t.kind == "letter") or t.text == w for w, t in zip(want, toks))
+
+    def superscript_kind(self):
+        nxt = self.peek(1)
+        if nxt is None:
+            self.fail("a superscript without content")
+        if nxt.text == "{":
+            inner = self.peek(2)
+            if inner is not None and inner.text == "(":
+                return "example", None
+            j, letters_only = self.i + 2, True
+            depth = 1
+            while j < len(self.tokens) and depth:
+                tok = self.tokens[j]
+                if tok.text == "{":
+                    depth += 1
+                elif tok.text == "}":
+                    depth -= 1
+                elif tok.text in ("+", "-"):
+                    if j == self.i + 2 or self.tokens[j + 1].kind != "num":
+                        letters_only = False
+                elif tok.kind == "num":
+                    if self.tokens[j - 1].text not in ("+", "-"):
+                        letters_only = False
+                elif tok.kind == "cmd" and tok.text not in ("\\prime",):
+                    letters_only = False
+                j += 1
+            return ("name" if letters_only else "power"), None
+        if nxt.text == "(":
+            return "example", None
+        if nxt.kind == "letter" or nxt.text in ("*", "'", "\\prime", "\\star"):
+            return "name", None
+        return "power", None
+
+    def decoration(self) -> str:
+        if self.at("{"):
+            start = self.take().pos + 1
+            depth = 1
+            while depth:
+                t = self.take()
+                if t.text == "{":
+                    depth += 1
+                elif t.text == "}":
+                    depth -= 1
+            return re.sub(r"\s+", "", self.text[start:t.pos])
+        t = self.take()
+        return t.text.lstrip("\\")
+
+    def example_index(self) -> sp.Expr:
+        self.expect("(")
+        t = self.take()
+        if t.kind != "letter":
+            raise Unreadable("an example index such as (i)", t.pos)
+        self.expect(")")
+        return self.names.index(t.text)
+
+    def subscript_indices(self) -> list:
+        """z_k, y_{ij}, p_{i,y_i}, \\Theta_{10}, y_{j \\neq i} (refused)."""
+        if not self.at("{"):
+            t = self.take()
+            if t.kind == "letter":
+                return [self.names.index(t.text)]
+            if t.kind == "num":
+                return [sp.Integer(c) for c in t.text]
+            raise Unreadable(f"cannot read the subscript {t.text!r}", t.pos)
+        self.take()
+        out = []
+        if any(tok.text == "," for tok in self._until_close()):
+            while True:
+                out.append(self.index_expr())
+                if self.at(","):
+                    self.take()
+                    continue
+                break
+        else:
+            while not self.at("}"):
+                t = self.peek()
+                if t is None:
+                    self.fail("unclosed subscript")
+                if t.kind == "letter":
+                    self.take()
+                    if self.at("_"):  # y_{y_i}
+                        self.take()
+                        out.append(self.names.base(t.text)[tuple(self.subscript_indices())])
+                    else:
+                        out.append(self.names.index(t.text))
+                elif t.kind == "num":
+                    self.take()
+                    out.extend(sp.Integer(c) for c in t.text)
+                elif t.text in ("+", "-") and out:
+                    sign = 1 if self.take().text == "+" else -1
+                    n = self.take()
+                    if n.kind != "num":
+                        raise Unreadable("an index offset such as k+1", n.pos)
+                    out[-1] = out[-1] + sign * int(n.text)
+                else:
+                    raise Unreadable(f"cannot read {t.text!r} in a subscript", t.pos)
+        self.expect("}")
+        if not out:
+            self.fail("an empty subscript")
+        return out
+
+    def _until_close(self) -> list:
+        depth, out = 1, []
+        for tok in self.tokens[self.i:]:
+            if tok.text == "{":
+                depth += 1
+            elif tok.text == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            out.append(tok)
+        return out
+
+    def index_expr(self) -> sp.Expr:
+        t = self.take()
+        if t.kind == "letter":
+            if self.at("_"):
+                self.take()
+                return self.names.base(t.text)[tuple(self.subscript_indices())]
+            return self.names.index(t.text)
+        if t.kind == "num":
+            return sp.Integer(t.text)
+        raise Unreadable(f"cannot read {t.text!r} as an index", t.pos)
+
+    def script(self) -> sp.Expr:
+        """The argument of ^: {expr}, a digit, a letter."""
+        if self.at("{"):
+            return self.group("{", "}")
+        t = self.take()
+        if t.kind == "num":
+            return sp.Integer(t.text[0]) if len(t.text) > 1 else sp.Integer(t.text)
+        if t.kind == "letter":
+            return self.named(t.text)
+        if t.kind == "cmd" and t.text[1:] in GREEK:
+            return self.names.scalar(t.text[1:])
+        raise Unreadable(f"cannot read the exponent {t.text!r}", t.pos)
+
+    def postfix(self, base: sp.Expr) -> sp.Expr:
+        while True:
+            if self.at("^"):
+                self.take()
+                base = base ** self.script()
+            elif self.at("_") and isinstance(base, sp.Symbol) and base != self.names.K:
+                self.take()
+                base = self.names.base(str(base))[tuple(self.subscript_indices())]
+            elif self.at("'", "!"):
+                self.fail(f"cannot read {self.peek().text!r} here")
+            else:
+                return base
+
+    # -- sums and derivatives ----------------------------------------------------
+    def sum(self) -> sp.Expr:
+        self.expect("\\sum")
+        index, lower, upper, excluded = None, sp.Integer(1), self.names.K, None
+        for _ in range(2):
+            if self.at("_"):
+                self.take()
+                if self.at("{"):
+                    self.take()
+                    t = self.take()
+                    if t.kind != "letter":
+                        raise Unreadable("a sum's index must be a letter", t.pos)
+                    index = self.names.index(t.text)
+                    if self.at("="):
+                        self.take()
+                        lower = self.expr()
+                    elif self.at("\\neq", "\\ne"):
+                        self.take()
+                        excluded = self.index_expr()
+                    self.expect("}")
+                else:
+                    t = self.take()
+                    if t.kind != "letter":
+                        raise Unreadable("a sum's index must be a letter", t.pos)
+                    index = self.names.index(t.text)
+            elif self.at("^"):
+                self.take()
+                if self.at("{"):
+                    upper = self.group("{", "}")
+                else:
+                    upper = self.braced()
+                if not upper.is_Integer:
+                    upper = self.names.K
+                else:
+                    self.names.counts.add(int(upper))  # a symbolic count of classes (p, n_L, m) is read as K
+        if index is None:
+            self.fail("a sum without an index")
+        body = self.term()
+        if excluded is not None:
+            return SumExcept(body, (index, lower, upper), excluded)
+        return sp.Sum(body, (index, lower, upper))
+
+    def _frac_parts(self):
+        """Token spans of \\frac{..}{..} at the cursor: (num_start, num_end, den_start, den_end)."""
+        j = self.i + 1
+        spans = []
+        for _ in range(2):
+            if j >= len(self.tokens) or self.tokens[j].text != "{":
+                return None
+            depth, start = 0, j + 1
+            while j < len(self.tokens):
+                if self.tokens[j].text == "{":
+                    depth += 1
+                elif self.tokens[j].text == "}":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            spans.append((start, j))
+            j += 1
+        return spans
+
+    def is_derivative_operator(self) -> bool:
+        spans = self._frac_parts()
+        if not spans:
+            return False
+        (a, b), (c, d) = spans
+        num, den = self.tokens[a:b], self.tokens[c:d]
+        if not num or not den:
+            return False
+        if num[0].text == "\\partial" and den[0].text == "\\partial":
+            return True
+        return (num[0].text == "d" and den[0].text == "d" and len(den) > 1
+                and (len(num) == 1 or num[1].kind in ("letter", "cmd")))
+
+    def derivative_operator(self) -> sp.Expr:
+        """\\frac{\\partial^n F}{\\partial x \\partial y} or \\frac{\\partial}{\\partial x} body."""
+        self.expect("\\frac")
+        self.expect("{")
+        marker = self.take().text  # \partial or d
+        order = 1
+        if self.at("^"):
+            self.take()
+            order = int(self.braced())
+        function = None
+        if not self.at("}"):
+            function = self.expr()
+        self.expect("}")
+        self.expect("{")
+        variables = []
+        while not self.at("}"):
+            t = self.take()
+            if t.text != marker:
+                raise Unreadable(f"expected {marker} in a derivative's denominator", t.pos)
+            var = self.factor_no_function()
+            if isinstance(var, sp.Pow) and var.exp.is_Integer:
+                variables.extend([var.base] * int(var.exp))
+            else:
+                variables.append(var)
+        self.expect("}")
+        if len(variables) != order:
+            self.fail("the order of the derivative does not match its variables")
+        for v in variables:
+            if not isinstance(v, (sp.Indexed, sp.Symbol)):
+                self.fail("a derivative with respect to something other than a variable")
+        if function is None:
+            if self.at("("):  # d/dx (u) v: the operator takes the bracket (and its power) only
+                function = self.postfix(self.group("(", ")"))
+            else:
+                function = self.term()
+        return sp.Derivative(function, *variables)
+
+
+def parse_latex(text: str, names: Optional[Names] = None) -> sp.Expr:
+    """One formula (no '=') as SymPy; raises Unreadable."""
+    return Parser(text, names).parse()
