@@ -406,15 +406,15 @@ def _unknown_function(e, known: set) -> str:
     return ""
 
 
-def _split_names(work, names: set):
-    """Runs of links, cut where a side uses a name defined more than once (such a link is unread)."""
+def _split_runs(work, reason):
+    """Runs of links, cut at each link one of whose sides ``reason`` objects to (that link is unread)."""
     for claims, exprs, conditions in work:
-        bad = [next((str(x) for x in e.free_symbols if str(x) in names), "") for e in exprs]
+        bad = [reason(e) for e in exprs]
         run_c, run_e = [], []
         for n, claim in enumerate(claims):
-            name = bad[n] or bad[n + 1]
-            if name:
-                claim.verdict, claim.reason = "unread", f"{name} is defined more than once in the document"
+            why = bad[n] or bad[n + 1]
+            if why:
+                claim.verdict, claim.reason = "unread", why
                 if run_c:
                     yield run_c, run_e, conditions
                 run_c, run_e = [], []
@@ -425,29 +425,23 @@ def _split_names(work, names: set):
             run_c.append(claim)
         if run_c:
             yield run_c, run_e, conditions
+
+
+def _split_names(work, names: set):
+    """Runs of links, cut where a side uses a name defined more than once."""
+    def twice(e):
+        name = next((str(x) for x in e.free_symbols if str(x) in names), "")
+        return f"{name} is defined more than once in the document" if name else ""
+    return _split_runs(work, twice)
 
 
 def _split_unknown(work, known):
-    """Runs of links, cut where a side differentiates an undefined quantity (such a link is unread)."""
-    for claims, exprs, conditions in work:
-        bad = [_unknown_function(e, known) for e in exprs]
-        run_c, run_e = [], []
-        for n, claim in enumerate(claims):
-            name = bad[n] or bad[n + 1]
-            if name:
-                claim.verdict = "unread"
-                claim.reason = (f"{name} is not defined in the document (define it, or pass --define): "
-                                "its derivative cannot be checked")
-                if run_c:
-                    yield run_c, run_e, conditions
-                run_c, run_e = [], []
-                continue
-            if not run_e:
-                run_e = [exprs[n]]
-            run_e.append(exprs[n + 1])
-            run_c.append(claim)
-        if run_c:
-            yield run_c, run_e, conditions
+    """Runs of links, cut where a side differentiates an undefined quantity (its derivative cannot be checked)."""
+    def unknown(e):
+        name = _unknown_function(e, known)
+        return (f"{name} is not defined in the document (define it, or pass --define): "
+                "its derivative cannot be checked") if name else ""
+    return _split_runs(work, unknown)
 
 
 def _bare_symbols(e) -> set:
