@@ -22,6 +22,14 @@ __all__ = [
     "softmax_se", "softmax_vjp", "softmax_ce_temperature", "label_smoothing", "softmax_ce_weighted", "sigmoid_bce",
     "focal_loss", "log_softmax_nll", "softmax_se_planned", "softmax_ce_hessian",
 ]
-from . import testing  # noqa: E402  (derive.testing.assert_gradient; imports neither torch nor jax)
+
+
+def __getattr__(name: str):
+    """derive.testing on first use, so that importing derive does not import NumPy."""
+    if name == "testing":
+        import importlib
+        return importlib.import_module(".testing", __name__)
+    raise AttributeError(f"module 'derive' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"

@@ -13,26 +13,21 @@ def normalized(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr, prefix: tuple
 
     ``prefix`` holds indices in front of the summed one (the example i of y_k^(i)).
     """
-    total = sp.Sum(base[tuple(prefix) + (index,)], (index, 1, K))
-    return Assumption(
-        key=f"{base}_sums_to_one",
-        statement=sp.Eq(total, 1, evaluate=False),
-        text=f"the entries of {base} sum to one",
-        rewrite=(total, sp.Integer(1)),
-        domains=((str(base), "simplex"),),
-    )
+    return _sums_to_one(base[tuple(prefix) + (index,)], index, K, f"{base}_sums_to_one",
+                        f"the entries of {base} sum to one", ((str(base), "simplex"),))
 
 
 def one_hot(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
     """base is one-hot: exactly one entry is 1, the rest 0 (so it sums to one)."""
-    total = sp.Sum(base[index], (index, 1, K))
-    return Assumption(
-        key=f"{base}_one_hot",
-        statement=sp.Eq(total, 1, evaluate=False),
-        text=f"{base} is one-hot, so its entries sum to one",
-        rewrite=(total, sp.Integer(1)),
-        domains=((str(base), "one_hot"),),
-    )
+    return _sums_to_one(base[index], index, K, f"{base}_one_hot", f"{base} is one-hot, so its entries sum to one",
+                        ((str(base), "one_hot"),))
+
+
+def _sums_to_one(entry: sp.Expr, index: sp.Symbol, K: sp.Expr, key: str, text: str, domains: tuple) -> Assumption:
+    """sum_index entry = 1, rewritten to 1 where the sum occurs; ``domains`` tells the sampler how to honour it."""
+    total = sp.Sum(entry, (index, 1, K))
+    return Assumption(key=key, statement=sp.Eq(total, 1, evaluate=False), text=text,
+                      rewrite=(total, sp.Integer(1)), domains=domains)
 
 
 def _key_part(e: sp.Expr) -> str:
@@ -72,10 +67,5 @@ def bias_input(base: sp.IndexedBase, example: sp.Symbol) -> Assumption:
 
 def softmax_total(out: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
     """sum_j o_j = 1 for softmax outputs o: an identity (it holds for every input), cited where it is used."""
-    total = sp.Sum(out[index], (index, 1, K))
-    return Assumption(
-        key=f"{out}_outputs_sum_to_one",
-        statement=sp.Eq(total, 1, evaluate=False),
-        text=f"the softmax outputs {out} sum to one, whatever the logits",
-        rewrite=(total, sp.Integer(1)),
-    )
+    return _sums_to_one(out[index], index, K, f"{out}_outputs_sum_to_one",
+                        f"the softmax outputs {out} sum to one, whatever the logits", ())

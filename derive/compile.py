@@ -68,6 +68,12 @@ class Evaluator:
                                  for n in (str(p.definition.symbol), f"log_{p.definition.symbol}")
                                  if not any(n in q.program.needs for q in self.definitions))
 
+    def class_count(self, K: sp.Expr):
+        """The name under which K (the length of the class axis) must be passed, when a symbolic K appears in
+        the closed form or a definition it needs (label smoothing's eps/K); None otherwise."""
+        programs = [self.program] + [p.program for p in self.definitions]
+        return str(K) if not K.is_Integer and any(K in p.scalars for p in programs) else None
+
     def __call__(self, tensors: dict, ops=None) -> Tensor:
         tensors = dict(tensors)
         for definition in self.definitions:
@@ -124,9 +130,7 @@ class CompiledGradient:
         self.arrays, self.scalars = _inputs(d.setting, expr)
         self.targets = _normalised(d)
         self._evaluate = Evaluator(d.setting, expr, self.free)
-        K = d.setting.K
-        programs = [self._evaluate.program] + [p.program for p in self._evaluate.definitions]
-        self.classes = str(K) if not K.is_Integer and any(K in p.scalars for p in programs) else None
+        self.classes = self._evaluate.class_count(d.setting.K)
         # o - y from a softmax and checked targets cannot overflow: its result needs no finiteness pass
         small = {p.name for p in self._evaluate.definitions if p.definition.kernel in ("softmax", "sigmoid")}
         self._bounded = bounded(self._evaluate.program.root, small | set(self.targets))
@@ -506,8 +510,7 @@ class LayerGradient:
         self.targets = _normalised(d)
         self._evaluate = Evaluator(d.setting, expr, self.free, reduce=(BATCH,))  # summed over the examples
         self.K = d.setting.K
-        programs = [self._evaluate.program] + [p.program for p in self._evaluate.definitions]
-        self.classes = str(self.K) if not self.K.is_Integer and any(self.K in p.scalars for p in programs) else None
+        self.classes = self._evaluate.class_count(self.K)
 
     @property
     def inputs(self) -> tuple:

@@ -31,7 +31,7 @@ import sympy as sp
 from . import rules
 from .engine import Chain
 from .errors import DerivationError
-from .expr import Held
+from .expr import Held, bound_indices
 from .model import Assumption, Derivation
 from .rules.base import single_derivative
 from .setting import Definition, Setting
@@ -170,7 +170,7 @@ class Planner:
         return tuple(out)
 
     def _lemma(self, definition: Definition, x: sp.Basic) -> Optional[Derivation]:
-        taken: list = list(_bound(definition.expr))  # d/dz_j of a sum over j would capture j
+        taken: list = list(bound_indices(definition.expr))  # d/dz_j of a sum over j would capture j
         f = definition.symbol
         if definition.indices:
             f = definition.symbol[tuple(self._pick(i, taken) for i in definition.indices)]
@@ -194,7 +194,7 @@ class Planner:
         raise DerivationError("cost", f"no free index name left for a lemma over {like}")  # pragma: no cover
 
     def _pool(self) -> tuple:
-        inner = {i for d in self._outputs() for i in _bound(d.expr)}
+        inner = {i for d in self._outputs() for i in bound_indices(d.expr)}
         ranged = [i for i, _ in self.setting.ranges]
         return tuple([i for i in ranged if i not in inner] + [i for i in ranged if i in inner])
 
@@ -285,11 +285,6 @@ def _incomplete(d: Derivation, problem: str) -> Derivation:
 def _first_derivative(expr: sp.Expr) -> str:
     nodes = sorted(expr.atoms(sp.Derivative), key=sp.default_sort_key)
     return sp.sstr(nodes[0]) if nodes else sp.sstr(expr)
-
-
-def _bound(expr: sp.Basic) -> set:
-    from .expr import bound_indices
-    return bound_indices(expr)
 
 
 def _plain(e: sp.Basic) -> str:
