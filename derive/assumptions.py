@@ -23,6 +23,12 @@ def one_hot(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
                         ((str(base), "one_hot"),))
 
 
+def hot_at(base: sp.IndexedBase, index: sp.Symbol) -> Assumption:
+    """base is one-hot with its 1 at ``index``: base_index = 1 and every other entry 0."""
+    return Assumption(key=f"{base}_hot_at_{index}", statement=sp.Eq(base[index], 1, evaluate=False),
+                      text=f"{base} is one-hot, its 1 at {index}", domains=((str(base), f"one_hot_at:{index}"),))
+
+
 def _sums_to_one(entry: sp.Expr, index: sp.Symbol, K: sp.Expr, key: str, text: str, domains: tuple) -> Assumption:
     """sum_index entry = 1, rewritten to 1 where the sum occurs; ``domains`` tells the sampler how to honour it."""
     total = sp.Sum(entry, (index, 1, K))

@@ -571,6 +571,13 @@ def _domains(d: Derivation, assumptions: tuple) -> dict:
     return domains
 
 
+def _at(domains: dict, assign: dict) -> dict:
+    """``domains`` with each 'one_hot_at:j' (one-hot, its 1 at index j) set to the value j takes in ``assign``."""
+    named = {str(i): v for i, v in assign.items() if isinstance(i, sp.Symbol)}
+    return {base: (f"one_hot_at={named[kind.split(':', 1)[1]]}" if kind.startswith("one_hot_at:")
+                   and kind.split(":", 1)[1] in named else kind) for base, kind in domains.items()}
+
+
 def _sample(atoms: Sequence[sp.Basic], domains: dict, K: int, rng) -> dict:
     """A value (mpf) for every atom, honouring its domain; drawn in a fixed order for a given seed."""
     values: dict = {}
@@ -581,7 +588,7 @@ def _sample(atoms: Sequence[sp.Basic], domains: dict, K: int, rng) -> dict:
             kind = domains.get(name, "real")
             if kind == "label":
                 continue
-            if kind in ("simplex", "one_hot"):
+            if kind in ("simplex", "one_hot") or kind.startswith("one_hot_at="):
                 groups.setdefault((atom.base, atom.indices[:-1]), set()).add(atom)
             elif kind == "bias" and atom.indices[-1] == 0:
                 values[atom] = mpmath.mpf(1)
@@ -598,7 +605,7 @@ def _sample(atoms: Sequence[sp.Basic], domains: dict, K: int, rng) -> dict:
                 total = mpmath.fsum(raw)
                 vec = [r / total for r in raw]
             else:
-                hot = rng.randrange(K)
+                hot = int(kind.split("=", 1)[1]) - 1 if kind.startswith("one_hot_at=") else rng.randrange(K)
                 vec = [mpmath.mpf(1 if i == hot else 0) for i in range(K)]
         for atom in atoms_here:
             values[atom] = vec[int(atom.indices[-1]) - 1]
@@ -692,7 +699,7 @@ def _check_steps(d: Derivation, Ks, points, index_samples, seed, progress=None) 
                     symbolic = _symbolic_zero(left.expr, right.expr)
                 atoms = sorted(set(left.atoms) | set(right.atoms), key=sp.default_sort_key)
                 for _ in range(points):
-                    values = _sample(atoms, domains, K, rng)
+                    values = _sample(atoms, _at(domains, assign), K, rng)
                     a, b = left.value(values), right.value(values)
                     cases += 1
                     if a is None or b is None:
@@ -742,7 +749,7 @@ def _check_result(d: Derivation, Ks, points, index_samples, rng) -> Check:
                 continue
             atoms = sorted(set(cost.atoms) | set(result.atoms) | {var}, key=sp.default_sort_key)
             for _ in range(points):
-                values = _sample(atoms, domains, K, rng)
+                values = _sample(atoms, _at(domains, assign), K, rng)
                 values.setdefault(var, _draw("real", rng))
                 plus = dict(values)
                 minus = dict(values)

@@ -123,20 +123,52 @@ def test_seed_003_its_denominator_slip_is_flagged_first():
     assert any("catalogue convention" in n for n in report.notes)
 
 
-def test_seed_001_holds_except_where_it_leans_on_unstated_facts():
+def test_the_first_wrong_claim_comes_with_the_engines_closed_form():
+    first = check_file(seed("003")).first_wrong
+    # what dy_i/dz_i is, derived by the planner from the post's own softmax and verified
+    assert first.expected == "y_i*(1 - y_i)" and first.expected_of.startswith("\\frac{\\partial y_i}")
+    assert first.expected_latex and first.to_dict()["expected"]["text"] == first.expected
+    assert "expected: y_i*(1 - y_i)" in check_file(seed("003")).to_text()
+    # no expected form where there is no derivative to derive
+    text = "$$\\sum_j e^{z_j} o_k = 2 e^{z_k}$$"
+    wrong = check(text).first_wrong
+    assert wrong is not None and wrong.expected == ""
+
+
+def test_seed_001_its_off_diagonal_partial_holds_in_the_case_the_post_splits_off():
     report = check_file(seed("001"))
-    # 46: e^{z_j} d/dz_i (sum_k e^{z_k})^{-1} drops d e^{z_j}/dz_i: it holds only for j != i, never stated
-    assert wrong_lines(seed("001")) == [46]
+    # 46: e^{z_j} d/dz_i (sum_k e^{z_k})^{-1} drops d e^{z_j}/dz_i: it holds for j != i, the case the sum over
+    # j != i on line 36 needs, and the report says so
+    assert wrong_lines(seed("001")) == []
+    (c46,) = [c for c in report.claims if c.line == 46]
+    assert c46.verdict == "holds" and c46.cases == ("Ne(j, i)",) and "line 36" in c46.reason
     # 84: o_i sum_j y_j - y_i = o_i - y_i holds with the post's underbrace "= 1" read as sum_j y_j = 1
     assert [c.uses for c in report.claims if c.line == 84][0]
-    assert report.counts()["holds"] >= 15
+    assert report.counts()["holds"] == 17
 
 
-def test_seeds_000_002_and_004_their_equations_hold():
-    assert wrong_lines(seed("000")) == []
+def test_without_the_case_split_the_off_diagonal_partial_is_wrong():
+    text = seed("001").read_text().replace("\\sum_{j \\neq i}", "\\sum_{j}")
+    report = check(text)
+    # the split itself is now wrong (line 36), and so is the partial of o_j on line 46
+    assert [c.line for c in report.claims if c.verdict == "wrong"][:2] == [36, 46]
+    assert report.first_wrong.expected == "o_i - y^*_i"
+
+
+def test_seeds_002_and_004_their_equations_hold():
     assert wrong_lines(seed("002")) == []
-    # 47: "C_x = -ln a_j^L" holds only for a one-hot y whose hot index is j (said in prose, not read)
-    assert wrong_lines(seed("004")) == [47]
+    # 47: "C_x = -ln a_j^L" holds for a one-hot y whose hot index is j, as the prose after it says
+    assert wrong_lines(seed("004")) == []
+    (c47,) = [c for c in check_file(seed("004")).claims if c.line == 47]
+    assert c47.verdict == "holds" and "one-hot, its 1 at j" in c47.reason
+
+
+def test_without_its_hot_index_the_one_hot_cost_is_wrong():
+    text = seed("004").read_text().replace(r'where \\(j\\) is the index of the element in the vector \\(y\\) that '
+                                           r'is "hot"', "where the sum is gone")
+    assert "where the sum is gone" in text
+    report = check(text)
+    assert report.first_wrong is not None and report.first_wrong.line == 47
 
 
 def test_a_wrong_claim_in_a_seed_is_flagged():

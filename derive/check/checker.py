@@ -11,14 +11,14 @@ precision. A link that fails without the document's assumptions
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
 import sympy as sp
 
-from ..assumptions import different, normalized
-from ..definitions import any_cost
+from ..assumptions import different, hot_at, normalized
+from ..definitions import any_cost, sigmoid, softmax
 from ..errors import ArgumentError, ArgumentTypeError
 from ..expr import SumExcept
 from ..model import Derivation, Rule, Step
@@ -42,6 +42,10 @@ class Claim:
     chain: int = 0
     lhs_line: int = 0
     uses: tuple = ()
+    cases: tuple = ()              # index conditions (j != i) a claim holds under: the document's case split
+    expected: str = ""             # the first wrong claim: the engine's closed form of the quantity (text)
+    expected_latex: str = ""
+    expected_of: str = ""          # ... of this side of the chain, as written
 
     def to_dict(self) -> dict:
         out = {"line": self.line, "lhs": self.lhs, "rhs": self.rhs, "verdict": self.verdict,
@@ -50,8 +54,12 @@ class Claim:
             out["reason"] = self.reason
         if self.uses:
             out["uses"] = list(self.uses)
+        if self.cases:
+            out["cases"] = list(self.cases)
         if self.counterexample is not None:
             out["counterexample"] = self.counterexample
+        if self.expected:
+            out["expected"] = {"of": self.expected_of, "text": self.expected, "latex": self.expected_latex}
         return out
 
 
@@ -161,12 +169,33 @@ def _as_definition(lhs, rhs, defined: dict) -> Optional[Definition]:
         base = lhs.base
         if str(base) + "[]" in defined or rhs.has(base):
             return None
-        return Definition(f"def_{base}", base, tuple(lhs.indices), _private_bounds(rhs), text="from the document")
+        return _with_kernel(Definition(f"def_{base}", base, tuple(lhs.indices), _private_bounds(rhs),
+                                       text="from the document"))
     if isinstance(lhs, sp.Symbol) and lhs != K_SYMBOL and not lhs.is_integer:
         if str(lhs) in defined or lhs in rhs.free_symbols:
             return None
         return Definition(f"def_{lhs}", lhs, (), _private_bounds(rhs), text="from the document")
     return None
+
+
+def _with_kernel(d: Definition) -> Definition:
+    """A definition that is a softmax (e^{g(j)} / sum_l e^{g(l)}) or a sigmoid (1 / (1 + e^{-g(j)})) of its
+    one index, marked as such: the planner folds its quotients back into the defined name."""
+    if len(d.indices) != 1:
+        return d
+    j = d.indices[0]
+    num, den = sp.fraction(d.expr)
+    if isinstance(num, sp.exp) and isinstance(den, sp.Sum) and len(den.limits) == 1 \
+            and isinstance(den.function, sp.exp):
+        l = den.limits[0][0]
+        g = num.args[0]
+        if g.has(j) and den.function.args[0] == g.xreplace({j: l}):
+            return replace(d, kernel="softmax", argument=g)
+    if num == 1 and isinstance(den, sp.Add) and len(den.args) == 2 and 1 in den.args:
+        e = next(a for a in den.args if a != 1)
+        if isinstance(e, sp.exp) and e.args[0].could_extract_minus_sign() and e.args[0].has(j):
+            return replace(d, kernel="sigmoid", argument=-e.args[0])
+    return d
 
 
 def _as_assumption(lhs, rhs):
@@ -196,8 +225,21 @@ def _as_one(expr):
 _NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠)\s*([a-z])\b")
 
 
+_HOT = [  # where j is the index of the element of y that is "hot" / where y_j = 1
+    re.compile(r"^[\s,.;:]*where\s+([a-z])\s+is\s+the\s+index\s+of\s+[^.]*?\b([a-z])\b[^.]*?\bhot\b"),
+    re.compile(r"^[\s,.;:]*where\s+([a-z])_\{?([a-z])\}?\s*=\s*1\b"),
+]
+
+
+def _prose(text: str) -> str:
+    """Prose with its inline-math delimiters removed: 'where \\(j\\) is' -> 'where j is'."""
+    return re.sub(r"\\\\?[()]|\$", "", text)
+
+
 def _conditions(before: str, names: Names, after: str = "") -> tuple:
-    """j != k stated in the prose just before a block (For $j \\neq k$: ...), or just after it (..., where j != i)."""
+    """The conditions stated in the prose around a block: j != k just before it (For $j \\neq k$: ...) or
+    just after it (..., where j != i), and a one-hot target's hot index just after it (where j is the index of
+    the element of y that is "hot")."""
     tail = before[-400:]
     lead = re.match(r"[\s,.;:]*(?:where|for|if|when)\b[^.]{0,80}", after)
     if lead:
@@ -207,6 +249,14 @@ def _conditions(before: str, names: Names, after: str = "") -> tuple:
         if "_" in tail[max(0, tail.find(a) - 1):tail.find(a)]:
             continue
         out.append(different(names.index(a), names.index(b)))
+    plain = _prose(after[:240])
+    for n, pattern in enumerate(_HOT):
+        m = pattern.search(plain)
+        if m:
+            index, base = (m.group(1), m.group(2)) if n == 0 else (m.group(2), m.group(1))
+            if base in names.bases:
+                out.append(hot_at(names.bases[base], names.index(index)))
+            break
     return tuple(out)
 
 
@@ -221,12 +271,11 @@ def _conventional(names: Names, used: set, defined: dict, differentiated: set = 
     for name in candidates:
         if name + "[]" not in defined:
             base = names.base(name)
-            out.append(Definition(f"def_{name}", base, (j,), sp.exp(z[j]) / sp.Sum(sp.exp(z[l]), (l, 1, K_SYMBOL)),
-                                  text="softmax (catalogue convention)"))
+            out.append(replace(softmax(base, lambda i: z[i], j, l, K_SYMBOL, name=f"def_{name}"),
+                               text="softmax (catalogue convention)"))
             break
     if "s" in used and "s[]" not in defined:
-        out.append(Definition("def_s", names.base("s"), (j,), 1 / (1 + sp.exp(-z[j])),
-                              text="sigmoid (catalogue convention)"))
+        out.append(replace(sigmoid(names.base("s"), z, j), name="def_s", text="sigmoid (catalogue convention)"))
     return out
 
 
@@ -369,12 +418,48 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     work = [(c, e, k) for c, e, k in _split_names(work, redefined)]
     for d in definitions:  # an indexed name is known to the verifier only with its indices
         pass
+    splits = _case_splits(work)
+    runs: dict = {}  # id(claim) -> (its run's claims, expressions, position, conditions)
     for run_claims, run_exprs, conditions in _split_unknown(work, known):
-        _check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples, seed)
+        free = set().union(*(_free_indices(e) for e in run_exprs))
+        cases = tuple((different(a, b), line) for (a, b), line in splits.items()
+                      if {a, b} <= free and not any(c.different == ((a, b),) for c in conditions))
+        _check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples, seed,
+                   cases)
+        runs.update({id(c): (run_claims, run_exprs, n, conditions) for n, c in enumerate(run_claims)})
 
     report = CheckReport(claims, [f"{sp.sstr(d.lhs)} := {sp.sstr(d.expr)}" for d in definitions],
                          [sp.sstr(a.statement) for a in _unique(facts)], notes, text, name)
+    first = report.first_wrong
+    if first is not None and id(first) in runs:
+        _expect(first, *runs[id(first)], setting, tuple(facts))
     return report
+
+
+def _expect(claim: Claim, claims: list, exprs: list, n: int, conditions: tuple, setting: Setting,
+            facts: tuple, timeout: float = 5.0) -> None:
+    """Fill in what the wrong ``claim``'s right-hand side should equal, where the engine can derive it: the
+    planner's closed form of the earliest side still joined to the claim by links that hold, verified."""
+    from ..planner import Planner
+    from ..render.printers import latex, text
+    from ..verify import verify
+
+    m = n
+    while m > 0 and claims[m - 1].verdict == "holds":
+        m -= 1
+    for h in range(m, n + 1):
+        head = exprs[h]
+        if not head.has(sp.Derivative):
+            continue
+        try:
+            d = Planner(setting, facts + tuple(conditions), timeout=timeout).derive(
+                head, name="expected", title="the engine's derivation")
+            if d.incomplete or d.result.has(sp.Derivative) or not verify(d, Ks=(2, 3)).ok:
+                continue
+        except Exception:  # noqa: BLE001 -- no derivation: the report simply has no expected form
+            continue
+        claim.expected, claim.expected_latex, claim.expected_of = text(d.result), latex(d.result), claims[h].lhs
+        return
 
 
 def _abstract_costs(work, defined):
@@ -496,13 +581,30 @@ def _labels(definitions, exprs) -> set:
     return out
 
 
-def _check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed) -> None:
+def _case_splits(work) -> dict:
+    """(j, i) -> line, for each sum over j != i the document writes: it treats the cases j = i and j != i apart."""
+    out: dict = {}
+    for claims, exprs, _ in work:
+        for n, e in enumerate(exprs):
+            for node in e.atoms(SumExcept):
+                if isinstance(node.excluded, sp.Symbol):
+                    out.setdefault((node.index, node.excluded), claims[max(n - 1, 0)].line)
+    return out
+
+
+def _free_indices(e) -> set:
+    return {s for s in e.free_symbols if isinstance(s, sp.Symbol) and s.is_integer and s != K_SYMBOL}
+
+
+def _check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=()) -> None:
+    """Verify a run of links; a link that fails is tried again with the document's assumptions, then in the
+    cases its sums split apart (j != i), and holds "using" or "for" them."""
     from ..verify import verify
 
-    def run(with_facts):
+    def run(with_facts, extra=()):
         steps = tuple(Step(e, Rule.CLAIM, "claimed", assumptions=tuple(facts) if with_facts else ())
                       for e in exprs[1:])
-        d = Derivation("claim", "claim", setting, exprs[0], steps, conditions=conditions)
+        d = Derivation("claim", "claim", setting, exprs[0], steps, conditions=tuple(conditions) + tuple(extra))
         try:
             report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
         except Exception as e:  # noqa: BLE001 -- a formula SymPy cannot evaluate is unread, never a traceback
@@ -515,20 +617,32 @@ def _check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samp
             c.verdict, c.reason = "unread", error
         return
     failing = [n for n, c in first.items() if not c.ok]
-    second = {}
+    second, third = {}, {}
     if failing and facts:
         second, _ = run(True)
         second = second or {}
+    if cases and any(not (n in second and second[n].ok) for n in failing):
+        third, _ = run(True, tuple(a for a, _ in cases))
+        third = third or {}
     for n, claim in enumerate(claims, start=1):
         c = first.get(n)
         if c is None:
             claim.verdict, claim.reason = "unread", "not checked"
         elif c.ok:
             claim.verdict = "holds"
+            if conditions:  # read from the prose around the block: say so
+                claim.cases = tuple(a.text for a in conditions)
+                claim.reason = "given that " + "; ".join(claim.cases)
         elif n in second and second[n].ok:
             claim.verdict = "holds"
             claim.uses = tuple(sp.sstr(a.statement) for a in _unique(facts))
             claim.reason = "using " + ", ".join(claim.uses)
+        elif n in third and third[n].ok:
+            claim.verdict = "holds"
+            claim.cases = tuple(sp.sstr(a.statement) for a, _ in cases)
+            claim.reason = "for " + ", ".join(f"{a.different[0][0]} != {a.different[0][1]} (the sum over "
+                                              f"{a.different[0][0]} != {a.different[0][1]} on line {line})"
+                                              for a, line in cases)
         elif not (getattr(c, "counterexample", None) or c.message.startswith("sides differ")):
             claim.verdict, claim.reason = "unread", "cannot evaluate both sides: " + c.message
         else:

@@ -34,10 +34,12 @@ def render_text(report) -> str:
         lines.append(f"{head} line {c.line}: [{MARK[c.verdict]}] {_short(c.lhs, 40)} = {_short(c.rhs, 50)}")
         if c.verdict == "wrong":
             lines.append(f"     counterexample {_counter(c.counterexample or {})}")
+            if c.expected:
+                lines.append(f"     expected: {c.expected}  (derived by the engine from {_short(c.expected_of, 40)})")
         elif c.reason and c.verdict == "unread":
             lines.append(f"     {c.reason}")
-        elif c.uses:
-            lines.append(f"     holds using {', '.join(c.uses)}")
+        elif c.uses or c.cases:
+            lines.append(f"     holds {c.reason}")
     if first is not None:
         lines.append(f"first wrong claim: line {first.line}")
     else:
@@ -71,10 +73,12 @@ def render_markdown(report) -> str:
             detail = ""
             if c.verdict == "wrong":
                 detail = ": counterexample " + _counter(c.counterexample or {})
+                if c.expected:
+                    detail += f"; the engine derives ${c.expected_of} = {c.expected_latex}$"
             elif c.verdict == "unread":
                 detail = ": " + c.reason
-            elif c.uses:
-                detail = " using " + ", ".join(c.uses)
+            elif c.uses or c.cases:
+                detail = " " + c.reason
             out.append(f"> line {c.line}: {tag}{detail}")
     return "\n".join(out)
 
