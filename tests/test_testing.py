@@ -220,9 +220,11 @@ def test_bad_arguments_are_named():
     assert err.value.argument == "name"
     with pytest.raises(derive.ArgumentTypeError):
         dt.check_gradient("ce", "softmax_ce")
-    with pytest.raises(derive.ArgumentError) as err:
-        dt.check_gradient(ce, "mlp_backprop")
-    assert "network" in str(err.value)
+    shared = derive.gradient("-sum(y[j]*log(softmax(z)[j]), j)", wrt="w", define=["z[j] = sum(w[j, d]*x[d], d)"],
+                             assume=["sum(y[j], j) = 1"])
+    with pytest.raises(derive.ArgumentError) as err:  # gradients with respect to a shared layer: not yet
+        dt.check_gradient(ce, shared)
+    assert err.value.argument == "derivation" and "'layer' interface" in str(err.value)
 
 
 def test_importing_derive_imports_no_framework():
@@ -271,4 +273,282 @@ def test_a_pytorch_mean_reduction_fails_as_mean_for_sum():
         return w.grad
 
     report = dt.check_gradient(torch_mean, "softmax_ce_labels")
+    assert not report.ok and "sum against mean" in report.cause
+
+
+# -- backpropagation through an MLP (mlp_backprop) ------------------------------------------------
+# fn(weights=[W2..WL], biases=[b2..bL], x=(N, n1), y=(N, nL)) -> (grads_W, grads_b), the gradients of the
+# batch-mean cost; W^l has shape (n_l, n_(l-1)), z^l = a^(l-1) @ W^l.T + b^l, sigmoid hidden layers, softmax output.
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def forward(weights, biases, x):
+    acts = [x]
+    for n, (W, b) in enumerate(zip(weights, biases)):
+        z = acts[-1] @ W.T + b
+        acts.append(softmax(z) if n == len(weights) - 1 else sigmoid(z))
+    return acts
+
+
+def backprop(weights, biases, x, y, slip=None):
+    """Hand-written backpropagation; ``slip`` switches on one classic mistake."""
+    acts = forward(weights, biases, x)
+    delta = acts[-1] - y  # BP1
+    if slip != "sum":
+        delta = delta / x.shape[0]  # the cost is the mean over the batch
+    grads_W, grads_b = [], []
+    for n in range(len(weights) - 1, -1, -1):
+        grads_W.insert(0, acts[n].T @ delta if slip == "transposed" else delta.T @ acts[n])  # BP4
+        grads_b.insert(0, np.zeros(delta.shape[1], delta.dtype) if slip == "zero bias" else delta.sum(axis=0))  # BP3
+        if n:
+            back = delta @ weights[n]
+            delta = back if slip == "no sigma'" else back * acts[n] * (1 - acts[n])  # BP2
+    if slip == "no bias":
+        return grads_W
+    return grads_W, grads_b
+
+
+def backprop_another_route(weights, biases, x, y):
+    """Also right, computed differently: sigmoid(z) = (1 + tanh(z/2))/2, sigma'(z) from z, the mean taken last."""
+    zs, acts = [], [x]
+    for n, (W, b) in enumerate(zip(weights, biases)):
+        zs.append(np.einsum("nj,kj->nk", acts[-1], W) + b)
+        acts.append(softmax(zs[-1]) if n == len(weights) - 1 else (1 + np.tanh(zs[-1] / 2)) / 2)
+    delta, grads_W, grads_b = acts[-1] - y, [], []
+    for n in range(len(weights) - 1, -1, -1):
+        grads_W.insert(0, np.einsum("nk,nj->kj", delta, acts[n]) / x.shape[0])
+        grads_b.insert(0, delta.mean(axis=0))
+        if n:
+            s = (1 + np.tanh(zs[n - 1] / 2)) / 2
+            delta = np.einsum("nk,kj->nj", delta, weights[n]) * s * (1 - s)
+    return grads_W, grads_b
+
+
+def backprop_sum(weights, biases, x, y):
+    return backprop(weights, biases, x, y, slip="sum")
+
+
+def backprop_transposed(weights, biases, x, y):
+    return backprop(weights, biases, x, y, slip="transposed")
+
+
+def backprop_without_sigmoid_derivative(weights, biases, x, y):
+    return backprop(weights, biases, x, y, slip="no sigma'")
+
+
+def backprop_without_bias(weights, biases, x, y):
+    return backprop(weights, biases, x, y, slip="no bias")
+
+
+def backprop_zero_bias(weights, biases, x, y):
+    return backprop(weights, biases, x, y, slip="zero bias")
+
+
+@pytest.mark.parametrize("fn", [backprop, backprop_another_route])
+def test_a_correct_numpy_backprop_passes(fn):
+    report = dt.assert_gradient(fn, "mlp_backprop")
+    assert report.ok and report.failure is None and report.cause is None and report.framework == "numpy"
+    assert len(report.cases) >= 40 and not report.notes  # no case skipped
+    text = str(report)
+    assert f"matches the closed form in all {len(report.cases)} cases" in text
+    assert "layer sizes [3, 4, 2], [5, 3, 3, 4]" in text and "saturating sigmoids" in text
+    assert dt.assert_gradient(backprop, derive.entry("mlp_backprop")()).ok  # a Derivation object
+
+
+def test_the_network_battery_covers_sizes_batches_dtypes_and_saturating_sigmoids():
+    cases = dt.check_gradient(backprop, "mlp_backprop").cases
+    assert {str(c.dims["sizes"]) for c in cases} >= {"[3, 4, 2]", "[5, 3, 3, 4]"}
+    assert 1 in {c.dims["N"] for c in cases} and max(c.dims["N"] for c in cases) > 1
+    for c in cases:  # every array in the case has its dtype, the weights and biases included
+        arrays = c.inputs["weights"] + c.inputs["biases"] + [c.inputs["x"], c.inputs["y"]]
+        assert {a.dtype for a in arrays} == {np.dtype(c.dtype)}
+        np.testing.assert_array_equal(c.inputs["y"].sum(axis=1), 1)  # one-hot, as the derivation assumes
+        assert set(np.unique(c.inputs["y"])) <= {0, 1}
+    assert {c.dtype for c in cases} == {"float32", "float64"}
+    assert min(c.scale for c in cases) <= 1e-3 and max(c.scale for c in cases) == pytest.approx(1e4)
+    zs = [dt._Network.scores(c.inputs) for c in cases]
+    assert any(max(np.abs(z).max() for z in s[:-1]) >= 30 and np.abs(s[-1]).max() <= 3 + 1e-9 for s in zs)  # saturated
+    assert any(np.all(s[-1] == s[-1][:, :1]) for s in zs)  # equal output scores in each row
+    square = [c for c in cases if any(w.shape[0] == w.shape[1] for w in c.inputs["weights"])]
+    assert square  # so that a transposed weight gradient keeps its shape somewhere
+
+
+def test_the_diagnosis_reference_agrees_with_the_closed_form():
+    """The plain NumPy backpropagation the diagnoses vary is itself the closed form, case by case."""
+    compiled = derive.mlp_backprop().compile()
+    for case in dt.check_gradient(backprop, "mlp_backprop").cases:
+        want = dt._Network.parts(compiled(**case.inputs))
+        for (name, E), (_, R) in zip(want, dt._Network.parts(dt._backprop(case.inputs))):
+            assert dt._close(E, R.astype(E.dtype), case), (case.describe(), name)
+
+
+def test_a_backprop_computing_in_float32_is_held_to_the_float32_tolerance():
+    def float32_inside(weights, biases, x, y):
+        f = np.float32
+        return backprop([W.astype(f) for W in weights], [b.astype(f) for b in biases], x.astype(f), y.astype(f))
+    report = dt.assert_gradient(float32_inside, "mlp_backprop")
+    assert any("lower precision" in n for n in report.notes)
+
+
+def test_backprop_summed_over_the_batch_fails_as_sum_against_mean():
+    report = failing(backprop_sum, "mlp_backprop")
+    f = report.failure
+    N = f.case.dims["N"]
+    assert N > 1 and f"times N = {N}" in report.cause and "sum against mean" in report.cause
+    assert all(c.dims["N"] > 1 for c in (g.case for g in report.failures))  # a batch of one is right either way
+    assert f.output and f.got == pytest.approx(N * f.want)
+    text = str(report)
+    assert f"worst entry {f.output}[" in text and f.case.describe() in text and "right: none" in text
+
+
+def test_a_transposed_weight_gradient_is_named():
+    report = failing(backprop_transposed, "mlp_backprop")
+    assert report.cause.startswith("transposed weight gradient") and "a_prev.T @ delta" in report.cause
+    assert "the bias gradients match" in report.cause
+    assert any(f.kind == "shape" for f in report.failures)
+    square = [k for f in report.failures for k, (A, E, status) in f.outputs.items() if status == "mismatch"]
+    assert square and all(k.startswith("grads_W") for k in square)  # the 3 x 3 weights: transposed values
+    text = str(report)
+    assert "fn returned grads_W[0] (dC/dW^2, the weights into layer 2) with shape" in text
+    assert "right: grads_b[0], grads_b[1]" in text
+
+
+def test_a_missing_sigmoid_derivative_is_named():
+    report = failing(backprop_without_sigmoid_derivative, "mlp_backprop")
+    assert "off by the sigmoid derivative factor" in report.cause and "missing sigma'(z)" in report.cause
+    assert "in every hidden layer" in report.cause
+    f = report.failure  # the output layer's gradients are right (BP1 has no sigma'), the layers below are not
+    last = len(f.case.dims["sizes"]) - 2
+    assert f.outputs[f"grads_W[{last}]"][2] == f.outputs[f"grads_b[{last}]"][2] == "ok"
+    assert f.output in ("grads_W[0]", "grads_b[0]") and f.outputs["grads_W[0]"][2] == "mismatch"
+
+    def last_hidden_only(weights, biases, x, y):  # forgets a^l (1 - a^l) in the first step of BP2 only
+        acts, L = forward(weights, biases, x), len(weights)
+        delta, grads_W, grads_b = (acts[-1] - y) / x.shape[0], [], []
+        for n in range(L - 1, -1, -1):
+            grads_W.insert(0, delta.T @ acts[n])
+            grads_b.insert(0, delta.sum(axis=0))
+            if n:
+                delta = delta @ weights[n] * (1 if n == L - 1 else acts[n] * (1 - acts[n]))
+        return grads_W, grads_b
+    report = failing(last_hidden_only, "mlp_backprop")
+    assert "sigmoid derivative" in report.cause and "in the last hidden layer only" in report.cause
+
+
+def test_layers_in_reverse_order_are_named():
+    def appended_backwards(weights, biases, x, y):
+        grads_W, grads_b = backprop(weights, biases, x, y)
+        return grads_W[::-1], grads_b[::-1]
+    report = failing(appended_backwards, "mlp_backprop")
+    assert report.cause.startswith("the layers are in reverse order")
+
+
+@pytest.mark.parametrize("fn, cause", [
+    (backprop_without_bias, "the bias gradients are missing: fn returned only the 2 weight gradients"),
+    (backprop_zero_bias, "the bias gradients are zero where they should not be, the weight gradients match"),
+])
+def test_a_dropped_bias_gradient_is_named(fn, cause):
+    report = failing(fn, "mlp_backprop")
+    assert report.cause.startswith(cause) and "BP3" in report.cause
+    if fn is backprop_without_bias:
+        assert report.failure.kind == "structure" and len(report.failures) == len(report.cases)
+        assert "a pair (grads_W, grads_b) of two lists" in str(report)
+    else:
+        assert {f.output[:7] for f in report.failures} == {"grads_b"}
+
+
+def test_bias_gradients_per_example_or_with_a_kept_axis_are_named():
+    def per_example(weights, biases, x, y):
+        grads_W, _ = backprop(weights, biases, x, y)
+        acts, grads_b = forward(weights, biases, x), []
+        delta = acts[-1] - y
+        for n in range(len(weights) - 1, -1, -1):
+            grads_b.insert(0, delta)  # delta^l itself, one row per example
+            if n:
+                delta = delta @ weights[n] * acts[n] * (1 - acts[n])
+        return grads_W, grads_b
+    assert "one row per example" in failing(per_example, "mlp_backprop").cause
+
+    def column(weights, biases, x, y):
+        grads_W, grads_b = backprop(weights, biases, x, y)
+        return grads_W, [g[:, None] for g in grads_b]
+    assert "a kept axis" in failing(column, "mlp_backprop").cause
+
+
+def test_an_extra_sigmoid_derivative_at_the_softmax_output_is_named():
+    def quadratic_cost_habit(weights, biases, x, y):
+        acts = forward(weights, biases, x)
+        delta = (acts[-1] - y) * acts[-1] * (1 - acts[-1]) / x.shape[0]
+        grads_W, grads_b = [], []
+        for n in range(len(weights) - 1, -1, -1):
+            grads_W.insert(0, delta.T @ acts[n])
+            grads_b.insert(0, delta.sum(axis=0))
+            if n:
+                delta = delta @ weights[n] * acts[n] * (1 - acts[n])
+        return grads_W, grads_b
+    report = failing(quadratic_cost_habit, "mlp_backprop")
+    assert "extra factor a^L (1 - a^L) at the softmax output" in report.cause
+
+
+def test_a_naive_softmax_in_backprop_fails_only_where_exp_overflows():
+    def naive(weights, biases, x, y):
+        a = x
+        acts = [x]
+        for n, (W, b) in enumerate(zip(weights, biases)):
+            z = a @ W.T + b
+            a = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) if n == len(weights) - 1 else sigmoid(z)
+            acts.append(a)
+        delta, grads_W, grads_b = (acts[-1] - y) / x.shape[0], [], []
+        for n in range(len(weights) - 1, -1, -1):
+            grads_W.insert(0, delta.T @ acts[n])
+            grads_b.insert(0, delta.sum(axis=0))
+            if n:
+                delta = delta @ weights[n] * acts[n] * (1 - acts[n])
+        return grads_W, grads_b
+    report = failing(naive, "mlp_backprop")
+    assert "non-finite output" in report.cause and "missing max-subtraction" in report.cause
+    assert all(dt._large(f.case) for f in report.failures) and report.failure.kind == "non-finite"
+    assert "got nan" in str(report)
+
+
+def test_pinned_network_inputs_and_bad_ones_are_named():
+    rng = np.random.default_rng(5)
+    W = [rng.normal(size=(5, 2)), rng.normal(size=(3, 5))]
+    b = [rng.normal(size=5), rng.normal(size=3)]
+    report = dt.assert_gradient(backprop, "mlp_backprop", weights=W, biases=b)
+    assert {str(c.dims["sizes"]) for c in report.cases} == {"[2, 5, 3]"}
+    np.testing.assert_array_equal(report.cases[0].inputs["weights"][1], W[1])
+    x = rng.normal(size=(7, 2))
+    assert {c.dims["N"] for c in dt.assert_gradient(backprop, "mlp_backprop", x=x).cases} == {7}
+    for fixed, argument in [(dict(weights=3), "weights"), (dict(weights=[np.zeros(3)]), "weights[0]"),
+                            (dict(weights=W, x=np.zeros((2, 4))), "x"), (dict(weights=W, biases=b[:1]), "biases"),
+                            (dict(weights=[W[0], W[0]]), "weights[1]"), (dict(y=np.full((2, 3), 1 / 3)), "y"),
+                            (dict(weights=W, y=np.eye(2)), "y"), (dict(z=np.zeros((2, 2))), "z")]:
+        with pytest.raises(derive.ArgumentError) as err:
+            dt.check_gradient(backprop, "mlp_backprop", **fixed)
+        assert err.value.argument == argument, fixed
+    with pytest.raises(derive.ArgumentTypeError):
+        dt.check_gradient(backprop, "mlp_backprop", weights=3)
+
+
+def test_a_pytorch_autograd_backprop_passes_and_a_summed_one_fails():
+    torch = _torch()
+
+    def torch_backprop(weights, biases, x, y, reduction="mean"):
+        Ws = [W.detach().clone().requires_grad_(True) for W in weights]
+        bs = [b.detach().clone().requires_grad_(True) for b in biases]
+        a = x
+        for W, b in zip(Ws[:-1], bs[:-1]):
+            a = torch.sigmoid(a @ W.T + b)
+        torch.nn.functional.cross_entropy(a @ Ws[-1].T + bs[-1], y, reduction=reduction).backward()
+        return [W.grad for W in Ws], [b.grad for b in bs]
+
+    report = dt.assert_gradient(torch_backprop, "mlp_backprop")
+    assert report.framework == "torch"
+
+    def torch_sum(weights, biases, x, y):
+        return torch_backprop(weights, biases, x, y, reduction="sum")
+    report = dt.check_gradient(torch_sum, "mlp_backprop", framework="torch")
     assert not report.ok and "sum against mean" in report.cause
