@@ -171,6 +171,30 @@ def test_without_its_hot_index_the_one_hot_cost_is_wrong():
     assert report.first_wrong is not None and report.first_wrong.line == 47
 
 
+def test_seed_000_its_per_example_chain_rule_and_its_bias_remark_are_flagged():
+    report = check_file(seed("000"))
+    # h_1 without its argument is h_1(x^(i)): dJ/dh_1 is then one example's -y_1^(i)/h_1(x^(i)), not a sum over
+    # the examples (67, 100, 128), the chain rule without the sum over examples is wrong (62, 155), so is a
+    # per-example factor multiplied into the sum (93, 119, 147, 156); x_0^(i) is the bias input 1, not 0 (173)
+    assert wrong_lines(seed("000")) == [62, 67, 93, 100, 119, 128, 147, 155, 156, 173]
+    by_line = {c.line: c for c in report.claims}
+    # the quotient rule with u' and v' (u redefined in each part) and the final forms hold
+    assert all(by_line[n].verdict == "holds" for n in (83, 84, 85, 86, 87, 110, 111, 112, 113, 138, 141, 163))
+    assert by_line[158].verdict == "holds" and by_line[158].uses
+    # the general form holds at j = 0 too, with x_0 = 1 read from x^(i) = [1; x_1^(i)]
+    assert by_line[169].verdict == "holds" and "Eq(x[i, 0], 1)" in by_line[169].uses
+    assert by_line[173].cases == ("j = 0",) and by_line[173].counterexample["lhs"] == 1.0
+    assert {c.verdict for c in report.claims if c.line in (20, 24)} == {"unread"}
+    assert any("case by case" in n for n in report.notes) and any("defined 3 times" in n for n in report.notes)
+
+
+def test_seed_000_without_its_bias_vector_the_general_form_fails_at_j_0():
+    text = seed("000").read_text().replace(r"x^{(i)} = \begin{bmatrix} 1 \\ x_1^{(i)} \end{bmatrix}", "")
+    assert "x_1^{(i)} \\end{bmatrix}" not in text
+    report = check(text)
+    assert [c.verdict for c in report.claims if c.line == 169] == ["wrong"]
+
+
 def test_a_wrong_claim_in_a_seed_is_flagged():
     text = seed("004").read_text().replace(r"\stackrel{a \text{ def}}{=} -a_j^L a_i^L. \quad \blacksquare",
                                            r"\stackrel{a \text{ def}}{=} a_j^L a_i^L. \quad \blacksquare")
@@ -192,13 +216,18 @@ def test_a_wrong_claim_in_a_seed_is_flagged():
     (r"\exp(z_k) \cdot \ln o_k", "exp(z[k])*log(o[k])"),
     (r"\sigma(z_k)", "1/(1 + exp(-z[k]))"),
     (r"\bigg( o_k \bigg)^{2}", "o[k]**2"),
+    (r"\exp{(\Theta_{10} + x_1^{(i)}})", "exp(Theta[1, 0] + x[i, 1])"),   # a bracket closed outside its group
+    (r"u' v - u v^{\prime}", "-u*v^\\prime + u^\\prime*v"),
+    (r"\matrix{1 \| x_1^{(i)}}", "Matrix([\n[      1],\n[x[i, 1]]])"),
+    (r"h_1(x^{(i)})", "h[i, 1]"),
 ])
 def test_the_parser_reads_the_notation_of_derivations(latex, expected):
     import sympy as sp
     assert sp.sstr(parse_latex(latex)) == expected
 
 
-@pytest.mark.parametrize("latex", [r"\int_0^1 f", r"\frac{a}{", r"o_k \mapsto 1", "__import__('os')"])
+@pytest.mark.parametrize("latex", [r"\int_0^1 f", r"\frac{a}{", r"o_k \mapsto 1", "__import__('os')",
+                                   r"1, 2, \ldots, m", r"\matrix{1, 2 \| 3}"])
 def test_the_parser_refuses_what_it_cannot_read_with_a_position(latex):
     with pytest.raises(Unreadable) as info:
         parse_latex(latex)

@@ -51,6 +51,20 @@ _DROP = [
 ]
 
 
+_MATRIX = re.compile(r"\\begin\{(?P<env>[bpvBV]?matrix)\}(?P<body>.*?)\\end\{(?P=env)\}", re.DOTALL)
+
+
+def _matrix(m: re.Match) -> str:
+    """A written-out matrix as one factor the parser reads, \\matrix{a, b \\| c, d}, with rows and cells
+    marked so that the row breaks of the block around it do not cut it; the same length, so offsets stay."""
+    head = "\\matrix{"
+    body = m.group("body").replace("\\\\", "\\|").replace("&", ",")
+    text = head + " " * (len(m.group()) - len(head) - len(body) - 1 - len("\\end{" + m.group("env") + "}")) \
+        + body + " " * len("\\end{" + m.group("env") + "}") + "}"
+    assert len(text) == len(m.group())
+    return text
+
+
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
@@ -67,6 +81,7 @@ def _clean(body: str) -> str:
                   lambda m: _blank(m.group()), body)
     # a long row continued on the next: "... \\\\ &\\quad - ..." is one row
     body = re.sub(r"\\\\\s*&\s*\\quad(?=\s*[-+])", lambda m: _blank(m.group()), body)
+    body = _MATRIX.sub(_matrix, body)
     for pattern in _DROP:
         body = pattern.sub(lambda m: _blank(m.group()), body)
     body = _unwrap(body, r"\stackrel", keep_second=True)

@@ -177,6 +177,8 @@ class Parser:
     def parse(self) -> sp.Expr:
         e = self.expr()
         if self.peek() is not None:
+            if self.at(","):
+                self.fail("a list of values (a, b, \\ldots), not one expression")
             self.fail(f"cannot read {self.peek().text!r} here")
         return e
 
@@ -215,7 +217,7 @@ class Parser:
             return True
         if t.kind == "cmd":
             return t.text not in ("\\cdot", "\\times", "\\right", "\\}", "\\neq", "\\ne", "\\le", "\\leq",
-                                  "\\ge", "\\geq", "\\\\", "\\quad", "\\qquad", "\\text", "\\tag", "\\label")
+                                  "\\ge", "\\geq", "\\\\", "\\|", "\\quad", "\\qquad", "\\text", "\\tag", "\\label")
         return False
 
     def factor(self) -> sp.Expr:
@@ -273,6 +275,8 @@ class Parser:
             return self.group("[", "]")
         if t.text == "{":
             return self.group("{", "}")
+        if t.text == "\\matrix":
+            return self.matrix()
         if t.text == "\\frac":
             self.take()
             num = self.braced()
@@ -299,6 +303,27 @@ class Parser:
             self.take()
             return self.named(t.text[1:])
         self.fail(f"cannot read {t.text!r}")
+
+    def matrix(self) -> sp.Expr:
+        """\\matrix{a, b \\| c, d} (a written-out bmatrix, marked so by the extractor) -> an ImmutableMatrix."""
+        self.expect("\\matrix")
+        self.expect("{")
+        rows, row = [], []
+        while True:
+            row.append(self.expr())
+            if self.at(","):
+                self.take()
+            elif self.at("\\|"):
+                self.take()
+                rows.append(row)
+                row = []
+            else:
+                self.expect("}")
+                rows.append(row)
+                break
+        if len({len(r) for r in rows}) != 1:
+            self.fail("a matrix whose rows differ in length")
+        return sp.ImmutableMatrix(rows)
 
     def braced(self) -> sp.Expr:
         if self.at("{"):
@@ -376,6 +401,9 @@ class Parser:
                 indices = self.subscript_indices()
             else:
                 break
+        if self.at("'") and not sup_name:  # u' is u^{\prime}
+            self.take()
+            sup_name = "\\prime"
         full = name + (f"^{sup_name}" if sup_name else "")
         if example is None and self._application_ahead():
             self.take()
@@ -691,6 +719,26 @@ class Parser:
         return sp.Derivative(function, *variables)
 
 
+def rebalance(text: str) -> str:
+    """A bracket closed just outside the brace group it opened in, \\exp{(a + b})  ->  \\exp{(a + b)}: braces
+    only group in TeX, so the two read the same on the page; same length, so positions stay."""
+    chars = list(text)
+    stack = []
+    for n, c in enumerate(chars):
+        if c == "{" and (n == 0 or chars[n - 1] != "\\"):
+            stack.append(n)
+        elif c == "}" and (n == 0 or chars[n - 1] != "\\") and stack:
+            start = stack.pop()
+            inner = "".join(chars[start + 1:n])
+            if inner.count("(") == inner.count(")") + 1:
+                after = n + 1
+                while after < len(chars) and chars[after] == " ":
+                    after += 1
+                if after < len(chars) and chars[after] == ")":
+                    chars[n:after + 1] = list(")}" + " " * (after - n - 1))
+    return "".join(chars)
+
+
 def parse_latex(text: str, names: Optional[Names] = None) -> sp.Expr:
     """One formula (no '=') as SymPy; raises Unreadable."""
-    return Parser(text, names).parse()
+    return Parser(rebalance(text), names).parse()

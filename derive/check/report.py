@@ -33,7 +33,8 @@ def render_text(report) -> str:
         head = ">>" if c is first else "  "
         lines.append(f"{head} line {c.line}: [{MARK[c.verdict]}] {_short(c.lhs, 40)} = {_short(c.rhs, 50)}")
         if c.verdict == "wrong":
-            lines.append(f"     counterexample {_counter(c.counterexample or {})}")
+            given = f" (given {', '.join(c.cases)})" if c.cases else ""
+            lines.append(f"     counterexample{given} {_counter(c.counterexample or {})}")
             if c.expected:
                 lines.append(f"     expected: {c.expected}  (derived by the engine from {_short(c.expected_of, 40)})")
         elif c.reason and c.verdict == "unread":
