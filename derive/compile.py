@@ -5,7 +5,13 @@ form, before any matrix restatement) with ``derive.tensor.Program``: a tree
 built once, the same size for every K, whose sums over products are
 contractions (matrix products, einsum), never broadcast products.
 Definitions are evaluated stably: a softmax with the row maximum subtracted
-(and log o_k as a log-softmax), a sigmoid without overflow. Inputs are checked at this boundary with errors that name them,
+(and log o_k as a log-softmax), a sigmoid without overflow; where the closed
+form reads 1 - o_k, log(1 - o_k) or log(-log o_k) of a softmax or sigmoid
+output, those are computed from the logits without cancellation (1 - o_k as
+the sum of the other outputs, log(1 - o_k) as a log-sum-exp of the other
+logits), and a product holding a power of o_k or 1 - o_k with an exponent
+other than 0, 1, 2, ... ((1 - o_k)^(gamma - 1) log o_k of the focal loss) is
+taken as one exp of a sum of logs, finite wherever its true value is. Inputs are checked at this boundary with errors that name them,
 including the targets a derivation assumes normalised. Finite inputs can still
 give scores beyond the float range (w.x with entries near 1e200): every score
 a softmax or sigmoid reads and every result is checked finite (unless it is
@@ -26,7 +32,7 @@ import sympy as sp
 from .errors import ArgumentError, ArgumentTypeError
 from .expr import Entry
 from .model import Derivation
-from .numeric import all_finite, rowsum
+from .numeric import FORMS, all_finite, rowsum
 from .tensor import BATCH, DefinitionProgram, bounded, NotPositive, Overflow, Program, Tensor, first_not_finite
 
 
@@ -60,12 +66,15 @@ class Evaluator:
     def __init__(self, setting, expr: sp.Expr, free: tuple, keep: tuple = (), reduce: tuple = ()) -> None:
         labels = frozenset(name for name, kind in setting.domains if kind == "label")
         self.definitions = [DefinitionProgram(x, labels, keep) for x in _needed(setting, expr)]
-        self.program = Program(expr, tuple(free) + tuple(k for k in keep if k not in reduce), labels, reduce)
+        # softmax and sigmoid outputs: the program reads 1 - p and the logs it needs as arrays of their own
+        kernels = {p.name: p.definition.kernel for p in self.definitions
+                   if p.definition.kernel in ("softmax", "sigmoid")}
+        self.program = Program(expr, tuple(free) + tuple(k for k in keep if k not in reduce), labels, reduce, kernels)
         # which arrays of each definition are read (o, or log o), so that no unused one is computed
         self.wanted = frozenset().union(self.program.needs, *(p.program.needs for p in self.definitions))
         # arrays the definitions produce that only the closed form reads: it may overwrite them
         self.scratch = frozenset(n for p in self.definitions if p.definition.kernel
-                                 for n in (str(p.definition.symbol), f"log_{p.definition.symbol}")
+                                 for n in (p.name,) + tuple(f"{f}_{p.name}" for f in FORMS)
                                  if not any(n in q.program.needs for q in self.definitions))
 
     def class_count(self, K: sp.Expr):

@@ -17,7 +17,13 @@ built once:
   its range;
 - a Kronecker delta between two axes is an identity, against a label array an
   indicator; a difference ``a - delta(k, label_i)`` is computed by indexing
-  (subtract 1 at the labelled entries of a fresh copy of a), not a one-hot.
+  (subtract 1 at the labelled entries of a fresh copy of a), not a one-hot;
+- for a softmax or sigmoid output p (``kernels``), 1 - p, log(1 - p) and
+  log(-log p) are views of arrays computed from the logits without
+  cancellation, and a product holding a power of p or 1 - p whose exponent is
+  not 0, 1, 2, ... is sign * exp(sum of its factors' logs), a factor of known
+  sign outside a bracket that holds such a power being multiplied into the
+  terms that hold it first, so that (1 - p)^(gamma - 1) log p is never inf * 0.
 
 The tree is evaluated by an interpreter parameterised by the array library
 (``ops``; NumPy here, JAX and PyTorch in derive.backends), so every backend
@@ -55,15 +61,22 @@ class Tensor:
 
 @dataclass(frozen=True)
 class View:
-    """An occurrence base[indices] in an expression: which array, and which axis each of its axes becomes."""
+    """An occurrence base[indices] in an expression: which array, and which axis each of its axes becomes.
+    ``form`` names an array derived from it: 'log' (log p), and for a softmax or sigmoid output p
+    'one_minus' (1 - p), 'log_one_minus' (log(1 - p)) and 'log_neg_log' (log(-log p)), each computed
+    from the logits without cancellation (derive.numeric.softmax_parts)."""
 
     base: str
     indices: tuple
-    log: bool = False
+    form: str = ""
+
+    @property
+    def log(self) -> bool:
+        return self.form == "log"
 
     @property
     def name(self) -> str:
-        return f"log_{self.base}" if self.log else self.base
+        return f"{self.form}_{self.base}" if self.form else self.base
 
 
 @dataclass(frozen=True)
@@ -136,10 +149,14 @@ class Program:
     ``reduce`` lists axes summed out of the whole expression (the examples of a gradient summed over
     a data set); they are contracted with the expression's factors, never materialised."""
 
-    def __init__(self, expr: sp.Expr, free: tuple, labels: frozenset = frozenset(), reduce: tuple = ()) -> None:
+    def __init__(self, expr: sp.Expr, free: tuple, labels: frozenset = frozenset(), reduce: tuple = (),
+                 kernels: Mapping[str, str] = None) -> None:
         self.free = tuple(free)
         self.reduce = tuple(reduce)
         self._labels = labels
+        # arrays that are softmax or sigmoid outputs p (name -> kernel): 1 - p, log(1 - p) and log(-log p)
+        # of them are read as arrays of their own, and products of their powers are taken through logs
+        self._kernels = dict(kernels or {})
         self.views: list = []
         self.uses: dict = {}
         self.deltas: list = []
@@ -154,8 +171,8 @@ class Program:
         self.needs = frozenset(v.name for v in self.views)
 
     # -- building ------------------------------------------------------------
-    def _view(self, node: sp.Indexed, log: bool = False) -> View:
-        v = View(str(node.base), tuple(node.indices), log)
+    def _view(self, node: sp.Indexed, form: str = "") -> View:
+        v = View(str(node.base), tuple(node.indices), form)
         self.uses[v.name] = self.uses.get(v.name, 0) + 1
         if v not in self.views:
             self.views.append(v)
@@ -163,7 +180,15 @@ class Program:
 
     def _node(self, e: sp.Expr, scalars: list):
         if isinstance(e, sp.log) and isinstance(e.args[0], sp.Indexed):
-            return self._view(e.args[0], log=True)
+            return self._view(e.args[0], "log")
+        complement = self._complement(e)
+        if complement is not None:  # 1 - p (or p - 1): the sum of the other outputs
+            p, sign = complement
+            return self._view(p, "one_minus") if sign == 1 else Map("mul", (Const(-1), self._view(p, "one_minus")))
+        if isinstance(e, sp.log) and self._complement(e.args[0], signs=(1,)) is not None:
+            return self._view(self._complement(e.args[0])[0], "log_one_minus")
+        if isinstance(e, sp.Pow) and self._risky(e):
+            return _product(self._factors((e,), scalars))
         if isinstance(e, sp.Indexed):
             if str(e.base) in self._labels:
                 raise ValueError(f"a label ({e}) can only appear inside a Kronecker delta")
@@ -191,6 +216,12 @@ class Program:
         if isinstance(e, sp.Add):
             return Map("add", tuple(self._node(a, scalars) for a in e.args))
         if isinstance(e, sp.Mul):
+            spread = self._distribute(e)
+            if spread is not None:
+                return self._node(spread, scalars)
+            if any(self._risky(a) for a in e.args):
+                coefficient, factors = e.as_coeff_mul()
+                return _product(self._factors(factors, scalars, _number(coefficient)))
             return Map("mul", tuple(self._node(a, scalars) for a in e.args))
         if isinstance(e, sp.Pow):
             return Map("pow", (self._node(e.base, scalars), self._node(e.exp, scalars)))
@@ -203,8 +234,108 @@ class Program:
         if isinstance(body, sp.Add):
             return Map("add", tuple(self._contract(a, indices, scalars) for a in body.args))
         coefficient, factors = (body.as_coeff_mul() if isinstance(body, sp.Mul) else (sp.Integer(1), (body,)))
-        coefficient = int(coefficient) if coefficient.is_Integer else float(coefficient)
+        coefficient = _number(coefficient)
+        if any(self._risky(f) for f in factors):
+            nodes = self._factors(factors, scalars, coefficient)
+            if isinstance(nodes[0], Const):
+                coefficient, nodes = nodes[0].value, nodes[1:]
+            else:
+                coefficient = 1
+            return Contract(tuple(nodes), tuple(indices), coefficient)
         return Contract(tuple(self._node(f, scalars) for f in factors), tuple(indices), coefficient)
+
+    # -- powers of probabilities, through logs --------------------------------
+    # A factor (1 - o_k)^(gamma - 1) is inf where 1 - o_k underflows (or rounds) to 0 and gamma < 1,
+    # although its product with log o_k (which is then 0) tends to a finite limit: evaluated factor by
+    # factor the product is inf * 0 = NaN. A product that holds a power of a probability p (a softmax
+    # or sigmoid output) or of 1 - p, with an exponent other than 0, 1, 2, ... is therefore evaluated as
+    # sign * exp(sum of the logs of its factors of known sign): log p, log(1 - p), log(-log p) for the
+    # factor log p (whose sign is -), the argument of exp(x), and the exponent times the log for a
+    # power. These logs are finite for every finite input (derive.numeric.softmax_parts), so the
+    # product is finite wherever its true value is, and 0 only where it underflows. Other factors (the
+    # targets, scalars) multiply the result.
+    def _complement(self, e: sp.Expr, signs: tuple = (1, -1)):
+        """(p, 1) when ``e`` is 1 - p for a softmax or sigmoid output p (an Indexed), (p, -1) when it is
+        p - 1; else None."""
+        if not (isinstance(e, sp.Add) and len(e.args) == 2):
+            return None
+        for sign in signs:
+            one = sp.Integer(sign)
+            if one in e.args:
+                p = -sign * (e.args[0] if e.args[1] == one else e.args[1])
+                if isinstance(p, sp.Indexed) and str(p.base) in self._kernels:
+                    return p, sign
+        return None
+
+    def _sign(self, f: sp.Expr):
+        """The sign of a factor whose log this program can take without cancellation, else None."""
+        if isinstance(f, sp.Indexed) and str(f.base) in self._kernels:
+            return 1
+        if self._complement(f) is not None:
+            return self._complement(f)[1]
+        if isinstance(f, sp.exp):
+            return 1
+        if isinstance(f, sp.log) and isinstance(f.args[0], sp.Indexed) and str(f.args[0].base) in self._kernels:
+            return -1  # log p < 0
+        if isinstance(f, sp.Pow):
+            sign = self._sign(f.base)
+            if sign == 1:
+                return 1
+            if sign == -1 and f.exp.is_Integer:
+                return (-1) ** int(f.exp)
+        return None
+
+    def _risky(self, f: sp.Expr) -> bool:
+        """A power of a probability (or of 1 - p) that may be inf or NaN alone: an exponent other than
+        0, 1, 2, ... (symbolic, negative or fractional)."""
+        return isinstance(f, sp.Pow) and self._sign(f.base) is not None and self._sign(f) is not None \
+            and not (f.exp.is_Integer and f.exp >= 0)
+
+    def _holds_risk(self, e: sp.Expr) -> bool:
+        """A risky power in ``e``, as a factor of one of its terms (not inside a sum or a function)."""
+        if isinstance(e, (sp.Add, sp.Mul)):
+            return any(self._holds_risk(a) for a in e.args)
+        return self._risky(e)
+
+    def _distribute(self, e: sp.Mul):
+        """A product f * (a + b + ...) whose bracket holds a risky power, with the factors f of known sign
+        multiplied into each term that holds one, or None. o_k (c o_k^(gamma - 1) + ...) is inf * 0 where
+        o_k underflows and gamma < 1; o_k c o_k^(gamma - 1) is one power, c o_k^gamma, and finite."""
+        brackets = [a for a in e.args if isinstance(a, sp.Add) and self._holds_risk(a)]
+        outer = [a for a in e.args if self._sign(a) is not None]
+        if not brackets or not outer:
+            return None
+        bracket = brackets[0]
+        rest = [a for a in e.args if a is not bracket and all(a is not f for f in outer)]
+        risky = [sp.Mul(*outer, t) for t in bracket.args if self._holds_risk(t)]
+        safe = [t for t in bracket.args if not self._holds_risk(t)]  # keep their common factor (fewer products)
+        return sp.Mul(*rest, sp.Add(*risky, sp.Mul(*outer, sp.Add(*safe))))
+
+    def _log_of(self, f: sp.Expr, scalars: list):
+        """The node of log|f| for a factor whose ``_sign`` is known."""
+        if isinstance(f, sp.Indexed):
+            return self._view(f, "log")
+        if self._complement(f) is not None:
+            return self._view(self._complement(f)[0], "log_one_minus")
+        if isinstance(f, sp.exp):
+            return self._node(f.args[0], scalars)
+        if isinstance(f, sp.log):
+            return self._view(f.args[0], "log_neg_log")
+        return Map("mul", (self._node(f.exp, scalars), self._log_of(f.base, scalars)))
+
+    def _factors(self, factors, scalars: list, coefficient=1) -> list:
+        """The nodes of a product: [coefficient] + the factors of unknown sign + exp(sum of the logs of the
+        others), the signs of those folded into the coefficient."""
+        logs, rest = [], []
+        for f in factors:
+            sign = self._sign(f)
+            if sign is None:
+                rest.append(self._node(f, scalars))
+            else:
+                coefficient *= sign
+                logs.append(self._log_of(f, scalars))
+        merged = Map("exp", (logs[0] if len(logs) == 1 else Map("add", tuple(logs)),))
+        return ([Const(coefficient)] if coefficient != 1 else []) + rest + [merged]
 
     # -- printing ------------------------------------------------------------
     @property
@@ -336,6 +467,14 @@ class _Run:
         out = self.ops.contract(factors, node.indices)
         coefficient = node.coefficient * count
         return out if coefficient == 1 else self.ops.map("mul", [Tensor(self.ops.scalar(coefficient), ()), out])
+
+
+def _number(x: sp.Expr):
+    return int(x) if x.is_Integer else float(x)
+
+
+def _product(nodes: list):
+    return nodes[0] if len(nodes) == 1 else Map("mul", tuple(nodes))
 
 
 def _negated(node) -> bool:
@@ -512,7 +651,7 @@ def bounded(node, names) -> bool:
     if isinstance(node, (Const, Delta)):
         return True
     if isinstance(node, View):
-        return not node.log and node.name in names
+        return node.form in ("", "one_minus") and node.base in names
     if isinstance(node, Contract):
         return all(bounded(f, names) for f in node.factors)
     if isinstance(node, Map) and node.op in ("add", "mul"):
@@ -545,8 +684,9 @@ def _print(node) -> str:
 
 class DefinitionProgram:
     """The arrays a definition produces, compiled once: a stable softmax (and its log, when asked for),
-    a stable sigmoid, or the expression itself. ``keep`` lists indices it depends on without naming them
-    (the example i of f_k = w_k . x_i)."""
+    a stable sigmoid, or the expression itself; for a softmax or sigmoid output p also 1 - p, log(1 - p)
+    and log(-log p) when the closed form reads them (numeric.softmax_parts, numeric.sigmoid_parts).
+    ``keep`` lists indices it depends on without naming them (the example i of f_k = w_k . x_i)."""
 
     def __init__(self, definition, labels: frozenset = frozenset(), keep: tuple = ()) -> None:
         self.definition = definition
@@ -561,7 +701,7 @@ class DefinitionProgram:
         self.program = Program(definition.argument if definition.kernel else definition.expr, free, labels)
         root = self.program.root
         # the argument is an input array itself (z_j), which the boundary already checked finite
-        self._checked = isinstance(root, View) and not root.log
+        self._checked = isinstance(root, View) and not root.form
 
     def __call__(self, tensors: Mapping[str, Tensor], want=None, ops=None) -> dict:
         """The arrays of the definition (of those named in ``want``, when given); ``Overflow`` if its
@@ -574,6 +714,18 @@ class DefinitionProgram:
             if bad is not None:
                 raise Overflow(name, self.program.inputs, out.axes, bad, out.array.dtype)
         kernel = self.definition.kernel
+        # 1 - p, log(1 - p), log(-log p) (and log p of a sigmoid): from the logits, without cancellation
+        forms = [f for f in numeric.FORMS if want is not None and f"{f}_{name}" in want
+                 and (kernel == "sigmoid" or f != "log")]
+        if kernel == "softmax" and forms:
+            axis = out.axes.index(self.axis)
+            forms += ["p"] * (name in want) + ["log"] * (f"log_{name}" in want)
+            parts = ops.softmax_parts(ops.moveaxis(out.array, axis, -1), forms)
+            return {(name if f == "p" else f"{f}_{name}"): Tensor(ops.moveaxis(a, -1, axis), out.axes)
+                    for f, a in parts.items()}
+        if kernel == "sigmoid" and forms:
+            parts = ops.sigmoid_parts(out.array, forms + ["p"] * (name in want))
+            return {(name if f == "p" else f"{f}_{name}"): Tensor(a, out.axes) for f, a in parts.items()}
         if kernel in ("softmax", "log_softmax"):
             axis = out.axes.index(self.axis)
             moved = ops.moveaxis(out.array, axis, -1)
@@ -593,3 +745,5 @@ NumpyOps.moveaxis = staticmethod(np.moveaxis)
 NumpyOps.softmax = staticmethod(numeric.softmax)
 NumpyOps.log_softmax = staticmethod(numeric.log_softmax)
 NumpyOps.sigmoid = staticmethod(numeric.sigmoid)
+NumpyOps.softmax_parts = staticmethod(numeric.softmax_parts)
+NumpyOps.sigmoid_parts = staticmethod(numeric.sigmoid_parts)

@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import derive
 from numeric_helpers import fd
@@ -214,3 +215,89 @@ def test_sums_over_zero_examples_are_zero():
     for label in ([], np.zeros(0, dtype=int)):
         assert np.array_equal(_labels(w=np.ones((3, 2)), x=np.zeros((0, 2)), label=label), np.zeros((3, 2)))
     assert derive.softmax_ce().compile()(z=np.zeros((0, 3)), y=np.zeros((0, 3))).shape == (0, 3)
+
+
+# -- 1 - p and the logs of softmax and sigmoid outputs, from the logits (derive.numeric) ---------------
+
+def _exact_softmax_parts(row):
+    """p, log p, 1 - p, log(1 - p), log(-log p) of softmax(row) in mpmath (50 digits), 1 - p_k as the sum of
+    the other outputs."""
+    import mpmath
+    with mpmath.workdps(50):
+        z = [mpmath.mpf(float(v)) for v in row]
+        out = []
+        for k in range(len(z)):
+            odds = mpmath.fsum(mpmath.exp(z[i] - z[k]) for i in range(len(z)) if i != k)  # (1 - p) / p
+            neg_log_p = mpmath.log1p(odds)  # exact where p rounds to 1 at 50 digits
+            log_c = mpmath.log(odds) - neg_log_p
+            out.append({"p": mpmath.exp(-neg_log_p), "log": -neg_log_p, "one_minus": mpmath.exp(log_c),
+                        "log_one_minus": log_c, "log_neg_log": mpmath.log(neg_log_p)})
+        return out
+
+
+def _exact_sigmoid_parts(a):
+    import mpmath
+    with mpmath.workdps(50):
+        a = mpmath.mpf(float(a))
+        log_p, log_c = -mpmath.log1p(mpmath.exp(-a)), -mpmath.log1p(mpmath.exp(a))
+        return {"p": mpmath.exp(log_p), "log": log_p, "one_minus": mpmath.exp(log_c), "log_one_minus": log_c,
+                "log_neg_log": mpmath.log(-log_p)}
+
+
+def _part_error(form, got, exact, dtype) -> float:
+    """Relative error of p and 1 - p (where they are normal numbers); absolute error of a log, relative to
+    max(1, |log|) (a log's absolute error is its argument's relative error)."""
+    import mpmath
+    if form in ("p", "one_minus"):
+        tiny = mpmath.mpf(float(np.finfo(dtype).tiny))
+        return float(abs(mpmath.mpf(float(got)) - exact) / max(abs(exact), tiny))
+    return float(abs(mpmath.mpf(float(got)) - exact) / max(1, abs(exact)))
+
+
+LOGIT_ROWS = [[1e4, 0.0, 1.0, -2.0], [0.0, 0.0, 0.0, 0.0], [0.3, 0.8, 0.3, -1.3], [-1e4, 0.0, 1e4, 1e4],
+              [40.0, 0.0, 0.5, 0.0], [800.0, 0.0, -3.0, 1.0], [8.0, 0.0, 0.0, 0.0], [2.0, -1e4, -1e4, -1e4],
+              [5.0, 5.0, 0.0, -1.0], [3.0, 3.0, 3.0, -1e4], [1e4, 1e4, -1e4, 0.0]]  # ties at the maximum
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_parts_are_exact_where_one_minus_o_rounds_or_underflows(dtype):
+    """1 - o_k is the sum of the other outputs and log(1 - o_k) a log-sum-exp of the other logits: exact to a
+    few ulps where 1 - o_k rounds to 0 (a gap of 40) or underflows (800, 1e4), never -inf or NaN."""
+    from derive import numeric
+    Z = np.array(LOGIT_ROWS, dtype=dtype)
+    parts = numeric.softmax_parts(Z, ("p",) + numeric.FORMS)
+    tol = 8 * np.finfo(dtype).eps
+    for form, array in parts.items():
+        assert array.dtype == dtype and np.all(np.isfinite(array)), form
+    for n, row in enumerate(Z):
+        for k, exact in enumerate(_exact_softmax_parts(row)):
+            for form, value in exact.items():
+                assert _part_error(form, parts[form][n, k], value, dtype) <= tol, (form, row, k)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_parts_are_exact_and_finite_for_extreme_arguments(dtype):
+    from derive import numeric
+    a = np.array([-1e4, -800.0, -50.0, -1.0, 0.0, 1e-3, 1.0, 50.0, 800.0, 1e4], dtype=dtype)
+    parts = numeric.sigmoid_parts(a, ("p",) + numeric.FORMS)
+    tol = 8 * np.finfo(dtype).eps
+    for n, v in enumerate(a):
+        for form, value in _exact_sigmoid_parts(v).items():
+            assert parts[form].dtype == dtype and np.isfinite(parts[form][n]), form
+            assert _part_error(form, parts[form][n], value, dtype) <= tol, (form, v)
+
+
+def test_powers_of_probabilities_compile_to_one_exp_of_logs():
+    """A product holding (1 - o_k)^(gamma - 1) is sign * exp(sum of logs); 1 - o_k alone is an array of its
+    own; a power with an exponent 0, 1, 2, ... and the rest of the program are unchanged."""
+    from derive.tensor import Program
+    o, y, k = sp.IndexedBase("o"), sp.IndexedBase("y"), sp.Symbol("k")
+    gamma = sp.Symbol("gamma")
+    kernels = {"o": "softmax"}
+    text = Program(gamma * (1 - o[k]) ** (gamma - 1) * sp.log(o[k]) * y[k], (k,), kernels=kernels).source
+    assert "np.exp(" in text and "log_one_minus_o[k]" in text and "log_neg_log_o[k]" in text and "**" not in text
+    assert Program((1 - o[k]) * y[k], (k,), kernels=kernels).source.count("one_minus_o[k]") == 1
+    assert "np.exp" not in Program(o[k] ** 2 * (1 - o[k]), (k,), kernels=kernels).source
+    assert Program((1 - o[k]) ** (gamma - 1), (k,)).source.count("(1 - o[k])") == 1  # no kernel: as written

@@ -1,4 +1,5 @@
 """The catalogue's planned variants: each verifies, compiles, and agrees with an independent NumPy gradient."""
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -131,3 +132,167 @@ def test_vjp_is_the_jacobian_transpose_times_g(built):
 def test_variant_verifies(built, name):
     report = built[name].verify(Ks=(2, 3))
     assert report.ok, str(report)
+
+
+# -- the focal loss at extreme logits, against an independent high-precision gradient --------------
+#
+# (1 - o_k)^(gamma - 1) log o_k is inf * 0 = NaN where o_k rounds to 1 and gamma < 1 unless the compiler
+# takes 1 - o_k and the powers of it through logs (derive.tensor.Program). The reference differentiates
+# the loss itself by forward-mode automatic differentiation in mpmath at 80 digits (dual numbers),
+# with log o_j and log(1 - o_j) taken from log-sum-exps of the logits so that they stay exact where
+# 1 - o_j = exp(-1e4): it shares nothing with the derivation or the compiled program.
+
+class Dual:
+    """a + b eps with eps^2 = 0, over mpmath numbers: b carries the derivative along one logit."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b=0):
+        self.a, self.b = mpmath.mpf(a), mpmath.mpf(b)
+
+    @staticmethod
+    def of(x):
+        return x if isinstance(x, Dual) else Dual(x)
+
+    def __add__(self, other):
+        other = Dual.of(other)
+        return Dual(self.a + other.a, self.b + other.b)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Dual(-self.a, -self.b)
+
+    def __sub__(self, other):
+        return self + -Dual.of(other)
+
+    def __rsub__(self, other):
+        return Dual.of(other) - self
+
+    def __mul__(self, other):
+        other = Dual.of(other)
+        return Dual(self.a * other.a, self.a * other.b + self.b * other.a)
+
+    __rmul__ = __mul__
+
+    def exp(self):
+        e = mpmath.exp(self.a)
+        return Dual(e, e * self.b)
+
+    def log(self):
+        return Dual(mpmath.log(self.a), self.b / self.a)
+
+
+def _lse(xs):
+    m = max(x.a for x in xs)
+    return sum(((x - m).exp() for x in xs), Dual(0)).log() + m
+
+
+def _focal_exact(z, y, gamma):
+    """-sum_j y_j (1 - o_j)^gamma log o_j, with log o_j = z_j - lse(z), log(1 - o_j) = lse(z_-j) - lse(z)."""
+    total, whole = Dual(0), _lse(z)
+    for j in range(len(z)):
+        log_rest = _lse([z[i] for i in range(len(z)) if i != j]) - whole
+        total = total - y[j] * (gamma * log_rest).exp() * (z[j] - whole)
+    return total
+
+
+def _power_exact(z, y, gamma):
+    """-sum_j y_j o_j^gamma."""
+    whole = _lse(z)
+    return sum((-y[j] * (gamma * (z[j] - whole)).exp() for j in range(len(z))), Dual(0))
+
+
+def _sigmoid_focal_exact(z, y, gamma):
+    """-sum_j y_j (1 - s_j)^gamma log s_j, s_j = sigmoid(z_j): log s = -log(1 + exp(-z)) exactly in mpmath."""
+    total = Dual(0)
+    for j in range(len(z)):
+        log_s = -(1 + (-z[j]).exp()).log()
+        log_not_s = -(1 + z[j].exp()).log()
+        total = total - y[j] * (gamma * log_not_s).exp() * log_s
+    return total
+
+
+def exact_gradient(loss, Z, Y, gamma, dps=80):
+    """d loss(z_row, y_row, gamma) / dz for every row, by forward-mode AD at ``dps`` digits, as float64."""
+    Z, Y = np.asarray(Z, np.float64), np.asarray(Y, np.float64)
+    out = np.zeros(Z.shape)
+    with mpmath.workdps(dps):
+        for n in range(Z.shape[0]):
+            ys = [mpmath.mpf(float(v)) for v in Y[n]]
+            for k in range(Z.shape[1]):
+                zs = [Dual(float(v), int(i == k)) for i, v in enumerate(Z[n])]
+                out[n, k] = float(loss(zs, ys, mpmath.mpf(gamma)).b)
+    return out
+
+
+def _extreme_logits(rng, K=5):
+    """Rows: one logit 1e4 above the rest, one 1e4 below, equal logits, random small logits, a gap of 40
+    (1 - o rounds to 0 in float64 without underflowing), and mixed extremes."""
+    small = rng.normal(size=K)
+    rows = [small + 1e4 * np.eye(K)[0], small - 1e4 * np.eye(K)[2], np.zeros(K), small,
+            small + 40 * np.eye(K)[1], np.array([1e4, -1e4, 0.0, 5e3, -5e3])[:K]]
+    return np.array(rows)
+
+
+def _targets(rng, rows, K=5):
+    """Soft targets for each row, then one-hot ones (at the top logit in the first row, away from it in others)."""
+    soft = rng.dirichlet(np.ones(K), size=rows)
+    onehot = np.eye(K)[[n % K for n in range(rows)]]
+    return np.concatenate([soft, onehot])
+
+
+# the largest error is a few ulps of the row's scale: the closed form adds terms of either sign
+TOLERANCE = {np.float64: 1e-14, np.float32: 3e-6}
+
+
+def _assert_close_to_exact(got, exact, dtype):
+    assert got.dtype == dtype and np.all(np.isfinite(got))
+    scale = np.maximum(1, np.abs(exact).max(axis=-1, keepdims=True))
+    err = np.abs(got.astype(np.float64) - exact) / scale
+    assert err.max() <= TOLERANCE[dtype], f"worst error {err.max():.3g} relative to the row's scale"
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("gamma", [0.25, 0.5, 2.0])
+def test_focal_loss_is_finite_and_exact_at_extreme_logits(built, gamma, dtype):
+    rng = np.random.default_rng(11)
+    logits = _extreme_logits(rng)
+    Z = np.tile(logits, (2, 1)).astype(dtype)
+    Y = _targets(rng, len(logits)).astype(dtype)
+    got = built["focal_loss"].compile()(z=Z, y=Y, gamma=gamma)
+    _assert_close_to_exact(got, exact_gradient(_focal_exact, Z, Y, gamma), dtype)
+
+
+def test_focal_loss_reads_one_minus_o_through_logs(built):
+    """The program reads log(1 - o) (a log-sum-exp of the other logits), never 1 - o of a rounded o."""
+    source = built["focal_loss"].compile().source
+    assert "(1 - o[" not in source and "log_one_minus_o[" in source and "log_neg_log_o[" in source
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("gamma", [0.25, 2.0])
+def test_focal_loss_torch_backend_is_stable_too(built, gamma):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    Z = _extreme_logits(rng)
+    Y = rng.dirichlet(np.ones(Z.shape[1]), size=len(Z))
+    got = built["focal_loss"].compile(backend="torch")(z=torch.tensor(Z), y=torch.tensor(Y), gamma=gamma).numpy()
+    _assert_close_to_exact(got, exact_gradient(_focal_exact, Z, Y, gamma), np.float64)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cost, exact", [
+    ("-sum(y[j]*softmax(z)[j]**gamma, j)", _power_exact),            # o_k (o_k^(gamma - 1) y_k + ...)
+    ("-sum(y[j]*(1 - sigmoid(z[j]))**gamma*log(sigmoid(z[j])), j)", _sigmoid_focal_exact),
+])
+def test_powers_of_outputs_in_any_planned_cost_are_stable(cost, exact, dtype):
+    """Not a focal-loss special case: a power of o (split from the o_k that cancels it by a bracket)
+    and a sigmoid's 1 - s compile through logs as well."""
+    rng = np.random.default_rng(13)
+    Z = _extreme_logits(rng).astype(dtype)
+    Y = rng.dirichlet(np.ones(Z.shape[1]), size=len(Z)).astype(dtype)
+    got = derive.gradient(cost, "z").compile()(z=Z, y=Y, gamma=0.5)
+    _assert_close_to_exact(got, exact_gradient(exact, Z, Y, 0.5), dtype)

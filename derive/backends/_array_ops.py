@@ -2,6 +2,7 @@
 torch or jax.numpy. The NumPy table is derive.tensor.NumpyOps (with its in-place and BLAS fast paths)."""
 from __future__ import annotations
 
+from .. import numeric
 from ..tensor import Tensor
 
 
@@ -101,3 +102,23 @@ class ArrayOps:
 
     def log(self, a):
         return self.xp.log(a)
+
+    # -- 1 - p and the logs of a softmax or sigmoid output (derive.numeric, written over this table) ---
+    def rowmax(self, a):
+        """The maximum over the last axis, kept as a length-1 axis."""
+        raise NotImplementedError
+
+    def rowsum(self, a):
+        """The sum over the last axis, kept as a length-1 axis."""
+        raise NotImplementedError
+
+    def patch_rows(self, values, need, fn, *arrays):
+        """``values`` with the rows where ``need`` holds replaced by ``fn(*arrays, kernel=self)``
+        (computed for every row: a traced function cannot branch on values)."""
+        return self.xp.where(need, fn(*arrays, kernel=self), values)
+
+    def softmax_parts(self, a, forms):
+        return numeric.softmax_parts(a, forms, self)
+
+    def sigmoid_parts(self, a, forms):
+        return numeric.sigmoid_parts(a, forms, self)

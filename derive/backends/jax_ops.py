@@ -39,6 +39,12 @@ class JaxOps(ArrayOps):
     def sigmoid(self, a):
         return jax.nn.sigmoid(a)
 
+    def rowmax(self, a):
+        return jnp.max(a, axis=-1, keepdims=True)
+
+    def rowsum(self, a):
+        return jnp.sum(a, axis=-1, keepdims=True)
+
     def concatenate(self, arrays, axis):
         return jnp.concatenate(arrays, axis=axis)
 

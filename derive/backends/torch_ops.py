@@ -40,6 +40,12 @@ class TorchOps(ArrayOps):
     def sigmoid(self, a):
         return torch.sigmoid(a)
 
+    def rowmax(self, a):
+        return torch.amax(a, dim=-1, keepdim=True)
+
+    def rowsum(self, a):
+        return torch.sum(a, dim=-1, keepdim=True)
+
     def concatenate(self, arrays, axis):
         return torch.cat(arrays, dim=axis)
 
