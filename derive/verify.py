@@ -545,7 +545,21 @@ def _instantiate_expr(d: Derivation, expr: sp.Expr, sizes: dict, assign: dict, k
         def wrt_pending(n):
             return isinstance(n, sp.Derivative) and any(
                 (v.base if isinstance(v, sp.Indexed) else v) in pending for v in n.variables)
-        e = e.replace(wrt_pending, lambda n: n.doit())
+
+        def evaluate(n):
+            # dz^{l+1}_k/dz^l_j: z^{l+1} is a variable elsewhere in the expression, but here it is the function,
+            # and its definition (through a^l) is what depends on z^l: expand it inside this derivative first
+            own = {v.base if isinstance(v, sp.Indexed) else v for v in n.variables} | set(keep)
+            f = n.expr
+            for _ in range(8 * len(setting.definitions) + 8):
+                atoms = f.atoms(sp.Indexed)
+                inner = [x for x in setting.definitions if x.symbol not in own
+                         and ((x.symbol in {a.base for a in atoms}) if x.indices else (x.symbol in f.free_symbols))]
+                if not inner:
+                    break
+                f = _expand_sums(fix(inner[0].expand_in(f)).xreplace(sizes))
+            return sp.Derivative(f, *n.variable_count).doit()
+        e = e.replace(wrt_pending, evaluate)
     return e.doit()
 
 

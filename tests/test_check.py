@@ -1,5 +1,6 @@
 """derive check: a document's chains of equalities, each link checked by derive's verifier."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,7 @@ DERIVATIONS = ROOT / "derivations"
 SEEDS = ROOT.parent / "shared" / "seeds"
 SCHEMA = json.loads((ROOT / "derive" / "schema" / "check.schema.json").read_text())
 
-# Rows of the catalogue's documents that derive check does not read yet: matrix forms
-# ([diag(o) - o o^T]_{ij}, \circ, (W^{l+1})^T), mlp_backprop's BP2-BP4 chains (C and C_x share a name),
-# and the regression's fractions broken over rows.
-UNREAD = {
-    "mlp_backprop.md": 15, "softmax_ce_hessian.md": 2, "softmax_jacobian.md": 2, "softmax_vjp.md": 2,
-    "softmax_regression.md": 6,
-}
+UNREAD: dict = {}  # every catalogue document is read in full, matrix forms included
 
 
 def documents():
@@ -87,6 +82,75 @@ def test_a_corrupted_line_is_caught_there_and_nowhere_else(kind, name, old, new)
             assert line in (claim.line, claim.lhs_line), report.to_text()
     assert report.first_wrong.counterexample["lhs"] != report.first_wrong.counterexample["rhs"]
     assert report.exit_status == 1
+
+
+# -- every catalogue document, corrupted one way at a time ----------------------------------------
+
+_ROW = re.compile(r"^&= (?P<rhs>.*?)(?P<end> \\\\)?$")
+
+
+def _flip_sign(line):
+    m = _ROW.match(line)
+    return f"&= - \\left({m.group('rhs')}\\right){m.group('end') or ''}"
+
+
+def _wrong_denominator(line):
+    return line.replace("\\right)^{2}}", "\\right)^{3}}", 1)
+
+
+def _missing_exponential(line):
+    return re.sub(r"e\^\{((?:[a-z]|\{[a-z]\^\{[A-Za-z+-1]+\}\})_\{[a-z]\})\}", r"\1", line, count=1)
+
+
+def _swapped_index(line):
+    """The first k (or i) of a step written for k, swapped for j; not next to a Kronecker delta or a derivative
+    with respect to z_k, where e^{z_j} delta_jk = e^{z_k} delta_jk makes the swap no slip."""
+    if "\\delta_" in line or "\\partial" in line or "\\sum_{j" in line:
+        return line
+    m = re.search(r"(?<=[a-z}])_\{([ik])\}", line)
+    return line[:m.start()] + "_{j}" + line[m.end():] if m else line
+
+
+def _dropped_factor(line):
+    # not the operand of a derivative (d/dz_k (1 - o_j) without its operand is no longer a formula)
+    return re.sub(r"(?<!\}\}) \\left\(1 - [^()]*?\\right\)(?![\^_])", "", line, count=1)
+
+
+SLIPS = {"sign": _flip_sign, "dropped factor": _dropped_factor, "swapped index": _swapped_index,
+         "wrong denominator": _wrong_denominator, "missing exponential": _missing_exponential}
+
+
+def slips():
+    """(document, kind, line, corrupted line): each kind of slip on the first step it applies to (a sign
+    on the last step), for every catalogue document."""
+    out = []
+    for name in documents():
+        lines = (DERIVATIONS / name).read_text().split("\n")
+        steps = [n for n, line in enumerate(lines) if _ROW.match(line) and line.strip() not in ("&= 0 \\\\", "&= 0")]
+        for kind, slip in SLIPS.items():
+            for n in (steps[::-1] if kind in ("sign", "swapped index") else steps):
+                new = slip(lines[n])
+                if new != lines[n]:
+                    out.append((name, kind, n + 1, new))
+                    break
+    return out
+
+
+@pytest.mark.parametrize("name,kind,line,new", slips(), ids=lambda v: str(v)[:24])
+def test_every_document_catches_each_slip_at_its_line(name, kind, line, new):
+    lines = (DERIVATIONS / name).read_text().split("\n")
+    lines[line - 1] = new
+    report = check("\n".join(lines), Ks=(2, 3))
+    assert report.first_wrong is not None and report.first_wrong.line == line, report.to_text()
+    assert all(line in (c.line, c.lhs_line) for c in report.claims if c.verdict == "wrong"), report.to_text()
+    assert report.counts()["unread"] == 0, report.to_text()
+
+
+def test_the_battery_covers_every_document_and_most_kinds():
+    found = slips()
+    per_document = {name: {kind for n, kind, *_ in found if n == name} for name in documents()}
+    assert all(len(kinds) >= 3 for kinds in per_document.values()), per_document
+    assert len({kind for _, kind, *_ in found}) == len(SLIPS) and len(found) >= 55
 
 
 def test_a_blind_checker_would_fail_the_battery(monkeypatch):
@@ -195,6 +259,35 @@ def test_seed_000_without_its_bias_vector_the_general_form_fails_at_j_0():
     assert [c.verdict for c in report.claims if c.line == 169] == ["wrong"]
 
 
+@pytest.mark.parametrize("name,old,new", [
+    ("softmax_vjp.md", r"&= \left[\left(g - \mathbf{1} g^{T} o\right) \circ o\right]_{k} \\",
+     r"&= \left[\left(g - \mathbf{1} g^{T} o\right) \circ g\right]_{k} \\"),
+    ("softmax_vjp.md", r"&= \left[\left(g - \mathbf{1} g^{T} o\right) \circ o\right]_{k} \\",
+     r"&= \left[\left(g - \mathbf{1} o^{T} g\right) \circ o\right]_{k} \\"),   # g^T o = o^T g: still holds
+    ("softmax_jacobian.md", r"&= \left[\operatorname{diag}\left(o\right) - o o^{T}\right]_{ij} \\",
+     r"&= \left[\operatorname{diag}\left(o\right) - o^{T} o\right]_{ij} \\"),   # o^T o is a number
+    ("softmax_jacobian.md", r"&= \left[\operatorname{diag}\left(o\right) - o o^{T}\right]_{ij} \\",
+     r"&= \left[\operatorname{diag}\left(o\right) + o o^{T}\right]_{ij} \\"),
+])
+def test_matrix_forms_are_read_entry_by_entry(name, old, new):
+    text, line = corrupt(name, old, new)
+    report = check(text, Ks=(2, 3))
+    verdicts = {c.verdict for c in report.claims if c.line == line}
+    if "o^{T} g" in new:
+        assert verdicts == {"holds"}, report.to_text()
+    elif "o^{T} o" in new:
+        assert verdicts == {"unread"}, report.to_text()
+    else:
+        assert report.first_wrong is not None and report.first_wrong.line == line, report.to_text()
+
+
+def test_a_vector_equation_is_checked_entry_by_entry():
+    text = seed("004").read_text()
+    assert "wrong" not in {c.verdict for c in check(text).claims if c.line == 54}
+    report = check(text.replace(r"\\[\delta^L = a^L - y.\\]", r"\\[\delta^L = a^L + y.\\]"))
+    assert report.first_wrong is not None and report.first_wrong.line == 54
+
+
 def test_a_wrong_claim_in_a_seed_is_flagged():
     text = seed("004").read_text().replace(r"\stackrel{a \text{ def}}{=} -a_j^L a_i^L. \quad \blacksquare",
                                            r"\stackrel{a \text{ def}}{=} a_j^L a_i^L. \quad \blacksquare")
@@ -220,6 +313,11 @@ def test_a_wrong_claim_in_a_seed_is_flagged():
     (r"u' v - u v^{\prime}", "-u*v^\\prime + u^\\prime*v"),
     (r"\matrix{1 \| x_1^{(i)}}", "Matrix([\n[      1],\n[x[i, 1]]])"),
     (r"h_1(x^{(i)})", "h[i, 1]"),
+    (r"\frac{\partial(w_kx_i)}{dw_k}", "Derivative(w[k]*x[i], w[k])"),   # d and \partial mixed
+    (r"o_j + \left[\operatorname{diag}\left(o\right) - o o^{T}\right]_{ij}", "KroneckerDelta(i, j)*o[i] - o[i]*o[j] + o[j]"),
+    (r"o_j g_j + \left[\left(g - \mathbf{1} g^{T} o\right) \circ o\right]_{k}",
+     "(g[k] - Sum(g[_m2]*o[_m2], (_m2, 1, K)))*o[k] + g[j]*o[j]"),
+    (r"W_{jk} \delta_j + \left[W^{T} \delta\right]_{k}", "W[j, k]*delta[j] + Sum(W[_m2, k]*delta[_m2], (_m2, 1, K))"),
 ])
 def test_the_parser_reads_the_notation_of_derivations(latex, expected):
     import sympy as sp

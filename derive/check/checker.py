@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from ..assumptions import bias_input, different, hot_at, normalized
 from ..definitions import any_cost, sigmoid, softmax
@@ -24,7 +25,7 @@ from ..expr import SumExcept, bound_indices
 from ..model import Derivation, Rule, Step
 from ..setting import Definition, Setting
 from .extract import chains as find_chains
-from .latex import K_SYMBOL, Names, Unreadable, parse_latex
+from .latex import K_SYMBOL, Names, Parser, Unreadable, parse_latex
 
 SCHEMA = "derive.check/1"
 
@@ -181,16 +182,15 @@ def _as_definition(lhs, rhs, defined: dict) -> Optional[Definition]:
 def _with_kernel(d: Definition) -> Definition:
     """A definition that is a softmax (e^{g(j)} / sum_l e^{g(l)}) or a sigmoid (1 / (1 + e^{-g(j)})) of its
     one index, marked as such: the planner folds its quotients back into the defined name."""
+    num, den = sp.fraction(d.expr)
+    if isinstance(num, sp.exp) and isinstance(den, sp.Sum) and len(den.limits) == 1 \
+            and isinstance(den.function, sp.exp) and d.indices[-1:]:
+        l, g, j = den.limits[0][0], num.args[0], d.indices[-1]  # h_c(x^(i)): the softmax is over the last index
+        if g.has(j) and den.function.args[0] == g.xreplace({j: l}):
+            return replace(d, kernel="softmax", argument=g)
     if len(d.indices) != 1:
         return d
     j = d.indices[0]
-    num, den = sp.fraction(d.expr)
-    if isinstance(num, sp.exp) and isinstance(den, sp.Sum) and len(den.limits) == 1 \
-            and isinstance(den.function, sp.exp):
-        l = den.limits[0][0]
-        g = num.args[0]
-        if g.has(j) and den.function.args[0] == g.xreplace({j: l}):
-            return replace(d, kernel="softmax", argument=g)
     if num == 1 and isinstance(den, sp.Add) and len(den.args) == 2 and 1 in den.args:
         e = next(a for a in den.args if a != 1)
         if isinstance(e, sp.exp) and e.args[0].could_extract_minus_sign() and e.args[0].has(j):
@@ -344,14 +344,16 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             if a is not None:
                 facts.append(a)
                 continue
-            d = _as_definition(lhs, rhs, defined)
+            vector = isinstance(lhs, sp.Symbol) and str(lhs) in names.bases and any(  # delta^L = a^L - y: a claim
+                str(x) in names.bases for x in _bare_symbols(rhs))
+            d = None if vector else _as_definition(lhs, rhs, defined)
             if d is not None and (chain.links[0] == ":=" or _looks_defining(d)):
                 defined[_key(d)] = d
                 versions.setdefault(_key(d), []).append((number, d))
                 continue
             if _as_case(lhs, rhs, by_case):
                 continue
-            again = _as_definition(lhs, rhs, {})
+            again = None if vector else _as_definition(lhs, rhs, {})
             if again is not None and _key(again) in defined and _looks_defining(again) \
                     and isinstance(lhs, sp.Symbol) and defined[_key(again)].expr != again.expr:
                 versions[_key(again)].append((number, again))  # u = ... in one section, u = ... in the next
@@ -393,9 +395,10 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                        "does not start with a derivative with respect to one")
             else:
                 vectors = [str(x) for x in _bare_symbols(a) | _bare_symbols(b) if str(x) in names.bases]
-                if vectors:
-                    why = (f"vector notation: {', '.join(sorted(vectors))} is used without an index "
-                           "(matrix forms are not read)")
+                if vectors:  # delta^L = a^L - y: read as vectors and compared entry by entry
+                    a, b, why = _entrywise(chain.pieces[k - 1].text, chain.pieces[k].text, names)
+                    if why:
+                        why = f"vector notation ({', '.join(sorted(vectors))} without an index): {why}"
             if why:
                 claim.reason = why
                 if run_claims:
@@ -439,10 +442,11 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                      + [d.lhs for d in definitions], facts)
     base_setting = Setting(K=K_SYMBOL, variables=tuple(names.bases.values()), definitions=definitions,
                            ranges=ranges, domains=tuple((str(b), "label") for b in labels))
-    if names.counts and len(names.counts) == 1 and Ks == (2, 3, 4):
+    if names.counts and len(names.counts) == 1:
         Ks = tuple(names.counts)  # the document counts its classes (sum_{c=1}^{3}): check at that count
         notes.append(f"the document's sums run to {Ks[0]}: checked with {Ks[0]} classes")
     known = {str(d.symbol) for d in definitions}
+    known |= {str(a.base) for d in definitions for a in d.expr.atoms(sp.Indexed)}  # inputs: b, W of z = W a + b
     known |= {str(v.base) if isinstance(v, sp.Indexed) else str(v)  # dz_j/dz_k is a Kronecker delta
               for _, exprs, _ in work for e in exprs for n in e.atoms(sp.Derivative) for v in n.variables}
     splits = _case_splits(work)
@@ -537,6 +541,27 @@ def _case_definitions(by_case: dict, defined: dict):
                   f"read as one definition over the {len(cases)} classes")
 
 
+def _entrywise(left: str, right: str, names: Names):
+    """Both sides of a vector or matrix equation as their entries at fresh indices: (a, b, '') or the reason."""
+    try:
+        sides = [parse_latex(text, names, matrix=True) for text in (left, right)]
+    except Unreadable as e:
+        return None, None, e.message
+    except Exception as e:  # noqa: BLE001 -- SymPy refusing a matrix operation: unread, never a traceback
+        return None, None, f"cannot read the matrix expression ({type(e).__name__})"
+    shapes = {s.shape if isinstance(s, MatrixExpr) else (1, 1) for s in sides}
+    if len(shapes) != 1:
+        return None, None, "the two sides have different shapes"
+    rows, cols = shapes.pop()
+    if (rows, cols) == (1, 1):
+        return None, None, "a product of vectors that is a number"
+    free = [c for c in "kjimnpqrst" if c not in names.indices] + ["_r", "_s"]
+    fresh = [names.index(c) for c in free[:2]]
+    at = (fresh[0], 0) if cols == 1 else (0, fresh[1]) if rows == 1 else tuple(fresh)
+    parser = Parser("", names)
+    return parser.names_of(sides[0][at]), parser.names_of(sides[1][at]), ""
+
+
 def _primes(e) -> set:
     return {str(s) for s in e.free_symbols if str(s).endswith("^\\prime")} | \
            {str(a.base) for a in e.atoms(sp.Indexed) if str(a.base).endswith("^\\prime")}
@@ -620,25 +645,57 @@ def _expect(claim: Claim, claims: list, exprs: list, n: int, conditions: tuple, 
                 continue
         except Exception:  # noqa: BLE001 -- no derivation: the report simply has no expected form
             continue
-        claim.expected, claim.expected_latex, claim.expected_of = text(d.result), latex(d.result), claims[h].lhs
+        result = _readable_bounds(d.result)
+        claim.expected, claim.expected_latex, claim.expected_of = text(result), latex(result), claims[h].lhs
         return
 
 
+def _readable_bounds(e):
+    """The private summation indices of the document's definitions (_b3) renamed to letters not in use."""
+    taken = {str(s) for s in e.free_symbols} | {str(i) for i in bound_indices(e)}
+    letters = iter(c for c in "lmnpqrstuv" if c not in taken)
+
+    def rename(node):
+        body, limits = node.function, []
+        for i, lo, hi in node.limits:
+            if str(i).startswith("_"):
+                new = sp.Symbol(next(letters, str(i)), **i.assumptions0)
+                body, i = body.xreplace({i: new}), new
+            limits.append((i, lo, hi))
+        return sp.Sum(body, *limits)
+    return e.replace(lambda n: isinstance(n, sp.Sum) and any(str(l[0]).startswith("_") for l in n.limits), rename)
+
+
 def _abstract_costs(work, defined):
-    """Undefined scalars differentiated with respect to entries of one vector (dL/do_j): (L, o) pairs."""
+    """Undefined scalars differentiated with respect to entries of vectors (dL/do_j, dC/dz^l_j, dC/dW^l_jk):
+    (L, v) pairs, v the defined vector every other one feeds (L is any differentiable function of v)."""
     found: dict = {}
     for _, exprs, _ in work:
         for e in exprs:
             for n in e.atoms(sp.Derivative):
                 if isinstance(n.expr, sp.Symbol) and str(n.expr) not in defined and not n.expr.is_integer:
-                    bases = {v.base for v in n.variables if isinstance(v, sp.Indexed)}
-                    if len(bases) == 1:
-                        found.setdefault(n.expr, set()).update(bases)
+                    found.setdefault(n.expr, set()).update(v.base for v in n.variables if isinstance(v, sp.Indexed))
+    feeds = _feeds(defined)
     out = []
-    for sym, bases in found.items():  # dL/dz_k and dL/do_j: L is a function of the defined o
-        inner = [b for b in bases if str(b) + "[]" in defined]
-        if len(inner) == 1:
-            out.append((sym, inner[0]))
+    for sym, bases in found.items():  # dL/dz_k and dL/do_j: L is a function of the defined o, which feeds on z
+        top = [b for b in bases if str(b) + "[]" in defined and bases - {b} <= feeds.get(b, set())]
+        if len(top) == 1:
+            out.append((sym, top[0]))
+    return out
+
+
+def _feeds(defined: dict) -> dict:
+    """base -> every base its definition reaches, through the definitions of the bases it uses."""
+    direct = {d.symbol: {a.base for a in d.expr.atoms(sp.Indexed)} for d in defined.values() if d.indices}
+    out = {}
+    for base in direct:
+        seen, todo = set(), [base]
+        while todo:
+            for b in direct.get(todo.pop(), ()):
+                if b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        out[base] = seen
     return out
 
 
@@ -685,6 +742,8 @@ def _split_unknown(work, known):
 
 def _bare_symbols(e) -> set:
     """Symbols used on their own, not as the name of an indexed entry (o in o - y, not in o_j)."""
+    e = e.replace(lambda n: isinstance(n, sp.Derivative) and isinstance(n.expr, sp.Symbol),
+                  lambda n: sp.Dummy())  # dC/dz_j: C is the scalar cost, even where C_x is also written
     plain = e.xreplace({i: sp.Dummy() for i in e.atoms(sp.Indexed)}).free_symbols
     return {x for x in plain if isinstance(x, sp.Symbol) and not isinstance(x, sp.Dummy)}
 

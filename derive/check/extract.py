@@ -146,13 +146,28 @@ _JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\text\b|
 _ROW = re.compile(r"\\\\+|\\newline\b")
 
 
+def _depths(text: str) -> list:
+    """The brace depth at each character ({ and } themselves count as outside)."""
+    out, depth = [], 0
+    for n, c in enumerate(text):
+        escaped = n > 0 and text[n - 1] == "\\"
+        if c == "}" and not escaped:
+            depth -= 1
+        out.append(depth)
+        if c == "{" and not escaped:
+            depth += 1
+    return out
+
+
 def _rows(body: str, offset: int):
-    """(row text, absolute offset) for each row of a display block, justifications cut off."""
+    """(row text, absolute offset) for each row of a display block, justifications cut off. A row break or a
+    \\quad inside braces (a long numerator set on two lines inside its \\frac) belongs to the formula."""
+    depth = _depths(body)
     start = 0
-    for m in list(_ROW.finditer(body)) + [None]:
+    for m in [m for m in _ROW.finditer(body) if depth[m.start()] == 0] + [None]:
         end = m.start() if m else len(body)
         row = body[start:end]
-        j = _JUSTIFICATION.search(row)
+        j = next((j for j in _JUSTIFICATION.finditer(row) if depth[start + j.start()] == 0), None)
         if j:
             row = row[:j.start()]
         yield row, offset + start

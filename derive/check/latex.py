@@ -29,6 +29,8 @@ from typing import Optional
 
 import sympy as sp
 
+from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
+
 from ..expr import SumExcept
 
 
@@ -49,7 +51,8 @@ GREEK = {
 }
 IGNORED = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr",
            "displaystyle", "textstyle", "limits", "nolimits", "cancel", "bm", "boldsymbol", "mathrm",
-           "mathit", "pmb", ",", ";", "!", " ", "quad", "qquad", "small", "color"}
+           "mathit", "pmb", ",", ";", "!", " ", "quad", "qquad", "small", "color",
+           "\\"}  # a line break inside a formula (a long numerator set on two lines) is only layout
 FUNCTIONS = {"log": sp.log, "ln": sp.log, "exp": sp.exp}
 
 _TOKEN = re.compile(r"""
@@ -79,6 +82,8 @@ def tokenize(text: str) -> list:
         if kind == "word":
             word = m.group()
             tokens.append(Token("cmd", "\\" + word, pos) if word in FUNCTIONS else Token("letter", word, pos))
+        elif kind == "op" and m.group() == "&":
+            pass  # an alignment mark inside a formula is only layout
         elif kind != "space":
             tok = Token(kind, m.group(), pos)
             if kind == "cmd":
@@ -89,7 +94,7 @@ def tokenize(text: str) -> list:
                         tokens.append(Token("letter", "e", tok.pos))
                         pos = end
                         continue
-                    if word in FUNCTIONS:
+                    if word in FUNCTIONS or word == "diag":
                         tokens.append(Token("cmd", "\\" + word, tok.pos))
                         pos = end
                         continue
@@ -118,6 +123,7 @@ class Names:
     scalars: dict = field(default_factory=dict)
     K: sp.Symbol = K_SYMBOL
     counts: set = field(default_factory=set)
+    arity: dict = field(default_factory=dict)   # base name -> number of indices it is written with
 
     def index(self, name: str) -> sp.Symbol:
         if name not in self.indices:
@@ -140,11 +146,12 @@ class Names:
 class Parser:
     """expr := sign? term (('+'|'-') term)*; term := factor (('\\cdot'|'\\times'|juxtaposition) factor)*."""
 
-    def __init__(self, text: str, names: Optional[Names] = None):
+    def __init__(self, text: str, names: Optional[Names] = None, matrix: bool = False):
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
         self.names = names or Names()
+        self.in_matrix = matrix   # inside [ ... ]_k: bare vectors and matrices are matrix symbols
 
     # -- token helpers --------------------------------------------------------
     def peek(self, offset: int = 0) -> Optional[Token]:
@@ -190,12 +197,24 @@ class Parser:
         while self.at("+", "-"):
             sign = -1 if self.take().text == "-" else 1
             terms.append(sign * self.term())
+        if len(terms) == 1:
+            return terms[0]
+        shapes = {t.shape for t in terms if isinstance(t, MatrixExpr)}
+        if shapes:  # 1 - a^l: a scalar added to a vector is added to each entry
+            if len(shapes) != 1:
+                self.fail("a sum of matrices of different shapes")
+            ones = sp.OneMatrix(*next(iter(shapes)))
+            return sp.MatAdd(*[t if isinstance(t, MatrixExpr) else t * ones for t in terms]).doit(deep=False)
         return sp.Add(*terms)
 
     def term(self) -> sp.Expr:
         factors = [self.factor()]
         while True:
-            if self.at("\\cdot", "\\times", "*"):
+            if self.at("\\circ", "\\odot") and self.in_matrix:
+                self.take()
+                left = sp.Mul(*factors) if len(factors) > 1 else factors[0]
+                factors = [sp.HadamardProduct(left, self.factor())]
+            elif self.at("\\cdot", "\\times", "*"):
                 self.take()
                 factors.append(self.factor())
             elif self.at("/"):
@@ -205,6 +224,8 @@ class Parser:
                 factors.append(self.factor())
             else:
                 break
+        if any(isinstance(f, MatrixExpr) for f in factors):
+            return _matmul(factors, self)
         return sp.Mul(*factors)
 
     def starts_factor(self) -> bool:
@@ -216,7 +237,7 @@ class Parser:
         if t.text in ("(", "{", "["):
             return True
         if t.kind == "cmd":
-            return t.text not in ("\\cdot", "\\times", "\\right", "\\}", "\\neq", "\\ne", "\\le", "\\leq",
+            return t.text not in ("\\cdot", "\\times", "\\circ", "\\odot", "\\right", "\\}", "\\neq", "\\ne", "\\le", "\\leq",
                                   "\\ge", "\\geq", "\\\\", "\\|", "\\quad", "\\qquad", "\\text", "\\tag", "\\label")
         return False
 
@@ -271,8 +292,16 @@ class Parser:
             return value
         if t.text == "(":
             return self.group("(", ")")
+        if t.text == "[" and self._entry_ahead():
+            return self.entry()
         if t.text == "[":
             return self.group("[", "]")
+        if t.text == "\\diag" and self.in_matrix:
+            self.take()
+            v = self.function_argument()
+            if not isinstance(v, MatrixExpr) or v.shape[1] != 1:
+                self.fail("diag of something other than a vector")
+            return sp.DiagMatrix(v)
         if t.text == "{":
             return self.group("{", "}")
         if t.text == "\\matrix":
@@ -287,6 +316,8 @@ class Parser:
             self.expect("{")
             self.expect("1")
             self.expect("}")
+            if self.in_matrix and not self.at("\\{", "[", "("):
+                return sp.OneMatrix(self.names.K, 1)  # the vector of ones
             return self.indicator()
         if t.text == "\\delta" and self._kronecker_ahead():
             self.take()
@@ -324,6 +355,67 @@ class Parser:
         if len({len(r) for r in rows}) != 1:
             self.fail("a matrix whose rows differ in length")
         return sp.ImmutableMatrix(rows)
+
+    def _entry_ahead(self) -> bool:
+        """[ ... ]_k: an entry of a matrix expression (the bracket closes right before a subscript)."""
+        depth = 0
+        for j in range(self.i, len(self.tokens)):
+            tok = self.tokens[j]
+            depth += tok.text == "["
+            depth -= tok.text == "]"
+            if depth == 0:
+                return j + 1 < len(self.tokens) and self.tokens[j + 1].text == "_"
+        return False
+
+    def _transpose_ahead(self) -> bool:
+        nxt = self.peek(1)
+        if nxt is not None and nxt.text == "T":
+            return True
+        return (nxt is not None and nxt.text == "{" and self.peek(2) is not None and self.peek(2).text == "T"
+                and self.peek(3) is not None and self.peek(3).text == "}")
+
+    def entry(self) -> sp.Expr:
+        """[M]_{k} or [M]_{jk}: the entry of the matrix expression M, written with index sums."""
+        outer, self.in_matrix = self.in_matrix, True
+        try:
+            m = self.group("[", "]")
+        finally:
+            self.in_matrix = outer
+        self.expect("_")
+        at = self.peek()
+        idx = self.subscript_indices()
+        if not isinstance(m, MatrixExpr):
+            raise Unreadable("an entry [ ... ]_k of something that is not a vector or a matrix", at.pos)
+        rows, cols = m.shape
+        if rows == cols == 1:
+            raise Unreadable("an entry of a 1 x 1 product (a number, not a vector)", at.pos)
+        if len(idx) == 1 and cols == 1:
+            element = m[idx[0], 0]
+        elif len(idx) == 1 and rows == 1:
+            element = m[0, idx[0]]
+        elif len(idx) == 2 and rows != 1 and cols != 1:
+            element = m[idx[0], idx[1]]
+        else:
+            raise Unreadable(f"{len(idx)} indices for a {'vector' if 1 in (rows, cols) else 'matrix'}", at.pos)
+        return self.names_of(element)
+
+    def names_of(self, element: sp.Expr) -> sp.Expr:
+        """SymPy's entry of a matrix expression in the document's notation: o[i, 0] -> o_i, W[j, k] -> W_jk, and
+        its sums over 0..K-1 over a fresh index 1..K."""
+        def sums(node):
+            body, limits = node.function, []
+            for d, lo, hi in node.limits:
+                fresh = sp.Symbol(f"_m{len(self.names.indices) + len(limits)}", integer=True, positive=True)
+                body = body.xreplace({d: fresh})
+                limits.append((fresh, 1, hi + 1))
+            return sp.Sum(body, *limits)
+        element = element.replace(lambda n: isinstance(n, sp.Sum), sums)
+
+        def entry(node):
+            name, (r, c) = str(node.parent.name), node.indices
+            return self.names.base(name)[r] if node.parent.shape[1] == 1 else self.names.base(name)[r, c]
+        return element.replace(lambda n: isinstance(n, MatrixElement) and isinstance(n.parent, sp.MatrixSymbol),
+                               entry)
 
     def braced(self) -> sp.Expr:
         if self.at("{"):
@@ -425,7 +517,15 @@ class Parser:
                     break
         idx = ([example] if example is not None else []) + list(indices or [])
         if idx:
+            self.names.arity.setdefault(full, len(idx))
             return self.names.base(full)[tuple(idx)]
+        if self.in_matrix:
+            transposed = sup_name == "T" and name in self.names.arity
+            key = name if transposed else full
+            if key in self.names.arity:
+                n = self.names.K
+                m = sp.MatrixSymbol(key, n, n if self.names.arity[key] == 2 else 1)
+                return self.postfix(m.T if transposed else m)
         return self.names.scalar(full)
 
     def _call_ahead(self) -> bool:
@@ -595,12 +695,18 @@ class Parser:
 
     def postfix(self, base: sp.Expr) -> sp.Expr:
         while True:
-            if self.at("^"):
+            if self.at("^") and isinstance(base, MatrixExpr) and self._transpose_ahead():
+                self.take()
+                self.take() if not self.at("{") else [self.take(), self.take(), self.take()]
+                base = base.T
+            elif self.at("^"):
                 self.take()
                 base = base ** self.script()
             elif self.at("_") and isinstance(base, sp.Symbol) and base != self.names.K:
                 self.take()
-                base = self.names.base(str(base))[tuple(self.subscript_indices())]
+                idx = tuple(self.subscript_indices())
+                self.names.arity.setdefault(str(base), len(idx))
+                base = self.names.base(str(base))[idx]
             elif self.at("'", "!"):
                 self.fail(f"cannot read {self.peek().text!r} here")
             else:
@@ -676,10 +782,11 @@ class Parser:
         num, den = self.tokens[a:b], self.tokens[c:d]
         if not num or not den:
             return False
-        if num[0].text == "\\partial" and den[0].text == "\\partial":
-            return True
-        return (num[0].text == "d" and den[0].text == "d" and len(den) > 1
-                and (len(num) == 1 or num[1].kind in ("letter", "cmd")))
+        # \partial and d mix in hand-written derivations (\frac{\partial (w_k x_i)}{d w_k}): the same derivative
+        top = num[0].text == "\\partial" or (
+            num[0].text == "d" and (len(num) == 1 or num[1].kind in ("letter", "cmd") or num[1].text == "("))
+        bottom = den[0].text == "\\partial" or (den[0].text == "d" and len(den) > 1)
+        return top and bottom
 
     def derivative_operator(self) -> sp.Expr:
         """\\frac{\\partial^n F}{\\partial x \\partial y} or \\frac{\\partial}{\\partial x} body."""
@@ -698,7 +805,7 @@ class Parser:
         variables = []
         while not self.at("}"):
             t = self.take()
-            if t.text != marker:
+            if t.text not in ("\\partial", "d"):
                 raise Unreadable(f"expected {marker} in a derivative's denominator", t.pos)
             var = self.factor_no_function()
             if isinstance(var, sp.Pow) and var.exp.is_Integer:
@@ -717,6 +824,26 @@ class Parser:
             else:
                 function = self.term()
         return sp.Derivative(function, *variables)
+
+
+def _matmul(factors: list, parser: "Parser") -> sp.Expr:
+    """A product with matrices in it: scalars scale, matrices multiply in order (g^T o is a 1 x 1 matrix)."""
+    scalars = [f for f in factors if not isinstance(f, MatrixExpr)]
+    mats = [f for f in factors if isinstance(f, MatrixExpr)]
+    for a, b in zip(mats, mats[1:]):
+        if a.shape[1] != b.shape[0]:
+            if a.shape == (1, 1) or b.shape == (1, 1):
+                continue
+            parser.fail("a product of a matrix and a vector whose sizes do not match")
+    product = mats[0]
+    for m in mats[1:]:
+        if product.shape == (1, 1) and m.shape != (1, 1):
+            product = sp.MatMul(m, product) if m.shape[1] == 1 else sp.MatMul(product, m)
+        elif m.shape == (1, 1) and product.shape[1] != 1:
+            product = sp.MatMul(product, m)
+        else:
+            product = sp.MatMul(product, m)
+    return sp.Mul(*scalars) * product if scalars else product
 
 
 def rebalance(text: str) -> str:
@@ -739,6 +866,7 @@ def rebalance(text: str) -> str:
     return "".join(chars)
 
 
-def parse_latex(text: str, names: Optional[Names] = None) -> sp.Expr:
-    """One formula (no '=') as SymPy; raises Unreadable."""
-    return Parser(rebalance(text), names).parse()
+def parse_latex(text: str, names: Optional[Names] = None, matrix: bool = False) -> sp.Expr:
+    """One formula (no '=') as SymPy; raises Unreadable. With ``matrix``, names written elsewhere with indices
+    (o_j, W_{jk}) stand for the whole vector or matrix when they appear bare (o - y, W^T delta)."""
+    return Parser(rebalance(text), names, matrix).parse()
