@@ -176,23 +176,27 @@ def wrong_lines(path):
     return [c.line for c in check_file(path).claims if c.verdict == "wrong"]
 
 
-def test_seed_003_its_denominator_slip_is_flagged_first():
+def test_seed_003_its_definition_and_its_denominator_slip_are_flagged():
     report = check_file(seed("003"))
     first = report.first_wrong
-    assert first is not None and first.line == 20
-    assert "(\\sum_k e^{z_k}\\right)^2} \\frac{\\sum_k e^{z_k} - e^{z_i}}" in first.rhs.replace("\\left", "")
+    # y_1 = z_1 / sum_k z_k, ..., y_K = z_K / sum_k z_k: the exponentials are missing, as line 20's own expansion
+    # of y_i (e^{z_i} / sum_k e^{z_k}) shows; the rest is read with the softmax the derivation uses
+    assert first is not None and first.line == 7 and "line 20 expands y_i" in first.reason
+    assert any("as the derivation expands it (line 20)" in n for n in report.notes)
+    slip = next(c for c in report.claims if c.verdict == "wrong" and c.line == 20)
+    assert "(\\sum_k e^{z_k}\\right)^2} \\frac{\\sum_k e^{z_k} - e^{z_i}}" in slip.rhs.replace("\\left", "")
     # the backpropagation formula dL/dz_k = y_k (dL/dy_k - sum_j dL/dy_j y_j) holds
-    # (L is not defined in the post: those links are unread, never judged on a guess)
-    assert all(c.verdict != "wrong" for c in report.claims if c.line in (38, 42))
-    assert any("catalogue convention" in n for n in report.notes)
+    assert {c.verdict for c in report.claims if c.line in (38, 42)} == {"holds"}
+    assert [c.line for c in report.claims if c.verdict == "wrong"] == [7, 20, 20]
 
 
-def test_the_first_wrong_claim_comes_with_the_engines_closed_form():
-    first = check_file(seed("003")).first_wrong
+def test_the_first_wrong_claim_of_a_chain_comes_with_the_engines_closed_form():
+    report = check_file(seed("003"))
+    slip = next(c for c in report.claims if c.verdict == "wrong" and c.line == 20)
     # what dy_i/dz_i is, derived by the planner from the post's own softmax and verified
-    assert first.expected == "y_i*(1 - y_i)" and first.expected_of.startswith("\\frac{\\partial y_i}")
-    assert first.expected_latex and first.to_dict()["expected"]["text"] == first.expected
-    assert "expected: y_i*(1 - y_i)" in check_file(seed("003")).to_text()
+    assert slip.expected == "y_i*(1 - y_i)" and slip.expected_of.startswith("\\frac{\\partial y_i}")
+    assert slip.expected_latex and slip.to_dict()["expected"]["text"] == slip.expected
+    assert "expected: y_i*(1 - y_i)" in report.to_text()
     # no expected form where there is no derivative to derive
     text = "$$\\sum_j e^{z_j} o_k = 2 e^{z_k}$$"
     wrong = check(text).first_wrong
@@ -380,7 +384,9 @@ def test_define_and_assume_options():
 
 def test_json_follows_the_schema():
     jsonschema = pytest.importorskip("jsonschema")
-    for text in (SMALL, (DERIVATIONS / "softmax_jacobian.md").read_text()):
+    texts = [SMALL, (DERIVATIONS / "softmax_jacobian.md").read_text()]
+    texts += [p.read_text() for p in sorted(SEEDS.glob("*.txt"))]  # cases, expected forms, a contradicted definition
+    for text in texts:
         data = json.loads(check(text).to_json())
         jsonschema.validate(data, SCHEMA)
     data = check(SMALL).to_dict()

@@ -28,6 +28,7 @@ from .extract import chains as find_chains
 from .latex import K_SYMBOL, Names, Parser, Unreadable, parse_latex
 
 SCHEMA = "derive.check/1"
+EXPECTED_CHAINS = 5   # chains whose first wrong claim gets the engine's closed form (each costs a derivation)
 
 
 @dataclass
@@ -165,8 +166,9 @@ def _as_definition(lhs, rhs, defined: dict) -> Optional[Definition]:
     if isinstance(lhs, sp.log) and isinstance(lhs.args[0], (sp.Indexed, sp.Symbol)):
         lhs, rhs = lhs.args[0], sp.exp(rhs)
     if isinstance(lhs, sp.Indexed):
-        if not all(isinstance(i, sp.Symbol) for i in lhs.indices) or len(set(lhs.indices)) != len(lhs.indices):
-            return None
+        if not all(isinstance(i, sp.Symbol) and i != K_SYMBOL for i in lhs.indices) \
+                or len(set(lhs.indices)) != len(lhs.indices):
+            return None  # y_1 = ... or y_K = ...: one case of a definition (_as_case)
         base = lhs.base
         if str(base) + "[]" in defined or rhs.has(base):
             return None
@@ -329,6 +331,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     claims: list = []
     versions: dict = {}   # key -> [(chain number, Definition)] for a plain name defined again further on
     by_case: dict = {}    # (base, position, other indices) -> {value: expression}: h_1(x) = ..., h_2(x) = ...
+    where: dict = {}      # key -> (line, lhs, rhs, chain number) of the document's definition
     work: list = []   # (claims of one run of readable links, exprs, conditions)
     for number, item in enumerate(parsed, start=1):
         chain, exprs = item.chain, item.exprs
@@ -350,8 +353,11 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             if d is not None and (chain.links[0] == ":=" or _looks_defining(d)):
                 defined[_key(d)] = d
                 versions.setdefault(_key(d), []).append((number, d))
+                where.setdefault(_key(d), (chain.pieces[1].line, chain.pieces[0].text, chain.pieces[1].text, number))
                 continue
             if _as_case(lhs, rhs, by_case):
+                where.setdefault(str(lhs.base) + "[]", (chain.pieces[1].line, chain.pieces[0].text, chain.pieces[1].text,
+                                                         number))
                 continue
             again = None if vector else _as_definition(lhs, rhs, {})
             if again is not None and _key(again) in defined and _looks_defining(again) \
@@ -432,6 +438,12 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         defined[_key(d)] = d
         notes.append(f"{symbol} is not defined: read as any differentiable function of {var} "
                      "(checked with a test function that couples every entry)")
+    for key, claim, d in _contradicted(work, defined, where):  # y_j = z_j / sum_k z_k, then y_i = e^{z_i} / ...
+        claims.append(claim)
+        defined[key] = d
+        notes.append(f"{d.symbol} is read as the derivation expands it (line {d.text.rsplit(' ', 1)[-1][:-1]}), "
+                     f"not as defined on line {claim.line}")
+    claims.sort(key=lambda c: c.line)
     scoped = {key: v for key, v in versions.items() if len(v) > 1 and key in defined}
     for key in sorted(scoped):
         notes.append(f"{key} is defined {len(scoped[key])} times: each claim is read with the definition "
@@ -462,9 +474,12 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
 
     report = CheckReport(claims, [f"{sp.sstr(d.lhs)} := {sp.sstr(d.expr)}" for d in definitions],
                          [sp.sstr(a.statement) for a in _unique(facts)], notes, text, name)
-    first = report.first_wrong
-    if first is not None and id(first) in runs:
-        _expect(first, *runs[id(first)], tuple(facts))
+    firsts = {}  # the first wrong claim of each chain: what its quantity is, where the engine can derive it
+    for c in claims:
+        if c.verdict == "wrong" and id(c) in runs:
+            firsts.setdefault(c.chain, c)
+    for c in list(firsts.values())[:EXPECTED_CHAINS]:
+        _expect(c, *runs[id(c)], tuple(facts))
     return report
 
 
@@ -516,20 +531,33 @@ def _as_case(lhs, rhs, by_case: dict) -> bool:
     """h_1(x^{(i)}) = ...: one case of a definition over its class index (the numbered index); recorded."""
     if not isinstance(lhs, sp.Indexed) or rhs.has(sp.Derivative) or rhs.has(lhs.base):
         return False
-    numbers = [n for n, i in enumerate(lhs.indices) if i.is_Integer]
-    symbols = [i for i in lhs.indices if isinstance(i, sp.Symbol)]
+    numbers = [n for n, i in enumerate(lhs.indices) if i.is_Integer or i == K_SYMBOL]
+    symbols = [i for i in lhs.indices if isinstance(i, sp.Symbol) and i != K_SYMBOL]
     if len(numbers) != 1 or len(symbols) != len(lhs.indices) - 1:
         return False
     position = numbers[0]
     key = (lhs.base, position, tuple(symbols))
-    by_case.setdefault(key, {})[int(lhs.indices[position])] = rhs
+    value = lhs.indices[position]
+    by_case.setdefault(key, {})[int(value) if value.is_Integer else value] = rhs
     return True
 
 
 def _case_definitions(by_case: dict, defined: dict):
     """One definition per function given case by case for classes 1..n (Piecewise in the class index)."""
     for (base, position, symbols), cases in by_case.items():
-        if str(base) + "[]" in defined or sorted(cases) != list(range(1, len(cases) + 1)) or len(cases) < 2:
+        if str(base) + "[]" in defined:
+            continue
+        if set(cases) == {1, K_SYMBOL}:  # y_1 = z_1 / sum_k z_k, ..., y_K = z_K / sum_k z_k: the pattern of y_j
+            general = _pattern(cases[1], cases[K_SYMBOL])
+            if general is not None:
+                j, expr = general
+                indices = list(symbols)
+                indices.insert(position, j)
+                yield (Definition(f"def_{base}", base, tuple(indices), _private_bounds(expr),
+                                  text="from the document (its entries 1 and K)"),
+                       f"{base} is defined by its entries {base}_1, ..., {base}_K: read as {base}_j for every j")
+            continue
+        if sorted(cases) != list(range(1, len(cases) + 1)) or len(cases) < 2:
             continue
         c = sp.Symbol(f"_c{next(_FRESH)}", integer=True, positive=True)
         indices = list(symbols)
@@ -560,6 +588,67 @@ def _entrywise(left: str, right: str, names: Names):
     at = (fresh[0], 0) if cols == 1 else (0, fresh[1]) if rows == 1 else tuple(fresh)
     parser = Parser("", names)
     return parser.names_of(sides[0][at]), parser.names_of(sides[1][at]), ""
+
+
+def _contradicted(work, defined: dict, where: dict):
+    """Definitions the document's own derivation contradicts: a link dy_i/dz = d(E)/dz that expands y_i as an
+    E its definition is not (seed 003 defines y_i = z_i / sum_k z_k, then differentiates e^{z_i} / sum_k e^{z_k}).
+    Yields (key, a wrong claim at the definition, the definition as the derivation expands it)."""
+    from ..render.printers import text
+    seen = set()
+    for claims, exprs, _ in work:
+        for n, claim in enumerate(claims):
+            a, b = exprs[n], exprs[n + 1]
+            if not (isinstance(a, sp.Derivative) and isinstance(b, sp.Derivative) and isinstance(a.expr, sp.Indexed)
+                    and a.variables == b.variables):
+                continue
+            key = str(a.expr.base) + "[]"
+            d = defined.get(key)
+            if d is None or key in seen or key not in where or b.expr.has(a.expr.base) or d.abstract:
+                continue
+            mapping = dict(zip(a.expr.indices, d.indices))
+            if not all(isinstance(i, sp.Symbol) for i in mapping):
+                continue
+            expanded = _private_bounds(b.expr.xreplace(mapping))
+            values = _differs(d.expr, expanded, d.indices)
+            if values is None:
+                continue
+            seen.add(key)
+            line, lhs, rhs, chain = where[key]
+            wrong = Claim(line, lhs, rhs, verdict="wrong", chain=chain, lhs_line=line,
+                          reason=f"line {claim.line} expands {text(a.expr)} as {text(b.expr)}, "
+                                 "which this definition is not",
+                          counterexample=values)
+            yield key, wrong, _with_kernel(replace(d, expr=expanded,
+                                                   text=f"as the derivation expands it (line {claim.line})"))
+
+
+def _differs(one, other, indices) -> Optional[dict]:
+    """A counterexample where two definitions of the same entry differ (K = 3, the first index values), or None."""
+    import random
+    assign = {i: sp.Integer(1) for i in indices}
+    sides = [e.xreplace({K_SYMBOL: 3}).xreplace(assign).doit() for e in (one, other)]
+    atoms = sorted(set().union(*(s.atoms(sp.Indexed) for s in sides)), key=sp.default_sort_key)
+    rng = random.Random(0)
+    for _ in range(3):
+        values = {a: sp.Float(rng.uniform(-2, 2)) for a in atoms}
+        left, right = (complex(s.xreplace(values).evalf()) for s in sides)
+        if abs(left - right) > 1e-9 * max(1, abs(left), abs(right)):
+            return {"K": 3, "indices": {str(i): 1 for i in indices},
+                    "values": {str(a): float(v) for a, v in values.items()},
+                    "lhs": left.real, "rhs": right.real}
+    return None
+
+
+def _pattern(first, last):
+    """(j, e(j)) with e(1) = ``first`` and e(K) = ``last``: the 1s that index entries in ``first`` are where
+    ``last`` has K. None when the two are not one pattern."""
+    j = sp.Symbol("j", integer=True, positive=True)
+    general = first.replace(lambda a: isinstance(a, sp.Indexed) and 1 in a.indices,
+                            lambda a: a.base[tuple(j if i == 1 else i for i in a.indices)])
+    if general.xreplace({j: K_SYMBOL}) == last and general.has(j):
+        return j, general
+    return None
 
 
 def _primes(e) -> set:

@@ -246,9 +246,27 @@ def chains(source: str) -> list:
         body = m.group(group)
         if "=" not in body:
             continue
-        found.extend(_block_chains(source, _clean(body), m.start(group), False, "", -1))
+        for part, at in _listed(_clean(body)):  # y_1 = ..., \ldots, y_K = ...: one equation per entry
+            found.extend(_block_chains(source, part, m.start(group) + at, False, "", -1))
     found.sort(key=lambda c: (c.pieces[0].line, c.pieces[0].column))
     return found
+
+
+def _listed(body: str) -> list:
+    """The parts of inline math between commas outside brackets, each with its offset; a part that is only
+    \\ldots or \\cdots is dropped. A list of equations (y_1 = ..., \\ldots, y_K = ...) is read one by one."""
+    depth, start, out = 0, 0, []
+    for n, c in enumerate(body + ","):
+        if c in "({[":
+            depth += 1
+        elif c in ")}]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            part = body[start:n]
+            if part.strip() not in ("\\ldots", "\\cdots", "\\dots", ""):
+                out.append((part, start))
+            start = n + 1
+    return out if all("=" in part for part, _ in out) else [(body, 0)]
 
 
 def _underbraced_ones(body: str) -> list:

@@ -34,6 +34,8 @@ def render_text(report) -> str:
         lines.append(f"{head} line {c.line}: [{MARK[c.verdict]}] {_short(c.lhs, 40)} = {_short(c.rhs, 50)}")
         if c.verdict == "wrong":
             given = f" (given {', '.join(c.cases)})" if c.cases else ""
+            if c.reason and not c.reason.startswith("sides differ"):
+                lines.append(f"     {c.reason}")
             lines.append(f"     counterexample{given} {_counter(c.counterexample or {})}")
             if c.expected:
                 lines.append(f"     expected: {c.expected}  (derived by the engine from {_short(c.expected_of, 40)})")

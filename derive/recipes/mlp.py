@@ -90,7 +90,7 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
     partials = softmax_partials(out, aL, zL, j, k)
     bp1 = run_recipe(out, sp.Derivative(Cx, zL[k]),
                      output_gradient_recipe(Cx, k, partials, (hot,)) + [(rules.matrix_form, {"rows": k})],
-                     name="bp1", title=f"BP1: the error in the output layer",
+                     name="bp1", title="BP1: the error in the output layer",
                      description="The error of the softmax output layer under the cross-entropy cost")
 
     # the sigmoid derivative, a lemma of BP2
@@ -112,7 +112,7 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
         rules.kronecker_delta,
         rules.linearity,
         (rules.matrix_form, {"rows": j}),
-    ], name="bp2", title=f"BP2: the error of a hidden layer",
+    ], name="bp2", title="BP2: the error of a hidden layer",
         description="The error of hidden layer l from the error of layer l+1")
 
     # BP3 and BP4: the gradients with respect to one layer's parameters
