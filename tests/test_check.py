@@ -157,7 +157,7 @@ def test_a_blind_checker_would_fail_the_battery(monkeypatch):
     """The battery is not vacuous: with every link waved through, the corrupted line is not caught."""
     import sys
     checker = sys.modules["derive.check.checker"]
-    monkeypatch.setattr(checker, "_check_run", lambda setting, claims, *rest: [
+    monkeypatch.setattr(checker, "check_run", lambda setting, claims, *rest: [
         setattr(c, "verdict", "holds") for c in claims])
     text, line = corrupt("softmax_ce.md", r"&= o_{k} - y_{k} \\", r"&= o_{k} + y_{k} \\")
     assert check(text).first_wrong is None

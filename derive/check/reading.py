@@ -1,0 +1,450 @@
+"""Reading a document's notation: its definitions (by cases, by section, by pattern, contradicted by its own
+derivation), assumptions, the conditions its prose states, index ranges, functions of an example, primes and
+matrices written out. Everything here turns parsed LaTeX into a Setting and facts; nothing is checked here."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from ..assumptions import bias_input, different, hot_at, normalized
+from ..definitions import sigmoid, softmax
+from ..expr import SumExcept, bound_indices
+from ..setting import Definition, Setting
+from .claims import Claim
+from .latex import K_SYMBOL, Names, Parser, Unreadable, parse_latex
+
+
+@dataclass
+class Parsed:
+    chain: object
+    exprs: list          # sympy or Unreadable per piece
+
+def parse_piece(text: str, names: Names):
+    try:
+        return parse_latex(text, names)
+    except Unreadable as e:
+        return e
+    except Exception as e:  # noqa: BLE001 -- whatever SymPy raises, the formula is unread, never a traceback
+        return Unreadable(f"cannot read the formula ({type(e).__name__})", 0)
+
+def _private_bounds(expr):
+    """The summation indices of a definition renamed apart (_b0, _b1, ...): the verifier sets free index
+    values with xreplace, which must not reach a bound index of the same name."""
+    def rename(node):
+        limits, body = [], node.function
+        for i, lo, hi in node.limits:
+            new = sp.Dummy("b", integer=True, positive=True)
+            body = body.xreplace({i: new})
+            limits.append((new, lo, hi))
+        return sp.Sum(body, *limits)
+    expr = expr.replace(lambda n: isinstance(n, sp.Sum), rename)
+    return expr.replace(lambda n: isinstance(n, SumExcept),
+                        lambda n: SumExcept(n.function.xreplace({n.index: (b := sp.Dummy("b", integer=True, positive=True))}), (b, n.lower, n.upper), n.excluded))
+
+def as_definition(lhs, rhs, defined: dict) -> Optional[Definition]:
+    """lhs = rhs defines lhs when lhs is a name or a name with index symbols, not defined yet, and rhs does not
+    mention it; log X_i = rhs defines X_i = e^{rhs}."""
+    if isinstance(lhs, sp.log) and isinstance(lhs.args[0], (sp.Indexed, sp.Symbol)):
+        lhs, rhs = lhs.args[0], sp.exp(rhs)
+    if isinstance(lhs, sp.Indexed):
+        if not all(isinstance(i, sp.Symbol) and i != K_SYMBOL for i in lhs.indices) \
+                or len(set(lhs.indices)) != len(lhs.indices):
+            return None  # y_1 = ... or y_K = ...: one case of a definition (as_case)
+        base = lhs.base
+        if str(base) + "[]" in defined or rhs.has(base):
+            return None
+        return _with_kernel(Definition(f"def_{base}", base, tuple(lhs.indices), _private_bounds(rhs),
+                                       text="from the document"))
+    if isinstance(lhs, sp.Symbol) and lhs != K_SYMBOL and not lhs.is_integer:
+        if str(lhs) in defined or lhs in rhs.free_symbols:
+            return None
+        return Definition(f"def_{lhs}", lhs, (), _private_bounds(rhs), text="from the document")
+    return None
+
+def _with_kernel(d: Definition) -> Definition:
+    """A definition that is a softmax (e^{g(j)} / sum_l e^{g(l)}) or a sigmoid (1 / (1 + e^{-g(j)})) of its
+    one index, marked as such: the planner folds its quotients back into the defined name."""
+    num, den = sp.fraction(d.expr)
+    if isinstance(num, sp.exp) and isinstance(den, sp.Sum) and len(den.limits) == 1 \
+            and isinstance(den.function, sp.exp) and d.indices[-1:]:
+        l, g, j = den.limits[0][0], num.args[0], d.indices[-1]  # h_c(x^(i)): the softmax is over the last index
+        if g.has(j) and den.function.args[0] == g.xreplace({j: l}):
+            return replace(d, kernel="softmax", argument=g)
+    if len(d.indices) != 1:
+        return d
+    j = d.indices[0]
+    if num == 1 and isinstance(den, sp.Add) and len(den.args) == 2 and 1 in den.args:
+        e = next(a for a in den.args if a != 1)
+        if isinstance(e, sp.exp) and e.args[0].could_extract_minus_sign() and e.args[0].has(j):
+            return replace(d, kernel="sigmoid", argument=-e.args[0])
+    return d
+
+def as_assumption(lhs, rhs):
+    """sum_j y_j = 1 -> the normalized-targets assumption."""
+    if (isinstance(lhs, sp.Sum) and len(lhs.limits) == 1 and isinstance(lhs.function, sp.Indexed)
+            and lhs.function.indices[-1] == lhs.limits[0][0] and rhs == 1):
+        index = lhs.limits[0][0]
+        return normalized(lhs.function.base, index, K_SYMBOL, prefix=tuple(lhs.function.indices[:-1]))
+    return None
+
+def as_one(expr):
+    """sum_j y_j or y_1 + y_2 + y_3 (noted = 1 under an underbrace) -> targets that sum to one."""
+    if isinstance(expr, Unreadable):
+        return None
+    if isinstance(expr, sp.Sum):
+        return as_assumption(expr, sp.Integer(1))
+    terms = expr.args if isinstance(expr, sp.Add) else ()
+    if terms and all(isinstance(t, sp.Indexed) for t in terms) and len({t.base for t in terms}) == 1:
+        heads = {t.indices[:-1] for t in terms}
+        if len(heads) == 1 and all(t.indices[-1].is_Integer for t in terms):
+            j = sp.Symbol("j", integer=True, positive=True)
+            return normalized(terms[0].base, j, K_SYMBOL, prefix=tuple(next(iter(heads))))
+    return None
+
+_NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠)\s*([a-z])\b")
+
+_HOT = [  # where j is the index of the element of y that is "hot" / where y_j = 1
+    re.compile(r"^[\s,.;:]*where\s+([a-z])\s+is\s+the\s+index\s+of\s+[^.]*?\b([a-z])\b[^.]*?\bhot\b"),
+    re.compile(r"^[\s,.;:]*where\s+([a-z])_\{?([a-z])\}?\s*=\s*1\b"),
+]
+
+def _prose(text: str) -> str:
+    """Prose with its inline-math delimiters removed: 'where \\(j\\) is' -> 'where j is'."""
+    return re.sub(r"\\\\?[()]|\$", "", text)
+
+def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
+    """The conditions stated in the prose around a block: j != k just before it (For $j \\neq k$: ...) or
+    just after it (..., where j != i), and a one-hot target's hot index just after it (where j is the index of
+    the element of y that is "hot")."""
+    tail = before[-400:]
+    lead = re.match(r"[\s,.;:]*(?:where|for|if|when)\b[^.]{0,80}", after)
+    if lead:
+        tail = tail + " " + lead.group()
+    out = []
+    for a, b in _NEQ.findall(tail):
+        if "_" in tail[max(0, tail.find(a) - 1):tail.find(a)]:
+            continue
+        out.append(different(names.index(a), names.index(b)))
+    plain = _prose(after[:240])
+    for n, pattern in enumerate(_HOT):
+        m = pattern.search(plain)
+        if m:
+            index, base = (m.group(1), m.group(2)) if n == 0 else (m.group(2), m.group(1))
+            if base in names.bases:
+                out.append(hot_at(names.bases[base], names.index(index)))
+            break
+    return tuple(out)
+
+def conventional(names: Names, used: set, defined: dict, differentiated: set = frozenset()) -> list:
+    """The catalogue's conventions for names the document uses but does not define."""
+    out = []
+    z = names.bases.get("z")
+    if z is None:
+        return out
+    j, l = sp.Symbol("j", integer=True, positive=True), sp.Symbol("_l", integer=True, positive=True)
+    candidates = [n for n in ("o", "p", "a") if n in used] + sorted(differentiated - {"o", "p", "a", "s", "z"})
+    for name in candidates:
+        if name + "[]" not in defined:
+            base = names.base(name)
+            out.append(replace(softmax(base, lambda i: z[i], j, l, K_SYMBOL, name=f"def_{name}"),
+                               text="softmax (catalogue convention)"))
+            break
+    if "s" in used and "s[]" not in defined:
+        out.append(replace(sigmoid(names.base("s"), z, j), name="def_s", text="sigmoid (catalogue convention)"))
+    return out
+
+
+# -- checking ------------------------------------------------------------------------------------
+
+def applications(parsed) -> dict:
+    """Functions written with an example argument, h_c(x^{(i)}) = h[i, c], and also bare, h_1 = h[1]: the
+    bare ones are rewritten h[i, 1] in place. {name: example index}."""
+    with_example: dict = {}
+    bare: set = set()
+    for item in parsed:
+        for e in item.exprs:
+            if isinstance(e, Unreadable):
+                continue
+            for atom in e.atoms(sp.Indexed):
+                if len(atom.indices) == 2 and isinstance(atom.indices[0], sp.Symbol):
+                    with_example.setdefault(atom.base, set()).add(atom.indices[0])
+                elif len(atom.indices) == 1:
+                    bare.add((atom.base, atom.indices[0]))
+    found = {b: next(iter(v)) for b, v in with_example.items()
+             if len(v) == 1 and any(base == b and i not in v for base, i in bare)}
+    if not found:
+        return {}
+    for item in parsed:
+        item.exprs = [e if isinstance(e, Unreadable) else e.replace(
+            lambda a: isinstance(a, sp.Indexed) and a.base in found and len(a.indices) == 1
+            and a.indices[0] != found[a.base],
+            lambda a: a.base[found[a.base], a.indices[0]]) for e in item.exprs]
+    return {str(b): str(i) for b, i in found.items()}
+
+def matrix_facts(lhs, rhs) -> list:
+    """x^{(i)} = [1; x_1^{(i)}]: the row holding x_1 numbers the rows, so the constant 1 is x_0, the bias."""
+    if not isinstance(lhs, sp.Indexed) or rhs.shape[1] != 1:
+        return []
+    base, head = lhs.base, tuple(lhs.indices)
+    offset = None
+    for r in range(rhs.shape[0]):
+        e = rhs[r, 0]
+        if isinstance(e, sp.Indexed) and e.base == base and e.indices[:-1] == head and e.indices[-1].is_Integer:
+            offset = int(e.indices[-1]) - r
+    if offset is None:
+        return []
+    return [bias_input(base, head[0]) for r in range(rhs.shape[0])
+            if rhs[r, 0] == 1 and r + offset == 0 and len(head) == 1]
+
+def as_case(lhs, rhs, by_case: dict) -> bool:
+    """h_1(x^{(i)}) = ...: one case of a definition over its class index (the numbered index); recorded."""
+    if not isinstance(lhs, sp.Indexed) or rhs.has(sp.Derivative) or rhs.has(lhs.base):
+        return False
+    numbers = [n for n, i in enumerate(lhs.indices) if i.is_Integer or i == K_SYMBOL]
+    symbols = [i for i in lhs.indices if isinstance(i, sp.Symbol) and i != K_SYMBOL]
+    if len(numbers) != 1 or len(symbols) != len(lhs.indices) - 1:
+        return False
+    position = numbers[0]
+    key = (lhs.base, position, tuple(symbols))
+    value = lhs.indices[position]
+    by_case.setdefault(key, {})[int(value) if value.is_Integer else value] = rhs
+    return True
+
+def case_definitions(by_case: dict, defined: dict):
+    """One definition per function given case by case for classes 1..n (Piecewise in the class index)."""
+    for (base, position, symbols), cases in by_case.items():
+        if str(base) + "[]" in defined:
+            continue
+        if set(cases) == {1, K_SYMBOL}:  # y_1 = z_1 / sum_k z_k, ..., y_K = z_K / sum_k z_k: the pattern of y_j
+            general = _pattern(cases[1], cases[K_SYMBOL])
+            if general is not None:
+                j, expr = general
+                indices = list(symbols)
+                indices.insert(position, j)
+                yield (Definition(f"def_{base}", base, tuple(indices), _private_bounds(expr),
+                                  text="from the document (its entries 1 and K)"),
+                       f"{base} is defined by its entries {base}_1, ..., {base}_K: read as {base}_j for every j")
+            continue
+        if sorted(cases) != list(range(1, len(cases) + 1)) or len(cases) < 2:
+            continue
+        c = sp.Dummy("c", integer=True, positive=True)
+        indices = list(symbols)
+        indices.insert(position, c)
+        pieces = [(_private_bounds(cases[v]), sp.Eq(c, v)) for v in sorted(cases)[:-1]]
+        pieces.append((_private_bounds(cases[len(cases)]), True))
+        d = Definition(f"def_{base}", base, tuple(indices), sp.Piecewise(*pieces), text="from the document, by cases")
+        yield d, (f"{base} is defined case by case ({', '.join(f'{base}_{v}' for v in sorted(cases))}): "
+                  f"read as one definition over the {len(cases)} classes")
+
+def entrywise(left: str, right: str, names: Names):
+    """Both sides of a vector or matrix equation as their entries at fresh indices: (a, b, '') or the reason."""
+    try:
+        sides = [parse_latex(text, names, matrix=True) for text in (left, right)]
+    except Unreadable as e:
+        return None, None, e.message
+    except Exception as e:  # noqa: BLE001 -- SymPy refusing a matrix operation: unread, never a traceback
+        return None, None, f"cannot read the matrix expression ({type(e).__name__})"
+    shapes = {s.shape if isinstance(s, MatrixExpr) else (1, 1) for s in sides}
+    if len(shapes) != 1:
+        return None, None, "the two sides have different shapes"
+    rows, cols = shapes.pop()
+    if (rows, cols) == (1, 1):
+        return None, None, "a product of vectors that is a number"
+    free = [c for c in "kjimnpqrst" if c not in names.indices] + ["_r", "_s"]
+    fresh = [names.index(c) for c in free[:2]]
+    at = (fresh[0], 0) if cols == 1 else (0, fresh[1]) if rows == 1 else tuple(fresh)
+    parser = Parser("", names)
+    return parser.names_of(sides[0][at]), parser.names_of(sides[1][at]), ""
+
+def contradicted(work, defined: dict, where: dict):
+    """Definitions the document's own derivation contradicts: a link dy_i/dz = d(E)/dz that expands y_i as an
+    E its definition is not (seed 003 defines y_i = z_i / sum_k z_k, then differentiates e^{z_i} / sum_k e^{z_k}).
+    Yields (key, a wrong claim at the definition, the definition as the derivation expands it)."""
+    from ..render.printers import text
+    seen = set()
+    for claims, exprs, _ in work:
+        for n, claim in enumerate(claims):
+            a, b = exprs[n], exprs[n + 1]
+            if not (isinstance(a, sp.Derivative) and isinstance(b, sp.Derivative) and isinstance(a.expr, sp.Indexed)
+                    and a.variables == b.variables):
+                continue
+            key = str(a.expr.base) + "[]"
+            d = defined.get(key)
+            if d is None or key in seen or key not in where or b.expr.has(a.expr.base) or d.abstract:
+                continue
+            mapping = dict(zip(a.expr.indices, d.indices))
+            if not all(isinstance(i, sp.Symbol) for i in mapping):
+                continue
+            expanded = _private_bounds(b.expr.xreplace(mapping))
+            values = _differs(d.expr, expanded, d.indices)
+            if values is None:
+                continue
+            seen.add(key)
+            line, lhs, rhs, chain = where[key]
+            wrong = Claim(line, lhs, rhs, verdict="wrong", chain=chain, lhs_line=line,
+                          reason=f"line {claim.line} expands {text(a.expr)} as {text(b.expr)}, "
+                                 "which this definition is not",
+                          counterexample=values)
+            yield key, wrong, _with_kernel(replace(d, expr=expanded,
+                                                   text=f"as the derivation expands it (line {claim.line})"))
+
+def _differs(one, other, indices) -> Optional[dict]:
+    """A counterexample where two definitions of the same entry differ (K = 3, the first index values), or None."""
+    import random
+    assign = {i: sp.Integer(1) for i in indices}
+    sides = [e.xreplace({K_SYMBOL: 3}).xreplace(assign).doit() for e in (one, other)]
+    atoms = set().union(*(s.atoms(sp.Indexed) for s in sides))
+    atoms |= {x for s in sides for x in s.free_symbols if not any(x in a.free_symbols for a in atoms)}
+    atoms = sorted(atoms, key=sp.default_sort_key)
+    rng = random.Random(0)
+    for _ in range(3):
+        values = {a: sp.Float(rng.uniform(0.5, 2)) for a in atoms}
+        try:
+            left, right = (complex(s.xreplace(values).evalf()) for s in sides)
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None  # not a number at these values: no verdict, so no contradiction
+        if abs(left - right) > 1e-9 * max(1, abs(left), abs(right)):
+            return {"K": 3, "indices": {str(i): 1 for i in indices},
+                    "values": {str(a): float(v) for a, v in values.items()},
+                    "lhs": left.real, "rhs": right.real}
+    return None
+
+def _pattern(first, last):
+    """(j, e(j)) with e(1) = ``first`` and e(K) = ``last``: the 1s that index entries in ``first`` are where
+    ``last`` has K. None when the two are not one pattern."""
+    j = sp.Symbol("j", integer=True, positive=True)
+    general = first.replace(lambda a: isinstance(a, sp.Indexed) and 1 in a.indices,
+                            lambda a: a.base[tuple(j if i == 1 else i for i in a.indices)])
+    if general.xreplace({j: K_SYMBOL}) == last and general.has(j):
+        return j, general
+    return None
+
+def primed_names(e) -> set:
+    return {str(s) for s in e.free_symbols if str(s).endswith("^\\prime")} | \
+           {str(a.base) for a in e.atoms(sp.Indexed) if str(a.base).endswith("^\\prime")}
+
+def read_primes(e, head):
+    """u' v - u v' in a chain that starts with dh/dx: u' is du/dx."""
+    if not primed_names(e) or not isinstance(head, sp.Derivative) or len(head.variables) != 1:
+        return e
+    x = head.variables[0]
+    mapping = {s: sp.Derivative(sp.Symbol(str(s)[:-len("^\\prime")]), x) for s in e.free_symbols
+               if str(s).endswith("^\\prime")}
+    return e.xreplace(mapping)
+
+_VALUE = re.compile(r"^[\s,.;:]*(?:if|when|for)\s+([a-z])\s*=\s*(\d+)\b")
+
+def index_values(after: str, names: Names) -> dict:
+    """'... if j = 0' right after a formula: the formula is said at that value of the index."""
+    m = _VALUE.search(_prose(after[:120]))
+    if not m or m.group(1) not in names.indices:
+        return {}
+    return {names.indices[m.group(1)]: sp.Integer(m.group(2))}
+
+def index_ranges(names: Names, exprs: list, facts: list) -> tuple:
+    """Each index letter's range: 1..K, or 0..n where the entries it indexes are numbered from 0 in the
+    document (Theta_{10}, Theta_{11} and x_0 = 1: the feature index runs over 0..1)."""
+    numbers: dict = {}   # (base, position) -> the numbers written there
+    uses: dict = {}      # index -> {(base, position)}
+    for e in list(exprs) + [f.statement for f in facts]:
+        bound = bound_indices(e)
+        for atom in e.atoms(sp.Indexed):
+            for n, i in enumerate(atom.indices):
+                if i.is_Integer:
+                    numbers.setdefault((atom.base, n), set()).add(int(i))
+                elif isinstance(i, sp.Symbol) and i not in bound:
+                    uses.setdefault(i, set()).add((atom.base, n))
+    out = []
+    for i in names.indices.values():
+        written = set().union(*(numbers.get(place, set()) for place in uses.get(i, ())))
+        if written and min(written) == 0:
+            out.append((i, (sp.Integer(0), sp.Integer(max(written)))))
+        else:
+            out.append((i, (sp.Integer(1), K_SYMBOL)))
+    return tuple(out)
+
+def in_force(setting: Setting, scoped: dict, chain: int) -> Setting:
+    """``setting`` with each name defined more than once read with its last definition before ``chain``."""
+    if not scoped:
+        return setting
+    chosen = {}
+    for key, versions in scoped.items():
+        before = [d for number, d in versions if number <= chain]
+        chosen[key] = before[-1] if before else versions[0][1]
+    definitions = tuple(chosen.get(definition_key(d), d) for d in setting.definitions)
+    return replace(setting, definitions=definitions)
+
+def abstract_costs(work, defined):
+    """Undefined scalars differentiated with respect to entries of vectors (dL/do_j, dC/dz^l_j, dC/dW^l_jk):
+    (L, v) pairs, v the defined vector every other one feeds (L is any differentiable function of v)."""
+    found: dict = {}
+    for _, exprs, _ in work:
+        for e in exprs:
+            for n in e.atoms(sp.Derivative):
+                if isinstance(n.expr, sp.Symbol) and str(n.expr) not in defined and not n.expr.is_integer:
+                    found.setdefault(n.expr, set()).update(v.base for v in n.variables if isinstance(v, sp.Indexed))
+    feeds = _feeds(defined)
+    out = []
+    for sym, bases in found.items():  # dL/dz_k and dL/do_j: L is a function of the defined o, which feeds on z
+        top = [b for b in bases if str(b) + "[]" in defined and bases - {b} <= feeds.get(b, set())]
+        if len(top) == 1:
+            out.append((sym, top[0]))
+    return out
+
+def _feeds(defined: dict) -> dict:
+    """base -> every base its definition reaches, through the definitions of the bases it uses."""
+    direct = {d.symbol: {a.base for a in d.expr.atoms(sp.Indexed)} for d in defined.values() if d.indices}
+    out = {}
+    for base in direct:
+        seen, todo = set(), [base]
+        while todo:
+            for b in direct.get(todo.pop(), ()):
+                if b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        out[base] = seen
+    return out
+
+def bare_symbols(e) -> set:
+    """Symbols used on their own, not as the name of an indexed entry (o in o - y, not in o_j)."""
+    e = e.replace(lambda n: isinstance(n, sp.Derivative) and isinstance(n.expr, sp.Symbol),
+                  lambda n: sp.Dummy())  # dC/dz_j: C is the scalar cost, even where C_x is also written
+    plain = e.xreplace({i: sp.Dummy() for i in e.atoms(sp.Indexed)}).free_symbols
+    return {x for x in plain if isinstance(x, sp.Symbol) and not isinstance(x, sp.Dummy)}
+
+def definition_key(d: Definition) -> str:
+    return str(d.symbol) + ("[]" if d.indices else "")
+
+def looks_defining(d: Definition) -> bool:
+    """A plain 'x = ...' defines x when the right-hand side has no derivative."""
+    return not d.expr.has(sp.Derivative)
+
+def unique_facts(facts):
+    seen = {}
+    for a in facts:
+        seen.setdefault(a.key, a)
+    return list(seen.values())
+
+def label_bases(definitions, exprs) -> set:
+    """Bases used as an index of another base (y of p_{i, y_i}) are integer labels."""
+    out = set()
+    for e in list(exprs) + [d.expr for d in definitions]:
+        for atom in e.atoms(sp.Indexed):
+            for i in atom.indices:
+                if isinstance(i, sp.Indexed):
+                    out.add(i.base)
+        for kd in e.atoms(sp.KroneckerDelta):
+            for i in kd.args:
+                if isinstance(i, sp.Indexed):
+                    out.add(i.base)
+    return out
+
+def free_indices(e) -> set:
+    """The index symbols free in ``e``, those inside a derivative's variable (d/dh_1(x^(i))) included."""
+    inside = {s for a in e.atoms(sp.Indexed) for s in a.free_symbols}
+    return {s for s in e.free_symbols | inside if isinstance(s, sp.Symbol) and s.is_integer
+            and s != K_SYMBOL} - bound_indices(e)

@@ -1,0 +1,198 @@
+"""Verdicts: runs of readable links checked by derive's verifier (with the document's assumptions and case
+splits where a link needs them), and, for a chain's first wrong claim, the engine's closed form."""
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from ..expr import SumExcept, bound_indices
+from ..model import Derivation, Rule, Step
+from ..setting import Setting
+from .claims import Claim
+from .reading import free_indices, unique_facts
+
+
+EXPECTED_CHAINS = 5   # chains whose first wrong claim gets the engine's closed form (each costs a derivation)
+
+def _unknown_function(e, known: set) -> str:
+    """The name of an undefined quantity differentiated in ``e`` (its derivative would be read as 0), or ''."""
+    for n in e.atoms(sp.Derivative):
+        f = n.expr
+        for atom in [f] if isinstance(f, (sp.Symbol, sp.Indexed)) else []:
+            name = str(atom.base) if isinstance(atom, sp.Indexed) else str(atom)
+            if name not in known:
+                return name
+    return ""
+
+def _split_runs(work, reason):
+    """Runs of links, cut at each link one of whose sides ``reason`` objects to (that link is unread)."""
+    for claims, exprs, conditions in work:
+        bad = [reason(e) for e in exprs]
+        run_c, run_e = [], []
+        for n, claim in enumerate(claims):
+            why = bad[n] or bad[n + 1]
+            if why:
+                claim.verdict, claim.reason = "unread", why
+                if run_c:
+                    yield run_c, run_e, conditions
+                run_c, run_e = [], []
+                continue
+            if not run_e:
+                run_e = [exprs[n]]
+            run_e.append(exprs[n + 1])
+            run_c.append(claim)
+        if run_c:
+            yield run_c, run_e, conditions
+
+def split_unknown(work, known):
+    """Runs of links, cut where a side differentiates an undefined quantity (its derivative cannot be checked)."""
+    def unknown(e):
+        name = _unknown_function(e, known)
+        return (f"{name} is not defined in the document (define it, or pass --define): "
+                "its derivative cannot be checked") if name else ""
+    return _split_runs(work, unknown)
+
+def case_splits(work) -> dict:
+    """(j, i) -> line, for each sum over j != i the document writes: it treats the cases j = i and j != i apart."""
+    out: dict = {}
+    for claims, exprs, _ in work:
+        for n, e in enumerate(exprs):
+            for node in e.atoms(SumExcept):
+                if isinstance(node.excluded, sp.Symbol):
+                    out.setdefault((node.index, node.excluded), claims[max(n - 1, 0)].line)
+    return out
+
+def _bound_apart(exprs: list) -> list:
+    """The run's expressions with each summation index that is also free somewhere in the run renamed (i -> i'):
+    dJ/dh_1(x^(i)) = -sum_i y_1^(i) / h_1(x^(i)) has a free i on the left and a bound one on the right."""
+    free = set().union(*(free_indices(e) for e in exprs))
+    if not free:
+        return exprs
+
+    def rename(node):
+        body, limits = node.function, []
+        for i, lo, hi in node.limits:
+            if i in free:
+                new = sp.Symbol(f"{i}'", **i.assumptions0)
+                body, i = body.xreplace({i: new}), new
+            limits.append((i, lo, hi))
+        return sp.Sum(body, *limits)
+    return [e.replace(lambda n: isinstance(n, sp.Sum) and any(l[0] in free for l in n.limits), rename)
+            for e in exprs]
+
+def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=()) -> None:
+    """Verify a run of links; a link that fails is tried again with the document's assumptions, then in the
+    cases its sums split apart (j != i), and holds "using" or "for" them."""
+    from ..verify import verify
+
+    exprs = _bound_apart(exprs)
+
+    def run(with_facts, extra=()):
+        steps = tuple(Step(e, Rule.CLAIM, "claimed", assumptions=tuple(facts) if with_facts else ())
+                      for e in exprs[1:])
+        d = Derivation("claim", "claim", setting, exprs[0], steps, conditions=tuple(conditions) + tuple(extra))
+        try:
+            report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
+        except Exception as e:  # noqa: BLE001 -- a formula SymPy cannot evaluate is unread, never a traceback
+            return None, f"cannot evaluate ({type(e).__name__})"
+        return {c.step: c for c in report.checks if c.step is not None}, ""
+
+    first, error = run(False)
+    if first is None:
+        for c in claims:
+            c.verdict, c.reason = "unread", error
+        return
+    failing = [n for n, c in first.items() if not c.ok]
+    second, third = {}, {}
+    if failing and facts:
+        second, _ = run(True)
+        second = second or {}
+    if cases and any(not (n in second and second[n].ok) for n in failing):
+        third, _ = run(True, tuple(a for a, _ in cases))
+        third = third or {}
+    for n, claim in enumerate(claims, start=1):
+        c = first.get(n)
+        if c is None:
+            claim.verdict, claim.reason = "unread", "not checked"
+        elif c.ok:
+            claim.verdict = "holds"
+            if conditions:  # read from the prose around the block: say so
+                claim.cases = tuple(a.text for a in conditions)
+                claim.reason = "given that " + "; ".join(claim.cases)
+        elif n in second and second[n].ok:
+            claim.verdict = "holds"
+            claim.uses = tuple(sp.sstr(a.statement) for a in unique_facts(facts))
+            claim.reason = "using " + ", ".join(claim.uses)
+        elif n in third and third[n].ok:
+            claim.verdict = "holds"
+            claim.cases = tuple(sp.sstr(a.statement) for a, _ in cases)
+            claim.reason = "for " + ", ".join(f"{a.different[0][0]} != {a.different[0][1]} (the sum over "
+                                              f"{a.different[0][0]} != {a.different[0][1]} on line {line})"
+                                              for a, line in cases)
+        elif not (getattr(c, "counterexample", None) or c.message.startswith("sides differ")):
+            claim.verdict, claim.reason = "unread", "cannot evaluate both sides: " + c.message
+        else:
+            claim.verdict = "wrong"
+            if n in second and not second[n].ok and second[n].message.startswith("sides differ"):
+                c = second[n]  # wrong even with the document's assumptions: show values that honour them
+            claim.reason = c.message
+            claim.counterexample = _counterexample(c)
+
+_DIFFER = re.compile(r"sides differ at K=(\d+), (.*?): (\S+) != (\S+)$")
+
+def _counterexample(check) -> dict:
+    ce = getattr(check, "counterexample", None)
+    if isinstance(ce, dict):
+        return {k: (v if isinstance(v, (int, float, str, list, dict)) or v is None else str(v))
+                for k, v in ce.items()}
+    m = _DIFFER.search(check.message or "")
+    if not m:
+        return {"message": check.message}
+    indices = {}
+    if m.group(2) != "no free index":
+        for part in m.group(2).split(", "):
+            k, _, v = part.partition("=")
+            indices[k] = int(v) if v.lstrip("-").isdigit() else v
+    return {"K": int(m.group(1)), "indices": indices, "lhs": float(m.group(3)), "rhs": float(m.group(4))}
+
+def expect(claim: Claim, claims: list, exprs: list, n: int, conditions: tuple, setting: Setting,
+            facts: tuple, timeout: float = 5.0) -> None:
+    """Fill in what the wrong ``claim``'s right-hand side should equal, where the engine can derive it: the
+    planner's closed form of the earliest side still joined to the claim by links that hold, verified."""
+    from ..planner import Planner
+    from ..render.printers import latex, text
+    from ..verify import verify
+
+    m = n
+    while m > 0 and claims[m - 1].verdict == "holds":
+        m -= 1
+    for h in range(m, n + 1):
+        head = exprs[h]
+        if not head.has(sp.Derivative):
+            continue
+        try:
+            d = Planner(setting, facts + tuple(conditions), timeout=timeout).derive(
+                head, name="expected", title="the engine's derivation")
+            if d.incomplete or d.result.has(sp.Derivative) or not verify(d, Ks=(2, 3)).ok:
+                continue
+        except Exception:  # noqa: BLE001 -- no derivation: the report simply has no expected form
+            continue
+        result = _readable_bounds(d.result)
+        claim.expected, claim.expected_latex, claim.expected_of = text(result), latex(result), claims[h].lhs
+        return
+
+def _readable_bounds(e):
+    """The private summation indices of the document's definitions (_b3) renamed to letters not in use."""
+    taken = {str(s) for s in e.free_symbols} | {str(i) for i in bound_indices(e)}
+    letters = iter(c for c in "lmnpqrstuv" if c not in taken)
+
+    def rename(node):
+        body, limits = node.function, []
+        for i, lo, hi in node.limits:
+            if str(i).startswith("_"):
+                new = sp.Symbol(next(letters, str(i)), **i.assumptions0)
+                body, i = body.xreplace({i: new}), new
+            limits.append((i, lo, hi))
+        return sp.Sum(body, *limits)
+    return e.replace(lambda n: isinstance(n, sp.Sum) and any(str(l[0]).startswith("_") for l in n.limits), rename)
