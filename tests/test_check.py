@@ -423,3 +423,16 @@ s_k = \frac{1}{1 + e^{-z_k}}
 
 def test_check_is_exported():
     assert derive.check is check
+
+
+def test_front_matter_defines_and_assumes():
+    body = "For $j \\neq k$:\n\n$$\\frac{\\partial q_j}{\\partial z_k} = 0$$\n"
+    front = ("---\ntitle: a post\nlayout: post\ndefine:\n  - 'q_j = \\frac{1}{1 + e^{-z_j}}'\n"
+             "assume: \\sum_j y_j = 1\n---\n")
+    report = check(front + body)
+    assert report.counts() == {"holds": 1, "wrong": 0, "unread": 0}, report.to_text()
+    assert report.assumptions == ["Eq(Sum(y[j], (j, 1, K)), 1)"]
+    # without it, q is read as the softmax (the catalogue's convention), whose off-diagonal partial is not 0
+    assert check(body).first_wrong is not None
+    with pytest.raises(derive.ArgumentError, match="define"):
+        check("---\ndefine:\n  - q_j + 1\n---\n" + body)

@@ -25,6 +25,7 @@ from ..errors import ArgumentError, ArgumentTypeError
 from ..setting import Setting
 from .claims import CheckReport, Claim
 from .extract import chains as find_chains
+from .extract import front_matter
 from .latex import K_SYMBOL, Names, Unreadable
 from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one,
                       bare_symbols, case_definitions, contradicted, conventional, definition_key, entrywise,
@@ -38,12 +39,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     """Check every chain of equalities in a Markdown or LaTeX document; a CheckReport.
 
     ``define`` and ``assume`` add definitions (``o_j = \\frac{e^{z_j}}{\\sum_k e^{z_k}}``) and assumptions
-    (``\\sum_j y_j = 1``) in LaTeX, as if the document stated them first.
+    (``\\sum_j y_j = 1``) in LaTeX, as if the document stated them first, after those of its front matter.
     """
     if not isinstance(text, str):
         raise ArgumentTypeError("text", f"must be the document as a str, got {type(text).__name__}")
-    define = _texts("define", define)
-    assume = _texts("assume", assume)
+    front = front_matter(text)  # the document's own define: and assume: lists come first
+    define = tuple(front["define"]) + _texts("define", define)
+    assume = tuple(front["assume"]) + _texts("assume", assume)
     names = Names()
     defined: dict = {}
     facts: list = []

@@ -320,3 +320,45 @@ def _block_chains(source: str, body: str, offset: int, display: bool, before: st
             pieces.append(value)
     flush()
     return out
+
+
+_FRONT = re.compile(r"\A---[ \t]*\n(?P<body>.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+
+
+def front_matter(source: str) -> dict:
+    """The ``define:`` and ``assume:`` lists of a Markdown file's front matter (the block between two --- lines
+    at its top), each item an equation in LaTeX; other keys (title, layout) are the blog's, not ours.
+
+        ---
+        define:
+          - o_j = \\frac{e^{z_j}}{\\sum_k e^{z_k}}
+        assume: \\sum_j y_j = 1
+        ---
+    """
+    m = _FRONT.match(source)
+    out: dict = {"define": [], "assume": []}
+    if not m:
+        return out
+    key = None
+    for line in m.group("body").split("\n"):
+        head = re.match(r"^([A-Za-z_-]+):\s*(.*?)\s*$", line)
+        if head:
+            key = head.group(1) if head.group(1) in out else None
+            if key and head.group(2):
+                out[key].append(_unquote(head.group(2)))
+            continue
+        item = re.match(r"^\s+-\s+(.*?)\s*$", line)
+        if item and key:
+            out[key].append(_unquote(item.group(1)))
+    return out
+
+
+def _unquote(value: str) -> str:
+    """A YAML scalar written plain or in single quotes ('' is a quote); double quotes would turn \\f into an
+    escape, so they are taken as written."""
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+

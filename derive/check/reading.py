@@ -125,10 +125,10 @@ def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
     if lead:
         tail = tail + " " + lead.group()
     out = []
-    for a, b in _NEQ.findall(tail):
-        if "_" in tail[max(0, tail.find(a) - 1):tail.find(a)]:
+    for m in _NEQ.finditer(tail):
+        if tail[max(0, m.start(1) - 1):m.start(1)] == "_":  # y_{j \neq i}: a subscript, not a condition
             continue
-        out.append(different(names.index(a), names.index(b)))
+        out.append(different(names.index(m.group(1)), names.index(m.group(2))))
     plain = _prose(after[:240])
     for n, pattern in enumerate(_HOT):
         m = pattern.search(plain)
