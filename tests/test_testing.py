@@ -8,6 +8,9 @@ import pytest
 
 import derive
 import derive.testing as dt
+from derive.testing.backprop import _backprop
+from derive.testing.network import _Network
+from derive.testing.tolerance import _close, _large
 
 
 def softmax(s):
@@ -153,7 +156,7 @@ def failing(fn, name, **fixed):
 def test_missing_max_subtraction():
     report = failing(ce_unstable, "softmax_ce")
     assert "missing max-subtraction" in report.cause
-    assert all(dt._large(f.case) for f in report.failures)  # only where exp overflows
+    assert all(_large(f.case) for f in report.failures)  # only where exp overflows
     f = report.failure
     assert f.kind == "non-finite" and np.isnan(f.got) and np.isfinite(f.want)
     text = str(report)
@@ -368,7 +371,7 @@ def test_the_network_battery_covers_sizes_batches_dtypes_and_saturating_sigmoids
         assert set(np.unique(c.inputs["y"])) <= {0, 1}
     assert {c.dtype for c in cases} == {"float32", "float64"}
     assert min(c.scale for c in cases) <= 1e-3 and max(c.scale for c in cases) == pytest.approx(1e4)
-    zs = [dt._Network.scores(c.inputs) for c in cases]
+    zs = [_Network.scores(c.inputs) for c in cases]
     assert any(max(np.abs(z).max() for z in s[:-1]) >= 30 and np.abs(s[-1]).max() <= 3 + 1e-9 for s in zs)  # saturated
     assert any(np.all(s[-1] == s[-1][:, :1]) for s in zs)  # equal output scores in each row
     square = [c for c in cases if any(w.shape[0] == w.shape[1] for w in c.inputs["weights"])]
@@ -379,9 +382,9 @@ def test_the_diagnosis_reference_agrees_with_the_closed_form():
     """The plain NumPy backpropagation the diagnoses vary is itself the closed form, case by case."""
     compiled = derive.mlp_backprop().compile()
     for case in dt.check_gradient(backprop, "mlp_backprop").cases:
-        want = dt._Network.parts(compiled(**case.inputs))
-        for (name, E), (_, R) in zip(want, dt._Network.parts(dt._backprop(case.inputs))):
-            assert dt._close(E, R.astype(E.dtype), case), (case.describe(), name)
+        want = _Network.parts(compiled(**case.inputs))
+        for (name, E), (_, R) in zip(want, _Network.parts(_backprop(case.inputs))):
+            assert _close(E, R.astype(E.dtype), case), (case.describe(), name)
 
 
 def test_a_backprop_computing_in_float32_is_held_to_the_float32_tolerance():
@@ -509,7 +512,7 @@ def test_a_naive_softmax_in_backprop_fails_only_where_exp_overflows():
         return grads_W, grads_b
     report = failing(naive, "mlp_backprop")
     assert "non-finite output" in report.cause and "missing max-subtraction" in report.cause
-    assert all(dt._large(f.case) for f in report.failures) and report.failure.kind == "non-finite"
+    assert all(_large(f.case) for f in report.failures) and report.failure.kind == "non-finite"
     assert "got nan" in str(report)
 
 
