@@ -107,10 +107,10 @@ def as_one(expr):
 
 _NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠)\s*([a-z])\b")
 
-_HOT = [  # where j is the index of the element of y that is "hot" / where y_j = 1
+_HOT = (  # where j is the index of the element of y that is "hot" / where y_j = 1
     re.compile(r"^[\s,.;:]*where\s+([a-z])\s+is\s+the\s+index\s+of\s+[^.]*?\b([a-z])\b[^.]*?\bhot\b"),
     re.compile(r"^[\s,.;:]*where\s+([a-z])_\{?([a-z])\}?\s*=\s*1\b"),
-]
+)
 
 def _prose(text: str) -> str:
     """Prose with its inline-math delimiters removed: 'where \\(j\\) is' -> 'where j is'."""
