@@ -225,6 +225,27 @@ def bound_indices(expr: sp.Basic) -> set:
     return out
 
 
+def rename_bound(expr: sp.Basic, rename: Callable[[sp.Symbol], Optional[sp.Symbol]]) -> sp.Basic:
+    """``expr`` with each summation index i of its sums (over j != k too) renamed to ``rename(i)``, or kept
+    where that is None."""
+    def sums(node):
+        body, limits = node.function, []
+        for i, lo, hi in node.limits:
+            new = rename(i)
+            if new is not None:
+                body, i = body.xreplace({i: new}), new
+            limits.append((i, lo, hi))
+        return sp.Sum(body, *limits)
+
+    def sums_except(node):
+        new = rename(node.index)
+        if new is None:
+            return node
+        return SumExcept(node.function.xreplace({node.index: new}), (new, node.lower, node.upper), node.excluded)
+    expr = expr.replace(lambda n: isinstance(n, sp.Sum), sums)
+    return expr.replace(lambda n: isinstance(n, SumExcept), sums_except)
+
+
 def substitute(expr: sp.Expr, mapping: dict) -> sp.Expr:
     """Replace free indices by values without capture: a bound index a value mentions is renamed (j -> j')."""
     incoming = set().union(*(sp.sympify(v).free_symbols for v in mapping.values())) if mapping else set()

@@ -28,10 +28,10 @@ from .extract import chains as find_chains
 from .extract import front_matter
 from .latex import K_SYMBOL, Names, Unreadable
 from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one,
-                      bare_symbols, case_definitions, contradicted, conventional, definition_key, entrywise,
+                      bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
-from .verdicts import EXPECTED_CHAINS, case_splits, check_run, expect, split_unknown
+from .verdicts import EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_unknown
 
 
 def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), name: str = "<text>",
@@ -244,11 +244,14 @@ def _texts(argument: str, value) -> tuple:
         raise ArgumentTypeError(argument, "must be a list of equations as LaTeX text")
     return tuple(value)
 
+
 def _line(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
+
 def _col(text: str, offset: int) -> int:
     return offset - (text.rfind("\n", 0, offset) + 1) + 1
+
 
 def check_file(path: Union[str, Path], *, define: Sequence[str] = (), assume: Sequence[str] = (),
                Ks: Sequence[int] = (2, 3, 4), points: int = 2, index_samples: int = 3,

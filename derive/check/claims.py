@@ -7,6 +7,7 @@ from typing import Optional
 
 SCHEMA = "derive.check/1"
 
+
 @dataclass
 class Claim:
     """One link a = b of a chain: where it is, what it says, and the verdict."""
@@ -39,6 +40,7 @@ class Claim:
         if self.expected:
             out["expected"] = {"of": self.expected_of, "text": self.expected, "latex": self.expected_latex}
         return out
+
 
 @dataclass
 class CheckReport:

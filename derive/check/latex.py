@@ -397,25 +397,7 @@ class Parser:
             element = m[idx[0], idx[1]]
         else:
             raise Unreadable(f"{len(idx)} indices for a {'vector' if 1 in (rows, cols) else 'matrix'}", at.pos)
-        return self.names_of(element)
-
-    def names_of(self, element: sp.Expr) -> sp.Expr:
-        """SymPy's entry of a matrix expression in the document's notation: o[i, 0] -> o_i, W[j, k] -> W_jk, and
-        its sums over 0..K-1 over a fresh index 1..K."""
-        def sums(node):
-            body, limits = node.function, []
-            for d, lo, hi in node.limits:
-                fresh = sp.Symbol(f"_m{len(self.names.indices) + len(limits)}", integer=True, positive=True)
-                body = body.xreplace({d: fresh})
-                limits.append((fresh, 1, hi + 1))
-            return sp.Sum(body, *limits)
-        element = element.replace(lambda n: isinstance(n, sp.Sum), sums)
-
-        def entry(node):
-            name, (r, c) = str(node.parent.name), node.indices
-            return self.names.base(name)[r] if node.parent.shape[1] == 1 else self.names.base(name)[r, c]
-        return element.replace(lambda n: isinstance(n, MatrixElement) and isinstance(n.parent, sp.MatrixSymbol),
-                               entry)
+        return in_notation(element, self.names)
 
     def braced(self) -> sp.Expr:
         if self.at("{"):
@@ -824,6 +806,24 @@ class Parser:
             else:
                 function = self.term()
         return sp.Derivative(function, *variables)
+
+
+def in_notation(element: sp.Expr, names: Names) -> sp.Expr:
+    """SymPy's entry of a matrix expression in the document's notation: o[i, 0] -> o_i, W[j, k] -> W_jk, and
+    its sums over 0..K-1 over a fresh index 1..K."""
+    def sums(node):
+        body, limits = node.function, []
+        for d, lo, hi in node.limits:
+            fresh = sp.Symbol(f"_m{len(names.indices) + len(limits)}", integer=True, positive=True)
+            body = body.xreplace({d: fresh})
+            limits.append((fresh, 1, hi + 1))
+        return sp.Sum(body, *limits)
+    element = element.replace(lambda n: isinstance(n, sp.Sum), sums)
+
+    def entry(node):
+        name, (r, c) = str(node.parent.name), node.indices
+        return names.base(name)[r] if node.parent.shape[1] == 1 else names.base(name)[r, c]
+    return element.replace(lambda n: isinstance(n, MatrixElement) and isinstance(n.parent, sp.MatrixSymbol), entry)
 
 
 def _matmul(factors: list, parser: "Parser") -> sp.Expr:

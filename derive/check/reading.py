@@ -12,16 +12,16 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from ..assumptions import bias_input, different, hot_at, normalized
 from ..definitions import sigmoid, softmax
-from ..expr import SumExcept, bound_indices
+from ..expr import bound_indices, rename_bound
 from ..setting import Definition, Setting
-from .claims import Claim
-from .latex import K_SYMBOL, Names, Parser, Unreadable, parse_latex
+from .latex import K_SYMBOL, Names, Unreadable, in_notation, parse_latex
 
 
 @dataclass
 class Parsed:
     chain: object
     exprs: list          # sympy or Unreadable per piece
+
 
 def parse_piece(text: str, names: Names):
     try:
@@ -31,19 +31,12 @@ def parse_piece(text: str, names: Names):
     except Exception as e:  # noqa: BLE001 -- whatever SymPy raises, the formula is unread, never a traceback
         return Unreadable(f"cannot read the formula ({type(e).__name__})", 0)
 
-def _private_bounds(expr):
-    """The summation indices of a definition renamed apart (_b0, _b1, ...): the verifier sets free index
-    values with xreplace, which must not reach a bound index of the same name."""
-    def rename(node):
-        limits, body = [], node.function
-        for i, lo, hi in node.limits:
-            new = sp.Dummy("b", integer=True, positive=True)
-            body = body.xreplace({i: new})
-            limits.append((new, lo, hi))
-        return sp.Sum(body, *limits)
-    expr = expr.replace(lambda n: isinstance(n, sp.Sum), rename)
-    return expr.replace(lambda n: isinstance(n, SumExcept),
-                        lambda n: SumExcept(n.function.xreplace({n.index: (b := sp.Dummy("b", integer=True, positive=True))}), (b, n.lower, n.upper), n.excluded))
+
+def private_bounds(expr):
+    """The summation indices of a definition renamed apart (fresh dummies): the verifier sets free index values
+    with xreplace, which must not reach a bound index of the same name."""
+    return rename_bound(expr, lambda i: sp.Dummy("b", integer=True, positive=True))
+
 
 def as_definition(lhs, rhs, defined: dict) -> Optional[Definition]:
     """lhs = rhs defines lhs when lhs is a name or a name with index symbols, not defined yet, and rhs does not
@@ -57,15 +50,16 @@ def as_definition(lhs, rhs, defined: dict) -> Optional[Definition]:
         base = lhs.base
         if str(base) + "[]" in defined or rhs.has(base):
             return None
-        return _with_kernel(Definition(f"def_{base}", base, tuple(lhs.indices), _private_bounds(rhs),
+        return with_kernel(Definition(f"def_{base}", base, tuple(lhs.indices), private_bounds(rhs),
                                        text="from the document"))
     if isinstance(lhs, sp.Symbol) and lhs != K_SYMBOL and not lhs.is_integer:
         if str(lhs) in defined or lhs in rhs.free_symbols:
             return None
-        return Definition(f"def_{lhs}", lhs, (), _private_bounds(rhs), text="from the document")
+        return Definition(f"def_{lhs}", lhs, (), private_bounds(rhs), text="from the document")
     return None
 
-def _with_kernel(d: Definition) -> Definition:
+
+def with_kernel(d: Definition) -> Definition:
     """A definition that is a softmax (e^{g(j)} / sum_l e^{g(l)}) or a sigmoid (1 / (1 + e^{-g(j)})) of its
     one index, marked as such: the planner folds its quotients back into the defined name."""
     num, den = sp.fraction(d.expr)
@@ -83,6 +77,7 @@ def _with_kernel(d: Definition) -> Definition:
             return replace(d, kernel="sigmoid", argument=-e.args[0])
     return d
 
+
 def as_assumption(lhs, rhs):
     """sum_j y_j = 1 -> the normalized-targets assumption."""
     if (isinstance(lhs, sp.Sum) and len(lhs.limits) == 1 and isinstance(lhs.function, sp.Indexed)
@@ -90,6 +85,7 @@ def as_assumption(lhs, rhs):
         index = lhs.limits[0][0]
         return normalized(lhs.function.base, index, K_SYMBOL, prefix=tuple(lhs.function.indices[:-1]))
     return None
+
 
 def as_one(expr):
     """sum_j y_j or y_1 + y_2 + y_3 (noted = 1 under an underbrace) -> targets that sum to one."""
@@ -105,6 +101,7 @@ def as_one(expr):
             return normalized(terms[0].base, j, K_SYMBOL, prefix=tuple(next(iter(heads))))
     return None
 
+
 _NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠)\s*([a-z])\b")
 
 _HOT = (  # where j is the index of the element of y that is "hot" / where y_j = 1
@@ -112,9 +109,11 @@ _HOT = (  # where j is the index of the element of y that is "hot" / where y_j =
     re.compile(r"^[\s,.;:]*where\s+([a-z])_\{?([a-z])\}?\s*=\s*1\b"),
 )
 
+
 def _prose(text: str) -> str:
     """Prose with its inline-math delimiters removed: 'where \\(j\\) is' -> 'where j is'."""
     return re.sub(r"\\\\?[()]|\$", "", text)
+
 
 def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
     """The conditions stated in the prose around a block: j != k just before it (For $j \\neq k$: ...) or
@@ -138,6 +137,7 @@ def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
                 out.append(hot_at(names.bases[base], names.index(index)))
             break
     return tuple(out)
+
 
 def conventional(names: Names, used: set, defined: dict, differentiated: set = frozenset()) -> list:
     """The catalogue's conventions for names the document uses but does not define."""
@@ -185,6 +185,7 @@ def applications(parsed) -> dict:
             lambda a: a.base[found[a.base], a.indices[0]]) for e in item.exprs]
     return {str(b): str(i) for b, i in found.items()}
 
+
 def matrix_facts(lhs, rhs) -> list:
     """x^{(i)} = [1; x_1^{(i)}]: the row holding x_1 numbers the rows, so the constant 1 is x_0, the bias."""
     if not isinstance(lhs, sp.Indexed) or rhs.shape[1] != 1:
@@ -200,6 +201,7 @@ def matrix_facts(lhs, rhs) -> list:
     return [bias_input(base, head[0]) for r in range(rhs.shape[0])
             if rhs[r, 0] == 1 and r + offset == 0 and len(head) == 1]
 
+
 def as_case(lhs, rhs, by_case: dict) -> bool:
     """h_1(x^{(i)}) = ...: one case of a definition over its class index (the numbered index); recorded."""
     if not isinstance(lhs, sp.Indexed) or rhs.has(sp.Derivative) or rhs.has(lhs.base):
@@ -214,6 +216,7 @@ def as_case(lhs, rhs, by_case: dict) -> bool:
     by_case.setdefault(key, {})[int(value) if value.is_Integer else value] = rhs
     return True
 
+
 def case_definitions(by_case: dict, defined: dict):
     """One definition per function given case by case for classes 1..n (Piecewise in the class index)."""
     for (base, position, symbols), cases in by_case.items():
@@ -225,7 +228,7 @@ def case_definitions(by_case: dict, defined: dict):
                 j, expr = general
                 indices = list(symbols)
                 indices.insert(position, j)
-                yield (Definition(f"def_{base}", base, tuple(indices), _private_bounds(expr),
+                yield (Definition(f"def_{base}", base, tuple(indices), private_bounds(expr),
                                   text="from the document (its entries 1 and K)"),
                        f"{base} is defined by its entries {base}_1, ..., {base}_K: read as {base}_j for every j")
             continue
@@ -234,11 +237,12 @@ def case_definitions(by_case: dict, defined: dict):
         c = sp.Dummy("c", integer=True, positive=True)
         indices = list(symbols)
         indices.insert(position, c)
-        pieces = [(_private_bounds(cases[v]), sp.Eq(c, v)) for v in sorted(cases)[:-1]]
-        pieces.append((_private_bounds(cases[len(cases)]), True))
+        pieces = [(private_bounds(cases[v]), sp.Eq(c, v)) for v in sorted(cases)[:-1]]
+        pieces.append((private_bounds(cases[len(cases)]), True))
         d = Definition(f"def_{base}", base, tuple(indices), sp.Piecewise(*pieces), text="from the document, by cases")
         yield d, (f"{base} is defined case by case ({', '.join(f'{base}_{v}' for v in sorted(cases))}): "
                   f"read as one definition over the {len(cases)} classes")
+
 
 def entrywise(left: str, right: str, names: Names):
     """Both sides of a vector or matrix equation as their entries at fresh indices: (a, b, '') or the reason."""
@@ -257,61 +261,8 @@ def entrywise(left: str, right: str, names: Names):
     free = [c for c in "kjimnpqrst" if c not in names.indices] + ["_r", "_s"]
     fresh = [names.index(c) for c in free[:2]]
     at = (fresh[0], 0) if cols == 1 else (0, fresh[1]) if rows == 1 else tuple(fresh)
-    parser = Parser("", names)
-    return parser.names_of(sides[0][at]), parser.names_of(sides[1][at]), ""
+    return in_notation(sides[0][at], names), in_notation(sides[1][at], names), ""
 
-def contradicted(work, defined: dict, where: dict):
-    """Definitions the document's own derivation contradicts: a link dy_i/dz = d(E)/dz that expands y_i as an
-    E its definition is not (seed 003 defines y_i = z_i / sum_k z_k, then differentiates e^{z_i} / sum_k e^{z_k}).
-    Yields (key, a wrong claim at the definition, the definition as the derivation expands it)."""
-    from ..render.printers import text
-    seen = set()
-    for claims, exprs, _ in work:
-        for n, claim in enumerate(claims):
-            a, b = exprs[n], exprs[n + 1]
-            if not (isinstance(a, sp.Derivative) and isinstance(b, sp.Derivative) and isinstance(a.expr, sp.Indexed)
-                    and a.variables == b.variables):
-                continue
-            key = str(a.expr.base) + "[]"
-            d = defined.get(key)
-            if d is None or key in seen or key not in where or b.expr.has(a.expr.base) or d.abstract:
-                continue
-            mapping = dict(zip(a.expr.indices, d.indices))
-            if not all(isinstance(i, sp.Symbol) for i in mapping):
-                continue
-            expanded = _private_bounds(b.expr.xreplace(mapping))
-            values = _differs(d.expr, expanded, d.indices)
-            if values is None:
-                continue
-            seen.add(key)
-            line, lhs, rhs, chain = where[key]
-            wrong = Claim(line, lhs, rhs, verdict="wrong", chain=chain, lhs_line=line,
-                          reason=f"line {claim.line} expands {text(a.expr)} as {text(b.expr)}, "
-                                 "which this definition is not",
-                          counterexample=values)
-            yield key, wrong, _with_kernel(replace(d, expr=expanded,
-                                                   text=f"as the derivation expands it (line {claim.line})"))
-
-def _differs(one, other, indices) -> Optional[dict]:
-    """A counterexample where two definitions of the same entry differ (K = 3, the first index values), or None."""
-    import random
-    assign = {i: sp.Integer(1) for i in indices}
-    sides = [e.xreplace({K_SYMBOL: 3}).xreplace(assign).doit() for e in (one, other)]
-    atoms = set().union(*(s.atoms(sp.Indexed) for s in sides))
-    atoms |= {x for s in sides for x in s.free_symbols if not any(x in a.free_symbols for a in atoms)}
-    atoms = sorted(atoms, key=sp.default_sort_key)
-    rng = random.Random(0)
-    for _ in range(3):
-        values = {a: sp.Float(rng.uniform(0.5, 2)) for a in atoms}
-        try:
-            left, right = (complex(s.xreplace(values).evalf()) for s in sides)
-        except (TypeError, ValueError, ZeroDivisionError):
-            return None  # not a number at these values: no verdict, so no contradiction
-        if abs(left - right) > 1e-9 * max(1, abs(left), abs(right)):
-            return {"K": 3, "indices": {str(i): 1 for i in indices},
-                    "values": {str(a): float(v) for a, v in values.items()},
-                    "lhs": left.real, "rhs": right.real}
-    return None
 
 def _pattern(first, last):
     """(j, e(j)) with e(1) = ``first`` and e(K) = ``last``: the 1s that index entries in ``first`` are where
@@ -323,9 +274,11 @@ def _pattern(first, last):
         return j, general
     return None
 
+
 def primed_names(e) -> set:
     return {str(s) for s in e.free_symbols if str(s).endswith("^\\prime")} | \
            {str(a.base) for a in e.atoms(sp.Indexed) if str(a.base).endswith("^\\prime")}
+
 
 def read_primes(e, head):
     """u' v - u v' in a chain that starts with dh/dx: u' is du/dx."""
@@ -336,7 +289,9 @@ def read_primes(e, head):
                if str(s).endswith("^\\prime")}
     return e.xreplace(mapping)
 
+
 _VALUE = re.compile(r"^[\s,.;:]*(?:if|when|for)\s+([a-z])\s*=\s*(\d+)\b")
+
 
 def index_values(after: str, names: Names) -> dict:
     """'... if j = 0' right after a formula: the formula is said at that value of the index."""
@@ -344,6 +299,7 @@ def index_values(after: str, names: Names) -> dict:
     if not m or m.group(1) not in names.indices:
         return {}
     return {names.indices[m.group(1)]: sp.Integer(m.group(2))}
+
 
 def index_ranges(names: Names, exprs: list, facts: list) -> tuple:
     """Each index letter's range: 1..K, or 0..n where the entries it indexes are numbered from 0 in the
@@ -367,6 +323,7 @@ def index_ranges(names: Names, exprs: list, facts: list) -> tuple:
             out.append((i, (sp.Integer(1), K_SYMBOL)))
     return tuple(out)
 
+
 def in_force(setting: Setting, scoped: dict, chain: int) -> Setting:
     """``setting`` with each name defined more than once read with its last definition before ``chain``."""
     if not scoped:
@@ -377,6 +334,7 @@ def in_force(setting: Setting, scoped: dict, chain: int) -> Setting:
         chosen[key] = before[-1] if before else versions[0][1]
     definitions = tuple(chosen.get(definition_key(d), d) for d in setting.definitions)
     return replace(setting, definitions=definitions)
+
 
 def abstract_costs(work, defined):
     """Undefined scalars differentiated with respect to entries of vectors (dL/do_j, dC/dz^l_j, dC/dW^l_jk):
@@ -395,6 +353,7 @@ def abstract_costs(work, defined):
             out.append((sym, top[0]))
     return out
 
+
 def _feeds(defined: dict) -> dict:
     """base -> every base its definition reaches, through the definitions of the bases it uses."""
     direct = {d.symbol: {a.base for a in d.expr.atoms(sp.Indexed)} for d in defined.values() if d.indices}
@@ -409,6 +368,7 @@ def _feeds(defined: dict) -> dict:
         out[base] = seen
     return out
 
+
 def bare_symbols(e) -> set:
     """Symbols used on their own, not as the name of an indexed entry (o in o - y, not in o_j)."""
     e = e.replace(lambda n: isinstance(n, sp.Derivative) and isinstance(n.expr, sp.Symbol),
@@ -416,18 +376,22 @@ def bare_symbols(e) -> set:
     plain = e.xreplace({i: sp.Dummy() for i in e.atoms(sp.Indexed)}).free_symbols
     return {x for x in plain if isinstance(x, sp.Symbol) and not isinstance(x, sp.Dummy)}
 
+
 def definition_key(d: Definition) -> str:
     return str(d.symbol) + ("[]" if d.indices else "")
+
 
 def looks_defining(d: Definition) -> bool:
     """A plain 'x = ...' defines x when the right-hand side has no derivative."""
     return not d.expr.has(sp.Derivative)
+
 
 def unique_facts(facts):
     seen = {}
     for a in facts:
         seen.setdefault(a.key, a)
     return list(seen.values())
+
 
 def label_bases(definitions, exprs) -> set:
     """Bases used as an index of another base (y of p_{i, y_i}) are integer labels."""
@@ -442,6 +406,7 @@ def label_bases(definitions, exprs) -> set:
                 if isinstance(i, sp.Indexed):
                     out.add(i.base)
     return out
+
 
 def free_indices(e) -> set:
     """The index symbols free in ``e``, those inside a derivative's variable (d/dh_1(x^(i))) included."""

@@ -3,17 +3,21 @@ splits where a link needs them), and, for a chain's first wrong claim, the engin
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from typing import Optional
 
 import sympy as sp
 
-from ..expr import SumExcept, bound_indices
+from ..expr import SumExcept, bound_indices, rename_bound
 from ..model import Derivation, Rule, Step
-from ..setting import Setting
+from ..setting import Definition, Setting
 from .claims import Claim
-from .reading import free_indices, unique_facts
+from .latex import K_SYMBOL
+from .reading import free_indices, private_bounds, unique_facts, with_kernel
 
 
 EXPECTED_CHAINS = 5   # chains whose first wrong claim gets the engine's closed form (each costs a derivation)
+
 
 def _unknown_function(e, known: set) -> str:
     """The name of an undefined quantity differentiated in ``e`` (its derivative would be read as 0), or ''."""
@@ -24,6 +28,7 @@ def _unknown_function(e, known: set) -> str:
             if name not in known:
                 return name
     return ""
+
 
 def _split_runs(work, reason):
     """Runs of links, cut at each link one of whose sides ``reason`` objects to (that link is unread)."""
@@ -45,6 +50,7 @@ def _split_runs(work, reason):
         if run_c:
             yield run_c, run_e, conditions
 
+
 def split_unknown(work, known):
     """Runs of links, cut where a side differentiates an undefined quantity (its derivative cannot be checked)."""
     def unknown(e):
@@ -52,6 +58,7 @@ def split_unknown(work, known):
         return (f"{name} is not defined in the document (define it, or pass --define): "
                 "its derivative cannot be checked") if name else ""
     return _split_runs(work, unknown)
+
 
 def case_splits(work) -> dict:
     """(j, i) -> line, for each sum over j != i the document writes: it treats the cases j = i and j != i apart."""
@@ -63,23 +70,15 @@ def case_splits(work) -> dict:
                     out.setdefault((node.index, node.excluded), claims[max(n - 1, 0)].line)
     return out
 
+
 def _bound_apart(exprs: list) -> list:
     """The run's expressions with each summation index that is also free somewhere in the run renamed (i -> i'):
     dJ/dh_1(x^(i)) = -sum_i y_1^(i) / h_1(x^(i)) has a free i on the left and a bound one on the right."""
     free = set().union(*(free_indices(e) for e in exprs))
     if not free:
         return exprs
+    return [rename_bound(e, lambda i: sp.Symbol(f"{i}'", **i.assumptions0) if i in free else None) for e in exprs]
 
-    def rename(node):
-        body, limits = node.function, []
-        for i, lo, hi in node.limits:
-            if i in free:
-                new = sp.Symbol(f"{i}'", **i.assumptions0)
-                body, i = body.xreplace({i: new}), new
-            limits.append((i, lo, hi))
-        return sp.Sum(body, *limits)
-    return [e.replace(lambda n: isinstance(n, sp.Sum) and any(l[0] in free for l in n.limits), rename)
-            for e in exprs]
 
 def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=()) -> None:
     """Verify a run of links; a link that fails is tried again with the document's assumptions, then in the
@@ -139,7 +138,9 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
             claim.reason = c.message
             claim.counterexample = _counterexample(c)
 
+
 _DIFFER = re.compile(r"sides differ at K=(\d+), (.*?): (\S+) != (\S+)$")
+
 
 def _counterexample(check) -> dict:
     ce = getattr(check, "counterexample", None)
@@ -155,6 +156,7 @@ def _counterexample(check) -> dict:
             k, _, v = part.partition("=")
             indices[k] = int(v) if v.lstrip("-").isdigit() else v
     return {"K": int(m.group(1)), "indices": indices, "lhs": float(m.group(3)), "rhs": float(m.group(4))}
+
 
 def expect(claim: Claim, claims: list, exprs: list, n: int, conditions: tuple, setting: Setting,
             facts: tuple, timeout: float = 5.0) -> None:
@@ -182,17 +184,59 @@ def expect(claim: Claim, claims: list, exprs: list, n: int, conditions: tuple, s
         claim.expected, claim.expected_latex, claim.expected_of = text(result), latex(result), claims[h].lhs
         return
 
+
 def _readable_bounds(e):
-    """The private summation indices of the document's definitions (_b3) renamed to letters not in use."""
+    """The private summation indices of the document's definitions (_b) renamed to letters not in use."""
     taken = {str(s) for s in e.free_symbols} | {str(i) for i in bound_indices(e)}
     letters = iter(c for c in "lmnpqrstuv" if c not in taken)
+    return rename_bound(e, lambda i: sp.Symbol(next(letters, str(i)), **i.assumptions0)
+                        if str(i).startswith("_") else None)
 
-    def rename(node):
-        body, limits = node.function, []
-        for i, lo, hi in node.limits:
-            if str(i).startswith("_"):
-                new = sp.Symbol(next(letters, str(i)), **i.assumptions0)
-                body, i = body.xreplace({i: new}), new
-            limits.append((i, lo, hi))
-        return sp.Sum(body, *limits)
-    return e.replace(lambda n: isinstance(n, sp.Sum) and any(str(l[0]).startswith("_") for l in n.limits), rename)
+
+def contradicted(work, defined: dict, where: dict):
+    """Definitions the document's own derivation contradicts: a link dy_i/dz = d(E)/dz that expands y_i as an
+    E its definition is not (seed 003 defines y_i = z_i / sum_k z_k, then differentiates e^{z_i} / sum_k e^{z_k}).
+    Yields (key, a wrong claim at the definition, the definition as the derivation expands it)."""
+    from ..render.printers import text
+    seen = set()
+    for claims, exprs, _ in work:
+        for n, claim in enumerate(claims):
+            a, b = exprs[n], exprs[n + 1]
+            if not (isinstance(a, sp.Derivative) and isinstance(b, sp.Derivative) and isinstance(a.expr, sp.Indexed)
+                    and a.variables == b.variables):
+                continue
+            key = str(a.expr.base) + "[]"
+            d = defined.get(key)
+            if d is None or key in seen or key not in where or b.expr.has(a.expr.base) or d.abstract:
+                continue
+            mapping = dict(zip(a.expr.indices, d.indices))
+            if not all(isinstance(i, sp.Symbol) for i in mapping):
+                continue
+            expanded = private_bounds(b.expr.xreplace(mapping))
+            values = _differs(d, expanded)
+            if values is None:
+                continue
+            seen.add(key)
+            line, lhs, rhs, chain = where[key]
+            wrong = Claim(line, lhs, rhs, verdict="wrong", chain=chain, lhs_line=line,
+                          reason=f"line {claim.line} expands {text(a.expr)} as {text(b.expr)}, "
+                                 "which this definition is not",
+                          counterexample=values)
+            yield key, wrong, with_kernel(replace(d, expr=expanded,
+                                                   text=f"as the derivation expands it (line {claim.line})"))
+
+
+def _differs(d: Definition, other: sp.Expr) -> Optional[dict]:
+    """The verifier's counterexample where ``other`` is not the definition ``d`` of the same entry, or None (also
+    when a side cannot be evaluated: no verdict, so no contradiction)."""
+    from ..verify import verify
+    setting = Setting(K=K_SYMBOL, variables=(), definitions=(),
+                      ranges=tuple((i, (sp.Integer(1), K_SYMBOL)) for i in d.indices))
+    lhs = d.expr
+    step = Step(other, Rule.CLAIM, "the derivation's expansion")
+    try:
+        report = verify(Derivation("definition", "definition", setting, lhs, (step,)), Ks=(3,), lemmas=False)
+    except Exception:  # noqa: BLE001 -- a side SymPy cannot evaluate: no verdict
+        return None
+    check = next(c for c in report.checks if c.step == 1)
+    return _counterexample(check) if not check.ok and check.message.startswith("sides differ") else None
