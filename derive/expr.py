@@ -195,14 +195,18 @@ class Entry(Expr):
 
 
 def write_out(node: sp.Basic, evaluate: bool = True):
-    """A sum with numeric bounds written term by term, or None: one numeric limit of a Sum, a whole SumExcept.
+    """A sum with numeric bounds written term by term, or None: one numeric limit of a Sum, a whole SumExcept
+    (the full sum less the skipped term when the skipped index is not a number).
 
     Index values go in with xreplace: subs would evaluate Derivative(L, o[j])
     as soon as its variable changes (to 0, L being a bare symbol).
     """
     if isinstance(node, SumExcept):
-        numeric = all(b.is_Integer for b in (node.lower, node.upper, node.excluded))
-        return node.doit(deep=False) if numeric else None
+        if not (node.lower.is_Integer and node.upper.is_Integer):
+            return None
+        if node.excluded.is_Integer:
+            return node.doit(deep=False)
+        return write_out(node.full_sum(), evaluate) - node.term(node.excluded)  # skipping a symbolic index
     if not isinstance(node, sp.Sum):
         return None
     for n, (index, lower, upper) in enumerate(node.limits):

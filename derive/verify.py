@@ -265,8 +265,6 @@ def _expand_sums(e: sp.Expr) -> sp.Expr:
             if not isinstance(n, (sp.Sum, SumExcept)):
                 return False
             done[n] = write_out(n)
-            if done[n] is None and isinstance(n, SumExcept) and n.lower.is_Integer and n.upper.is_Integer:
-                done[n] = write_out(n.full_sum()) - n.term(n.excluded)
             return done[n] is not None
         new = e.replace(ready, done.__getitem__)
         if new == e:
@@ -527,17 +525,26 @@ def _instantiate_expr(d: Derivation, expr: sp.Expr, sizes: dict, assign: dict, k
     if e.has(Entry):
         e = e.replace(lambda n: isinstance(n, Entry), lambda n: n.doit(deep=False))
     e = _expand_sums(e)
-    for _ in range(8 * len(setting.definitions) + 8):
-        found = e.atoms(sp.Derivative, sp.Indexed)
-        variables = {v.base if isinstance(v, sp.Indexed) else v
-                     for n in found if isinstance(n, sp.Derivative) for v in n.variables}
-        bases = {n.base for n in found if isinstance(n, sp.Indexed)}
-        names = e.free_symbols
-        ready = [x for x in setting.definitions if x.symbol not in variables and x.symbol not in keep
-                 and ((x.symbol in bases) if x.indices else (x.symbol in names))]
-        if ready:  # one at a time: an expansion may bring in a new derivative variable
-            e = _expand_sums(fix(ready[0].expand_in(e)).xreplace(sizes))
-            continue
+    rounds = 8 * len(setting.definitions) + 8
+
+    def expand(f, skip):
+        """``f`` with every definition it uses expanded, one at a time (an expansion may bring in a new derivative
+        variable, whose definition then stays), except those of the symbols in ``skip``."""
+        for _ in range(rounds):
+            x = _first_occurring(setting, f, set(skip) | _variables(f))
+            if x is None:
+                break
+            f = _expand_sums(fix(x.expand_in(f)).xreplace(sizes))
+        return f
+
+    def evaluate(n):
+        # dz^{l+1}_k/dz^l_j: z^{l+1} is a variable elsewhere in the expression, but here it is the function,
+        # and its definition (through a^l) is what depends on z^l: expand it inside this derivative first
+        return sp.Derivative(expand(n.expr, _variables(n) | set(keep)), *n.variable_count).doit()
+
+    for _ in range(rounds):
+        e = expand(e, keep)
+        variables = _variables(e)
         pending = ({x.symbol for x in setting.definitions} & variables) - keep
         if not pending:
             break
@@ -545,23 +552,21 @@ def _instantiate_expr(d: Derivation, expr: sp.Expr, sizes: dict, assign: dict, k
         def wrt_pending(n):
             return isinstance(n, sp.Derivative) and any(
                 (v.base if isinstance(v, sp.Indexed) else v) in pending for v in n.variables)
-
-        def evaluate(n):
-            # dz^{l+1}_k/dz^l_j: z^{l+1} is a variable elsewhere in the expression, but here it is the function,
-            # and its definition (through a^l) is what depends on z^l: expand it inside this derivative first
-            own = {v.base if isinstance(v, sp.Indexed) else v for v in n.variables} | set(keep)
-            f = n.expr
-            for _ in range(8 * len(setting.definitions) + 8):
-                atoms = f.atoms(sp.Indexed)
-                inner = [x for x in setting.definitions if x.symbol not in own
-                         and ((x.symbol in {a.base for a in atoms}) if x.indices else (x.symbol in f.free_symbols))]
-                if not inner:
-                    break
-                f = _expand_sums(fix(inner[0].expand_in(f)).xreplace(sizes))
-            return sp.Derivative(f, *n.variable_count).doit()
         e = e.replace(wrt_pending, evaluate)
     return e.doit()
 
+
+def _variables(e: sp.Expr) -> set:
+    """The symbols (bases of indexed ones) that derivatives in ``e`` are taken with respect to."""
+    return {v.base if isinstance(v, sp.Indexed) else v for n in e.atoms(sp.Derivative) for v in n.variables}
+
+
+def _first_occurring(setting, e: sp.Expr, skip: set):
+    """The first definition of ``setting`` whose symbol occurs in ``e``, other than those of ``skip``, or None."""
+    bases = {a.base for a in e.atoms(sp.Indexed)}
+    names = e.free_symbols
+    return next((x for x in setting.definitions if x.symbol not in skip
+                 and ((x.symbol in bases) if x.indices else (x.symbol in names))), None)
 
 
 def _with_labels(d: Derivation, exprs: Sequence[sp.Expr], assign: dict, K: int, rng) -> dict:
@@ -585,15 +590,9 @@ def _domains(d: Derivation, assumptions: tuple) -> dict:
     return domains
 
 
-def _at(domains: dict, assign: dict) -> dict:
-    """``domains`` with each 'one_hot_at:j' (one-hot, its 1 at index j) set to the value j takes in ``assign``."""
-    named = {str(i): v for i, v in assign.items() if isinstance(i, sp.Symbol)}
-    return {base: (f"one_hot_at={named[kind.split(':', 1)[1]]}" if kind.startswith("one_hot_at:")
-                   and kind.split(":", 1)[1] in named else kind) for base, kind in domains.items()}
-
-
-def _sample(atoms: Sequence[sp.Basic], domains: dict, K: int, rng) -> dict:
-    """A value (mpf) for every atom, honouring its domain; drawn in a fixed order for a given seed."""
+def _sample(atoms: Sequence[sp.Basic], domains: dict, K: int, rng, assign: Optional[dict] = None) -> dict:
+    """A value (mpf) for every atom, honouring its domain; drawn in a fixed order for a given seed. A target
+    one-hot at a free index ('one_hot_at:j') has its 1 where ``assign`` puts j."""
     values: dict = {}
     groups: dict = {}
     for atom in atoms:
@@ -602,7 +601,7 @@ def _sample(atoms: Sequence[sp.Basic], domains: dict, K: int, rng) -> dict:
             kind = domains.get(name, "real")
             if kind == "label":
                 continue
-            if kind in ("simplex", "one_hot") or kind.startswith("one_hot_at="):
+            if kind in ("simplex", "one_hot") or kind.startswith("one_hot_at:"):
                 groups.setdefault((atom.base, atom.indices[:-1]), set()).add(atom)
             elif kind == "bias" and atom.indices[-1] == 0:
                 values[atom] = mpmath.mpf(1)
@@ -619,7 +618,11 @@ def _sample(atoms: Sequence[sp.Basic], domains: dict, K: int, rng) -> dict:
                 total = mpmath.fsum(raw)
                 vec = [r / total for r in raw]
             else:
-                hot = int(kind.split("=", 1)[1]) - 1 if kind.startswith("one_hot_at=") else rng.randrange(K)
+                if kind.startswith("one_hot_at:"):
+                    at = kind.split(":", 1)[1]
+                    hot = next(int(v) for i, v in (assign or {}).items() if str(i) == at) - 1
+                else:
+                    hot = rng.randrange(K)
                 vec = [mpmath.mpf(1 if i == hot else 0) for i in range(K)]
         for atom in atoms_here:
             values[atom] = vec[int(atom.indices[-1]) - 1]
@@ -713,7 +716,7 @@ def _check_steps(d: Derivation, Ks, points, index_samples, seed, progress=None) 
                     symbolic = _symbolic_zero(left.expr, right.expr)
                 atoms = sorted(set(left.atoms) | set(right.atoms), key=sp.default_sort_key)
                 for _ in range(points):
-                    values = _sample(atoms, _at(domains, assign), K, rng)
+                    values = _sample(atoms, domains, K, rng, assign)
                     a, b = left.value(values), right.value(values)
                     cases += 1
                     if a is None or b is None:
@@ -763,7 +766,7 @@ def _check_result(d: Derivation, Ks, points, index_samples, rng) -> Check:
                 continue
             atoms = sorted(set(cost.atoms) | set(result.atoms) | {var}, key=sp.default_sort_key)
             for _ in range(points):
-                values = _sample(atoms, _at(domains, assign), K, rng)
+                values = _sample(atoms, domains, K, rng, assign)
                 values.setdefault(var, _draw("real", rng))
                 plus = dict(values)
                 minus = dict(values)
