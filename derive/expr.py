@@ -123,12 +123,6 @@ def cancels_on_release(expr: sp.Basic) -> bool:
     return False
 
 
-def denominators(expr: sp.Basic) -> int:
-    """How many factors ``expr`` divides by, with multiplicity (x / y**2 counts 2), over all its products."""
-    return sum(-p.exp for p in sp.preorder_traversal(expr)
-               if isinstance(p, sp.Pow) and p.exp.is_Integer and p.exp.is_negative and not p.base.is_Number)
-
-
 def settle(expr: sp.Expr) -> sp.Expr:
     """``expr`` with its Held parts kept only if releasing them cancels something; else released."""
     if expr.has(Held) and not cancels_on_release(expr):

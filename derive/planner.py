@@ -260,16 +260,12 @@ def _apply(chain: Chain, rule, **params) -> bool:
 def _unfolded(expr: sp.Expr, d: Definition):
     """What is left of output ``d`` written out in ``expr``: a softmax's normaliser sum_l exp(g(l)), or a
     sigmoid's exp(-g(j)) for any index; None when there is none. (exp(-z_j) alone is no softmax.)"""
-    wilds = {i: sp.Wild(f"w_{i}") for i in d.indices}
     if d.kernel == "softmax":
         normaliser = sp.fraction(d.expr)[1]
-        pattern = normaliser.function.xreplace({normaliser.limits[0][0]: wilds[d.indices[0]]})
-        for s in expr.atoms(sp.Sum):
-            if len(s.limits) == 1 and s.function.match(pattern.xreplace({wilds[d.indices[0]]: s.limits[0][0]})) \
-                    is not None and s.function.xreplace({s.limits[0][0]: d.indices[0]}) == \
-                    normaliser.function.xreplace({normaliser.limits[0][0]: d.indices[0]}):
-                return s
-        return None
+        l = normaliser.limits[0][0]
+        return next((s for s in expr.atoms(sp.Sum)
+                     if len(s.limits) == 1 and s.function == normaliser.function.xreplace({l: s.limits[0][0]})), None)
+    wilds = {i: sp.Wild(f"w_{i}") for i in d.indices}
     pattern = sp.exp(-d.argument.xreplace(wilds))
     for e in expr.atoms(sp.exp):
         if e.match(pattern) is not None:

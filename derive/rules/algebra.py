@@ -194,16 +194,9 @@ def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step
         return None
     lhs, rhs = fact.rewrite
     new = expr.xreplace({lhs: rhs})
-    if new == expr and isinstance(lhs, sp.Sum) and len(lhs.limits) == 1:  # the same sum over another index name
-        index, lower, upper = lhs.limits[0]
-
-        def same(node):
-            if not (isinstance(node, sp.Sum) and len(node.limits) == 1) or tuple(node.limits[0][1:]) != (lower, upper):
-                return False
-            i = node.limits[0][0]
-            return i != index and not node.function.has(index) and node.function.xreplace({i: index}) == lhs.function
-
-        new = expr.replace(same, lambda node: rhs)
+    if new == expr and isinstance(lhs, sp.Sum):  # the same sum over another index name
+        target = lhs.as_dummy()
+        new = expr.replace(lambda n: isinstance(n, sp.Sum) and n.as_dummy() == target, lambda n: rhs)
     if new == expr and isinstance(lhs, sp.Sum) and all(b.is_Integer for b in lhs.limits[0][1:]):
         new = _replace_written_out(expr, lhs, rhs)
     if new == expr:

@@ -236,15 +236,3 @@ def is_element(u: sp.Basic, x: sp.Basic) -> bool:
     if isinstance(x, sp.Indexed):
         return isinstance(u, sp.Indexed) and u.base == x.base
     return u == x
-
-
-def _has_defined(expr: sp.Basic, setting, x) -> bool:
-    """True when expr holds a defined quantity that depends on x (o_j, E), not just x's family."""
-    base = x.base if isinstance(x, sp.Indexed) else x
-    for symbol in setting.dependents(x):
-        if symbol == base:
-            continue
-        definition = setting.definition_of(symbol)
-        if definition is not None and definition.occurs_in(expr):
-            return True
-    return False
