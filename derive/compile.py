@@ -451,8 +451,7 @@ def check_array(name: str, value, ndims: tuple = (1, 2), finite: bool = True) ->
 
 
 def _not_finite(name: str, a: np.ndarray) -> None:
-    bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-    raise ArgumentError(name, f"contains NaN or infinity (first at index {bad})")
+    raise ArgumentError(name, f"contains NaN or infinity (first at index {first_not_finite(a)})")
 
 
 def check_classes(name: str, a: np.ndarray, K) -> int:

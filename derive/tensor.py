@@ -163,9 +163,8 @@ class Program:
         self.scalars: tuple = ()
         self.expr = expr
         scalars: list = []
-        self.root = self._node(expr, scalars)
-        if self.reduce:
-            self.root = self._contract(expr, self.reduce, scalars)
+        # built once: every view counts its uses, and an array used once may be overwritten in place
+        self.root = self._contract(expr, self.reduce, scalars) if self.reduce else self._node(expr, scalars)
         self.scalars = tuple(sorted(dict.fromkeys(scalars), key=str))
         self.inputs = tuple(dict.fromkeys([v.base for v in self.views] + [str(x) for x in self.scalars]))
         self.needs = frozenset(v.name for v in self.views)
@@ -185,8 +184,9 @@ class Program:
         if complement is not None:  # 1 - p (or p - 1): the sum of the other outputs
             p, sign = complement
             return self._view(p, "one_minus") if sign == 1 else Map("mul", (Const(-1), self._view(p, "one_minus")))
-        if isinstance(e, sp.log) and self._complement(e.args[0], signs=(1,)) is not None:
-            return self._view(self._complement(e.args[0])[0], "log_one_minus")
+        inside = self._complement(e.args[0], signs=(1,)) if isinstance(e, sp.log) else None
+        if inside is not None:
+            return self._view(inside[0], "log_one_minus")
         if isinstance(e, sp.Pow) and self._risky(e):
             return _product(self._factors((e,), scalars))
         if isinstance(e, sp.Indexed):
@@ -271,8 +271,9 @@ class Program:
         """The sign of a factor whose log this program can take without cancellation, else None."""
         if isinstance(f, sp.Indexed) and str(f.base) in self._kernels:
             return 1
-        if self._complement(f) is not None:
-            return self._complement(f)[1]
+        complement = self._complement(f)
+        if complement is not None:
+            return complement[1]
         if isinstance(f, sp.exp):
             return 1
         if isinstance(f, sp.log) and isinstance(f.args[0], sp.Indexed) and str(f.args[0].base) in self._kernels:
@@ -315,8 +316,9 @@ class Program:
         """The node of log|f| for a factor whose ``_sign`` is known."""
         if isinstance(f, sp.Indexed):
             return self._view(f, "log")
-        if self._complement(f) is not None:
-            return self._view(self._complement(f)[0], "log_one_minus")
+        complement = self._complement(f)
+        if complement is not None:
+            return self._view(complement[0], "log_one_minus")
         if isinstance(f, sp.exp):
             return self._node(f.args[0], scalars)
         if isinstance(f, sp.log):
@@ -482,8 +484,7 @@ def _negated(node) -> bool:
 
 
 def _negated_label(node) -> bool:
-    return (isinstance(node, Map) and node.op == "mul" and len(node.args) == 2 and node.args[0] == Const(-1)
-            and isinstance(node.args[1], Delta) and bool(node.args[1].label))
+    return _negated(node) and isinstance(node.args[1], Delta) and bool(node.args[1].label)
 
 
 class NumpyOps:
@@ -695,8 +696,8 @@ class DefinitionProgram:
         if definition.kernel in ("softmax", "log_softmax"):  # the class axis: the index the normaliser sums out
             if definition.kernel == "softmax":
                 normaliser = sp.fraction(definition.expr)[1]
-            else:
-                normaliser = [e for e in definition.expr.atoms(sp.log)][0]
+            else:  # g_j - log sum_l exp(g_l): the log of the normaliser, not any log inside g
+                normaliser = definition.argument - definition.expr
             self.axis = [i for i in definition.indices if not normaliser.has(i)][0]
         self.program = Program(definition.argument if definition.kernel else definition.expr, free, labels)
         root = self.program.root
