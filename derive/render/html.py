@@ -18,8 +18,7 @@ from typing import Sequence
 
 from ..errors import ArgumentError, ArgumentTypeError
 from ..model import Derivation
-from . import layout
-from .layout import blocks, check_settings, display_of
+from .layout import and_list, blocks, check_settings, display_of, formulas, scoped_assumptions
 from .printers import latex as latex_of
 
 DEFAULTS = {"justifications": True}
@@ -181,10 +180,6 @@ def _section_ids(d: Derivation, bl: tuple) -> list:
     return out
 
 
-def _formulas(formula) -> tuple:
-    return formula if isinstance(formula, tuple) else (formula,)
-
-
 def _assumption_math(a, latex) -> str:
     return f'<span title="{_e(a.text)}">{_math(latex(a.statement), False)}</span>'
 
@@ -195,10 +190,10 @@ def _why(number: int, row, latex) -> str:
              _e(row.justification)]
     if row.formula is not None:
         # display style: a cited identity is read, not skimmed (text style shrinks its fractions)
-        parts.append(": " + ", ".join(_math(r"\displaystyle " + latex(f), False) for f in _formulas(row.formula)))
+        parts.append(": " + ", ".join(_math(r"\displaystyle " + latex(f), False) for f in formulas(row.formula)))
     if row.cites:
         links = [f'<a href="#lemma-{n}">Lemma {n}</a>' for n in row.cites]
-        parts.append(" (" + (links[0] if len(links) == 1 else ", ".join(links[:-1]) + " and " + links[-1]) + ")")
+        parts.append(" (" + and_list(links) + ")")
     if row.assumptions:
         parts.append('; <span class="uses">using ' + ", ".join(_assumption_math(a, latex) for a in row.assumptions)
                      + "</span>")
@@ -231,10 +226,9 @@ def _block(block, ident: str, latex, justifications: bool, shown: str) -> list:
             item.append(_why(n + 1, row, latex))
         out.append("".join(item) + "</li>")
     out.append("</ol>")
-    scoped = getattr(block, "assumptions", ())
-    if scoped:
+    if block.assumptions:
         out.append('<p class="block-assumptions">Assumptions used here:</p>')
-        out += _assumption_list(scoped, latex)
+        out += _assumption_list(block.assumptions, latex)
     out.append("</section>")
     return out
 
@@ -271,8 +265,7 @@ def render_html(d: Derivation, *, justifications: bool = True) -> str:
     latex = partial(latex_of, display=display_of(d))
     bl = blocks(d)
     ids = _section_ids(d, bl)
-    scoped = getattr(layout, "scoped_assumptions", None)
-    assumptions = tuple(scoped(d)) if scoped is not None else d.assumptions
+    assumptions = scoped_assumptions(d)
     results = d.results
     results_heading = "Result" if len(results) == 1 else "Results"
 

@@ -36,7 +36,6 @@ class Block:
     rows: tuple
     conditions: tuple
     assumptions: tuple = ()
-    label: str = ""
 
 
 def _order(d: Derivation) -> list:
@@ -75,9 +74,8 @@ def blocks(d: Derivation) -> tuple:
         rows = tuple(Row(s.expr, s.rule.title, s.justification, s.formula, s.assumptions,
                          tuple(numbers[lem.name] for lem in s.lemmas)) for s in x.steps)
         own = tuple(a for a in x.assumptions if a not in x.conditions)
-        return Block(heading, x.description, x.lhs, rows, x.conditions, own, labels[x.name])
+        return Block(heading, x.description, x.lhs, rows, x.conditions, own)
 
-    labels = chain_labels(d)
     out = [block(x, f"Lemma {numbers[x.name]}: {x.title}" if kind == "lemma" else x.title)
            for kind, x in _order(d)]
     if d.steps:
@@ -114,6 +112,11 @@ def scoped_assumptions(d: Derivation) -> tuple:
             continue
         out.append((a, "used in " + and_list([labels[n] for n in names])))
     return tuple(out)
+
+
+def formulas(formula) -> tuple:
+    """A step's cited formula as a tuple of formulas (a step may cite several)."""
+    return formula if isinstance(formula, tuple) else (formula,)
 
 
 def and_list(words: list) -> str:

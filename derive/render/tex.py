@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .layout import Block, cite_text
+from .layout import Block, cite_text, formulas
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -306,10 +306,6 @@ def equation(lhs: str, rhs: str, relation: str = "=", room: float = TEXT_WIDTH) 
 
 # ------------------------------------------------------------------ rows with their reasons
 
-def _formulas(formula) -> tuple:
-    return formula if isinstance(formula, tuple) else (formula,)
-
-
 def _reason_parts(row, latex) -> list:
     """The reason as (kind, LaTeX) pieces, kind 'text' or 'math', in reading order;
     a ('break', '') piece marks where a reason too long for a line may be broken."""
@@ -320,7 +316,7 @@ def _reason_parts(row, latex) -> list:
         parts.append(("text", escape(words)))
     if row.formula is not None:
         parts[-1] = ("text", parts[-1][1] + ": ")
-        for n, f in enumerate(_formulas(row.formula)):
+        for n, f in enumerate(formulas(row.formula)):
             parts += [("text", ", ")] * bool(n) + [("math", latex(f))]
     cites = cite_text(row)
     if cites:
