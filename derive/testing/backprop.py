@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
-
-
-def _stable_softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+from ..numeric import sigmoid, softmax
 
 
 def _backprop(inputs: dict, *, skip_prime: frozenset = frozenset(), prime_of_a: bool = False,
@@ -26,7 +18,7 @@ def _backprop(inputs: dict, *, skip_prime: frozenset = frozenset(), prime_of_a: 
     acts = [x]
     for n, (W, b) in enumerate(zip(Ws, bs)):
         z = acts[-1] @ W.T + b
-        acts.append(_stable_softmax(z) if n == len(Ws) - 1 else _sigmoid(z))
+        acts.append(softmax(z) if n == len(Ws) - 1 else sigmoid(z))
     delta = acts[-1] - y
     if output_prime:
         delta = delta * acts[-1] * (1 - acts[-1])
@@ -37,6 +29,6 @@ def _backprop(inputs: dict, *, skip_prime: frozenset = frozenset(), prime_of_a: 
         gb[n] = delta.sum(axis=0) / N
         if n:
             a = acts[n]  # the activations of layer n + 1
-            prime = _sigmoid(a) * (1 - _sigmoid(a)) if prime_of_a else a * (1 - a)
+            prime = sigmoid(a) * (1 - sigmoid(a)) if prime_of_a else a * (1 - a)
             delta = delta @ Ws[n] * (1.0 if n + 1 in skip_prime else prime)
     return gW, gb

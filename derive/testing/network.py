@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import ArgumentError, ArgumentTypeError
-from .backprop import _sigmoid, _stable_softmax
+from ..numeric import sigmoid, softmax
 from .case import Case
 from .frameworks import _array_like, _Caller, _map_arrays, _Raised, _to_numpy
 from .layout import _Layout
@@ -243,7 +243,7 @@ class _Network(_Layout):
                 z = a @ W.T + b
             weights.append(W)
             biases.append(b)
-            a = _stable_softmax(z) if last else _sigmoid(z)
+            a = softmax(z) if last else sigmoid(z)
         labels = rng.integers(0, sizes[-1], size=N)
         labels[0] = sizes[-1] - 1  # the edge classes
         if N > 1:
@@ -259,7 +259,7 @@ class _Network(_Layout):
         for n, (w, b) in enumerate(zip(W, inputs["biases"])):
             z = a @ np.asarray(w, np.float64).T + np.asarray(b, np.float64)
             out.append(z)
-            a = _stable_softmax(z) if n == len(W) - 1 else _sigmoid(z)
+            a = softmax(z) if n == len(W) - 1 else sigmoid(z)
         return out
 
     def gain(self, inputs) -> float:
