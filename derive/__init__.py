@@ -7,13 +7,13 @@ from .blocks import log_softmax, sigmoid, softmax
 from .catalogue import catalogue, entry
 from .check import check
 from .gradient import gradient, hessian
-from .recipes.jacobian import softmax_jacobian, softmax_se
+from .recipes.jacobian import softmax_jacobian, softmax_se, softmax_vjp
 from .recipes.labels import softmax_ce_labels
 from .recipes.mlp import mlp_backprop
 from .recipes.regression import softmax_regression
 from .recipes.softmax_ce import softmax_ce
 from .recipes.variants import (focal_loss, label_smoothing, log_softmax_nll, sigmoid_bce, softmax_ce_hessian,
-                               softmax_ce_temperature, softmax_ce_weighted, softmax_se_planned, softmax_vjp)
+                               softmax_ce_temperature, softmax_ce_weighted, softmax_se_planned)
 
 __all__ = [
     "ArgumentError", "ArgumentTypeError", "Assumption", "DeriveError", "Derivation", "Rule", "Step",

@@ -25,7 +25,7 @@ class Entry:
 
 
 def _entries() -> tuple:
-    from .recipes.jacobian import softmax_jacobian, softmax_se
+    from .recipes.jacobian import softmax_jacobian, softmax_se, softmax_vjp
     from .recipes.labels import softmax_ce_labels
     from .recipes.mlp import mlp_backprop
     from .recipes.regression import softmax_regression
@@ -44,7 +44,7 @@ def _entries() -> tuple:
               "integer class labels: dL_i/dw_kd = (p_ik - 1[k = y_i]) x_id", "seed 002"),
         Entry("mlp_backprop", mlp_backprop,
               "backpropagation through an MLP: BP1-BP4 with sigmoid hidden layers and a softmax output", "seed 004"),
-        Entry("softmax_vjp", v.softmax_vjp,
+        Entry("softmax_vjp", softmax_vjp,
               "backpropagation through softmax for any cost: dL/dz_k = o_k (g_k - sum_j o_j g_j), g = dL/do",
               "seed 003"),
         Entry("softmax_ce_temperature", v.softmax_ce_temperature,

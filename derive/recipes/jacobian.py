@@ -11,7 +11,7 @@ from ..engine import run_recipe
 from ..planner import Planner
 from ..model import Derivation
 from ..notation import check_K, role_names
-from ..setting import Setting
+from ..setting import Definition, Setting
 from .softmax import softmax_partials
 
 JACOBIAN_ROLES = {"logits": "z", "outputs": "o", "index": "i", "sum_index": "j", "inner_index": "l",
@@ -108,3 +108,23 @@ def softmax_se(K: Optional[int] = None, *, notation: Optional[Mapping[str, str]]
     return run_recipe(setting, sp.Derivative(L, z[k]), recipe,
                       name="softmax_se", title="Gradient of softmax with squared error",
                       description="The gradient of the squared error of softmax outputs with respect to the logits")
+
+
+def softmax_vjp(K: Optional[int] = None) -> Derivation:
+    """Reference 003's backpropagation through softmax: dL/dz_k = o_k (g_k - sum_j o_j g_j), g = dL/do given."""
+    K_value = check_K(K, maximum=50, why="the catalogue verifies at")
+    n = {"logits": "z", "outputs": "o", "index": "k", "sum_index": "j", "inner_index": "l", "classes": "K"}
+    Ksym, k, j, l, z, o, softmax = _softmax_setting(n, None if K_value is None else int(K_value))
+    g, L = sp.IndexedBase("g"), sp.Symbol("L")
+    upstream = Definition("upstream", g, (j,), sp.Derivative(L, o[j]), text="upstream gradient")
+    setting = Setting(K=Ksym, variables=(z,),
+                      definitions=(defs.any_cost(L, o, l, Ksym, "any differentiable cost of the outputs"), softmax,
+                                   upstream),
+                      ranges=tuple((x, (sp.Integer(1), Ksym)) for x in (k, j, l)),
+                      domains=(("z", "real"),), symbols={"z": z, "o": o, "g": g, "L": L, "k": k, "j": j, "l": l})
+    partials = softmax_partials(setting, o, z, j, k)
+    recipe = backprop_recipe(o, j, k, partials) + [(rules.fold, {"of": g}), (rules.matrix_form, {"rows": k})]
+    return run_recipe(setting, sp.Derivative(L, z[k]), recipe, name="softmax_vjp",
+                      title="Backpropagation through softmax",
+                      description="The vector-Jacobian product of the softmax: the gradient with respect to the "
+                                  "logits from the gradient g = dL/do with respect to the outputs, for any cost L")

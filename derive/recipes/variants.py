@@ -10,15 +10,9 @@ from typing import Optional
 
 import sympy as sp
 
-from .. import definitions as defs
-from .. import rules
-from ..engine import Chain
 from ..gradient import gradient, plan, second_derivative
 from ..model import Derivation
 from ..notation import check_K
-from ..setting import Definition, Setting
-from .jacobian import backprop_recipe
-from .softmax import softmax_partials
 
 CE = "-sum(y[j]*log(softmax(z)[j]), j)"
 NORMALIZED = ("sum(y[j], j) = 1",)
@@ -99,26 +93,3 @@ def softmax_ce_hessian(K: Optional[int] = None) -> Derivation:
                          title="The Hessian-vector product",
                          description="H v for a vector v, without forming H: o_k (v_k - sum_m o_m v_m)")
     return replace(h, parts=(hvp,))
-
-
-def softmax_vjp(K: Optional[int] = None) -> Derivation:
-    """Reference 003's backpropagation through softmax: dL/dz_k = o_k (g_k - sum_j o_j g_j), g = dL/do given."""
-    K_value = _K(K)
-    Ksym = defs.classes("K", K_value)
-    k, j, l = (defs.index(n) for n in "kjl")
-    z, o, g = (sp.IndexedBase(n) for n in "zog")
-    L = sp.Symbol("L")
-    softmax = defs.softmax(o, lambda i: z[i], j, l, Ksym)
-    upstream = Definition("upstream", g, (j,), sp.Derivative(L, o[j]), text="upstream gradient")
-    setting = Setting(K=Ksym, variables=(z,),
-                      definitions=(defs.any_cost(L, o, l, Ksym, "any differentiable cost of the outputs"), softmax,
-                                   upstream),
-                      ranges=tuple((x, (sp.Integer(1), Ksym)) for x in (k, j, l)),
-                      domains=(("z", "real"),), symbols={"z": z, "o": o, "g": g, "L": L, "k": k, "j": j, "l": l})
-    partials = softmax_partials(setting, o, z, j, k)
-    chain = Chain(setting, sp.Derivative(L, z[k])).run(backprop_recipe(o, j, k, partials))
-    chain.apply(rules.fold, of=g)
-    chain.apply(rules.matrix_form, rows=k)
-    return chain.derivation("softmax_vjp", "Backpropagation through softmax",
-                            "The vector-Jacobian product of the softmax: the gradient with respect to the "
-                            "logits from the gradient g = dL/do with respect to the outputs, for any cost L")
