@@ -197,14 +197,15 @@ def _row_first(index: tuple) -> tuple:
     return tuple(reversed(index)) if len(index) == 2 else index
 
 
-def _per_example(a: np.ndarray) -> Tensor:
-    """(N, K) -> a tensor over (class, batch); (K,) -> over (class,)."""
+def _per_example(a, moveaxis=np.moveaxis) -> Tensor:
+    """(N, K) -> a tensor over (class, batch); (K,) -> over (class,). ``moveaxis`` is the array library's."""
     if a.ndim == 1:
         return Tensor(a, (sp.Dummy("class"),))
-    return Tensor(np.moveaxis(a, 0, -1), (sp.Dummy("class"), BATCH))
+    return Tensor(moveaxis(a, 0, -1), (sp.Dummy("class"), BATCH))
 
 
-def _matrix(a: np.ndarray) -> Tensor:
+def _matrix(a) -> Tensor:
+    """An array as a tensor over fresh axes (the program names them)."""
     return Tensor(a, tuple(sp.Dummy() for _ in range(a.ndim)))
 
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import importlib
 
-import sympy as sp
-
+from ..compile import _matrix, _per_example
 from ..errors import ArgumentError
-from ..tensor import BATCH, Tensor
+from ..tensor import BATCH
 
 BACKENDS = {"numpy": None, "jax": ("jax", "derive[jax]", "pip install jax jaxlib"),
             "torch": ("torch", "derive[torch]", "pip install torch==2.13.0")}
@@ -86,7 +85,7 @@ class BackendGradient:
         c, ops = self.compiled, self.ops
         kwargs = dict(zip(self.inputs, arrays))
         if self.interface == "per_example":
-            tensors = {n: _per_example(ops, kwargs[n]) for n in c.arrays}
+            tensors = {n: _per_example(kwargs[n], ops.moveaxis) for n in c.arrays}
             tensors.update({s: kwargs[s] for s in c.scalars})
             if c.classes is not None:
                 tensors[c.classes] = kwargs[c.arrays[0]].shape[-1]
@@ -103,18 +102,8 @@ class BackendGradient:
             return c._evaluate({Wb: _matrix(W), Xb: _matrix(X), Lb: _matrix(labels + 1)}, ops).array
         shared = kwargs[c.variable]  # layer
         tensors = {c.variable: _matrix(shared)}
-        tensors.update({n: _per_example(ops, kwargs[n]) for n in c.arrays if n != c.variable})
+        tensors.update({n: _per_example(kwargs[n], ops.moveaxis) for n in c.arrays if n != c.variable})
         tensors.update({s: kwargs[s] for s in c.scalars})
         if c.classes is not None:
             tensors[c.classes] = shared.shape[0]
         return c._evaluate(tensors, ops).array
-
-
-def _per_example(ops, a) -> Tensor:
-    if a.ndim == 1:
-        return Tensor(a, (sp.Dummy("class"),))
-    return Tensor(ops.moveaxis(a, 0, -1), (sp.Dummy("class"), BATCH))
-
-
-def _matrix(a) -> Tensor:
-    return Tensor(a, tuple(sp.Dummy() for _ in range(a.ndim)))
