@@ -99,7 +99,7 @@ def _inputs(setting, expr: sp.Expr) -> tuple:
     """(indexed input bases, scalar symbols) the expression and the definitions it needs read."""
     defined = {x.symbol for x in setting.definitions if not _given(x)}
     exprs = [expr] + [x.argument if x.kernel else x.expr for x in _needed(setting, expr)]
-    bases: list = list(setting.variables)
+    bases: list = [v for v in setting.variables if isinstance(v, sp.IndexedBase)]  # a scalar wrt is a keyword
     scalars: set = set()
     not_scalar = {i for i, _ in setting.ranges} | {setting.K} | set(setting.sizes)
     for e in exprs:
@@ -156,7 +156,7 @@ class CompiledGradient:
 
     def __repr__(self) -> str:
         k = str(self.K) if self.K else "K"
-        out = "(N, " + ", ".join(k for _ in self.free) + ")"
+        out = "(N" + "".join(f", {k}" for _ in self.free) + ("," if not self.free else "") + ")"
         args = ", ".join(f"{n}=(N, {k})" for n in self.arrays) + "".join(f", {s}=scalar" for s in self.scalars)
         return f"<compiled {self.name}: f({args}) -> {out}>"
 

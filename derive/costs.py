@@ -46,8 +46,8 @@ class Problem:
 
     @property
     def lhs(self) -> sp.Expr:
-        """d cost / d variable[index]."""
-        return sp.Derivative(self.cost, self.variable[self.index])
+        """d cost / d variable[index] (d cost / d variable for a scalar parameter)."""
+        return sp.Derivative(self.cost, self.variable[self.index] if self.index else self.variable)
 
 
 def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (),
@@ -61,7 +61,8 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
         raise ArgumentTypeError("wrt", f"must be the name of a vector of the cost (str), got {type(wrt).__name__}")
     assume, define = _texts("assume", assume), _texts("define", define)
     table: dict = {"vectors": {}, "scalars": {}, "indices": {}}
-    if _NAME.fullmatch(wrt):  # the variable is a vector: softmax(z*T) then reads z as the vector
+    scalar = _is_scalar(wrt, cost, define, assume, K_sym)
+    if _NAME.fullmatch(wrt) and not scalar:  # the variable is a vector: softmax(z*T) then reads z as the vector
         table["vectors"][wrt] = sp.IndexedBase(wrt)
 
     def shared(parsed):
@@ -92,14 +93,20 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
         lhs, rhs = (shared(p) for p in parse_equation(line, argument=f"assume[{n}]", K=K_sym, **table))
         facts_text.append((n, lhs.expr, rhs.expr))
 
+    if isinstance(cost, sp.Basic) and wrt in table["scalars"] and wrt not in table["vectors"]:
+        scalar = True
     vectors = table["vectors"]
     used_vectors = {a.base for e in [expr] + [x for pair in layers for x in pair] for a in e.atoms(sp.Indexed)}
     used_vectors |= {a.base for e in [expr] + [x for pair in layers for x in pair]
                      for n in sp.preorder_traversal(e) if isinstance(n, SlotVector) for a in n.body.atoms(sp.Indexed)}
-    if wrt not in vectors or vectors[wrt] not in used_vectors:
-        known = ", ".join(sorted(str(v) for v in used_vectors)) or "none"
-        raise ArgumentError("wrt", f"{wrt!r} is not a vector of the cost (its vectors: {known})")
-    if not expr.has(vectors[wrt]) and not any(rhs.has(vectors[wrt]) for _, rhs in layers):
+    if scalar:
+        variable = table["scalars"][wrt]
+    elif wrt not in vectors or vectors[wrt] not in used_vectors:
+        known = ", ".join(sorted(str(v) for v in used_vectors) + sorted(table["scalars"])) or "none"
+        raise ArgumentError("wrt", f"{wrt!r} is not a vector or scalar of the cost (it has: {known})")
+    else:
+        variable = vectors[wrt]
+    if not expr.has(variable) and not any(rhs.has(variable) for _, rhs in layers):
         raise ArgumentError("wrt", f"the cost does not depend on {wrt}")
 
     used = set(table["vectors"]) | set(table["scalars"]) | {str(i) for i in table["indices"].values()} | {"K"}
@@ -107,8 +114,7 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
     expr = _ranged(expr, sizes)
     layers = [(lhs, _ranged(rhs, sizes)) for lhs, rhs in layers]
 
-    variable = vectors[wrt]
-    axes = _axes_of(variable, expr, layers)
+    axes = [] if scalar else _axes_of(variable, expr, layers)
     outputs, expr, layers = _outputs(expr, layers, K_sym, sizes, used)
     E = sp.Symbol(_fresh(COST_NAMES, used))
     used.add(str(E))
@@ -153,6 +159,39 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
 
 
 # -- inputs ------------------------------------------------------------------------------------------
+
+def _is_scalar(wrt: str, cost, define: tuple, assume: tuple, K) -> bool:
+    """True when the text uses ``wrt`` as a scalar (a temperature T in softmax(z/T)): read without
+    declaring it, it is a scalar, and declaring it a vector changes no other name's role (in
+    softmax(z*T) it does: only one of z and T can be the vector, and wrt=z names it)."""
+    if not isinstance(cost, str) or not _NAME.fullmatch(wrt):
+        return False
+    free = _roles(cost, define, assume, K, {})
+    if free is None or wrt not in free[1]:
+        return False
+    declared = _roles(cost, define, assume, K, {wrt: sp.IndexedBase(wrt)})
+    return declared is None or declared[0] - {wrt} == free[0] - {wrt}
+
+
+def _roles(cost: str, define: tuple, assume: tuple, K, vectors: dict):
+    """(vector names, scalar names) of the cost and its equations read with ``vectors`` declared, or None
+    when they do not read (the real reading reports why)."""
+    from .parse import parse_equation, parse_expression
+
+    table: dict = {"vectors": dict(vectors), "scalars": {}, "indices": {}}
+    try:
+        parts = [parse_expression(cost, argument="cost", K=K, **table)]
+        table = {"vectors": {**table["vectors"], **parts[0].vectors}, "scalars": dict(parts[0].scalars),
+                 "indices": dict(parts[0].indices)}
+        for n, line in enumerate(tuple(define) + tuple(assume)):
+            for p in parse_equation(line, argument=f"equation[{n}]", K=K, **table):
+                table["vectors"].update(p.vectors)
+                table["scalars"].update(p.scalars)
+                table["indices"].update(p.indices)
+    except ArgumentError:
+        return None
+    return set(table["vectors"]), set(table["scalars"])
+
 
 def _texts(argument: str, value) -> tuple:
     if isinstance(value, str):
@@ -290,12 +329,18 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
     inner = sp.Symbol(inner, integer=True, positive=True)
 
     def softmax_of(node: SlotVector) -> Definition:
-        key = node.body.xreplace({node.slot: j})
+        return softmax_over(node.body, node.slot)
+
+    def softmax_over(body: sp.Expr, slot: sp.Symbol, normaliser: Optional[sp.Symbol] = None) -> Definition:
+        """The softmax of ``body`` over ``slot``; its normaliser sums over ``normaliser`` (the cost's own
+        index where the cost writes the sum out, so that the two are one expression)."""
+        key = body.xreplace({slot: j})
         if key not in softmaxes:
             out = sp.IndexedBase(_fresh(SOFTMAX_NAMES, used))
             used.add(str(out))
-            g_j, g_l = key, node.body.xreplace({node.slot: inner})
-            d = Definition("softmax", out, (j,), sp.exp(g_j) / sp.Sum(sp.exp(g_l), (inner, 1, K)),
+            l = normaliser if normaliser is not None and normaliser != j else inner
+            g_j, g_l = key, body.xreplace({slot: l})
+            d = Definition("softmax", out, (j,), sp.exp(g_j) / sp.Sum(sp.exp(g_l), (l, 1, K)),
                            kernel="softmax", argument=g_j, text="softmax")
             softmaxes[key] = d
             definitions.append(d)
@@ -317,29 +362,70 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
             return existing[0].symbol[node.at]
         if isinstance(node, Sigmoid):
             x = node.args[0]
-            idx = sorted({i for a in x.atoms(sp.Indexed) for i in a.indices if isinstance(i, sp.Symbol)}, key=str)
+            idx = _class_indices(x)
             if len(idx) != 1:
                 raise ArgumentError("cost", f"sigmoid({sp.sstr(x)}) needs an argument with one class index, "
                                             "such as sigmoid(z[j])")
-            key = x.xreplace({idx[0]: j})
-            if key not in sigmoids:
-                out = sp.IndexedBase(_fresh(SIGMOID_NAMES, used))
-                used.add(str(out))
-                d = Definition("sigmoid", out, (j,), 1 / (1 + sp.exp(-key)), kernel="sigmoid", argument=key,
-                               text="sigmoid")
-                sigmoids[key] = d
-                definitions.append(d)
-            return sigmoids[key].symbol[idx[0]]
+            return sigmoid_of(x, idx[0]).symbol[idx[0]]
         return None
+
+    def sigmoid_of(x: sp.Expr, index: sp.Symbol) -> Definition:
+        key = x.xreplace({index: j})
+        if key not in sigmoids:
+            out = sp.IndexedBase(_fresh(SIGMOID_NAMES, used))
+            used.add(str(out))
+            d = Definition("sigmoid", out, (j,), 1 / (1 + sp.exp(-key)), kernel="sigmoid", argument=key,
+                           text="sigmoid")
+            sigmoids[key] = d
+            definitions.append(d)
+        return sigmoids[key]
 
     def rewrite(e):
         return e.replace(lambda n: replace(n) is not None, replace) if e.has(SlotVector, Sigmoid) else e
 
     expr = rewrite(expr)
     layers = [(lhs, rewrite(rhs)) for lhs, rhs in layers]
-    if not definitions:
-        raise ArgumentError("cost", "the cost has no softmax(v)[j], log_softmax(v)[j] or sigmoid(x) output layer")
+    for e in [expr] + [rhs for _, rhs in layers]:  # layers written out, as framework code computes them
+        for body, slot in _normalisers(e):
+            softmax_over(body, slot, normaliser=slot)
+        for x, index in _logistic_arguments(e):
+            sigmoid_of(x, index)
     return definitions, expr, layers
+
+
+def _class_indices(x: sp.Expr) -> list:
+    """The free indices of the vector entries in ``x``, sorted by name."""
+    return sorted({i for a in x.atoms(sp.Indexed) for i in a.indices if isinstance(i, sp.Symbol)}, key=str)
+
+
+def _normalisers(expr: sp.Expr) -> list:
+    """(g, l) for every softmax normaliser sum_l exp(g(l)) written out in ``expr``: the log-sum-exp of
+    framework code and the denominator of a softmax written as a fraction."""
+    out = []
+    for s in sp.preorder_traversal(expr):
+        if isinstance(s, sp.Sum) and len(s.limits) == 1 and isinstance(s.function, sp.exp):
+            l, body = s.limits[0][0], s.function.args[0]
+            if any(l in a.indices for a in body.atoms(sp.Indexed)):
+                out.append((body, l))
+    return out
+
+
+def _logistic_arguments(expr: sp.Expr) -> list:
+    """(g, j) for every 1 + exp(g) or 1 + exp(-g) written out in ``expr`` with g over one class index j:
+    a sigmoid 1/(1 + exp(-g)), exp(g)/(1 + exp(g)) or a softplus log(1 + exp(g))."""
+    out = []
+    for a in sp.preorder_traversal(expr):
+        if not isinstance(a, sp.Add) or len(a.args) != 2 or sp.Integer(1) not in a.args:
+            continue
+        e = next(t for t in a.args if t != 1)
+        if not isinstance(e, sp.exp):
+            continue
+        g = e.args[0]
+        g = -g if g.could_extract_minus_sign() else g
+        idx = _class_indices(g)
+        if len(idx) == 1:
+            out.append((g, idx[0]))
+    return out
 
 
 # -- assumptions --------------------------------------------------------------------------------------

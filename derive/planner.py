@@ -97,6 +97,9 @@ class Planner:
             chain.apply(rules.multivariate_chain_rule, through=through.symbol, indices=(index,), fixed=fixed)
             return
         chain.apply(rules.definition, of=definition.symbol)
+        for output in self._outputs() if not definition.kernel else ():  # a layer written out is named first
+            if _apply(chain, rules.recognise, of=output.symbol) and chain.expr.has(Held):
+                _apply(chain, rules.cancel)
 
     def _differentiate(self, chain: Chain, cite: tuple) -> str:
         order = (rules.linearity, rules.lemma, rules.quotient_rule, rules.product_rule, rules.chain_rule,
@@ -115,7 +118,8 @@ class Planner:
         return ""
 
     def _simplify(self, chain: Chain) -> str:
-        folds = [(rules.fold, {"of": d.symbol}) for d in self._outputs() if sp.fraction(d.expr)[1] != 1]
+        folds = [(rule, {"of": d.symbol}) for d in self._outputs() if sp.fraction(d.expr)[1] != 1
+                 for rule in (rules.fold, rules.recognise)]
         facts = [(rules.assumption, {"fact": f}) for f in self.facts]
         order = ([(rules.cancel, {}), (rules.kronecker_delta, {})] + folds + [(rules.sum_constant, {})] + facts
                  + [(rules.linearity, {}), (rules.expand, {})])

@@ -132,6 +132,105 @@ def test_a_cost_no_recipe_names_reaches_a_short_closed_form(cost, assume, args, 
     np.testing.assert_allclose(d.compile()(z=Z, **args), fd_rows(loss, Z, args), atol=3e-7, rtol=1e-6)
 
 
+# -- costs as framework code computes them (no softmax(...) or sigmoid(...) spelled) ---------------
+
+def _logsumexp(z):
+    m = z.max()
+    return m + np.log(np.exp(z - m).sum())
+
+
+WRITTEN_OUT = [
+    # (cost as frameworks write it, assume, the recognition it needs, numpy cost of one row, closed form)
+    ("log(sum(exp(z[j]), j)) - sum(y[j]*z[j], j)", ONE, "fold the definition of the softmax",
+     lambda z, y: _logsumexp(z) - y @ z, lambda Z, Y: softmax(Z) - Y),
+    ("-sum(y[j]*log(exp(z[j])/sum(exp(z[l]), l)), j)", ONE, "recognise the softmax",
+     lambda z, y: -(y * (z - _logsumexp(z))).sum(), lambda Z, Y: softmax(Z) - Y),
+    ("sum(log(1 + exp(z[j])) - y[j]*z[j], j)", (), "recognise a softplus",
+     lambda z, y: (np.logaddexp(0, z) - y * z).sum(), lambda Z, Y: sigmoid(Z) - Y),
+    ("-sum(y[j]*log(1/(1 + exp(-z[j]))) + (1 - y[j])*log(1 - 1/(1 + exp(-z[j]))), j)", (),
+     "recognise the sigmoid", lambda z, y: (np.logaddexp(0, -z) * y + np.logaddexp(0, z) * (1 - y)).sum(),
+     lambda Z, Y: sigmoid(Z) - Y),
+    ("sum(log(1 + exp(-y[j]*z[j])), j)", (), "recognise the sigmoid",
+     lambda z, y: np.logaddexp(0, -y * z).sum(), lambda Z, Y: -Y * sigmoid(-Y * Z)),
+    ("sum(y[j]*exp(z[j])/(1 + exp(z[j])), j)", (), "recognise the sigmoid",
+     lambda z, y: (y * sigmoid(z)).sum(), lambda Z, Y: Y * sigmoid(Z) * (1 - sigmoid(Z))),
+]
+
+
+@pytest.mark.parametrize("cost, assume, named, loss, closed", WRITTEN_OUT, ids=[c[0] for c in WRITTEN_OUT])
+def test_a_layer_written_out_is_recognised_in_a_named_step(cost, assume, named, loss, closed):
+    d = derive.gradient(cost, assume=assume)
+    assert d.complete, d.incomplete
+    assert any(s.justification.startswith(named) for s in d.steps), [s.justification for s in d.steps]
+    assert sp.count_ops(d.result) <= 6, d.result   # the textbook's o_k - y_k, not the exponentials
+    assert d.verify(Ks=(2, 3)).ok
+    g = d.compile()
+    np.testing.assert_allclose(g(z=Z, y=Y), closed(Z, Y), atol=1e-12)
+    np.testing.assert_allclose(g(z=Z, y=Y), fd_rows(loss, Z, dict(y=Y)), atol=1e-6)
+
+
+def test_a_cost_of_plain_sympy_exponentials_is_recognised():
+    z, y = sp.IndexedBase("z"), sp.IndexedBase("y")
+    j, l = sp.symbols("j l")
+    K_ = sp.Symbol("K")
+    d = derive.gradient(sp.log(sp.Sum(sp.exp(z[l]), (l, 1, K_))) - sp.Sum(y[j] * z[j], (j, 1, K_)), assume=ONE)
+    o, k = sp.IndexedBase("o"), sp.Symbol("k", integer=True, positive=True)
+    assert d.result == o[k] - y[k] and d.verify(Ks=(2, 3)).ok
+
+
+def test_a_cost_with_no_layer_is_derived():
+    d = derive.gradient("sum(y[j]*z[j]**2, j) + sum(z[j], j)**2")
+    assert d.complete and d.verify(Ks=(2, 3)).ok
+    g = d.compile()
+    np.testing.assert_allclose(g(z=Z, y=Y), 2 * Y * Z + 2 * Z.sum(-1, keepdims=True), atol=1e-12)
+
+
+# -- scalar parameters: a name used as a scalar is differentiated as one number -----------------------
+
+def _log_softmax(S):
+    S = S - S.max(-1, keepdims=True)
+    return S - np.log(np.exp(S).sum(-1, keepdims=True))
+
+
+SCALARS = [
+    # (cost, wrt, value, numpy cost of all rows for the value)
+    ("-sum(y[j]*log(softmax(z/T)[j]), j)", "T", 2.0, lambda T: -(Y * _log_softmax(Z / T)).sum(-1)),
+    ("-sum(((1-eps)*y[j] + eps/K)*log(softmax(z)[j]), j)", "eps", 0.1,
+     lambda e: -(((1 - e) * Y + e / K) * _log_softmax(Z)).sum(-1)),
+    ("-sum(y[j]*(1 - softmax(z)[j])**gamma*log(softmax(z)[j]), j)", "gamma", 2.0,
+     lambda g: -(Y * (1 - softmax(Z)) ** g * _log_softmax(Z)).sum(-1)),
+    ("sum(log(1 + exp(-m*y[j]*z[j])), j)", "m", 0.7, lambda m: np.logaddexp(0, -m * Y * Z).sum(-1)),
+]
+
+
+@pytest.mark.parametrize("cost, wrt, value, loss", SCALARS, ids=[c[1] for c in SCALARS])
+def test_a_scalar_parameter_is_differentiated_as_one_number(cost, wrt, value, loss):
+    d = derive.gradient(cost, wrt=wrt, assume=ONE)
+    assert d.complete, d.incomplete
+    assert d.free_indices == () and not any(isinstance(a, sp.Indexed) and str(a.base) == wrt
+                                            for a in d.result.atoms(sp.Indexed))
+    assert d.verify(Ks=(2, 3)).ok
+    g = d.compile()
+    assert "-> (N,)" in repr(g)
+    h = 1e-6
+    given = {wrt: value} if wrt in g.inputs else {}  # dE/d eps of label smoothing does not depend on eps
+    np.testing.assert_allclose(g(z=Z, y=Y, **given), (loss(value + h) - loss(value - h)) / (2 * h), atol=1e-6)
+
+
+def test_the_temperature_gradient_is_the_textbook_sum():
+    d = derive.gradient("-sum(y[j]*log(softmax(z/T)[j]), j)", wrt="T", assume=ONE)
+    o, y, z, T = sp.IndexedBase("o"), sp.IndexedBase("y"), sp.IndexedBase("z"), sp.Symbol("T", real=True)
+    j = sp.Symbol("j", integer=True, positive=True)
+    textbook = sp.Sum((y[j] - o[j]) * z[j], (j, 1, sp.Symbol("K", integer=True, positive=True))) / T ** 2
+    K_ = sp.Symbol("K", integer=True, positive=True)
+    assert sp.simplify((d.result - textbook).subs(K_, 3).doit()) == 0
+
+
+def test_a_product_of_two_names_inside_softmax_keeps_wrt_the_vector():
+    d = derive.gradient("-sum(y[j]*log(softmax(z*T)[j]), j)", wrt="z", assume=ONE)
+    assert d.free_indices and d.verify(Ks=(2, 3)).ok
+
+
 def test_the_lemmas_are_planned_once_and_cited():
     d = derive.gradient("-sum(y[j]*(1 - softmax(z)[j])**gamma*log(softmax(z)[j]), j)", assume=ONE)
     assert [x.name for x in d.lemmas] == ["partial_o_by_z"]
@@ -168,9 +267,8 @@ def test_the_time_is_bounded():
 # -- bad input, named ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, argument, words", [
-    (dict(cost=CE, wrt="q"), "wrt", "not a vector of the cost"),
+    (dict(cost=CE, wrt="q"), "wrt", "not a vector or scalar of the cost"),
     (dict(cost=CE, wrt=3), "wrt", "must be the name"),
-    (dict(cost="sum(y[j]*z[j], j)"), "cost", "no softmax"),
     (dict(cost=CE, assume=["sum(y[j], j) = 2"]), "assume[0]", "only an assumption"),
     (dict(cost=CE, assume="sum(y[j], j) = 1)"), "assume[0]", ""),
     (dict(cost=CE, define=["z[j]*2 = w[j]"]), "define[0]", ""),

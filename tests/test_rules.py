@@ -33,7 +33,7 @@ def test_every_rule_has_a_one_line_docstring_stating_its_rewrite(rule):
 
 @pytest.mark.parametrize("rule", ALL, ids=[r.__name__ for r in ALL])
 def test_rules_that_do_not_apply_return_none(rule):
-    params = {"split_sum": {"at": k}, "definition": {"of": E}, "fold": {"of": o},
+    params = {"split_sum": {"at": k}, "definition": {"of": E}, "fold": {"of": o}, "recognise": {"of": o},
               "assumption": {"fact": normalized(y, j, K)}, "lemma": {"lemmas": ()},
               "cases": {"first": j, "second": k}, "matrix_form": {"rows": j},
               "multivariate_chain_rule": {"through": o, "indices": (j,)}}.get(rule.__name__, {})
@@ -45,6 +45,24 @@ def test_linearity():
     assert step.expr == -sp.Sum(y[j] * sp.Derivative(sp.log(o[j]), z[k]), (j, 1, K))
     pulled = rules.linearity(SumExcept(-o[k] * y[j], (j, 1, K), k), CTX)
     assert pulled.expr == -o[k] * SumExcept(y[j], (j, 1, K), k)
+
+
+def test_recognise_names_a_softmax_written_out():
+    step = rules.recognise(-sp.Sum(y[j] * sp.log(sp.exp(z[j]) / S), (j, 1, K)), CTX, of=o)
+    assert step.justification == "recognise the softmax"
+    assert rules.cancel(step.expr, CTX).expr == -sp.Sum(y[j] * sp.log(o[j]), (j, 1, K))
+    assert rules.recognise(sp.log(S), CTX, of=o) is None  # a log-sum-exp alone is no fraction to name
+
+
+def test_recognise_names_a_sigmoid_and_a_softplus_written_out():
+    s = sp.IndexedBase("s")
+    sig = Definition("sigmoid", s, (j,), 1 / (1 + sp.exp(-z[j])), kernel="sigmoid", argument=z[j], text="sigmoid")
+    ctx = Context(Setting(K=K, variables=(z,), definitions=(sig,), ranges=SETTING.ranges))
+    fraction = rules.recognise(y[k] * sp.exp(z[k]) / (1 + sp.exp(z[k])), ctx, of=s)
+    assert fraction.expr == y[k] * s[k] and fraction.justification == "recognise the sigmoid"
+    softplus = rules.recognise(sp.log(1 + sp.exp(z[k])), ctx, of=s)
+    assert softplus.expr == sp.log(1 / (1 - s[k])) and "softplus" in softplus.justification
+    assert rules.recognise(sp.log(1 + sp.exp(2 * z[k])), ctx, of=s) is None
 
 
 def test_split_and_join_are_inverse():

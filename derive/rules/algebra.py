@@ -50,6 +50,50 @@ def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
                 formula=identity(d.expr, d.lhs))
 
 
+def recognise(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
+    """A layer written out -> its output: exp(g_j)/sum_l exp(g_l) -> o_j, exp(g)/(1 + exp(g)) -> s, 1 + exp(g) -> 1/(1 - s)."""
+    d = ctx.setting.definition_of(of)
+    if d is None or not d.indices or d.kernel not in ("softmax", "sigmoid"):
+        return None
+    if d.kernel == "softmax" and not any(p.base == sp.fraction(d.expr)[1] and p.exp.is_negative
+                                         for p in expr.atoms(sp.Pow)):
+        return None  # no fraction over the normaliser: a log-sum-exp is recognised once differentiated
+    new, formula = expr, identity(d.expr, d.lhs)
+    if d.kernel == "sigmoid":
+        sigmoids, new = _recognise_logistic(expr, d)
+        if new != sigmoids:
+            formula = identity(1 + sp.exp(d.argument), 1 / (1 - d.lhs))
+    step = fold(new, ctx, of)
+    if step is not None:
+        new = step.expr
+    if new == expr:
+        return None
+    what = "a softplus log(1 + exp(g)) through the sigmoid" if formula.lhs != d.expr else f"the {d.kernel}"
+    return Step(new, Rule.FOLD, f"recognise {what}", formula=formula)
+
+
+def _recognise_logistic(expr: sp.Expr, d) -> tuple:
+    """(exp(g(w))/(1 + exp(g(w))) -> s_w, and that with 1 + exp(g(w)) -> 1/(1 - s_w) too) for every w."""
+    w = sp.Wild("w")
+    g = d.argument.xreplace({d.indices[0]: w})
+
+    def whole(e):
+        if not isinstance(e, sp.Mul):
+            return None
+        for f in e.args:
+            m = f.match(1 / (1 + sp.exp(g)))
+            if m and w in m and sp.exp(g.xreplace(m)) in e.args:
+                return e.func(*[a for a in e.args if a not in (f, sp.exp(g.xreplace(m)))]) * d.symbol[m[w]]
+        return None
+
+    def plus(e):
+        m = e.match(1 + sp.exp(g)) if isinstance(e, sp.Add) and len(e.args) == 2 else None
+        return 1 / (1 - d.symbol[m[w]]) if m and w in m else None
+
+    sigmoids = expr.replace(lambda e: whole(e) is not None, whole)
+    return sigmoids, sigmoids.replace(lambda e: plus(e) is not None, plus)
+
+
 def _fold_derivative(expr, d) -> Optional[Step]:
     wilds = [sp.Wild(f"w{n}") for n, _ in enumerate(d.indices)]
     pattern = d.expr.xreplace(dict(zip(d.indices, wilds)))

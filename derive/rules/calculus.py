@@ -121,11 +121,11 @@ def multivariate_chain_rule(expr: sp.Expr, ctx: "Context", through: sp.IndexedBa
                         "multivariate chain rule")
 
 
-_OUTER = {"log": "the logarithm", "exp": "the exponential", "power": "the power"}
+_OUTER = {"log": "the logarithm", "exp": "the exponential", "power": "the power", "exponent": "the exponent"}
 
 
 def chain_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """d/dx F(u) -> F'(u) du/dx for F a function of one argument or a constant power (log u gives u'/u)."""
+    """d/dx F(u) -> F'(u) du/dx for F of one argument, u^n or a^u (log u gives u'/u, a^u gives a^u log(a) u')."""
     setting = ctx.setting
     names: list = []
 
@@ -136,11 +136,13 @@ def chain_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         f, x = d
         if isinstance(f, sp.Pow) and not setting.depends(f.exp, x):
             u, outer, name = f.base, f.exp * f.base ** (f.exp - 1), "power"
+        elif isinstance(f, sp.Pow) and not setting.depends(f.base, x):  # a^v, the exponent varies
+            u, outer, name = f.exp, f * sp.log(f.base), "exponent"
         elif isinstance(f, sp.Function) and len(f.args) == 1:
             u, outer, name = f.args[0], f.fdiff(1), type(f).__name__
         else:
             return None
-        if not setting.depends(u, x) or is_element(u, x):  # F(x_l) itself is an elementary derivative
+        if not setting.depends(u, x) or (is_element(u, x) and name != "exponent"):  # F(x_l) is elementary
             return None
         names.append(name)
         return outer * sp.Derivative(u, x)
@@ -156,6 +158,8 @@ def chain_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
             formulas.append(identity(sp.Derivative(sp.log(U), X), sp.Derivative(U, X) / U))
         elif n == "power":
             formulas.append(identity(sp.Derivative(U ** N, X), N * U ** (N - 1) * sp.Derivative(U, X)))
+        elif n == "exponent":
+            formulas.append(identity(sp.Derivative(V ** U, X), V ** U * sp.log(V) * sp.Derivative(U, X)))
         else:
             F = sp.Function("F")
             formulas.append(identity(sp.Derivative(F(U), X), sp.Derivative(F(U), U) * sp.Derivative(U, X)))
