@@ -12,7 +12,9 @@ evaluated; then the difference is
 * evaluated at random points in 30-digit mpmath arithmetic (the instantiated
   sides compiled once by ``lambdify``) in any case, with values drawn to
   honour the assumptions (y on the simplex when sum_j y_j = 1 is used, and
-  otherwise unnormalised, so a step that silently needs it fails).
+  otherwise unnormalised, so a step that silently needs it fails) and to keep
+  every expression of the chain defined (a variable under a log or a root is
+  drawn positive, in (0, 1) under log(1 - y)).
 
 The result is also compared with a central finite difference of the cost
 (independent of every step), at the same precision.
@@ -488,7 +490,7 @@ def _agrees(d: Derivation, bound: "_Bound", direct: _Instance, K: int) -> bool:
     rng = random.Random(0)
     atoms = sorted(set(bound.atoms) | set(direct.atoms), key=sp.default_sort_key)
     for _ in range(2):
-        values = _sample(atoms, dict(d.setting.domains), K, rng)
+        values = _sample(atoms, _domains(d, (), _needs([direct.expr])), K, rng)
         a, b = bound.value(values), direct.value(values)
         if a is None or b is None:
             return a is None and b is None
@@ -583,11 +585,72 @@ def _with_labels(d: Derivation, exprs: Sequence[sp.Expr], assign: dict, K: int, 
     return out
 
 
-def _domains(d: Derivation, assumptions: tuple) -> dict:
+_TIGHTER = ("real", "positive", "unit")  # draw kinds, each defining more expressions (log y, log(1 - y)) than the one before
+
+
+def _domains(d: Derivation, assumptions: tuple, needs: Optional[dict] = None) -> dict:
+    """Base or scalar name -> how to draw it: the setting's domain, narrowed to what ``needs`` asks (a
+    log's argument positive), then what the cited ``assumptions`` say (y on the simplex)."""
     domains = dict(d.setting.domains)
+    for name, need in (needs or {}).items():
+        kind = domains.get(name, "real")
+        if kind in _TIGHTER:
+            domains[name] = max(kind, need, key=_TIGHTER.index)
     for a in assumptions:
         domains.update(dict(a.domains))
     return domains
+
+
+def _chain_needs(d: Derivation) -> dict:
+    """What the chain's expressions, and every definition they reach, need of their variables to be defined."""
+    exprs = [d.lhs] + [s.expr for s in d.steps]
+    for x in dict.fromkeys(x for e in list(exprs) for x in _relevant(d.setting, e)):
+        exprs += [x.expr] + ([x.argument] if x.argument is not None else [])
+    return _needs(exprs)
+
+
+def _needs(exprs: Iterable[sp.Expr]) -> dict:
+    """Base or scalar name -> 'positive' or 'unit' (0..1) for the variables under a log or a non-integer power."""
+    needs: dict = {}
+    for e in exprs:
+        for n in sp.preorder_traversal(e):
+            if isinstance(n, sp.log):
+                _positive(n.args[0], needs)
+            elif isinstance(n, sp.Pow) and not n.exp.is_Integer:
+                _positive(n.base, needs)
+    return needs
+
+
+def _positive(e: sp.Expr, needs: dict) -> None:
+    """Record in ``needs`` domains of ``e``'s variables on which ``e`` > 0 (sufficient, not necessary:
+    y for y, 1 - y, y/(1 - y), y + eps, y**g; nothing for exp(.), z**2 or a shape it does not know)."""
+    def need(atom, kind):
+        name = str(atom.base if isinstance(atom, sp.Indexed) else atom)
+        needs[name] = max(needs.get(name, kind), kind, key=_TIGHTER.index)
+
+    if isinstance(e, (sp.Indexed, sp.Symbol)):
+        need(e, "positive")
+    elif isinstance(e, sp.Pow):
+        if not (e.exp.is_Integer and e.exp.is_even):
+            _positive(e.base, needs)
+    elif isinstance(e, sp.Mul):
+        coefficient, factors = e.as_coeff_mul()
+        if coefficient > 0:
+            for f in factors:
+                _positive(f, needs)
+    elif isinstance(e, sp.Add):
+        constant, terms = e.as_coeff_add()
+        negative = [t for t in terms if t.as_coeff_mul()[0] < 0]
+        if len(negative) == 1 and constant > 0:  # c - a*y, positive for y in (0, 1) when a <= c
+            a, rest = negative[0].as_coeff_mul()
+            if len(rest) == 1 and isinstance(rest[0], (sp.Indexed, sp.Symbol)) and -a <= constant:
+                need(rest[0], "unit")
+        if len(negative) <= 1 and constant >= 0:
+            for t in terms:
+                if t not in negative:
+                    _positive(t, needs)
+    elif isinstance(e, (sp.Sum, SumExcept)):
+        _positive(e.args[0], needs)
 
 
 def _sample(atoms: Sequence[sp.Basic], domains: dict, K: int, rng, assign: Optional[dict] = None) -> dict:
@@ -694,13 +757,14 @@ def _counterexample(K, assign, values, a, b) -> dict:
 def _check_steps(d: Derivation, Ks, points, index_samples, seed, progress=None) -> list:
     checks = []
     indices = _free_indices(d)
+    needs = _chain_needs(d)
     previous = d.lhs
     for number, step in enumerate(d.steps, start=1):
         if progress is not None:
             progress(f"{d.name}: step {number} of {len(d.steps)}")
         rng = _rng(seed, d, f"step {number}")
         assumptions = tuple(d.conditions) + tuple(step.assumptions)
-        domains = _domains(d, assumptions)
+        domains = _domains(d, assumptions, needs)
         worst, cases, symbolic, message, example = 0.0, 0, True, "", None
         for K in Ks:
             for assign in _assignments(d, indices, K, index_samples, rng):
@@ -750,7 +814,7 @@ def _check_result(d: Derivation, Ks, points, index_samples, rng) -> Check:
     # differentiating with respect to a defined quantity (dL/do_j) treats it as free
     keep = frozenset({x.base if isinstance(x, sp.Indexed) else x}) & {y.symbol for y in d.setting.definitions}
     assumptions = tuple(d.assumptions)
-    domains = _domains(d, assumptions)
+    domains = _domains(d, assumptions, _chain_needs(d))
     indices = _free_indices(d)
     worst, cases, message, example = 0.0, 0, "", None
     for K in Ks:

@@ -183,3 +183,52 @@ def test_contraction_needs_the_delta_as_a_factor():
     inside = sp.Sum(sp.exp(sp.KroneckerDelta(l, k)) * b[l], (l, 1, K))
     step = rules.kronecker_delta(inside, Context(d.setting))
     assert step is None or not step.expr.free_symbols <= {k, b.label, K}
+
+
+SIMPLEX = ["sum(y[j], j) = 1"]
+
+
+@pytest.mark.parametrize("cost, assume", [
+    ("sum(y[j]*log(y[j]) - y[j]*log(softmax(z)[j]), j)", SIMPLEX),  # KL divergence
+    ("-sum(sqrt(y[j])*log(softmax(z)[j]), j)", SIMPLEX),
+    ("-sum(log(y[j])*log(softmax(z)[j]), j)", SIMPLEX),
+    ("-sum((1-y[j])**gamma*log(softmax(z)[j]), j)", SIMPLEX),
+    ("-sum(y[j]*log(softmax(z)[j])*log(y[j]/(1-y[j])), j)", SIMPLEX),
+    ("-sum(y[j]*log(softmax(z)[j]), j)*log(1-eps)", []),
+])
+def test_values_are_drawn_where_every_expression_of_the_chain_is_defined(cost, assume):
+    """Issue 14.6: y under a log or a root (1 - y, a scalar eps) is drawn positive (in (0, 1)) on the steps that
+    do not cite sum_j y_j = 1, not from [-2, 2] where log(y) cannot be evaluated."""
+    report = derive.gradient(cost, assume=assume).verify()
+    assert report.ok, str(report)
+
+
+def _atom(d, name):
+    """The base or symbol of ``d``'s chain named ``name``."""
+    exprs = [d.lhs] + [s.expr for s in d.steps]
+    found = {str(a.base): a.base for e in exprs for a in e.atoms(sp.Indexed)}
+    found.update({str(s): s for e in exprs for s in e.free_symbols if str(s) not in found})
+    return found[name]
+
+
+def test_a_wrong_step_under_a_log_still_fails_on_its_numbers():
+    d = derive.gradient("-sum(sqrt(y[j])*log(softmax(z)[j]), j)", assume=SIMPLEX)
+    o, y, k = (_atom(d, n) for n in "oyk")
+    last = d.steps[-1]
+    # sum_j sqrt(y_j) is not 1 on the simplex: citing sum_j y_j = 1 does not make it so
+    fact = next(a for a in derive.gradient("sum(y[j]*log(y[j]) - y[j]*log(softmax(z)[j]), j)",
+                                          assume=SIMPLEX).assumptions if a.domains)
+    bad = d.with_step(len(d.steps) - 1, dataclasses.replace(last, expr=o[k] - sp.sqrt(y[k]), assumptions=(fact,)))
+    report = bad.verify(lemmas=False)
+    assert [c.step for c in report.failures] == [len(d.steps), None]
+    assert report.failures[0].message.startswith("sides differ")
+    assert all(0 < v for n, v in report.failures[0].counterexample["values"].items() if n.startswith("y"))
+
+
+def test_a_step_that_silently_needs_the_simplex_fails_with_y_under_a_log():
+    d = derive.gradient("sum(y[j]*log(y[j]) - y[j]*log(softmax(z)[j]), j)", assume=SIMPLEX)
+    last = d.steps[-1]
+    assert last.rule.value == "assumption"
+    report = d.with_step(len(d.steps) - 1, dataclasses.replace(last, assumptions=())).verify(lemmas=False)
+    assert [c.step for c in report.failures] == [len(d.steps), None]
+    assert report.failures[0].message.startswith("sides differ")  # y positive, unnormalised: evaluated, wrong
