@@ -662,7 +662,7 @@ KNOWN_GAPS: Dict[str, str] = {
     'hidden_tanh_ce_w1': 'refused: tanh is not in the grammar (define[0])',
     'hidden_sigmoid_ce_w2': 'refused: a sigmoid hidden layer, sigmoid(sum(w1[a, d]*x[d], d)), needs a class index',
     'hidden_sigmoid_ce_w1': 'refused: a sigmoid hidden layer, sigmoid(sum(w1[a, d]*x[d], d)), needs a class index',
-    'symmetric_ce': 'verify fails: 11 of 22 checks of the result (log(y[j]) with y drawn by the verifier)',
+    'symmetric_ce': 'verify fails: the result is right (it compiles and matches FD) but the verifier cannot evaluate log(y[j]) at its drawn y ("could not evaluate at K=2"), 11 of 22 checks',
     'ldam': 'does not compile: m inside softmax(z - m*y) is read as a scalar (per-class margins are a vector)',
     'temperature_scaling_T': 'does not compile: wrt the scalar T, compile asks T of shape (K,) or (N, K)',
     'quadratic_sigmoid_w': "does not compile (numpy): the bias b of a define'd layer must be 2-d",
