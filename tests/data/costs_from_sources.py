@@ -647,24 +647,11 @@ assert len(BY_ID) == len(COSTS), "duplicate ids"
 # What derive cannot do today, with the reason (measured by bench/bench_costs.py); the derive tests of
 # these records are xfail(strict=False), so they become real checks as the gaps close.
 KNOWN_GAPS: Dict[str, str] = {
-    'tf_sigmoid_ce_with_logits': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'tf_sigmoid_ce_softplus_form': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'multilabel_soft_margin': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'soft_margin': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'poisson_nll_log_input': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'poisson_nll_softplus': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'gaussian_nll_softplus_var': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'tanh_se_exp': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'ce_logsumexp': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'ce_pytorch_exp_form': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
-    'energy_score': 'refused: no softmax/log_softmax/sigmoid output layer is recognised in a cost spelled with exp/log (softplus, log-sum-exp)',
     'tanh_se': 'refused: tanh is not in the grammar',
     'hidden_tanh_ce_w1': 'refused: tanh is not in the grammar (define[0])',
     'hidden_sigmoid_ce_w2': 'refused: a sigmoid hidden layer, sigmoid(sum(w1[a, d]*x[d], d)), needs a class index',
     'hidden_sigmoid_ce_w1': 'refused: a sigmoid hidden layer, sigmoid(sum(w1[a, d]*x[d], d)), needs a class index',
-    'symmetric_ce': 'verify fails: the result is right (it compiles and matches FD) but the verifier cannot evaluate log(y[j]) at its drawn y ("could not evaluate at K=2"), 11 of 22 checks',
     'ldam': 'does not compile: m inside softmax(z - m*y) is read as a scalar (per-class margins are a vector)',
-    'temperature_scaling_T': 'does not compile: wrt the scalar T, compile asks T of shape (K,) or (N, K)',
     'quadratic_sigmoid_w': "does not compile (numpy): the bias b of a define'd layer must be 2-d",
     'softmax_ce_bias': "does not compile: wrt the bias b, y of shape (N, K) does not match b's shape (K,)",
 }
