@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..setting import Setting
-from .algebra import assumption, cancel, collect, definition, expand, factor, fold, lemma
+from .algebra import assumption, cancel, collect, definition, expand, factor, fold, lemma, merge_powers
 from .calculus import (chain_rule, combine_sums, differentiate, linearity, multivariate_chain_rule, product_rule,
                        quotient_rule)
 from .matrix import matrix_form
@@ -17,7 +17,7 @@ from .sums import cases, join_sum, kronecker_delta, split_sum, sum_constant, wri
 
 __all__ = [
     "Context", "assumption", "cancel", "cases", "chain_rule", "collect", "combine_sums", "definition", "differentiate",
-    "expand", "factor", "fold", "join_sum", "kronecker_delta", "lemma", "linearity", "matrix_form",
+    "expand", "factor", "fold", "join_sum", "kronecker_delta", "lemma", "linearity", "matrix_form", "merge_powers",
     "multivariate_chain_rule", "product_rule", "quotient_rule", "split_sum", "sum_constant", "write_out_sum",
 ]
 
