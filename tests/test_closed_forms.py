@@ -18,6 +18,8 @@ CASES = [
 @pytest.mark.parametrize("cost, textbook", CASES)
 def test_closed_form_is_textbook_short(cost, textbook):
     result = derive.gradient(cost, assume=["sum(y[j], j) = 1"]).steps[-1].expr
+    plain = {s: sp.Symbol(s.name) for s in result.free_symbols if isinstance(s, sp.Symbol)}
+    result = result.xreplace(plain)
     assert sp.count_ops(result) <= 1.5 * sp.count_ops(textbook)
     rnd = random.Random(8)
     for _ in range(3):
