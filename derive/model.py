@@ -38,6 +38,7 @@ class Rule(str, Enum):
     CANCEL = "cancel"
     EXPAND = "expand"
     COLLECT = "collect"
+    MERGE_POWERS = "merge_powers"
     FACTOR = "factor"
     ASSUMPTION = "assumption"
     MATRIX_FORM = "matrix_form"
@@ -71,6 +72,7 @@ _TITLES = {
     Rule.CANCEL: "cancel",
     Rule.EXPAND: "expand",
     Rule.COLLECT: "collect terms",
+    Rule.MERGE_POWERS: "merge powers",
     Rule.FACTOR: "factor",
     Rule.ASSUMPTION: "assumption",
     Rule.MATRIX_FORM: "matrix form",

@@ -15,7 +15,8 @@ take, it runs one strategy over the rule set:
 3. simplify, again one rule at a time in priority order (cancel, Kronecker
    deltas, fold a definition back, sums of constants, each stated assumption
    where it applies, linearity, multiply out) until nothing applies;
-4. tidy: collect and take out common factors where that shortens the form.
+4. tidy: merge powers of one entry (o_j o_j^(q-1) -> o_j^q), collect and take out common factors
+   where that shortens the form.
 
 The chain ends at a closed form, or is marked incomplete with the reason
 (an unevaluated derivative, an unfolded exp(z_k)/sum_l exp(z_l), the step
@@ -134,7 +135,7 @@ class Planner:
         When that returns to a form the chain already passed through (multiplied out, then collected
         back), the detour is cut: the chain ends at the earlier step.
         """
-        for rule in (rules.collect, rules.factor):
+        for rule in (rules.merge_powers, rules.collect, rules.factor):
             step = rule(chain.expr, chain.context)
             if step is None or step.expr == chain.expr or sp.count_ops(step.expr) > sp.count_ops(chain.expr):
                 continue

@@ -221,6 +221,27 @@ def _shared_factors(expr: sp.Add, setting) -> list:
     return sorted((f for f, n in counts.items() if n > 1), key=sp.default_sort_key)
 
 
+def merge_powers(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """x * x**a -> x**(a + 1): multiply powers of one entry by adding their exponents."""
+
+    def merged(node):
+        if not isinstance(node, sp.Mul):
+            return None
+        powers: dict = {}
+        for f in node.args:
+            base, exp = f.as_base_exp()
+            if isinstance(base, sp.Indexed):
+                powers.setdefault(base, []).append(exp)
+        if not any(len(e) > 1 and any(not x.is_Number for x in e) for e in powers.values()):
+            return None
+        return sp.powsimp(node, combine="exp")
+
+    new = expr.replace(lambda n: merged(n) is not None, merged)
+    if new == expr:
+        return None
+    return Step(new, Rule.MERGE_POWERS, "multiply the powers of the same entry: add the exponents")
+
+
 def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """a b - a c -> a (b - c): take common factors out (s^2 - s -> s (s - 1) too, in sum-free expressions)."""
     candidates = [sp.factor_terms(expr)]
