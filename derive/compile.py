@@ -187,6 +187,9 @@ class CompiledGradient:
             except NotPositive as error:
                 raise ArgumentError(error.name, f"must be positive: the closed form takes its logarithm "
                                                 f"(first entry <= 0 at index {_row_first(error.index)})") from None
+            except ValueError as error:  # an index the per-example layout cannot size or place
+                raise ArgumentError(", ".join(self.inputs), f"cannot be laid out per example (N, K) for "
+                                                            f"{self.name}: {error}") from None
             result = np.ascontiguousarray(np.moveaxis(out.array, out.axes.index(BATCH), 0) if BATCH in out.axes
                                           else out.array, dtype=dtype)
             return result if self._bounded else _finite(", ".join(self.inputs), result)
