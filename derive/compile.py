@@ -83,11 +83,11 @@ class Evaluator:
         programs = [self.program] + [p.program for p in self.definitions]
         return str(K) if not K.is_Integer and any(K in p.scalars for p in programs) else None
 
-    def __call__(self, tensors: dict, ops=None) -> Tensor:
+    def __call__(self, tensors: dict, ops=None, known=None) -> Tensor:
         tensors = dict(tensors)
         for definition in self.definitions:
             tensors.update(definition(tensors, self.wanted, ops))
-        return self.program(tensors, ops, self.scratch)
+        return self.program(tensors, ops, self.scratch, known)
 
 
 def _given(definition) -> bool:
@@ -180,13 +180,16 @@ class CompiledGradient:
         if self.classes is not None:  # K in the closed form (eps/K) is the length of the class axis
             tensors[self.classes] = shape[-1]
         with np.errstate(**_QUIET):
-            try:
-                out = self._evaluate(tensors)
+            try:  # every free index runs over the classes, also one only a Kronecker delta carries
+                out = self._evaluate(tensors, known=dict.fromkeys(self.free, shape[-1]))
             except Overflow as error:
                 raise _overflow(error, ", ".join(error.inputs), BATCH) from None
             except NotPositive as error:
                 raise ArgumentError(error.name, f"must be positive: the closed form takes its logarithm "
                                                 f"(first entry <= 0 at index {_row_first(error.index)})") from None
+            except ValueError as error:  # an index the per-example layout cannot size or place
+                raise ArgumentError(", ".join(self.inputs), f"cannot be laid out per example (N, K) for "
+                                                            f"{self.name}: {error}") from None
             result = np.ascontiguousarray(np.moveaxis(out.array, out.axes.index(BATCH), 0) if BATCH in out.axes
                                           else out.array, dtype=dtype)
             return result if self._bounded else _finite(", ".join(self.inputs), result)

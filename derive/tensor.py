@@ -348,13 +348,14 @@ class Program:
         return f"def program({args}):\n    return {_print(self.root)}\n"
 
     # -- running -------------------------------------------------------------
-    def __call__(self, tensors: Mapping[str, Tensor], ops=None, scratch=frozenset()) -> Tensor:
-        """Evaluate with the named arrays. The result's axes: the free indices, then any axes the
+    def __call__(self, tensors: Mapping[str, Tensor], ops=None, scratch=frozenset(), known=None) -> Tensor:
+        """Evaluate with the named arrays (``known``: index -> size, for an index no array carries, as one
+        that occurs only in a Kronecker delta). The result's axes: the free indices, then any axes the
         inputs carry beyond their indices (the batch of examples, an example index), in that order.
         Arrays named in ``scratch`` are intermediates the caller will not read again: one the program
         reads once may be overwritten by the result (o - y computed in o's memory)."""
         ops = ops or NUMPY
-        sizes: dict = {}
+        sizes: dict = dict(known or {})
         bound = {v: self._bind(tensors, v, sizes, ops) for v in self.views}
         for d in self.deltas:
             if d.label:

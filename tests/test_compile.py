@@ -301,3 +301,24 @@ def test_powers_of_probabilities_compile_to_one_exp_of_logs():
     assert Program((1 - o[k]) * y[k], (k,), kernels=kernels).source.count("one_minus_o[k]") == 1
     assert "np.exp" not in Program(o[k] ** 2 * (1 - o[k]), (k,), kernels=kernels).source
     assert Program((1 - o[k]) ** (gamma - 1), (k,)).source.count("(1 - o[k])") == 1  # no kernel: as written
+
+
+def test_hessian_of_sigmoid_cost_with_an_index_only_in_a_delta_compiles():
+    """d^2E/dz_k dz_m of sigmoid cross-entropy is s_k(1 - s_k) delta_km: m is sized by the class axis."""
+    import derive
+    g = derive.hessian("-sum(y[j]*log(sigmoid(z[j])) + (1-y[j])*log(1-sigmoid(z[j])), j)").compile()
+    rng = np.random.default_rng(7)
+    z, y = rng.normal(size=(4, 3)), rng.uniform(size=(4, 3))
+
+    def grad(zz):  # dE/dz of the hand-written cost, by central differences
+        def cost(v):
+            s = 1 / (1 + np.exp(-v))
+            return -np.sum(y * np.log(s) + (1 - y) * np.log(1 - s), axis=-1)
+        h = 1e-5
+        return np.stack([(cost(zz + h * e) - cost(zz - h * e)) / (2 * h) for e in np.eye(3)], axis=-1)
+    h = 1e-4
+    numeric = np.stack([(grad(z + h * e) - grad(z - h * e)) / (2 * h) for e in np.eye(3)], axis=-1)
+    H = g(z=z)
+    assert H.shape == (4, 3, 3)
+    assert np.allclose(H, numeric, atol=1e-5)
+    assert g(z=z[0]).shape == (3, 3)

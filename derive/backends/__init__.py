@@ -89,7 +89,7 @@ class BackendGradient:
             tensors.update({s: kwargs[s] for s in c.scalars})
             if c.classes is not None:
                 tensors[c.classes] = kwargs[c.arrays[0]].shape[-1]
-            out = c._evaluate(tensors, ops)
+            out = c._evaluate(tensors, ops, dict.fromkeys(c.free, kwargs[c.arrays[0]].shape[-1]))
             return ops.moveaxis(out.array, out.axes.index(BATCH), 0) if BATCH in out.axes else out.array
         if self.interface == "dataset":
             theta, X, Y = (kwargs[n] for n in c.names)
