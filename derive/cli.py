@@ -29,6 +29,7 @@ DEFAULT_DIR = "derivations"
 SYMBOLIC = "symbolic"  # --K symbolic: the symbolic-K form, for entries whose default K is concrete
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+EXIT_OUTPUT = 74  # EX_IOERR: stdout is closed or cannot be written (a full disk)
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
@@ -405,6 +406,12 @@ def _terminate(signum, frame):
     raise Terminated
 
 
+def _say(line: str) -> None:
+    """One line on stderr, if there is a stderr."""
+    if sys.stderr is not None:
+        print(line, file=sys.stderr)
+
+
 def _quiet_stdout() -> None:
     """Point stdout at the null device, so the interpreter's last flush cannot fail again."""
     try:
@@ -424,19 +431,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, OSError, AttributeError):  # not the main thread
         installed = False
     try:
+        if sys.stdout is None:  # started with stdout closed (derive list >&-)
+            _say("derive: error: standard output is closed")
+            return EXIT_OUTPUT
         status = _run(argv, progress)
         sys.stdout.flush()
         return status
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as exc:  # every other OSError of a command is a DeriveError: this one is writing stdout
+        _quiet_stdout()
+        _say(f"derive: error: cannot write the output: {exc.strerror or exc}")
+        return EXIT_OUTPUT
     except KeyboardInterrupt:
         progress.clear()
-        print("derive: interrupted", file=sys.stderr)
+        _say("derive: interrupted")
         return EXIT_INTERRUPTED
     except Terminated:
         progress.clear()
-        print("derive: terminated", file=sys.stderr)
+        _say("derive: terminated")
         return EXIT_TERMINATED
     finally:
         if installed:

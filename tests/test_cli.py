@@ -150,6 +150,17 @@ def test_a_closed_pipe_is_quiet_and_exits_141(command):
     assert out.stdout.endswith("status=141\n")
 
 
+@pytest.mark.parametrize("command, words", [
+    ('"$PY" -m derive list >&-', "standard output is closed"),
+    ('"$PY" -m derive list > /dev/full', "cannot write the output: No space left on device"),
+    ('"$PY" -m derive show softmax_ce --format html > /dev/full', "cannot write the output: No space left on device"),
+])
+def test_output_that_cannot_be_written_is_one_line_and_exit_74(command, words):
+    out = shell(command)
+    assert out.stderr == f"derive: error: {words}\n"
+    assert out.stdout.endswith("status=74\n")
+
+
 def test_a_reader_that_stops_early_gets_no_traceback():
     # one big write into a pipe closed after the first line: whether it ends in EPIPE is up to the kernel
     out = shell('"$PY" -m derive show softmax_ce --format html | head -1')
