@@ -53,8 +53,6 @@ class Problem:
 def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (),
             K: Optional[int] = None) -> Problem:
     """The Problem of differentiating ``cost`` with respect to the vector named ``wrt``."""
-    from .parse import parse_equation, parse_expression
-
     K_value = check_K(K)
     K_sym = sp.Integer(K_value) if K_value is not None else sp.Symbol("K", integer=True, positive=True)
     if isinstance(wrt, bool) or not isinstance(wrt, str):
@@ -65,33 +63,24 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
     if _NAME.fullmatch(wrt) and not scalar:  # the variable is a vector: softmax(z*T) then reads z as the vector
         table["vectors"][wrt] = sp.IndexedBase(wrt)
 
-    def shared(parsed):
-        table["vectors"].update(parsed.vectors)
-        table["scalars"].update(parsed.scalars)
-        table["indices"].update(parsed.indices)
-        return parsed
-
     if isinstance(cost, str):
-        parsed = shared(parse_expression(cost, argument="cost", K=K_sym, **table))
+        parsed, equations = _read(cost, _named(define, assume), K_sym, table)
         expr, text = parsed.expr, cost.strip()
     elif isinstance(cost, sp.Basic):
         expr = _normalised_symbols(cost, K_sym)
         text = sp.sstr(cost)
         _collect_sympy(expr, table)
+        equations = _read(None, _named(define, assume), K_sym, table)[1]
     else:
         raise ArgumentTypeError("cost", f"must be a str or a SymPy expression, got {type(cost).__name__}")
     layers = []
-    for n, line in enumerate(define):
-        lhs, rhs = (shared(p) for p in parse_equation(line, argument=f"define[{n}]", K=K_sym, **table))
+    for n, (lhs, rhs) in enumerate(equations[:len(define)]):
         if not isinstance(lhs.expr, sp.Indexed) or not all(isinstance(i, sp.Symbol) for i in lhs.expr.indices):
             raise ArgumentError(f"define[{n}]", "the left-hand side must be one vector entry such as z[j]")
         if str(lhs.expr.base) == wrt:
             raise ArgumentError(f"define[{n}]", f"{wrt} is the variable: it cannot also be defined")
         layers.append((lhs.expr, rhs.expr))
-    facts_text = []
-    for n, line in enumerate(assume):
-        lhs, rhs = (shared(p) for p in parse_equation(line, argument=f"assume[{n}]", K=K_sym, **table))
-        facts_text.append((n, lhs.expr, rhs.expr))
+    facts_text = [(n, lhs.expr, rhs.expr) for n, (lhs, rhs) in enumerate(equations[len(define):])]
 
     if isinstance(cost, sp.Basic) and wrt in table["scalars"] and wrt not in table["vectors"]:
         scalar = True
@@ -176,21 +165,33 @@ def _is_scalar(wrt: str, cost, define: tuple, assume: tuple, K) -> bool:
 def _roles(cost: str, define: tuple, assume: tuple, K, vectors: dict):
     """(vector names, scalar names) of the cost and its equations read with ``vectors`` declared, or None
     when they do not read (the real reading reports why)."""
-    from .parse import parse_equation, parse_expression
-
     table: dict = {"vectors": dict(vectors), "scalars": {}, "indices": {}}
     try:
-        parts = [parse_expression(cost, argument="cost", K=K, **table)]
-        table = {"vectors": {**table["vectors"], **parts[0].vectors}, "scalars": dict(parts[0].scalars),
-                 "indices": dict(parts[0].indices)}
-        for n, line in enumerate(tuple(define) + tuple(assume)):
-            for p in parse_equation(line, argument=f"equation[{n}]", K=K, **table):
-                table["vectors"].update(p.vectors)
-                table["scalars"].update(p.scalars)
-                table["indices"].update(p.indices)
+        _read(cost, _named(define, assume), K, table)
     except ArgumentError:
         return None
     return set(table["vectors"]), set(table["scalars"])
+
+
+def _named(define: tuple, assume: tuple) -> tuple:
+    """(argument name, text) of every equation: define[n], then assume[n]."""
+    return tuple((f"define[{n}]", t) for n, t in enumerate(define)) + \
+        tuple((f"assume[{n}]", t) for n, t in enumerate(assume))
+
+
+def _read(cost: Optional[str], equations: tuple, K, table: dict) -> tuple:
+    """(the parsed cost or None, [(lhs, rhs) parsed] per equation), each text read with the names the texts
+    before it gave (``table``, updated); an equation's argument is define[n] or assume[n] by its place."""
+    from .parse import parse_equation, parse_expression
+
+    def shared(parsed):
+        for role in ("vectors", "scalars", "indices"):
+            table[role].update(getattr(parsed, role))
+        return parsed
+
+    parsed = shared(parse_expression(cost, argument="cost", K=K, **table)) if cost is not None else None
+    return parsed, [tuple(shared(p) for p in parse_equation(line, argument=name, K=K, **table))
+                    for name, line in equations]
 
 
 def _texts(argument: str, value) -> tuple:

@@ -58,18 +58,16 @@ def recognise(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     if d.kernel == "softmax" and not any(p.base == sp.fraction(d.expr)[1] and p.exp.is_negative
                                          for p in expr.atoms(sp.Pow)):
         return None  # no fraction over the normaliser: a log-sum-exp is recognised once differentiated
-    new, formula = expr, identity(d.expr, d.lhs)
-    if d.kernel == "sigmoid":
-        sigmoids, new = _recognise_logistic(expr, d)
-        if new != sigmoids:
-            formula = identity(1 + sp.exp(d.argument), 1 / (1 - d.lhs))
+    sigmoids, new = _recognise_logistic(expr, d) if d.kernel == "sigmoid" else (expr, expr)
+    softplus = new != sigmoids
     step = fold(new, ctx, of)
-    if step is not None:
-        new = step.expr
+    new = new if step is None else step.expr
     if new == expr:
         return None
-    what = "a softplus log(1 + exp(g)) through the sigmoid" if formula.lhs != d.expr else f"the {d.kernel}"
-    return Step(new, Rule.FOLD, f"recognise {what}", formula=formula)
+    if softplus:
+        return Step(new, Rule.FOLD, "recognise a softplus log(1 + exp(g)) through the sigmoid",
+                    formula=identity(1 + sp.exp(d.argument), 1 / (1 - d.lhs)))
+    return Step(new, Rule.FOLD, f"recognise the {d.kernel}", formula=identity(d.expr, d.lhs))
 
 
 def _recognise_logistic(expr: sp.Expr, d) -> tuple:
