@@ -127,6 +127,19 @@ def test_assumption_rewrites_only_its_statement():
     assert step.expr == o[k] - y[k] and step.assumptions == (fact,)
 
 
+def test_assumption_finds_a_written_out_sum_and_never_writes_out_a_large_one(monkeypatch):
+    fact = normalized(y, j, sp.Integer(3))
+    written = o[k] * (y[1] + y[2] + y[3]) - y[k]
+    assert rules.assumption(written, CTX, fact=fact).expr == o[k] - y[k]
+    big = normalized(y, j, sp.Integer(10**9))  # K = 10**9: writing the sum out would never end
+
+    def refuse(self, **hints):
+        raise AssertionError("a sum of 10**9 terms was written out")
+
+    monkeypatch.setattr(sp.Sum, "doit", refuse)
+    assert rules.assumption(o[k] * (y[1] + y[2]) - y[k], CTX, fact=big) is None
+
+
 def test_lemma_respects_its_conditions():
     lemma_lhs = sp.Derivative(o[j], z[k])
 

@@ -269,6 +269,10 @@ def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step
 
 def _replace_written_out(expr, total: sp.Sum, value):
     """Replace a written-out copy of ``total`` (f(1) + ... + f(n), possibly inside a longer sum)."""
+    (_, low, high), = total.limits
+    widest = max((len(n.args) for n in sp.preorder_traversal(expr) if isinstance(n, sp.Add)), default=0)
+    if int(high) - int(low) + 1 > widest:  # no sum in expr has that many terms: nothing is written out
+        return expr
     terms = set(sp.Add.make_args(total.doit()))
 
     def swap(node):
