@@ -24,12 +24,18 @@ def definition(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
 
 
 def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
-    """numerator(j) / denominator -> symbol_j, for a definition symbol_j := numerator(j) / denominator."""
+    """numerator(j) / denominator -> symbol_j, for symbol_j := numerator(j) / denominator; F(g(j)) -> symbol_j, for symbol_j := F(g(j))."""
     d = ctx.setting.definition_of(of)
     if d is None or not d.indices:
         return None
     if isinstance(d.expr, sp.Derivative):  # delta_k := dC/dz_k: dC/dz_k -> delta_k
         return _fold_derivative(expr, d)
+    if is_activation(d):  # h_a := tanh(g(a)): tanh(g(b)) -> h_b
+        new = _fold_application(expr, d)
+        if new == expr:
+            return None
+        return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
+                    formula=identity(d.expr, d.lhs))
     numerator, denominator = sp.fraction(d.expr)
     if denominator == 1:
         return None
@@ -129,11 +135,39 @@ def _fold_quotient(work, d, numerator, denominator, held, brought):
     return work.replace(lambda e: swap(e) is not None, swap)
 
 
+def is_activation(d) -> bool:
+    """True for an entry defined as a function of one argument, h_a := F(g(a)) (a tanh layer), not a kernel."""
+    return (bool(d.indices) and not d.kernel and isinstance(d.expr, sp.Function) and len(d.expr.args) == 1
+            and not isinstance(d.expr, (sp.exp, sp.log)))
+
+
+def _fold_application(expr, d):
+    """Every F(g(w)) in ``expr`` -> symbol_w, for symbol_j := F(g(j)) (its indices matched as wilds)."""
+    wilds = {i: sp.Wild(f"w_{i}", properties=[lambda e: e.is_Symbol or e.is_Integer]) for i in d.indices}
+    pattern = d.expr.xreplace(wilds)
+
+    def fold_one(e):
+        m = e.match(pattern)
+        if m is None or any(w not in m for w in wilds.values()):
+            return None
+        return d.symbol[tuple(m[wilds[i]] for i in d.indices)]
+
+    return expr.replace(lambda e: isinstance(e, type(d.expr)) and fold_one(e) is not None, fold_one)
+
+
 def _fold_reciprocal(expr, d):
     """For each index value the expression uses (s_j, s_k, ...): c' + g -> c/s and then g -> c/s - c'."""
     bases = {a.base for a in d.expr.atoms(sp.Indexed)}
-    values = sorted({a.indices for a in expr.atoms(sp.Indexed) if a.base in bases and len(a.indices) == len(d.indices)},
-                    key=sp.default_sort_key)
+    values = {a.indices for a in expr.atoms(sp.Indexed) if a.base in bases and len(a.indices) == len(d.indices)}
+    # the index values at which the definition's exponential occurs (h_a of exp(-sum_d w_ad x_d): a)
+    wilds = {i: sp.Wild(f"w_{i}", properties=[lambda e: e.is_Symbol or e.is_Integer]) for i in d.indices}
+    for e in sp.fraction(d.expr)[1].atoms(sp.exp):
+        pattern = e.xreplace(wilds)
+        for a in expr.atoms(sp.exp):
+            m = a.match(pattern)
+            if m is not None and all(w in m for w in wilds.values()):
+                values.add(tuple(m[wilds[i]] for i in d.indices))
+    values = sorted(values, key=sp.default_sort_key)
     new = expr
     for value in values:
         numerator, denominator = sp.fraction(d.at(*value))

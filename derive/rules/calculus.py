@@ -211,7 +211,7 @@ def quotient_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
 
 
 def differentiate(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """d/dx c -> 0;  dz_l/dz_k -> delta_lk;  d/dz_k F(z_l) -> F'(z_l) delta_lk for F = exp, log or a constant power."""
+    """d/dx c -> 0;  dz_l/dz_k -> delta_lk;  d/dz_k F(z_l) -> F'(z_l) delta_lk for F = exp, log, tanh or a constant power."""
     setting = ctx.setting
 
     def fn(node, frame, used):
@@ -225,7 +225,7 @@ def differentiate(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
             return sp.Integer(0)
         if is_element(f, x):
             return sp.diff(f, x)
-        if isinstance(f, (sp.exp, sp.log)) and is_element(f.args[0], x):
+        if isinstance(f, (sp.exp, sp.log, sp.tanh)) and is_element(f.args[0], x):
             return f.fdiff(1) * sp.diff(f.args[0], x)
         if isinstance(f, sp.Pow) and is_element(f.base, x) and not setting.depends(f.exp, x):
             return f.exp * f.base ** (f.exp - 1) * sp.diff(f.base, x)
