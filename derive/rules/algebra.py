@@ -191,7 +191,31 @@ def expand(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     new = sp.expand_mul(expr)
     if new == expr:
         return None
-    return Step(new, Rule.EXPAND, "multiply out the brackets")
+    return Step(new, Rule.EXPAND, _expand_label(expr))
+
+
+def _expand_label(expr: sp.Expr) -> str:
+    """What multiplying out does here, as a reader sees it: brackets multiplied out, a minus sign
+    distributed (-(a - b)), or a fraction split term by term ((a + b)/T), never brackets that are not there."""
+    kinds: set = set()
+    for node in sp.preorder_traversal(expr):
+        if not isinstance(node, sp.Mul) or not any(isinstance(a, sp.Add) for a in node.args):
+            continue
+        others = [a for a in node.args if not isinstance(a, sp.Add)]
+        if len(node.args) - len(others) > 1 or any(not _denominator_or_number(a) for a in others):
+            kinds.add("brackets")
+            continue
+        if any(a.is_Number and a.is_negative for a in others):
+            kinds.add("sign")
+        if any(not a.is_Number for a in others) or any(a.is_Rational and a.q != 1 for a in others):
+            kinds.add("fraction")
+    words = [w for k, w in (("brackets", "multiply out the brackets"), ("sign", "distribute the minus sign"),
+                            ("fraction", "split the fraction term by term")) if k in kinds]
+    return ", ".join(words) or "multiply out the brackets"
+
+
+def _denominator_or_number(e: sp.Basic) -> bool:
+    return e.is_Number or (isinstance(e, sp.Pow) and e.exp.is_negative)
 
 
 def collect(expr: sp.Expr, ctx: "Context", on: Sequence = ()) -> Optional[Step]:
