@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import sympy as sp
 
-from ..assumptions import different
+from ..assumptions import different, is_range
 from ..expr import Held, SumExcept, cancels_on_release, known_different, release, settle, substitute
 from ..model import Assumption, Rule, Step
 from .base import identity, rewrite_step, single_derivative
@@ -329,13 +329,13 @@ def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
                     a2, b2 = a.xreplace(mapping), b.xreplace(mapping)
                     if not known_different(frame, a2, b2):
                         ok = False
-                    elif not (a2.is_Integer and b2.is_Integer):
+                    elif frozenset((a2, b2)) in ctx.facts:  # the chain's own condition, not a bound index
                         needs.append(different(a2, b2))
             if not ok:
                 continue
             used.extend(needs)
             cited.setdefault(lem.name, lem)
-            used.extend(a for a in _cited(lem) if a.key not in {c.key for c in lem.conditions})
+            used.extend(a for a in _cited(lem) if a.key not in {c.key for c in lem.conditions} and not is_range(a))
             found = Held(substitute(lem.result, mapping))
             return sp.Derivative(found, *rest) if rest else found
         return None
