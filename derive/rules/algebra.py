@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import sympy as sp
 
-from ..assumptions import different
+from ..assumptions import different, is_range
 from ..expr import Held, SumExcept, cancels_on_release, known_different, release, settle, substitute
 from ..model import Assumption, Rule, Step
 from .base import identity, rewrite_step, single_derivative
@@ -225,7 +225,31 @@ def expand(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     new = sp.expand_mul(expr)
     if new == expr:
         return None
-    return Step(new, Rule.EXPAND, "multiply out the brackets")
+    return Step(new, Rule.EXPAND, _expand_label(expr))
+
+
+def _expand_label(expr: sp.Expr) -> str:
+    """What multiplying out does here, as a reader sees it: brackets multiplied out, a minus sign
+    distributed (-(a - b)), or a fraction split term by term ((a + b)/T), never brackets that are not there."""
+    kinds: set = set()
+    for node in sp.preorder_traversal(expr):
+        if not isinstance(node, sp.Mul) or not any(isinstance(a, sp.Add) for a in node.args):
+            continue
+        others = [a for a in node.args if not isinstance(a, sp.Add)]
+        if len(node.args) - len(others) > 1 or any(not _denominator_or_number(a) for a in others):
+            kinds.add("brackets")
+            continue
+        if any(a.is_Number and a.is_negative for a in others):
+            kinds.add("sign")
+        if any(not a.is_Number for a in others) or any(a.is_Rational and a.q != 1 for a in others):
+            kinds.add("fraction")
+    words = [w for k, w in (("brackets", "multiply out the brackets"), ("sign", "distribute the minus sign"),
+                            ("fraction", "split the fraction term by term")) if k in kinds]
+    return ", ".join(words) or "multiply out the brackets"
+
+
+def _denominator_or_number(e: sp.Basic) -> bool:
+    return e.is_Number or (isinstance(e, sp.Pow) and e.exp.is_negative)
 
 
 def collect(expr: sp.Expr, ctx: "Context", on: Sequence = ()) -> Optional[Step]:
@@ -343,13 +367,13 @@ def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
                     a2, b2 = a.xreplace(mapping), b.xreplace(mapping)
                     if not known_different(frame, a2, b2):
                         ok = False
-                    elif not (a2.is_Integer and b2.is_Integer):
+                    elif frozenset((a2, b2)) in ctx.facts:  # the chain's own condition, not a bound index
                         needs.append(different(a2, b2))
             if not ok:
                 continue
             used.extend(needs)
             cited.setdefault(lem.name, lem)
-            used.extend(a for a in _cited(lem) if a.key not in {c.key for c in lem.conditions})
+            used.extend(a for a in _cited(lem) if a.key not in {c.key for c in lem.conditions} and not is_range(a))
             found = Held(substitute(lem.result, mapping))
             return sp.Derivative(found, *rest) if rest else found
         return None
