@@ -13,7 +13,9 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from ..errors import ArgumentError
 from ..expr import Entry, Held, SumExcept
+from ..notation import is_symbol_name
 
 # factors printed after the coefficient fraction, in this order
 _OPERATOR_ORDER = (sp.log, sp.Sum, SumExcept, sp.Derivative, Held)
@@ -139,6 +141,22 @@ class _Shared:
     def _as_ordered_terms(self, expr, order=None):
         return positive_first(super()._as_ordered_terms(expr, order=order))
 
+    def _name(self, name: str) -> None:
+        """Refuse a name that is not an identifier with optional scripts: it would reach TeX or Markdown as it is."""
+        if not is_symbol_name(name) and not name.startswith("_Dummy_"):
+            raise ArgumentError("derivation", f"holds the symbol name {name!r}, which is not an identifier "
+                                              "(letters, digits and _, optionally a subscript and a superscript); "
+                                              "it is not printed")
+
+    def _print_Symbol(self, expr, *args, **kwargs) -> str:
+        self._name(expr.name)
+        return super()._print_Symbol(expr, *args, **kwargs)
+
+    def _print_Function(self, expr, *args, **kwargs) -> str:
+        if isinstance(expr, sp.core.function.AppliedUndef):
+            self._name(type(expr).__name__)
+        return super()._print_Function(expr, *args, **kwargs)
+
     def _label(self, base) -> str:
         shown = self._settings["display"].get(str(base))
         if shown is not None:
@@ -149,6 +167,7 @@ class _Shared:
         return self._label(expr)
 
     def _print_MatrixSymbol(self, expr) -> str:
+        self._name(str(expr.name))
         shown = self._settings["display"].get(str(expr.name))
         return getattr(shown, self._form) if shown is not None else super()._print_MatrixSymbol(expr)
 
