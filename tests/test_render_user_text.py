@@ -146,7 +146,7 @@ def test_building_blocks_refuse_text():
 
 def test_good_names_still_derive():
     d = derive.gradient(ce_cost(targets=sp.IndexedBase("y_true")), "z")
-    assert d.complete and "y_{true" in d.to_latex()
+    assert d.complete and r"y_{\mathrm{true},k}" in d.to_latex() and "y_true_k" in d.to_text()
 
 
 @pytest.mark.parametrize("name", [INPUT, "</span><script>alert(1)</script>"])
