@@ -19,7 +19,7 @@ import sympy as sp
 from .assumptions import normalized, softmax_total
 from .errors import ArgumentError, ArgumentTypeError
 from .expr import LogSoftmax, Sigmoid, SlotVector, Softmax
-from .notation import check_K
+from .notation import check_K, check_symbols
 from .setting import Definition, Display, Setting
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
@@ -68,7 +68,7 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
         parsed, equations = _read(cost, _named(define, assume), K_sym, table)
         expr, text = parsed.expr, cost.strip()
     elif isinstance(cost, sp.Basic):
-        expr = _normalised_symbols(cost, K_sym)
+        expr = _normalised_symbols(check_symbols("cost", cost), K_sym)
         text = sp.sstr(cost)
         _collect_sympy(expr, table)
         equations = _read(None, _named(define, assume), K_sym, table)[1]
