@@ -6,6 +6,11 @@
   the cancellation would never be shown as a step of its own).
 * ``transform``: a post-order rewrite that tells the rewriting function which
   index inequalities hold at the node (inside sum_{j != k}, j != k holds).
+
+Each class prints itself to SymPy's printers (``_latex``, ``_sympystr``, ``_pretty``), so
+``sympy.latex(step.expr)``, ``str`` and ``sympy.pretty`` show it as derive's documents do; derive's
+own printers reach the same methods (SymPy calls a class's print method before a printer's
+``_print_<Class>``).
 """
 from __future__ import annotations
 
@@ -13,6 +18,29 @@ from typing import Callable, Optional
 
 import sympy as sp
 from sympy.core.expr import Expr
+from sympy.printing.precedence import PRECEDENCE
+
+
+def _sigma(printer, body, label):
+    """A pretty-printed sum sign sized to ``body``, with ``label`` below it and ``body`` to its right."""
+    from sympy.printing.pretty.stringpict import prettyForm, stringPict
+    half = max(1, (body.height() + 1) // 2)
+    if printer._use_unicode:
+        top, down, up, bottom = "_", "\N{BOX DRAWINGS LIGHT DIAGONAL UPPER LEFT TO LOWER RIGHT}", \
+            "\N{BOX DRAWINGS LIGHT DIAGONAL UPPER RIGHT TO LOWER LEFT}", "\N{OVERLINE}"
+    else:
+        top, down, up, bottom = "_", "\\", "/", "-"
+    width = half + 1
+    lines = [top * width] + [" " * i + down + " " * (width - i - 1) for i in range(half)]
+    lines += [" " * i + up + " " * (width - i - 1) for i in reversed(range(half))] + [bottom * width]
+    sign = prettyForm(*stringPict("").stack(*lines))
+    sign = prettyForm(*sign.below(label))
+    sign.baseline = half  # the row where the diagonals meet
+    if body.binding == prettyForm.ADD:
+        body = prettyForm(*body.parens())
+    out = prettyForm(*sign.right(" ", body))
+    out.binding = prettyForm.MUL
+    return out
 
 
 class SumExcept(Expr):
@@ -55,6 +83,25 @@ class SumExcept(Expr):
             return self
         return None
 
+    def _latex(self, printer) -> str:
+        """\\sum_{j \\neq k} f, the summand bracketed when it is a sum or starts with a minus sign."""
+        body = printer._print(self.function)
+        if isinstance(self.function, sp.Add) or self.function.could_extract_minus_sign():
+            body = rf"\left({body}\right)"
+        return rf"\sum_{{{printer._print(self.index)} \neq {printer._print(self.excluded)}}} {body}"
+
+    def _sympystr(self, printer) -> str:
+        """sum_{j!=k} f, as derive's text documents write it."""
+        return (f"sum_{{{printer._print(self.index)}!={printer._print(self.excluded)}}} "
+                f"{printer.parenthesize(self.function, PRECEDENCE['Mul'])}")
+
+    def _pretty(self, printer):
+        """A sum sign with j != k below it."""
+        from sympy.printing.pretty.stringpict import prettyForm, stringPict
+        ne = " \N{NOT EQUAL TO} " if printer._use_unicode else " != "
+        label = prettyForm(*stringPict.next(printer._print(self.index), ne, printer._print(self.excluded)))
+        return _sigma(printer, printer._print(self.function), label)
+
     def term(self, value) -> sp.Expr:
         """The summand with the index set to ``value``."""
         return self.function.xreplace({self.index: sp.sympify(value)})
@@ -86,6 +133,24 @@ class Held(Expr):
 
     def doit(self, **hints):
         return self.expr.doit(**hints) if hints.get("deep", True) else self.expr
+
+    def _bare(self) -> bool:
+        return self.expr.is_Atom or isinstance(self.expr, sp.Indexed)
+
+    def _latex(self, printer) -> str:
+        """The held expression in brackets (bare when it is a symbol or an entry): it is one factor."""
+        tex = printer._print(self.expr)
+        return tex if self._bare() else rf"\left({tex}\right)"
+
+    def _sympystr(self, printer) -> str:
+        """[x] for a held expression x, as derive's text documents write it."""
+        return printer._print(self.expr) if self._bare() else f"[{printer._print(self.expr)}]"
+
+    def _pretty(self, printer):
+        """The held expression in brackets."""
+        from sympy.printing.pretty.stringpict import prettyForm
+        inner = printer._print(self.expr)
+        return inner if self._bare() else prettyForm(*inner.parens("[", "]"))
 
 
 def release(expr: sp.Expr) -> sp.Expr:
@@ -165,6 +230,17 @@ class Entry(Expr):
     def _sympystr(self, printer) -> str:
         """[M]_ij in str() and repr(), without the internal matrix-to-vector map."""
         return f"[{printer._print(self.matrix)}]_({', '.join(printer._print(i) for i in self.indices)})"
+
+    def _latex(self, printer) -> str:
+        """\\left[M\\right]_{ij}."""
+        printed = [printer._print(i) for i in self.indices]
+        simple = all(isinstance(i, (sp.Symbol, sp.Integer)) for i in self.indices)
+        return rf"\left[{printer._print(self.matrix)}\right]_{{{('' if simple else ',').join(printed)}}}"
+
+    def _pretty(self, printer):
+        """[M]_(i, j)."""
+        from sympy.printing.pretty.stringpict import prettyForm
+        return prettyForm(f"[{sp.sstr(self.matrix)}]_({', '.join(sp.sstr(i) for i in self.indices)})")
 
     def doit(self, **hints):
         i = self.indices[0] - 1
@@ -334,6 +410,21 @@ class Sigmoid(sp.Function):
 
     nargs = 1
 
+    def _latex(self, printer, exp=None) -> str:
+        """\\sigma\\left(x\\right), as the documents write the sigmoid."""
+        tex = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
+
+    def _sympystr(self, printer) -> str:
+        """sigmoid(x), the grammar's spelling."""
+        return f"sigmoid({printer._print(self.args[0])})"
+
+    def _pretty(self, printer):
+        """σ(x)."""
+        from sympy.printing.pretty.stringpict import prettyForm
+        name = "\N{GREEK SMALL LETTER SIGMA}" if printer._use_unicode else "sigmoid"
+        return prettyForm(*prettyForm(*printer._print(self.args[0]).parens()).left(name))
+
 
 # The slot every softmax body is compared under: Softmax(z[s1], s1, j) == Softmax(z[s2], s2, j).
 _CANONICAL_SLOT = sp.Dummy("slot", integer=True, positive=True)
@@ -380,6 +471,31 @@ class SlotVector(Expr):
         if old == self.slot:
             return self
         return None
+
+    def vector(self) -> sp.Expr:
+        """The vector as the grammar writes it, softmax(z/T)[k] -> z/T: each entry at the slot, z[slot], becomes
+        its vector z (a body that reads the slot otherwise keeps its entry, z[slot])."""
+        return self.body.xreplace({a: a.base for a in self.body.atoms(sp.Indexed) if a.indices == (self.slot,)})
+
+    def _function_name(self) -> str:
+        return "log_softmax" if isinstance(self, LogSoftmax) else "softmax"
+
+    def _latex(self, printer, exp=None) -> str:
+        """\\operatorname{softmax}\\left(z\\right)_{k}."""
+        name = self._function_name().replace("_", r"\_")
+        tex = (rf"\operatorname{{{name}}}\left({printer._print(self.vector())}\right)"
+               rf"_{{{printer._print(self.at)}}}")
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
+
+    def _sympystr(self, printer) -> str:
+        """softmax(z)[k], the grammar's spelling."""
+        return f"{self._function_name()}({printer._print(self.vector())})[{printer._print(self.at)}]"
+
+    def _pretty(self, printer):
+        """softmax(z)[k]."""
+        from sympy.printing.pretty.stringpict import prettyForm
+        inner = prettyForm(*prettyForm(*printer._print(self.vector()).parens()).left(self._function_name()))
+        return prettyForm(*inner.right(prettyForm(*printer._print(self.at).parens("[", "]"))))
 
 
 class Softmax(SlotVector):

@@ -328,17 +328,10 @@ class DeriveLatexPrinter(_Shared, LatexPrinter):
         return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
 
     def _print_SumExcept(self, expr: SumExcept) -> str:
-        body = self._print(expr.function)
-        if isinstance(expr.function, sp.Add) or expr.function.could_extract_minus_sign():
-            body = rf"\left({body}\right)"
-        return rf"\sum_{{{self._print(expr.index)} \neq {self._print(expr.excluded)}}} {body}"
+        return expr._latex(self)  # the class prints itself, for SymPy's printers and for derive's alike
 
     def _print_Held(self, expr: Held) -> str:
-        inner = expr.expr
-        tex = self._print(inner)
-        if inner.is_Atom or isinstance(inner, sp.Indexed):
-            return tex
-        return rf"\left({tex}\right)"
+        return expr._latex(self)
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp=None) -> str:
         if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args):  # against a label: 1[k = y_i]
@@ -426,12 +419,10 @@ class DeriveTextPrinter(_Shared, StrPrinter):
         return f"{signs} {self.parenthesize(expr.function, PRECEDENCE['Mul'])}"
 
     def _print_SumExcept(self, expr: SumExcept) -> str:
-        return (f"sum_{{{self._print(expr.index)}!={self._print(expr.excluded)}}} "
-                f"{self.parenthesize(expr.function, PRECEDENCE['Mul'])}")
+        return expr._sympystr(self)
 
     def _print_Held(self, expr: Held) -> str:
-        inner = expr.expr
-        return self._print(inner) if inner.is_Atom or isinstance(inner, sp.Indexed) else f"[{self._print(inner)}]"
+        return expr._sympystr(self)
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
         if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args):
