@@ -158,7 +158,8 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
     setting = Setting(K=K_sym, variables=(variable,), definitions=tuple(definitions),
                       ranges=tuple((i, (sp.Integer(1), sizes[i])) for i in order), domains=tuple(domains),
                       sizes=other_sizes, display=display,
-                      symbols={"cost": E, **{str(d.symbol): d.symbol for d in outputs}})
+                      symbols={"cost": E, **{str(d.symbol): d.symbol for d in outputs},
+                               **({"examples": N_size} if N_size is not None else {})})
     return Problem(setting, facts, E, variable, tuple(index), tuple(second), text)
 
 
