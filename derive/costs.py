@@ -293,6 +293,14 @@ def _sizes(expr, layers, facts, K, used, examples: str = "N") -> tuple:
                     union(("index", j), CLASS)
                 for i in rows:
                     union(("index", i), EXAMPLES)
+    for body, slot in _normalisers(expr):  # a layer written out over a batch: sum_l exp(z_il), 1 + exp(z_ij)
+        union(("index", slot), CLASS)
+        for i in _rows(body, slot):
+            union(("index", i), EXAMPLES)
+    for _, j, rows in _logistic_arguments(expr):
+        union(("index", j), CLASS)
+        for i in rows:
+            union(("index", i), EXAMPLES)
     for node in sp.preorder_traversal(expr):  # vectors the cost itself indexes once are class vectors
         if isinstance(node, sp.Indexed) and len(node.indices) == 1:
             union(("axis", str(node.base), 0), CLASS)

@@ -286,3 +286,16 @@ def test_a_row_of_a_matrix_inside_softmax_and_its_refusals():
         parse_expression("softmax(z[j])[j]")
     with pytest.raises(derive.ArgumentError, match="sum\\(y\\[i, j\\], j\\) = 1 for each example"):
         derive.gradient(BATCH_CE, wrt="w", define=LINEAR, assume=["sum(y[i, j], i) = 1"])
+
+
+@pytest.mark.parametrize("cost, output", [
+    ("sum(sum(log(1 + exp(z[i, j])) - y[i, j]*z[i, j], j), i)", "s"),        # BCE through the softplus
+    ("sum(log(sum(exp(z[i, j]), j)) - sum(y[i, j]*z[i, j], j), i)", "o"),     # cross-entropy as log-sum-exp
+])
+def test_a_batch_written_out_as_framework_code_is_recognised_row_by_row(cost, output):
+    d = derive.gradient(cost, wrt="w", define=LINEAR)
+    p, y, x = _entries(d, output, "y", "x")
+    i, N = (sp.Symbol(n, integer=True, positive=True) for n in ("i", "N"))
+    assert d.steps[-2].expr == sp.Sum((p[i, k] - y[i, k]) * x[i, d.free_indices[1]], (i, 1, N))
+    assert str(d.result.matrix) == f"({output} - y).T*x"
+    assert d.verify(Ks=(2,), points=1).ok

@@ -83,22 +83,26 @@ def recognise(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
 
 
 def _recognise_logistic(expr: sp.Expr, d) -> tuple:
-    """(exp(g(w))/(1 + exp(g(w))) -> s_w, and that with 1 + exp(g(w)) -> 1/(1 - s_w) too) for every w."""
-    w = sp.Wild("w")
-    g = d.argument.xreplace({d.indices[0]: w})
+    """(exp(g(w))/(1 + exp(g(w))) -> s_w, and that with 1 + exp(g(w)) -> 1/(1 - s_w) too) for every w (every
+    (t, w) of a batch's s_ij)."""
+    wilds = tuple(sp.Wild(f"w{n}") for n, _ in enumerate(d.indices))
+    g = d.argument.xreplace(dict(zip(d.indices, wilds)))
+
+    def entry(m):
+        return d.symbol[tuple(m[w] for w in wilds)] if m and all(w in m for w in wilds) else None
 
     def whole(e):
         if not isinstance(e, sp.Mul):
             return None
         for f in e.args:
             m = f.match(1 / (1 + sp.exp(g)))
-            if m and w in m and sp.exp(g.xreplace(m)) in e.args:
-                return e.func(*[a for a in e.args if a not in (f, sp.exp(g.xreplace(m)))]) * d.symbol[m[w]]
+            if entry(m) is not None and sp.exp(g.xreplace(m)) in e.args:
+                return e.func(*[a for a in e.args if a not in (f, sp.exp(g.xreplace(m)))]) * entry(m)
         return None
 
     def plus(e):
         m = e.match(1 + sp.exp(g)) if isinstance(e, sp.Add) and len(e.args) == 2 else None
-        return 1 / (1 - d.symbol[m[w]]) if m and w in m else None
+        return 1 / (1 - entry(m)) if entry(m) is not None else None
 
     sigmoids = expr.replace(lambda e: whole(e) is not None, whole)
     return sigmoids, sigmoids.replace(lambda e: plus(e) is not None, plus)
