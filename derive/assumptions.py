@@ -77,7 +77,8 @@ def bias_input(base: sp.IndexedBase, example: sp.Symbol) -> Assumption:
     )
 
 
-def softmax_total(out: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
-    """sum_j o_j = 1 for softmax outputs o: an identity (it holds for every input), cited where it is used."""
-    return _sums_to_one(out[index], index, K, f"{out}_outputs_sum_to_one",
+def softmax_total(out: sp.IndexedBase, index: sp.Symbol, K: sp.Expr, prefix: tuple = ()) -> Assumption:
+    """sum_j o_j = 1 for softmax outputs o (sum_j o_ij = 1 for each row i, with ``prefix`` (i,)): an identity
+    (it holds for every input), cited where it is used."""
+    return _sums_to_one(out[tuple(prefix) + (index,)], index, K, f"{out}_outputs_sum_to_one",
                         f"the softmax outputs {out} sum to one, whatever the logits", ())

@@ -174,14 +174,15 @@ def _occurrences(exprs, name: str) -> list:
 
 
 def _is_bias(setting, name: str, matrices: set) -> bool:
-    """A vector a layer adds to its weighted sum (b in z_j := sum_d w_jd x_d + b_j): read only at the layer's
-    own index, in a definition that also reads a shared matrix. It is a parameter, shared by every example."""
+    """A vector a layer adds to its weighted sum (b in z_j := sum_d w_jd x_d + b_j, or z_ij of a batch): read
+    only at the layer's own (last) indices, in a definition that also reads a shared matrix. It is a parameter, shared by every example."""
     for x in setting.definitions:
         if x.kernel or not x.indices:
             continue
         uses = _occurrences([x.expr], name)
         reads_matrix = any(str(a.base) in matrices for a in x.expr.atoms(sp.Indexed))
-        if uses and reads_matrix and all(tuple(a.indices) == tuple(x.indices) for a in uses):
+        own = lambda a: tuple(a.indices) == tuple(x.indices)[len(x.indices) - len(a.indices):]  # noqa: E731
+        if uses and reads_matrix and all(own(a) for a in uses):  # b_j of z_ij = ... + b_j too: a batch's layer
             return True
     return False
 
@@ -203,6 +204,7 @@ class ArrayGradient:
         _refuse_conditions(d)
         self.name = d.name
         setting = d.setting
+        self._examples = setting.symbols.get("examples")  # the example axis a batch cost names (N)
         expr = index_form(d)
         names, self.scalars = _inputs(setting, expr)
         self.targets = _normalised(d)
@@ -278,10 +280,14 @@ class ArrayGradient:
         lines = [f"{self.name}({args}) -> {self.result_shape()}", ""]
         what = (f"the gradient of the cost summed over the examples, shaped like {self.variable}" if self.shared
                 else "one row per example")
+        if self._examples is not None and self.shared:  # a batch cost: its own sum over the N examples
+            what = f"the gradient of the cost over the batch of {self._examples} examples, shaped like {self.variable}"
         lines.append(f"The compiled closed form of {self.name}: {what}.")
         lines.append("")
+        examples = self._examples
         for a in self.arguments:
-            role = "one row per example" if a.per_example else "shared by every example"
+            role = "one row per example" if a.per_example or (a.axes and a.axes[0] == examples) \
+                else "shared by every example"
             lines.append(f"{a.name}: {a.described()}, {role}"
                          + (" (targets: rows on the simplex, as the derivation assumes)" if a.name in self.targets
                             else ""))

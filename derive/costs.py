@@ -30,6 +30,7 @@ COST_NAMES = ("E", "L", "C", "J")
 CLASS_INDICES = ("j", "k", "m", "i", "a", "b", "c", "r", "t")
 FEATURE_INDICES = ("d", "e", "f", "h", "p", "q", "b", "c", "r", "t", "u", "v")
 INNER_INDICES = ("l", "c", "r", "t", "b")
+EXAMPLE_INDICES = ("n", "i", "t", "u", "v", "r")
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,18 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
         raise ArgumentError("wrt", f"the cost does not depend on {wrt}")
 
     used = set(table["vectors"]) | set(table["scalars"]) | {str(i) for i in table["indices"].values()} | {"K"}
-    sizes, axis_sizes = _sizes(expr, layers, facts_text, K_sym, used)
+    # a batch: the bare N of sum(..., i)/N is the number of examples, the length of the example axis
+    absorb = "N" in table["scalars"] and wrt != "N"
+    examples = "N" if absorb or "N" not in used else _fresh(("N2", "N3", "N4"), used)
+    if absorb:
+        used.discard("N")
+    sizes, axis_sizes = _sizes(expr, layers, facts_text, K_sym, used, examples)
+    used.add("N")
+    N_size = next((s for s in sizes.values() if str(s) == examples), None)
+    if absorb and N_size is not None:
+        N_scalar = table["scalars"].pop("N")
+        expr = expr.xreplace({N_scalar: N_size})
+        layers = [(lhs, rhs.xreplace({N_scalar: N_size})) for lhs, rhs in layers]
     expr = _ranged(expr, sizes)
     layers = [(lhs, _ranged(rhs, sizes)) for lhs, rhs in layers]
 
@@ -113,22 +125,25 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
         definitions.append(Definition(f"layer_{lhs.base}", lhs.base, tuple(lhs.indices), rhs, text="given"))
     definitions += outputs
 
+    def pool(axis):
+        size = axis_sizes.get(axis, K_sym)
+        return CLASS_INDICES if size == K_sym else EXAMPLE_INDICES if size == N_size else FEATURE_INDICES
+
     index, second = [], []
     for axis in axes:
-        pool = CLASS_INDICES if axis_sizes.get(axis, K_sym) == K_sym else FEATURE_INDICES
-        index.append(_index(pool, used, prefer=("k",) if pool is CLASS_INDICES else ()))
+        index.append(_index(pool(axis), used, prefer=("k",) if pool(axis) is CLASS_INDICES else ()))
     for axis in axes:
-        pool = CLASS_INDICES if axis_sizes.get(axis, K_sym) == K_sym else FEATURE_INDICES
-        second.append(_index(pool, used, prefer=("m",) if pool is CLASS_INDICES else ()))
+        second.append(_index(pool(axis), used, prefer=("m",) if pool(axis) is CLASS_INDICES else ()))
     for i, axis in zip(index + second, axes + axes):
         sizes[i] = axis_sizes.get(axis, K_sym)
     for _ in range(2):  # spare names for lemmas
         sizes[_index(CLASS_INDICES, used)] = K_sym
     for size in dict.fromkeys(s for s in sizes.values() if s != K_sym):  # a spare name for each layer width
-        sizes[_index(FEATURE_INDICES, used)] = size
+        sizes[_index(EXAMPLE_INDICES if size == N_size else FEATURE_INDICES, used)] = size
 
     facts = tuple(_fact(n, lhs, rhs, sizes, K_sym) for n, lhs, rhs in facts_text)
-    facts += tuple(softmax_total(d.symbol, d.indices[0], K_sym) for d in outputs if d.kernel == "softmax")
+    facts += tuple(softmax_total(d.symbol, d.indices[-1], K_sym, prefix=d.indices[:-1])
+                   for d in outputs if d.kernel == "softmax")
     simplex = {name for f in facts for name, kind in f.domains}
     domains = [(wrt, "real")]
     for name, base in vectors.items():
@@ -143,7 +158,8 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
     setting = Setting(K=K_sym, variables=(variable,), definitions=tuple(definitions),
                       ranges=tuple((i, (sp.Integer(1), sizes[i])) for i in order), domains=tuple(domains),
                       sizes=other_sizes, display=display,
-                      symbols={"cost": E, **{str(d.symbol): d.symbol for d in outputs}})
+                      symbols={"cost": E, **{str(d.symbol): d.symbol for d in outputs},
+                               **({"examples": N_size} if N_size is not None else {})})
     return Problem(setting, facts, E, variable, tuple(index), tuple(second), text)
 
 
@@ -238,9 +254,11 @@ def _collect_sympy(expr: sp.Basic, table: dict) -> None:
 
 # -- index ranges ------------------------------------------------------------------------------------
 
-def _sizes(expr, layers, facts, K, used) -> tuple:
-    """(index -> its upper bound, vector axis -> its size): K for the classes, a size of its own (n)
-    for any other axis, found by following which vector axes each index is used on."""
+def _sizes(expr, layers, facts, K, used, examples: str = "N") -> tuple:
+    """(index -> its upper bound, vector axis -> its size): K for the classes, ``examples`` (N) for the
+    examples (the axis of an index that picks a row of an output layer, i in softmax(z[i])[j] or
+    sigmoid(z[i, j])), a size of its own (n) for any other axis, found by following which vector axes each
+    index is used on."""
     parent: dict = {}
 
     def find(a):
@@ -254,6 +272,7 @@ def _sizes(expr, layers, facts, K, used) -> tuple:
         parent[find(a)] = find(b)
 
     CLASS = ("classes",)
+    EXAMPLES = ("examples",)
     everything = [expr] + [e for pair in layers for e in pair] + [e for _, lhs, rhs in facts for e in (lhs, rhs)]
     for e in everything:
         in_cost = e is expr
@@ -266,9 +285,22 @@ def _sizes(expr, layers, facts, K, used) -> tuple:
                 union(("index", node.slot), CLASS)
                 if isinstance(node.at, sp.Symbol):
                     union(("index", node.at), CLASS)
+                for i in _rows(node.body, node.slot):  # softmax(z[i])[j]: i picks an example
+                    union(("index", i), EXAMPLES)
             elif isinstance(node, (Sigmoid, sp.tanh)) and in_cost:  # a hidden layer has a width of its own
-                for j in _class_indices(node.args[0]):
+                rows, j = _rows_and_class(node.args[0])
+                if j is not None:
                     union(("index", j), CLASS)
+                for i in rows:
+                    union(("index", i), EXAMPLES)
+    for body, slot in _normalisers(expr):  # a layer written out over a batch: sum_l exp(z_il), 1 + exp(z_ij)
+        union(("index", slot), CLASS)
+        for i in _rows(body, slot):
+            union(("index", i), EXAMPLES)
+    for _, j, rows in _logistic_arguments(expr):
+        union(("index", j), CLASS)
+        for i in rows:
+            union(("index", i), EXAMPLES)
     for node in sp.preorder_traversal(expr):  # vectors the cost itself indexes once are class vectors
         if isinstance(node, sp.Indexed) and len(node.indices) == 1:
             union(("axis", str(node.base), 0), CLASS)
@@ -283,7 +315,10 @@ def _sizes(expr, layers, facts, K, used) -> tuple:
             out[key[1]] = K
         else:
             if root not in groups:
-                name = "n" if "n" not in used else _fresh(tuple(f"n{c}" for c in range(2, 9)), used)
+                if root == find(EXAMPLES) and root != find(CLASS):
+                    name = examples
+                else:
+                    name = "n" if "n" not in used else _fresh(tuple(f"n{c}" for c in range(2, 9)), used)
                 used.add(name)
                 groups[root] = sp.Symbol(name, integer=True, positive=True)
             out[key[1]] = groups[root]
@@ -356,7 +391,8 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
             used.add(str(out))
             l = normaliser if normaliser is not None and normaliser != j else inner
             g_j, g_l = key, body.xreplace({slot: l})
-            d = Definition("softmax", out, (j,), sp.exp(g_j) / sp.Sum(sp.exp(g_l), (l, 1, K)),
+            rows = tuple(_rows(body, slot))  # softmax(z[i])[j]: o_ij, the softmax of row i
+            d = Definition("softmax", out, rows + (j,), sp.exp(g_j) / sp.Sum(sp.exp(g_l), (l, 1, K)),
                            kernel="softmax", argument=g_j, text="softmax")
             softmaxes[key] = d
             definitions.append(d)
@@ -364,55 +400,57 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
 
     def replace(node):
         if isinstance(node, Softmax):
-            return softmax_of(node).symbol[node.at]
+            return softmax_of(node).symbol[tuple(_rows(node.body, node.slot)) + (node.at,)]
         if isinstance(node, LogSoftmax):
             o = softmax_of(node).symbol
             name = f"log {o}"
+            rows = tuple(_rows(node.body, node.slot))
             existing = [d for d in definitions if str(d.symbol) == name]
             if not existing:
                 g_j, g_l = node.body.xreplace({node.slot: j}), node.body.xreplace({node.slot: inner})
-                existing = [Definition("log_softmax", sp.IndexedBase(name), (j,),
+                existing = [Definition("log_softmax", sp.IndexedBase(name), rows + (j,),
                                        g_j - sp.log(sp.Sum(sp.exp(g_l), (inner, 1, K))), kernel="log_softmax",
                                        argument=g_j, text="log-softmax")]
                 definitions.append(existing[0])
-            return existing[0].symbol[node.at]
+            return existing[0].symbol[rows + (node.at,)]
         if isinstance(node, Sigmoid):
             x = node.args[0]
-            idx = _class_indices(x)
-            if len(idx) != 1:
-                raise ArgumentError("cost", f"sigmoid({sp.sstr(x)}) needs an argument with one class index, "
-                                            "such as sigmoid(z[j])")
-            return sigmoid_of(x, idx[0]).symbol[idx[0]]
+            rows, c = _rows_and_class(x)
+            if c is None:
+                raise ArgumentError("cost", f"sigmoid({sp.sstr(x)}) needs an argument with a class index, "
+                                            "such as sigmoid(z[j]) or sigmoid(z[i, j])")
+            return sigmoid_of(x, c, rows).symbol[tuple(rows) + (c,)]
         if isinstance(node, sp.tanh):
             x = node.args[0]
-            idx = _class_indices(x)
-            if len(idx) != 1:
-                return None  # tanh of a scalar, or of several entries, is differentiated as it is
-            return tanh_of(x, idx[0]).symbol[idx[0]]
+            rows, c = _rows_and_class(x)
+            if c is None:
+                return None  # tanh of a scalar is differentiated as it is
+            return tanh_of(x, c, rows).symbol[tuple(rows) + (c,)]
         return None
 
     def own(index: sp.Symbol) -> sp.Symbol:
         """The definition's index: j for a class index, the index itself on an axis of another size."""
         return j if sizes.get(index, K) == K else index
 
-    def tanh_of(x: sp.Expr, index: sp.Symbol) -> Definition:
+    def tanh_of(x: sp.Expr, index: sp.Symbol, rows=()) -> Definition:
         at = own(index)
         key = x.xreplace({index: at})
         if key not in tanhs:
             out = sp.IndexedBase(_fresh(TANH_NAMES, used))
             used.add(str(out))
-            d = Definition("tanh", out, (at,), sp.tanh(key), text="tanh")
+            d = Definition("tanh", out, tuple(rows) + (at,), sp.tanh(key), text="tanh")
             tanhs[key] = d
             definitions.append(d)
         return tanhs[key]
 
-    def sigmoid_of(x: sp.Expr, index: sp.Symbol) -> Definition:
+    def sigmoid_of(x: sp.Expr, index: sp.Symbol, rows=()) -> Definition:
         at = own(index)
         key = x.xreplace({index: at})
         if key not in sigmoids:
             out = sp.IndexedBase(_fresh(SIGMOID_NAMES, used))
             used.add(str(out))
-            d = Definition("sigmoid", out, (at,), 1 / (1 + sp.exp(-key)), kernel="sigmoid", argument=key,
+            d = Definition("sigmoid", out, tuple(rows) + (at,), 1 / (1 + sp.exp(-key)), kernel="sigmoid",
+                           argument=key,
                            text="sigmoid")
             sigmoids[key] = d
             definitions.append(d)
@@ -432,8 +470,8 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
     for e in [expr] + [rhs for _, rhs in layers]:  # layers written out, as framework code computes them
         for body, slot in _normalisers(e):
             softmax_over(body, slot, normaliser=slot)
-        for x, index in _logistic_arguments(e):
-            sigmoid_of(x, index)
+        for x, index, rows in _logistic_arguments(e):
+            sigmoid_of(x, index, rows)
     return definitions, expr, layers
 
 
@@ -442,6 +480,24 @@ def _class_indices(x: sp.Expr) -> list:
     free = x.free_symbols
     return sorted({i for a in x.atoms(sp.Indexed) for i in a.indices if isinstance(i, sp.Symbol) and i in free},
                   key=str)
+
+
+def _rows(body: sp.Expr, slot: sp.Symbol) -> list:
+    """The indices in front of the slot in a softmax's body: softmax(z[i])[j] is the softmax of row i."""
+    return sorted({i for a in body.atoms(sp.Indexed) if slot in a.indices for i in a.indices
+                   if i != slot and isinstance(i, sp.Symbol)}, key=str)
+
+
+def _rows_and_class(x: sp.Expr) -> tuple:
+    """(row indices, class index) of an entrywise layer's argument: sigmoid(z[j]) has class index j;
+    sigmoid(z[i, j]) the row (example) i and the class j, the last index of an entry; (.., None) without one."""
+    free = _class_indices(x)
+    if len(free) <= 1:
+        return [], (free[0] if free else None)
+    entries = sorted((a for a in x.atoms(sp.Indexed) if any(i in free for i in a.indices)),
+                     key=lambda a: (-len(a.indices), sp.default_sort_key(a)))
+    last = next(i for i in reversed(entries[0].indices) if i in free)
+    return [i for i in free if i != last], last
 
 
 def _normalisers(expr: sp.Expr) -> list:
@@ -468,22 +524,24 @@ def _logistic_arguments(expr: sp.Expr) -> list:
             continue
         g = e.args[0]
         g = -g if g.could_extract_minus_sign() else g
-        idx = _class_indices(g)
-        if len(idx) == 1:
-            out.append((g, idx[0]))
+        rows, c = _rows_and_class(g)
+        if c is not None:
+            out.append((g, c, rows))
     return out
 
 
 # -- assumptions --------------------------------------------------------------------------------------
 
 def _fact(n: int, lhs, rhs, sizes, K):
-    """sum(y[j], j) = 1 -> the normalized-targets assumption; anything else is refused."""
+    """sum(y[j], j) = 1 (or sum(y[i, j], j) = 1, every example's row) -> the normalized-targets assumption;
+    anything else is refused."""
     if (isinstance(lhs, sp.Sum) and len(lhs.limits) == 1 and isinstance(lhs.function, sp.Indexed)
-            and lhs.function.indices == (lhs.limits[0][0],) and rhs == 1):
+            and lhs.function.indices[-1:] == (lhs.limits[0][0],) and rhs == 1
+            and lhs.limits[0][0] not in lhs.function.indices[:-1]):
         index = lhs.limits[0][0]
-        return normalized(lhs.function.base, index, sizes.get(index, K))
+        return normalized(lhs.function.base, index, sizes.get(index, K), prefix=tuple(lhs.function.indices[:-1]))
     raise ArgumentError(f"assume[{n}]", "only an assumption of the form sum(y[j], j) = 1 (targets that sum "
-                                        "to one) is supported")
+                                        "to one; sum(y[i, j], j) = 1 for each example's row) is supported")
 
 
 # -- names --------------------------------------------------------------------------------------------

@@ -68,8 +68,20 @@ def gradient(cost: Cost, wrt: str = "z", *, assume: Sequence[str] = (), define: 
     title = _label("title", title, "Gradient of the cost")
     p, planner = plan(cost, wrt, assume=assume, define=define, K=K, timeout=timeout)
     description = _label("description", description, _describe(p, wrt, "gradient"))
-    return planner.derive(p.lhs, name=name, title=title, description=description,
-                          interface="layer" if len(p.index) > 1 else "per_example")
+    d = planner.derive(p.lhs, name=name, title=title, description=description,
+                       interface="layer" if len(p.index) > 1 else "per_example")
+    return _batch_matrix_form(d, p)
+
+
+def _batch_matrix_form(d: Derivation, p: Problem) -> Derivation:
+    """A batch gradient wrt a weight matrix, sum_i (o_ik - y_ik) x_ie, followed by its matrix form
+    [(O - Y)^T X]_ke where it has one."""
+    examples = p.setting.symbols.get("examples")
+    if not d.complete or examples is None or len(p.index) != 2 or \
+            not any(s.limits[0][2] == examples for s in d.result.atoms(sp.Sum) if len(s.limits) == 1):
+        return d
+    step = rules.matrix_form(d.result, rules.Context(p.setting), rows=p.index[0], cols=p.index[1])
+    return d if step is None else replace(d, steps=d.steps + (step,))
 
 
 def hessian(cost: Cost, wrt: str = "z", *, assume: Sequence[str] = (), define: Sequence[str] = (),

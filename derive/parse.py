@@ -545,8 +545,10 @@ class _Builder:
         if isinstance(node, ast.Constant):
             return
         if isinstance(node, ast.Subscript):
-            self.fail(node, "inside softmax(v) write the vector without brackets: softmax(z)[j], not "
-                            "softmax(z[j])[j] (z[j] is one number, and the softmax of one number is 1)")
+            if isinstance(node.value, ast.Name):  # a row of a matrix, softmax(z[i])[j]: its indices are set
+                return
+            self.fail(node, "inside softmax(v) write the vector without brackets, softmax(z)[j], or a row of a "
+                            "matrix, softmax(z[i])[j]")
         if isinstance(node, ast.Call):
             if node.func.id not in FUNCTIONS:
                 self.fail(node, f"{node.func.id} is not allowed inside softmax(v); v may use + - * / **, "
@@ -648,7 +650,7 @@ class _Builder:
                 return self.product(node, vector)
             return self.power(node, vector)
         if isinstance(node, ast.Subscript):
-            return self.subscript(node)
+            return self.subscript(node, vector)
         return self.call(node, vector)
 
     def name(self, node: ast.Name, vector) -> sp.Expr:
@@ -698,19 +700,29 @@ class _Builder:
                             f"at most {MAX_DIGITS} are allowed")
         return value
 
-    def subscript(self, node: ast.Subscript) -> sp.Expr:
+    def subscript(self, node: ast.Subscript, vector=None) -> sp.Expr:
+        """z[j], w[j, d]; inside softmax(v) (``vector`` the slot) z[i] is row i of the matrix z, z[i, slot];
+        softmax(v)[j] is entry j of the softmax."""
         index = node.slice
         names = index.elts if isinstance(index, ast.Tuple) else [index]
         if isinstance(node.value, ast.Name):
-            base = self.vector(node.value, node.value.id, len(names))
-            return base[tuple(self.index(n, n.id) for n in names)]
+            row = vector is not None
+            base = self.vector(node.value, node.value.id, len(names) + row)
+            return base[tuple(self.index(n, n.id) for n in names) + ((vector,) if row else ())]
+        if vector is not None:  # pragma: no cover - resolve() refuses a softmax inside softmax(v) first
+            self.fail(node, "a softmax inside softmax(v) is not allowed")
         call = node.value
         slot = sp.Dummy("slot", integer=True, positive=True)
+        at = self.index(names[0], names[0].id)
         body = self.build(call.args[0], slot)
         if not body.has(slot):
             self.fail(call.args[0], f"{call.func.id}(v) needs a vector in v, such as softmax(z)[j] "
                                     "or softmax(z/T)[j]; v names none")
-        at = self.index(names[0], names[0].id)
+        rows = sorted({i for a in body.atoms(sp.Indexed) if a.has(slot) for i in a.indices if i != slot}, key=str)
+        if at in rows:
+            self.fail(call.args[0], f"inside {call.func.id}(v)[{at}] write the vector without brackets, "
+                                    f"softmax(z)[{at}], or a row of a matrix at an index other than {at}, "
+                                    f"softmax(z[i])[{at}]")
         return (Softmax if call.func.id == "softmax" else LogSoftmax)(body, slot, at)
 
     def call(self, node: ast.Call, vector) -> sp.Expr:

@@ -94,10 +94,10 @@ class Planner:
         if definition is None:
             return
         through = self._layer(definition, x)
-        if through is not None:
-            index = self._free_index(through.indices[-1], exclude=node)
-            fixed = tuple(through.indices[:-1])
-            chain.apply(rules.multivariate_chain_rule, through=through.symbol, indices=(index,), fixed=fixed)
+        if through is not None:  # every entry of the layer: over the examples too, for z_ij of a batch
+            taken: list = []
+            indices = tuple(self._free_index(i, exclude=node, taken=taken) for i in through.indices)
+            chain.apply(rules.multivariate_chain_rule, through=through.symbol, indices=indices)
             return
         chain.apply(rules.definition, of=definition.symbol)
         for output in self._outputs() if not definition.kernel else ():  # a layer written out is named first
@@ -239,8 +239,10 @@ class Planner:
         ranged = [i for i, _ in self.setting.ranges]
         return tuple([i for i in ranged if i not in inner] + [i for i in ranged if i in inner])
 
-    def _free_index(self, like: sp.Symbol, exclude: sp.Basic) -> sp.Symbol:
-        taken = [s for s in exclude.free_symbols if isinstance(s, sp.Symbol)]
+    def _free_index(self, like: sp.Symbol, exclude: sp.Basic, taken: Optional[list] = None) -> sp.Symbol:
+        """An index with the range of ``like`` that ``exclude`` does not use, nor ``taken`` (which it joins)."""
+        taken = [] if taken is None else taken
+        taken += [s for s in exclude.free_symbols if isinstance(s, sp.Symbol)]
         taken += [i for a in exclude.atoms(sp.Indexed) for i in a.indices]  # d/dw_ef: e and f are taken too
         return self._pick(like, taken)
 

@@ -215,3 +215,87 @@ def test_a_lemma_index_is_not_one_a_reached_definition_sums_over():
     lemma = next(x for x in d.lemmas if x.name == "partial_e_by_h")
     (var,) = lemma.lhs.variables
     assert var.indices[0] != sp.Symbol("a", integer=True, positive=True)
+
+
+# -- batches: the cost names its example axis ------------------------------------------------------------
+
+BATCH_CE = "-sum(sum(y[i, j]*log(softmax(z[i])[j]), j), i)/N"
+ROWS = ["sum(y[i, j], j) = 1"]
+LINEAR = ["z[i, j] = sum(w[j, d]*x[i, d], d)"]
+
+
+@pytest.fixture(scope="module")
+def batch_ce():
+    return derive.gradient(BATCH_CE, wrt="w", define=LINEAR, assume=ROWS)
+
+
+def test_a_batch_gradient_wrt_shared_weights_is_the_sum_over_the_examples(batch_ce):
+    d = batch_ce
+    o, y, x = _entries(d, "o", "y", "x")
+    i, N = (sp.Symbol(n, integer=True, positive=True) for n in ("i", "N"))
+    e = d.free_indices[1]
+    index_form = d.steps[-2].expr
+    assert index_form == sp.Sum((o[i, k] - y[i, k]) * x[i, e], (i, 1, N)) / N
+    assert dict(d.setting.ranges)[i] == (1, N) and N in d.setting.sizes  # the bare N is the number of examples
+    o_def = d.setting.definition_of(o)
+    assert o_def.indices[0] == i and o_def.expr.has(sp.Sum)  # o_ia, the softmax of row i
+    assert d.verify(Ks=(2, 3), points=1).ok
+
+
+def test_a_batch_gradient_has_its_matrix_form_next_to_the_index_form(batch_ce):
+    step = batch_ce.steps[-1]
+    assert step.rule.value == "matrix_form"
+    assert str(step.expr.matrix) == "1/N*(o - y).T*x"  # (O - Y)^T X / N, not O^T X - Y^T X
+    # the matrix form is checked too: a sign slip in it fails verify at that step
+    wrong = dataclasses.replace(step, expr=step.expr.func(step.expr.matrix.xreplace(
+        {m: -m for m in step.expr.matrix.free_symbols if str(m) == "y"}), *step.expr.args[1:]))
+    report = batch_ce.with_step(len(batch_ce.steps) - 1, wrong).verify(Ks=(2,), points=1)
+    assert not report.ok and "matrix_form" in str(report)
+
+
+def test_a_batch_gradient_compiles_to_the_matrix_product(batch_ce):
+    g = batch_ce.compile()
+    assert g.inputs == ("w", "x", "y")  # N is read from the arrays, not passed
+    rng = np.random.default_rng(0)
+    W, X = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
+    Y = np.eye(4)[rng.integers(4, size=5)]
+    O = softmax(X @ W.T)
+    np.testing.assert_allclose(g(w=W, x=X, y=Y), (O - Y).T @ X / 5, atol=1e-14)
+
+
+def test_a_batch_of_sigmoids_has_the_class_as_its_last_index_and_a_shared_bias():
+    d = derive.gradient("-sum(sum(y[i, j]*log(sigmoid(z[i, j])) + (1 - y[i, j])*log(1 - sigmoid(z[i, j])), j), i)",
+                        wrt="b", define=["z[i, j] = sum(w[j, d]*x[i, d], d) + b[j]"])
+    s, y = _entries(d, "s", "y")
+    i, N = (sp.Symbol(n, integer=True, positive=True) for n in ("i", "N"))
+    assert d.result == sp.Sum(s[i, k] - y[i, k], (i, 1, N))
+    assert dict(d.setting.ranges)[i] == (1, N)
+    g = d.compile()
+    assert str(g) == "<compiled gradient: f(b=(K,), y=(N, K), w=(K, n), x=(N, n)) -> (K,)>"
+
+
+def test_a_row_of_a_matrix_inside_softmax_and_its_refusals():
+    from derive.parse import parse_expression
+    from derive.expr import Softmax
+    parsed = parse_expression("softmax(z[i] + tau*log(p))[j]")
+    node = parsed.expr
+    assert isinstance(node, Softmax) and parsed.ranks == {"z": 2, "p": 1}
+    assert node.at_index(k) == sp.IndexedBase("z")[sp.Symbol("i", integer=True, positive=True), k] + \
+        sp.Symbol("tau", real=True) * sp.log(sp.IndexedBase("p")[k])
+    with pytest.raises(derive.ArgumentError, match="a row of a matrix at an index other than j"):
+        parse_expression("softmax(z[j])[j]")
+    with pytest.raises(derive.ArgumentError, match="sum\\(y\\[i, j\\], j\\) = 1 for each example"):
+        derive.gradient(BATCH_CE, wrt="w", define=LINEAR, assume=["sum(y[i, j], i) = 1"])
+
+
+@pytest.mark.parametrize("cost, output", [
+    ("sum(sum(log(1 + exp(z[i, j])) - y[i, j]*z[i, j], j), i)", "s"),        # BCE through the softplus
+    ("sum(log(sum(exp(z[i, j]), j)) - sum(y[i, j]*z[i, j], j), i)", "o"),     # cross-entropy as log-sum-exp
+])
+def test_a_batch_written_out_as_framework_code_is_recognised_row_by_row(cost, output):
+    d = derive.gradient(cost, wrt="w", define=LINEAR)
+    p, y, x = _entries(d, output, "y", "x")
+    i, N = (sp.Symbol(n, integer=True, positive=True) for n in ("i", "N"))
+    assert d.steps[-2].expr == sp.Sum((p[i, k] - y[i, k]) * x[i, d.free_indices[1]], (i, 1, N))
+    assert str(d.result.matrix) == f"({output} - y).T*x"
+    assert d.verify(Ks=(2,), points=1).ok

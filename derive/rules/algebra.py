@@ -45,13 +45,19 @@ def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
             return None
         return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
                     formula=identity(d.expr, d.lhs))
-    held, brought = sp.Dummy("D", positive=True), sp.Dummy("B", positive=True)
-    work = expr.xreplace({denominator: held})
-    folded = _fold_quotient(work, d, numerator, denominator, held, brought)
-    if folded is None or folded == work:
+    new = expr
+    for at in _row_values(expr, d, denominator):  # o_ij := exp(z_ij)/S_i: once for each row i it occurs at
+        row_denominator = substitute(denominator, at)
+        held, brought = sp.Dummy("D", positive=True), sp.Dummy("B", positive=True)
+        work = new.xreplace({row_denominator: held})
+        folded = _fold_quotient(work, d, numerator, denominator, brought, at)
+        if folded == work:
+            continue
+        # the denominators the fold brings in stay apart, so that cancelling them is a step of its own
+        new = folded.xreplace({held: row_denominator, brought: Held(row_denominator)})
+    new = settle(new)
+    if new == expr:
         return None
-    # the denominators the fold brings in stay apart, so that cancelling them is a step of its own
-    new = settle(folded.xreplace({held: denominator, brought: Held(denominator)}))
     return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
                 formula=identity(d.expr, d.lhs))
 
@@ -77,22 +83,26 @@ def recognise(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
 
 
 def _recognise_logistic(expr: sp.Expr, d) -> tuple:
-    """(exp(g(w))/(1 + exp(g(w))) -> s_w, and that with 1 + exp(g(w)) -> 1/(1 - s_w) too) for every w."""
-    w = sp.Wild("w")
-    g = d.argument.xreplace({d.indices[0]: w})
+    """(exp(g(w))/(1 + exp(g(w))) -> s_w, and that with 1 + exp(g(w)) -> 1/(1 - s_w) too) for every w (every
+    (t, w) of a batch's s_ij)."""
+    wilds = tuple(sp.Wild(f"w{n}") for n, _ in enumerate(d.indices))
+    g = d.argument.xreplace(dict(zip(d.indices, wilds)))
+
+    def entry(m):
+        return d.symbol[tuple(m[w] for w in wilds)] if m and all(w in m for w in wilds) else None
 
     def whole(e):
         if not isinstance(e, sp.Mul):
             return None
         for f in e.args:
             m = f.match(1 / (1 + sp.exp(g)))
-            if m and w in m and sp.exp(g.xreplace(m)) in e.args:
-                return e.func(*[a for a in e.args if a not in (f, sp.exp(g.xreplace(m)))]) * d.symbol[m[w]]
+            if entry(m) is not None and sp.exp(g.xreplace(m)) in e.args:
+                return e.func(*[a for a in e.args if a not in (f, sp.exp(g.xreplace(m)))]) * entry(m)
         return None
 
     def plus(e):
         m = e.match(1 + sp.exp(g)) if isinstance(e, sp.Add) and len(e.args) == 2 else None
-        return 1 / (1 - d.symbol[m[w]]) if m and w in m else None
+        return 1 / (1 - entry(m)) if entry(m) is not None else None
 
     sigmoids = expr.replace(lambda e: whole(e) is not None, whole)
     return sigmoids, sigmoids.replace(lambda e: plus(e) is not None, plus)
@@ -117,7 +127,27 @@ def _fold_derivative(expr, d) -> Optional[Step]:
                 formula=identity(d.expr, d.lhs))
 
 
-def _fold_quotient(work, d, numerator, denominator, held, brought):
+def _row_values(expr, d, denominator) -> list:
+    """{row index: value} for every value the definition's row indices (those its denominator reads: the i of
+    o_ij := exp(z_ij)/sum_l exp(z_il)) take where that denominator occurs in ``expr``; [{}] without rows."""
+    rows = [i for i in d.indices if denominator.has(i)]
+    if not rows:
+        return [{}]
+    wilds = {i: sp.Wild(f"r_{i}", properties=[lambda e: e.is_Symbol or e.is_Integer]) for i in rows}
+    pattern = denominator.xreplace(wilds)
+    values = []
+    for s in expr.atoms(type(denominator)):
+        m = s.match(pattern)
+        if m is not None and all(w in m for w in wilds.values()):
+            value = {i: m[wilds[i]] for i in rows}
+            if value not in values:
+                values.append(value)
+    return sorted(values, key=lambda v: sp.default_sort_key(tuple(v.values())))
+
+
+def _fold_quotient(work, d, numerator, denominator, brought, at: dict):
+    """Every numerator(w) over the held denominator -> symbol_w (times ``brought``); the row indices of the
+    denominator (``at``: their values at this denominator) must match, not only the pattern."""
     wilds = [sp.Wild(f"w{n}") for n, _ in enumerate(d.indices)]
     power = sp.Wild("m")
     pattern = _power_pattern(numerator.xreplace(dict(zip(d.indices, wilds))), power)
@@ -128,7 +158,7 @@ def _fold_quotient(work, d, numerator, denominator, held, brought):
         n = m.get(power, sp.Integer(1)) if m is not None else None
         if m is None or any(w not in m for w in wilds) or not (n.is_Integer and n > 0):
             return None  # exp(-z_j) is no power of exp(z_j) to fold: 1/(o_j S) would bring the sum back
-        if any(m[wilds[n]] != d.indices[n] for n in fixed):
+        if any(m[wilds[n]] != at.get(d.indices[n], d.indices[n]) for n in fixed):
             return None
         return (d.symbol[tuple(m[w] for w in wilds)] * brought) ** m.get(power, sp.Integer(1))
 
@@ -318,11 +348,25 @@ def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step
     if new == expr and isinstance(lhs, sp.Sum):  # the same sum over another index name
         target = lhs.as_dummy()
         new = expr.replace(lambda n: isinstance(n, sp.Sum) and n.as_dummy() == target, lambda n: rhs)
+    if new == expr and isinstance(lhs, sp.Sum) and isinstance(lhs.function, sp.Indexed) and \
+            len(lhs.function.indices) > 1:  # sum_j y_ij = 1 holds for every row i: any row index
+        new = expr.replace(lambda n: _row_total(n, lhs), lambda n: rhs)
     if new == expr and isinstance(lhs, sp.Sum) and all(b.is_Integer for b in lhs.limits[0][1:]):
         new = _replace_written_out(expr, lhs, rhs)
     if new == expr:
         return None
     return Step(new, Rule.ASSUMPTION, f"use the assumption that {fact.text}", assumptions=(fact,))
+
+
+def _row_total(node, total: sp.Sum) -> bool:
+    """True when ``node`` is ``total`` (sum_j y_ij) at another row: sum_l y_hl over the same range."""
+    if not isinstance(node, sp.Sum) or len(node.limits) != 1 or not isinstance(node.function, sp.Indexed):
+        return False
+    (index, *bounds), = node.limits
+    entry, pattern = node.function, total.function
+    return (entry.base == pattern.base and len(entry.indices) == len(pattern.indices)
+            and tuple(bounds) == tuple(total.limits[0][1:]) and entry.indices[-1] == index
+            and index not in entry.indices[:-1])
 
 
 def _replace_written_out(expr, total: sp.Sum, value):

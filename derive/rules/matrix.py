@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[sp.Symbol] = None) -> Optional[Step]:
-    """f_i g_j + delta_ij h_i + sum_k M_ki v_k ... -> [f g^T + diag(h) + M^T v ...]_ij."""
+    """f_i g_j + delta_ij h_i + sum_k M_ki v_k + sum_n A_ni B_nj ... -> [f g^T + diag(h) + M^T v + A^T B ...]_ij."""
     setting = ctx.setting
     if not expr.has(rows) or (cols is not None and not expr.has(cols)) or isinstance(expr, Entry):
         return None
@@ -80,12 +80,8 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
         by_col = [f for f in rest if f.has(cols) and not f.has(rows)]
         both = [f for f in rest if f.has(rows) and f.has(cols)]
         if both:
-            if len(both) == 1 and isinstance(both[0], sp.Indexed) and not by_row and not by_col:
-                M = both[0]
-                if M.indices == (rows, cols):
-                    return coeff * matrix_symbol(M.base, (size(rows), size(cols)))
-                if M.indices == (cols, rows):
-                    return coeff * matrix_symbol(M.base, (size(cols), size(rows))).T
+            if len(both) == 1 and not by_row and not by_col:
+                return coeff * as_matrix(both[0], rows, cols)
             raise _Untranslatable(f"cannot write {term} as a matrix")
         if delta:
             if by_col:
@@ -98,11 +94,43 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
         right = hadamard_term(sp.Mul(*by_col), cols) if by_col else sp.OneMatrix(size(cols), 1)
         return coeff * left * right.T
 
+    def as_matrix(factor, r, c):
+        """A factor carrying the indices r and c, as a matrix with rows r and columns c: M_rc, M_cr^T, a
+        sum of such, or sum_i A_ir B_ic = [A^T B]_rc (the product over a summed axis, the examples of a batch)."""
+        if isinstance(factor, sp.Indexed) and set(factor.indices) == {r, c} and len(factor.indices) == 2:
+            if factor.indices == (r, c):
+                return matrix_symbol(factor.base, (size(r), size(c)))
+            return matrix_symbol(factor.base, (size(c), size(r))).T
+        if isinstance(factor, sp.Add):
+            return sp.MatAdd(*[scaled(t, r, c) for t in factor.args])
+        if isinstance(factor, sp.Sum) and len(factor.limits) == 1:
+            i = factor.limits[0][0]
+            coeff, parts = _split(factor.function, r, c, i)
+            left = [f for f in parts if f.has(r) and not f.has(c)]
+            right = [f for f in parts if f.has(c) and not f.has(r)]
+            if len(left) != 1 or len(right) != 1 or len(parts) != 2 or not left[0].has(i) or not right[0].has(i):
+                raise _Untranslatable(f"cannot write {factor} as a matrix product")
+            a = as_matrix(left[0], i, r)
+            if isinstance(a, sp.MatAdd):  # (O - Y)^T X as its source writes it, not O^T X - Y^T X
+                placeholder = sp.MatrixSymbol(f"_transposed{len(kept)}", a.shape[1], a.shape[0])
+                kept[placeholder] = sp.Transpose(a)
+                return coeff * placeholder * as_matrix(right[0], i, c)
+            return coeff * a.T * as_matrix(right[0], i, c)
+        raise _Untranslatable(f"cannot write {factor} as a matrix")
+
+    def scaled(term, r, c):
+        coeff, parts = _split(term, r, c)
+        if len(parts) != 1:
+            raise _Untranslatable(f"cannot write {term} as a matrix")
+        return coeff * as_matrix(parts[0], r, c)
+
+    kept: dict = {}  # placeholder -> a transposed sum the canonical form would multiply out
+
     term_form = hadamard_term if cols is None else outer_term
     matrix = None
     for form in (expr, sp.expand(expr)):  # as written first, multiplied out if need be
         try:
-            matrix = sp.MatAdd(*[term_form(t) for t in sp.Add.make_args(form)]).doit()
+            matrix = sp.MatAdd(*[term_form(t) for t in sp.Add.make_args(form)]).doit().xreplace(kept)
             break
         except _Untranslatable:
             vectors.clear()

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-DIMS = {"K": 4, "D": 3, "H": 5}   # classes, input features, hidden units
+DIMS = {"K": 4, "D": 3, "H": 5, "N": 3}   # classes, input features, hidden units, examples of a batch cost
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +42,7 @@ class CostRecord:
     scalars: Dict[str, float] = dataclasses.field(default_factory=dict)   # parameters and sample values
     shared: Tuple[str, ...] = ()              # inputs without an example axis (define'd layer weights)
     note: str = ""
+    batch: bool = False                       # the cost sums over a batch itself (z[i, j]): inputs are whole
 
     @property
     def textbook_ops(self) -> int:
@@ -83,20 +84,24 @@ def logsumexp(z):
 
 
 def sample(rec: CostRecord, rng: np.random.Generator, N: int):
-    """Inputs for N examples: (batch dict for derive's compiled function, list of N per-example dicts)."""
+    """Inputs for N examples: (batch dict for derive's compiled function, list of N per-example dicts).
+    A batch cost is one "example": its inputs carry their own example axis (DIMS["N"] rows)."""
+    N = 1 if rec.batch else N
     batch, rows = {}, [dict(rec.scalars) for _ in range(N)]
     for name, dom in rec.inputs.items():
         shape = tuple(DIMS[s] for s in dom.shape)
-        n = 1 if name in rec.shared else N
+        n = 1 if name in rec.shared or rec.batch else N
         arr = np.stack([_draw(dom.kind, shape, rng) for _ in range(n)])
-        batch[name] = arr[0] if name in rec.shared else arr
+        batch[name] = arr[0] if name in rec.shared or rec.batch else arr
         for i in range(N):
-            rows[i][name] = arr[0] if name in rec.shared else arr[i]
+            rows[i][name] = arr[0] if name in rec.shared or rec.batch else arr[i]
     batch.update(rec.scalars)
     return batch, rows
 
 
 def _draw(kind, shape, rng):
+    if len(shape) == 2 and kind in ("simplex", "onehot", "logprob"):  # a batch of targets: row by row
+        return np.stack([_draw(kind, shape[1:], rng) for _ in range(shape[0])])
     K = shape[-1] if shape else 1
     if kind == "real":
         return rng.normal(size=shape) * 1.5
@@ -640,6 +645,93 @@ add(CostRecord(
     numpy_cost=lambda v: (softplus(v["w"] @ v["x"]) - v["y"] * (v["w"] @ v["x"])).sum(),
     textbook="(s[k] - y[k])*x[e]",
     numpy_gradient=lambda v: np.outer(sigmoid(v["w"] @ v["x"]) - v["y"], v["x"])))
+
+# -- batches: the cost names its example axis, z[i, j], and sums or averages over it ----------------------
+
+ROWS = ("sum(y[i, j], j) = 1",)
+NK, ND = Domain("real", ("N", "K")), Domain("real", ("N", "D"))
+CS231N = "https://cs231n.github.io/neural-networks-case-study/"
+
+
+def _softmax_rows(z):
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def _ce_rows(z, y):
+    return -(y * np.log(_softmax_rows(z))).sum()
+
+
+add(CostRecord(
+    id="batch_softmax_ce_matrix",
+    source="CS231n, Putting it together: training a softmax classifier: data_loss = sum_i -log p_i,y_i / N, "
+           "dW = X^T (P - Y) / N, " + CS231N + "; PyTorch CrossEntropyLoss(reduction='mean'), sum_n l_n / N",
+    cost="-sum(sum(y[i, j]*log(softmax(z[i])[j]), j), i)/N",
+    wrt="w", define=("z[i, j] = sum(w[j, d]*x[i, d], d)",), assume=ROWS, batch=True,
+    inputs={"w": Domain("real", ("K", "D")), "x": ND, "y": Domain("onehot", ("N", "K"))},
+    numpy_cost=lambda v: _ce_rows(v["x"] @ v["w"].T, v["y"]) / len(v["x"]),
+    textbook="Sum((o[i, k] - y[i, k])*x[i, e], (i, 1, N))/N",
+    numpy_gradient=lambda v: (_softmax_rows(v["x"] @ v["w"].T) - v["y"]).T @ v["x"] / len(v["x"]),
+    note="a batch cost; derive adds the matrix form [(O - Y)^T X / N]_ke"))
+
+add(CostRecord(
+    id="batch_softmax_ce_bias",
+    source="CS231n, Putting it together: training a softmax classifier: db = sum over the examples of dscores, "
+           "dscores = (P - Y) / N, " + CS231N,
+    cost="-sum(sum(y[i, j]*log(softmax(z[i])[j]), j), i)/N",
+    wrt="b", define=("z[i, j] = sum(w[j, d]*x[i, d], d) + b[j]",), assume=ROWS, batch=True,
+    inputs={"w": Domain("real", ("K", "D")), "b": R, "x": ND, "y": Domain("onehot", ("N", "K"))},
+    numpy_cost=lambda v: _ce_rows(v["x"] @ v["w"].T + v["b"], v["y"]) / len(v["x"]),
+    textbook="Sum(o[i, k] - y[i, k], (i, 1, N))/N",
+    numpy_gradient=lambda v: (_softmax_rows(v["x"] @ v["w"].T + v["b"]) - v["y"]).sum(0) / len(v["x"])))
+
+add(CostRecord(
+    id="batch_bce_mean_matrix",
+    source="PyTorch BCEWithLogitsLoss(reduction='mean') over an (N, C) batch: the mean of every element's "
+           "-[y log sigma(x) + (1 - y) log(1 - sigma(x))], " + TORCH + "BCEWithLogitsLoss.html",
+    cost="-sum(sum(y[i, j]*log(sigmoid(z[i, j])) + (1 - y[i, j])*log(1 - sigmoid(z[i, j])), j), i)/(N*K)",
+    wrt="w", define=("z[i, j] = sum(w[j, d]*x[i, d], d)",), batch=True,
+    inputs={"w": Domain("real", ("K", "D")), "x": ND, "y": Domain("binary", ("N", "K"))},
+    numpy_cost=lambda v: (softplus(v["x"] @ v["w"].T) - v["y"] * (v["x"] @ v["w"].T)).sum() / v["y"].size,
+    textbook="Sum((s[i, k] - y[i, k])*x[i, e], (i, 1, N))/(N*K)",
+    numpy_gradient=lambda v: (sigmoid(v["x"] @ v["w"].T) - v["y"]).T @ v["x"] / v["y"].size))
+
+add(CostRecord(
+    id="batch_log_softmax_nll_sum",
+    source="PyTorch NLLLoss(reduction='sum') on LogSoftmax outputs: sum_n -x_n,y_n, " + TORCH + "NLLLoss.html",
+    cost="-sum(sum(y[i, j]*log_softmax(z[i])[j], j), i)",
+    wrt="w", define=("z[i, j] = sum(w[j, d]*x[i, d], d)",), assume=ROWS, batch=True,
+    inputs={"w": Domain("real", ("K", "D")), "x": ND, "y": Domain("onehot", ("N", "K"))},
+    numpy_cost=lambda v: _ce_rows(v["x"] @ v["w"].T, v["y"]),
+    textbook="Sum((o[i, k] - y[i, k])*x[i, e], (i, 1, N))",
+    numpy_gradient=lambda v: (_softmax_rows(v["x"] @ v["w"].T) - v["y"]).T @ v["x"]))
+
+add(CostRecord(
+    id="batch_hidden_tanh_ce_w2",
+    source="Bishop 2006, Pattern Recognition and Machine Learning, 5.3 (eq. 5.11 and 5.46): E = sum_n E_n, "
+           "grad E = sum_n grad E_n; tanh hidden units, dE_n/dw_kj^(2) = delta_k z_j",
+    cost="-sum(sum(y[i, j]*log(softmax(z[i])[j]), j), i)",
+    wrt="w2", define=("h[i, a] = tanh(sum(w1[a, d]*x[i, d], d))", "z[i, j] = sum(w2[j, a]*h[i, a], a)"),
+    assume=ROWS, batch=True,
+    inputs={"w1": Domain("real", ("H", "D")), "w2": Domain("real", ("K", "H")), "x": ND,
+            "y": Domain("onehot", ("N", "K"))},
+    numpy_cost=lambda v: _ce_rows(np.tanh(v["x"] @ v["w1"].T) @ v["w2"].T, v["y"]),
+    textbook="Sum((o[i, k] - y[i, k])*h[i, e], (i, 1, N))",
+    numpy_gradient=lambda v: (lambda h: (_softmax_rows(h @ v["w2"].T) - v["y"]).T @ h)(np.tanh(v["x"] @ v["w1"].T))))
+
+add(CostRecord(
+    id="attention_scores_query",
+    source="Luong, Pham, Manning 2015, Effective Approaches to Attention-based Neural Machine Translation "
+           "(arXiv:1508.04025), dot score score(h_t, h_s) = h_t^T h_s, a_t = softmax over s; trained as a pointer "
+           "(Vinyals et al. 2015, Pointer Networks, arXiv:1506.03134): -log a_t at the target position",
+    cost="-sum(y[j]*log(softmax(a)[j]), j)",
+    wrt="q", define=("a[j] = sum(k[j, d]*q[d], d)",), assume=SIMPLEX,
+    inputs={"k": Domain("real", ("K", "D")), "q": Domain("real", ("D",)), "y": Domain("onehot")},
+    shared=("k",),
+    numpy_cost=lambda v: _ce({"z": v["k"] @ v["q"], "y": v["y"]}),
+    textbook="Sum((o[j] - y[j])*k[j, e], (j, 1, K))",
+    numpy_gradient=lambda v: v["k"].T @ (softmax(v["k"] @ v["q"]) - v["y"]),
+    note="keys k shared, one query per example"))
 
 BY_ID = {r.id: r for r in COSTS}
 assert len(BY_ID) == len(COSTS), "duplicate ids"
