@@ -179,3 +179,15 @@ def test_help_shows_scalars_and_sizes_no_array_carries():
     assert "z: (N, K) or (K,) for one example" in text and "eps: a real number (a scalar parameter)" in text
     h = derive.gradient("-sum(y[j]*log(softmax(z)[j]), j)", wrt="z", assume=["sum(y[j], j) = 1"])
     assert inspect.signature(h.compile()).return_annotation == "(N, K)"
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_a_library_error_the_checks_missed_is_still_a_named_error(backend, monkeypatch):
+    backend_library(backend)
+    g = derive.softmax_ce().compile(backend=backend)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+    monkeypatch.setattr(g.compiled, "run", broken)
+    with pytest.raises(derive.ArgumentError, match=r"^z, y: cannot be evaluated with these shapes .*mat1"):
+        g(z=table.Z, y=table.Y)

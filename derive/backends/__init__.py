@@ -19,7 +19,7 @@ import importlib
 
 import numpy as np
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, DeriveError
 from ..inputs import precision
 
 BACKENDS = {"numpy": None, "jax": ("jax", "derive[jax]", "pip install jax jaxlib"),
@@ -84,4 +84,10 @@ class BackendGradient:
                 """The pure function of the arrays that the library traces (jax.jit) or runs."""
                 return self.compiled.run(dict(_meta, scalars=scalars), dict(zip(names, arrays)), ops)
             self._runs[key] = ops.jit(evaluate)
-        return self._runs[key](arrays, scalars)
+        try:
+            return self._runs[key](arrays, scalars)
+        except DeriveError:
+            raise
+        except (ValueError, KeyError, IndexError, RuntimeError) as error:  # a layout the checks missed: named
+            raise ArgumentError(", ".join(names), f"cannot be evaluated with these shapes for {self.name} "
+                                                  f"({self.backend}): {error}") from None
