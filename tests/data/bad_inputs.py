@@ -11,6 +11,17 @@ Run as a script to count the outcomes per backend (the closing figures of issue 
 
     PYTHONPATH=. python tests/data/bad_inputs.py
 
+Measured on 2026-12-03 (344 cases: 239 to refuse, 105 valid), before (main at 1d7bc8d) -> after:
+
+    numpy            clear 221 -> 239, accepted 74 -> 105; silent 13 (masked arrays, float32 rows off
+                     by 2e-4), wrong argument 4, unclear 1, valid refused 31 -> 0
+    torch            clear 34 -> 239, accepted 70 -> 105; silent 109, unclear 51, wrong argument 45,
+                     valid refused 32, wrong result 3 -> 0
+    torch (tensors)  clear 34 -> 239, accepted 60 -> 105; silent 85, unclear 75, wrong argument 45,
+                     valid refused 43, wrong result 2 -> 0
+    jax              clear 34 -> 239, accepted 74 -> 105; silent 109, unclear 51, wrong argument 45,
+                     valid refused 28, wrong result 3 -> 0  (jax arrays: the same, silent 107, unclear 53)
+
 The module uses derive's public API only (the catalogue entries, derive.gradient, compile(backend=...)),
 so the same table runs against an older checkout (PYTHONPATH=/tmp/old python .../bad_inputs.py).
 """
