@@ -33,7 +33,7 @@ import sympy as sp
 from .errors import ArgumentError, ArgumentTypeError
 from .expr import Entry
 from .inputs import (check_array, check_classes, check_labels, check_names, check_positive, check_scalar,  # noqa: F401
-                     check_size, check_targets)
+                     check_size, check_targets, precision)
 from .model import Derivation
 from .numeric import FORMS
 from .tensor import BATCH, DefinitionProgram, Overflow, Program, Tensor, bounded, first_not_finite
@@ -301,10 +301,12 @@ class ArrayGradient:
         return f"<compiled {self.name}: f({args}) -> {self.result_shape()}>"
 
     # -- the boundary: every backend checks its inputs here --------------------------------
-    def checked(self, kwargs: dict) -> dict:
+    def checked(self, kwargs: dict, given: dict = None) -> dict:
         """The inputs checked and laid out: {'arrays': name -> checked NumPy array (or Unseen), 'scalars',
-        'sizes': size symbol -> length, 'N': the number of examples or None for one example}."""
+        'sizes': size symbol -> length, 'N': the number of examples or None for one example}. ``given``:
+        the float type each input was passed in (``precision``), when ``kwargs`` hold copies read on the host."""
         check_names(self.name, kwargs, self.inputs)
+        given = given or {n: precision(v) for n, v in kwargs.items()}
         arrays = {}
         for a in self.arguments:
             arrays[a.name] = check_array(a.name, kwargs[a.name], a.ranks(), finite=a.name not in self.targets,
@@ -346,7 +348,8 @@ class ArrayGradient:
             raise ArgumentError(name, f"needs at least 2 classes on its axis K, got shape {tuple(arrays[name].shape)}")
         for n, kind in self.targets.items():
             if n in arrays:
-                check_targets(n, arrays[n], kind, " (derive it with normalized_targets=False for other targets)")
+                check_targets(n, arrays[n], kind, " (derive it with normalized_targets=False for other targets)",
+                              given[n])
         for n in self._logs:
             check_positive(n, arrays[n])
         hint = {s: (f"; {s} is a scalar parameter of the cost: to give one value per class, define the vector "
@@ -440,9 +443,11 @@ class RegressionGradient:
         t, x, y = self.names
         return f"<compiled {self.name}: f({t}=(K, n+1), {x}=(m, n), {y}=(m, K)) -> (K, n+1)>"
 
-    def checked(self, kwargs: dict) -> dict:
-        """The inputs checked (the same for every backend): {'arrays': name -> checked array}."""
+    def checked(self, kwargs: dict, given: dict = None) -> dict:
+        """The inputs checked (the same for every backend): {'arrays': name -> checked array}; ``given`` as
+        ArrayGradient.checked's."""
         check_names(self.name, kwargs, self.names)
+        given = given or {n: precision(v) for n, v in kwargs.items()}
         t, x, y = self.names
         theta = check_array(t, kwargs[t], (2,))
         X = check_array(x, kwargs[x], (2,))
@@ -453,7 +458,7 @@ class RegressionGradient:
                                    f"{tuple(X.shape)}, got shape {tuple(theta.shape)}")
         if tuple(Y.shape) != (X.shape[0], K):
             raise ArgumentError(y, f"must have shape (m, K) = {(X.shape[0], K)}, got {tuple(Y.shape)}")
-        check_targets(y, Y, "simplex", "")
+        check_targets(y, Y, "simplex", "", given[y])
         return {"arrays": {t: theta, x: X, y: Y}}
 
     def run(self, call: dict, arrays: dict, ops=None):
@@ -498,7 +503,7 @@ class LabelGradient:
         w, x, label = self.names
         return f"<compiled {self.name}: f({w}=(K, n), {x}=(m, n), {label}=(m,) in 0..K-1) -> (K, n)>"
 
-    def checked(self, kwargs: dict) -> dict:
+    def checked(self, kwargs: dict, given: dict = None) -> dict:
         """The inputs checked (the same for every backend): {'arrays': name -> checked array}."""
         check_names(self.name, kwargs, self.names)
         wn, xn, ln = self.names
@@ -572,7 +577,7 @@ class Backprop:
                                      f"got shape {X.shape}")
         if Y.shape != (X.shape[0], weights[-1].shape[0]):
             raise ArgumentError("y", f"must have shape {(X.shape[0], weights[-1].shape[0])}, got {Y.shape}")
-        check_targets("y", Y, "one_hot", "")
+        check_targets("y", Y, "one_hot", "", precision(kwargs["y"]))
         if X.shape[0] == 0:
             raise ArgumentError("x", "has no rows: the gradient of the mean cost over N = 0 examples is undefined")
         with np.errstate(**_QUIET):

@@ -9,8 +9,9 @@ argument. What is refused:
 - a bool, complex, object or string dtype (integers are read as float64; float16 as float64);
 - a NumPy masked array (its mask would be ignored: pass ``a.filled(value)`` or drop the masked rows);
 - a shape other than the argument's (``Argument.shape``), NaN or infinity;
-- targets the derivation assumes normalised whose rows are not within ``tolerance(dtype, K)`` of the
-  simplex (``TARGET_TOLERANCE``: per class, 1e-5 in float32 and 1e-8 in float64);
+- targets the derivation assumes normalised whose rows are not within ``tolerance(precision, K)`` of the
+  simplex (``TARGET_TOLERANCE``, per class, by the float type the targets were given in: 1e-6 in float64,
+  1e-5 in float32, 2e-3 in float16, 1.6e-2 in bfloat16);
 - an argument the closed form takes the logarithm of with an entry <= 0;
 - a scalar parameter that is not one finite real number, a size that is not a positive integer.
 
@@ -28,16 +29,32 @@ from .errors import ArgumentError, ArgumentTypeError
 from .numeric import all_finite, rowsum
 from .tensor import first_not_finite
 
-# How far a row of targets assumed normalised may be from the simplex, per class, by dtype: about 80
-# float32 and 45 million float64 rounding errors per class, far above the rounding of a normalised row
-# (a few units of the last place per class), far below a mistake (a row of 0.3333 three times is 1e-4
-# off, refused in float32).
-TARGET_TOLERANCE = {"float32": 1e-5, "float64": 1e-8}
+# How far a row of targets assumed normalised may be from the simplex, per class, by the float type the
+# targets were given in. A row normalised in that type is off by a few units of its last place in all
+# (measured: float32 softmax rows at most 3.6e-7 off for K = 2..10000, float16 Dirichlet rows 3.7e-4),
+# at worst K of them (a sum added up one class at a time). The tolerance is about 80 of those units per
+# class in float32 (1.2e-7 each), 2 in float16 (9.8e-4) and bfloat16 (7.8e-3), so no normalised row is
+# refused; float64 allows 1e-6 per class, because float64 targets are often float32 ones converted (rows
+# 3e-7 off, which a float64-sized tolerance would refuse). A mistake is far larger: a row of 0.3333 three
+# times is 1e-4 off, rows of counts or logits are off by 1 or more; a float32 row 2e-4 off is refused up to
+# K = 19 classes.
+TARGET_TOLERANCE = {"float64": 1e-6, "float32": 1e-5, "float16": 2e-3, "bfloat16": 1.6e-2}
 
 
-def tolerance(dtype, classes: int) -> float:
-    """The largest |row sum - 1| accepted for targets assumed normalised (and the most negative entry)."""
-    return TARGET_TOLERANCE[np.dtype(dtype).name] * max(1, classes)
+def precision(value) -> str:
+    """The float type ``value``'s entries were given in, as a key of TARGET_TOLERANCE: the name of its dtype
+    for a NumPy, PyTorch or JAX float array (float16 and bfloat16 included, though they are computed in
+    float64), float64 for anything else (integers, lists, Python numbers)."""
+    dtype = getattr(value, "dtype", None)
+    name = getattr(dtype, "name", None) or str(dtype).rsplit(".", 1)[-1]  # torch.float16 has no .name
+    return name if name in TARGET_TOLERANCE else "float64"
+
+
+def tolerance(given: str, classes: int) -> float:
+    """The largest |row sum - 1| accepted for targets assumed normalised (and the most negative entry), for
+    targets given in the float type ``given`` (a TARGET_TOLERANCE key, or a NumPy dtype)."""
+    key = given if given in TARGET_TOLERANCE else precision(np.empty(0, dtype=given))
+    return TARGET_TOLERANCE[key] * max(1, classes)
 
 
 @dataclass(frozen=True)
@@ -119,17 +136,19 @@ def check_classes(name: str, a, K) -> int:
     return a.shape[0]
 
 
-def check_targets(name: str, a, kind: str, hint: str) -> None:
-    """Rows on the probability simplex (or one-hot), as the derivation assumes, within ``tolerance``."""
+def check_targets(name: str, a, kind: str, hint: str, given: str = "") -> None:
+    """Rows on the probability simplex (or one-hot), as the derivation assumes, within ``tolerance`` for
+    the float type ``given`` the caller passed them in (``precision`` of the raw value; default a's)."""
     if isinstance(a, Unseen) or not a.size:
         return
-    tol = tolerance(a.dtype, a.shape[-1])
+    given = given or precision(a)
+    tol = tolerance(given, a.shape[-1])
     sums = rowsum(a)
     if not np.isfinite(sums).all():  # a row sum is finite only when each of its entries is
         not_finite(name, a)
     if a.min() < -tol or np.abs(sums - 1).max() > tol:
         raise ArgumentError(name, f"each row must be non-negative and sum to 1 (within {tol:.2g} for "
-                                  f"{a.dtype}): the derivation assumes it{hint}")
+                                  f"{given} targets over {a.shape[-1]} classes): the derivation assumes it{hint}")
     if kind == "one_hot" and not np.all((a == 0) | (a == 1)):
         raise ArgumentError(name, "each row must be one-hot (zeros and a single one): the derivation assumes it")
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import ArgumentError
+import numpy as np
+
+from ..errors import ArgumentError, DeriveError
+from ..inputs import precision
 
 BACKENDS = {"numpy": None, "jax": ("jax", "derive[jax]", "pip install jax jaxlib"),
             "torch": ("torch", "derive[torch]", "pip install torch==2.13.0")}
@@ -68,9 +71,12 @@ class BackendGradient:
     def __call__(self, **kwargs):
         ops = self.ops
         labels = self.compiled.inputs[-1] if self.interface == "labels" else None
-        call = self.compiled.checked({n: ops.host(v) for n, v in kwargs.items()})
+        call = self.compiled.checked({n: ops.host(v) for n, v in kwargs.items()},
+                                     {n: precision(v) for n, v in kwargs.items()})
         names = tuple(call["arrays"])
-        arrays = tuple(ops.from_checked(kwargs[n], call["arrays"][n], label=n == labels) for n in names)
+        # one float type for every array, as NumPy's type promotion gives (float32 with float64 is float64)
+        dtype = np.result_type(*(call["arrays"][n].dtype for n in names if n != labels))
+        arrays = tuple(ops.from_checked(kwargs[n], call["arrays"][n], "int64" if n == labels else dtype) for n in names)
         scalars = call.get("scalars", {})
         key = (call.get("N"), tuple(sorted(call.get("sizes", {}).items())))
         if key not in self._runs:
@@ -78,4 +84,10 @@ class BackendGradient:
                 """The pure function of the arrays that the library traces (jax.jit) or runs."""
                 return self.compiled.run(dict(_meta, scalars=scalars), dict(zip(names, arrays)), ops)
             self._runs[key] = ops.jit(evaluate)
-        return self._runs[key](arrays, scalars)
+        try:
+            return self._runs[key](arrays, scalars)
+        except DeriveError:
+            raise
+        except (ValueError, KeyError, IndexError, RuntimeError) as error:  # a layout the checks missed: named
+            raise ArgumentError(", ".join(names), f"cannot be evaluated with these shapes for {self.name} "
+                                                  f"({self.backend}): {error}") from None

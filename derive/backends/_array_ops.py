@@ -16,9 +16,10 @@ class ArrayOps:
         values cannot be read), anything else unchanged."""
         raise NotImplementedError
 
-    def from_checked(self, value, checked, label: bool = False):
-        """The library's array for the input ``value`` that the checks turned into ``checked``: ``value``
-        itself when it is already the library's array, in the checked dtype; else ``checked`` converted."""
+    def from_checked(self, value, checked, dtype):
+        """The library's array for the input ``value`` that the checks turned into ``checked``, in the NumPy
+        dtype ``dtype`` (the float type every array of the call is computed in, or int64 for labels):
+        ``value`` itself when it is already the library's array (it keeps its device), else ``checked``."""
         raise NotImplementedError
 
     def permute(self, a, order):

@@ -23,13 +23,11 @@ class JaxOps(ArrayOps):
             value = value.astype(jnp.float32)
         return np.asarray(value)
 
-    def from_checked(self, value, checked, label: bool = False):
-        kind = np.dtype(checked.dtype)
-        wanted = np.int64 if label else (kind if kind.kind == "f" else np.float64)
-        dtype = jax.dtypes.canonicalize_dtype(wanted)  # float32 (int32) unless jax_enable_x64
+    def from_checked(self, value, checked, dtype):
+        dtype = jax.dtypes.canonicalize_dtype(np.dtype(dtype))  # float32 (int32) unless jax_enable_x64
         if isinstance(value, jax.Array):
             return value if value.dtype == dtype else value.astype(dtype)
-        return jnp.asarray(np.asarray(checked).astype(dtype, copy=False))
+        return jnp.asarray(np.asarray(checked).astype(dtype))
 
     def permute(self, a, order):
         return jnp.transpose(a, order)

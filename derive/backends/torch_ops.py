@@ -19,11 +19,11 @@ class TorchOps(ArrayOps):
             t = t.to(torch.float64)
         return t.cpu().numpy()
 
-    def from_checked(self, value, checked, label: bool = False):
-        dtype = torch.int64 if label else getattr(torch, np.dtype(checked.dtype).name)
+    def from_checked(self, value, checked, dtype):
+        wanted = getattr(torch, np.dtype(dtype).name)
         if isinstance(value, torch.Tensor):
-            return value if value.dtype == dtype else value.to(dtype)
-        return torch.as_tensor(np.asarray(checked)).to(dtype)
+            return value if value.dtype == wanted else value.to(wanted)
+        return torch.as_tensor(np.asarray(checked).astype(dtype))
 
     def permute(self, a, order):
         return a.permute(*order)
