@@ -125,12 +125,21 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                     names.counts.add(len(parsed_one.args))
         if not chain.display:
             continue
+        start = _definition_prefix(chain, exprs, defined, names)  # E = -sum y log p = ...: the first '=' defines E
+        if start:
+            d = as_definition(exprs[0], exprs[start], defined)
+            defined[definition_key(d)] = d
+            versions.setdefault(definition_key(d), []).append((number, d))
+            where.setdefault(definition_key(d), (chain.pieces[1].line, chain.pieces[0].text, chain.pieces[1].text, number))
+            for k in range(1, start + 1):
+                claims.append(Claim(chain.pieces[k].line, chain.pieces[k - 1].text, chain.pieces[k].text, chain=number,
+                                    lhs_line=chain.pieces[k - 1].line, verdict="holds", reason="a definition"))
         run_claims, run_exprs = [], []
         conditions = prose_conditions(chain.before, names, chain.after)
         exprs = [read_primes(e, exprs[0]) if not isinstance(e, Unreadable) else e for e in exprs]
         if values:
             exprs = [e.xreplace(values) if not isinstance(e, Unreadable) else e for e in exprs]
-        for k in range(1, len(exprs)):
+        for k in range(start + 1, len(exprs)):
             a, b = exprs[k - 1], exprs[k]
             claim = Claim(chain.pieces[k].line, chain.pieces[k - 1].text, chain.pieces[k].text, chain=number,
                           lhs_line=chain.pieces[k - 1].line,
@@ -215,7 +224,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
               for _, exprs, _ in work for e in exprs for n in e.atoms(sp.Derivative) for v in n.variables}
     splits = case_splits(work)
     runs: dict = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
-    for run_claims, run_exprs, conditions in split_unknown(work, known):
+    for run_claims, run_exprs, conditions in split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()
@@ -236,6 +245,28 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
 
 
 # -- reading the notation of a document ------------------------------------------------------------
+
+def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
+    """How many leading links of a chain define its first name: ``L = -\\sum_j y_j \\log p_j = ...`` defines L (1),
+    ``y_i = f(x_i) = \\log(...) = ...`` defines y_i through the name f (2); 0 when the chain starts with a claim."""
+    if len(exprs) < 3 or any(isinstance(e, Unreadable) for e in exprs[:2]):
+        return 0
+    k = 1
+    while k + 1 < len(exprs) and isinstance(exprs[k], sp.Symbol) and not exprs[k].is_integer \
+            and str(exprs[k]) not in defined and str(exprs[k]) not in names.bases and not isinstance(exprs[k + 1], Unreadable):
+        k += 1
+    if isinstance(exprs[k], Unreadable) or isinstance(exprs[0], sp.Derivative):
+        return 0
+    d = as_definition(exprs[0], exprs[k], defined)
+    if d is None or not looks_defining(d) or any(str(x) in names.bases for x in bare_symbols(exprs[k])):
+        return 0
+    return k
+
+def _input_names(d) -> set:
+    """The names a definition's right-hand side uses (W, a, b of z = W a + b)."""
+    return {str(a.base) for a in d.expr.atoms(sp.Indexed)} | {str(x) for x in d.expr.free_symbols
+                                                                if isinstance(x, sp.Symbol)}
+
 
 def _texts(argument: str, value) -> tuple:
     if isinstance(value, str):

@@ -39,7 +39,8 @@ _DISPLAY = re.compile(
     r"\$\$(?P<dd>.*?)\$\$"
     r"|\\\\\[(?P<md>.*?)\\\\\]"
     r"|(?<!\\)\\\[(?P<br>.*?)\\\]"
-    r"|\\begin\{(?P<env>equation|align|gather|eqnarray|multline)(?P<star>\*?)\}(?P<body>.*?)\\end\{(?P=env)(?P=star)\}",
+    r"|\\begin\{(?P<env>equation|align|gather|eqnarray|multline)(?P<star>\*?)\}(?P<body>.*?)\\end\{(?P=env)(?P=star)\}"
+    r"|(?<![\\$])\$(?P<al>\s*\\begin\{aligned\}.*?\\end\{aligned\}\s*)\$",
     re.DOTALL)
 _INLINE = re.compile(r"(?<![\\$])\$(?P<d>[^$\n]+?)\$(?!\$)|\\\\\((?P<md>.*?)\\\\\)|(?<!\\)\\\((?P<p>.*?)\\\)",
                      re.DOTALL)
@@ -89,7 +90,24 @@ def _clean(body: str) -> str:
     body = _unwrap(body, r"\underbrace", keep_second=False, drop_script=True)
     body = _unwrap(body, r"\cancel", keep_second=False)
     body = _unwrap(body, r"\bcancel", keep_second=False)
+    body = _unwrap(body, r"\boxed", keep_second=False)
+    body = _unwrap(body, r"\bbox", keep_second=False)
+    body = _unwrap(body, r"\underset", keep_second=True)
+    body = _unbrace(body, "\\eqalign")
     return body
+
+
+def _unbrace(body: str, command: str) -> str:
+    """\\eqalign{ rows } -> its rows (the command and its braces blanked, so the rows split as in align)."""
+    while True:
+        n = body.find(command + "{")
+        if n < 0:
+            return body
+        start = n + len(command)
+        end = _brace_end(body, start)
+        if end < 0:
+            return body
+        body = body[:n] + " " * (len(command) + 1) + body[start + 1:end - 1] + " " + body[end:]
 
 
 def _brace_end(text: str, start: int) -> int:
@@ -143,7 +161,7 @@ def _unwrap(body: str, command: str, keep_second: bool, drop_script: bool = Fals
 
 
 _JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\text\b|\\tag\b|\\mbox\{(?!\s*(?:log|ln|exp|e)\s*\})|\\hbox|\\mathrm\{where|\\text\{")
-_ROW = re.compile(r"\\\\+|\\newline\b")
+_ROW = re.compile(r"\\\\+(?:\s*\[\s*-?[0-9.]+\s*(?:em|ex|pt|mm|cm)\s*\])?|\\newline\b|\\cr\b")
 
 
 def _depths(text: str) -> list:
@@ -228,7 +246,7 @@ def chains(source: str) -> list:
     taken = []
     last_end = 0
     for number, m in enumerate(_DISPLAY.finditer(source)):
-        group = next(g for g in ("dd", "md", "br", "body") if m.group(g) is not None)
+        group = next(g for g in ("dd", "md", "br", "body", "al") if m.group(g) is not None)
         body, offset = m.group(group), m.start(group)
         before = source[last_end:m.start()]
         last_end = m.end()

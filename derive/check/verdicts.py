@@ -19,13 +19,22 @@ from .reading import free_indices, private_bounds, unique_facts, with_kernel
 EXPECTED_CHAINS = 5   # chains whose first wrong claim gets the engine's closed form (each costs a derivation)
 
 
-def _unknown_function(e, known: set) -> str:
-    """The name of an undefined quantity differentiated in ``e`` (its derivative would be read as 0), or ''."""
+def _unknown_function(e, known: set, defined: Optional[dict] = None) -> str:
+    """The name of an undefined quantity differentiated in ``e`` (its derivative would be read as 0), or ''. With
+    ``defined`` (each name the document defines -> the names its definition uses), a name that is only an input
+    (a^L in C = sum (y - a^L)^2) differentiated with respect to another name (da^L_k/dz^L_j) is undefined too: the
+    author treats it as a function, and reading it as a constant would make the claim say 0. Two inputs of one
+    definition (b and W of z = W a + b) are independent: db/dW is 0; so is an input differentiated with respect to
+    a defined name (db^{l+1}/dz^l, where z^l is defined)."""
     for n in e.atoms(sp.Derivative):
         f = n.expr
         for atom in [f] if isinstance(f, (sp.Symbol, sp.Indexed)) else []:
             name = str(atom.base) if isinstance(atom, sp.Indexed) else str(atom)
             if name not in known:
+                return name
+            wrt = {str(v.base) if isinstance(v, sp.Indexed) else str(v) for v in n.variables}
+            if defined and name not in defined and name not in wrt and not wrt & set(defined) \
+                    and not any(name in inputs and wrt <= inputs for inputs in defined.values()):
                 return name
     return ""
 
@@ -51,10 +60,10 @@ def _split_runs(work, reason):
             yield run_c, run_e, conditions
 
 
-def split_unknown(work, known):
+def split_unknown(work, known, defined=None):
     """Runs of links, cut where a side differentiates an undefined quantity (its derivative cannot be checked)."""
     def unknown(e):
-        name = _unknown_function(e, known)
+        name = _unknown_function(e, known, defined)
         return (f"{name} is not defined in the document (define it, or pass --define): "
                 "its derivative cannot be checked") if name else ""
     return _split_runs(work, unknown)
