@@ -75,14 +75,14 @@ class Token:
 _DECORATED = re.compile(r"\\(?P<cmd>hat|widehat|tilde|widetilde|bar|overline|mathcal|mathscr|mathbf|mathbb|boldsymbol|bm|vec)"
                         r"\s*(?:\{\s*(?P<b>[A-Za-z])\s*\}|\s(?P<s>[A-Za-z])(?![A-Za-z]))")
 _NAME_MARK = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde", "bar": "bar", "overline": "bar",
-              "mathcal": "mathcal", "mathscr": "mathcal"}   # bold (mathbf, mathbb, boldsymbol, bm, vec) is the same name
+              "mathcal": "cal", "mathscr": "scr"}   # bold (mathbf, mathbb, boldsymbol, bm, vec) is the same name
 _DASHES = str.maketrans({"\u2013": "-", "\u2212": "-", "\u2014": "-", "\u00b7": "*"})
 SIZES = {"tiny", "Tiny", "small", "scriptsize", "footnotesize", "normalsize", "large", "Large", "huge", "Huge", ":", ">"}
 
 
 def tokenize(text: str) -> list:
-    """Tokens of a formula. Decorated letters (\\hat{y}, \\hat y, \\mathcal{L}) are one name, written as in the
-    document; a bold letter (\\mathbf x, \\mathbb{w}) is the letter; \\color{..} and size commands are dropped; a
+    """Tokens of a formula. Decorated letters (\\hat{y}, \\hat y, \\mathcal{L}) are one name, with
+    SymPy's modifier suffix (yhat, Lcal: an identifier every renderer prints as the document wrote it); a bold letter (\\mathbf x, \\mathbb{w}) is the letter; \\color{..} and size commands are dropped; a
     typographic dash is a minus."""
     text = text.translate(_DASHES)
     tokens, pos = [], 0
@@ -91,16 +91,16 @@ def tokenize(text: str) -> list:
         if d:
             letter = d.group("b") or d.group("s")
             mark = _NAME_MARK.get(d.group("cmd"))
-            tokens.append(Token("letter", f"\\{mark}{{{letter}}}" if mark else letter, pos))
+            tokens.append(Token("letter", letter + mark if mark else letter, pos))  # yhat: SymPy prints \\hat{y}
             pos = d.end()
             continue
         c = re.match(r"\\color\s*\{[A-Za-z!0-9 ]*\}|\\ell(?![A-Za-z])", text[pos:])
         if c:
             if c.group().startswith("\\ell"):
-                tokens.append(Token("letter", "\\ell", pos))
+                tokens.append(Token("letter", "ell", pos))
             pos += c.end()
             continue
-    
+
         m = _TOKEN.match(text, pos)
         if m is None:
             raise Unreadable(f"unexpected character {text[pos]!r}", pos)
