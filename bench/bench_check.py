@@ -31,7 +31,9 @@ from pathlib import Path
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """A right-hand side as a locator: no spaces, no \\boxed/\\bbox wrapper, no brackets (derive reports a boxed
+    formula unwrapped)."""
+    return re.sub(r"\s+|\\boxed|\\bbox|[{}()]", "", text)
 
 
 def _reason_kind(reason: str) -> str:

@@ -114,16 +114,18 @@ def parser() -> argparse.ArgumentParser:
 def _check(args) -> int:
     """derive check FILE: exit 2 (one line on stderr) when the file cannot be read."""
     from .check import check
+    from .check.checker import read_document
     try:
-        data = Path(args.file).read_bytes()
+        text = read_document(args.file)  # a FIFO or /dev/zero is refused, not waited on or read forever
     except IsADirectoryError:
         print(f"derive: error: {args.file}: is a folder, not a file", file=sys.stderr)
+        return 2
+    except ArgumentError as exc:
+        print(f"derive: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"derive: error: {args.file}: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
         return 2
-    try:
-        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         print(f"derive: error: {args.file}: not UTF-8 text (byte {exc.start})", file=sys.stderr)
         return 2

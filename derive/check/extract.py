@@ -33,6 +33,7 @@ class Chain:
     block: int = 0
     equal_one: list = field(default_factory=list)
     after: str = ""
+    remarks: list = field(default_factory=list)   # what follows \\quad / \\text on its rows: "i = j", "if i != k"
 
 
 _DISPLAY = re.compile(
@@ -186,9 +187,10 @@ def _rows(body: str, offset: int):
         end = m.start() if m else len(body)
         row = body[start:end]
         j = next((j for j in _JUSTIFICATION.finditer(row) if depth[start + j.start()] == 0), None)
+        remark = ""
         if j:
-            row = row[:j.start()]
-        yield row, offset + start
+            row, remark = row[:j.start()], row[j.start():]
+        yield row, offset + start, remark
         if m:
             start = m.end()
 
@@ -303,7 +305,7 @@ def _underbraced_ones(body: str) -> list:
 
 def _block_chains(source: str, body: str, offset: int, display: bool, before: str, number: int) -> list:
     items: list = []  # ("break",), ("piece", Piece), ("link", "=")
-    for row, row_offset in _rows(body, offset):
+    for row, row_offset, remark in _rows(body, offset):
         pieces, links = _split_equals(row)
         items.append(("break", None))
         for n, (piece, at) in enumerate(pieces):
@@ -313,20 +315,25 @@ def _block_chains(source: str, body: str, offset: int, display: bool, before: st
                 items.append(("piece", Piece(text, _line_of(source, absolute), absolute)))
             if n < len(links):
                 items.append(("link", links[n]))
+        if remark:
+            items.append(("remark", remark))  # after the row's pieces: it qualifies the chain they are in
     out: list = []
     pieces: list = []
     links: list = []
+    remarks: list = []
 
     def flush():
-        nonlocal pieces, links
+        nonlocal pieces, links, remarks
         if len(pieces) >= 2:
-            out.append(Chain(pieces, links, display, before, number))
-        pieces, links = [], []
+            out.append(Chain(pieces, links, display, before, number, remarks=remarks))
+        pieces, links, remarks = [], [], []
 
     for n, (kind, value) in enumerate(items):
-        if kind == "break":
-            prev = next((k for k, _ in reversed(items[:n]) if k != "break"), None)
-            nxt = next((k for k, _ in items[n + 1:] if k != "break"), None)
+        if kind == "remark":
+            remarks.append(value)
+        elif kind == "break":
+            prev = next((k for k, _ in reversed(items[:n]) if k not in ("break", "remark")), None)
+            nxt = next((k for k, _ in items[n + 1:] if k not in ("break", "remark")), None)
             if prev != "link" and nxt != "link":
                 flush()
         elif kind == "link":

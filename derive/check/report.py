@@ -22,10 +22,18 @@ def _counter(ce: dict) -> str:
     return f"at K={ce['K']}, {where}{extra}: left side {ce['lhs']:.8g}, right side {ce['rhs']:.8g}"
 
 
+def share_read(report) -> str:
+    """'3 of 4 read, 75%': an unread claim never passes, so the summary says how much was read."""
+    counts = report.counts()
+    total = len(report.claims)
+    read = counts["holds"] + counts["wrong"]
+    return f"{read} of {total} read, {round(100 * read / total) if total else 100}%"
+
+
 def render_text(report) -> str:
     counts = report.counts()
     lines = [f"derive check {report.name}: {len(report.claims)} claims, {counts['holds']} hold, "
-             f"{counts['wrong']} wrong, {counts['unread']} unread"]
+             f"{counts['wrong']} wrong, {counts['unread']} unread ({share_read(report)})"]
     for note in report.notes:
         lines.append(f"  note: {note}")
     first = report.first_wrong
@@ -42,7 +50,7 @@ def render_text(report) -> str:
         elif c.reason and c.verdict == "unread":
             lines.append(f"     {c.reason}")
         elif c.uses or c.cases:
-            lines.append(f"     holds {c.reason}")
+            lines.append(f"     holds {c.reason or 'for ' + ', '.join(c.cases)}")
     if first is not None:
         lines.append(f"first wrong claim: line {first.line}")
     else:
@@ -58,7 +66,7 @@ def render_markdown(report) -> str:
     for c in report.claims:
         by_line.setdefault(c.line, []).append(c)
     out = [f"> **derive check**: {len(report.claims)} claims, {counts['holds']} hold, {counts['wrong']} wrong, "
-           f"{counts['unread']} unread" + (f"; first wrong claim on line {first.line}" if first else "") + ".", ""]
+           f"{counts['unread']} unread ({share_read(report)})" + (f"; first wrong claim on line {first.line}" if first else "") + ".", ""]
     for note in report.notes:
         out.append(f"> note: {note}")
     if report.notes:

@@ -89,7 +89,8 @@ def _bound_apart(exprs: list) -> list:
     return [rename_bound(e, lambda i: sp.Symbol(f"{i}'", **i.assumptions0) if i in free else None) for e in exprs]
 
 
-def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=()) -> None:
+def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=(),
+              open_facts=()) -> None:
     """Verify a run of links; a link that fails is tried again with the document's assumptions, then in the
     cases its sums split apart (j != i), and holds "using" or "for" them."""
     from ..verify import verify
@@ -102,6 +103,8 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
         d = Derivation("claim", "claim", setting, exprs[0], steps, conditions=tuple(conditions) + tuple(extra))
         try:
             report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
+        except TimeoutError as e:  # the run's time bound (checker.Bounds.seconds_per_run)
+            return None, str(e)
         except Exception as e:  # noqa: BLE001 -- a formula SymPy cannot evaluate is unread, never a traceback
             return None, f"cannot evaluate ({type(e).__name__})"
         return {c.step: c for c in report.checks if c.step is not None}, ""
@@ -119,6 +122,38 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
     if cases and any(not (n in second and second[n].ok) for n in failing):
         third, _ = run(True, tuple(a for a, _ in cases))
         third = third or {}
+    def reading(n):
+        """A reading the document leaves open under which link n holds, or '': targets that sum to one
+        (``open_facts``), or i = j for two free indices when the document states no case."""
+        a, b = exprs[n - 1], exprs[n]
+        for fact in open_facts:  # targets that sum to one, where the document never says so
+            if not b.has(fact.statement.lhs.function.base):
+                continue  # a link whose claimed side has no target: the reading says nothing about it
+            step = (Step(b, Rule.CLAIM, "claimed", assumptions=tuple(facts) + (fact,)),)
+            try:
+                if verify(Derivation("claim", "claim", setting, a, step, conditions=tuple(conditions)),
+                          Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False).ok:
+                    target = fact.statement.lhs.function.base
+                    return f"sum_j {target}_j = 1", "the document never says so"
+            except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
+                continue
+        if conditions or claims[n - 1].cases:
+            return ""
+        if n != 1 or not isinstance(a, sp.Derivative) or b.has(sp.KroneckerDelta) \
+                or not free_indices(b) <= free_indices(a):
+            return ""  # only the chain's own quantity (dp_j/do_i = ...) has cases; a swapped index later is a slip
+        free = sorted(free_indices(a) & free_indices(exprs[0]), key=str)  # the chain's quantity has both: dp_j/do_i
+        for x, y in ((x, y) for k, x in enumerate(free) for y in free[k + 1:]):
+            step = (Step(b.xreplace({y: x}), Rule.CLAIM, "claimed", assumptions=tuple(facts)),)
+            d = Derivation("claim", "claim", setting, a.xreplace({y: x}), step)
+            try:
+                report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
+            except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
+                continue
+            if report.ok:
+                return f"{x} = {y}", "the document does not say which case; it is false otherwise"
+        return ""
+
     for n, claim in enumerate(claims, start=1):
         c = first.get(n)
         if c is None:
@@ -140,6 +175,10 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
                                               for a, line in cases)
         elif not (getattr(c, "counterexample", None) or c.message.startswith("sides differ")):
             claim.verdict, claim.reason = "unread", "cannot evaluate both sides: " + c.message
+        elif found := reading(n):  # dp_j/do_i = p_i (1 - p_i) with no case stated: it holds for i = j only
+            (same, why) = found
+            claim.verdict, claim.cases = "holds", (same,)
+            claim.reason = f"if {same} ({why})"
         else:
             claim.verdict = "wrong"
             if n in second and not second[n].ok and second[n].message.startswith("sides differ"):
@@ -190,7 +229,12 @@ def expect(claim: Claim, claims: list, exprs: list, n: int, conditions: tuple, s
         except Exception:  # noqa: BLE001 -- no derivation: the report simply has no expected form
             continue
         result = _readable_bounds(d.result)
-        claim.expected, claim.expected_latex, claim.expected_of = text(result), latex(result), claims[h].lhs
+        try:
+            shown = text(result), latex(result)
+        except Exception:  # noqa: BLE001 -- a document's name (a^{l-1}) the printers refuse: no expected form
+            return
+        claim.expected, claim.expected_latex = shown
+        claim.expected_of = claims[h].lhs
         return
 
 
