@@ -102,8 +102,9 @@ def parser() -> argparse.ArgumentParser:
                                      "file and check each link. Exit status 1 when a claim is wrong, 2 when the "
                                      "file cannot be read, 0 otherwise (docs/check.md).")
     chk.add_argument("file", help="a Markdown (.md) or LaTeX (.tex) file")
-    chk.add_argument("--format", choices=("text", "markdown", "json"), default="text",
-                     help="text (default), markdown (an annotated copy of the input) or json")
+    chk.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text",
+                     help="text (default), markdown (an annotated copy of the input), html (the document typeset, "
+                          "each claim marked) or json")
     chk.add_argument("--define", action="append", default=[], metavar="EQ",
                      help="a definition in LaTeX, e.g. 'o_j = \\frac{e^{z_j}}{\\sum_k e^{z_k}}' (repeatable)")
     chk.add_argument("--assume", action="append", default=[], metavar="EQ",
@@ -134,6 +135,8 @@ def _check(args) -> int:
         print(report.to_json())
     elif args.format == "markdown":
         print(report.to_markdown())
+    elif args.format == "html":
+        print(report.to_html(), end="")
     else:
         print(report.to_text(), end="")
     return report.exit_status

@@ -568,3 +568,41 @@ def test_a_name_said_to_be_defined_as_a_derivative_is_a_definition_not_a_claim()
 def test_the_first_line_gives_the_share_read():
     report = check("$$a = 10^{10^{10}}$$\n\n$$\\frac{d}{dz} e^{2z} = 2 e^{2z}$$\n")
     assert report.to_text().splitlines()[0].endswith("(1 of 2 read, 50%)")
+
+
+def test_an_undefined_name_read_by_convention_may_be_an_input():
+    text = ("$$\\frac{d}{dz_i}\\left(-\\sum_{j=1}^K p_j z_j\\right) = -p_i$$\n")
+    claim = check(text).claims[0]
+    assert claim.verdict == "holds" and claim.reason.startswith("if p is an input")
+    wrong = check("$$\\frac{d}{dz_i}\\left(-\\sum_{j=1}^K p_j z_j\\right) = p_i$$\n").claims[0]
+    assert wrong.verdict == "wrong"   # false under both readings
+
+
+def test_words_for_different_indices_are_a_condition():
+    text = SOFTMAX_P + "For \\( k \\) different from \\( i \\):\n\n$$\\frac{\\partial p_i}{\\partial o_k} = - p_i p_k$$\n"
+    claim = check(text).claims[0]
+    assert claim.verdict == "holds" and "different" in claim.reason
+
+
+# -- issue 15 item 6: the verdicts on the document itself ----------------------------------------
+
+def test_html_is_the_document_typeset_with_each_claim_marked():
+    report = check_file(CHECK_DOCS / "t04_wrong_sign.md")
+    page = report.to_html()
+    assert page.startswith("<!DOCTYPE html>") and "katex.render" in page and "<script src" not in page
+    assert page.count('class="verdict wrong first"') == 1 and page.count('class="verdict holds"') == 1
+    assert "counterexample at K=" in page and "(2 of 2 read, 100%)" in page
+    assert "Binary cross entropy for one example" in page            # the prose is there, escaped
+    assert check("<b>x</b>\n$$ a_1 = a_1 $$").to_html().count("&lt;b&gt;x&lt;/b&gt;") == 1
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no headless Chromium")
+def test_html_renders_in_headless_chromium_with_a_red_wrong_block(tmp_path):
+    import subprocess
+    page = tmp_path / "t04.html"
+    page.write_text(check_file(CHECK_DOCS / "t04_wrong_sign.md").to_html(), encoding="utf-8")
+    shot = tmp_path / "t04.png"
+    subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1000,700", page.as_uri()], capture_output=True, timeout=120)
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000   # typeset, not a blank page

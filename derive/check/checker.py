@@ -20,7 +20,7 @@ import stat
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -220,8 +220,10 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     differentiated = {str(n.expr.base) for _, exprs, _ in work for e in exprs for n in e.atoms(sp.Derivative)
                       if isinstance(n.expr, sp.Indexed) and any(isinstance(v, sp.Indexed) and str(v.base) == "z"
                                                                 for v in n.variables)}
+    conventions = []   # names read by the catalogue's convention: the document may mean them as inputs
     for d in conventional(names, used, defined, differentiated):
         defined[definition_key(d)] = d
+        conventions.append(definition_key(d))
         notes.append(f"{d.symbol}_j is not defined in the document: read as the {d.text}")
     for key in [k for k, d in defined.items() if not d.indices and str(d.symbol) + "[]" in defined]:
         notes.append(f"{key} and {key}_... are both defined: the indexed one is used")
@@ -273,8 +275,11 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             continue
         try:
             with _time_limit(min(bounds.seconds_per_run, max(deadline - time.monotonic(), 0.001))):
+                inputs = tuple((replace(setting, definitions=tuple(d for d in setting.definitions
+                                                                   if definition_key(d) != key)),
+                                key.rstrip("[]")) for key in conventions)
                 check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples,
-                          seed, cases, open_facts)
+                          seed, cases, open_facts, inputs)
         except RunTimeout as e:  # the alarm rang outside the verifier's own try
             for c in run_claims:
                 c.verdict, c.reason = "unread", str(e)

@@ -90,7 +90,7 @@ def _bound_apart(exprs: list) -> list:
 
 
 def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=(),
-              open_facts=()) -> None:
+              open_facts=(), open_settings=()) -> None:
     """Verify a run of links; a link that fails is tried again with the document's assumptions, then in the
     cases its sums split apart (j != i), and holds "using" or "for" them."""
     from ..verify import verify
@@ -135,6 +135,17 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
                           Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False).ok:
                     target = fact.statement.lhs.function.base
                     return f"sum_j {target}_j = 1", "the document never says so"
+            except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
+                continue
+        for other, name in open_settings:  # p_j never defined: read as the softmax by convention, or an input
+            if not (a.has(sp.Derivative) or b.has(sp.Derivative)):
+                continue
+            step = (Step(b, Rule.CLAIM, "claimed", assumptions=tuple(facts)),)
+            try:
+                if verify(Derivation("claim", "claim", other, a, step, conditions=tuple(conditions)),
+                          Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False).ok:
+                    return (f"{name} is an input, not the softmax of z",
+                            "the document does not define it; read as the softmax, it is false")
             except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
                 continue
         if conditions or claims[n - 1].cases:
@@ -230,12 +241,31 @@ def expect(claim: Claim, claims: list, exprs: list, n: int, conditions: tuple, s
             continue
         result = _readable_bounds(d.result)
         try:
-            shown = text(result), latex(result)
-        except Exception:  # noqa: BLE001 -- a document's name (a^{l-1}) the printers refuse: no expected form
+            shown = _printed(result, text, latex)
+        except Exception:  # noqa: BLE001 -- a form the printers cannot write: no expected form
             return
         claim.expected, claim.expected_latex = shown
         claim.expected_of = claims[h].lhs
         return
+
+
+def _printed(e, text, latex) -> tuple:
+    """(text, latex) of ``e``, with the document's own names (y^*, a^l-1) kept: the printers refuse a name that
+    is not an identifier, so each is printed as a placeholder identifier and written back as the document has it."""
+    from ..notation import is_symbol_name
+    odd = sorted({str(x) for x in e.free_symbols if isinstance(x, sp.Symbol) and not is_symbol_name(str(x))}
+                 | {str(a.base) for a in e.atoms(sp.Indexed) if not is_symbol_name(str(a.base))}, key=len, reverse=True)
+    if not odd:
+        return text(e), latex(e)
+    marks = {name: f"Zq{n}q" for n, name in enumerate(odd)}
+    renamed = e.replace(lambda x: isinstance(x, sp.IndexedBase) and str(x) in marks,
+                        lambda x: sp.IndexedBase(marks[str(x)]))
+    renamed = renamed.xreplace({x: sp.Symbol(marks[str(x)], **x.assumptions0) for x in renamed.free_symbols
+                                if isinstance(x, sp.Symbol) and str(x) in marks})
+    out = [text(renamed), latex(renamed)]
+    for name, mark in marks.items():
+        out = [o.replace(mark, name) for o in out]
+    return tuple(out)
 
 
 def _readable_bounds(e):
