@@ -102,8 +102,9 @@ def parser() -> argparse.ArgumentParser:
                                      "file and check each link. Exit status 1 when a claim is wrong, 2 when the "
                                      "file cannot be read, 0 otherwise (docs/check.md).")
     chk.add_argument("file", help="a Markdown (.md) or LaTeX (.tex) file")
-    chk.add_argument("--format", choices=("text", "markdown", "json"), default="text",
-                     help="text (default), markdown (an annotated copy of the input) or json")
+    chk.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text",
+                     help="text (default), markdown (an annotated copy of the input), html (the document typeset, "
+                          "each claim marked) or json")
     chk.add_argument("--define", action="append", default=[], metavar="EQ",
                      help="a definition in LaTeX, e.g. 'o_j = \\frac{e^{z_j}}{\\sum_k e^{z_k}}' (repeatable)")
     chk.add_argument("--assume", action="append", default=[], metavar="EQ",
@@ -114,16 +115,18 @@ def parser() -> argparse.ArgumentParser:
 def _check(args) -> int:
     """derive check FILE: exit 2 (one line on stderr) when the file cannot be read."""
     from .check import check
+    from .check.checker import read_document
     try:
-        data = Path(args.file).read_bytes()
+        text = read_document(args.file)  # a FIFO or /dev/zero is refused, not waited on or read forever
     except IsADirectoryError:
         print(f"derive: error: {args.file}: is a folder, not a file", file=sys.stderr)
+        return 2
+    except ArgumentError as exc:
+        print(f"derive: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"derive: error: {args.file}: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
         return 2
-    try:
-        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         print(f"derive: error: {args.file}: not UTF-8 text (byte {exc.start})", file=sys.stderr)
         return 2
@@ -132,6 +135,8 @@ def _check(args) -> int:
         print(report.to_json())
     elif args.format == "markdown":
         print(report.to_markdown())
+    elif args.format == "html":
+        print(report.to_html(), end="")
     else:
         print(report.to_text(), end="")
     return report.exit_status

@@ -13,9 +13,16 @@ document order; claims.py holds what it reports.
 """
 from __future__ import annotations
 
+import os
 import re
+import signal
+import stat
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import sympy as sp
 
@@ -29,13 +36,25 @@ from .extract import front_matter
 from .latex import K_SYMBOL, Names, Unreadable
 from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one,
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
-                      free_indices, in_force, index_ranges, index_values, label_bases, looks_defining,
+                      free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
 from .verdicts import EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_unknown
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """How much work one document may cost; what is over a bound is unread with the reason (docs/check.md)."""
+
+    max_bytes: int = 1_000_000        # a larger file is refused (exit 2), before it is read
+    max_formula: int = 4000           # characters of one side of a link
+    max_chains: int = 2000            # chains read; the rest are unread
+    seconds_per_run: float = 90.0     # one run of links through the verifier (SIGALRM, main thread only)
+    seconds: float = 300.0            # the whole document; claims not reached by then are unread
+
+
 def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), name: str = "<text>",
-          Ks: Sequence[int] = (2, 3, 4), points: int = 2, index_samples: int = 3, seed: int = 0) -> CheckReport:
+          Ks: Sequence[int] = (2, 3, 4), points: int = 2, index_samples: int = 3, seed: int = 0,
+          bounds: Optional[Bounds] = None) -> CheckReport:
     """Check every chain of equalities in a Markdown or LaTeX document; a CheckReport.
 
     ``define`` and ``assume`` add definitions (``o_j = \\frac{e^{z_j}}{\\sum_k e^{z_k}}``) and assumptions
@@ -43,6 +62,10 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     """
     if not isinstance(text, str):
         raise ArgumentTypeError("text", f"must be the document as a str, got {type(text).__name__}")
+    if bounds is not None and not isinstance(bounds, Bounds):
+        raise ArgumentTypeError("bounds", f"must be a derive.check.Bounds, got {type(bounds).__name__}")
+    bounds = bounds or Bounds()
+    deadline = time.monotonic() + bounds.seconds
     front = front_matter(text)  # the document's own define: and assume: lists come first
     define = tuple(front["define"]) + _texts("define", define)
     assume = tuple(front["assume"]) + _texts("assume", assume)
@@ -73,8 +96,15 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             facts.append(a)
 
     parsed = []
-    for chain in find_chains(text):
-        exprs = [parse_piece(p.text, names) for p in chain.pieces]
+    for n, chain in enumerate(find_chains(text)):
+        if n >= bounds.max_chains or time.monotonic() > deadline:
+            why = (f"over the bound of {bounds.max_chains} chains per document" if n >= bounds.max_chains
+                   else f"over the document's time bound of {bounds.seconds:g} s")
+            exprs = [Unreadable(why, 0) for _ in chain.pieces]
+        else:
+            exprs = [parse_piece(p.text, names) if len(p.text) <= bounds.max_formula else
+                     Unreadable(f"a formula of {len(p.text)} characters is over the bound of {bounds.max_formula}", 0)
+                     for p in chain.pieces]
         parsed.append(Parsed(chain, exprs))
     applied = applications(parsed)
     for fn, example in applied.items():
@@ -102,7 +132,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             vector = isinstance(lhs, sp.Symbol) and str(lhs) in names.bases and any(  # delta^L = a^L - y: a claim
                 str(x) in names.bases for x in bare_symbols(rhs))
             d = None if vector else as_definition(lhs, rhs, defined)
-            if d is not None and (chain.links[0] == ":=" or looks_defining(d)):
+            if d is not None and (chain.links[0] == ":=" or looks_defining(d) or _SAID_DEFINED.search(chain.before[-80:])):
                 defined[definition_key(d)] = d
                 versions.setdefault(definition_key(d), []).append((number, d))
                 where.setdefault(definition_key(d), (chain.pieces[1].line, chain.pieces[0].text, chain.pieces[1].text, number))
@@ -125,12 +155,24 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                     names.counts.add(len(parsed_one.args))
         if not chain.display:
             continue
+        start = _definition_prefix(chain, exprs, defined, names)  # E = -sum y log p = ...: the first '=' defines E
+        if start:
+            d = as_definition(exprs[0], exprs[start], defined)
+            defined[definition_key(d)] = d
+            versions.setdefault(definition_key(d), []).append((number, d))
+            where.setdefault(definition_key(d), (chain.pieces[1].line, chain.pieces[0].text, chain.pieces[1].text, number))
+            for k in range(1, start + 1):
+                claims.append(Claim(chain.pieces[k].line, chain.pieces[k - 1].text, chain.pieces[k].text, chain=number,
+                                    lhs_line=chain.pieces[k - 1].line, verdict="holds", reason="a definition"))
         run_claims, run_exprs = [], []
-        conditions = prose_conditions(chain.before, names, chain.after)
+        conditions = prose_conditions(chain.before + " " + " ".join(chain.remarks), names, chain.after)
+        same = index_equalities(chain.before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
+        if same:
+            values = {**values, **same}
         exprs = [read_primes(e, exprs[0]) if not isinstance(e, Unreadable) else e for e in exprs]
         if values:
             exprs = [e.xreplace(values) if not isinstance(e, Unreadable) else e for e in exprs]
-        for k in range(1, len(exprs)):
+        for k in range(start + 1, len(exprs)):
             a, b = exprs[k - 1], exprs[k]
             claim = Claim(chain.pieces[k].line, chain.pieces[k - 1].text, chain.pieces[k].text, chain=number,
                           lhs_line=chain.pieces[k - 1].line,
@@ -178,8 +220,10 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     differentiated = {str(n.expr.base) for _, exprs, _ in work for e in exprs for n in e.atoms(sp.Derivative)
                       if isinstance(n.expr, sp.Indexed) and any(isinstance(v, sp.Indexed) and str(v.base) == "z"
                                                                 for v in n.variables)}
+    conventions = []   # names read by the catalogue's convention: the document may mean them as inputs
     for d in conventional(names, used, defined, differentiated):
         defined[definition_key(d)] = d
+        conventions.append(definition_key(d))
         notes.append(f"{d.symbol}_j is not defined in the document: read as the {d.text}")
     for key in [k for k, d in defined.items() if not d.indices and str(d.symbol) + "[]" in defined]:
         notes.append(f"{key} and {key}_... are both defined: the indexed one is used")
@@ -213,15 +257,32 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     known |= {str(a.base) for d in definitions for a in d.expr.atoms(sp.Indexed)}  # inputs: b, W of z = W a + b
     known |= {str(v.base) if isinstance(v, sp.Indexed) else str(v)  # dz_j/dz_k is a Kronecker delta
               for _, exprs, _ in work for e in exprs for n in e.atoms(sp.Derivative) for v in n.variables}
+    stated = {str(a.statement) for a in facts}
+    open_facts = tuple(f for f in (as_assumption(sp.Sum(names.bases[t][j], (j, 1, K_SYMBOL)), sp.Integer(1))
+                                   for t in ("y", "t") if t in names.bases
+                                   for j in [sp.Symbol("j_", integer=True, positive=True)])
+                       if f is not None and str(f.statement) not in stated)   # sum_j y_j = 1, never stated
     splits = case_splits(work)
     runs: dict = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
-    for run_claims, run_exprs, conditions in split_unknown(work, known):
+    for run_claims, run_exprs, conditions in split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()
                       if {a, b} <= free and not any(c.different == ((a, b),) for c in conditions))
-        check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples, seed,
-                   cases)
+        if time.monotonic() > deadline:
+            for c in run_claims:
+                c.verdict, c.reason = "unread", f"over the document's time bound of {bounds.seconds:g} s"
+            continue
+        try:
+            with _time_limit(min(bounds.seconds_per_run, max(deadline - time.monotonic(), 0.001))):
+                inputs = tuple((replace(setting, definitions=tuple(d for d in setting.definitions
+                                                                   if definition_key(d) != key)),
+                                key.rstrip("[]")) for key in conventions)
+                check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples,
+                          seed, cases, open_facts, inputs)
+        except RunTimeout as e:  # the alarm rang outside the verifier's own try
+            for c in run_claims:
+                c.verdict, c.reason = "unread", str(e)
         runs.update({id(c): (run_claims, run_exprs, n, conditions, setting) for n, c in enumerate(run_claims)})
 
     report = CheckReport(claims, [f"{sp.sstr(d.lhs)} := {sp.sstr(d.expr)}" for d in definitions],
@@ -236,6 +297,32 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
 
 
 # -- reading the notation of a document ------------------------------------------------------------
+
+def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
+    """How many leading links of a chain define its first name: ``L = -\\sum_j y_j \\log p_j = ...`` defines L (1),
+    ``y_i = f(x_i) = \\log(...) = ...`` defines y_i through the name f (2); 0 when the chain starts with a claim."""
+    if len(exprs) < 3 or any(isinstance(e, Unreadable) for e in exprs[:2]):
+        return 0
+    k = 1
+    while k + 1 < len(exprs) and isinstance(exprs[k], sp.Symbol) and not exprs[k].is_integer \
+            and str(exprs[k]) not in defined and str(exprs[k]) not in names.bases and not isinstance(exprs[k + 1], Unreadable):
+        k += 1
+    if isinstance(exprs[k], Unreadable) or isinstance(exprs[0], sp.Derivative):
+        return 0
+    d = as_definition(exprs[0], exprs[k], defined)
+    if d is None or not looks_defining(d) or any(str(x) in names.bases for x in bare_symbols(exprs[k])):
+        return 0
+    return k
+
+_SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
+                           re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
+
+
+def _input_names(d) -> set:
+    """The names a definition's right-hand side uses (W, a, b of z = W a + b)."""
+    return {str(a.base) for a in d.expr.atoms(sp.Indexed)} | {str(x) for x in d.expr.free_symbols
+                                                                if isinstance(x, sp.Symbol)}
+
 
 def _texts(argument: str, value) -> tuple:
     if isinstance(value, str):
@@ -253,10 +340,53 @@ def _col(text: str, offset: int) -> int:
     return offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
+class RunTimeout(TimeoutError):
+    """A run of links took longer than Bounds.seconds_per_run."""
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Raise RunTimeout in the block after ``seconds`` (SIGALRM: in the main thread; elsewhere, no limit)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise RunTimeout(f"over the time bound of {seconds:g} s per run of links")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def read_document(path: Union[str, Path], bounds: Optional[Bounds] = None) -> str:
+    """The text of ``path``: a regular file of at most ``bounds.max_bytes`` bytes, UTF-8. A FIFO, a device
+    (/dev/zero) or a socket is refused before it is opened (ArgumentError naming ``file``), so is a larger file;
+    OSError and UnicodeDecodeError propagate to the caller."""
+    bounds = bounds or Bounds()
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(21, "is a folder, not a file", str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise ArgumentError("file", f"{path} is not a regular file (a FIFO, a device or a socket is not read)")
+    if info.st_size > bounds.max_bytes:
+        raise ArgumentError("file", f"{path} has {info.st_size} bytes, over the bound of {bounds.max_bytes}")
+    with open(path, "rb") as f:
+        data = f.read(bounds.max_bytes + 1)
+    if len(data) > bounds.max_bytes:  # it grew while we read
+        raise ArgumentError("file", f"{path} has more than {bounds.max_bytes} bytes, over the bound")
+    return data.decode("utf-8")
+
+
 def check_file(path: Union[str, Path], *, define: Sequence[str] = (), assume: Sequence[str] = (),
                Ks: Sequence[int] = (2, 3, 4), points: int = 2, index_samples: int = 3,
-               seed: int = 0) -> CheckReport:
-    """Read ``path`` (UTF-8) and check it as check() does; OSError / UnicodeDecodeError propagate to the caller."""
-    text = Path(path).read_bytes().decode("utf-8")
+               seed: int = 0, bounds: Optional[Bounds] = None) -> CheckReport:
+    """Read ``path`` (read_document: a regular UTF-8 file within the bounds) and check it as check() does;
+    OSError / UnicodeDecodeError propagate to the caller."""
+    text = read_document(path, bounds)
     return check(text, define=define, assume=assume, name=str(path), Ks=Ks, points=points,
-                 index_samples=index_samples, seed=seed)
+                 index_samples=index_samples, seed=seed, bounds=bounds)

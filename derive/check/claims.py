@@ -97,6 +97,11 @@ class CheckReport:
         from .report import render_markdown
         return render_markdown(self)
 
+    def to_html(self) -> str:
+        """The document typeset (KaTeX, carried inline), each claim marked with its verdict."""
+        from .report import render_html
+        return render_html(self)
+
     def __str__(self) -> str:
         return self.to_text()
 

@@ -33,13 +33,15 @@ class Chain:
     block: int = 0
     equal_one: list = field(default_factory=list)
     after: str = ""
+    remarks: list = field(default_factory=list)   # what follows \\quad / \\text on its rows: "i = j", "if i != k"
 
 
 _DISPLAY = re.compile(
     r"\$\$(?P<dd>.*?)\$\$"
     r"|\\\\\[(?P<md>.*?)\\\\\]"
     r"|(?<!\\)\\\[(?P<br>.*?)\\\]"
-    r"|\\begin\{(?P<env>equation|align|gather|eqnarray|multline)(?P<star>\*?)\}(?P<body>.*?)\\end\{(?P=env)(?P=star)\}",
+    r"|\\begin\{(?P<env>equation|align|gather|eqnarray|multline)(?P<star>\*?)\}(?P<body>.*?)\\end\{(?P=env)(?P=star)\}"
+    r"|(?<![\\$])\$(?P<al>\s*\\begin\{aligned\}.*?\\end\{aligned\}\s*)\$",
     re.DOTALL)
 _INLINE = re.compile(r"(?<![\\$])\$(?P<d>[^$\n]+?)\$(?!\$)|\\\\\((?P<md>.*?)\\\\\)|(?<!\\)\\\((?P<p>.*?)\\\)",
                      re.DOTALL)
@@ -89,7 +91,24 @@ def _clean(body: str) -> str:
     body = _unwrap(body, r"\underbrace", keep_second=False, drop_script=True)
     body = _unwrap(body, r"\cancel", keep_second=False)
     body = _unwrap(body, r"\bcancel", keep_second=False)
+    body = _unwrap(body, r"\boxed", keep_second=False)
+    body = _unwrap(body, r"\bbox", keep_second=False)
+    body = _unwrap(body, r"\underset", keep_second=True)
+    body = _unbrace(body, "\\eqalign")
     return body
+
+
+def _unbrace(body: str, command: str) -> str:
+    """\\eqalign{ rows } -> its rows (the command and its braces blanked, so the rows split as in align)."""
+    while True:
+        n = body.find(command + "{")
+        if n < 0:
+            return body
+        start = n + len(command)
+        end = _brace_end(body, start)
+        if end < 0:
+            return body
+        body = body[:n] + " " * (len(command) + 1) + body[start + 1:end - 1] + " " + body[end:]
 
 
 def _brace_end(text: str, start: int) -> int:
@@ -143,7 +162,7 @@ def _unwrap(body: str, command: str, keep_second: bool, drop_script: bool = Fals
 
 
 _JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\text\b|\\tag\b|\\mbox\{(?!\s*(?:log|ln|exp|e)\s*\})|\\hbox|\\mathrm\{where|\\text\{")
-_ROW = re.compile(r"\\\\+|\\newline\b")
+_ROW = re.compile(r"\\\\+(?:\s*\[\s*-?[0-9.]+\s*(?:em|ex|pt|mm|cm)\s*\])?|\\newline\b|\\cr\b")
 
 
 def _depths(text: str) -> list:
@@ -168,9 +187,10 @@ def _rows(body: str, offset: int):
         end = m.start() if m else len(body)
         row = body[start:end]
         j = next((j for j in _JUSTIFICATION.finditer(row) if depth[start + j.start()] == 0), None)
+        remark = ""
         if j:
-            row = row[:j.start()]
-        yield row, offset + start
+            row, remark = row[:j.start()], row[j.start():]
+        yield row, offset + start, remark
         if m:
             start = m.end()
 
@@ -228,7 +248,7 @@ def chains(source: str) -> list:
     taken = []
     last_end = 0
     for number, m in enumerate(_DISPLAY.finditer(source)):
-        group = next(g for g in ("dd", "md", "br", "body") if m.group(g) is not None)
+        group = next(g for g in ("dd", "md", "br", "body", "al") if m.group(g) is not None)
         body, offset = m.group(group), m.start(group)
         before = source[last_end:m.start()]
         last_end = m.end()
@@ -285,7 +305,7 @@ def _underbraced_ones(body: str) -> list:
 
 def _block_chains(source: str, body: str, offset: int, display: bool, before: str, number: int) -> list:
     items: list = []  # ("break",), ("piece", Piece), ("link", "=")
-    for row, row_offset in _rows(body, offset):
+    for row, row_offset, remark in _rows(body, offset):
         pieces, links = _split_equals(row)
         items.append(("break", None))
         for n, (piece, at) in enumerate(pieces):
@@ -295,20 +315,25 @@ def _block_chains(source: str, body: str, offset: int, display: bool, before: st
                 items.append(("piece", Piece(text, _line_of(source, absolute), absolute)))
             if n < len(links):
                 items.append(("link", links[n]))
+        if remark:
+            items.append(("remark", remark))  # after the row's pieces: it qualifies the chain they are in
     out: list = []
     pieces: list = []
     links: list = []
+    remarks: list = []
 
     def flush():
-        nonlocal pieces, links
+        nonlocal pieces, links, remarks
         if len(pieces) >= 2:
-            out.append(Chain(pieces, links, display, before, number))
-        pieces, links = [], []
+            out.append(Chain(pieces, links, display, before, number, remarks=remarks))
+        pieces, links, remarks = [], [], []
 
     for n, (kind, value) in enumerate(items):
-        if kind == "break":
-            prev = next((k for k, _ in reversed(items[:n]) if k != "break"), None)
-            nxt = next((k for k, _ in items[n + 1:] if k != "break"), None)
+        if kind == "remark":
+            remarks.append(value)
+        elif kind == "break":
+            prev = next((k for k, _ in reversed(items[:n]) if k not in ("break", "remark")), None)
+            nxt = next((k for k, _ in items[n + 1:] if k not in ("break", "remark")), None)
             if prev != "link" and nxt != "link":
                 flush()
         elif kind == "link":

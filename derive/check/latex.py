@@ -23,6 +23,7 @@ Conventions (the ones the derivations in derivations/ and the seed posts use):
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -72,9 +73,53 @@ class Token:
     pos: int
 
 
+_DECORATED = re.compile(r"\\(?P<cmd>hat|widehat|tilde|widetilde|bar|overline|mathcal|mathscr|mathbf|mathbb|boldsymbol|bm|vec)"
+                        r"\s*(?:\{\s*(?P<b>[A-Za-z])\s*\}|\s(?P<s>[A-Za-z])(?![A-Za-z]))")
+_NAME_MARK = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde", "bar": "bar", "overline": "bar",
+              "mathcal": "cal", "mathscr": "scr"}   # bold (mathbf, mathbb, boldsymbol, bm, vec) is the same name
+_DASHES = str.maketrans({"\u2013": "-", "\u2212": "-", "\u2014": "-", "\u00b7": "*"})
+SIZES = {"tiny", "Tiny", "small", "scriptsize", "footnotesize", "normalsize", "large", "Large", "huge", "Huge", ":", ">"}
+
+
+MAX_DIGITS = 1000   # a number evaluated exactly has at most this many digits: 10^{10^{10}} is unread, not an hour
+MAX_COUNT = 12      # the largest class count a sum bound (\\sum_{j=1}^{3}) may set
+
+
+def exact_power(base, exponent, pos: int = 0):
+    """base ** exponent, refused (Unreadable) when both are numbers and the result would have more than
+    MAX_DIGITS digits: SymPy would evaluate it exactly, for as long as that takes."""
+    if isinstance(base, sp.Number) and isinstance(exponent, sp.Number) and base not in (0, 1, -1):
+        try:
+            digits = abs(float(exponent)) * math.log10(abs(float(base))) if float(base) != 0 else 0.0
+        except (OverflowError, ValueError):
+            digits = math.inf
+        if digits > MAX_DIGITS:
+            raise Unreadable(f"a number with about {min(digits, 1e300):.3g} digits is over the bound of "
+                             f"{MAX_DIGITS} digits evaluated exactly", pos)
+    return base ** exponent
+
+
 def tokenize(text: str) -> list:
+    """Tokens of a formula. Decorated letters (\\hat{y}, \\hat y, \\mathcal{L}) are one name, with
+    SymPy's modifier suffix (yhat, Lcal: an identifier every renderer prints as the document wrote it); a bold letter (\\mathbf x, \\mathbb{w}) is the letter; \\color{..} and size commands are dropped; a
+    typographic dash is a minus."""
+    text = text.translate(_DASHES)
     tokens, pos = [], 0
     while pos < len(text):
+        d = _DECORATED.match(text, pos)
+        if d:
+            letter = d.group("b") or d.group("s")
+            mark = _NAME_MARK.get(d.group("cmd"))
+            tokens.append(Token("letter", letter + mark if mark else letter, pos))  # yhat: SymPy prints \\hat{y}
+            pos = d.end()
+            continue
+        c = re.match(r"\\color\s*\{[A-Za-z!0-9 ]*\}|\\ell(?![A-Za-z])", text[pos:])
+        if c:
+            if c.group().startswith("\\ell"):
+                tokens.append(Token("letter", "ell", pos))
+            pos += c.end()
+            continue
+
         m = _TOKEN.match(text, pos)
         if m is None:
             raise Unreadable(f"unexpected character {text[pos]!r}", pos)
@@ -99,7 +144,7 @@ def tokenize(text: str) -> list:
                         pos = end
                         continue
                     raise Unreadable(f"text {word!r} inside the formula", tok.pos)
-                if name in IGNORED:
+                if name in IGNORED or name in SIZES:
                     pos = m.end()
                     continue
             tokens.append(tok)
@@ -682,8 +727,8 @@ class Parser:
                 self.take() if not self.at("{") else [self.take(), self.take(), self.take()]
                 base = base.T
             elif self.at("^"):
-                self.take()
-                base = base ** self.script()
+                at = self.take().pos
+                base = exact_power(base, self.script(), at)
             elif self.at("_") and isinstance(base, sp.Symbol) and base != self.names.K:
                 self.take()
                 idx = tuple(self.subscript_indices())
@@ -727,6 +772,9 @@ class Parser:
                     upper = self.braced()
                 if not upper.is_Integer:
                     upper = self.names.K
+                elif int(upper) > MAX_COUNT:
+                    self.fail(f"a sum to {upper} is over the bound of {MAX_COUNT} terms (checked with that many "
+                              "classes, it would not end)")
                 else:
                     self.names.counts.add(int(upper))  # a symbolic count of classes (p, n_L, m) is read as K
         if index is None:

@@ -104,6 +104,8 @@ def as_one(expr):
 
 _NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠)\s*([a-z])\b")
 
+_NEQ_WORDS = re.compile(r"\b([a-z])\s+(?:is\s+)?(?:different\s+from|not\s+equal\s+to|other\s+than|distinct\s+from)\s+([a-z])\b")
+
 _HOT = (  # where j is the index of the element of y that is "hot" / where y_j = 1
     re.compile(r"^[\s,.;:]*where\s+([a-z])\s+is\s+the\s+index\s+of\s+[^.]*?\b([a-z])\b[^.]*?\bhot\b"),
     re.compile(r"^[\s,.;:]*where\s+([a-z])_\{?([a-z])\}?\s*=\s*1\b"),
@@ -124,6 +126,8 @@ def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
     if lead:
         tail = tail + " " + lead.group()
     out = []
+    for m in _NEQ_WORDS.finditer(_prose(tail)):  # For \( k \) different from \( i \):
+        out.append(different(names.index(m.group(1)), names.index(m.group(2))))
     for m in _NEQ.finditer(tail):
         if tail[max(0, m.start(1) - 1):m.start(1)] == "_":  # y_{j \neq i}: a subscript, not a condition
             continue
@@ -288,6 +292,26 @@ def read_primes(e, head):
     mapping = {s: sp.Derivative(sp.Symbol(str(s)[:-len("^\\prime")]), x) for s in e.free_symbols
                if str(s).endswith("^\\prime")}
     return e.xreplace(mapping)
+
+
+_SAME_BEFORE = re.compile(r"\b(?:if|when|for|with)\s+([a-z])\s*=\s*([a-z])\s*[,:]?\s*(?:[A-Za-z]+\s*){0,3}$", re.IGNORECASE)
+_SAME_REMARK = re.compile(r"^[\s,;:]*([a-z])\s*=\s*([a-z])[\s,.;]*$")  # the whole remark is the case: \quad i = j
+
+
+def index_equalities(before: str, remarks: list, exprs: list) -> dict:
+    """'If $i = k$,' just before a block, or '\\quad i = j' after its row: the chain is said for equal indices.
+    Returns {k: i} (the second letter read as the first) for letters that are free indices of the chain."""
+    free = {str(x): x for e in exprs if not isinstance(e, Exception) for x in free_indices(e)}
+    found = [m.groups() for m in _SAME_BEFORE.finditer(_prose(before[-80:]))]
+    for remark in remarks:
+        plain = re.sub(r"\\(?:quad|qquad|text|mbox|mathrm|hbox)\b|[{}]|\b(?:if|for|when)\b", " ", remark)
+        if not _NEQ.search(plain):
+            found += [m.groups() for m in _SAME_REMARK.finditer(plain.strip())]
+    out = {}
+    for a, b in found:
+        if a != b and a in free and b in free:
+            out[free[b]] = free[a]
+    return out
 
 
 _VALUE = re.compile(r"^[\s,.;:]*(?:if|when|for)\s+([a-z])\s*=\s*(\d+)\b")

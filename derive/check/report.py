@@ -22,10 +22,18 @@ def _counter(ce: dict) -> str:
     return f"at K={ce['K']}, {where}{extra}: left side {ce['lhs']:.8g}, right side {ce['rhs']:.8g}"
 
 
+def share_read(report) -> str:
+    """'3 of 4 read, 75%': an unread claim never passes, so the summary says how much was read."""
+    counts = report.counts()
+    total = len(report.claims)
+    read = counts["holds"] + counts["wrong"]
+    return f"{read} of {total} read, {round(100 * read / total) if total else 100}%"
+
+
 def render_text(report) -> str:
     counts = report.counts()
     lines = [f"derive check {report.name}: {len(report.claims)} claims, {counts['holds']} hold, "
-             f"{counts['wrong']} wrong, {counts['unread']} unread"]
+             f"{counts['wrong']} wrong, {counts['unread']} unread ({share_read(report)})"]
     for note in report.notes:
         lines.append(f"  note: {note}")
     first = report.first_wrong
@@ -42,7 +50,7 @@ def render_text(report) -> str:
         elif c.reason and c.verdict == "unread":
             lines.append(f"     {c.reason}")
         elif c.uses or c.cases:
-            lines.append(f"     holds {c.reason}")
+            lines.append(f"     holds {c.reason or 'for ' + ', '.join(c.cases)}")
     if first is not None:
         lines.append(f"first wrong claim: line {first.line}")
     else:
@@ -58,7 +66,7 @@ def render_markdown(report) -> str:
     for c in report.claims:
         by_line.setdefault(c.line, []).append(c)
     out = [f"> **derive check**: {len(report.claims)} claims, {counts['holds']} hold, {counts['wrong']} wrong, "
-           f"{counts['unread']} unread" + (f"; first wrong claim on line {first.line}" if first else "") + ".", ""]
+           f"{counts['unread']} unread ({share_read(report)})" + (f"; first wrong claim on line {first.line}" if first else "") + ".", ""]
     for note in report.notes:
         out.append(f"> note: {note}")
     if report.notes:
@@ -104,3 +112,112 @@ def _block_end(lines: list, line: int) -> int:
         if count > 0:
             return n + 1
     return line
+
+
+_HTML_SCRIPT = """
+(function () {
+  var els = document.querySelectorAll(".math");
+  for (var i = 0; i < els.length; i++) {
+    var el = els[i];
+    try {
+      katex.render(el.textContent, el, {throwOnError: false, strict: "ignore", trust: false,
+                                        displayMode: el.classList.contains("display")});
+    } catch (e) { el.title = String(e && e.message || e); }
+  }
+})();
+"""
+
+_HTML_CSS = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:1.5rem auto;padding:0 1rem;line-height:1.5;color:#222}
+.summary{padding:.6rem .9rem;background:#f3f3f3;border-radius:6px;margin-bottom:1rem}
+.prose{white-space:pre-wrap}
+.block{border-left:5px solid #bbb;padding:.1rem .8rem;margin:.6rem 0;overflow-x:auto}
+.block.holds{border-color:#2a8a2a}.block.wrong{border-color:#cc2222;background:#fff4f4}.block.unread{border-color:#c9a200}
+.verdict{font-size:.92rem;margin:.15rem 0}
+.verdict .tag{display:inline-block;min-width:4.2rem;font-weight:600;border-radius:4px;padding:0 .35rem;color:#fff}
+.holds .tag,.verdict.holds .tag{background:#2a8a2a}.verdict.wrong .tag{background:#cc2222}.verdict.unread .tag{background:#a58400}
+.verdict.first{outline:2px solid #cc2222;border-radius:4px}
+"""
+
+
+def render_html(report) -> str:
+    """The checked document itself, typeset with KaTeX (carried inline: no network), each display block
+    framed by its worst verdict and followed by one line per claim in it (holds / wrong / unread, the reason
+    and the counterexample; the same text on hover). Prose is escaped; nothing is computed here."""
+    import html as _html
+    from ..render.html import katex_head
+    from .extract import _DISPLAY, _INLINE
+
+    def e(words: str) -> str:
+        return _html.escape(words, quote=True)
+
+    counts = report.counts()
+    first = report.first_wrong
+    source = report.source
+    starts = [0]
+    for n, ch in enumerate(source):
+        if ch == "\n":
+            starts.append(n + 1)
+
+    def line_of(offset: int) -> int:
+        lo, hi = 0, len(starts)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if starts[mid] <= offset else (lo, mid)
+        return lo + 1
+
+    body = [f'<div class="summary"><b>derive check</b> {e(report.name)}: {len(report.claims)} claims, '
+            f'{counts["holds"]} hold, {counts["wrong"]} wrong, {counts["unread"]} unread ({e(share_read(report))})'
+            + (f'; first wrong claim on line {first.line}' if first else "") + "</div>"]
+    def prose(text: str) -> str:
+        """Escaped prose, its inline math ($...$, \\( \\)) typeset as inline math."""
+        out, at = [], 0
+        for m in _INLINE.finditer(text):
+            tex = next(g for g in m.groups() if g is not None)
+            out.append(e(text[at:m.start()]) + f'<span class="math inline">{e(tex)}</span>')
+            at = m.end()
+        return "".join(out) + e(text[at:])
+
+    placed: set = set()
+    last = 0
+    for m in _DISPLAY.finditer(source):
+        body.append(f'<div class="prose">{prose(source[last:m.start()])}</div>')
+        first_line, last_line = line_of(m.start()), line_of(m.end() - 1)
+        inside = [c for c in report.claims if first_line <= c.line <= last_line and id(c) not in placed]
+        placed.update(id(c) for c in inside)
+        worst = ("wrong" if any(c.verdict == "wrong" for c in inside) else
+                 "unread" if any(c.verdict == "unread" for c in inside) else "holds" if inside else "")
+        tex = m.group(0)
+        if tex.startswith("$$"):
+            tex = tex[2:-2]
+        elif tex.startswith("\\["):
+            tex = tex[2:-2]
+        body.append(f'<div class="block {worst}"><span class="math display">{e(tex.strip())}</span>')
+        for c in inside:
+            body.append(_html_verdict(c, c is first, e))
+        body.append("</div>")
+        last = m.end()
+    body.append(f'<div class="prose">{prose(source[last:])}</div>')
+    rest = [c for c in report.claims if id(c) not in placed]  # inline claims: listed at the end
+    if rest:
+        body.append('<div class="block"><b>claims in inline math</b>')
+        body.extend(_html_verdict(c, c is first, e) for c in rest)
+        body.append("</div>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>derive check: {e(report.name)}</title>\n{katex_head()}<style>{_HTML_CSS}</style>\n</head>\n"
+            "<body>\n<main>\n" + "\n".join(body) + f"\n</main>\n<script>{_HTML_SCRIPT}</script>\n</body>\n</html>\n")
+
+
+def _html_verdict(c, is_first: bool, e) -> str:
+    detail = ""
+    if c.verdict == "wrong":
+        detail = "counterexample " + _counter(c.counterexample or {})
+        if c.expected:
+            detail += f"; the engine derives {c.expected_of} = {c.expected}"
+    elif c.reason:
+        detail = c.reason
+    label = {"holds": "holds", "wrong": "wrong", "unread": "unread"}[c.verdict]
+    return (f'<div class="verdict {label}{" first" if is_first else ""}" title="{e(detail)}">'
+            f'<span class="tag">{label}</span> line {c.line}: '
+            f'<span class="math inline">{e(c.lhs)} = {e(c.rhs)}</span>'
+            + (f" &mdash; {e(detail)}" if detail else "") + "</div>")

@@ -19,13 +19,22 @@ from .reading import free_indices, private_bounds, unique_facts, with_kernel
 EXPECTED_CHAINS = 5   # chains whose first wrong claim gets the engine's closed form (each costs a derivation)
 
 
-def _unknown_function(e, known: set) -> str:
-    """The name of an undefined quantity differentiated in ``e`` (its derivative would be read as 0), or ''."""
+def _unknown_function(e, known: set, defined: Optional[dict] = None) -> str:
+    """The name of an undefined quantity differentiated in ``e`` (its derivative would be read as 0), or ''. With
+    ``defined`` (each name the document defines -> the names its definition uses), a name that is only an input
+    (a^L in C = sum (y - a^L)^2) differentiated with respect to another name (da^L_k/dz^L_j) is undefined too: the
+    author treats it as a function, and reading it as a constant would make the claim say 0. Two inputs of one
+    definition (b and W of z = W a + b) are independent: db/dW is 0; so is an input differentiated with respect to
+    a defined name (db^{l+1}/dz^l, where z^l is defined)."""
     for n in e.atoms(sp.Derivative):
         f = n.expr
         for atom in [f] if isinstance(f, (sp.Symbol, sp.Indexed)) else []:
             name = str(atom.base) if isinstance(atom, sp.Indexed) else str(atom)
             if name not in known:
+                return name
+            wrt = {str(v.base) if isinstance(v, sp.Indexed) else str(v) for v in n.variables}
+            if defined and name not in defined and name not in wrt and not wrt & set(defined) \
+                    and not any(name in inputs and wrt <= inputs for inputs in defined.values()):
                 return name
     return ""
 
@@ -51,10 +60,10 @@ def _split_runs(work, reason):
             yield run_c, run_e, conditions
 
 
-def split_unknown(work, known):
+def split_unknown(work, known, defined=None):
     """Runs of links, cut where a side differentiates an undefined quantity (its derivative cannot be checked)."""
     def unknown(e):
-        name = _unknown_function(e, known)
+        name = _unknown_function(e, known, defined)
         return (f"{name} is not defined in the document (define it, or pass --define): "
                 "its derivative cannot be checked") if name else ""
     return _split_runs(work, unknown)
@@ -80,7 +89,8 @@ def _bound_apart(exprs: list) -> list:
     return [rename_bound(e, lambda i: sp.Symbol(f"{i}'", **i.assumptions0) if i in free else None) for e in exprs]
 
 
-def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=()) -> None:
+def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=(),
+              open_facts=(), open_settings=()) -> None:
     """Verify a run of links; a link that fails is tried again with the document's assumptions, then in the
     cases its sums split apart (j != i), and holds "using" or "for" them."""
     from ..verify import verify
@@ -93,6 +103,8 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
         d = Derivation("claim", "claim", setting, exprs[0], steps, conditions=tuple(conditions) + tuple(extra))
         try:
             report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
+        except TimeoutError as e:  # the run's time bound (checker.Bounds.seconds_per_run)
+            return None, str(e)
         except Exception as e:  # noqa: BLE001 -- a formula SymPy cannot evaluate is unread, never a traceback
             return None, f"cannot evaluate ({type(e).__name__})"
         return {c.step: c for c in report.checks if c.step is not None}, ""
@@ -110,6 +122,49 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
     if cases and any(not (n in second and second[n].ok) for n in failing):
         third, _ = run(True, tuple(a for a, _ in cases))
         third = third or {}
+    def reading(n):
+        """A reading the document leaves open under which link n holds, or '': targets that sum to one
+        (``open_facts``), or i = j for two free indices when the document states no case."""
+        a, b = exprs[n - 1], exprs[n]
+        for fact in open_facts:  # targets that sum to one, where the document never says so
+            if not b.has(fact.statement.lhs.function.base):
+                continue  # a link whose claimed side has no target: the reading says nothing about it
+            step = (Step(b, Rule.CLAIM, "claimed", assumptions=tuple(facts) + (fact,)),)
+            try:
+                if verify(Derivation("claim", "claim", setting, a, step, conditions=tuple(conditions)),
+                          Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False).ok:
+                    target = fact.statement.lhs.function.base
+                    return f"sum_j {target}_j = 1", "the document never says so"
+            except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
+                continue
+        for other, name in open_settings:  # p_j never defined: read as the softmax by convention, or an input
+            if not (a.has(sp.Derivative) or b.has(sp.Derivative)):
+                continue
+            step = (Step(b, Rule.CLAIM, "claimed", assumptions=tuple(facts)),)
+            try:
+                if verify(Derivation("claim", "claim", other, a, step, conditions=tuple(conditions)),
+                          Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False).ok:
+                    return (f"{name} is an input, not the softmax of z",
+                            "the document does not define it; read as the softmax, it is false")
+            except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
+                continue
+        if conditions or claims[n - 1].cases:
+            return ""
+        if n != 1 or not isinstance(a, sp.Derivative) or b.has(sp.KroneckerDelta) \
+                or not free_indices(b) <= free_indices(a):
+            return ""  # only the chain's own quantity (dp_j/do_i = ...) has cases; a swapped index later is a slip
+        free = sorted(free_indices(a) & free_indices(exprs[0]), key=str)  # the chain's quantity has both: dp_j/do_i
+        for x, y in ((x, y) for k, x in enumerate(free) for y in free[k + 1:]):
+            step = (Step(b.xreplace({y: x}), Rule.CLAIM, "claimed", assumptions=tuple(facts)),)
+            d = Derivation("claim", "claim", setting, a.xreplace({y: x}), step)
+            try:
+                report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
+            except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
+                continue
+            if report.ok:
+                return f"{x} = {y}", "the document does not say which case; it is false otherwise"
+        return ""
+
     for n, claim in enumerate(claims, start=1):
         c = first.get(n)
         if c is None:
@@ -131,6 +186,10 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
                                               for a, line in cases)
         elif not (getattr(c, "counterexample", None) or c.message.startswith("sides differ")):
             claim.verdict, claim.reason = "unread", "cannot evaluate both sides: " + c.message
+        elif found := reading(n):  # dp_j/do_i = p_i (1 - p_i) with no case stated: it holds for i = j only
+            (same, why) = found
+            claim.verdict, claim.cases = "holds", (same,)
+            claim.reason = f"if {same} ({why})"
         else:
             claim.verdict = "wrong"
             if n in second and not second[n].ok and second[n].message.startswith("sides differ"):
@@ -181,8 +240,32 @@ def expect(claim: Claim, claims: list, exprs: list, n: int, conditions: tuple, s
         except Exception:  # noqa: BLE001 -- no derivation: the report simply has no expected form
             continue
         result = _readable_bounds(d.result)
-        claim.expected, claim.expected_latex, claim.expected_of = text(result), latex(result), claims[h].lhs
+        try:
+            shown = _printed(result, text, latex)
+        except Exception:  # noqa: BLE001 -- a form the printers cannot write: no expected form
+            return
+        claim.expected, claim.expected_latex = shown
+        claim.expected_of = claims[h].lhs
         return
+
+
+def _printed(e, text, latex) -> tuple:
+    """(text, latex) of ``e``, with the document's own names (y^*, a^l-1) kept: the printers refuse a name that
+    is not an identifier, so each is printed as a placeholder identifier and written back as the document has it."""
+    from ..notation import is_symbol_name
+    odd = sorted({str(x) for x in e.free_symbols if isinstance(x, sp.Symbol) and not is_symbol_name(str(x))}
+                 | {str(a.base) for a in e.atoms(sp.Indexed) if not is_symbol_name(str(a.base))}, key=len, reverse=True)
+    if not odd:
+        return text(e), latex(e)
+    marks = {name: f"Zq{n}q" for n, name in enumerate(odd)}
+    renamed = e.replace(lambda x: isinstance(x, sp.IndexedBase) and str(x) in marks,
+                        lambda x: sp.IndexedBase(marks[str(x)]))
+    renamed = renamed.xreplace({x: sp.Symbol(marks[str(x)], **x.assumptions0) for x in renamed.free_symbols
+                                if isinstance(x, sp.Symbol) and str(x) in marks})
+    out = [text(renamed), latex(renamed)]
+    for name, mark in marks.items():
+        out = [o.replace(mark, name) for o in out]
+    return tuple(out)
 
 
 def _readable_bounds(e):
