@@ -19,11 +19,25 @@ def test_every_step_of_every_chain_passes(ce, ce_report):
         assert all(c.cases > 0 for c in checks)
 
 
-def test_steps_are_checked_at_several_K(ce_report):
+def test_steps_are_checked_at_several_K(ce):
+    report = ce.verify(Ks=(2, 3, 4, 5))
     # every k at K = 2 and 3 (2 + 3), 2 random ones at K = 4 and 5, 2 random points each
-    assert all(c.cases == 2 * (2 + 3 + 2 + 2) for c in ce_report.checks if c.derivation == "softmax_ce")
+    assert all(c.cases == 2 * (2 + 3 + 2 + 2) for c in report.checks if c.derivation == "softmax_ce")
     # j != k: every pair at K = 2 and 3 (2 + 6), 2 at K = 4 and 5
-    assert all(c.cases == 2 * (2 + 6 + 2 + 2) for c in ce_report.checks if c.derivation == "softmax_partial_other")
+    assert all(c.cases == 2 * (2 + 6 + 2 + 2) for c in report.checks if c.derivation == "softmax_partial_other")
+
+
+def test_symbolic_K_is_also_checked_at_a_drawn_K_with_both_ends(ce_report):
+    """Issue 16.1: K = 2..5 and one K drawn from 6..24, where k takes 1, K - 1, K and a random value."""
+    drawn = ce_report.drawn
+    assert 6 <= drawn <= 24 and ce_report.Ks == (2, 3, 4, 5, drawn) and ce_report.wide == (6, 24)
+    assert f"and {drawn} (drawn from 6..24 with seed 0)" in str(ce_report).splitlines()[0]
+    for c in ce_report.checks:
+        assert c.Ks == ce_report.Ks
+        small = 2 * (2 + 3 + 2 + 2) if c.derivation != "softmax_partial_other" else 2 * (2 + 6 + 2 + 2)
+        assert c.cases > small  # the drawn K adds cases
+    seeds = {derive.softmax_ce().verify(seed=s, lemmas=False).drawn for s in range(12)}
+    assert len(seeds) > 3 and all(6 <= k <= 24 for k in seeds)
 
 
 def test_index_samples_sets_the_assignments_above_K_3(ce):
@@ -126,7 +140,7 @@ def test_a_wrong_result_fails_finite_differences(ce):
 
 def test_report_reads_well(ce_report):
     text = str(ce_report)
-    assert text.splitlines()[0] == f"verify softmax_ce: all {len(ce_report.checks)} checks passed"
+    assert text.splitlines()[0].startswith(f"verify softmax_ce: all {len(ce_report.checks)} checks passed (K = 2, 3")
     assert "[ok  ] softmax_ce: step 3 (split_sum)" in text
     assert repr(ce_report).startswith("Report('softmax_ce', ok=True")
     assert bool(ce_report)
