@@ -51,6 +51,12 @@ def in_range(index: sp.Symbol, lower: sp.Expr, upper: sp.Expr) -> Assumption:
     )
 
 
+def is_range(a: Assumption) -> bool:
+    """True for an index range lower <= index <= upper (stated once for a chain, cited by the steps that
+    pick a term out of a sum, never passed on by a step that cites a lemma)."""
+    return isinstance(a.statement, sp.And) and all(isinstance(c, sp.Le) for c in a.statement.args)
+
+
 def different(a: sp.Symbol, b: sp.Symbol) -> Assumption:
     """a != b (two distinct indices)."""
     return Assumption(

@@ -12,6 +12,15 @@ import sympy as sp
 
 from .errors import ArgumentTypeError
 from .expr import LogSoftmax, Sigmoid, Softmax
+from .notation import check_symbols
+
+
+def _expression(argument: str, value) -> sp.Expr:
+    """A SymPy expression (or a number) whose names are identifiers; text is refused, never sympified."""
+    if isinstance(value, bool) or not isinstance(value, (sp.Basic, int, float)):
+        raise ArgumentTypeError(argument, f"must be a SymPy expression such as z[i] (text is not evaluated: "
+                                          f"write text costs as derive.gradient(\"...\")), got {type(value).__name__}")
+    return check_symbols(argument, sp.sympify(value))
 
 
 class VectorFunction:
@@ -20,14 +29,15 @@ class VectorFunction:
     def __init__(self, kind: type, entry: sp.Expr, over: sp.Symbol) -> None:
         if not isinstance(over, sp.Symbol):
             raise ArgumentTypeError("over", f"must be the index symbol the entry is written in, got {over!r}")
-        entry = sp.sympify(entry)
+        entry = _expression("entry", entry)
+        check_symbols("over", over)
         if not entry.has(over):
             raise ArgumentTypeError("entry", f"{entry} does not mention its index {over}")
         self.kind, self.entry, self.over = kind, entry, over
 
     def __getitem__(self, at) -> sp.Expr:
         slot = sp.Dummy("slot", integer=True, positive=True)
-        return self.kind(self.entry.xreplace({self.over: slot}), slot, sp.sympify(at))
+        return self.kind(self.entry.xreplace({self.over: slot}), slot, _expression("index", at))
 
     def __repr__(self) -> str:
         return f"{self.kind.__name__.lower()}({self.entry}, over={self.over})"
@@ -45,4 +55,4 @@ def log_softmax(entry: sp.Expr, over: sp.Symbol) -> VectorFunction:
 
 def sigmoid(x: sp.Expr) -> sp.Expr:
     """The logistic sigmoid 1 / (1 + exp(-x)) of one entry, e.g. sigmoid(z[j])."""
-    return Sigmoid(sp.sympify(x))
+    return Sigmoid(_expression("x", x))

@@ -5,7 +5,9 @@ failed (verify, show --verify) or files are stale (build --check); 2 a user
 mistake or a folder build cannot write (``derive: error: ...`` on stderr);
 130 Ctrl-C (``derive: interrupted``); 143 SIGTERM (``derive: terminated``);
 141 when the reader of stdout goes away (``derive list | head -1``): the rest
-of the output is dropped quietly, as a command killed by SIGPIPE would be.
+of the output is dropped quietly, as a command killed by SIGPIPE would be;
+74 when stdout is closed, full, or cannot encode the output. Two builds into
+one folder take turns (a lock on the folder), so its files never mix two builds.
 """
 from __future__ import annotations
 
@@ -285,20 +287,52 @@ def build(folder: Path, check: bool, progress: Optional[Callable[[str], None]] =
         return 0
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for tmp in stale_temporaries(folder, docs):
-            tmp.unlink(missing_ok=True)
+        lock = _lock_folder(folder, progress)
     except OSError as exc:
         raise _folder_error(folder, exc) from None
-    changed = 0
-    for name, text in docs.items():
+    try:
         try:
-            if not current(name):
-                write_atomic(folder / name, text)
-                changed += 1
+            for tmp in stale_temporaries(folder, docs):
+                tmp.unlink(missing_ok=True)
         except OSError as exc:
-            raise _folder_error(folder, exc, name) from None
+            raise _folder_error(folder, exc) from None
+        changed = 0
+        for name, text in docs.items():
+            try:
+                if not current(name):
+                    write_atomic(folder / name, text)
+                    changed += 1
+            except OSError as exc:
+                raise _folder_error(folder, exc, name) from None
+    finally:
+        if lock is not None:
+            os.close(lock)  # closing the descriptor releases the lock
     print(f"{folder}: wrote {changed} of {len(docs)} files")
     return 0
+
+
+def _lock_folder(folder: Path, progress: Optional[Callable[[str], None]]) -> Optional[int]:
+    """Hold ``folder`` for one build: a second build waits for the first, so files never mix two builds.
+
+    The lock is on the folder itself (flock on its descriptor), so no lock file is left behind;
+    it ends with the process. Where flock does not exist (Windows), builds are not serialised.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress is not None:
+                progress(f"waiting for another derive build of {folder} to finish")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _paint(text: str, ok: bool) -> str:
@@ -443,6 +477,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as exc:  # every other OSError of a command is a DeriveError: this one is writing stdout
         _quiet_stdout()
         _say(f"derive: error: cannot write the output: {exc.strerror or exc}")
+        return EXIT_OUTPUT
+    except UnicodeEncodeError as exc:  # PYTHONIOENCODING=ascii, and the output is not ASCII
+        _quiet_stdout()
+        char = exc.object[exc.start:exc.start + 1] if isinstance(exc.object, str) else "?"
+        _say(f"derive: error: the output encoding ({exc.encoding}) cannot write {ascii(char)}; "
+             "set PYTHONIOENCODING=utf-8")
         return EXIT_OUTPUT
     except KeyboardInterrupt:
         progress.clear()

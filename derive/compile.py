@@ -24,16 +24,19 @@ lay out inputs; the mathematics is the derivation's.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import inspect
+from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
 
 from .errors import ArgumentError, ArgumentTypeError
 from .expr import Entry
+from .inputs import (check_array, check_classes, check_labels, check_names, check_positive, check_scalar,  # noqa: F401
+                     check_size, check_targets)
 from .model import Derivation
-from .numeric import FORMS, all_finite, rowsum
-from .tensor import BATCH, DefinitionProgram, bounded, NotPositive, Overflow, Program, Tensor, first_not_finite
+from .numeric import FORMS
+from .tensor import BATCH, DefinitionProgram, Overflow, Program, Tensor, bounded, first_not_finite
 
 
 def index_form(d: Derivation) -> sp.Expr:
@@ -127,77 +130,275 @@ def _normalised(d: Derivation) -> dict:
     return out
 
 
-class CompiledGradient:
-    """A vectorised gradient of one example per row: g(z=Z, y=Y, ...) with Z of shape (N, K) or (K,)."""
+@dataclass(frozen=True)
+class Argument:
+    """One array argument of a compiled function: its keyword, the size each of its axes has (K, n, or a
+    number), and whether it holds one row per example (a leading axis N) or is shared by every example."""
+
+    name: str
+    axes: tuple
+    per_example: bool
+
+    def shape(self) -> str:
+        """The shape as the signature states it: (N, K), (K, n), (K,)."""
+        dims = (["N"] if self.per_example else []) + [str(a) for a in self.axes]
+        return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+    def ranks(self) -> tuple:
+        """The ranks it may be passed with: a per-example argument also as one example, without N."""
+        return (len(self.axes), len(self.axes) + 1) if self.per_example else (len(self.axes),)
+
+    def described(self) -> str:
+        one = "(" + ", ".join(str(a) for a in self.axes) + ("," if len(self.axes) == 1 else "") + ")"
+        return f"{self.shape()} or {one} for one example" if self.per_example else self.shape()
+
+
+def _limits(exprs) -> dict:
+    """Index -> its (lower, upper) bounds, from the sums of the expressions."""
+    out: dict = {}
+    for e in exprs:
+        for s in e.atoms(sp.Sum):
+            for i, lo, hi in s.limits:
+                out.setdefault(i, (lo, hi))
+    return out
+
+
+def _size(setting, limits: dict, i) -> sp.Expr:
+    """The length of the axis index ``i`` runs along: K, n, or a number."""
+    lo, hi = limits.get(i) or setting.range_of(i)
+    return sp.simplify(hi - lo + 1)
+
+
+def _occurrences(exprs, name: str) -> list:
+    return [a for e in exprs for a in sorted(e.atoms(sp.Indexed), key=str) if str(a.base) == name]
+
+
+def _is_bias(setting, name: str, matrices: set) -> bool:
+    """A vector a layer adds to its weighted sum (b in z_j := sum_d w_jd x_d + b_j): read only at the layer's
+    own index, in a definition that also reads a shared matrix. It is a parameter, shared by every example."""
+    for x in setting.definitions:
+        if x.kernel or not x.indices:
+            continue
+        uses = _occurrences([x.expr], name)
+        reads_matrix = any(str(a.base) in matrices for a in x.expr.atoms(sp.Indexed))
+        if uses and reads_matrix and all(tuple(a.indices) == tuple(x.indices) for a in uses):
+            return True
+    return False
+
+
+class ArrayGradient:
+    """The closed form as a function of arrays laid out by their axes (the 'per_example' and 'layer'
+    interfaces): each argument's shape comes from the indices it is read with (w_jd: (K, n)).
+
+    A matrix, and a bias a layer adds (b in z_j = sum_d w_jd x_d + b_j), is a parameter shared by every
+    example and passed in its own shape; every other vector holds one row per example, (N, K), or one
+    example, (K,). The result has one gradient per example, (N, ...), when the variable has one row per
+    example, and is the gradient of the cost summed over the examples, shaped like the variable, when it is
+    shared. The free indices of the cost (the j of a Jacobian do_j/dz_k) come before the variable's. A size
+    that no argument carries (the length of an axis that only a Kronecker delta or a sum reads) is a
+    keyword of its own. ``inputs`` lists the keywords; ``help(g)`` shows each with its shape.
+    """
 
     def __init__(self, d: Derivation) -> None:
         _refuse_conditions(d)
         self.name = d.name
-        self.free = d.free_indices
-        self.K = int(d.setting.K) if d.setting.K.is_Integer else None
+        setting = d.setting
         expr = index_form(d)
-        self.arrays, self.scalars = _inputs(d.setting, expr)
+        names, self.scalars = _inputs(setting, expr)
         self.targets = _normalised(d)
-        self._evaluate = Evaluator(d.setting, expr, self.free)
-        self.classes = self._evaluate.class_count(d.setting.K)
-        # o - y from a softmax and checked targets cannot overflow: its result needs no finiteness pass
+        self.K = int(setting.K) if setting.K.is_Integer else None
+        needed = _needed(setting, expr)
+        exprs = [expr] + [x.argument if x.kernel else x.expr for x in needed] + [x.expr for x in setting.definitions]
+        exprs += [d.lhs] if isinstance(d.lhs, sp.Basic) else []
+        limits = _limits(exprs)
+        axes = {}
+        for n in names:
+            found = _occurrences(exprs, n)
+            if not found:
+                raise ArgumentError("derivation", f"{d.name}: the closed form reads {n} without an index")
+            axes[n] = tuple(_size(setting, limits, i) for i in found[0].indices)
+        matrices = {n for n, a in axes.items() if len(a) > 1}
+        self.arguments = tuple(Argument(n, axes[n], not (n in matrices or _is_bias(setting, n, matrices)))
+                               for n in names)
+        self.arrays = tuple(a.name for a in self.arguments)
+        variables = [str(v) for v in setting.variables if isinstance(v, sp.IndexedBase)]
+        self.variable = variables[0] if variables else None
+        self.shared = self.variable is not None and not self._argument(self.variable).per_example
+        # the axes of the result: the cost's own free indices (a Jacobian's j), then the variable's
+        indices = {i for a in expr.atoms(sp.Indexed) for i in a.indices} | {
+            i for delta in expr.atoms(sp.KroneckerDelta) for i in delta.args}
+        own = sorted((i for i in indices & expr.free_symbols if i not in d.free_indices and isinstance(i, sp.Symbol)),
+                     key=str)
+        self.free = tuple(own) + tuple(d.free_indices)
+        # every index the evaluated expressions read, and the length of the axis it runs along
+        read = [expr] + [x.argument if x.kernel else x.expr for x in needed]
+        every = set(self.free) | set(_limits(read)) | {i for e in read for a in e.atoms(sp.Indexed)
+                                                       for i in a.indices if isinstance(i, sp.Symbol)}
+        every |= {i for e in read for delta in e.atoms(sp.KroneckerDelta) for i in delta.args
+                  if isinstance(i, sp.Symbol) and i not in self.scalars}
+        self._index_sizes = {i: _size(setting, limits, i) for i in every}
+        self._evaluate = Evaluator(setting, expr, self.free, reduce=(BATCH,) if self.shared else ())
+        programs = [self._evaluate.program] + [p.program for p in self._evaluate.definitions]
+        lengths = set(self._index_sizes.values()) | {setting.K} | set(setting.sizes)
+        self._size_scalars = tuple(sorted({s for p in programs for s in p.scalars if s in lengths}, key=str))
+        carried = {s for a in self.arguments for s in a.axes}
+        wanted = set(self._index_sizes.values()) | set(self._size_scalars)
+        self.sizes = tuple(sorted(str(s) for s in wanted - carried if not s.is_Integer))
+        self._softmax = any(p.definition.kernel in ("softmax", "log_softmax") for p in self._evaluate.definitions)
+        self._logs = tuple(n for n in self.arrays if any(v.log and v.base == n for p in programs for v in p.views))
         small = {p.name for p in self._evaluate.definitions if p.definition.kernel in ("softmax", "sigmoid")}
         self._bounded = bounded(self._evaluate.program.root, small | set(self.targets))
+        self.__doc__ = self._doc()
+        self.__signature__ = inspect.Signature(
+            [inspect.Parameter(a.name, inspect.Parameter.KEYWORD_ONLY, annotation=a.shape()) for a in self.arguments]
+            + [inspect.Parameter(s, inspect.Parameter.KEYWORD_ONLY, annotation="scalar") for s in self.scalars]
+            + [inspect.Parameter(s, inspect.Parameter.KEYWORD_ONLY, annotation="int") for s in self.sizes],
+            return_annotation=self.result_shape())
+
+    def _argument(self, name: str) -> Argument:
+        return next(a for a in self.arguments if a.name == name)
 
     @property
     def inputs(self) -> tuple:
-        """The keyword arguments, arrays first."""
-        return self.arrays + self.scalars
+        """The keyword arguments: arrays, then scalar parameters, then sizes no array carries."""
+        return self.arrays + self.scalars + self.sizes
 
     @property
     def source(self) -> str:
         """The generated NumPy code of the closed form (the same for every K)."""
         return self._evaluate.program.source
 
+    def result_shape(self) -> str:
+        dims = ([] if self.shared else ["N"]) + [str(self._index_sizes[i]) for i in self.free]
+        return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+    def _doc(self) -> str:
+        args = ", ".join(f"{a.name}={a.shape()}" for a in self.arguments)
+        args += "".join(f", {s}=scalar" for s in self.scalars) + "".join(f", {s}=int" for s in self.sizes)
+        lines = [f"{self.name}({args}) -> {self.result_shape()}", ""]
+        what = (f"the gradient of the cost summed over the examples, shaped like {self.variable}" if self.shared
+                else "one row per example")
+        lines.append(f"The compiled closed form of {self.name}: {what}.")
+        lines.append("")
+        for a in self.arguments:
+            role = "one row per example" if a.per_example else "shared by every example"
+            lines.append(f"{a.name}: {a.described()}, {role}"
+                         + (" (targets: rows on the simplex, as the derivation assumes)" if a.name in self.targets
+                            else ""))
+        lines += [f"{s}: a real number (a scalar parameter)" for s in self.scalars]
+        lines += [f"{s}: an integer, the length of an axis no array carries" for s in self.sizes]
+        return "\n".join(lines)
+
     def __repr__(self) -> str:
-        k = str(self.K) if self.K else "K"
-        out = "(N" + "".join(f", {k}" for _ in self.free) + ("," if not self.free else "") + ")"
-        args = ", ".join(f"{n}=(N, {k})" for n in self.arrays) + "".join(f", {s}=scalar" for s in self.scalars)
-        return f"<compiled {self.name}: f({args}) -> {out}>"
+        args = ", ".join(f"{a.name}={a.shape()}" for a in self.arguments)
+        args += "".join(f", {s}=scalar" for s in self.scalars) + "".join(f", {s}=int" for s in self.sizes)
+        return f"<compiled {self.name}: f({args}) -> {self.result_shape()}>"
+
+    # -- the boundary: every backend checks its inputs here --------------------------------
+    def checked(self, kwargs: dict) -> dict:
+        """The inputs checked and laid out: {'arrays': name -> checked NumPy array (or Unseen), 'scalars',
+        'sizes': size symbol -> length, 'N': the number of examples or None for one example}."""
+        check_names(self.name, kwargs, self.inputs)
+        arrays = {}
+        for a in self.arguments:
+            arrays[a.name] = check_array(a.name, kwargs[a.name], a.ranks(), finite=a.name not in self.targets,
+                                         shape=a.described())
+        rows = {a.name: arrays[a.name].shape[0] for a in self.arguments
+                if a.per_example and arrays[a.name].ndim == len(a.axes) + 1}
+        singles = [a.name for a in self.arguments if a.per_example and a.name not in rows]
+        if rows and singles:
+            raise ArgumentError(singles[0], f"has shape {tuple(arrays[singles[0]].shape)}, one example, but "
+                                            f"{next(iter(rows))} has {next(iter(rows.values()))} rows: pass every "
+                                            f"per-example argument with its rows ({self._argument(singles[0]).shape()})")
+        if len(set(rows.values())) > 1:
+            first = next(iter(rows))
+            other = next(n for n, r in rows.items() if r != rows[first])
+            raise ArgumentError(other, f"shape {tuple(arrays[other].shape)} does not match {first}'s shape "
+                                       f"{tuple(arrays[first].shape)}: one row per example each")
+        sizes: dict = {}
+        seen: dict = {}
+        for a in self.arguments:
+            shape = tuple(arrays[a.name].shape)
+            for position, size in enumerate(a.axes):
+                length = shape[position + (a.name in rows)]
+                if size.is_Integer:
+                    if length != int(size):
+                        raise ArgumentError(a.name, f"axis {position + (a.name in rows)} must have {size} entries "
+                                                    f"(K = {size} classes), got shape {shape}")
+                    continue
+                if size in sizes and sizes[size] != length:
+                    raise ArgumentError(a.name, f"shape {shape} does not match {seen[size]}'s shape "
+                                                f"{tuple(arrays[seen[size]].shape)}: both have an axis of length "
+                                                f"{size} ({sizes[size]} there)")
+                sizes.setdefault(size, length)
+                seen.setdefault(size, a.name)
+        for s in self.sizes:
+            sizes[s] = check_size(s, kwargs[s], 2 if s == "K" and self._softmax else 1)
+        sizes = {str(k): v for k, v in sizes.items()}
+        if self._softmax and sizes.get("K", 2) < 2:  # a softmax over one class is constant
+            name = seen[next(k for k in seen if str(k) == "K")]
+            raise ArgumentError(name, f"needs at least 2 classes on its axis K, got shape {tuple(arrays[name].shape)}")
+        for n, kind in self.targets.items():
+            if n in arrays:
+                check_targets(n, arrays[n], kind, " (derive it with normalized_targets=False for other targets)")
+        for n in self._logs:
+            check_positive(n, arrays[n])
+        hint = {s: (f"; {s} is a scalar parameter of the cost: to give one value per class, define the vector "
+                    f"that reads it (define=['g[j] = ...{s}[j]...'], see docs/grammar.md)") for s in self.scalars}
+        scalars = {s: check_scalar(s, kwargs[s], hint[s]) for s in self.scalars}
+        return {"arrays": arrays, "scalars": scalars, "sizes": sizes,
+                "N": next(iter(rows.values())) if rows else None}
+
+    def tensors(self, call: dict, arrays: dict, ops=None) -> tuple:
+        """(tensors, known sizes) for the program: per-example arrays over (their axes..., batch), shared
+        ones over their own axes; ``arrays`` are the checked arrays in the evaluating library."""
+        moveaxis = ops.moveaxis if ops is not None else np.moveaxis
+        tensors: dict = {}
+        for a in self.arguments:
+            x = arrays[a.name]
+            if a.per_example:
+                if call["N"] is None:
+                    x = x[None]
+                tensors[a.name] = Tensor(moveaxis(x, 0, -1), tuple(sp.Dummy() for _ in a.axes) + (BATCH,))
+            else:
+                tensors[a.name] = _matrix(x)
+        tensors.update(call["scalars"])
+        sizes = call["sizes"]
+        tensors.update({str(s): sizes[str(s)] for s in self._size_scalars if str(s) in sizes})
+        known = {i: sizes[str(s)] if not s.is_Integer else int(s) for i, s in self._index_sizes.items()
+                 if not s.free_symbols or str(s) in sizes}
+        known[BATCH] = 1 if call["N"] is None else call["N"]
+        return tensors, known
+
+    def result(self, out: Tensor, call: dict, ops=None):
+        """The program's result laid out for the caller: examples first (none for one example)."""
+        array = out.array
+        if BATCH in out.axes:
+            moveaxis = ops.moveaxis if ops is not None else np.moveaxis
+            array = moveaxis(array, out.axes.index(BATCH), 0)
+            if call["N"] is None:
+                array = array[0]
+        return array
+
+    def run(self, call: dict, arrays: dict, ops=None):
+        """The result from checked inputs (``call``) and those arrays in the evaluating library."""
+        tensors, known = self.tensors(call, arrays, ops)
+        return self.result(self._evaluate(tensors, ops, known), call, ops)
 
     def __call__(self, **kwargs) -> np.ndarray:
-        check_names(self.name, kwargs, self.inputs)
-        arrays = {n: check_array(n, kwargs[n], finite=n not in self.targets) for n in self.arrays}
-        first = self.arrays[0]
-        shape = arrays[first].shape
-        if shape[-1] < 2:
-            raise ArgumentError(first, f"needs at least 2 classes on the last axis, got shape {shape}")
-        if self.K is not None and shape[-1] != self.K:
-            raise ArgumentError(first, f"the last axis must have K = {self.K} classes, got shape {shape}")
-        for n, a in arrays.items():
-            if a.shape != shape:
-                raise ArgumentError(n, f"shape {a.shape} does not match {first}'s shape {shape}")
-            if n in self.targets:
-                check_targets(n, a, self.targets[n], " (derive it with normalized_targets=False for other targets)")
-        dtype = np.result_type(*arrays.values())
-        tensors: dict = {n: _per_example(a) for n, a in arrays.items()}
-        tensors.update({s: check_scalar(s, kwargs[s]) for s in self.scalars})
-        if self.classes is not None:  # K in the closed form (eps/K) is the length of the class axis
-            tensors[self.classes] = shape[-1]
+        call = self.checked(kwargs)
+        arrays = call["arrays"]
+        dtype = np.result_type(*arrays.values()) if arrays else np.float64
         with np.errstate(**_QUIET):
-            try:  # every free index runs over the classes, also one only a Kronecker delta carries
-                out = self._evaluate(tensors, known=dict.fromkeys(self.free, shape[-1]))
+            try:
+                out = self.run(call, arrays)
             except Overflow as error:
                 raise _overflow(error, ", ".join(error.inputs), BATCH) from None
-            except NotPositive as error:
-                raise ArgumentError(error.name, f"must be positive: the closed form takes its logarithm "
-                                                f"(first entry <= 0 at index {_row_first(error.index)})") from None
-            except ValueError as error:  # an index the per-example layout cannot size or place
-                raise ArgumentError(", ".join(self.inputs), f"cannot be laid out per example (N, K) for "
+            except (ValueError, KeyError) as error:  # a layout the checks above missed: still named, never raw
+                raise ArgumentError(", ".join(self.inputs), f"cannot be evaluated with these shapes for "
                                                             f"{self.name}: {error}") from None
-            result = np.ascontiguousarray(np.moveaxis(out.array, out.axes.index(BATCH), 0) if BATCH in out.axes
-                                          else out.array, dtype=dtype)
+            result = np.ascontiguousarray(out, dtype=dtype)
             return result if self._bounded else _finite(", ".join(self.inputs), result)
-
-
-def _row_first(index: tuple) -> tuple:
-    """An index in a per-example tensor (class axis first, rows last) as the user's (row, class)."""
-    return tuple(reversed(index)) if len(index) == 2 else index
 
 
 def _per_example(a, moveaxis=np.moveaxis) -> Tensor:
@@ -233,7 +434,8 @@ class RegressionGradient:
         t, x, y = self.names
         return f"<compiled {self.name}: f({t}=(K, n+1), {x}=(m, n), {y}=(m, K)) -> (K, n+1)>"
 
-    def __call__(self, **kwargs) -> np.ndarray:
+    def checked(self, kwargs: dict) -> dict:
+        """The inputs checked (the same for every backend): {'arrays': name -> checked array}."""
         check_names(self.name, kwargs, self.names)
         t, x, y = self.names
         theta = check_array(t, kwargs[t], (2,))
@@ -242,19 +444,31 @@ class RegressionGradient:
         K = check_classes(t, theta, self.K)
         if theta.shape[1] != X.shape[1] + 1:
             raise ArgumentError(t, f"must have n + 1 = {X.shape[1] + 1} columns (bias first) for {x} of shape "
-                                   f"{X.shape}, got shape {theta.shape}")
-        if Y.shape != (X.shape[0], K):
-            raise ArgumentError(y, f"must have shape (m, K) = {(X.shape[0], K)}, got {Y.shape}")
+                                   f"{tuple(X.shape)}, got shape {tuple(theta.shape)}")
+        if tuple(Y.shape) != (X.shape[0], K):
+            raise ArgumentError(y, f"must have shape (m, K) = {(X.shape[0], K)}, got {tuple(Y.shape)}")
         check_targets(y, Y, "simplex", "")
-        X1 = np.concatenate([np.ones((X.shape[0], 1), dtype=X.dtype), X], axis=1)  # x_0 = 1, the bias input
+        return {"arrays": {t: theta, x: X, y: Y}}
+
+    def run(self, call: dict, arrays: dict, ops=None):
+        """The result from checked inputs, in the evaluating library's arrays; x_0 = 1 is the bias input."""
+        theta, X, Y = (arrays[n] for n in self.names)
+        if ops is None:
+            X1 = np.concatenate([np.ones((X.shape[0], 1), dtype=X.dtype), X], axis=1)
+        else:
+            X1 = ops.concatenate([ops.ones_like(X[:, :1]), X], axis=1)
         Tn, Xn, Yn = self.bases
+        return self._evaluate({Tn: _matrix(theta), Xn: _matrix(X1), Yn: _matrix(Y)}, ops).array
+
+    def __call__(self, **kwargs) -> np.ndarray:
+        arrays = self.checked(kwargs)["arrays"]
         with np.errstate(**_QUIET):
             try:
-                out = self._evaluate({Tn: _matrix(theta), Xn: _matrix(X1), Yn: _matrix(Y)})
+                out = self.run({}, arrays)
             except Overflow as error:
                 named = dict(zip(self.bases, self.names))
                 raise _overflow(error, ", ".join(named[n] for n in error.inputs), self.example) from None
-            return _finite(x, np.ascontiguousarray(out.array, dtype=np.result_type(theta, X, Y)))
+            return _finite(self.names[1], np.ascontiguousarray(out, dtype=np.result_type(*arrays.values())))
 
 
 class LabelGradient:
@@ -278,7 +492,8 @@ class LabelGradient:
         w, x, label = self.names
         return f"<compiled {self.name}: f({w}=(K, n), {x}=(m, n), {label}=(m,) in 0..K-1) -> (K, n)>"
 
-    def __call__(self, **kwargs) -> np.ndarray:
+    def checked(self, kwargs: dict) -> dict:
+        """The inputs checked (the same for every backend): {'arrays': name -> checked array}."""
         check_names(self.name, kwargs, self.names)
         wn, xn, ln = self.names
         W = check_array(wn, kwargs[wn], (2,))
@@ -286,17 +501,27 @@ class LabelGradient:
         labels = check_labels(ln, kwargs[ln], W.shape[0])
         check_classes(wn, W, self.K)
         if W.shape[1] != X.shape[1]:
-            raise ArgumentError(xn, f"must have {W.shape[1]} columns like {wn}, got shape {X.shape}")
-        if labels.shape != (X.shape[0],):
-            raise ArgumentError(ln, f"must have shape (m,) = ({X.shape[0]},), got {labels.shape}")
+            raise ArgumentError(xn, f"must have {W.shape[1]} columns like {wn}, got shape {tuple(X.shape)}")
+        if tuple(labels.shape) != (X.shape[0],):
+            raise ArgumentError(ln, f"must have shape (m,) = ({X.shape[0]},), got {tuple(labels.shape)}")
+        return {"arrays": {wn: W, xn: X, ln: labels}}
+
+    def run(self, call: dict, arrays: dict, ops=None):
+        """The result from checked inputs, in the evaluating library's arrays (labels from 0)."""
+        W, X, labels = (arrays[n] for n in self.names)
         Wb, Xb, Lb = self.bases
+        return self._evaluate({Wb: _matrix(W), Xb: _matrix(X), Lb: _matrix(labels + 1)}, ops).array  # classes from 1
+
+    def __call__(self, **kwargs) -> np.ndarray:
+        arrays = self.checked(kwargs)["arrays"]
         with np.errstate(**_QUIET):
             try:
-                out = self._evaluate({Wb: _matrix(W), Xb: _matrix(X), Lb: _matrix(labels + 1)})  # classes from 1
+                out = self.run({}, arrays)
             except Overflow as error:
                 named = dict(zip(self.bases, self.names))
                 raise _overflow(error, ", ".join(named[n] for n in error.inputs), self.example) from None
-            return _finite(xn, np.ascontiguousarray(out.array, dtype=np.result_type(W, X)))
+            W, X = (arrays[n] for n in self.names[:2])
+            return _finite(self.names[1], np.ascontiguousarray(out, dtype=np.result_type(W, X)))
 
 
 class Backprop:
@@ -417,160 +642,8 @@ def _layers(weights, biases) -> tuple:
     return Ws, bs
 
 
-# -- input checks at the boundary ------------------------------------------------
-
-def check_names(name: str, kwargs: dict, expected: Sequence[str]) -> None:
-    """Every expected keyword present and no other."""
-    for key in kwargs:
-        if key not in expected:
-            raise ArgumentError(key, f"unknown argument; {name} takes {', '.join(expected)}")
-    for key in expected:
-        if key not in kwargs:
-            raise ArgumentError(key, f"missing argument; {name} takes {', '.join(expected)}")
-
-
-def check_array(name: str, value, ndims: tuple = (1, 2), finite: bool = True) -> np.ndarray:
-    """A finite real float array of an allowed rank, or an error naming ``name`` (``finite=False``: the
-    caller checks finiteness itself, as check_targets does with the row sums it computes anyway)."""
-    if isinstance(value, (str, bytes)):
-        raise ArgumentTypeError(name, f"must be a numeric array, got {type(value).__name__}")
-    try:
-        a = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise ArgumentTypeError(name, f"cannot be read as an array: {exc}") from None
-    if a.dtype.kind in "iu":
-        a = a.astype(np.float64)
-    elif a.dtype.kind != "f":
-        raise ArgumentTypeError(name, f"must hold real numbers (float32 or float64), got dtype {a.dtype}")
-    elif a.dtype not in (np.float32, np.float64):
-        a = a.astype(np.float64)
-    if a.ndim not in ndims:
-        allowed = " or ".join({1: "(K,)", 2: "(N, K)"}.get(n, f"{n}-d") for n in ndims)
-        if ndims == (2,):
-            allowed = "2-d"
-        raise ArgumentError(name, f"must have shape {allowed}, got shape {a.shape}")
-    if finite and a.size and not all_finite(a):  # one sum in the common case
-        _not_finite(name, a)
-    return a
-
-
-def _not_finite(name: str, a: np.ndarray) -> None:
-    raise ArgumentError(name, f"contains NaN or infinity (first at index {first_not_finite(a)})")
-
-
-def check_classes(name: str, a: np.ndarray, K) -> int:
-    """The number of rows of a parameter matrix (one per class): at least 2, and K when K is fixed."""
-    if K is not None and a.shape[0] != K:
-        raise ArgumentError(name, f"must have K = {K} rows (one per class), got shape {a.shape}")
-    if a.shape[0] < 2:
-        raise ArgumentError(name, f"needs at least 2 rows (classes), got shape {a.shape}")
-    return a.shape[0]
-
-
-def check_targets(name: str, a: np.ndarray, kind: str, hint: str) -> None:
-    """Rows on the probability simplex (or one-hot), as the derivation assumes."""
-    tol = 1e-4 if a.dtype == np.float32 else 1e-8
-    if not a.size:
-        return
-    sums = rowsum(a)
-    if not np.isfinite(sums).all():  # a row sum is finite only when each of its entries is
-        _not_finite(name, a)
-    if a.min() < -tol or np.abs(sums - 1).max() > tol * a.shape[-1]:
-        raise ArgumentError(name, f"each row must be non-negative and sum to 1: the derivation assumes it{hint}")
-    if kind == "one_hot" and not np.all((a == 0) | (a == 1)):
-        raise ArgumentError(name, "each row must be one-hot (zeros and a single one): the derivation assumes it")
-
-
-def check_labels(name: str, value, K: int) -> np.ndarray:
-    """Integer class labels in 0..K-1, or an error naming ``name``."""
-    a = np.asarray(value)
-    if a.dtype.kind not in "iu":
-        if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):  # [] is float
-            a = a.astype(np.int64)
-        else:
-            raise ArgumentTypeError(name, f"must hold integer class labels, got dtype {a.dtype}")
-    if a.ndim != 1:
-        raise ArgumentError(name, f"must have shape (m,), got shape {a.shape}")
-    if a.size and (a.min() < 0 or a.max() >= K):
-        raise ArgumentError(name, f"labels must lie in 0..{K - 1}, got values from {a.min()} to {a.max()}")
-    return a.astype(np.int64)
-
-
-def check_scalar(name: str, value) -> float:
-    """A finite real number, or an error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ArgumentTypeError(name, f"must be a real number, got {type(value).__name__}")
-    if not np.isfinite(value):
-        raise ArgumentError(name, f"must be finite, got {value}")
-    return float(value)
-
-
-class LayerGradient:
-    """The gradient with respect to shared weights of a layer a cost's outputs are computed from (the
-    ``define`` of derive.gradient), summed over the examples: f(w=(K, n), x=(N, n), y=(N, K), ...) -> (K, n).
-
-    Vectors (one index) hold one row per example; the variable (two or more indices) is shared.
-    """
-
-    def __init__(self, d: Derivation) -> None:
-        _refuse_conditions(d)
-        self.name = d.name
-        self.free = d.free_indices
-        expr = index_form(d)
-        self.arrays, self.scalars = _inputs(d.setting, expr)
-        self.variable = str(d.setting.variables[0])
-        self.targets = _normalised(d)
-        self._evaluate = Evaluator(d.setting, expr, self.free, reduce=(BATCH,))  # summed over the examples
-        self.K = d.setting.K
-        self.classes = self._evaluate.class_count(self.K)
-
-    @property
-    def inputs(self) -> tuple:
-        """The keyword arguments: the shared variable first, then the per-example arrays, then scalars."""
-        return self.arrays + self.scalars
-
-    @property
-    def source(self) -> str:
-        return self._evaluate.program.source
-
-    def __repr__(self) -> str:
-        rows = ", ".join(f"{n}=(N, .)" for n in self.arrays if n != self.variable)
-        return f"<compiled {self.name}: f({self.variable}=matrix, {rows}" + "".join(
-            f", {s}=scalar" for s in self.scalars) + ") -> the gradient of the summed cost, shaped like " + \
-            f"{self.variable}>"
-
-    def __call__(self, **kwargs) -> np.ndarray:
-        check_names(self.name, kwargs, self.inputs)
-        shared = check_array(self.variable, kwargs[self.variable], (2,))
-        rows = {n: check_array(n, kwargs[n], (2,), finite=n not in self.targets) for n in self.arrays
-                if n != self.variable}
-        N = {a.shape[0] for a in rows.values()}
-        if len(N) > 1:
-            raise ArgumentError(", ".join(rows), f"must have one row per example each, got {sorted(N)} rows")
-        for n, a in rows.items():
-            if n in self.targets:
-                check_targets(n, a, self.targets[n], "")
-        tensors: dict = {self.variable: _matrix(shared)}
-        tensors.update({n: _per_example(a) for n, a in rows.items()})
-        tensors.update({s: check_scalar(s, kwargs[s]) for s in self.scalars})
-        if self.classes is not None:
-            tensors[self.classes] = shared.shape[0]
-        dtype = np.result_type(shared, *rows.values())
-        with np.errstate(**_QUIET):
-            try:
-                out = self._evaluate(tensors)
-            except Overflow as error:
-                raise _overflow(error, ", ".join(error.inputs), BATCH) from None
-            except NotPositive as error:
-                raise ArgumentError(error.name, "must be positive: the closed form takes its logarithm") from None
-            except ValueError as error:  # axes of different lengths
-                raise ArgumentError(", ".join(self.inputs), f"shapes do not fit together: {error}") from None
-            total = out.array
-            return _finite(", ".join(self.inputs), np.ascontiguousarray(total, dtype=dtype))
-
-
-INTERFACES = {"per_example": CompiledGradient, "dataset": RegressionGradient, "labels": LabelGradient,
-              "network": Backprop, "layer": LayerGradient}
+INTERFACES = {"per_example": ArrayGradient, "dataset": RegressionGradient, "labels": LabelGradient,
+              "network": Backprop, "layer": ArrayGradient}
 
 
 def compile_derivation(d: Derivation, backend: str = "numpy"):

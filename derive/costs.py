@@ -19,15 +19,16 @@ import sympy as sp
 from .assumptions import normalized, softmax_total
 from .errors import ArgumentError, ArgumentTypeError
 from .expr import LogSoftmax, Sigmoid, SlotVector, Softmax
-from .notation import check_K
+from .notation import check_K, check_symbols
 from .setting import Definition, Display, Setting
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 SOFTMAX_NAMES = ("o", "p", "q", "r")
 SIGMOID_NAMES = ("s", "u", "v", "g")
+TANH_NAMES = ("t", "th", "tt", "ta")
 COST_NAMES = ("E", "L", "C", "J")
 CLASS_INDICES = ("j", "k", "m", "i", "a", "b", "c", "r", "t")
-FEATURE_INDICES = ("d", "e", "f", "h", "p", "q")
+FEATURE_INDICES = ("d", "e", "f", "h", "p", "q", "b", "c", "r", "t", "u", "v")
 INNER_INDICES = ("l", "c", "r", "t", "b")
 
 
@@ -67,7 +68,7 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
         parsed, equations = _read(cost, _named(define, assume), K_sym, table)
         expr, text = parsed.expr, cost.strip()
     elif isinstance(cost, sp.Basic):
-        expr = _normalised_symbols(cost, K_sym)
+        expr = _normalised_symbols(check_symbols("cost", cost), K_sym)
         text = sp.sstr(cost)
         _collect_sympy(expr, table)
         equations = _read(None, _named(define, assume), K_sym, table)[1]
@@ -123,8 +124,7 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
         sizes[i] = axis_sizes.get(axis, K_sym)
     for _ in range(2):  # spare names for lemmas
         sizes[_index(CLASS_INDICES, used)] = K_sym
-    if any(s != K_sym for s in sizes.values()):
-        size = next(s for s in sizes.values() if s != K_sym)
+    for size in dict.fromkeys(s for s in sizes.values() if s != K_sym):  # a spare name for each layer width
         sizes[_index(FEATURE_INDICES, used)] = size
 
     facts = tuple(_fact(n, lhs, rhs, sizes, K_sym) for n, lhs, rhs in facts_text)
@@ -256,6 +256,7 @@ def _sizes(expr, layers, facts, K, used) -> tuple:
     CLASS = ("classes",)
     everything = [expr] + [e for pair in layers for e in pair] + [e for _, lhs, rhs in facts for e in (lhs, rhs)]
     for e in everything:
+        in_cost = e is expr
         for node in sp.preorder_traversal(e):
             if isinstance(node, sp.Indexed):
                 for p, i in enumerate(node.indices):
@@ -265,10 +266,9 @@ def _sizes(expr, layers, facts, K, used) -> tuple:
                 union(("index", node.slot), CLASS)
                 if isinstance(node.at, sp.Symbol):
                     union(("index", node.at), CLASS)
-            elif isinstance(node, Sigmoid):
-                for i in node.args[0].atoms(sp.Indexed):
-                    for j in i.indices:
-                        union(("index", j), CLASS)
+            elif isinstance(node, (Sigmoid, sp.tanh)) and in_cost:  # a hidden layer has a width of its own
+                for j in _class_indices(node.args[0]):
+                    union(("index", j), CLASS)
     for node in sp.preorder_traversal(expr):  # vectors the cost itself indexes once are class vectors
         if isinstance(node, sp.Indexed) and len(node.indices) == 1:
             union(("axis", str(node.base), 0), CLASS)
@@ -318,10 +318,25 @@ def _axes_of(variable, expr, layers) -> list:
 # -- outputs -----------------------------------------------------------------------------------------
 
 def _outputs(expr, layers, K, sizes, used) -> tuple:
-    """Name every softmax, log-softmax and sigmoid of the cost; replace each by its output's entry."""
+    """Name every softmax, log-softmax, sigmoid and tanh of the cost; replace each by its output's entry.
+
+    A layer defined as a sigmoid of its own entry (h[a] = sigmoid(sum(w[a, d]*x[d], d))) is that sigmoid:
+    its definition keeps the layer's name and index, whose width is the layer's own."""
     definitions: list = []
     softmaxes: dict = {}   # canonical body -> Definition
     sigmoids: dict = {}
+    tanhs: dict = {}
+    kept = []
+    for lhs, rhs in layers:
+        if isinstance(rhs, Sigmoid) and set(_class_indices(rhs.args[0])) <= set(lhs.indices):
+            g = rhs.args[0]
+            d = Definition(f"layer_{lhs.base}", lhs.base, tuple(lhs.indices), 1 / (1 + sp.exp(-g)),
+                           kernel="sigmoid", argument=g, text="sigmoid layer")
+            sigmoids[(g, lhs.base)] = d
+            definitions.append(d)
+        else:
+            kept.append((lhs, rhs))
+    layers = kept
     j = _index(CLASS_INDICES, used | {"k", "m"}, keep=False)
     inner = _index(INNER_INDICES, used | {j}, keep=False)
     for name in (j, inner):
@@ -368,24 +383,52 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
                 raise ArgumentError("cost", f"sigmoid({sp.sstr(x)}) needs an argument with one class index, "
                                             "such as sigmoid(z[j])")
             return sigmoid_of(x, idx[0]).symbol[idx[0]]
+        if isinstance(node, sp.tanh):
+            x = node.args[0]
+            idx = _class_indices(x)
+            if len(idx) != 1:
+                return None  # tanh of a scalar, or of several entries, is differentiated as it is
+            return tanh_of(x, idx[0]).symbol[idx[0]]
         return None
 
+    def own(index: sp.Symbol) -> sp.Symbol:
+        """The definition's index: j for a class index, the index itself on an axis of another size."""
+        return j if sizes.get(index, K) == K else index
+
+    def tanh_of(x: sp.Expr, index: sp.Symbol) -> Definition:
+        at = own(index)
+        key = x.xreplace({index: at})
+        if key not in tanhs:
+            out = sp.IndexedBase(_fresh(TANH_NAMES, used))
+            used.add(str(out))
+            d = Definition("tanh", out, (at,), sp.tanh(key), text="tanh")
+            tanhs[key] = d
+            definitions.append(d)
+        return tanhs[key]
+
     def sigmoid_of(x: sp.Expr, index: sp.Symbol) -> Definition:
-        key = x.xreplace({index: j})
+        at = own(index)
+        key = x.xreplace({index: at})
         if key not in sigmoids:
             out = sp.IndexedBase(_fresh(SIGMOID_NAMES, used))
             used.add(str(out))
-            d = Definition("sigmoid", out, (j,), 1 / (1 + sp.exp(-key)), kernel="sigmoid", argument=key,
+            d = Definition("sigmoid", out, (at,), 1 / (1 + sp.exp(-key)), kernel="sigmoid", argument=key,
                            text="sigmoid")
             sigmoids[key] = d
             definitions.append(d)
         return sigmoids[key]
 
     def rewrite(e):
-        return e.replace(lambda n: replace(n) is not None, replace) if e.has(SlotVector, Sigmoid) else e
+        return e.replace(lambda n: replace(n) is not None, replace) if e.has(SlotVector, Sigmoid, sp.tanh) else e
+
+    def rewrite_layer(lhs, rhs):
+        """A layer defined as a tanh of its own entry, h[a] = tanh(g(a)), is that tanh: only its argument is read."""
+        if isinstance(rhs, sp.tanh) and set(_class_indices(rhs.args[0])) <= set(lhs.indices):
+            return sp.tanh(rewrite(rhs.args[0]))
+        return rewrite(rhs)
 
     expr = rewrite(expr)
-    layers = [(lhs, rewrite(rhs)) for lhs, rhs in layers]
+    layers = [(lhs, rewrite_layer(lhs, rhs)) for lhs, rhs in layers]
     for e in [expr] + [rhs for _, rhs in layers]:  # layers written out, as framework code computes them
         for body, slot in _normalisers(e):
             softmax_over(body, slot, normaliser=slot)
@@ -395,8 +438,10 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
 
 
 def _class_indices(x: sp.Expr) -> list:
-    """The free indices of the vector entries in ``x``, sorted by name."""
-    return sorted({i for a in x.atoms(sp.Indexed) for i in a.indices if isinstance(i, sp.Symbol)}, key=str)
+    """The free indices of the vector entries in ``x`` (not those a sum inside ``x`` binds), sorted by name."""
+    free = x.free_symbols
+    return sorted({i for a in x.atoms(sp.Indexed) for i in a.indices if isinstance(i, sp.Symbol) and i in free},
+                  key=str)
 
 
 def _normalisers(expr: sp.Expr) -> list:

@@ -13,6 +13,12 @@ import sympy as sp
 from .errors import ArgumentError, ArgumentTypeError
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}\Z")
+# A SymPy symbol's name: an identifier (letters, digits, _ between them), then at most a subscript and a
+# superscript, each a run of letters and digits, or a braced group of those and , ( ) + -, or a bracketed
+# one: z, eps, y_true, x_1, a^L, W^{(2)}, W^(l+1), z_{ij}. Anything else (a backslash, braces around TeX, <, &, spaces) is refused.
+_SCRIPT = r"[_^](?:[A-Za-z0-9]+|\{[A-Za-z0-9,()+\-]{1,16}\}|\([A-Za-z0-9+\-]{1,16}\))"
+_SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:" + _SCRIPT + r"){0,2}\Z")
+MAX_SYMBOL = 40
 
 
 def check_name(argument: str, value: object) -> str:
@@ -23,6 +29,41 @@ def check_name(argument: str, value: object) -> str:
         raise ArgumentError(argument, f"{value!r} is not a symbol name: use a letter followed by "
                                       "letters or digits, at most 16 characters")
     return value
+
+
+def is_symbol_name(name: str) -> bool:
+    """True for a name every renderer may print as it is: an identifier with an optional sub- and superscript."""
+    return isinstance(name, str) and len(name) <= MAX_SYMBOL and _SYMBOL.match(name) is not None
+
+
+def symbol_names(expr: sp.Basic) -> list:
+    """The names of the symbols, indexed bases and undefined functions in ``expr``, in traversal order, once."""
+    out: dict = {}
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Dummy) and re.fullmatch(r"_Dummy_\d+", node.name):
+            continue  # SymPy's own unnamed dummy, never printed by name
+        if isinstance(node, sp.Symbol):  # also an Idx's label and an IndexedBase's label
+            out.setdefault(node.name)
+        elif isinstance(node, sp.MatrixSymbol):
+            out.setdefault(str(node.name))
+        elif isinstance(node, sp.core.function.AppliedUndef):
+            out.setdefault(type(node).__name__)
+    return list(out)
+
+
+def check_symbols(argument: str, expr: sp.Basic) -> sp.Basic:
+    """``expr`` if every name in it is an identifier with optional sub/superscripts, else an ArgumentError.
+
+    A SymPy expression can carry any name (``sp.Symbol("z\\input{/etc/passwd}")``); a renderer would
+    write it into TeX or Markdown as it is, so such a name is refused here, where the expression enters.
+    """
+    for name in symbol_names(expr):
+        if not is_symbol_name(name):
+            raise ArgumentError(argument, f"the symbol name {name!r} is not an identifier: use letters, digits "
+                                          "and _ (starting with a letter), optionally followed by a subscript "
+                                          "and a superscript such as x_1, a^L or W^{(2)}, at most "
+                                          f"{MAX_SYMBOL} characters")
+    return expr
 
 
 def check_K(K: object, argument: str = "K", maximum: Optional[int] = None, why: str = "") -> sp.Expr | None:

@@ -3,7 +3,7 @@
 The text form is Python expression syntax over a small vocabulary
 (docs/grammar.md): vectors indexed by classes (``z[j]``, ``w[j, d]``), scalar
 parameters (bare names such as ``T``, ``gamma``), ``K``, numbers,
-``+ - * / **``, ``log``, ``exp``, ``sqrt``, ``sigmoid``, ``sum(expr, j)`` and
+``+ - * / **``, ``log``, ``exp``, ``sqrt``, ``sigmoid``, ``tanh``, ``sum(expr, j)`` and
 ``softmax(v)[j]`` / ``log_softmax(v)[j]`` of a vector expression ``v``.
 
 Nothing typed by a user is evaluated: the text is checked character by
@@ -42,13 +42,13 @@ MAX_DIGITS = 400
 #: Longest name.
 MAX_NAME = 16
 
-FUNCTIONS = ("log", "exp", "sqrt", "sigmoid")
+FUNCTIONS = ("log", "exp", "sqrt", "sigmoid", "tanh")
 VECTOR_FUNCTIONS = ("softmax", "log_softmax")
 RESERVED = ("sum",) + FUNCTIONS + VECTOR_FUNCTIONS + ("K",)
 
 ALLOWED = ("names, numbers, + - * / **, brackets ( ) and [ ], commas, K, and the functions "
-           "sum(x, j), log, exp, sqrt, sigmoid, softmax(v)[j], log_softmax(v)[j]")
-_ALLOWED_FUNCTIONS = "sum, log, exp, sqrt, sigmoid, softmax and log_softmax"
+           "sum(x, j), log, exp, sqrt, sigmoid, tanh, softmax(v)[j], log_softmax(v)[j]")
+_ALLOWED_FUNCTIONS = "sum, log, exp, sqrt, sigmoid, tanh, softmax and log_softmax"
 _EXAMPLE = "-sum(y[j]*log(softmax(z)[j]), j)"
 
 _CHARS = frozenset(string.ascii_letters + string.digits + " \t\r\n+-*/()[],._=")
@@ -525,7 +525,7 @@ class _Builder:
         """Roles of the bare names inside softmax(v): a vector where v needs one, else a scalar.
 
         Known names keep their role. Phase 1 settles the places outside
-        products (operands of + -, arguments of log/exp/sqrt/sigmoid, a
+        products (operands of + -, arguments of log/exp/sqrt/sigmoid/tanh, a
         dividend, a base); phase 2 the products: the factors that mention a
         known vector carry it, else the last factor does; other factors,
         divisors and exponents are scalars (tau*log(w), z/T).
@@ -550,7 +550,7 @@ class _Builder:
         if isinstance(node, ast.Call):
             if node.func.id not in FUNCTIONS:
                 self.fail(node, f"{node.func.id} is not allowed inside softmax(v); v may use + - * / **, "
-                                f"log, exp, sqrt and sigmoid, entry by entry")
+                                f"log, exp, sqrt, sigmoid and tanh, entry by entry")
             self.resolve(node.args[0], vector_place, phase)
             return
         if isinstance(node, ast.UnaryOp):
@@ -725,5 +725,5 @@ class _Builder:
             self.indices.setdefault(name, symbol)
             return sp.Sum(body, (symbol, 1, self.K))
         argument = self.build(node.args[0], vector)
-        function = {"log": sp.log, "exp": sp.exp, "sqrt": sp.sqrt, "sigmoid": Sigmoid}[name]
+        function = {"log": sp.log, "exp": sp.exp, "sqrt": sp.sqrt, "sigmoid": Sigmoid, "tanh": sp.tanh}[name]
         return self.checked(node, function(argument))

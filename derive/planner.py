@@ -33,11 +33,13 @@ from . import rules
 from .engine import Chain
 from .errors import DerivationError
 from .expr import Held, bound_indices
-from .model import Assumption, Derivation
+from .model import Assumption, Derivation, Rule
+from .rules.algebra import is_activation
 from .rules.base import single_derivative
 from .setting import Definition, Setting
 
 MAX_STEPS = 60  # per chain; a cost that needs more is reported incomplete
+_REWRITES = (Rule.EXPAND, Rule.LINEARITY, Rule.COLLECT, Rule.FACTOR, Rule.MERGE_POWERS)  # no new fact
 
 
 class Planner:
@@ -121,6 +123,7 @@ class Planner:
     def _simplify(self, chain: Chain) -> str:
         folds = [(rule, {"of": d.symbol}) for d in self._outputs() if sp.fraction(d.expr)[1] != 1
                  for rule in (rules.fold, rules.recognise)]
+        folds += [(rules.fold, {"of": d.symbol}) for d in self.setting.definitions if is_activation(d)]
         facts = [(rules.assumption, {"fact": f}) for f in self.facts]
         order = ([(rules.cancel, {}), (rules.kronecker_delta, {})] + folds + [(rules.sum_constant, {})] + facts
                  + [(rules.linearity, {}), (rules.expand, {})])
@@ -133,8 +136,10 @@ class Planner:
         """Collect like terms, then take out common factors, each only where it does not lengthen the form.
 
         When that returns to a form the chain already passed through (multiplied out, then collected
-        back), the detour is cut: the chain ends at the earlier step.
+        back), the detour is cut: the chain ends at the earlier step. So is a closing run of rewrites
+        that only lengthen a closed form (a product multiplied out that nothing then used).
         """
+        self._cut_lengthening_tail(chain)
         for rule in (rules.merge_powers, rules.collect, rules.factor):
             step = rule(chain.expr, chain.context)
             if step is None or step.expr == chain.expr or sp.count_ops(step.expr) > sp.count_ops(chain.expr):
@@ -145,6 +150,24 @@ class Planner:
             else:
                 chain.steps.append(step)
             chain.expr = chain.steps[-1].expr
+
+    def _cut_lengthening_tail(self, chain: Chain) -> None:
+        """End the chain at the shortest closed form among its closing run of pure rewrites (multiply out,
+        linearity, collect, factor), when that form is shorter than the last one."""
+        steps = chain.steps
+        start = len(steps)
+        while start > 0 and steps[start - 1].rule in _REWRITES:
+            start -= 1
+        if start == len(steps) or start == 0:
+            return
+        best, best_ops = len(steps) - 1, sp.count_ops(steps[-1].expr)
+        for n in range(len(steps) - 2, start - 2, -1):
+            ops = sp.count_ops(steps[n].expr)
+            if ops < best_ops and not steps[n].expr.has(sp.Derivative, Held) and not self._unfolded_in(steps[n].expr):
+                best, best_ops = n, ops
+        if best != len(steps) - 1:
+            del steps[best + 1:]
+            chain.expr = steps[-1].expr
 
     # -- lemmas ------------------------------------------------------------------------------
     def _lemmas_for(self, expr: sp.Expr) -> tuple:
@@ -175,7 +198,9 @@ class Planner:
         return tuple(out)
 
     def _lemma(self, definition: Definition, x: sp.Basic) -> Optional[Derivation]:
-        taken: list = list(bound_indices(definition.expr))  # d/dz_j of a sum over j would capture j
+        # d/dz_j of a sum over j would capture j, in this definition or one it reaches (z_j = sum_a w_ja h_a
+        # under dE/dh_a): the lemma's indices avoid them all
+        taken: list = list(dict.fromkeys(i for d in self._reached(definition) for i in bound_indices(d.expr)))
         f = definition.symbol
         if definition.indices:
             f = definition.symbol[tuple(self._pick(i, taken) for i in definition.indices)]
@@ -188,6 +213,17 @@ class Planner:
             self._failed[(definition.symbol, x)] = (f"d{_plain(f)}/d{_plain(var)}", lemma.incomplete)
             return None
         return lemma
+
+    def _reached(self, definition: Definition) -> list:
+        """``definition`` and every definition its expression reaches, through others too."""
+        out, todo = [], [definition]
+        while todo:
+            d = todo.pop()
+            if d in out:
+                continue
+            out.append(d)
+            todo += [e for e in self.setting.definitions if e not in out and e.occurs_in(d.expr)]
+        return out
 
     def _pick(self, like: sp.Symbol, taken: list) -> sp.Symbol:
         """An index with the range of ``like``, not yet taken, preferring the derivation's conventional order."""
@@ -205,6 +241,7 @@ class Planner:
 
     def _free_index(self, like: sp.Symbol, exclude: sp.Basic) -> sp.Symbol:
         taken = [s for s in exclude.free_symbols if isinstance(s, sp.Symbol)]
+        taken += [i for a in exclude.atoms(sp.Indexed) for i in a.indices]  # d/dw_ef: e and f are taken too
         return self._pick(like, taken)
 
     # -- look-ups ----------------------------------------------------------------------------
@@ -222,8 +259,10 @@ class Planner:
         """A defined layer u (not an output) such that ``definition`` depends on x only through u."""
         if x is None:
             return None
-        for u in self.setting.definitions:
-            if u is definition or u.kernel or not u.indices or not self.setting.depends(u.expr, x):
+        direct = [u for u in self.setting.definitions if _mentions_base(u.expr, x)]
+        for u in direct + [u for u in self.setting.definitions if u not in direct]:
+            if u is definition or (u.kernel and not u.name.startswith("layer_")) or not u.indices \
+                    or not self.setting.depends(u.expr, x):  # a layer the cost defines, a sigmoid one too
                 continue
             if self.setting.depends(definition.expr, u.symbol) and \
                     not self.setting.depends(definition.expr, x, excluding=u.symbol):
@@ -237,6 +276,9 @@ class Planner:
         if len(chain.steps) >= self.max_steps:
             return f"the planner stopped after {self.max_steps} steps"
         return ""
+
+    def _unfolded_in(self, expr: sp.Expr) -> bool:
+        return any(_unfolded(expr, d) is not None for d in self._outputs())
 
     def _unfinished(self, chain: Chain) -> str:
         expr = chain.expr
@@ -276,6 +318,12 @@ def _unfolded(expr: sp.Expr, d: Definition):
         if e.match(pattern) is not None:
             return e
     return None
+
+
+def _mentions_base(expr: sp.Expr, x) -> bool:
+    """True when ``expr`` itself holds an entry of x's base (or x), not only through a definition."""
+    base = x.base if isinstance(x, sp.Indexed) else x
+    return any(a.base == base for a in expr.atoms(sp.Indexed)) or (isinstance(base, sp.Symbol) and expr.has(base))
 
 
 def _incomplete(d: Derivation, problem: str) -> Derivation:

@@ -140,7 +140,7 @@ def first_not_finite(a: np.ndarray):
     return tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
 
 
-_FUNCTIONS = {sp.exp: "exp", sp.log: "log", sp.Abs: "abs", sp.sqrt: "sqrt"}
+_FUNCTIONS = {sp.exp: "exp", sp.log: "log", sp.Abs: "abs", sp.sqrt: "sqrt", sp.tanh: "tanh"}
 
 
 class Program:
@@ -492,7 +492,7 @@ class NumpyOps:
     """The array library the interpreter calls: NumPy."""
 
     name = "numpy"
-    _unary = {"exp": np.exp, "log": np.log, "abs": np.abs, "sqrt": np.sqrt}
+    _unary = {"exp": np.exp, "log": np.log, "abs": np.abs, "sqrt": np.sqrt, "tanh": np.tanh}
 
     def scalar(self, value):
         return value

@@ -297,7 +297,8 @@ def test_a_lemma_condition_is_not_listed_as_an_assumption_of_the_derivation():
     assert "j \\neq k" not in d.to_latex().split("Assumptions")[-1]
     doc = d.to_dict()
     local = {a["key"]: (a["local"], a["used_in"]) for a in doc["assumptions"]}
-    assert local["j_ne_k"] == (True, ["softmax_partial_other", "softmax_ce"])
+    # the derivation's sum over j != k says j != k itself: only Lemma 2, whose condition it is, cites it
+    assert local["j_ne_k"] == (True, ["softmax_partial_other"])
     assert local["y_sums_to_one"] == (False, ["softmax_ce"])
     assert doc["lemmas"][1]["conditions"][0]["key"] == "j_ne_k" and doc["lemmas"][1]["assumptions"] == ["k_in_1_to_K"]
 

@@ -45,7 +45,7 @@ CORRUPTIONS = {
         ("softmax_jacobian.md", r"&= - o_{i} o_{j} \\", r"&= o_{i} o_{j} \\"),
     ],
     "dropped factor": [
-        ("softmax_ce.md", r"- \sum_{j \neq k} \left(- o_{k} y_{j}\right) \\", r"- \sum_{j \neq k} \left(- y_{j}\right) \\"),
+        ("softmax_ce.md", r"- \sum_{j \neq k} \left(- o_{k} y_{j}\right) - y_{k}", r"- \sum_{j \neq k} \left(- y_{j}\right) - y_{k}"),
         ("softmax_ce.md", r"&= o_{k} \left(1 - o_{k}\right) \\", r"&= \left(1 - o_{k}\right) \\"),
     ],
     "swapped index": [

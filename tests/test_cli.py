@@ -122,7 +122,7 @@ def test_an_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
 
 def test_console_script_is_declared():
     text = (Path(__file__).parent.parent / "pyproject.toml").read_text()
-    assert 'derive = "derive.cli:main"' in text
+    assert 'derive = "_derive_cli:main"' in text  # the launcher, which handles Ctrl-C before importing derive
 
 
 # -- nothing a user can do prints a traceback (issue 7) ------------------------------------------------
@@ -159,6 +159,77 @@ def test_output_that_cannot_be_written_is_one_line_and_exit_74(command, words):
     out = shell(command)
     assert out.stderr == f"derive: error: {words}\n"
     assert out.stdout.endswith("status=74\n")
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_output_the_encoding_cannot_write_is_one_line_and_exit_74(tmp_path, encoding):
+    post = tmp_path / "post.md"
+    post.write_text("$$\\frac{\u2202E}{\u2202z_k} = o_k \u2212 y_k$$\n", encoding="utf-8")
+    out = run("check", str(post), env={"PYTHONIOENCODING": encoding})
+    assert out.returncode == 74 and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1 and f"output encoding ({encoding}) cannot write" in out.stderr
+    assert "PYTHONIOENCODING=utf-8" in out.stderr
+
+
+def test_ctrl_c_while_the_package_is_importing(monkeypatch, capsys):
+    import builtins
+    import _derive_cli
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kw):  # the Ctrl-C lands while derive.cli (and SymPy) is importing
+        if name == "derive.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    assert _derive_cli.main() == 130
+    assert capsys.readouterr() == ("", "derive: interrupted\n")
+
+
+def test_the_launcher_imports_nothing_of_derive():
+    out = subprocess.run([sys.executable, "-c", "import sys, _derive_cli; print(sorted(m for m in sys.modules "
+                          "if m.split('.')[0] in ('derive', 'sympy')))"], capture_output=True, text=True, timeout=60)
+    assert out.stdout == "[]\n", out.stderr
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.3])
+def test_a_ctrl_c_early_in_the_console_script_prints_no_traceback(delay):
+    script = Path(sys.executable).with_name("derive")
+    if not script.exists():
+        pytest.skip("the console script is not installed beside this interpreter")
+    proc = subprocess.Popen([str(script), "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert "Traceback" not in stderr
+    assert proc.returncode in (0, 130, -signal.SIGINT), stderr
+
+
+def test_concurrent_builds_into_one_folder_each_succeed_and_never_mix(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-m", "derive", "build", str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outs]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert run("build", "--check", str(tmp_path)).returncode == 0
+
+
+def test_a_second_build_waits_for_the_one_holding_the_folder(tmp_path, monkeypatch, capsys):
+    import fcntl
+    import threading
+    monkeypatch.setattr(cli, "documents", fast_documents)
+    holder = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    said = []
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("status", cli.build(tmp_path, False, said.append)))
+    thread.start()
+    time.sleep(0.3)
+    assert thread.is_alive() and not list(tmp_path.iterdir())  # nothing written while another build holds it
+    assert any("waiting for another derive build" in line for line in said)
+    os.close(holder)
+    thread.join(30)
+    assert result == {"status": 0} and sorted(p.name for p in tmp_path.iterdir()) == sorted(fast_documents())
 
 
 def test_a_reader_that_stops_early_gets_no_traceback():

@@ -75,6 +75,7 @@ def o(body=z[s], at=j):
     ("softmax(z + tau*log(w))[j]", o(z[s] + tau * sp.log(w[s]))),
     ("-sum(y[j]*log(sigmoid(z[j])) + (1 - y[j])*log(1 - sigmoid(z[j])), j)",
      -sp.Sum(y[j] * sp.log(Sigmoid(z[j])) + (1 - y[j]) * sp.log(1 - Sigmoid(z[j])), (j, 1, K))),
+    ("0.5*sum((tanh(z[j]) - y[j])**2, j)", sp.Rational(1, 2) * sp.Sum((sp.tanh(z[j]) - y[j]) ** 2, (j, 1, K))),
     ("-sum(((1-eps)*y[j] + eps/K)*log(softmax(z)[j]), j)",
      -sp.Sum(((1 - eps) * y[j] + eps / K) * sp.log(o()), (j, 1, K))),
     ("-sum(y[j]*(1 - softmax(z)[j])**gamma*log(softmax(z)[j]), j)",

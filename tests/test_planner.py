@@ -2,6 +2,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import sympy as sp
 
 import derive
@@ -117,3 +118,100 @@ def test_the_softmax_identity_is_used_and_cited():
     keys = [a.key for s in d.steps for a in s.assumptions]
     assert "o_outputs_sum_to_one" in keys
     assert not d.result.has(sp.Sum(sp.IndexedBase("o")[j], (j, 1, sp.Symbol("K", integer=True, positive=True))))
+
+
+# -- networks inside the cost (issue 14 item 3) and tanh ---------------------------------------------
+
+def _entries(d, *names):
+    return tuple(sp.IndexedBase(n) for n in names)
+
+
+def test_tanh_output_is_named_with_its_derivative_lemma():
+    d = derive.gradient("0.5*sum((tanh(z[j]) - y[j])**2, j)")
+    t, y = _entries(d, "t", "y")
+    assert d.setting.definition_of(t).expr.func is sp.tanh
+    lemma = next(x for x in d.lemmas if x.name == "partial_t_by_z")
+    assert lemma.result == sp.KroneckerDelta(j, k) * (1 - t[j] ** 2)
+    assert lemma.steps[-1].rule.value == "fold_definition"
+    # the closed form is the textbook's, not multiplied out after the Kronecker delta
+    assert d.result == (1 - t[k] ** 2) * (t[k] - y[k])
+    assert d.verify(Ks=(2, 3), points=1).ok
+
+
+def test_tanh_of_a_scalar_is_differentiated_as_it_is():
+    d = derive.gradient("tanh(T)*sum(y[j]*z[j], j)", wrt="T")
+    assert d.complete and d.result.has(sp.tanh)
+
+
+def _two_layer(activation, wrt, bias=""):
+    define = [f"h[a] = {activation}(sum(w1[a, d]*x[d], d){bias})", "z[j] = sum(w2[j, a]*h[a], a)"]
+    return derive.gradient(CE, wrt=wrt, define=define, assume=ONE)
+
+
+def test_a_hidden_layer_has_a_width_of_its_own():
+    d = _two_layer("sigmoid", "w1")
+    ranges = dict(d.setting.ranges)
+    a, dd = (sp.Symbol(n, integer=True, positive=True) for n in "ad")
+    K = d.setting.K
+    assert len({ranges[a][1], ranges[dd][1], K}) == 3  # hidden width, input width and classes all differ
+    h = d.setting.definition_of(sp.IndexedBase("h"))
+    assert h.kernel == "sigmoid" and h.indices == (a,)
+
+
+@pytest.mark.parametrize("activation, derivative", [("sigmoid", lambda h: h * (1 - h)),
+                                                    ("tanh", lambda h: 1 - h ** 2)])
+def test_gradient_wrt_the_first_weights_goes_through_the_hidden_layer(activation, derivative):
+    d = _two_layer(activation, "w1")
+    h, o, y, w2, x = _entries(d, "h", "o", "y", "w2", "x")
+    e, f = d.free_indices
+    assert d.steps[0].rule.value == "multivariate_chain_rule"
+    assert d.steps[0].expr.has(sp.Derivative(sp.Symbol("E"), h[sp.Symbol("a", integer=True, positive=True)]))
+    names = {x.name for x in d.lemmas}
+    assert {"partial_e_by_h", f"partial_h_by_w1"} <= names
+    K = d.setting.K
+    textbook = derivative(h[e]) * x[f] * sp.Sum(w2[j, e] * (o[j] - y[j]), (j, 1, K))
+    assert sp.expand(d.result - textbook) == 0
+    assert sp.count_ops(d.result) <= sp.count_ops(textbook)
+    assert d.verify(Ks=(2, 3), points=1).ok
+
+
+def test_gradient_wrt_the_second_weights_and_a_bias():
+    d = _two_layer("tanh", "w2")
+    h, o, y = _entries(d, "h", "o", "y")
+    e = d.free_indices[1]
+    assert d.result == (o[k] - y[k]) * h[e]
+    b = derive.gradient(CE, wrt="b", define=["z[j] = sum(w[j, d]*x[d], d) + b[j]"], assume=ONE)
+    assert b.result == sp.IndexedBase("o")[k] - sp.IndexedBase("y")[k]
+    c = _two_layer("sigmoid", "c", bias=" + c[a]")
+    assert c.complete and c.verify(Ks=(2,), points=1).ok
+
+
+def test_attention_scores_wrt_the_query():
+    d = derive.gradient("-sum(y[j]*log(softmax(a)[j]), j)", wrt="q", define=["a[j] = sum(k[j, d]*q[d], d)"],
+                        assume=ONE)
+    o, y, kk = _entries(d, "o", "y", "k")
+    e = d.free_indices[0]
+    assert d.result == sp.Sum((o[j] - y[j]) * kk[j, e], (j, 1, d.setting.K))
+    assert d.verify(Ks=(2, 3), points=1).ok
+
+
+def test_three_layers_chain_through_every_layer():
+    d = derive.gradient("0.5*sum((z[j] - y[j])**2, j)", wrt="w1",
+                        define=["h1[a] = tanh(sum(w1[a, d]*x[d], d))", "h2[c] = sigmoid(sum(w2[c, a]*h1[a], a))",
+                                "z[j] = sum(w3[j, c]*h2[c], c)"])
+    assert d.complete, d.incomplete
+    names, todo = set(), list(d.lemmas)
+    while todo:
+        lemma = todo.pop()
+        names.add(lemma.name)
+        todo += list(lemma.lemmas)
+    assert {"partial_e_by_h1", "partial_h1_by_w1", "partial_e_by_h2", "partial_h2_by_h1"} <= names
+    assert d.verify(Ks=(2,), points=1).ok
+
+
+def test_a_lemma_index_is_not_one_a_reached_definition_sums_over():
+    # dE/dh_a with z_j = sum_a w2_ja h_a: writing z out at a fixed a would bind a number; the lemma takes b
+    d = _two_layer("sigmoid", "w1")
+    lemma = next(x for x in d.lemmas if x.name == "partial_e_by_h")
+    (var,) = lemma.lhs.variables
+    assert var.indices[0] != sp.Symbol("a", integer=True, positive=True)

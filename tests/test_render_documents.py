@@ -13,7 +13,7 @@ LEMMA2_LATEX = r"""\paragraph{Lemma 2: Softmax partial, different indices.} For 
 &= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \frac{\partial}{\partial z_{k}} \sum_{l=1}^{K} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
 &\qquad \text{\small quotient rule: $\frac{\partial}{\partial x} \left(\frac{u}{v}\right) = \frac{v \frac{\partial u}{\partial x} - u \frac{\partial v}{\partial x}}{v^{2}}$} \\
 &= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \sum_{l=1}^{K} \frac{\partial}{\partial z_{k}} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
-&\qquad \text{\small differentiation and finite sums are linear, so constant factors move outside} \\
+&\qquad \text{\small move the derivative inside the sum} \\
 &= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
 &\qquad \text{\small elementary derivatives; distinct variables are independent} \\
 &= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
@@ -37,7 +37,7 @@ $$
 &= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \frac{\partial}{\partial z_{k}} \sum_{l=1}^{K} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
 &\qquad {\small \text{quotient rule: } \frac{\partial}{\partial x} \left(\frac{u}{v}\right) = \frac{v \frac{\partial u}{\partial x} - u \frac{\partial v}{\partial x}}{v^{2}}} \\
 &= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \sum_{l=1}^{K} \frac{\partial}{\partial z_{k}} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
-&\qquad {\small \text{differentiation and finite sums are linear, so constant factors move outside}} \\
+&\qquad {\small \text{move the derivative inside the sum}} \\
 &= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
 &\qquad {\small \text{elementary derivatives; distinct variables are independent}} \\
 &= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
@@ -59,7 +59,7 @@ LEMMA1_TEXT = """Lemma 1: Softmax partial, same index
     = ((sum_{l=1..K} exp(z_l))*d/dz_k(exp(z_k)) - exp(z_k)*d/dz_k(sum_{l=1..K} exp(z_l)))/(sum_{l=1..K} exp(z_l))**2
         [quotient rule] quotient rule: d/dx(u/v) = (v*du/dx - u*dv/dx)/v**2
     = ((sum_{l=1..K} exp(z_l))*d/dz_k(exp(z_k)) - exp(z_k)*sum_{l=1..K} d/dz_k(exp(z_l)))/(sum_{l=1..K} exp(z_l))**2
-        [linearity] differentiation and finite sums are linear, so constant factors move outside
+        [linearity] move the derivative inside the sum
     = (exp(z_k)*sum_{l=1..K} exp(z_l) - exp(z_k)*sum_{l=1..K} (exp(z_l)*delta_kl))/(sum_{l=1..K} exp(z_l))**2
         [differentiate] elementary derivatives; distinct variables are independent
     = (exp(z_k)*sum_{l=1..K} exp(z_l) - exp(2*z_k))/(sum_{l=1..K} exp(z_l))**2

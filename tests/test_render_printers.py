@@ -41,3 +41,56 @@ def test_latex(expr, tex, plain):
 @pytest.mark.parametrize("expr, tex, plain", CASES, ids=[c[2] for c in CASES])
 def test_text(expr, tex, plain):
     assert text(expr) == plain
+
+
+# -- a textbook's notation (issue 17, items 4 and 5) -------------------------------------------------
+
+eps, gamma, T = sp.symbols("eps gamma T", positive=True)
+s, a_L = sp.IndexedBase("s"), sp.IndexedBase("a^L")
+
+NOTATION = [
+    (eps * o[k] * y[j], r"\varepsilon o_{k} y_{j}", "eps*o_k*y_j"),  # was 'eps o_{k} y_{j}', set as e p s o_k y_j
+    (sp.Symbol("epsilon") / K, r"\frac{\varepsilon}{K}", "epsilon/K"),
+    ((1 - o[j]) ** gamma, r"\left(1 - o_{j}\right)^{\gamma}", "(1 - o_j)**gamma"),
+    (sp.Symbol("lam") * sp.Symbol("tau") + sp.Symbol("alpha") * sp.Symbol("beta") * sp.Symbol("sigma"),
+     r"\alpha \beta \sigma + \lambda \tau", "alpha*beta*sigma + lam*tau"),
+    (sp.Symbol("eps_2"), r"\varepsilon_{2}", "eps_2"),
+    (sp.Symbol("lr") * o[k], r"\mathit{lr} o_{k}", "lr*o_k"),  # a word is one word, not l times r
+    (sp.IndexedBase("y_true")[j], r"y_{\mathrm{true},j}", "y_true_j"),  # one subscript, never y_{true}_{j}
+    # coefficients before what varies with an index, and (1 - eps) y_j + eps/K
+    (y[j] * (1 - eps) + eps / K, r"\left(1 - \varepsilon\right) y_{j} + \frac{\varepsilon}{K}",
+     "(1 - eps)*y_j + eps/K"),
+    ((1 - o[j]) ** gamma * y[j] * sp.log(o[j]), r"y_{j} \left(1 - o_{j}\right)^{\gamma} \log o_{j}",
+     "y_j*(1 - o_j)**gamma*log(o_j)"),
+    ((1 - y[j]) * sp.log(1 - s[j]) + y[j] * sp.log(s[j]),
+     r"y_{j} \log s_{j} + \left(1 - y_{j}\right) \log\left(1 - s_{j}\right)", "y_j*log(s_j) + (1 - y_j)*log(1 - s_j)"),
+    # a power of a^L_k is bracketed: not {a^{L}}_{k}^{2}, which sets the 2 beside the L
+    (a_L[k] ** 2, r"\left(a^{L}_{k}\right)^{2}", "a^L_k**2"),
+    (a_L[k] * (1 - a_L[k]), r"a^{L}_{k} \left(1 - a^{L}_{k}\right)", "a^L_k*(1 - a^L_k)"),
+]
+
+
+@pytest.mark.parametrize("expr, tex, plain", NOTATION, ids=[c[2] for c in NOTATION])
+def test_textbook_notation_latex(expr, tex, plain):
+    assert latex(expr) == tex
+
+
+@pytest.mark.parametrize("expr, tex, plain", NOTATION, ids=[c[2] for c in NOTATION])
+def test_textbook_notation_text(expr, tex, plain):
+    assert text(expr) == plain
+
+
+def test_greek_parameters_print_as_greek_in_every_format():
+    """label_smoothing's eps and focal_loss's gamma: no format shows the letters e p s in math."""
+    import re
+
+    import derive
+    ls, fl = derive.label_smoothing(), derive.focal_loss()
+    for d, letter in ((ls, r"\varepsilon"), (fl, r"\gamma")):
+        tex, md, page = d.to_latex(), d.to_markdown(), d.to_html()
+        for out in (tex, md, page):
+            assert letter in out
+            maths = re.findall(r"\$\$(.*?)\$\$|\\begin\{align\*\}(.*?)\\end\{align\*\}|class=\"math [a-z]+\">([^<]*)<",
+                               out, re.S)
+            assert maths and not any(re.search(r"(?<![\\a-z])eps(?![a-z])", "".join(m)) for m in maths)
+    assert "E := -sum_{j=1..K} (((1 - eps)*y_j + eps/K)*log(o_j))" in ls.to_text()  # ASCII keeps the name

@@ -54,6 +54,17 @@ def test_recognise_names_a_softmax_written_out():
     assert rules.recognise(sp.log(S), CTX, of=o) is None  # a log-sum-exp alone is no fraction to name
 
 
+def test_fold_an_activation_back_in():
+    h, w, x = (sp.IndexedBase(n) for n in "hwx")
+    a, b, d = (defs.index(n) for n in "abd")
+    g = sp.Sum(w[a, d] * x[d], (d, 1, K))
+    layer = Definition("layer_h", h, (a,), sp.tanh(g), text="given")
+    ctx = Context(Setting(K=K, variables=(w,), definitions=(layer,), ranges=SETTING.ranges))
+    step = rules.fold((1 - sp.tanh(g.xreplace({a: b})) ** 2) * x[k], ctx, of=h)
+    assert step.expr == (1 - h[b] ** 2) * x[k] and step.rule.value == "fold_definition"
+    assert rules.fold(sp.tanh(z[k]) * x[k], ctx, of=h) is None  # another argument is no h
+
+
 def test_recognise_names_a_sigmoid_and_a_softplus_written_out():
     s = sp.IndexedBase("s")
     sig = Definition("sigmoid", s, (j,), 1 / (1 + sp.exp(-z[j])), kernel="sigmoid", argument=z[j], text="sigmoid")
@@ -125,6 +136,19 @@ def test_assumption_rewrites_only_its_statement():
     fact = normalized(y, j, K)
     step = rules.assumption(o[k] * sp.Sum(y[j], (j, 1, K)) - y[k], CTX, fact=fact)
     assert step.expr == o[k] - y[k] and step.assumptions == (fact,)
+
+
+def test_assumption_finds_a_written_out_sum_and_never_writes_out_a_large_one(monkeypatch):
+    fact = normalized(y, j, sp.Integer(3))
+    written = o[k] * (y[1] + y[2] + y[3]) - y[k]
+    assert rules.assumption(written, CTX, fact=fact).expr == o[k] - y[k]
+    big = normalized(y, j, sp.Integer(10**9))  # K = 10**9: writing the sum out would never end
+
+    def refuse(self, **hints):
+        raise AssertionError("a sum of 10**9 terms was written out")
+
+    monkeypatch.setattr(sp.Sum, "doit", refuse)
+    assert rules.assumption(o[k] * (y[1] + y[2]) - y[k], CTX, fact=big) is None
 
 
 def test_lemma_respects_its_conditions():

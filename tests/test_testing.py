@@ -555,3 +555,69 @@ def test_a_pytorch_autograd_backprop_passes_and_a_summed_one_fails():
         return torch_backprop(weights, biases, x, y, reduction="sum")
     report = dt.check_gradient(torch_sum, "mlp_backprop", framework="torch")
     assert not report.ok and "sum against mean" in report.cause
+
+
+# -- a function that hangs or writes into its inputs (issue 18.5) -------------------------------------------------
+
+def _stable_softmax_ce(z, y):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True) - y
+
+
+def _hangs(z, y):
+    import time
+    while True:
+        time.sleep(0.005)
+
+
+def test_a_function_that_never_returns_fails_within_the_bound_and_names_the_case():
+    import time
+    start = time.perf_counter()
+    report = dt.check_gradient(_hangs, "softmax_ce", timeout=0.3)
+    assert time.perf_counter() - start < 5
+    assert not report.ok and report.failure.kind == "timeout" and len(report.cases) == 1
+    assert report.cause.startswith("fn did not return within 0.3 s in #1: float64")
+    assert "79 of 80 cases not run" in str(report)
+    with pytest.raises(dt.GradientMismatch, match="did not return within 0.3 s"):
+        dt.assert_gradient(_hangs, "softmax_ce", timeout=0.3)
+
+
+def test_the_default_bound_is_a_multiple_of_the_closed_forms_time(monkeypatch):
+    import re
+    monkeypatch.setattr(dt, "TIMEOUT_FLOOR", 0.2)  # the floor lowered: the bound is then 1000 x the closed form's time
+    report = dt.check_gradient(_hangs, "softmax_ce")
+    assert report.failure.kind == "timeout"
+    bound = float(re.match(r"fn did not return within ([0-9.e-]+) s", report.cause).group(1))
+    assert 0.2 <= bound < 5
+    assert dt.check_gradient(_stable_softmax_ce, "softmax_ce").ok  # a real function is far inside it
+
+
+@pytest.mark.parametrize("bad, problem", [(0, "positive"), (-1.0, "positive"), (float("inf"), "finite"),
+                                          (float("nan"), "positive"), ("5", "number of seconds"),
+                                          (True, "number of seconds")])
+def test_timeout_is_checked(bad, problem):
+    with pytest.raises(derive.ArgumentError, match=rf"timeout.*{problem}"):
+        dt.check_gradient(_stable_softmax_ce, "softmax_ce", timeout=bad)
+
+
+def test_a_function_that_writes_into_its_inputs_is_reported_as_such():
+    def shifts_in_place(z, y):
+        z -= z.max(-1, keepdims=True)
+        return _stable_softmax_ce(z, y)
+
+    report = dt.check_gradient(shifts_in_place, "softmax_ce")
+    assert not report.ok and {f.kind for f in report.failures} == {"mutated"}
+    assert report.cause.startswith("fn writes into its input arrays (z)")
+    assert "fn wrote into its input z (with numpy inputs)" in str(report)
+    assert np.all(report.failure.inputs["z"] != 0)  # the case's own arrays were not touched
+
+
+def test_a_torch_function_that_writes_into_its_inputs_is_reported_as_such():
+    torch = pytest.importorskip("torch")
+
+    def clamps_in_place(z, y):
+        z.sub_(z.max(-1, keepdim=True).values)
+        return torch.softmax(z, -1) - y
+
+    report = dt.check_gradient(clamps_in_place, "softmax_ce", framework="torch")
+    assert not report.ok and report.failure.kind == "mutated" and "with torch inputs" in report.failure.error

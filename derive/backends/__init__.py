@@ -5,18 +5,19 @@
 operations (``ops``) the interpreter calls. The libraries are imported here, lazily, only when a
 backend is asked for: ``import derive`` never imports them.
 
-A backend function takes and returns the library's arrays (NumPy arrays are converted); the JAX one
-is traced once per input shape with ``jax.jit``. The boundary checks (shapes, finite inputs,
-normalised targets, overflow) are the NumPy backend's: a traced function cannot raise on values, so
-these functions check shapes only.
+A backend function takes the library's arrays, NumPy arrays, lists and numbers, and returns the
+library's arrays; the JAX one is traced once per input shape with ``jax.jit``. Its inputs go through
+the NumPy backend's checks, once, with the same messages (derive.inputs): each input is read on the
+host (``ops.host``), checked and laid out by the compiled NumPy object (``checked``), and then given to
+the library in the checked dtype (a library array keeps its device). A traced JAX value (inside the
+caller's own jax.jit) has only its dtype and shape checked. Scores beyond the float range are checked
+by the NumPy backend only: a traced function cannot raise on values.
 """
 from __future__ import annotations
 
 import importlib
 
-from ..compile import _matrix, _per_example
 from ..errors import ArgumentError
-from ..tensor import BATCH
 
 BACKENDS = {"numpy": None, "jax": ("jax", "derive[jax]", "pip install jax jaxlib"),
             "torch": ("torch", "derive[torch]", "pip install torch==2.13.0")}
@@ -47,13 +48,16 @@ def compile_backend(compiled, interface: str, backend: str):
 
 
 class BackendGradient:
-    """A compiled gradient evaluated with another array library: same keywords, same result layout."""
+    """A compiled gradient evaluated with another array library: same keywords, same checks, same result layout."""
 
     def __init__(self, compiled, interface: str, ops) -> None:
         self.compiled, self.interface, self.ops = compiled, interface, ops
         self.name = compiled.name
         self.backend = ops.name
-        self._run = ops.jit(self._evaluate)
+        self._runs: dict = {}  # one traced function per layout (the number of examples, or None for one; the sizes)
+        if hasattr(compiled, "__signature__"):
+            self.__signature__ = compiled.__signature__
+        self.__doc__ = (compiled.__doc__ or "") + f"\n\nEvaluated with {self.backend}: takes and returns its arrays."
 
     inputs = property(lambda self: self.compiled.inputs)
     source = property(lambda self: self.compiled.source)
@@ -62,48 +66,16 @@ class BackendGradient:
         return repr(self.compiled)[:-1] + f" [{self.backend}]>"
 
     def __call__(self, **kwargs):
-        from ..compile import check_names
-        check_names(self.name, kwargs, self.inputs)
-        arrays = [self.ops.asarray(kwargs[n], label=(self.interface == "labels" and n == self.inputs[-1]))
-                  for n in self.inputs]
-        self._check_shapes(arrays)
-        return self._run(*arrays)
-
-    def _check_shapes(self, arrays) -> None:
-        c = self.compiled
-        if self.interface == "per_example":
-            shapes = {n: tuple(a.shape) for n, a in zip(c.arrays, arrays)}
-            first = c.arrays[0]
-            for n, shape in shapes.items():
-                if shape != shapes[first]:
-                    raise ArgumentError(n, f"shape {shape} does not match {first}'s shape {shapes[first]}")
-            if c.K is not None and shapes[first][-1] != c.K:
-                raise ArgumentError(first, f"the last axis must have K = {c.K} classes, got shape {shapes[first]}")
-
-    def _evaluate(self, *arrays):
-        """The pure function of the arrays that the library traces (jax.jit) or runs."""
-        c, ops = self.compiled, self.ops
-        kwargs = dict(zip(self.inputs, arrays))
-        if self.interface == "per_example":
-            tensors = {n: _per_example(kwargs[n], ops.moveaxis) for n in c.arrays}
-            tensors.update({s: kwargs[s] for s in c.scalars})
-            if c.classes is not None:
-                tensors[c.classes] = kwargs[c.arrays[0]].shape[-1]
-            out = c._evaluate(tensors, ops, dict.fromkeys(c.free, kwargs[c.arrays[0]].shape[-1]))
-            return ops.moveaxis(out.array, out.axes.index(BATCH), 0) if BATCH in out.axes else out.array
-        if self.interface == "dataset":
-            theta, X, Y = (kwargs[n] for n in c.names)
-            X1 = ops.concatenate([ops.ones_like(X[:, :1]), X], axis=1)
-            Tn, Xn, Yn = c.bases
-            return c._evaluate({Tn: _matrix(theta), Xn: _matrix(X1), Yn: _matrix(Y)}, ops).array
-        if self.interface == "labels":
-            W, X, labels = (kwargs[n] for n in c.names)
-            Wb, Xb, Lb = c.bases
-            return c._evaluate({Wb: _matrix(W), Xb: _matrix(X), Lb: _matrix(labels + 1)}, ops).array
-        shared = kwargs[c.variable]  # layer
-        tensors = {c.variable: _matrix(shared)}
-        tensors.update({n: _per_example(kwargs[n], ops.moveaxis) for n in c.arrays if n != c.variable})
-        tensors.update({s: kwargs[s] for s in c.scalars})
-        if c.classes is not None:
-            tensors[c.classes] = shared.shape[0]
-        return c._evaluate(tensors, ops).array
+        ops = self.ops
+        labels = self.compiled.inputs[-1] if self.interface == "labels" else None
+        call = self.compiled.checked({n: ops.host(v) for n, v in kwargs.items()})
+        names = tuple(call["arrays"])
+        arrays = tuple(ops.from_checked(kwargs[n], call["arrays"][n], label=n == labels) for n in names)
+        scalars = call.get("scalars", {})
+        key = (call.get("N"), tuple(sorted(call.get("sizes", {}).items())))
+        if key not in self._runs:
+            def evaluate(arrays, scalars, _meta=dict(call, arrays=None)):
+                """The pure function of the arrays that the library traces (jax.jit) or runs."""
+                return self.compiled.run(dict(_meta, scalars=scalars), dict(zip(names, arrays)), ops)
+            self._runs[key] = ops.jit(evaluate)
+        return self._runs[key](arrays, scalars)

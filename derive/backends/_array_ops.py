@@ -11,7 +11,14 @@ class ArrayOps:
     xp = None
 
     # -- what each library spells differently ---------------------------------
-    def asarray(self, value, label: bool = False):
+    def host(self, value):
+        """``value`` as the input checks read it: a library array as a NumPy array (or an Unseen, when its
+        values cannot be read), anything else unchanged."""
+        raise NotImplementedError
+
+    def from_checked(self, value, checked, label: bool = False):
+        """The library's array for the input ``value`` that the checks turned into ``checked``: ``value``
+        itself when it is already the library's array, in the checked dtype; else ``checked`` converted."""
         raise NotImplementedError
 
     def permute(self, a, order):

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..inputs import Unseen
 from ._array_ops import ArrayOps
 
 
@@ -13,13 +14,22 @@ class JaxOps(ArrayOps):
     name = "jax"
     xp = jnp
 
-    def asarray(self, value, label: bool = False):
-        if isinstance(value, jax.Array):
+    def host(self, value):
+        if isinstance(value, jax.core.Tracer):  # inside the caller's own jit: no values to read
+            return Unseen(tuple(value.shape), np.dtype(value.dtype))
+        if not isinstance(value, jax.Array):
             return value
-        a = np.asarray(value)
-        if label:
-            return jnp.asarray(a.astype(np.int32 if not jax.config.jax_enable_x64 else np.int64))
-        return jnp.asarray(a if a.dtype in (np.float32, np.float64) else a.astype(np.float64))
+        if value.dtype == jnp.bfloat16:
+            value = value.astype(jnp.float32)
+        return np.asarray(value)
+
+    def from_checked(self, value, checked, label: bool = False):
+        kind = np.dtype(checked.dtype)
+        wanted = np.int64 if label else (kind if kind.kind == "f" else np.float64)
+        dtype = jax.dtypes.canonicalize_dtype(wanted)  # float32 (int32) unless jax_enable_x64
+        if isinstance(value, jax.Array):
+            return value if value.dtype == dtype else value.astype(dtype)
+        return jnp.asarray(np.asarray(checked).astype(dtype, copy=False))
 
     def permute(self, a, order):
         return jnp.transpose(a, order)

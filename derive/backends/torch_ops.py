@@ -11,13 +11,19 @@ class TorchOps(ArrayOps):
     name = "torch"
     xp = torch
 
-    def asarray(self, value, label: bool = False):
-        if isinstance(value, torch.Tensor):
+    def host(self, value):
+        if not isinstance(value, torch.Tensor):
             return value
-        a = np.asarray(value)
-        if label:
-            return torch.as_tensor(a.astype(np.int64))
-        return torch.as_tensor(a if a.dtype in (np.float32, np.float64) else a.astype(np.float64))
+        t = value.detach()
+        if t.dtype in (torch.float16, torch.bfloat16):  # NumPy has no bfloat16: both are read as float64
+            t = t.to(torch.float64)
+        return t.cpu().numpy()
+
+    def from_checked(self, value, checked, label: bool = False):
+        dtype = torch.int64 if label else getattr(torch, np.dtype(checked.dtype).name)
+        if isinstance(value, torch.Tensor):
+            return value if value.dtype == dtype else value.to(dtype)
+        return torch.as_tensor(np.asarray(checked)).to(dtype)
 
     def permute(self, a, order):
         return a.permute(*order)

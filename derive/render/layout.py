@@ -5,6 +5,7 @@ the lemma numbers it cites. It never computes mathematics.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -137,6 +138,15 @@ def cite_text(row: Row) -> str:
     if not row.cites:
         return ""
     return and_list([f"Lemma {n}" for n in row.cites])
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(words: str) -> str:
+    """Words the derivation carries (a title, a description, a note) as one line of text: control characters
+    (newlines, terminal escapes) become a space, so no text can start a heading, a comment or a command."""
+    return _CONTROL.sub(" ", str(words))
 
 
 def check_settings(settings: Mapping, defaults: Mapping, renderer: str) -> dict:

@@ -1,18 +1,39 @@
 """Markdown rendering: $$\\begin{aligned}...\\end{aligned}$$ display math for KaTeX and MathJax.
 
 The math uses only commands both support (no \\bm, no \\label, no Unicode);
-prose outside math is plain words.
+prose outside math (titles, descriptions, headings, notes) is text: every character
+Markdown or HTML would read as markup is backslash-escaped, so a title such as
+``<script>...`` or ``*emphasis*`` shows as written and never runs or formats.
 """
 from __future__ import annotations
 
 from ..model import Derivation
 from functools import partial
 
-from .layout import blocks, check_settings, display_of, scoped_assumptions
+import re
+
+from .layout import blocks, check_settings, display_of, one_line, scoped_assumptions
 from .printers import latex as latex_of
 from .tex import aligned_rows, definition_rows
 
 DEFAULTS = {"justifications": True, "heading_level": 2}
+
+# CommonMark lets any ASCII punctuation be backslash-escaped. These can start markup anywhere in a line
+# (HTML and autolinks <, entities &, emphasis * _, links [ ], code `, math $, tables |, strikethrough ~,
+# images !, braces of attribute syntax); a parenthesis only matters after ], which is escaped.
+_MARKUP = re.compile(r"([\\`*_{}\[\]<>#!|~$&])")
+# at the start of a line: a list (- + or 1.), a heading underline (= -), a block quote (>), a heading (#)
+_LEADING = re.compile(r"\A(\s*)([-+=]|\d+(?=[.)]))")
+
+
+def escape_markdown(words: str) -> str:
+    """Plain words as Markdown text that shows them as written: one line, markup characters escaped."""
+    out = _MARKUP.sub(r"\\\1", one_line(words).strip())
+    m = _LEADING.match(out)
+    if m and m.group(2)[0].isdigit():
+        n = m.end()
+        return out[:n] + "\\" + out[n:]  # 1\. is not a list item
+    return _LEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), out, count=1)
 
 
 def _display(lines: list) -> list:
@@ -28,12 +49,12 @@ def render_markdown(d: Derivation, **settings) -> str:
         from ..errors import ArgumentError
         raise ArgumentError("heading_level", f"must be between 1 and 5, got {level}")
     h1, h2 = "#" * level, "#" * (level + 1)
-    out = [f"{h1} {d.title}", ""]
+    out = [f"{h1} {escape_markdown(d.title)}", ""]
     if d.description:
-        out += [d.description + ".", ""]
+        out += [escape_markdown(d.description) + ".", ""]
     out += [f"{h2} Definitions", "", *_display(definition_rows(d.definitions, latex)), ""]
     for block in blocks(d):
-        out += [f"{h2} {block.heading}", ""]
+        out += [f"{h2} {escape_markdown(block.heading)}", ""]
         if block.conditions:
             out += ["For " + ", ".join(f"${latex(c.statement)}$" for c in block.conditions) + ":", ""]
         out += [*_display(aligned_rows(block, latex, s["justifications"])), ""]
@@ -47,6 +68,7 @@ def render_markdown(d: Derivation, **settings) -> str:
     scoped = scoped_assumptions(d)
     if scoped:
         out += [f"{h2} Assumptions", ""]
-        out += [f"- ${latex(a.statement)}$: {a.text} ({where})" for a, where in scoped]
+        out += [f"- ${latex(a.statement)}$: {escape_markdown(a.text)} ({escape_markdown(where)})"
+                for a, where in scoped]
         out.append("")
     return "\n".join(out)

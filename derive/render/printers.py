@@ -9,11 +9,42 @@ simplifies: the factor order is the only thing a printer chooses.
 from __future__ import annotations
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
+from sympy.printing.conventions import split_super_sub
+from sympy.printing.latex import LatexPrinter, greek_letters_set
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from ..errors import ArgumentError
 from ..expr import Entry, Held, SumExcept
+from ..notation import is_symbol_name
+
+# short names a lecturer types for a Greek letter; full names (gamma, tau, lambda, ...) are SymPy's own
+GREEK_ALIASES = {"eps": "varepsilon", "epsilon": "varepsilon", "lam": "lambda", "lamda": "lambda",
+                 "lmbda": "lambda", "varepsilon": "varepsilon"}
+
+
+def _latex_word(word: str) -> str:
+    """One piece of a symbol's name in LaTeX: a Greek letter as the letter (eps -> \\varepsilon), a digit
+    run or a single letter as it is, and a longer word as one word (\\mathit{lr}), never a product l r."""
+    greek = GREEK_ALIASES.get(word, word)
+    if greek.lower() in greek_letters_set or greek == "varepsilon":
+        if greek == "lamda":
+            greek = "lambda"
+        return "\\" + greek
+    if len(word) > 1 and word.isalpha():
+        return rf"\mathit{{{word}}}"
+    return word
+
+
+def _latex_script(script: str) -> str:
+    """A sub- or superscript of a name: a word is upright (y_{\\mathrm{true}}), a Greek name a letter."""
+    if script.startswith("{") and script.endswith("}"):
+        return script[1:-1]
+    greek = GREEK_ALIASES.get(script, script)
+    if greek.lower() in greek_letters_set or greek == "varepsilon":
+        return "\\" + greek
+    return rf"\mathrm{{{script}}}" if len(script) > 1 and script.isalpha() else script
+
 
 # factors printed after the coefficient fraction, in this order
 _OPERATOR_ORDER = (sp.log, sp.Sum, SumExcept, sp.Derivative, Held)
@@ -26,17 +57,29 @@ def _operator_rank(factor: sp.Basic) -> int:
     return -1
 
 
+def _varies(expr: sp.Basic) -> bool:
+    """True for a factor that varies with an index (o_j, e^{z_k}, delta_jk); False for a number or a
+    parameter such as eps, T or (1 - eps), which a textbook writes first: (1 - eps) y_j, not y_j (1 - eps)."""
+    return expr.has(sp.Indexed, sp.KroneckerDelta, sp.Derivative, sp.MatrixSymbol)
+
+
+def _bracketed(expr: sp.Basic) -> bool:
+    """True for a factor printed in brackets: a sum, or a power of one."""
+    return expr.is_Add or expr.is_Pow and expr.base.is_Add
+
+
 def split_product(expr: sp.Mul) -> tuple:
     """(sign, plain factors, operator factors) of a product, each list in print order.
 
-    Plain factors come first (numbers, symbols, powers; bracketed sums last),
-    then operators (log, sums, derivatives, substituted lemmas).
+    Plain factors come first: numbers and parameters (eps, T, (1 - eps)), then what varies with an
+    index (y_j, then bracketed sums such as (1 - o_j)^gamma); then operators (log, sums, derivatives,
+    substituted lemmas).
     """
     coeff, factors = expr.as_coeff_mul()
     operators = sorted((f for f in factors if _operator_rank(f) >= 0),
                        key=lambda f: (_operator_rank(f), sp.default_sort_key(f)))
     plain = sorted((f for f in factors if _operator_rank(f) < 0),
-                   key=lambda f: (f.is_Add, sp.default_sort_key(f)))
+                   key=lambda f: (_varies(f), _bracketed(f), sp.default_sort_key(f)))
     if abs(coeff) != 1:
         plain.insert(0, abs(coeff))
     sign = -1 if coeff.is_negative else 1
@@ -57,9 +100,22 @@ def _negative(term: sp.Basic) -> bool:
     return term.could_extract_minus_sign()
 
 
+def _term_rank(term: sp.Basic) -> tuple:
+    """Where a term goes within its sign group: numbers, then terms that vary with an index, then
+    parameters (eps/K); among those, fewer bracketed factors first (operators such as log and a
+    substituted lemma do not count): y_j log s_j + (1 - y_j) log(1 - s_j)."""
+    if isinstance(term, sp.MatrixExpr) or not isinstance(term, sp.Expr):
+        return (1, 0)
+    rank = 0 if term.is_Number else 1 if _varies(term) else 2
+    factors = term.as_coeff_mul()[1] if term.is_Mul else ()
+    return (rank, sum(1 for f in factors if _operator_rank(f) < 0 and _bracketed(f)))
+
+
 def positive_first(terms: list) -> list:
-    """Terms of a sum with the positive ones first, each group in the printer's order."""
-    return [t for t in terms if not _negative(t)] + [t for t in terms if _negative(t)]
+    """Terms of a sum with the positive ones first, each group ordered by _term_rank (stable over the
+    printer's own order)."""
+    return (sorted((t for t in terms if not _negative(t)), key=_term_rank)
+            + sorted((t for t in terms if _negative(t)), key=_term_rank))
 
 
 def _has_denominator(factors) -> bool:
@@ -139,6 +195,22 @@ class _Shared:
     def _as_ordered_terms(self, expr, order=None):
         return positive_first(super()._as_ordered_terms(expr, order=order))
 
+    def _name(self, name: str) -> None:
+        """Refuse a name that is not an identifier with optional scripts: it would reach TeX or Markdown as it is."""
+        if not is_symbol_name(name) and not name.startswith("_Dummy_"):
+            raise ArgumentError("derivation", f"holds the symbol name {name!r}, which is not an identifier "
+                                              "(letters, digits and _, optionally a subscript and a superscript); "
+                                              "it is not printed")
+
+    def _print_Symbol(self, expr, *args, **kwargs) -> str:
+        self._name(expr.name)
+        return super()._print_Symbol(expr, *args, **kwargs)
+
+    def _print_Function(self, expr, *args, **kwargs) -> str:
+        if isinstance(expr, sp.core.function.AppliedUndef):
+            self._name(type(expr).__name__)
+        return super()._print_Function(expr, *args, **kwargs)
+
     def _label(self, base) -> str:
         shown = self._settings["display"].get(str(base))
         if shown is not None:
@@ -149,6 +221,7 @@ class _Shared:
         return self._label(expr)
 
     def _print_MatrixSymbol(self, expr) -> str:
+        self._name(str(expr.name))
         shown = self._settings["display"].get(str(expr.name))
         return getattr(shown, self._form) if shown is not None else super()._print_MatrixSymbol(expr)
 
@@ -158,6 +231,20 @@ class DeriveLatexPrinter(_Shared, LatexPrinter):
 
     printmethod = "_derive_latex"
     _default_settings = {**LatexPrinter._default_settings, "display": {}}
+
+    def _print_Symbol(self, expr, *args, **kwargs) -> str:
+        """A name as a textbook sets it: Greek names as letters (eps, gamma, tau), a word as one word,
+        a subscript word upright; y_true -> y_{\\mathrm{true}}, eps_2 -> \\varepsilon_{2}."""
+        self._name(expr.name)
+        if isinstance(expr, sp.Dummy):
+            return super()._print_Symbol(expr, *args, **kwargs)
+        name, sups, subs = split_super_sub(expr.name)
+        out = _latex_word(name)
+        if subs:
+            out += "_{" + " ".join(_latex_script(x) for x in subs) + "}"
+        if sups:
+            out += "^{" + " ".join(_latex_script(x) for x in sups) + "}"
+        return out
 
     def _indices(self, indices) -> str:
         printed = [self._print(i) for i in indices]
@@ -175,9 +262,23 @@ class DeriveLatexPrinter(_Shared, LatexPrinter):
             first = self._print(expr.indices[0])
             return rf"{label}_{{{self._indices(expr.indices[1:])}}}\left({shown.argument}^{{({first})}}\right)"
         sub = self._indices(expr.indices)
-        if "^" in label:  # a^{L}_{j}: keep the superscript, add the subscript
-            return f"{{{label}}}_{{{sub}}}"
-        return f"{label}_{{{sub}}}"
+        name = expr.base.label.name if shown is None and isinstance(expr.base.label, sp.Symbol) else ""
+        word, sups, subs = split_super_sub(name) if name else ("", [], [])
+        if subs:  # y_true[j] -> y_{\mathrm{true},j}: one subscript, never a double one
+            self._name(name)
+            own = " ".join(_latex_script(x) for x in subs)
+            label = _latex_word(word) + ("^{" + " ".join(_latex_script(x) for x in sups) + "}" if sups else "")
+            return f"{label}_{{{own},{sub}}}"
+        return f"{label}_{{{sub}}}"  # a^{L}_{j}: the subscript beneath the superscript, as a textbook sets it
+
+    def _print_Pow(self, expr: sp.Pow, *args, **kwargs) -> str:
+        """A power of a name that has a superscript is bracketed: (a^{L}_{k})^{2}, never a^{L2}_{k}."""
+        base = expr.base
+        if isinstance(base, (sp.Symbol, sp.Indexed)) and expr.exp.is_Number and expr.exp > 0:
+            printed = self._print(base)
+            if "^" in printed:
+                return rf"\left({printed}\right)^{{{self._print(expr.exp)}}}"
+        return super()._print_Pow(expr, *args, **kwargs)
 
 
     def _print_HadamardPower(self, expr) -> str:

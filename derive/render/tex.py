@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .layout import Block, cite_text, formulas
+from .layout import Block, cite_text, formulas, one_line
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+            "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
 
 TEXT_WIDTH = 472.0  # pt: the room for a display on latex.PREAMBLE's page (A4, 2 cm margins, less \mathindent)
 EM = 10.95  # pt: one em (\quad) of the 11pt body font
@@ -26,8 +27,9 @@ NOTE = r"\qquad "  # starts a row's reason, after the '&'
 
 
 def escape(words: str) -> str:
-    """Plain words made safe for LaTeX text mode (and KaTeX/MathJax \\text{})."""
-    return "".join(_SPECIAL.get(c, c) for c in words)
+    """Plain words made safe for LaTeX text mode (and KaTeX/MathJax \\text{}): one line, every character TeX
+    reads as a command, group, comment or alignment written as the character it is."""
+    return "".join(_SPECIAL.get(c, c) for c in one_line(words))
 
 
 # ------------------------------------------------------------------ how wide a piece of LaTeX is

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..model import Derivation
 from functools import partial
 
-from .layout import blocks, check_settings, cite_text, display_of, scoped_assumptions
+from .layout import blocks, check_settings, cite_text, display_of, one_line, scoped_assumptions
 from .printers import text as text_of
 
 DEFAULTS = {"justifications": True}
@@ -29,18 +29,19 @@ def render_text(d: Derivation, **settings) -> str:
     """The derivation as plain text."""
     s = check_settings(settings, DEFAULTS, "text")
     text = partial(text_of, display=display_of(d))
-    lines = [d.title, "=" * len(d.title)]
+    title = one_line(d.title)  # no newline or terminal escape from a title reaches the terminal
+    lines = [title, "=" * len(title)]
     if d.description:
-        lines += [d.description]
+        lines += [one_line(d.description)]
     lines += ["", "Definitions"]
     for definition in d.definitions:
         if definition.abstract:
-            lines.append(f"  {text(definition.lhs)}: {definition.text}")
+            lines.append(f"  {text(definition.lhs)}: {one_line(definition.text)}")
             continue
         lines.append(f"  {text(definition.lhs)} := {text(definition.expr)}" +
-                     (f"    ({definition.text})" if definition.text else ""))
+                     (f"    ({one_line(definition.text)})" if definition.text else ""))
     for block in blocks(d):
-        lines += ["", block.heading]
+        lines += ["", one_line(block.heading)]
         if block.conditions:
             lines.append("  for " + ", ".join(text(c.statement) for c in block.conditions))
         lines.append(f"  {text(block.lhs)}")
@@ -54,5 +55,5 @@ def render_text(d: Derivation, **settings) -> str:
     scoped = scoped_assumptions(d)
     if scoped:
         lines += ["", "Assumptions"]
-        lines += [f"  {text(a.statement)}    ({a.text}; {where})" for a, where in scoped]
+        lines += [f"  {text(a.statement)}    ({one_line(a.text)}; {where})" for a, where in scoped]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import sympy as sp
 
-from ..assumptions import different
+from ..assumptions import different, is_range
 from ..expr import Held, SumExcept, cancels_on_release, known_different, release, settle, substitute
 from ..model import Assumption, Rule, Step
 from .base import identity, rewrite_step, single_derivative
@@ -24,12 +24,18 @@ def definition(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
 
 
 def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
-    """numerator(j) / denominator -> symbol_j, for a definition symbol_j := numerator(j) / denominator."""
+    """numerator(j) / denominator -> symbol_j, for symbol_j := numerator(j) / denominator; F(g(j)) -> symbol_j, for symbol_j := F(g(j))."""
     d = ctx.setting.definition_of(of)
     if d is None or not d.indices:
         return None
     if isinstance(d.expr, sp.Derivative):  # delta_k := dC/dz_k: dC/dz_k -> delta_k
         return _fold_derivative(expr, d)
+    if is_activation(d):  # h_a := tanh(g(a)): tanh(g(b)) -> h_b
+        new = _fold_application(expr, d)
+        if new == expr:
+            return None
+        return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
+                    formula=identity(d.expr, d.lhs))
     numerator, denominator = sp.fraction(d.expr)
     if denominator == 1:
         return None
@@ -129,11 +135,39 @@ def _fold_quotient(work, d, numerator, denominator, held, brought):
     return work.replace(lambda e: swap(e) is not None, swap)
 
 
+def is_activation(d) -> bool:
+    """True for an entry defined as a function of one argument, h_a := F(g(a)) (a tanh layer), not a kernel."""
+    return (bool(d.indices) and not d.kernel and isinstance(d.expr, sp.Function) and len(d.expr.args) == 1
+            and not isinstance(d.expr, (sp.exp, sp.log)))
+
+
+def _fold_application(expr, d):
+    """Every F(g(w)) in ``expr`` -> symbol_w, for symbol_j := F(g(j)) (its indices matched as wilds)."""
+    wilds = {i: sp.Wild(f"w_{i}", properties=[lambda e: e.is_Symbol or e.is_Integer]) for i in d.indices}
+    pattern = d.expr.xreplace(wilds)
+
+    def fold_one(e):
+        m = e.match(pattern)
+        if m is None or any(w not in m for w in wilds.values()):
+            return None
+        return d.symbol[tuple(m[wilds[i]] for i in d.indices)]
+
+    return expr.replace(lambda e: isinstance(e, type(d.expr)) and fold_one(e) is not None, fold_one)
+
+
 def _fold_reciprocal(expr, d):
     """For each index value the expression uses (s_j, s_k, ...): c' + g -> c/s and then g -> c/s - c'."""
     bases = {a.base for a in d.expr.atoms(sp.Indexed)}
-    values = sorted({a.indices for a in expr.atoms(sp.Indexed) if a.base in bases and len(a.indices) == len(d.indices)},
-                    key=sp.default_sort_key)
+    values = {a.indices for a in expr.atoms(sp.Indexed) if a.base in bases and len(a.indices) == len(d.indices)}
+    # the index values at which the definition's exponential occurs (h_a of exp(-sum_d w_ad x_d): a)
+    wilds = {i: sp.Wild(f"w_{i}", properties=[lambda e: e.is_Symbol or e.is_Integer]) for i in d.indices}
+    for e in sp.fraction(d.expr)[1].atoms(sp.exp):
+        pattern = e.xreplace(wilds)
+        for a in expr.atoms(sp.exp):
+            m = a.match(pattern)
+            if m is not None and all(w in m for w in wilds.values()):
+                values.add(tuple(m[wilds[i]] for i in d.indices))
+    values = sorted(values, key=sp.default_sort_key)
     new = expr
     for value in values:
         numerator, denominator = sp.fraction(d.at(*value))
@@ -191,7 +225,31 @@ def expand(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     new = sp.expand_mul(expr)
     if new == expr:
         return None
-    return Step(new, Rule.EXPAND, "multiply out the brackets")
+    return Step(new, Rule.EXPAND, _expand_label(expr))
+
+
+def _expand_label(expr: sp.Expr) -> str:
+    """What multiplying out does here, as a reader sees it: brackets multiplied out, a minus sign
+    distributed (-(a - b)), or a fraction split term by term ((a + b)/T), never brackets that are not there."""
+    kinds: set = set()
+    for node in sp.preorder_traversal(expr):
+        if not isinstance(node, sp.Mul) or not any(isinstance(a, sp.Add) for a in node.args):
+            continue
+        others = [a for a in node.args if not isinstance(a, sp.Add)]
+        if len(node.args) - len(others) > 1 or any(not _denominator_or_number(a) for a in others):
+            kinds.add("brackets")
+            continue
+        if any(a.is_Number and a.is_negative for a in others):
+            kinds.add("sign")
+        if any(not a.is_Number for a in others) or any(a.is_Rational and a.q != 1 for a in others):
+            kinds.add("fraction")
+    words = [w for k, w in (("brackets", "multiply out the brackets"), ("sign", "distribute the minus sign"),
+                            ("fraction", "split the fraction term by term")) if k in kinds]
+    return ", ".join(words) or "multiply out the brackets"
+
+
+def _denominator_or_number(e: sp.Basic) -> bool:
+    return e.is_Number or (isinstance(e, sp.Pow) and e.exp.is_negative)
 
 
 def collect(expr: sp.Expr, ctx: "Context", on: Sequence = ()) -> Optional[Step]:
@@ -269,6 +327,10 @@ def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step
 
 def _replace_written_out(expr, total: sp.Sum, value):
     """Replace a written-out copy of ``total`` (f(1) + ... + f(n), possibly inside a longer sum)."""
+    (_, low, high), = total.limits
+    widest = max((len(n.args) for n in sp.preorder_traversal(expr) if isinstance(n, sp.Add)), default=0)
+    if int(high) - int(low) + 1 > widest:  # no sum in expr has that many terms: nothing is written out
+        return expr
     terms = set(sp.Add.make_args(total.doit()))
 
     def swap(node):
@@ -305,13 +367,13 @@ def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
                     a2, b2 = a.xreplace(mapping), b.xreplace(mapping)
                     if not known_different(frame, a2, b2):
                         ok = False
-                    elif not (a2.is_Integer and b2.is_Integer):
+                    elif frozenset((a2, b2)) in ctx.facts:  # the chain's own condition, not a bound index
                         needs.append(different(a2, b2))
             if not ok:
                 continue
             used.extend(needs)
             cited.setdefault(lem.name, lem)
-            used.extend(a for a in _cited(lem) if a.key not in {c.key for c in lem.conditions})
+            used.extend(a for a in _cited(lem) if a.key not in {c.key for c in lem.conditions} and not is_range(a))
             found = Held(substitute(lem.result, mapping))
             return sp.Derivative(found, *rest) if rest else found
         return None

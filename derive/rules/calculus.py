@@ -29,42 +29,73 @@ def _sum_indices(node) -> tuple:
     return ()
 
 
+def _linearity_label(done: set) -> str:
+    """What a linearity step did, in words: 'move the derivative inside the sum, take constant factors
+    out of the sum' (never a derivative where none was taken, never a sum where none was touched)."""
+    parts = []
+    if "terms" in done:
+        parts.append("differentiate term by term")
+    if "into_sum" in done:
+        parts.append("move the derivative inside the sum")
+    if "split_sum" in done:
+        parts.append("split the sum term by term")
+    out = [where for kind, where in (("factor_out_derivative", "the derivative"), ("factor_out_sum", "the sum"))
+           if kind in done]
+    if out:
+        parts.append("take constant factors out of " + " and ".join(out))
+    if "zero" in done:
+        parts.append("the derivative of a constant is zero")
+    return ", ".join(parts)
+
+
 def linearity(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """d/dx (a f + g) -> a df/dx + dg/dx;  d/dx sum_j f_j -> sum_j df_j/dx;  sum_j c f_j -> c sum_j f_j."""
+    """d/dx (a f + g + c) -> a df/dx + dg/dx;  d/dx sum_j f_j -> sum_j df_j/dx;  sum_j c f_j -> c sum_j f_j."""
     setting = ctx.setting
+    done: set = set()
 
     def fn(node, frame, used):
         d = single_derivative(node)
         if d is not None:
             f, x = d
             if isinstance(f, sp.Add):
-                return sp.Add(*[sp.Derivative(a, x) for a in f.args])
+                varying = [a for a in f.args if setting.depends(a, x)]
+                done.add("terms" if len(varying) > 1 else "zero")
+                if len(varying) < len(f.args):
+                    done.add("zero")
+                return sp.Add(*[sp.Derivative(a, x) for a in varying])
             if isinstance(f, sp.Mul):
                 const = [a for a in f.args if not setting.depends(a, x)]
                 rest = [a for a in f.args if setting.depends(a, x)]
                 if const and rest:
+                    done.add("factor_out_derivative")
                     return sp.Mul(*const) * sp.Derivative(sp.Mul(*rest), x)
             if _sum_indices(f) and not any(x.has(i) for i in _sum_indices(f)):
+                done.add("into_sum")
                 return _with_function(f, sp.Derivative(f.function, x))
             return None
         indices = _sum_indices(node)
         if indices and isinstance(node.function, sp.Add):
+            done.add("split_sum")
             return sp.Add(*[_with_function(node, a) for a in node.function.args])
         if indices and isinstance(node.function, sp.Mul):
             const = [a for a in node.function.args if not any(a.has(i) for i in indices)]
             rest = [a for a in node.function.args if any(a.has(i) for i in indices)]
             if const and rest:
+                done.add("factor_out_sum")
                 return sp.Mul(*const) * _with_function(node, sp.Mul(*rest))
             if isinstance(node, sp.Sum) and len(node.limits) > 1:  # out of the inner sum only
                 inner = node.limits[0]
                 const = [a for a in node.function.args if not a.has(inner[0])]
                 rest = [a for a in node.function.args if a.has(inner[0])]
                 if const and rest:
+                    done.add("factor_out_sum")
                     return sp.Sum(sp.Mul(*const) * sp.Sum(sp.Mul(*rest), inner), *node.limits[1:])
         return None
 
-    return rewrite_step(expr, ctx, fn, Rule.LINEARITY,
-                        "differentiation and finite sums are linear, so constant factors move outside")
+    step = rewrite_step(expr, ctx, fn, Rule.LINEARITY, "")
+    if step is None:
+        return None
+    return Step(step.expr, step.rule, _linearity_label(done), step.assumptions)
 
 
 def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
@@ -191,7 +222,7 @@ def product_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
 
 
 def quotient_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """d/dx (u/v) -> (u' v - u v') / v^2, when v depends on x."""
+    """d/dx (u/v) -> (u' v - u v') / v^2, when v depends on x (-u v'/v^2 when u does not)."""
     setting = ctx.setting
 
     def fn(node, frame, used):
@@ -202,16 +233,24 @@ def quotient_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         u, v = sp.fraction(f, exact=True)  # exp(-x) is a numerator, not 1/exp(x)
         if v == 1 or not setting.depends(v, x):
             return None
+        if not setting.depends(u, x):  # a constant numerator's derivative is zero: d/dx (c/v) -> -c v'/v^2
+            constant.append(u)
+            return sp.Mul(-u, sp.Derivative(v, x), sp.Pow(v, -2))
         numerator = sp.Add(sp.Mul(sp.Derivative(u, x), v), -sp.Mul(u, sp.Derivative(v, x)), evaluate=False)
         return sp.Mul(numerator, sp.Pow(v, -2))
 
+    constant: list = []
     formula = identity(sp.Derivative(U / V, X),
                        (sp.Derivative(U, X) * V - U * sp.Derivative(V, X)) / V**2)
-    return rewrite_step(expr, ctx, fn, Rule.QUOTIENT_RULE, "quotient rule", formula=formula)
+    step = rewrite_step(expr, ctx, fn, Rule.QUOTIENT_RULE, "quotient rule", formula=formula)
+    if step is not None and constant:
+        return Step(step.expr, step.rule, "quotient rule; the numerator is constant, its derivative is zero",
+                    step.assumptions, formula=step.formula)
+    return step
 
 
 def differentiate(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """d/dx c -> 0;  dz_l/dz_k -> delta_lk;  d/dz_k F(z_l) -> F'(z_l) delta_lk for F = exp, log or a constant power."""
+    """d/dx c -> 0;  dz_l/dz_k -> delta_lk;  d/dz_k F(z_l) -> F'(z_l) delta_lk for F = exp, log, tanh or a constant power."""
     setting = ctx.setting
 
     def fn(node, frame, used):
@@ -225,7 +264,7 @@ def differentiate(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
             return sp.Integer(0)
         if is_element(f, x):
             return sp.diff(f, x)
-        if isinstance(f, (sp.exp, sp.log)) and is_element(f.args[0], x):
+        if isinstance(f, (sp.exp, sp.log, sp.tanh)) and is_element(f.args[0], x):
             return f.fdiff(1) * sp.diff(f.args[0], x)
         if isinstance(f, sp.Pow) and is_element(f.base, x) and not setting.depends(f.exp, x):
             return f.exp * f.base ** (f.exp - 1) * sp.diff(f.base, x)

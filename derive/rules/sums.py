@@ -82,8 +82,8 @@ def kronecker_delta(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         if isinstance(node, sp.KroneckerDelta):
             a, b = node.args
             if known_different(frame, a, b):
-                if not (a.is_Integer and b.is_Integer):
-                    used.append(different(*sorted((a, b), key=str)))
+                if frozenset((a, b)) in ctx.facts:  # cited where it is the chain's condition; a sum over
+                    used.append(different(*sorted((a, b), key=str)))  # j != k or a case says it itself
                 return sp.Integer(0), "vanish"
             return None
         if isinstance(node, sp.Mul):

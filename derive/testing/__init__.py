@@ -35,7 +35,9 @@ Importing this module imports neither.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+import math
+import time
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -55,14 +57,28 @@ __all__ = ["assert_gradient", "check_gradient", "GradientReport", "CaseFailure",
            "TOLERANCES"]
 
 
+TIMEOUT_FACTOR = 1000  # the default bound on one call of fn: this many times the closed form's time on the case,
+TIMEOUT_FLOOR = 10.0  # and never less than this many seconds (a first call may compile, as JAX's jit does)
+
+
 def check_gradient(fn: Callable, derivation: Union[Derivation, str], *, framework: str = "auto", seed: int = 0,
-                   **fixed: Any) -> GradientReport:
+                   timeout: Optional[float] = None, **fixed: Any) -> GradientReport:
     """Compare ``fn`` with the closed form of ``derivation`` (a Derivation or a catalogue name) on a battery
-    of generated inputs; ``fixed`` pins inputs (T=2.0). Returns a GradientReport; never raises on a mismatch."""
+    of generated inputs; ``fixed`` pins inputs (T=2.0). Returns a GradientReport; never raises on a mismatch.
+
+    ``timeout`` bounds each call of fn, in seconds; by default 1000 times the closed form's time on the
+    same case and at least 10 s. A call that does not return in time, or that writes into its input
+    arrays, fails the report; after a timeout fn is not called again.
+    """
     if not callable(fn):
         raise ArgumentTypeError("fn", f"must be a function, got {type(fn).__name__}")
     if framework not in FRAMEWORKS:
         raise ArgumentError("framework", f"must be one of {', '.join(FRAMEWORKS)}, got {framework!r}")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise ArgumentTypeError("timeout", f"must be a number of seconds or None, got {type(timeout).__name__}")
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ArgumentError("timeout", f"must be a positive, finite number of seconds, got {timeout!r}")
     d = _derivation(derivation)
     compiled = d.compile()
     layout = _layout(d, compiled)
@@ -73,15 +89,24 @@ def check_gradient(fn: Callable, derivation: Union[Derivation, str], *, framewor
     caller = _Caller(fn, framework, layout.convert)
     failures, notes = [], []
     skipped = []
-    for case in cases:
+    for number, case in enumerate(cases):
         try:
+            start = time.perf_counter()
             expected = compiled(**case.inputs)
+            reference = time.perf_counter() - start
         except ArgumentError as error:  # the closed form itself overflows there (a pinned input, or a singularity)
             skipped.append((case, error))
             continue
+        caller.limit = timeout if timeout is not None else max(TIMEOUT_FLOOR, TIMEOUT_FACTOR * reference)
         failure = layout.compare(caller, case, expected, notes)
         if failure is not None:
             failures.append(failure)
+            if failure.kind == "timeout":  # its call goes on in the background: fn is called no more
+                rest = len(cases) - number - 1
+                if rest:
+                    notes.append(f"stopped after the call that timed out: {rest} of {len(cases)} cases not run")
+                cases = cases[:number + 1]
+                break
     if skipped:
         notes.append(f"{len(skipped)} of {len(cases)} cases skipped: the closed form cannot be evaluated there, "
                      f"first {skipped[0][0].describe()}: {skipped[0][1]}")
@@ -93,9 +118,10 @@ def check_gradient(fn: Callable, derivation: Union[Derivation, str], *, framewor
 
 
 def assert_gradient(fn: Callable, derivation: Union[Derivation, str], *, framework: str = "auto", seed: int = 0,
-                    **fixed: Any) -> GradientReport:
-    """check_gradient, raising GradientMismatch (an AssertionError) with the report's text when fn disagrees."""
-    report = check_gradient(fn, derivation, framework=framework, seed=seed, **fixed)
+                    timeout: Optional[float] = None, **fixed: Any) -> GradientReport:
+    """check_gradient, raising GradientMismatch (an AssertionError) with the report's text when fn disagrees
+    (or hangs past ``timeout``, or writes into its inputs)."""
+    report = check_gradient(fn, derivation, framework=framework, seed=seed, timeout=timeout, **fixed)
     if not report.ok:
         raise GradientMismatch(report)
     return report

@@ -13,6 +13,15 @@ def _diagnose(report: GradientReport, compiled, caller: _Caller, layout: _Layout
     if not failures:
         return []
     causes = []
+    hung = [f for f in failures if f.kind == "timeout"]
+    if hung:
+        causes.append(f"{hung[0].error} in {hung[0].case.describe()}: an endless loop, or far slower than the "
+                      f"closed form; give timeout= a larger bound if it is only slow")
+    mutated = [f for f in failures if f.kind == "mutated"]
+    if mutated:
+        names = sorted({n for f in mutated for n in f.written})
+        causes.append(f"fn writes into its input arrays ({', '.join(names)}), so its caller's data changes: "
+                      f"compute into new arrays (or copy first: {names[0]} = {names[0]}.copy())")
     raised = [f for f in failures if f.kind == "raised"]
     if raised:
         where = ("every case" if len(raised) == len(report.cases)

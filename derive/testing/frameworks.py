@@ -3,8 +3,9 @@ fn does not already use."""
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -18,6 +19,7 @@ class _Caller:
         self.fn = fn
         self.framework = None if framework == "auto" else framework
         self.convert = convert or _to_numpy  # fn's output -> NumPy (an array, or the layout's structure)
+        self.limit: Optional[float] = None  # seconds one call may take; None: no bound
 
     def __call__(self, inputs: dict):
         if self.framework is not None:
@@ -28,6 +30,8 @@ class _Caller:
                 continue  # never import a framework fn does not already use
             try:
                 out = self._call(name, inputs)
+            except _Misbehaved:  # a hang or a write into the inputs is fn's, whatever the framework
+                raise
             except Exception as exc:  # try the next framework; report them all if none works
                 errors.append(f"{type(exc).__name__}: {exc}" + (f" (with {name} inputs)" if name != "numpy" else ""))
                 continue
@@ -38,16 +42,84 @@ class _Caller:
     def _call(self, framework: str, inputs: dict):
         if framework == "torch":
             import torch
-            to = torch.from_numpy
+            to: Callable = torch.from_numpy  # shares memory with the copy, so a write into it shows there
         elif framework == "jax":
             import jax.numpy as jnp
             to = jnp.asarray
         else:
-            to = np.copy  # fn may write into its arguments
-        args = {k: _map_arrays(to, v) for k, v in inputs.items()}
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)  # overflow in a naive softmax is what we report
-            return self.fn(**args)
+            to = _same
+        copies = {k: _map_arrays(np.copy, v) for k, v in inputs.items()}  # fn may write into its arguments
+        args = {k: _map_arrays(to, v) for k, v in copies.items()}
+
+        def call():
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)  # overflow in a naive softmax is what we report
+                return self.fn(**args)
+
+        out = _bounded(call, self.limit)
+        written = [k for k in inputs if not _equal(inputs[k], copies[k])]
+        if written:
+            raise _Mutated(f"fn wrote into its input{'s' if len(written) > 1 else ''} {', '.join(written)} "
+                           f"(with {framework} inputs)", written)
+        return out
+
+
+class _Misbehaved(Exception):
+    """fn did something a gradient function must not: ``kind`` is 'timeout' or 'mutated'."""
+
+    kind = ""
+    names: tuple = ()  # the inputs fn wrote into
+
+
+class _TimedOut(_Misbehaved):
+    kind = "timeout"
+
+
+class _Mutated(_Misbehaved):
+    kind = "mutated"
+
+    def __init__(self, text: str, names: list) -> None:
+        super().__init__(text)
+        self.names = tuple(names)
+
+
+def _bounded(call: Callable[[], Any], limit: Optional[float]):
+    """call(), in a thread of its own when ``limit`` is set; _TimedOut when it has not returned by then.
+
+    A Python thread cannot be stopped: the call that timed out goes on in a daemon thread, which ends
+    with the process; check_gradient calls fn no more after it.
+    """
+    if limit is None:
+        return call()
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="derive.testing: fn", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        raise _TimedOut(f"fn did not return within {limit:.3g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _same(a):
+    return a
+
+
+def _equal(before, after) -> bool:
+    """Whether an input (an array, or a list of arrays) is unchanged by the call."""
+    if isinstance(before, np.ndarray):
+        return before.shape == after.shape and bool(np.array_equal(before, after, equal_nan=before.dtype.kind == "f"))
+    if isinstance(before, (list, tuple)):
+        return len(before) == len(after) and all(_equal(b, a) for b, a in zip(before, after))
+    return True
 
 
 def _map_arrays(to: Callable, value):

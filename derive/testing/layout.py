@@ -9,7 +9,7 @@ import numpy as np
 
 from ..model import Derivation
 from .case import Case
-from .frameworks import _Caller, _Raised, _to_numpy
+from .frameworks import _Caller, _Misbehaved, _Raised, _to_numpy
 from .report import UNRECOGNISED, CaseFailure
 from .slips import _factor, _one_class, _shifted, _transposed
 from .tolerance import _allowance, _tolerance, _violations
@@ -20,6 +20,8 @@ SCALAR_VALUES = (0.5, 2.0)  # positive, as the verifier samples scalars; never 1
 def _compare(caller: _Caller, case: Case, expected: np.ndarray, notes: list) -> Optional[CaseFailure]:
     try:
         actual = caller(case.inputs)
+    except _Misbehaved as exc:
+        return CaseFailure(case, exc.kind, expected, error=str(exc), written=exc.names)
     except _Raised as exc:
         return CaseFailure(case, "raised", expected, error=str(exc))
     except Exception as exc:

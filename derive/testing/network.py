@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import ArgumentError, ArgumentTypeError
 from ..numeric import sigmoid, softmax
 from .case import Case
-from .frameworks import _array_like, _Caller, _map_arrays, _Raised, _to_numpy
+from .frameworks import _array_like, _Caller, _map_arrays, _Misbehaved, _Raised, _to_numpy
 from .layout import _Layout
 from .network_slips import _net_bias, _net_factor, _net_reversed, _net_sigmoid_prime, _net_structure, _net_transposed
 from .report import CaseFailure
@@ -94,6 +94,8 @@ class _Network(_Layout):
         first = want[0][1]
         try:
             got = caller(case.inputs)
+        except _Misbehaved as exc:
+            return CaseFailure(case, exc.kind, first, error=str(exc), written=exc.names)
         except _Structure as exc:
             return CaseFailure(case, "structure", first, error=self._structure_text(str(exc), case), returned=exc.out)
         except _Raised as exc:

@@ -27,7 +27,7 @@ class CaseFailure:
     mismatch or an exception); ``got`` and ``expected`` its two values."""
 
     case: Case
-    kind: str  # 'mismatch', 'non-finite', 'shape', 'raised', 'structure'
+    kind: str  # 'mismatch', 'non-finite', 'shape', 'raised', 'structure', 'timeout', 'mutated'
     expected: np.ndarray
     actual: Optional[np.ndarray] = None
     index: Optional[tuple] = None
@@ -39,6 +39,7 @@ class CaseFailure:
     output: str = ""  # which output, for a derivation with several (mlp_backprop's "grads_W[1]"); "" for one array
     outputs: dict = field(default_factory=dict, repr=False)  # output name -> (actual, expected, status)
     returned: Any = field(default=None, repr=False)  # what fn returned, when it is not the expected structure
+    written: tuple = ()  # the inputs fn wrote into (kind 'mutated')
 
     @property
     def inputs(self) -> dict:
@@ -50,6 +51,8 @@ class CaseFailure:
         what = layout.output_text(self.output) if self.output else ""
         if self.kind == "raised":
             lines.append(f"  fn raised {self.error}")
+        elif self.kind in ("timeout", "mutated"):
+            lines.append(f"  {self.error}")
         elif self.kind == "structure":
             lines.append(f"  fn returned {self.error}")
         elif self.kind == "shape":

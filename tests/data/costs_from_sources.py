@@ -311,8 +311,7 @@ add(CostRecord(
     wrt="z", inputs={"z": R, "y": Domain("pm1")},
     numpy_cost=lambda v: 0.5 * ((np.tanh(v["z"]) - v["y"]) ** 2).sum(),
     textbook="(tanh(z[k]) - y[k])*(1 - tanh(z[k])**2)",
-    numpy_gradient=lambda v: (np.tanh(v["z"]) - v["y"]) * (1 - np.tanh(v["z"]) ** 2),
-    note="tanh is not in the grammar"))
+    numpy_gradient=lambda v: (np.tanh(v["z"]) - v["y"]) * (1 - np.tanh(v["z"]) ** 2)))
 
 add(CostRecord(
     id="tanh_se_exp",
@@ -497,12 +496,14 @@ add(CostRecord(
     id="ldam",
     source="Cao et al. 2019, Learning Imbalanced Datasets with Label-Distribution-Aware Margin Loss (NeurIPS 2019, "
            "arXiv:1906.07413): -log(exp(z_y - Delta_y)/(exp(z_y - Delta_y) + sum_{j != y} exp(z_j)))",
-    cost="-sum(y[j]*log(softmax(z - m*y)[j]), j)",
+    cost="-sum(y[j]*log(softmax(g)[j]), j)", define=("g[j] = z[j] - m[j]*y[j]",),
     wrt="z", inputs={"z": R, "y": Domain("onehot"), "m": Domain("unit")}, assume=SIMPLEX,
     numpy_cost=lambda v: -(v["y"] * np.log(softmax(v["z"] - v["m"] * v["y"]))).sum(),
     textbook="q[k] - y[k]",
     numpy_gradient=lambda v: softmax(v["z"] - v["m"] * v["y"]) - v["y"],
-    note="q = softmax(z - m*y); m_j = C/n_j^(1/4) per class"))
+    note="q = softmax(z - m*y); m_j = C/n_j^(1/4) per class. Inside softmax(v) a bare name in a product with a "
+         "known vector is a scalar (docs/grammar.md: softmax(z - m*y) is AM-softmax's one margin), so the per-class "
+         "margins are read as a vector through the definition of the adjusted logits g"))
 
 add(CostRecord(
     id="am_softmax",
@@ -612,8 +613,7 @@ add(CostRecord(
     numpy_cost=lambda v: _ce({"z": v["w2"] @ np.tanh(v["w1"] @ v["x"]), "y": v["y"]}),
     textbook="(1 - h[a]**2)*Sum(w2[j, a]*(o[j] - y[j]), (j, 1, K))*x[e]",
     numpy_gradient=lambda v: (lambda h: np.outer((1 - h ** 2) * (v["w2"].T @ (softmax(v["w2"] @ h) - v["y"])), v["x"]))(
-        np.tanh(v["w1"] @ v["x"])),
-    note="tanh is not in the grammar"))
+        np.tanh(v["w1"] @ v["x"]))))
 
 add(CostRecord(
     id="hidden_sigmoid_ce_w1",
@@ -646,12 +646,4 @@ assert len(BY_ID) == len(COSTS), "duplicate ids"
 
 # What derive cannot do today, with the reason (measured by bench/bench_costs.py); the derive tests of
 # these records are xfail(strict=False), so they become real checks as the gaps close.
-KNOWN_GAPS: Dict[str, str] = {
-    'tanh_se': 'refused: tanh is not in the grammar',
-    'hidden_tanh_ce_w1': 'refused: tanh is not in the grammar (define[0])',
-    'hidden_sigmoid_ce_w2': 'refused: a sigmoid hidden layer, sigmoid(sum(w1[a, d]*x[d], d)), needs a class index',
-    'hidden_sigmoid_ce_w1': 'refused: a sigmoid hidden layer, sigmoid(sum(w1[a, d]*x[d], d)), needs a class index',
-    'ldam': 'does not compile: m inside softmax(z - m*y) is read as a scalar (per-class margins are a vector)',
-    'quadratic_sigmoid_w': "does not compile (numpy): the bias b of a define'd layer must be 2-d",
-    'softmax_ce_bias': "does not compile: wrt the bias b, y of shape (N, K) does not match b's shape (K,)",
-}
+KNOWN_GAPS: Dict[str, str] = {}

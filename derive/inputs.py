@@ -1,0 +1,197 @@
+"""Input checks at the boundary of every compiled function, for every backend (NumPy, PyTorch, JAX).
+
+A compiled function checks its inputs once, here, whatever library will evaluate it: a PyTorch tensor or
+a JAX array is read on the host as a NumPy array (``host``) and goes through the same checks with the same
+messages as a NumPy array. Each error is an ``ArgumentError`` (or ``ArgumentTypeError``) naming the
+argument. What is refused:
+
+- a string, bytes, a dict or another object that is not an array of numbers; a ragged list;
+- a bool, complex, object or string dtype (integers are read as float64; float16 as float64);
+- a NumPy masked array (its mask would be ignored: pass ``a.filled(value)`` or drop the masked rows);
+- a shape other than the argument's (``Argument.shape``), NaN or infinity;
+- targets the derivation assumes normalised whose rows are not within ``tolerance(dtype, K)`` of the
+  simplex (``TARGET_TOLERANCE``: per class, 1e-5 in float32 and 1e-8 in float64);
+- an argument the closed form takes the logarithm of with an entry <= 0;
+- a scalar parameter that is not one finite real number, a size that is not a positive integer.
+
+A traced JAX value (inside the caller's jax.jit or jax.grad) has no values to read: its dtype and shape
+are checked, its values are not (``Unseen``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .errors import ArgumentError, ArgumentTypeError
+from .numeric import all_finite, rowsum
+from .tensor import first_not_finite
+
+# How far a row of targets assumed normalised may be from the simplex, per class, by dtype: about 80
+# float32 and 45 million float64 rounding errors per class, far above the rounding of a normalised row
+# (a few units of the last place per class), far below a mistake (a row of 0.3333 three times is 1e-4
+# off, refused in float32).
+TARGET_TOLERANCE = {"float32": 1e-5, "float64": 1e-8}
+
+
+def tolerance(dtype, classes: int) -> float:
+    """The largest |row sum - 1| accepted for targets assumed normalised (and the most negative entry)."""
+    return TARGET_TOLERANCE[np.dtype(dtype).name] * max(1, classes)
+
+
+@dataclass(frozen=True)
+class Unseen:
+    """An array whose values cannot be read (a traced JAX value): its shape and dtype are checked only."""
+
+    shape: tuple
+    dtype: object
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+def check_names(name: str, kwargs: dict, expected: Sequence[str]) -> None:
+    """Every expected keyword present and no other."""
+    for key in kwargs:
+        if key not in expected:
+            raise ArgumentError(key, f"unknown argument; {name} takes {', '.join(expected)}")
+    for key in expected:
+        if key not in kwargs:
+            raise ArgumentError(key, f"missing argument; {name} takes {', '.join(expected)}")
+
+
+def _shapes(ndims: tuple) -> str:
+    return " or ".join({1: "(K,)", 2: "(N, K)"}.get(n, f"{n}-d") for n in ndims) if ndims != (2,) else "2-d"
+
+
+def check_array(name: str, value, ndims: tuple = (1, 2), finite: bool = True, shape: str = ""):
+    """A finite real float array of an allowed rank, or an error naming ``name`` (``finite=False``: the
+    caller checks finiteness itself, as check_targets does with the row sums it computes anyway).
+    ``shape`` describes the allowed shapes in the error ((N, K) by default)."""
+    if isinstance(value, Unseen):
+        a = value
+        if np.dtype(a.dtype).kind not in "iuf":
+            raise ArgumentTypeError(name, f"must hold real numbers (float32 or float64), got dtype {a.dtype}")
+    else:
+        if isinstance(value, (str, bytes, dict, set)) or value is None:
+            raise ArgumentTypeError(name, f"must be a numeric array, got {type(value).__name__}")
+        if isinstance(value, np.ma.MaskedArray):
+            raise ArgumentTypeError(name, "is a masked array, whose mask the compiled function would ignore: pass "
+                                          "the filled array (a.filled(value)) or only the rows to use")
+        try:
+            a = np.asarray(value)
+        except Exception as exc:  # ragged lists and the like
+            raise ArgumentTypeError(name, f"cannot be read as an array: {exc}") from None
+        if a.dtype.kind in "iu":
+            a = a.astype(np.float64)
+        elif a.dtype.kind != "f":
+            raise ArgumentTypeError(name, f"must hold real numbers (float32 or float64), got dtype {a.dtype}")
+        elif a.dtype not in (np.float32, np.float64):
+            a = a.astype(np.float64)
+    if a.ndim not in ndims:
+        raise ArgumentError(name, f"must have shape {shape or _shapes(ndims)}, got shape {tuple(a.shape)}")
+    if finite and not isinstance(a, Unseen) and a.size and not all_finite(a):  # one sum in the common case
+        not_finite(name, a)
+    return a
+
+
+def not_finite(name: str, a: np.ndarray) -> None:
+    raise ArgumentError(name, f"contains NaN or infinity (first at index {first_not_finite(a)})")
+
+
+def float_dtype(value) -> np.dtype:
+    """The dtype a checked array has (float32 stays float32; integers and float16 become float64)."""
+    return np.dtype(value.dtype) if np.dtype(value.dtype) in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def check_classes(name: str, a, K) -> int:
+    """The number of rows of a parameter matrix (one per class): at least 2, and K when K is fixed."""
+    if K is not None and a.shape[0] != K:
+        raise ArgumentError(name, f"must have K = {K} rows (one per class), got shape {tuple(a.shape)}")
+    if a.shape[0] < 2:
+        raise ArgumentError(name, f"needs at least 2 rows (classes), got shape {tuple(a.shape)}")
+    return a.shape[0]
+
+
+def check_targets(name: str, a, kind: str, hint: str) -> None:
+    """Rows on the probability simplex (or one-hot), as the derivation assumes, within ``tolerance``."""
+    if isinstance(a, Unseen) or not a.size:
+        return
+    tol = tolerance(a.dtype, a.shape[-1])
+    sums = rowsum(a)
+    if not np.isfinite(sums).all():  # a row sum is finite only when each of its entries is
+        not_finite(name, a)
+    if a.min() < -tol or np.abs(sums - 1).max() > tol:
+        raise ArgumentError(name, f"each row must be non-negative and sum to 1 (within {tol:.2g} for "
+                                  f"{a.dtype}): the derivation assumes it{hint}")
+    if kind == "one_hot" and not np.all((a == 0) | (a == 1)):
+        raise ArgumentError(name, "each row must be one-hot (zeros and a single one): the derivation assumes it")
+
+
+def check_positive(name: str, a) -> None:
+    """Every entry > 0: the closed form takes the logarithm of ``name``."""
+    if isinstance(a, Unseen) or not a.size:
+        return
+    bad = np.argwhere(~(a > 0))
+    if len(bad):
+        raise ArgumentError(name, f"must be positive: the closed form takes its logarithm (first entry <= 0 at "
+                                  f"index {tuple(int(i) for i in bad[0])})")
+
+
+def check_labels(name: str, value, K: int):
+    """Integer class labels in 0..K-1, or an error naming ``name``."""
+    if isinstance(value, Unseen):
+        if np.dtype(value.dtype).kind not in "iu":
+            raise ArgumentTypeError(name, f"must hold integer class labels, got dtype {value.dtype}")
+        if value.ndim != 1:
+            raise ArgumentError(name, f"must have shape (m,), got shape {value.shape}")
+        return value
+    if isinstance(value, (str, bytes, dict, set)) or value is None:
+        raise ArgumentTypeError(name, f"must hold integer class labels, got {type(value).__name__}")
+    if isinstance(value, np.ma.MaskedArray):
+        raise ArgumentTypeError(name, "is a masked array, whose mask the compiled function would ignore: pass "
+                                      "only the labels to use")
+    try:
+        a = np.asarray(value)
+    except Exception as exc:
+        raise ArgumentTypeError(name, f"cannot be read as an array: {exc}") from None
+    if a.dtype.kind not in "iu":
+        if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):  # [] is float
+            a = a.astype(np.int64)
+        else:
+            raise ArgumentTypeError(name, f"must hold integer class labels, got dtype {a.dtype}")
+    if a.ndim != 1:
+        raise ArgumentError(name, f"must have shape (m,), got shape {a.shape}")
+    if a.size and (a.min() < 0 or a.max() >= K):
+        raise ArgumentError(name, f"labels must lie in 0..{K - 1}, got values from {a.min()} to {a.max()}")
+    return a.astype(np.int64)
+
+
+def check_scalar(name: str, value, hint: str = "") -> float:
+    """A finite real number (a Python or NumPy number, or an array of one element), or an error naming ``name``."""
+    if isinstance(value, (np.ndarray, Unseen)) and value.ndim == 0 and np.dtype(value.dtype).kind in "iuf":
+        value = value if isinstance(value, Unseen) else value[()]
+    if isinstance(value, Unseen):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        got = f"an array of shape {np.shape(value)}" if hasattr(value, "shape") else type(value).__name__
+        raise ArgumentTypeError(name, f"must be a real number, got {got}{hint}")
+    if not np.isfinite(value):
+        raise ArgumentError(name, f"must be finite, got {value}")
+    return float(value)
+
+
+def check_size(name: str, value, least: int = 1) -> int:
+    """A size no array carries, given as a keyword: an integer >= ``least``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ArgumentTypeError(name, f"must be an integer (the length of an axis no array carries), got "
+                                      f"{type(value).__name__}")
+    if value < least:
+        raise ArgumentError(name, f"must be at least {least}, got {value}")
+    return int(value)
