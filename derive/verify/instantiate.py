@@ -147,11 +147,22 @@ def with_labels(d, exprs: Sequence[sp.Expr], assign: dict, K: int, rng) -> dict:
         return assign
     out = dict(assign)
     fixed = {i: sp.Integer(v) for i, v in assign.items()}
-    for e in list(exprs) + [x.expr for x in d.setting.definitions]:
-        for atom in sorted(e.xreplace(fixed).atoms(sp.Indexed), key=sp.default_sort_key):
-            if str(atom.base) in labels and atom not in out:
-                out[atom] = rng.randint(1, K)
+    for atom in sorted({a.xreplace(fixed) for a in _label_atoms(d, tuple(exprs), frozenset(labels))},
+                       key=sp.default_sort_key):
+        if atom not in out:
+            out[atom] = rng.randint(1, K)
     return out
+
+
+def _label_atoms(d, exprs: tuple, labels: frozenset) -> tuple:
+    """The label entries (y_i) of ``exprs`` and of the definitions, indices still symbols (cached)."""
+    key = ("labels", d.setting, exprs, labels)
+    found = CACHE.relevant.get(key)
+    if found is None:
+        found = tuple(a for e in list(exprs) + [x.expr for x in d.setting.definitions]
+                      for a in e.atoms(sp.Indexed) if str(a.base) in labels)
+        CACHE.relevant.remember(key, found)
+    return found
 
 
 def chain_exprs(d) -> list:

@@ -105,4 +105,5 @@ def agrees(d, generic: Side, ints: dict, plain: Side, K: int, assign: dict) -> b
 
 def labels(assign: dict) -> dict:
     """The labels an assignment fixes (y_1 = 2), as a sample's preset values."""
-    return {(a.base, tuple(int(i) for i in a.indices)): int(v) for a, v in assign.items() if isinstance(a, sp.Indexed)}
+    return {(a.base, tuple(int(i) for i in a.indices)): int(v) for a, v in assign.items()
+            if isinstance(a, sp.Indexed) and all(i.is_Integer for i in a.indices)}
