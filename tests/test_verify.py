@@ -246,3 +246,50 @@ def test_a_step_that_silently_needs_the_simplex_fails_with_y_under_a_log():
     report = d.with_step(len(d.steps) - 1, dataclasses.replace(last, assumptions=())).verify(lemmas=False)
     assert [c.step for c in report.failures] == [len(d.steps), None]
     assert report.failures[0].message.startswith("sides differ")  # y positive, unnormalised: evaluated, wrong
+
+
+HEAVY = "sum((softmax(z)[j] + y[j] + t[j] + u[j])**64, j)"
+
+
+def test_a_time_budget_ends_in_an_error_naming_what_was_left_unchecked():
+    """Issue 18.1: verify of a planned cost is bounded; running out is an error, never an ok report."""
+    from derive.verify import VerifyTimeout, clear_cache
+    d = derive.gradient(HEAVY)
+    clear_cache()
+    with pytest.raises(VerifyTimeout) as err:
+        d.verify(timeout=0.05)
+    e = err.value
+    assert e.unchecked and "gradient: result" in e.unchecked
+    assert "unchecked" in str(e) and "0.05 s" in str(e) and "Nothing is verified" in str(e)
+    assert len(e.checked) + len(e.unchecked) == sum(len(x.steps) + 1 for x in d.walk() if x.steps)
+    assert isinstance(e, derive.DeriveError)
+
+
+def test_the_power_64_cost_verifies_within_the_default_cli_budget():
+    """Before issue 18.1 its verify ran past 150 s (the symbolic proof multiplied out the 64th power)."""
+    import time
+    from derive.cli import VERIFY_TIMEOUT
+    from derive.verify import clear_cache
+    clear_cache()
+    t = time.monotonic()
+    report = derive.gradient(HEAVY).verify(timeout=VERIFY_TIMEOUT)
+    assert report.ok, str(report)
+    assert time.monotonic() - t < VERIFY_TIMEOUT
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "5", True, float("nan")])
+def test_a_bad_timeout_is_named(ce, timeout):
+    with pytest.raises(derive.ArgumentError) as err:
+        ce.verify(timeout=timeout)
+    assert err.value.argument == "timeout"
+
+
+def test_the_cli_budget_exits_1_with_one_line(capsys):
+    from derive.cli import main
+    from derive.verify import clear_cache
+    clear_cache()
+    status = main(["grad", HEAVY, "--verify", "--verify-timeout", "0.05"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("derive: error: verify gradient: stopped after the time budget of 0.05 s")
+    assert "Traceback" not in err

@@ -18,7 +18,7 @@ class VerifyTimeout(DeriveError):
         super().__init__(f"verify {name}: stopped after the time budget of {seconds:g} s with "
                          f"{len(unchecked)} claim(s) unchecked ({shown}); "
                          f"{len(checked)} check(s) finished. Nothing is verified: raise the budget "
-                         f"(timeout=, --timeout) or simplify the cost")
+                         f"(timeout=; derive verify --timeout, --verify-timeout) or simplify the cost")
 
 
 class OutOfTime(Exception):

@@ -12,7 +12,8 @@ becomes 0. The identities (each valid for any K >= 1 and free indices in their r
 * the summation index renamed canonically, held factors released, products expanded
 * a cited assumption's rewrite (sum_j y_j -> 1), normalised the same way
 
-A step whose difference contains a derivative, or is larger than ``IN_K_OPS``, is not attempted
+A step whose difference contains a derivative, is larger than ``IN_K_OPS`` or raises a sum to a power
+above ``MAX_POWER``, is not attempted
 (derivatives are checked numerically only). A proof never decides a failure: a step not proved is
 checked numerically like any other.
 """
@@ -28,6 +29,15 @@ SYMBOLIC_OPS = 80  # try the concrete proof only below this many operations
 IN_K_OPS = 400  # and the proof in K below this many
 
 
+MAX_POWER = 6  # expand() of (a + b + ...)**n grows like n^(terms): a larger power is not multiplied out
+
+
+def _explodes(e: sp.Expr) -> bool:
+    """True when expanding ``e`` could blow up: a sum raised to an integer power above MAX_POWER."""
+    return any(isinstance(n, sp.Pow) and n.exp.is_Integer and abs(int(n.exp)) > MAX_POWER and n.base.has(sp.Add)
+               for n in sp.preorder_traversal(e))
+
+
 def zero(left: sp.Expr, right: sp.Expr) -> bool:
     """True when left - right is proved 0 (concrete sizes and indices; cheap cases only)."""
     if left == right:
@@ -40,7 +50,8 @@ def zero(left: sp.Expr, right: sp.Expr) -> bool:
         return CACHE.proved[key]
     # only where cheap: expand() of Kronecker deltas over symbolic indices (a generic instance) or of a
     # larger difference can take minutes
-    if diff.has(sp.KroneckerDelta, MatrixElement, sp.Sum, SumExcept) or sp.count_ops(diff) > SYMBOLIC_OPS:
+    if diff.has(sp.KroneckerDelta, MatrixElement, sp.Sum, SumExcept) or sp.count_ops(diff) > SYMBOLIC_OPS \
+            or _explodes(diff):
         return CACHE.proved.remember(key, False)
     try:
         proved = sp.cancel(sp.expand(diff)) == 0
@@ -61,7 +72,7 @@ def zero_in_K(setting, left: sp.Expr, right: sp.Expr, rewrites: tuple = ()) -> b
     if diff == 0:
         proved = True
     elif not diff.has(sp.Derivative, MatrixElement, sp.MatrixBase) and not diff.atoms(sp.MatrixSymbol) \
-            and sp.count_ops(diff) <= IN_K_OPS:
+            and sp.count_ops(diff) <= IN_K_OPS and not _explodes(diff):
         try:
             n = _normal(setting, diff)
             for lhs, rhs in rewrites:
