@@ -1,16 +1,19 @@
-"""Benchmark: verify() of the whole catalogue, against the verify() of before issue 9, in one run.
+"""Benchmark: verify() of the whole catalogue, against the verify() of before issue 16, in one run.
 
     python bench/bench_verify.py               # both, every entry at its default Ks
     python bench/bench_verify.py --no-baseline  # the current verify() only
     python bench/bench_verify.py --jobs 2       # the current verify() across 2 processes as well
 
-Each entry is built as `derive.catalogue()` lists it (the six references at
-their default K, symbolic-K entries at their default Ks 2..5) and verified with
-the default options. The baseline is bench/verify_baseline.py, today's code
-before issue 9 kept importable; the current verify() starts with an empty cache
-(derive.verify.clear_cache()), so shared lemmas are only reused between entries
-of this run. The two do not check the same number of cases (the current one
-checks every index assignment at K <= 3): both counts are printed.
+Each entry is built as `derive.catalogue()` lists it and verified with the
+default options: the current verify() checks symbolic-K entries at K = 2..5
+and one K drawn from 6..24 (with 1, K - 1, K and a random value of each free
+index there), proves steps in K where it can, and measures differences per
+term; the baseline, bench/verify_before16.py (derive/verify.py before issue 16,
+kept importable), checks K = 2..5 only. Both start with an empty cache
+(derive.verify.clear_cache() for the current one; the baseline's own caches),
+so shared lemmas are only reused between entries of this run. The two do not
+check the same number of cases: both counts are printed. A two-layer network
+cost (planned by derive.gradient) is timed the same way at the end.
 
 Nothing here passes or fails: times, case counts and ratios only.
 """
@@ -25,6 +28,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+
+
+NETWORK = "-sum(y[j]*log(softmax(z)[j]), j)"
+NETWORK_DEFINE = ["z[j] = sum(w[j, d]*tanh(a[d]), d)", "a[d] = sum(v[d, e]*x[e], e)"]
 
 
 def _run(verify, entries):
@@ -64,8 +71,9 @@ def main() -> None:
     clear_cache()
     new_rows, new_total, new_cpu = _run(verify, entries)
     if not args.no_baseline:
-        import verify_baseline
-        old_rows, old_total, old_cpu = _run(verify_baseline.verify, entries)
+        import verify_before16 as baseline
+        baseline.clear_cache()
+        old_rows, old_total, old_cpu = _run(baseline.verify, entries)
     else:
         nan = float("nan")
         old_rows, old_total, old_cpu = [(r[0], nan, None, 0, nan) for r in new_rows], nan, nan
@@ -77,6 +85,22 @@ def main() -> None:
         print(f"{name:25s} {dc:8.2f} {dt:6.2f} {cases:6d} {odc:11.2f} {odt:6.2f} {ocases:6d} {odc / dc:9.2f}  {ok}/{ook}")
     print(f"{'total':25s} {new_cpu:8.2f} {new_total:6.2f} {sum(r[3] for r in new_rows):6d} {old_cpu:11.2f} "
           f"{old_total:6.2f} {sum(r[3] for r in old_rows):6d} {old_cpu / new_cpu:9.2f}")
+
+    class Network:
+        name = "two-layer network"
+
+        def __call__(self):
+            return derive.gradient(NETWORK, "w", define=NETWORK_DEFINE)
+    net = [Network()]
+    clear_cache()
+    (row,), _, _ = _run(verify, net)
+    if not args.no_baseline:
+        baseline.clear_cache()
+        (orow,), _, _ = _run(baseline.verify, net)
+    else:
+        orow = (row[0], float("nan"), None, 0, float("nan"))
+    print(f"{row[0]:25s} {row[4]:8.2f} {row[1]:6.2f} {row[3]:6d} {orow[4]:11.2f} {orow[1]:6.2f} {orow[3]:6d} "
+          f"{orow[4] / row[4]:9.2f}  {row[2]}/{orow[2]}")
 
     if args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor

@@ -25,9 +25,11 @@ from typing import Callable, Optional, Sequence
 from . import __version__
 from .catalogue import catalogue, entry
 from .errors import ArgumentError, DeriveError
+from .verify.budget import VerifyTimeout
 
 FORMATS = ("text", "latex", "markdown", "json", "html")
 DEFAULT_DIR = "derivations"
+VERIFY_TIMEOUT = 120.0  # seconds: the default time budget of every verification the command line runs
 SYMBOLIC = "symbolic"  # --K symbolic: the symbolic-K form, for entries whose default K is concrete
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -66,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--standalone", action="store_true", help="with --format latex: a whole document")
     show.add_argument("--verify", action="store_true",
                       help="verify every step first; print the report to stderr, exit 1 if a check fails")
+    show.add_argument("--verify-timeout", type=_seconds, default=VERIFY_TIMEOUT, metavar="SECONDS",
+                      help=f"time budget of --verify; past it, exit 1 naming what was left unchecked "
+                           f"(default: {VERIFY_TIMEOUT:g})")
     grad = sub.add_parser("grad", help="derive the gradient of a cost you write",
                           description="Plan, print and optionally verify the gradient (or Hessian) of a cost "
                                       "written as text; see docs/grammar.md. Exit status 1 when the planner "
@@ -85,12 +90,18 @@ def parser() -> argparse.ArgumentParser:
                       help="verify every step first; print the report to stderr, exit 1 if a check fails")
     grad.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                       help="how long the planner may take (default: 30)")
+    grad.add_argument("--verify-timeout", type=_seconds, default=VERIFY_TIMEOUT, metavar="SECONDS",
+                      help=f"time budget of --verify; past it, exit 1 naming what was left unchecked "
+                           f"(default: {VERIFY_TIMEOUT:g})")
     ver = sub.add_parser("verify", help="check every step of derivations",
                          description="Verify derivations and print a per-step report; exit status 1 when a check "
                                      "fails. With --K and no names, the entries without a number of classes are "
                                      "skipped (and named).")
     ver.add_argument("names", nargs="*", help="names from 'derive list' (default: all)")
     ver.add_argument("--K", type=_K, default=None, metavar="N", help=K_help)
+    ver.add_argument("--timeout", type=_seconds, default=VERIFY_TIMEOUT, metavar="SECONDS",
+                     help=f"time budget of each derivation's verification; past it, exit 1 naming what was "
+                          f"left unchecked (default: {VERIFY_TIMEOUT:g})")
     build = sub.add_parser("build", help="write the documents of every derivation",
                            description="Write NAME.md, NAME.tex and NAME.html for every catalogue entry, and "
                                        "index.md and index.html. Other files in the folder are left alone.")
@@ -346,7 +357,18 @@ def _paint(text: str, ok: bool) -> str:
     return f"\033[{'32' if ok else '31'}m{text}\033[0m"
 
 
-def _verify(names: Sequence[str], K, progress: Progress) -> int:
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _verify(names: Sequence[str], K, progress: Progress, timeout: float = VERIFY_TIMEOUT) -> int:
     chosen = list(names) or [e.name for e in catalogue()]
     for name in chosen:
         entry(name)  # every name checked before any work
@@ -368,7 +390,7 @@ def _verify(names: Sequence[str], K, progress: Progress) -> int:
         if name in skipped:
             print(f"verify {name}: skipped, it has no number of classes to set with --K")
             continue
-        report = derivations[name].verify(progress=progress)
+        report = derivations[name].verify(progress=progress, timeout=timeout)
         progress.clear()
         lines = str(report).splitlines()
         print(_paint(lines[0], report.ok))
@@ -403,7 +425,7 @@ def _emit(d, args, progress: Progress) -> int:
     if args.standalone and args.format != "latex":
         raise ArgumentError("--standalone", "only applies to --format latex")
     if args.verify:
-        report = d.verify(progress=progress)
+        report = d.verify(progress=progress, timeout=args.verify_timeout)
         progress.clear()
         print(str(report).splitlines()[0] if report.ok else report, file=sys.stderr)
         if not report.ok:
@@ -429,11 +451,15 @@ def _run(argv: Optional[Sequence[str]], progress: Progress) -> int:
         if args.command == "grad":
             return _grad(args, progress)
         if args.command == "verify":
-            return _verify(args.names, args.K, progress)
+            return _verify(args.names, args.K, progress, args.timeout)
         if args.command == "check":
             return _check(args)
         if args.command == "build":
             return build(Path(args.dir), args.check, progress)
+    except VerifyTimeout as exc:  # not a usage error: the claims were not checked, so not verified
+        progress.clear()
+        print(f"derive: error: {exc}", file=sys.stderr)
+        return 1
     except DeriveError as exc:
         progress.clear()
         print(f"derive: error: {exc}", file=sys.stderr)

@@ -268,17 +268,18 @@ class Derivation:
     # -- views, computed by their own modules -------------------------------
     def verify(self, *, Ks: Optional[Sequence[int]] = None, points: int = 2, index_samples: int = 2,
                seed: int = 0, lemmas: bool = True,
-               progress: Optional[Callable[[str], None]] = None) -> "Report":
+               progress: Optional[Callable[[str], None]] = None, timeout: Optional[float] = None) -> "Report":
         """Check every step and the result (see derive.verify.verify).
 
-        Ks: the class counts to instantiate (default 2..5, or the derivation's K);
+        Ks: the class counts to instantiate (default 2..5 and one K drawn from 6..24, or the derivation's K);
         points: random points per case; index_samples: assignments of the free
         indices per K; seed: the random seed; lemmas: check cited lemmas too;
-        progress: called with a short message before each check.
+        progress: called with a short message before each check; timeout: seconds before a VerifyTimeout
+        naming what was left unchecked (None: no limit).
         """
         from .verify import verify
         return verify(self, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=lemmas,
-                      progress=progress)
+                      progress=progress, timeout=timeout)
 
     def to_text(self, *, justifications: bool = True) -> str:
         """The chain as plain text for a terminal; justifications=False leaves out each step's reason."""

@@ -411,7 +411,7 @@ def test_verify_K_without_names_skips_the_entries_without_K_and_says_so():
         if name == "mlp_backprop":
             assert head == "verify mlp_backprop: skipped, it has no number of classes to set with --K"
         else:
-            assert re.fullmatch(rf"verify {name}: all \d+ checks passed", head)
+            assert re.fullmatch(rf"verify {name}: all \d+ checks passed \(K = \d+\)", head)
 
 
 def test_verify_K_with_a_name_without_K_refuses_before_any_work():

@@ -50,7 +50,7 @@ def test_public_methods_spell_out_their_parameters():
     """help() shows every parameter: no bare **options on the public API."""
     import inspect
     expected = {
-        "verify": ["Ks", "points", "index_samples", "seed", "lemmas", "progress"],
+        "verify": ["Ks", "points", "index_samples", "seed", "lemmas", "progress", "timeout"],
         "to_text": ["justifications"],
         "to_latex": ["standalone", "justifications", "jupyter"],
         "to_markdown": ["justifications", "heading_level"],

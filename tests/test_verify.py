@@ -19,11 +19,25 @@ def test_every_step_of_every_chain_passes(ce, ce_report):
         assert all(c.cases > 0 for c in checks)
 
 
-def test_steps_are_checked_at_several_K(ce_report):
+def test_steps_are_checked_at_several_K(ce):
+    report = ce.verify(Ks=(2, 3, 4, 5))
     # every k at K = 2 and 3 (2 + 3), 2 random ones at K = 4 and 5, 2 random points each
-    assert all(c.cases == 2 * (2 + 3 + 2 + 2) for c in ce_report.checks if c.derivation == "softmax_ce")
+    assert all(c.cases == 2 * (2 + 3 + 2 + 2) for c in report.checks if c.derivation == "softmax_ce")
     # j != k: every pair at K = 2 and 3 (2 + 6), 2 at K = 4 and 5
-    assert all(c.cases == 2 * (2 + 6 + 2 + 2) for c in ce_report.checks if c.derivation == "softmax_partial_other")
+    assert all(c.cases == 2 * (2 + 6 + 2 + 2) for c in report.checks if c.derivation == "softmax_partial_other")
+
+
+def test_symbolic_K_is_also_checked_at_a_drawn_K_with_both_ends(ce_report):
+    """Issue 16.1: K = 2..5 and one K drawn from 6..24, where k takes 1, K - 1, K and a random value."""
+    drawn = ce_report.drawn
+    assert 6 <= drawn <= 24 and ce_report.Ks == (2, 3, 4, 5, drawn) and ce_report.wide == (6, 24)
+    assert f"and {drawn} (drawn from 6..24 with seed 0)" in str(ce_report).splitlines()[0]
+    for c in ce_report.checks:
+        assert c.Ks == ce_report.Ks
+        small = 2 * (2 + 3 + 2 + 2) if c.derivation != "softmax_partial_other" else 2 * (2 + 6 + 2 + 2)
+        assert c.cases > small  # the drawn K adds cases
+    seeds = {derive.softmax_ce().verify(seed=s, lemmas=False).drawn for s in range(12)}
+    assert len(seeds) > 3 and all(6 <= k <= 24 for k in seeds)
 
 
 def test_index_samples_sets_the_assignments_above_K_3(ce):
@@ -126,7 +140,7 @@ def test_a_wrong_result_fails_finite_differences(ce):
 
 def test_report_reads_well(ce_report):
     text = str(ce_report)
-    assert text.splitlines()[0] == f"verify softmax_ce: all {len(ce_report.checks)} checks passed"
+    assert text.splitlines()[0].startswith(f"verify softmax_ce: all {len(ce_report.checks)} checks passed (K = 2, 3")
     assert "[ok  ] softmax_ce: step 3 (split_sum)" in text
     assert repr(ce_report).startswith("Report('softmax_ce', ok=True")
     assert bool(ce_report)
@@ -232,3 +246,50 @@ def test_a_step_that_silently_needs_the_simplex_fails_with_y_under_a_log():
     report = d.with_step(len(d.steps) - 1, dataclasses.replace(last, assumptions=())).verify(lemmas=False)
     assert [c.step for c in report.failures] == [len(d.steps), None]
     assert report.failures[0].message.startswith("sides differ")  # y positive, unnormalised: evaluated, wrong
+
+
+HEAVY = "sum((softmax(z)[j] + y[j] + t[j] + u[j])**64, j)"
+
+
+def test_a_time_budget_ends_in_an_error_naming_what_was_left_unchecked():
+    """Issue 18.1: verify of a planned cost is bounded; running out is an error, never an ok report."""
+    from derive.verify import VerifyTimeout, clear_cache
+    d = derive.gradient(HEAVY)
+    clear_cache()
+    with pytest.raises(VerifyTimeout) as err:
+        d.verify(timeout=0.05)
+    e = err.value
+    assert e.unchecked and "gradient: result" in e.unchecked
+    assert "unchecked" in str(e) and "0.05 s" in str(e) and "Nothing is verified" in str(e)
+    assert len(e.checked) + len(e.unchecked) == sum(len(x.steps) + 1 for x in d.walk() if x.steps)
+    assert isinstance(e, derive.DeriveError)
+
+
+def test_the_power_64_cost_verifies_within_the_default_cli_budget():
+    """Before issue 18.1 its verify ran past 150 s (the symbolic proof multiplied out the 64th power)."""
+    import time
+    from derive.cli import VERIFY_TIMEOUT
+    from derive.verify import clear_cache
+    clear_cache()
+    t = time.monotonic()
+    report = derive.gradient(HEAVY).verify(timeout=VERIFY_TIMEOUT)
+    assert report.ok, str(report)
+    assert time.monotonic() - t < VERIFY_TIMEOUT
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "5", True, float("nan")])
+def test_a_bad_timeout_is_named(ce, timeout):
+    with pytest.raises(derive.ArgumentError) as err:
+        ce.verify(timeout=timeout)
+    assert err.value.argument == "timeout"
+
+
+def test_the_cli_budget_exits_1_with_one_line(capsys):
+    from derive.cli import main
+    from derive.verify import clear_cache
+    clear_cache()
+    status = main(["grad", HEAVY, "--verify", "--verify-timeout", "0.05"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("derive: error: verify gradient: stopped after the time budget of 0.05 s")
+    assert "Traceback" not in err

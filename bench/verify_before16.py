@@ -1,4 +1,7 @@
-"""Check every step of a derivation, its lemmas, and its result.
+"""The verify() of before issue 16 (derive/verify.py at 1d7bc8d), kept verbatim with absolute imports as the
+peer of bench_verify.py: K = 2..5 only, tolerance relative to the larger side.
+
+Check every step of a derivation, its lemmas, and its result.
 
 A step claims ``previous = new`` under the derivation's conditions and the
 step's own assumptions. For symbolic K the claim is instantiated at K = 2..5
@@ -36,9 +39,9 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from .errors import ArgumentError, ArgumentTypeError
-from .expr import Entry, SumExcept, bound_indices, write_out
-from .model import Derivation
+from derive.errors import ArgumentError, ArgumentTypeError
+from derive.expr import Entry, SumExcept, bound_indices, write_out
+from derive.model import Derivation
 
 DIGITS = 30  # working precision (significant digits) of every numeric check
 TOLERANCE = mpmath.mpf("1e-20")  # relative: 10 digits of headroom for rounding and cancellation
