@@ -140,7 +140,7 @@ class Planner:
         that only lengthen a closed form (a product multiplied out that nothing then used).
         """
         self._cut_lengthening_tail(chain)
-        for rule in (rules.merge_powers, rules.combine_sums, rules.collect, rules.factor):
+        for rule in (rules.merge_powers, rules.combine_sums, rules.collect, rules.factor, rules.output_minus_target):
             step = rule(chain.expr, chain.context)
             if step is None or step.expr == chain.expr or sp.count_ops(step.expr) > sp.count_ops(chain.expr):
                 continue

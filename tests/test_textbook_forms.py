@@ -152,3 +152,11 @@ def test_the_ratio_check_fails_on_a_long_form():
     long = sp.expand(d.result * (1 + d.result)) - sp.expand(d.result ** 2)
     assert sp.count_ops(d.result) <= RATIO * sp.count_ops(book)
     assert sp.count_ops(long) > RATIO * sp.count_ops(book)
+
+
+def test_label_smoothing_reads_as_the_output_minus_the_smoothed_target():
+    """index.md promises o_k - ((1 - eps) y_k + eps/K): the Result prints so, not eps y_k + o_k - y_k - eps/K."""
+    from derive.render.printers import latex
+    d = derive.label_smoothing()
+    assert latex(d.result) == r"o_{k} - \left(\left(1 - \varepsilon\right) y_{k} + \frac{\varepsilon}{K}\right)"
+    assert d.steps[-1].rule.value == "output_minus_target"

@@ -298,6 +298,30 @@ def merge_powers(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return Step(new, Rule.MERGE_POWERS, "multiply the powers of the same entry: add the exponents")
 
 
+def output_minus_target(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """o_k + a y_k + b -> o_k - ((-a) y_k - b): the output minus its target, the target's terms collected."""
+    if not isinstance(expr, sp.Add):
+        return None
+    defined = {d.symbol for d in ctx.setting.definitions if d.indices}
+
+    def is_output(e):
+        return any(isinstance(x, sp.Indexed) and x.base in defined for x in e.atoms(sp.Indexed))
+
+    outputs = [t for t in expr.args if is_output(t)]
+    rest = [t for t in expr.args if not is_output(t)]
+    if len(outputs) != 1 or not (isinstance(outputs[0], sp.Indexed) and outputs[0].base in defined):
+        return None
+    target = -sp.Add(*rest)
+    entries = sorted(target.atoms(sp.Indexed), key=sp.default_sort_key)
+    if len(rest) < 2 or not entries:  # o_k - y_k is already the textbook's
+        return None
+    target = sp.collect(sp.expand(target), entries, func=sp.factor_terms)
+    if sp.count_ops(target) >= sp.count_ops(sp.Add(*rest)) + 1:  # grouping must not lengthen the form
+        return None
+    new = sp.Add(outputs[0], sp.Mul(-1, target, evaluate=False), evaluate=False)
+    return Step(new, Rule.TARGET, "write the result as the output minus its target")
+
+
 def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """a b - a c -> a (b - c): take common factors out (s^2 - s -> s (s - 1) too, in sum-free expressions)."""
     candidates = [sp.factor_terms(expr)]
