@@ -163,7 +163,37 @@ def misplaced_conditions(d) -> list:
     return bad
 
 
-PROPERTIES = [returns_to_earlier, constant_derivatives, mismatched_labels, misplaced_conditions]
+_REGROUP = (Rule.FACTOR, Rule.COLLECT)
+_PASSIVE = (Rule.LINEARITY, Rule.MERGE_POWERS, Rule.COLLECT, Rule.FACTOR)
+
+
+def split_then_merged(d) -> list:
+    """A multiply-out that a later factor or collect only puts back: the regrouping rule reaches the same
+    line straight from the line before the multiply-out (so the two steps were one, or none)."""
+    from derive import rules as R
+    from derive.rules import Context
+    bad = []
+    for c in chains(d):
+        listed = list(rows(c))
+        for m, (_, _, step) in enumerate(listed):
+            if step.rule not in _REGROUP:
+                continue
+            n = m - 1
+            while n > 0 and listed[n][2].rule in _PASSIVE:
+                n -= 1
+            if n < 0 or listed[n][2].rule is not Rule.EXPAND:
+                continue
+            before = listed[n][1]
+            ctx = Context(c.setting, tuple(c.conditions))
+            for rule in (R.factor, R.collect):
+                again = rule(before, ctx)
+                if again is not None and again.expr == step.expr:
+                    bad.append((c.name, n + 1, m + 1))
+                    break
+    return bad
+
+
+PROPERTIES = [returns_to_earlier, constant_derivatives, mismatched_labels, misplaced_conditions, split_then_merged]
 
 
 @pytest.mark.parametrize("prop", PROPERTIES, ids=[p.__name__ for p in PROPERTIES])
@@ -237,3 +267,14 @@ def test_a_constant_dropped_that_is_not_there_is_caught():
     n = next(n for n, prev, s in rows(d) if s.rule is Rule.CHAIN_RULE)
     assert not mismatched_labels(d)
     assert mismatched_labels(_replace(d, "softmax_ce", n, justification="the derivative of a constant is zero"))
+
+
+def test_a_multiply_out_put_back_by_a_factor_is_caught():
+    """The temperature derivation as it was: -(y_k - o_k)/T -> o_k/T - y_k/T -> (o_k - y_k)/T."""
+    d = derive.softmax_ce_temperature()
+    assert not split_then_merged(d)
+    last = d.steps[-1]
+    before = d.steps[-2].expr
+    detour = dataclasses.replace(last, expr=sp.expand(before), rule=Rule.EXPAND, justification="distribute")
+    steps = d.steps[:-1] + (detour, last)
+    assert split_then_merged(dataclasses.replace(d, steps=steps))

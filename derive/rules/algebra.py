@@ -330,7 +330,17 @@ def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     new = min(candidates, key=sp.count_ops)  # the first (common factors only) on a tie
     if new == expr or sp.count_ops(new) > sp.count_ops(expr):
         return None
-    return Step(new, Rule.FACTOR, "take out the common factor")
+    return Step(new, Rule.FACTOR, _factor_label(expr, new))
+
+
+def _factor_label(expr: sp.Expr, new: sp.Expr) -> str:
+    """'take out the common factor', or what happened when only a minus sign moved: -(y - o)/T -> (o - y)/T."""
+    coeff, rest = expr.as_coeff_Mul()
+    brackets = [f for f in sp.Mul.make_args(rest) if isinstance(f, sp.Add)]
+    if coeff == -1 and len(brackets) == 1 and new == rest.xreplace({brackets[0]: -brackets[0]}):
+        where = "numerator" if sp.fraction(rest)[1] != 1 else "brackets"
+        return f"move the minus sign into the {where}"
+    return "take out the common factor"
 
 
 def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step]:
