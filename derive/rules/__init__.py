@@ -19,8 +19,8 @@ from .sums import cases, join_sum, kronecker_delta, split_sum, sum_constant, wri
 __all__ = [
     "Context", "assumption", "cancel", "cases", "chain_rule", "collect", "combine_sums", "definition", "differentiate",
     "expand", "factor", "fold", "join_sum", "kronecker_delta", "lemma", "linearity", "matrix_form", "merge_powers",
-    "multivariate_chain_rule", "output_minus_target", "product_rule", "quotient_rule", "recognise", "split_sum", "sum_constant",
-    "write_out_sum",
+    "multivariate_chain_rule", "output_minus_target", "product_rule", "quotient_rule", "recognise", "split_sum",
+    "sum_constant", "write_out_sum",
 ]
 
 
