@@ -39,6 +39,7 @@ class Rule(str, Enum):
     EXPAND = "expand"
     COLLECT = "collect"
     MERGE_POWERS = "merge_powers"
+    TARGET = "output_minus_target"
     FACTOR = "factor"
     ASSUMPTION = "assumption"
     MATRIX_FORM = "matrix_form"
@@ -73,6 +74,7 @@ _TITLES = {
     Rule.EXPAND: "expand",
     Rule.COLLECT: "collect terms",
     Rule.MERGE_POWERS: "merge powers",
+    Rule.TARGET: "output minus target",
     Rule.FACTOR: "factor",
     Rule.ASSUMPTION: "assumption",
     Rule.MATRIX_FORM: "matrix form",

@@ -140,7 +140,7 @@ class Planner:
         that only lengthen a closed form (a product multiplied out that nothing then used).
         """
         self._cut_lengthening_tail(chain)
-        for rule in (rules.merge_powers, rules.collect, rules.factor):
+        for rule in (rules.merge_powers, rules.combine_sums, rules.collect, rules.factor, rules.output_minus_target):
             step = rule(chain.expr, chain.context)
             if step is None or step.expr == chain.expr or sp.count_ops(step.expr) > sp.count_ops(chain.expr):
                 continue
@@ -150,6 +150,29 @@ class Planner:
             else:
                 chain.steps.append(step)
             chain.expr = chain.steps[-1].expr
+        self._cut_split_then_merge(chain)
+
+    def _cut_split_then_merge(self, chain: Chain) -> None:
+        """A closing multiply-out that a later factor or collect only puts back together is a detour: when
+        that rule reaches the last form straight from the line before the multiply-out, take that one step
+        (-(y_k - o_k)/T -> o_k/T - y_k/T -> (o_k - y_k)/T becomes -(y_k - o_k)/T -> (o_k - y_k)/T)."""
+        steps = chain.steps
+        if len(steps) < 3 or steps[-1].rule not in (Rule.FACTOR, Rule.COLLECT):
+            return
+        n = len(steps) - 2
+        while n > 0 and steps[n].rule in _REWRITES and steps[n].rule is not Rule.EXPAND:
+            n -= 1
+        if n <= 0 or steps[n].rule is not Rule.EXPAND:
+            return
+        before = steps[n - 1].expr
+        if before.has(sp.Derivative, Held):
+            return
+        for rule in (rules.factor, rules.collect):
+            step = rule(before, chain.context)
+            if step is not None and step.expr == chain.expr:
+                del steps[n:]
+                steps.append(step)
+                return
 
     def _cut_lengthening_tail(self, chain: Chain) -> None:
         """End the chain at the shortest closed form among its closing run of pure rewrites (multiply out,

@@ -11,6 +11,7 @@ from derive.expr import Held, SumExcept
 from derive.rules import Context
 from derive.setting import Setting
 from derive.assumptions import different, normalized
+from derive.model import Rule
 
 K = defs.classes("K", None)
 k, j, l = (defs.index(n) for n in "kjl")
@@ -189,3 +190,14 @@ def test_product_rule_takes_a_product_with_a_negative_exponential():
     step = rules.product_rule(sp.Derivative(f, z[k]), CTX)
     assert step is not None and step.rule.value == "product_rule"
     assert rules.quotient_rule(sp.Derivative(f, z[k]), CTX) is None
+
+
+def test_output_minus_target_groups_the_target_the_way_a_textbook_writes_it():
+    eps = sp.Symbol("eps", real=True)
+    step = rules.output_minus_target(eps * y[k] + o[k] - y[k] - eps / K, CTX)
+    assert step.rule is Rule.TARGET and sp.expand(step.expr - (eps * y[k] + o[k] - y[k] - eps / K)) == 0
+    assert step.expr.args[0] == o[k] or o[k] in step.expr.args
+    target = next(a for a in step.expr.args if a != o[k])
+    assert sp.expand(-target - ((1 - eps) * y[k] + eps / K)) == 0
+    assert rules.output_minus_target(o[k] - y[k], CTX) is None            # already the textbook's
+    assert rules.output_minus_target(2 * o[k] - y[k] - eps, CTX) is None  # o_k is not alone

@@ -328,6 +328,30 @@ def merge_powers(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return Step(new, Rule.MERGE_POWERS, "multiply the powers of the same entry: add the exponents")
 
 
+def output_minus_target(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """o_k + a y_k + b -> o_k - ((-a) y_k - b): the output minus its target, the target's terms collected."""
+    if not isinstance(expr, sp.Add):
+        return None
+    defined = {d.symbol for d in ctx.setting.definitions if d.indices}
+
+    def is_output(e):
+        return any(isinstance(x, sp.Indexed) and x.base in defined for x in e.atoms(sp.Indexed))
+
+    outputs = [t for t in expr.args if is_output(t)]
+    rest = [t for t in expr.args if not is_output(t)]
+    if len(outputs) != 1 or not (isinstance(outputs[0], sp.Indexed) and outputs[0].base in defined):
+        return None
+    target = -sp.Add(*rest)
+    entries = sorted(target.atoms(sp.Indexed), key=sp.default_sort_key)
+    if len(rest) < 2 or not entries:  # o_k - y_k is already the textbook's
+        return None
+    target = sp.collect(sp.expand(target), entries, func=sp.factor_terms)
+    if sp.count_ops(target) >= sp.count_ops(sp.Add(*rest)) + 1:  # grouping must not lengthen the form
+        return None
+    new = sp.Add(outputs[0], sp.Mul(-1, target, evaluate=False), evaluate=False)
+    return Step(new, Rule.TARGET, "write the result as the output minus its target")
+
+
 def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """a b - a c -> a (b - c): take common factors out (s^2 - s -> s (s - 1) too, in sum-free expressions)."""
     candidates = [sp.factor_terms(expr)]
@@ -336,7 +360,17 @@ def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     new = min(candidates, key=sp.count_ops)  # the first (common factors only) on a tie
     if new == expr or sp.count_ops(new) > sp.count_ops(expr):
         return None
-    return Step(new, Rule.FACTOR, "take out the common factor")
+    return Step(new, Rule.FACTOR, _factor_label(expr, new))
+
+
+def _factor_label(expr: sp.Expr, new: sp.Expr) -> str:
+    """'take out the common factor', or what happened when only a minus sign moved: -(y - o)/T -> (o - y)/T."""
+    coeff, rest = expr.as_coeff_Mul()
+    brackets = [f for f in sp.Mul.make_args(rest) if isinstance(f, sp.Add)]
+    if coeff == -1 and len(brackets) == 1 and new == rest.xreplace({brackets[0]: -brackets[0]}):
+        where = "numerator" if sp.fraction(rest)[1] != 1 else "brackets"
+        return f"move the minus sign into the {where}"
+    return "take out the common factor"
 
 
 def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step]:

@@ -99,7 +99,7 @@ def linearity(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
 
 
 def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """sum_i a_i + sum_i b_i -> sum_i (a_i + b_i), for sums over the same range (linearity, read backwards)."""
+    """sum_i a_i + sum_l b_l -> sum_i (a_i + b_i), for sums over the same range (linearity, read backwards)."""
 
     def fn(node, frame, used):
         if not isinstance(node, sp.Add):
@@ -108,10 +108,18 @@ def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         for term in node.args:
             coeff, rest = term.as_independent(sp.Sum, as_Add=False)
             if isinstance(rest, sp.Sum) and not any(coeff.has(limit[0]) for limit in rest.limits):
-                groups.setdefault(rest.limits, []).append((term, coeff, rest))
-        for limits, members in groups.items():
+                # one bound index per range: sum_l b_l joins sum_j a_j as sum_j b_j (l free nowhere else)
+                key = tuple(limit[1:] for limit in rest.limits)
+                groups.setdefault(key, []).append((term, coeff, rest))
+        for key, members in groups.items():
             if len(members) > 1:
-                summed = sp.Sum(sp.Add(*[cf * s.function for _, cf, s in members]), *limits)
+                limits = members[0][2].limits
+                names = [limit[0] for limit in limits]
+                if any(cf.has(*names) or s.function.has(*(set(names) - {lim[0] for lim in s.limits}))
+                       for _, cf, s in members[1:]):
+                    continue  # renaming would capture a free index
+                summed = sp.Sum(sp.Add(*[cf * s.function.xreplace(
+                    {old[0]: new for old, new in zip(s.limits, names)}) for _, cf, s in members]), *limits)
                 kept = [t for t in node.args if all(t is not m[0] for m in members)]
                 return sp.Add(summed, *kept)
         return None
