@@ -271,7 +271,8 @@ def _break_term(term: list, first: float, rest: float, style: int) -> list:
         x = term[n]
         after = next((y for y in term[n + 1:] if not (isinstance(y, str) and y.isspace())), "")
         if isinstance(x, _Paren):
-            return x.open != r"\left." and not str(after).startswith(("^", "_")) and len(_terms(x.inner)) > 1
+            return x.open != r"\left." and not str(after).startswith(("^", "_")) and (
+                len(_terms(x.inner)) > 1 or any(isinstance(y, _Paren) for y in x.inner))  # or a bracket inside
         return isinstance(x, _Frac) and style == 0 and len(_terms(x.num)) > 1
 
     spots = [n for n in range(len(term)) if breakable(n)]
