@@ -1,7 +1,9 @@
 """Pieces shared by the LaTeX and Markdown renderers: escaping, and aligned rows that fit the page.
 
-Each row of a chain is '= expression', with its reason on a line of its own
-beneath it in a smaller size. A row wider than the page is broken where a
+Each row of a chain is '= expression'. For KaTeX and MathJax (aligned_rows) its
+reason is on a line of its own beneath it in a smaller size; on a printed page
+(page_rows, pdflatex) the reason is beside the row, flush right, where both fit
+on the line, and beneath it only where they do not. A row wider than the page is broken where a
 reader expects it: between the terms of a sum (the next line starts with the
 term's sign), inside a bracketed sum (``\\left( ... \\right.`` then
 ``\\left. ... \\right)``), or inside the numerator of a fraction (an aligned
