@@ -15,8 +15,9 @@ from .errors import ArgumentError, ArgumentTypeError
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}\Z")
 # A SymPy symbol's name: an identifier (letters, digits, _ between them), then at most a subscript and a
 # superscript, each a run of letters and digits, or a braced group of those and , ( ) + -, or a bracketed
-# one: z, eps, y_true, x_1, a^L, W^{(2)}, W^(l+1), z_{ij}. Anything else (a backslash, braces around TeX, <, &, spaces) is refused.
-_SCRIPT = r"[_^](?:[A-Za-z0-9]+|\{[A-Za-z0-9,()+\-]{1,16}\}|\([A-Za-z0-9+\-]{1,16}\))"
+# one: z, eps, y_true, x_1, a^L, W^{(2)}, W^(l+1), z_{ij}; and the decorations derive check reads from a
+# document (a^l-1 for a^{l-1}, y^*, u^', u^\prime, y^\star), the only commands allowed. Anything else (a backslash, braces around TeX, <, &, spaces) is refused.
+_SCRIPT = r"[_^](?:[A-Za-z0-9]+(?:[+\-][A-Za-z0-9]+)*|\*|'+|\\prime|\\star|\{[A-Za-z0-9,()+\-]{1,16}\}|\([A-Za-z0-9+\-]{1,16}\))"
 _SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:" + _SCRIPT + r"){0,2}\Z")
 MAX_SYMBOL = 40
 

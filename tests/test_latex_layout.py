@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import derive
+from derive.catalogue import entry
 from derive.render import tex
 from derive.render.latex import PREAMBLE
 from derive.render.layout import blocks, display_of
@@ -154,3 +155,42 @@ def test_breaking_never_changes_what_the_printer_wrote(room):
                 lines = tex.equation(latex(block.lhs), rhs, room=room)
                 assert unbroken(lines) == re.sub(r"\s+", "", rhs), (name, lines)
                 assert all(x.count(r"\left") == x.count(r"\right") for x in lines), (name, lines)
+
+
+# ------------------------------------------------------------------ compact pages (issue 17.7)
+
+PAGES = {"softmax_ce": 2, "mlp_backprop": 4}  # at most, A4 (before the reasons went beside their rows: 3 and 6)
+
+
+def pages(log: str) -> int:
+    m = re.search(r"Output written on \S+ \((\d+) pages?", log)
+    assert m, "no PDF written"
+    return int(m.group(1))
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_pages_are_compact_and_every_reference_resolves(tmp_path, name):
+    text = entry(name)().to_latex(standalone=True)
+    pdflatex(tmp_path, name, text)
+    log = pdflatex(tmp_path, name, text)  # the second run resolves \eqref
+    assert "undefined references" not in log and "Reference `" not in log, re.findall(r"LaTeX Warning: .*", log)
+    assert pages(log) <= PAGES[name]
+
+
+def test_reasons_sit_beside_their_rows_and_cited_equations_are_numbered():
+    d = derive.softmax_ce()
+    text = d.to_latex()
+    rows = sum(len(b.rows) for b in blocks(d))
+    beside = text.count(r"\tag*{") + len(re.findall(r"(?<!&)\\qquad \\text\{\\small", text))
+    below = len(re.findall(r"^&\\qquad (\\text|\\parbox)", text, re.M))
+    assert beside + below == rows and beside >= 0.75 * rows, (beside, below, rows)
+    labels = re.findall(r"\\label\{([^}]*)\}", text)
+    assert labels == ["softmax_ce:def-1", "softmax_ce:def-2", "softmax_ce:lemma-1", "softmax_ce:lemma-2",
+                      "softmax_ce:result"]
+    assert r"substitute the lemmas \eqref{softmax_ce:lemma-1} and \eqref{softmax_ce:lemma-2}" in text
+    assert set(re.findall(r"\\eqref\{([^}]*)\}", text)) <= set(labels)
+    # every row that carries no number says \notag, so amsmath numbers only those five
+    numbered = [x for x in text.split(r"\\") if r"\notag" not in x and r"\tag*" not in x and "&" in x
+                and not x.strip().startswith(r"\end")]
+    assert all(r"\label" in x for x in numbered), numbered

@@ -7,23 +7,15 @@ import sympy as sp
 import derive
 
 LEMMA2_LATEX = r"""\paragraph{Lemma 2: Softmax partial, different indices.} For $j \neq k$.
-\begin{align*}
-\frac{\partial o_{j}}{\partial z_{k}} &= \frac{\partial}{\partial z_{k}} \left(\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}}\right) \\
-&\qquad \text{\small definition of the softmax} \\
-&= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \frac{\partial}{\partial z_{k}} \sum_{l=1}^{K} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
-&\qquad \text{\small quotient rule: $\frac{\partial}{\partial x} \left(\frac{u}{v}\right) = \frac{v \frac{\partial u}{\partial x} - u \frac{\partial v}{\partial x}}{v^{2}}$} \\
-&= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \sum_{l=1}^{K} \frac{\partial}{\partial z_{k}} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
-&\qquad \text{\small move the derivative inside the sum} \\
-&= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
-&\qquad \text{\small elementary derivatives; distinct variables are independent} \\
-&= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
-&\qquad \text{\small the Kronecker delta picks one term of the sum;} \\
-&\qquad \text{\small the Kronecker delta vanishes for different indices; using $1 \le k \le K$, $j \neq k$} \\
-&= - \frac{\left(\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}\right) o_{j} o_{k}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
-&\qquad \text{\small fold the definition of the softmax back in: $\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}$} \\
-&= - o_{j} o_{k} \\
-&\qquad \text{\small cancel common factors}
-\end{align*}
+\begin{align}
+\frac{\partial o_{j}}{\partial z_{k}} &= \frac{\partial}{\partial z_{k}} \left(\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}}\right) \tag*{\small definition of the softmax} \\
+&= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \frac{\partial}{\partial z_{k}} \sum_{l=1}^{K} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small quotient rule: $\textstyle \frac{\partial}{\partial x} \left(\frac{u}{v}\right) = \frac{v \frac{\partial u}{\partial x} - u \frac{\partial v}{\partial x}}{v^{2}}$} \\
+&= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \sum_{l=1}^{K} \frac{\partial}{\partial z_{k}} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small move the derivative inside the sum} \\
+&= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\parbox[t]{250pt}{\raggedleft \small elementary derivatives; distinct variables are independent}} \\
+&= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\parbox[t]{338pt}{\raggedleft \small the Kronecker delta picks one term of the sum; the Kronecker delta vanishes for different indices; using $\textstyle 1 \le k \le K$, $\textstyle j \neq k$}} \\
+&= - \frac{\left(\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}\right) o_{j} o_{k}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small fold the definition of the softmax back in: $\textstyle \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}$} \\
+&= - o_{j} o_{k} \qquad \text{\small cancel common factors} \label{softmax_ce:lemma-2}
+\end{align}
 """
 
 LEMMA2_MD = r"""### Lemma 2: Softmax partial, different indices
@@ -113,7 +105,7 @@ def test_text(ce):
 def test_latex_fragment(ce):
     out = ce.to_latex()
     assert LEMMA2_LATEX in out
-    assert out.count(r"\begin{align*}") == out.count(r"\end{align*}") == 5
+    assert out.count(r"\begin{align}") == out.count(r"\end{align}") == 5
     assert r"\documentclass" not in out
     assert out.isascii()
 

@@ -90,7 +90,7 @@ def test_greek_parameters_print_as_greek_in_every_format():
         tex, md, page = d.to_latex(), d.to_markdown(), d.to_html()
         for out in (tex, md, page):
             assert letter in out
-            maths = re.findall(r"\$\$(.*?)\$\$|\\begin\{align\*\}(.*?)\\end\{align\*\}|class=\"math [a-z]+\">([^<]*)<",
+            maths = re.findall(r"\$\$(.*?)\$\$|\\begin\{align\*?\}(.*?)\\end\{align\*?\}|class=\"math [a-z]+\">([^<]*)<",
                                out, re.S)
             assert maths and not any(re.search(r"(?<![\\a-z])eps(?![a-z])", "".join(m)) for m in maths)
     assert "E := -sum_{j=1..K} (((1 - eps)*y_j + eps/K)*log(o_j))" in ls.to_text()  # ASCII keeps the name

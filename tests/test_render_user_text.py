@@ -108,14 +108,14 @@ def test_latex_escape():
 
 # -- symbol names ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["z", "eps", "Theta", "y_true", "x_1", "a^L", "W^{(2)}", "z_{ij}", "a_j^{(l+1)}", "W^(l+1)"])
+@pytest.mark.parametrize("name", ["z", "eps", "Theta", "y_true", "x_1", "a^L", "W^{(2)}", "z_{ij}", "a_j^{(l+1)}", "W^(l+1)", "a^l-1", "y^*", "u^\\prime", "y^\\star"])
 def test_identifiers_with_scripts_are_names(name):
     assert is_symbol_name(name)
     check_symbols("cost", sp.Symbol(name) + 1)
 
 
 @pytest.mark.parametrize("name", [INPUT, "</span><script>alert(1)</script>", "a b", "x\\", "_x", "1x",
-                                  "z^{\\input{f}}", "a&b", "o_k$", "x" * 41, ""])
+                                  "z^{\\input{f}}", "a&b", "o_k$", "x" * 41, "", "a^l-", "a^-1", "u^\\primex", "y^\\input", "y^**"])
 def test_other_names_are_refused(name):
     assert not is_symbol_name(name)
 

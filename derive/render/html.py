@@ -20,6 +20,13 @@ from ..errors import ArgumentError, ArgumentTypeError
 from ..model import Derivation
 from .layout import and_list, blocks, check_settings, display_of, formulas, scoped_assumptions
 from .printers import latex as latex_of
+from .tex import equation
+
+# How much TeX (in pt, as tex.width measures it) a display row holds: KaTeX sets 1 em of TeX (10.95 pt)
+# in 1.21 x 17 px in the wide column (60rem less padding, about 950 px: 505 pt) and, in a narrow row,
+# in .9 x 16 px on a phone (390 px less padding, about 350 px: 266 pt); a little under each.
+WIDE = 472.0
+NARROW = 225.0
 
 DEFAULTS = {"justifications": True}
 
@@ -50,6 +57,7 @@ nav.toc li{margin:.1rem 0}
  radial-gradient(farthest-side at 0 50%,rgba(0,0,0,.2),rgba(0,0,0,0)) left/.6rem 100% no-repeat scroll,
  radial-gradient(farthest-side at 100% 50%,rgba(0,0,0,.2),rgba(0,0,0,0)) right/.6rem 100% no-repeat scroll}
 .math-row .katex-display.fleqn>.katex{padding-left:1.6rem}
+.math-row.narrow{display:none}
 .math-row .katex-display{margin:.35rem 0}
 .math.inline{display:inline-block;max-width:100%;overflow-x:auto;overflow-y:hidden;vertical-align:middle;
  padding:.1rem 0}
@@ -67,6 +75,7 @@ ol.chain>li:last-child{border-bottom:0}
 .why .uses{color:#555}
 ul.defs>li{display:flex;flex-wrap:wrap;align-items:baseline;column-gap:1.25rem;padding:.1rem 0}
 ul.defs>li>.math-row{flex:0 1 auto;min-width:0}
+ul.defs .katex-display{padding-right:.25rem}
 .note{color:#555;font-size:.95rem}
 .conditions{font-style:italic}
 .block-assumptions{font-size:.95rem;color:#444}
@@ -90,6 +99,9 @@ ul.entries .meta{font-size:.92rem;color:#555}
  .math-row .katex-display.fleqn>.katex{padding-left:.75rem}
  ul.defs .note{padding-left:.75rem}
  .math-row .katex{font-size:1.1em}
+ .math-row.wide{display:none}
+ .math-row.narrow{display:block}
+ .math-row.narrow .katex{font-size:.9em}
 }
 @media print{
  nav.toc{display:none}
@@ -152,6 +164,23 @@ def _row(tex: str) -> str:
     return f'<div class="math-row">{_math(tex, True)}</div>'
 
 
+def _aligned(lines: list) -> str:
+    return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+
+
+def _equation(lhs: str, rhs: str, relation: str = "=") -> str:
+    """'lhs = rhs' as a display row, broken the way the LaTeX breaks it (tex.equation): one block when
+    it fits the wide column (WIDE pt) and a phone (NARROW pt); otherwise a wide and a narrow variant,
+    and the page's CSS shows the one that fits the screen."""
+    whole = f"{lhs} {relation} {rhs}".lstrip()
+    wide, narrow = (equation(lhs, rhs, relation, room) for room in (WIDE, NARROW))
+    if len(wide) == len(narrow) == 1:
+        return _row(whole)
+    shown = [whole if len(wide) == 1 else _aligned(wide), _aligned(narrow)]
+    return "".join(f'<div class="math-row {kind}">{_math(tex, True)}</div>' for kind, tex in zip(("wide", "narrow"),
+                                                                                               shown))
+
+
 def _slug(words: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-") or "section"
 
@@ -184,10 +213,19 @@ def _assumption_math(a, latex) -> str:
     return f'<span title="{_e(a.text)}">{_math(latex(a.statement), False)}</span>'
 
 
+def repeats(rule: str, words: str) -> bool:
+    """Whether ``words`` already say the rule's name: each word of it (of three letters or more) starts a
+    word of ``words`` ('cancel' in 'cancel common factors', 'fold definition' in 'fold the definition
+    of the softmax back in'), so a chip showing it would say the same thing twice."""
+    said = re.findall(r"[a-z]+", words.lower())
+    return all(any(w.startswith(x) for w in said) for x in re.findall(r"[a-z]{3,}", rule.lower()))
+
+
 def _why(number: int, row, latex) -> str:
-    """The rule, the justification, cited formulas, lemmas and assumptions of one step."""
-    parts = [f'<span class="num">{number}</span> <span class="rule">{_e(row.rule)}</span> ',
-             _e(row.justification)]
+    """The rule (a chip, unless the justification already says it), the justification, cited formulas,
+    lemmas and assumptions of one step."""
+    chip = "" if repeats(row.rule, row.justification) else f'<span class="rule">{_e(row.rule)}</span> '
+    parts = [f'<span class="num">{number}</span> {chip}', _e(row.justification)]
     if row.formula is not None:
         # display style: a cited identity is read, not skimmed (text style shrinks its fractions)
         parts.append(": " + ", ".join(_math(r"\displaystyle " + latex(f), False) for f in formulas(row.formula)))
@@ -220,8 +258,8 @@ def _block(block, ident: str, latex, justifications: bool, shown: str) -> list:
                                                            for c in block.conditions) + ":</p>")
     out.append('<ol class="chain">')
     for n, row in enumerate(block.rows):
-        head = latex(block.lhs) + " " if n == 0 else ""
-        item = [f'<li id="{ident}-step-{n + 1}">', _row(f"{head}= {latex(row.expr)}")]
+        head = latex(block.lhs) if n == 0 else ""
+        item = [f'<li id="{ident}-step-{n + 1}">', _equation(head, latex(row.expr))]
         if justifications:
             item.append(_why(n + 1, row, latex))
         out.append("".join(item) + "</li>")
@@ -240,7 +278,7 @@ def _definitions(d: Derivation, latex) -> list:
             out.append(f'<li>{_row(latex(x.lhs))}<span class="note">{_e(x.text)}</span></li>')
             continue
         note = f'<span class="note">({_e(x.text)})</span>' if x.text else ""
-        out.append(f"<li>{_row(f'{latex(x.lhs)} := {latex(x.expr)}')}{note}</li>")
+        out.append(f"<li>{_equation(latex(x.lhs), latex(x.expr), ':=')}{note}</li>")
     return out + ["</ul>", "</section>"]
 
 
@@ -285,7 +323,7 @@ def render_html(d: Derivation, *, justifications: bool = True) -> str:
     for ident, block in zip(ids, bl):
         body += _block(block, ident, latex, s["justifications"], d.description)
     body += ['<section id="results">', f"<h2>{results_heading}</h2>", '<ul class="results">',
-             *(f"<li>{_row(f'{latex(lhs)} = {latex(rhs)}')}</li>" for lhs, rhs in results),
+             *(f"<li>{_equation(latex(lhs), latex(rhs))}</li>" for lhs, rhs in results),
              "</ul>", "</section>"]
     if assumptions:
         body += ['<section id="assumptions">', "<h2>Assumptions</h2>", *_assumption_list(assumptions, latex),

@@ -5,17 +5,26 @@ from .. import __version__
 from ..model import Derivation
 from functools import partial
 
-from .layout import blocks, check_settings, display_of, scoped_assumptions
+import re
+
+from .layout import and_list, blocks, lemma_numbers, check_settings, display_of, scoped_assumptions
 from .printers import latex as latex_of
-from .tex import TEXT_WIDTH, aligned_rows, definition_rows, equation, escape, width
+from .tex import NUMBER, TEXT_WIDTH, aligned_rows, definition_rows, equation, escape, page_rows, width
 
 DEFAULTS = {"standalone": False, "justifications": True, "jupyter": False}
 
 PREAMBLE = r"""\documentclass[11pt]{article}
-\usepackage[a4paper,margin=2cm]{geometry}
+\usepackage[a4paper,hmargin=2cm,vmargin=1.5cm]{geometry}
 \usepackage[fleqn]{amsmath}
 \usepackage{amssymb}
 \setlength{\mathindent}{1em}
+\setlength{\jot}{2pt}
+\makeatletter
+\g@addto@macro\normalsize{\setlength\abovedisplayskip{5pt plus 2pt minus 2pt}%
+ \setlength\belowdisplayskip{5pt plus 2pt minus 2pt}}
+\renewcommand\paragraph{\@startsection{paragraph}{4}{\z@}{1.5ex \@plus .5ex \@minus .2ex}{-1em}%
+ {\normalfont\normalsize\bfseries}}
+\makeatother
 \allowdisplaybreaks
 """
 
@@ -24,11 +33,26 @@ def _env(lines: list, env: str = "align*") -> list:
     return [rf"\begin{{{env}}}", *lines, rf"\end{{{env}}}"]
 
 
-def _result_rows(results, latex) -> list:
-    """'lhs &= result' for each result, broken like the rows of a chain where too wide."""
-    room = TEXT_WIDTH - max(width(latex(lhs)) for lhs, _ in results)
-    lines = [x for lhs, result in results for x in equation(latex(lhs), latex(result), "=", room + width(latex(lhs)))]
+def _result_rows(results, latex, label: str) -> list:
+    """'lhs &= result' for each result, broken like the rows of a chain where too wide; each result
+    numbered on its last line (\\label{label-N}, or \\label{label} for a single result)."""
+    room = TEXT_WIDTH - NUMBER - max(width(latex(lhs)) for lhs, _ in results)
+    lines = []
+    for n, (lhs, result) in enumerate(results):
+        eq = equation(latex(lhs), latex(result), "=", room + width(latex(lhs)))
+        tag = rf" \label{{{label}}}" if len(results) == 1 else rf" \label{{{label}-{n + 1}}}"
+        lines += [x + r" \notag" for x in eq[:-1]] + [eq[-1] + tag]
     return [x + r" \\" for x in lines[:-1]] + lines[-1:]
+
+
+def label_prefix(d: Derivation) -> str:
+    """The prefix of the document's \\label names: its name, with only letters, digits, _ . - (so that two
+    derivations \\input into one document do not clash)."""
+    return _name(d.name) or "derivation"
+
+
+def _name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
 
 
 def render_latex(d: Derivation, **settings) -> str:
@@ -43,17 +67,26 @@ def render_latex(d: Derivation, **settings) -> str:
         out = [PREAMBLE.rstrip("\n"), r"\begin{document}", rf"\section*{{{escape(d.title)}}}", *out]
     if d.description:
         out.append(escape(d.description) + ".")
+    prefix = label_prefix(d)
     out.append(r"\paragraph{Definitions.}")
-    out += _env(definition_rows(d.definitions, latex))
-    for block in blocks(d):
+    out += _env(definition_rows(d.definitions, latex, labels=f"{prefix}:def"), "align")
+    bl = blocks(d)
+    numbers = lemma_numbers(d)
+    labels = {b.name: f"{prefix}:lemma-{numbers[b.name]}" if b.kind == "lemma" else f"{prefix}:{_name(b.name)}"
+              for b in bl if b.kind != "main"}  # a lemma's and a part's last row is numbered
+
+    def cite(ns: tuple) -> str:
+        return and_list([rf"\eqref{{{labels[name]}}}" for name, n in numbers.items() if n in ns])
+
+    for block in bl:
         head = rf"\paragraph{{{escape(block.heading)}.}}"
         if block.conditions:
             head += " For " + ", ".join(f"${latex(c.statement)}$" for c in block.conditions) + "."
         out.append(head)
-        out += _env(aligned_rows(block, latex, s["justifications"], notes="text"))
-    out.append(r"\paragraph{Result.}")
+        out += _env(page_rows(block, latex, s["justifications"], labels.get(block.name, ""), cite), "align")
     results = d.results
-    out += _env(_result_rows(results, latex))
+    out.append(r"\paragraph{Result.}" if len(results) == 1 else r"\paragraph{Results.}")
+    out += _env(_result_rows(results, latex, f"{prefix}:result"), "align")
     scoped = scoped_assumptions(d)
     if scoped:
         out.append(r"\paragraph{Assumptions.}")

@@ -37,6 +37,8 @@ class Block:
     rows: tuple
     conditions: tuple
     assumptions: tuple = ()
+    kind: str = "main"  # "lemma", "part" or "main": a lemma's and a part's last row is an equation a reader cites
+    name: str = ""  # the chain's name (Derivation.name)
 
 
 def _order(d: Derivation) -> list:
@@ -71,16 +73,16 @@ def blocks(d: Derivation) -> tuple:
     """The lemma and part blocks in print order, then the main chain."""
     numbers = lemma_numbers(d)
 
-    def block(x: Derivation, heading: str) -> Block:
+    def block(x: Derivation, heading: str, kind: str) -> Block:
         rows = tuple(Row(s.expr, s.rule.title, s.justification, s.formula, s.assumptions,
                          tuple(numbers[lem.name] for lem in s.lemmas)) for s in x.steps)
         own = tuple(a for a in x.assumptions if a not in x.conditions)
-        return Block(heading, x.description, x.lhs, rows, x.conditions, own)
+        return Block(heading, x.description, x.lhs, rows, x.conditions, own, kind, x.name)
 
-    out = [block(x, f"Lemma {numbers[x.name]}: {x.title}" if kind == "lemma" else x.title)
+    out = [block(x, f"Lemma {numbers[x.name]}: {x.title}" if kind == "lemma" else x.title, kind)
            for kind, x in _order(d)]
     if d.steps:
-        out.append(block(d, "Derivation"))
+        out.append(block(d, "Derivation", "main"))
     return tuple(out)
 
 

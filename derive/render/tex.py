@@ -1,7 +1,9 @@
 """Pieces shared by the LaTeX and Markdown renderers: escaping, and aligned rows that fit the page.
 
-Each row of a chain is '= expression', with its reason on a line of its own
-beneath it in a smaller size. A row wider than the page is broken where a
+Each row of a chain is '= expression'. For KaTeX and MathJax (aligned_rows) its
+reason is on a line of its own beneath it in a smaller size; on a printed page
+(page_rows, pdflatex) the reason is beside the row, flush right, where both fit
+on the line, and beneath it only where they do not. A row wider than the page is broken where a
 reader expects it: between the terms of a sum (the next line starts with the
 term's sign), inside a bracketed sum (``\\left( ... \\right.`` then
 ``\\left. ... \\right)``), or inside the numerator of a fraction (an aligned
@@ -271,7 +273,8 @@ def _break_term(term: list, first: float, rest: float, style: int) -> list:
         x = term[n]
         after = next((y for y in term[n + 1:] if not (isinstance(y, str) and y.isspace())), "")
         if isinstance(x, _Paren):
-            return x.open != r"\left." and not str(after).startswith(("^", "_")) and len(_terms(x.inner)) > 1
+            return x.open != r"\left." and not str(after).startswith(("^", "_")) and (
+                len(_terms(x.inner)) > 1 or any(isinstance(y, _Paren) for y in x.inner))  # or a bracket inside
         return isinstance(x, _Frac) and style == 0 and len(_terms(x.num)) > 1
 
     spots = [n for n in range(len(term)) if breakable(n)]
@@ -308,9 +311,10 @@ def equation(lhs: str, rhs: str, relation: str = "=", room: float = TEXT_WIDTH) 
 
 # ------------------------------------------------------------------ rows with their reasons
 
-def _reason_parts(row, latex) -> list:
+def _reason_parts(row, latex, cites: str = "") -> list:
     """The reason as (kind, LaTeX) pieces, kind 'text' or 'math', in reading order;
-    a ('break', '') piece marks where a reason too long for a line may be broken."""
+    a ('break', '') piece marks where a reason too long for a line may be broken.
+    ``cites`` is LaTeX for the lemmas the row cites (equation references); without it they are named."""
     parts = []
     for n, words in enumerate(row.justification.split("; ")):
         if n:
@@ -320,9 +324,10 @@ def _reason_parts(row, latex) -> list:
         parts[-1] = ("text", parts[-1][1] + ": ")
         for n, f in enumerate(formulas(row.formula)):
             parts += [("text", ", ")] * bool(n) + [("math", latex(f))]
-    cites = cite_text(row)
     if cites:
-        parts.append(("text", f" ({escape(cites)})"))
+        parts.append(("text", f" {cites}"))
+    elif cite_text(row):
+        parts.append(("text", f" ({escape(cite_text(row))})"))
     if row.assumptions:
         parts += [("text", ";"), ("break", ""), ("text", "using ")]
         for n, a in enumerate(row.assumptions):
@@ -389,23 +394,87 @@ def aligned_rows(block: Block, latex, justifications: bool = True, notes: str = 
     return [x + r" \\" for x in lines[:-1]] + lines[-1:]
 
 
-def definition_rows(definitions, latex, room: float = TEXT_WIDTH) -> list:
+def definition_rows(definitions, latex, room: float = TEXT_WIDTH, labels: str = "") -> list:
     """The aligned lines of the definitions: 'o_{j} &:= ... && \\text{(softmax)}'.
 
     Where a definition and its note would not fit side by side, every note goes on
     its own line beneath its definition, and a long definition is broken like a row.
+    With ``labels`` (for amsmath ``align``), definition N gets ``\\label{labels-N}`` on its first
+    line and every other line ``\\notag``.
     """
     shown = [(latex(d.lhs), None if d.abstract else latex(d.expr), escape(d.text)) for d in definitions]
     lhs = max(width(x) for x, _, _ in shown)
     side = lhs + max(width(f"{{}} := {e}") for _, e, _ in shown if e) if any(e for _, e, _ in shown) else lhs
-    beside = side + 2 * EM + max(width(rf"\text{{({t})}}") for _, _, t in shown) <= room
+    number = NUMBER if labels else 0
+    beside = side + 2 * EM + max(width(rf"\text{{({t})}}") for _, _, t in shown) + number <= room
     lines = []
-    for x, expr, words in shown:
+    for n, (x, expr, words) in enumerate(shown, start=1):
+        tag = rf" \label{{{labels}-{n}}}" if labels else ""
         if expr is None:
-            lines.append(rf"{x} & \quad \text{{{words}}}")
+            lines.append(rf"{x} & \quad \text{{{words}}}" + r" \notag" * bool(labels))
         elif beside:
-            lines.append(f"{x} &:= {expr}" + (rf" && \text{{({words})}}" if words else ""))
+            lines.append(f"{x} &:= {expr}" + (rf" && \text{{({words})}}" if words else "") + tag)
         else:
-            lines += equation(x, expr, ":=", room - lhs + width(x))
-            lines += [rf"&{NOTE}\text{{({words})}}"] * bool(words)
+            eq = equation(x, expr, ":=", room - number - lhs + width(x))
+            notes = [rf"&{NOTE}\text{{({words})}}"] * bool(words)
+            lines += [eq[0] + tag] + [y + r" \notag" * bool(labels) for y in eq[1:] + notes]
+    return [x + r" \\" for x in lines[:-1]] + lines[-1:]
+
+
+# ------------------------------------------------------------------ rows of a printed page (pdflatex)
+
+GAP = 2 * EM  # pt: the least room between a row and a reason set beside it
+NUMBER = 3 * EM  # pt: the room an equation number takes at the right margin
+WRAP = 14 * EM  # pt: the least room beside a row for a reason wrapped on two lines
+
+
+def _page_reason(row, latex, cites: str) -> str:
+    """A row's reason as pdflatex text-mode material: small words, its formulas in text style, and
+    ``cites`` (LaTeX such as '\\eqref{a} and \\eqref{b}') where the row cites lemmas."""
+    parts = [("text", " ") if x[0] == "break" else x for x in _reason_parts(row, latex, cites)]
+    inner = "".join(rf"$\textstyle {tex}$" if kind == "math" else tex for kind, tex in parts)
+    return r"\small " + inner.strip()
+
+
+def page_rows(block: Block, latex, justifications: bool = True, label: str = "", cite=None,
+              room: float = TEXT_WIDTH) -> list:
+    """The lines of a chain for an amsmath ``align`` on a printed page, each reason beside its row.
+
+    A reason goes beside the last line of its row, flush right (``\\tag*``), where the row and the
+    reason fit on the line with GAP between them; otherwise on a line of its own beneath the row
+    (a ``\\parbox`` that wraps when it is longer than a line). If amsmath finds that a tag does not
+    fit after all, it sets it on the next line itself. Rows are unnumbered (``\\notag``) except the
+    last when ``label`` is given: it gets the number and ``\\label{label}``, and its reason follows
+    it inside the line. ``cite`` maps the lemma numbers a row cites to LaTeX (e.g.
+    '\\eqref{x:lemma-1}'); without it rows name the lemmas.
+    """
+    lhs = latex(block.lhs)
+    room_rhs = room - width(lhs)
+    lines: list = []
+    for n, row in enumerate(block.rows):
+        head = lhs if n == 0 else ""
+        eq = equation(head, latex(row.expr), "=", room_rhs + width(head))
+        numbered = n == len(block.rows) - 1 and bool(label)
+        ends = [r" \notag"] * len(eq)
+        if numbered:
+            ends[-1] = rf" \label{{{label}}}"
+        below = []
+        if justifications:
+            reason = _page_reason(row, latex, cite(row.cites) if cite and row.cites else "")
+            wide = width(rf"\text{{{reason}}}")
+            used = width(eq[-1]) + (0 if n == 0 and len(eq) == 1 else width(lhs))  # column 1 is lhs wide
+            spare = room - used - GAP - (NUMBER if numbered else 0)
+            if wide <= spare:
+                if numbered:
+                    eq[-1] += rf" \qquad \text{{{reason}}}"
+                else:
+                    ends[-1] = rf" \tag*{{{reason}}}"
+            elif not numbered and spare >= WRAP and wide <= 1.8 * spare:  # two lines beside the row
+                ends[-1] = rf" \tag*{{\parbox[t]{{{spare:.0f}pt}}{{\raggedleft {reason}}}}}"
+            elif width(NOTE) + wide <= room_rhs:
+                below = [rf"&{NOTE}\text{{{reason}}} \notag"]
+            else:
+                box = room_rhs - width(NOTE)
+                below = [rf"&{NOTE}\parbox[t]{{{box:.0f}pt}}{{\raggedright {reason}}} \notag"]
+        lines += [x + end for x, end in zip(eq, ends)] + below
     return [x + r" \\" for x in lines[:-1]] + lines[-1:]
