@@ -303,7 +303,7 @@ def test_a_wrong_claim_in_a_seed_is_flagged():
 
 @pytest.mark.parametrize("latex,expected", [
     (r"\frac{\partial E}{\partial z_k}", "Derivative(E, z[k])"),
-    (r"\sum_{j \neq k} y_j", "SumExcept(y[j], (j, 1, K), k)"),
+    (r"\sum_{j \neq k} y_j", "sum_{j!=k} y[j]"),
     (r"\sum_j^{p} y^*_j", "Sum(y^*[j], (j, 1, K))"),
     (r"x^{(i)}_j \Theta_{kj}", "Theta[k, j]*x[i, j]"),
     (r"a^L_j", "a^L[j]"),

@@ -15,6 +15,23 @@ from sympy.core.function import AppliedUndef
 from .codegen import Program, Unsupported
 
 
+def _spread(expr: sp.Expr) -> sp.Expr:
+    """A number times a sum spread over the sum's terms, c (a + b) -> c a + c b, at the top level, so each term is
+    measured on its own: -(y_k - 10^30) is the terms -y_k and 10^30, and an O(1) slip beside 10^30 stays visible."""
+    if not isinstance(expr, sp.Add) and not (isinstance(expr, sp.Mul) and expr.as_coeff_Mul()[1].is_Add):
+        return expr
+
+    def terms(e):
+        for t in sp.Add.make_args(e):
+            c, rest = t.as_coeff_Mul()
+            if rest.is_Add:
+                yield from (c * u for u in terms(rest))
+            else:
+                yield t
+
+    return sp.Add(*terms(expr))
+
+
 class Side:
     """An instantiated expression, ready to evaluate: ``terms`` are its top-level summands (SymPy), and
     ``integers`` the integer symbols (K, free indices) bound at evaluation."""
@@ -22,6 +39,7 @@ class Side:
     __slots__ = ("expr", "terms", "integers", "program")
 
     def __init__(self, expr: sp.Expr, integers: frozenset = frozenset()):
+        expr = _spread(expr)
         self.expr = expr
         self.terms = sp.Add.make_args(expr) if expr != 0 else ()
         self.integers = frozenset(integers)
