@@ -87,6 +87,20 @@ def _shapes(ndims: tuple) -> str:
     return " or ".join({1: "(K,)", 2: "(N, K)"}.get(n, f"{n}-d") for n in ndims) if ndims != (2,) else "2-d"
 
 
+def _read(name: str, value, expected: str, instead: str) -> np.ndarray:
+    """``value`` as a NumPy array, or an error naming ``name``: a string, a mapping, a set or None is not one
+    (``expected`` says what is), a masked array's mask would be ignored (pass ``instead``), a ragged list
+    cannot be read."""
+    if isinstance(value, (str, bytes, dict, set)) or value is None:
+        raise ArgumentTypeError(name, f"{expected}, got {type(value).__name__}")
+    if isinstance(value, np.ma.MaskedArray):
+        raise ArgumentTypeError(name, f"is a masked array, whose mask the compiled function would ignore: pass {instead}")
+    try:
+        return np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise ArgumentTypeError(name, f"cannot be read as an array: {exc}") from None
+
+
 def check_array(name: str, value, ndims: tuple = (1, 2), finite: bool = True, shape: str = ""):
     """A finite real float array of an allowed rank, or an error naming ``name`` (``finite=False``: the
     caller checks finiteness itself, as check_targets does with the row sums it computes anyway).
@@ -96,15 +110,7 @@ def check_array(name: str, value, ndims: tuple = (1, 2), finite: bool = True, sh
         if np.dtype(a.dtype).kind not in "iuf":
             raise ArgumentTypeError(name, f"must hold real numbers (float32 or float64), got dtype {a.dtype}")
     else:
-        if isinstance(value, (str, bytes, dict, set)) or value is None:
-            raise ArgumentTypeError(name, f"must be a numeric array, got {type(value).__name__}")
-        if isinstance(value, np.ma.MaskedArray):
-            raise ArgumentTypeError(name, "is a masked array, whose mask the compiled function would ignore: pass "
-                                          "the filled array (a.filled(value)) or only the rows to use")
-        try:
-            a = np.asarray(value)
-        except Exception as exc:  # ragged lists and the like
-            raise ArgumentTypeError(name, f"cannot be read as an array: {exc}") from None
+        a = _read(name, value, "must be a numeric array", "the filled array (a.filled(value)) or only the rows to use")
         if a.dtype.kind in "iu":
             a = a.astype(np.float64)
         elif a.dtype.kind != "f":
@@ -171,15 +177,7 @@ def check_labels(name: str, value, K: int):
         if value.ndim != 1:
             raise ArgumentError(name, f"must have shape (m,), got shape {value.shape}")
         return value
-    if isinstance(value, (str, bytes, dict, set)) or value is None:
-        raise ArgumentTypeError(name, f"must hold integer class labels, got {type(value).__name__}")
-    if isinstance(value, np.ma.MaskedArray):
-        raise ArgumentTypeError(name, "is a masked array, whose mask the compiled function would ignore: pass "
-                                      "only the labels to use")
-    try:
-        a = np.asarray(value)
-    except Exception as exc:
-        raise ArgumentTypeError(name, f"cannot be read as an array: {exc}") from None
+    a = _read(name, value, "must hold integer class labels", "only the labels to use")
     if a.dtype.kind not in "iu":
         if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):  # [] is float
             a = a.astype(np.int64)
