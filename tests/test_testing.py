@@ -585,10 +585,15 @@ def test_a_function_that_never_returns_fails_within_the_bound_and_names_the_case
 def test_the_default_bound_is_a_multiple_of_the_closed_forms_time(monkeypatch):
     import re
     monkeypatch.setattr(dt, "TIMEOUT_FLOOR", 0.2)  # the floor lowered: the bound is then 1000 x the closed form's time
+    real = dt._timed
+    monkeypatch.setattr(dt, "_timed", lambda compiled, inputs: (real(compiled, inputs)[0], 0.0004))
     report = dt.check_gradient(_hangs, "softmax_ce")
     assert report.failure.kind == "timeout"
     bound = float(re.match(r"fn did not return within ([0-9.e-]+) s", report.cause).group(1))
-    assert 0.2 <= bound < 5
+    assert bound == pytest.approx(0.4)  # 1000 x 0.4 ms, above the floor
+    monkeypatch.setattr(dt, "_timed", lambda compiled, inputs: (real(compiled, inputs)[0], 0.00001))
+    report = dt.check_gradient(_hangs, "softmax_ce")
+    assert report.cause.startswith("fn did not return within 0.2 s")  # 1000 x 0.01 ms is under the floor
     assert dt.check_gradient(_stable_softmax_ce, "softmax_ce").ok  # a real function is far inside it
 
 
