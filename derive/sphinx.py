@@ -80,7 +80,7 @@ class DerivationDirective(SphinxDirective):
     required_arguments = 0
     optional_arguments = 1
     final_argument_whitespace = False
-    option_spec = _OptionSpec({name: lambda value: value or "" for name in _TEXT})
+    option_spec = _OptionSpec({name: lambda value: value or "" for name in _TEXT + ("k",)})  # docutils: :K: is k
 
     def fail(self, problem: str) -> DerivationDirectiveError:
         return DerivationDirectiveError(f"{self.get_location()}: derivation: {problem}")
@@ -105,6 +105,8 @@ class DerivationDirective(SphinxDirective):
 
     def _derivation(self) -> tuple:
         """(derivation, default label prefix) from the argument or the cost."""
+        if "k" in self.options:
+            self.options.setdefault("K", self.options.pop("k"))
         unknown = [v.name for v in self.options.values() if isinstance(v, _Unknown)]
         if unknown:
             raise self.fail(f"unknown option :{unknown[0]}:; the options are "
