@@ -156,3 +156,30 @@ def test_K_is_read_from_rst_and_from_myst(tmp_path):
     assert not warnings.strip(), warnings
     for page in ("index.html", "three.html"):
         assert r"\sum_{j=1}^{3}" in (out / page).read_text()
+
+
+@pytest.mark.parametrize("name", [e.name for e in derive.catalogue()])
+def test_every_catalogue_entry_makes_displays_whose_lines_end_as_aligned_needs(name):
+    from docutils import nodes
+    from derive.render.nodes import derivation_nodes
+    d = derive.entry(name)()
+    box, = derivation_nodes(d, name)
+    shown = list(box.findall(nodes.math_block))
+    labels = [m["label"] for m in shown]
+    assert len(labels) == len(set(labels)) and all(x.startswith(name + ":") for x in labels)
+    assert f"{name}:result" in labels or f"{name}:result-1" in labels
+    for m in shown:
+        tex = m.astext()
+        assert "\n\n" not in tex  # Sphinx would read two equations
+        if r"\begin{aligned}" in tex:
+            inner = tex.split("\n")[1:-1]
+            assert all(x.endswith(r" \\") for x in inner[:-1]) and not inner[-1].endswith(r"\\"), tex
+        else:
+            assert "&" not in tex and r"\\" not in tex, tex
+    # every step's reason is there, beside its row or beneath it, word for word
+    from derive.render.tex import escape
+    chains = "\n".join(m.astext() for m in shown)
+    for x in d.walk():
+        for step in x.steps:
+            for word in escape(step.justification).split():
+                assert word in chains, (x.name, step.justification)

@@ -22,7 +22,7 @@ from .layout import blocks, display_of, lemma_numbers, one_line, scoped_assumpti
 from .printers import latex as latex_of
 from .tex import beside_rows, equation, escape as _escape
 
-ROOM = 460.0  # pt of TeX a display holds: the text column of Sphinx's default theme (about 650 px) at MathJax's size
+ROOM = 420.0  # pt of TeX a display holds: the text column of Sphinx's default theme (660 px) at MathJax's size
 
 
 def labels(d: Derivation, prefix: str) -> dict:
@@ -40,9 +40,11 @@ def labels(d: Derivation, prefix: str) -> dict:
 
 
 def _aligned(lines: list) -> str:
-    if len(lines) == 1:
+    """Lines of tex.equation (or of a chain that already ends each line but the last with \\\\) as one display."""
+    if len(lines) == 1 and "&&" not in lines[0]:  # a reason beside its row keeps its column
         return lines[0].replace("&", "")
-    return "\\begin{aligned}\n" + "\n".join(lines) + "\n\\end{aligned}"
+    ends = [x if x.endswith(r"\\") else x + r" \\" for x in lines[:-1]]
+    return "\\begin{aligned}\n" + "\n".join(ends + lines[-1:]) + "\n\\end{aligned}"
 
 
 def _display(tex: str, label: str) -> nodes.math_block:
