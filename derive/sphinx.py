@@ -80,7 +80,8 @@ class DerivationDirective(SphinxDirective):
     required_arguments = 0
     optional_arguments = 1
     final_argument_whitespace = False
-    option_spec = _OptionSpec({name: lambda value: value or "" for name in _TEXT + ("k",)})  # docutils: :K: is k
+    # every value as text (MyST's YAML options may be numbers); docutils lower-cases :K: to k
+    option_spec = _OptionSpec({name: lambda value: "" if value is None else str(value) for name in _TEXT + ("k",)})
 
     def fail(self, problem: str) -> DerivationDirectiveError:
         return DerivationDirectiveError(f"{self.get_location()}: derivation: {problem}")

@@ -47,7 +47,7 @@ The result {{eq}}`ce:result`, the same as {{eq}}`softmax_ce:result`.
 def build(tmp_path, pages: dict, **conf) -> tuple:
     """(output folder, warnings) of an HTML build of ``pages`` (name -> source)."""
     src, out = tmp_path / "src", tmp_path / "out"
-    src.mkdir()
+    src.mkdir(parents=True)
     settings = {"extensions": ["derive.sphinx", "myst_parser"], **conf}
     (src / "conf.py").write_text("".join(f"{k} = {v!r}\n" for k, v in settings.items()))
     for name, text in pages.items():
@@ -183,3 +183,12 @@ def test_every_catalogue_entry_makes_displays_whose_lines_end_as_aligned_needs(n
         for step in x.steps:
             for word in escape(step.justification).split():
                 assert word in chains, (x.name, step.justification)
+
+
+def test_myst_options_as_yaml_and_an_unknown_one(tmp_path):
+    md = "# Yaml\n\n```{derivation} softmax_ce\n---\nK: 3\nverify: no\n---\n```\n"
+    out, warnings = build(tmp_path, {"index.md": md})
+    assert not warnings.strip(), warnings
+    assert r"\sum_{j=1}^{3}" in (out / "index.html").read_text()
+    with pytest.raises(DerivationDirectiveError, match=r"index\.md:3: derivation: unknown option :lemma:"):
+        build(tmp_path / "again", {"index.md": "# Bad\n\n```{derivation} softmax_ce\n:lemma: no\n```\n"})
