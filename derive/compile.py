@@ -39,6 +39,13 @@ from .numeric import FORMS
 from .tensor import BATCH, DefinitionProgram, Overflow, Program, Tensor, bounded, first_not_finite
 
 
+def html_display(compiled) -> str:
+    """Jupyter's display of a compiled function (every interface and backend): its signature, its
+    arguments' shapes and the generated code (derive.render.jupyter)."""
+    from .render.jupyter import compiled_html
+    return compiled_html(compiled)
+
+
 def index_form(d: Derivation) -> sp.Expr:
     """The closed form in index notation (the step before a matrix restatement)."""
     for step in reversed(d.steps):
@@ -257,6 +264,8 @@ class ArrayGradient:
             + [inspect.Parameter(s, inspect.Parameter.KEYWORD_ONLY, annotation="int") for s in self.sizes],
             return_annotation=self.result_shape())
 
+    _repr_html_ = html_display
+
     def _argument(self, name: str) -> Argument:
         return next(a for a in self.arguments if a.name == name)
 
@@ -436,6 +445,8 @@ class RegressionGradient:
         self.example = d.setting.symbols["i"]
         self._evaluate = Evaluator(d.setting, index_form(d), d.free_indices)
 
+    _repr_html_ = html_display
+
     inputs = property(lambda self: self.names)
     source = property(lambda self: self._evaluate.program.source)
 
@@ -495,6 +506,8 @@ class LabelGradient:
         free = tuple(a for a in d.free_indices if a != self.example)
         # the gradient of sum_i L_i: the sum over the examples is part of the contraction
         self._evaluate = Evaluator(d.setting, index_form(d), free, keep=(self.example,), reduce=(self.example,))
+
+    _repr_html_ = html_display
 
     inputs = property(lambda self: self.names)
     source = property(lambda self: self._evaluate.program.source)
@@ -557,6 +570,8 @@ class Backprop:
                               for n in ("bp3", "bp4")})
         self.inputs = ("weights", "biases", "x", "y")
         self._names = tuple({k: str(v) for k, v in self.roles[n].items()} for n in ("bp1", "bp2", "bp4"))
+
+    _repr_html_ = html_display
 
     @property
     def source(self) -> str:

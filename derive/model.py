@@ -130,6 +130,11 @@ class Step:
         uses = "".join(f", uses={a.key!r}" for a in self.assumptions)
         return f"Step({self.rule.value}: {sp.sstr(self.expr)}{uses}{cited})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the row, its rule and reason, and each cited lemma's chain, collapsible."""
+        from .render.jupyter import step_html
+        return step_html(self)
+
 
 @dataclass(frozen=True)
 class Derivation:
@@ -326,3 +331,8 @@ class Derivation:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the chain with each step's rule and reason, lemmas collapsible (derive.render.jupyter)."""
+        from .render.jupyter import derivation_html
+        return derivation_html(self)

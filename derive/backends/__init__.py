@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ArgumentError, DeriveError
 from ..inputs import precision
+from ..compile import html_display
 
 BACKENDS = {"numpy": None, "jax": ("jax", "derive[jax]", "pip install jax jaxlib"),
             "torch": ("torch", "derive[torch]", "pip install torch==2.13.0")}
@@ -64,6 +65,7 @@ class BackendGradient:
 
     inputs = property(lambda self: self.compiled.inputs)
     source = property(lambda self: self.compiled.source)
+    _repr_html_ = html_display
 
     def __repr__(self) -> str:
         return repr(self.compiled)[:-1] + f" [{self.backend}]>"
