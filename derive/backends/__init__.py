@@ -10,12 +10,13 @@ import importlib
 
 from ..errors import ArgumentError
 
-BACKENDS = {"numpy": None, "jax": ("jax", "derive[jax]", "pip install jax jaxlib"),
+BACKENDS = {"numpy": ("numpy", "derive", "pip install numpy"),  # name -> (library, extra, install command)
+            "jax": ("jax", "derive[jax]", "pip install jax jaxlib"),
             "torch": ("torch", "derive[torch]", "pip install torch==2.13.0")}
 
 
 def ops_for(backend: str):
-    """The operations table of ``backend`` ('jax' or 'torch'), importing the library now."""
+    """The operations table of ``backend`` ('numpy', 'jax' or 'torch'), importing the library now."""
     if backend not in BACKENDS:
         raise ArgumentError("backend", f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     library, extra, command = BACKENDS[backend]

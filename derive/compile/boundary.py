@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..backends.numpy_ops import NUMPY
 from ..errors import ArgumentError
 from ..tensor import BATCH, Overflow, Tensor, first_not_finite
 
@@ -86,5 +87,4 @@ def matrix(a) -> Tensor:
 
 def rows(a, ops=None) -> Tensor:
     """An (N, ...) array of one row per example as a tensor over (its axes..., batch)."""
-    moveaxis = ops.moveaxis if ops is not None else np.moveaxis
-    return Tensor(moveaxis(a, 0, -1), tuple(sp.Dummy() for _ in range(a.ndim - 1)) + (BATCH,))
+    return Tensor((ops or NUMPY).moveaxis(a, 0, -1), tuple(sp.Dummy() for _ in range(a.ndim - 1)) + (BATCH,))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ..backends.numpy_ops import NUMPY
 from ..errors import ArgumentError, ArgumentTypeError
 from ..inputs import (check_array, check_classes, check_labels, check_names, check_positive, check_scalar,
                       check_size, check_targets, precision)
@@ -287,8 +288,7 @@ class ArrayGradient(Compiled):
         """The program's result laid out for the caller: examples first (none for one example)."""
         array = out.array
         if BATCH in out.axes:
-            moveaxis = ops.moveaxis if ops is not None else np.moveaxis
-            array = moveaxis(array, out.axes.index(BATCH), 0)
+            array = (ops or NUMPY).moveaxis(array, out.axes.index(BATCH), 0)
             if call["N"] is None:
                 array = array[0]
         return array
@@ -348,10 +348,10 @@ class RegressionGradient(Compiled):
     def run(self, call: dict, arrays: dict, ops=None):
         """The result from checked inputs, in the evaluating library's arrays; x_0 = 1 is the bias input."""
         theta, X, Y = (arrays[n] for n in self.names)
-        if ops is None:
-            X1 = np.concatenate([np.ones((X.shape[0], 1), dtype=X.dtype), X], axis=1)
-        else:
-            X1 = ops.concatenate([ops.ones_like(X[:, :1]), X], axis=1)
+        ops = ops or NUMPY
+        # NumPy's column of ones is made from the shape (n = 0 features too); a library's from X (its device)
+        ones = np.ones((X.shape[0], 1), dtype=X.dtype) if ops is NUMPY else ops.ones_like(X[:, :1])
+        X1 = ops.concatenate([ones, X], axis=1)
         Tn, Xn, Yn = self.bases
         return self._evaluate({Tn: matrix(theta), Xn: matrix(X1), Yn: matrix(Y)}, ops).array
 
