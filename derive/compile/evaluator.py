@@ -45,6 +45,9 @@ class Evaluator:
         # softmax and sigmoid outputs: the program reads 1 - p and the logs it needs as arrays of their own
         kernels = {p.name: p.definition.kernel for p in self.definitions
                    if p.definition.kernel in ("softmax", "sigmoid")}
+        self.probabilities = frozenset(kernels)  # outputs in [0, 1]: what they build cannot overflow
+        # a normaliser over the class axis: at least 2 classes (a softmax over one class is constant)
+        self.normalised = any(p.definition.kernel in ("softmax", "log_softmax") for p in self.definitions)
         self.program = Program(expr, tuple(free) + tuple(k for k in keep if k not in reduce), labels, reduce, kernels)
         # which arrays of each definition are read (o, or log o), so that no unused one is computed
         self.wanted = frozenset().union(self.program.needs, *(p.program.needs for p in self.definitions))

@@ -154,10 +154,9 @@ class ArrayGradient(Compiled):
         carried = {s for a in self.arguments for s in a.axes}
         wanted = set(self._index_sizes.values()) | set(self._size_scalars)
         self.sizes = tuple(sorted(str(s) for s in wanted - carried if not s.is_Integer))
-        self._softmax = any(p.definition.kernel in ("softmax", "log_softmax") for p in self._evaluate.definitions)
+        self._softmax = self._evaluate.normalised
         self._logs = tuple(n for n in self.arrays if any(v.log and v.base == n for p in programs for v in p.views))
-        small = {p.name for p in self._evaluate.definitions if p.definition.kernel in ("softmax", "sigmoid")}
-        self._bounded = bounded(self._evaluate.program.root, small | set(self.targets))
+        self._bounded = bounded(self._evaluate.program.root, self._evaluate.probabilities | set(self.targets))
         self.__doc__ = self._doc()
         self.__signature__ = inspect.Signature(
             [inspect.Parameter(a.name, inspect.Parameter.KEYWORD_ONLY, annotation=a.shape()) for a in self.arguments]
