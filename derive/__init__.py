@@ -4,9 +4,9 @@ from __future__ import annotations
 from .errors import ArgumentError, ArgumentTypeError, DeriveError
 from .model import Assumption, Derivation, Rule, Step
 from .blocks import log_softmax, sigmoid, softmax
-from .catalogue import catalogue, entry
-from .check import check
-from .gradient import gradient, hessian
+from .entries import catalogue, entry
+from .checking import check
+from .planned import gradient, hessian
 from .recipes.jacobian import softmax_jacobian, softmax_se, softmax_vjp
 from .recipes.labels import softmax_ce_labels
 from .recipes.mlp import mlp_backprop

@@ -18,68 +18,49 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class Rule(str, Enum):
-    """The fixed vocabulary of rules a step can cite."""
+    """The fixed vocabulary of rules a step can cite: each kind of step once, with its title.
 
-    DEFINITION = "definition"
-    LINEARITY = "linearity"
-    SPLIT_SUM = "split_sum"
-    JOIN_SUM = "join_sum"
-    CHAIN_RULE = "chain_rule"
-    MULTIVARIATE_CHAIN_RULE = "multivariate_chain_rule"
-    QUOTIENT_RULE = "quotient_rule"
-    PRODUCT_RULE = "product_rule"
-    SUM_CONSTANT = "sum_constant"
-    DIFFERENTIATE = "differentiate"
-    DELTA = "kronecker_delta"
-    LEMMA = "lemma"
-    CASES = "cases"
-    WRITE_OUT = "write_out_sum"
-    FOLD = "fold_definition"
-    CANCEL = "cancel"
-    EXPAND = "expand"
-    COLLECT = "collect"
-    MERGE_POWERS = "merge_powers"
-    TARGET = "output_minus_target"
-    FACTOR = "factor"
-    ASSUMPTION = "assumption"
-    MATRIX_FORM = "matrix_form"
-    CLAIM = "claim"  # a link of a user's own chain, checked by derive check
+    A rule function (derive.rules) is registered by its decorator, ``@rule(Rule.X, ...)``, naming the
+    kind of step it makes; this table is the JSON schema's enum (scripts/schema.py writes it there)."""
+
+    DEFINITION = "definition", "definition"
+    LINEARITY = "linearity", "linearity"
+    SPLIT_SUM = "split_sum", "split the sum"
+    JOIN_SUM = "join_sum", "join the sum"
+    CHAIN_RULE = "chain_rule", "chain rule"
+    MULTIVARIATE_CHAIN_RULE = "multivariate_chain_rule", "multivariate chain rule"
+    QUOTIENT_RULE = "quotient_rule", "quotient rule"
+    PRODUCT_RULE = "product_rule", "product rule"
+    SUM_CONSTANT = "sum_constant", "sum of a constant"
+    DIFFERENTIATE = "differentiate", "differentiate"
+    DELTA = "kronecker_delta", "Kronecker delta"
+    LEMMA = "lemma", "lemma"
+    CASES = "cases", "cases"
+    WRITE_OUT = "write_out_sum", "write out the sum"
+    FOLD = "fold_definition", "fold definition"
+    CANCEL = "cancel", "cancel"
+    EXPAND = "expand", "expand"
+    COLLECT = "collect", "collect terms"
+    MERGE_POWERS = "merge_powers", "merge powers"
+    TARGET = "output_minus_target", "output minus target"
+    FACTOR = "factor", "factor"
+    ASSUMPTION = "assumption", "assumption"
+    MATRIX_FORM = "matrix_form", "matrix form"
+    CLAIM = "claim", "claimed"  # a link of a user's own chain, checked by derive check
+
+    def __new__(cls, value: str, title: str) -> "Rule":
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member._title = title
+        return member
 
     @property
     def title(self) -> str:
         """Human name, e.g. 'quotient rule'."""
-        return _TITLES[self]
+        return self._title
 
     def __str__(self) -> str:
         return self.value
-
-
-_TITLES = {
-    Rule.DEFINITION: "definition",
-    Rule.LINEARITY: "linearity",
-    Rule.SPLIT_SUM: "split the sum",
-    Rule.JOIN_SUM: "join the sum",
-    Rule.CHAIN_RULE: "chain rule",
-    Rule.MULTIVARIATE_CHAIN_RULE: "multivariate chain rule",
-    Rule.QUOTIENT_RULE: "quotient rule",
-    Rule.PRODUCT_RULE: "product rule",
-    Rule.SUM_CONSTANT: "sum of a constant",
-    Rule.DIFFERENTIATE: "differentiate",
-    Rule.DELTA: "Kronecker delta",
-    Rule.LEMMA: "lemma",
-    Rule.CASES: "cases",
-    Rule.WRITE_OUT: "write out the sum",
-    Rule.FOLD: "fold definition",
-    Rule.CANCEL: "cancel",
-    Rule.EXPAND: "expand",
-    Rule.COLLECT: "collect terms",
-    Rule.MERGE_POWERS: "merge powers",
-    Rule.TARGET: "output minus target",
-    Rule.FACTOR: "factor",
-    Rule.ASSUMPTION: "assumption",
-    Rule.MATRIX_FORM: "matrix form",
-    Rule.CLAIM: "claimed",
-}
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,8 @@ def _derive(config: pytest.Config, options: _Options):
 
 
 def _derived(options: _Options):
-    from .catalogue import catalogue, entry
-    from .gradient import gradient
+    from .entries import catalogue, entry
+    from .planned import gradient
     deriving = dict(options.deriving)
     verify = deriving.pop("verify", True)
     names = {e.name for e in catalogue()}

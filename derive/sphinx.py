@@ -33,9 +33,9 @@ from sphinx.errors import SphinxError
 from sphinx.util.docutils import SphinxDirective
 
 from . import __version__
-from .catalogue import entry
+from .entries import entry
 from .errors import ArgumentError, DeriveError
-from .gradient import gradient
+from .planned import gradient
 from .model import Derivation
 from .render.nodes import ROOM, derivation_nodes
 

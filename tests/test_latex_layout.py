@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import derive
-from derive.catalogue import entry
+from derive.entries import entry
 from derive.render import tex
 from derive.render.latex import PREAMBLE
 from derive.render.layout import blocks, display_of

@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.gradient import plan
+from derive.planned import plan
 from derive.planner import Planner
 from numeric_helpers import softmax
 

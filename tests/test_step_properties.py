@@ -22,7 +22,7 @@ import sympy as sp
 
 import derive
 from derive.assumptions import is_range
-from derive.catalogue import catalogue
+from derive.entries import catalogue
 from derive.expr import Held, SumExcept, release
 from derive.model import Rule
 from derive.render.printers import latex as math_latex

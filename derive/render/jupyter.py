@@ -235,7 +235,7 @@ def entry_html(e) -> str:
 def check_report_html(report) -> str:
     """derive check's report: the counts, then every claim (line, verdict, the claim as the document wrote
     it, why) with the first wrong one marked; the reasons and counterexamples as the text report words them."""
-    from ..check.report import _counter, share_read
+    from ..checking.report import _counter, share_read
     counts = report.counts()
     first = report.first_wrong
     verdict = "fail" if first is not None else "ok"

@@ -140,7 +140,7 @@ def _derivation(derivation: Union[Derivation, str]) -> Derivation:
     if isinstance(derivation, Derivation):
         return derivation
     if isinstance(derivation, str):
-        from ..catalogue import entry
+        from ..entries import entry
         return entry(derivation)()
     raise ArgumentTypeError("derivation", f"must be a Derivation or a catalogue name, got {type(derivation).__name__}")
 

@@ -124,7 +124,7 @@ class _Layout:
 
     def _pinned(self, name: str, value):
         if name in self.scalars():
-            from ..compile import check_scalar
+            from ..inputs import check_scalar
             return check_scalar(name, value)
         if type(value).__module__.split(".")[0] in ("torch", "jax", "jaxlib"):
             value = _to_numpy(value)

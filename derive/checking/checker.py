@@ -63,7 +63,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     if not isinstance(text, str):
         raise ArgumentTypeError("text", f"must be the document as a str, got {type(text).__name__}")
     if bounds is not None and not isinstance(bounds, Bounds):
-        raise ArgumentTypeError("bounds", f"must be a derive.check.Bounds, got {type(bounds).__name__}")
+        raise ArgumentTypeError("bounds", f"must be a derive.checking.Bounds, got {type(bounds).__name__}")
     bounds = bounds or Bounds()
     deadline = time.monotonic() + bounds.seconds
     front = front_matter(text)  # the document's own define: and assume: lists come first
