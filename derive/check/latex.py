@@ -861,7 +861,7 @@ def in_notation(element: sp.Expr, names: Names) -> sp.Expr:
     its sums over 0..K-1 over a fresh index 1..K."""
     def sums(node):
         body, limits = node.function, []
-        for d, lo, hi in node.limits:
+        for d, _lo, hi in node.limits:
             fresh = sp.Symbol(f"_m{len(names.indices) + len(limits)}", integer=True, positive=True)
             body = body.xreplace({d: fresh})
             limits.append((fresh, 1, hi + 1))
