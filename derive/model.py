@@ -46,8 +46,9 @@ class Rule(str, Enum):
     CLAIM = "claim"  # a link of a user's own chain, checked by derive check
 
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]  # the rule's human name replaces str.title on a Rule
         """Human name, e.g. 'quotient rule'."""
+
         return _TITLES[self]
 
     def __str__(self) -> str:

@@ -125,7 +125,7 @@ class Planner:
                  for rule in (rules.fold, rules.recognise)]
         folds += [(rules.fold, {"of": d.symbol}) for d in self.setting.definitions if is_activation(d)]
         facts = [(rules.assumption, {"fact": f}) for f in self.facts]
-        order = ([(rules.cancel, {}), (rules.kronecker_delta, {})] + folds + [(rules.sum_constant, {})] + facts
+        order: list = ([(rules.cancel, {}), (rules.kronecker_delta, {})] + folds + [(rules.sum_constant, {})] + facts
                  + [(rules.linearity, {}), (rules.expand, {})])
         while not (problem := self._tick(chain)):
             if not any(_apply(chain, rule, **params) for rule, params in order):
@@ -338,7 +338,9 @@ def _unfolded(expr: sp.Expr, d: Definition):
         return next((s for s in expr.atoms(sp.Sum)
                      if len(s.limits) == 1 and s.function == normaliser.function.xreplace({l: s.limits[0][0]})), None)
     wilds = {i: sp.Wild(f"w_{i}") for i in d.indices}
+    assert d.argument is not None  # a sigmoid output (the other kernel of _outputs) names its argument
     pattern = sp.exp(-d.argument.xreplace(wilds))
+
     for e in expr.atoms(sp.exp):
         if e.match(pattern) is not None:
             return e
