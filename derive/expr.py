@@ -345,7 +345,6 @@ def _entering(node: sp.Basic, frame: Frame) -> Frame:
     """The facts inside ``node``: a sum forgets facts about the index it binds, SumExcept adds its own."""
     bound: tuple = ()
     if isinstance(node, SumExcept):
-
         bound = (node.index,)
     elif isinstance(node, sp.Sum):
         bound = tuple(limit[0] for limit in node.limits)

@@ -48,7 +48,6 @@ class Rule(str, Enum):
     @property
     def title(self) -> str:  # type: ignore[override]  # the rule's human name replaces str.title on a Rule
         """Human name, e.g. 'quotient rule'."""
-
         return _TITLES[self]
 
     def __str__(self) -> str:

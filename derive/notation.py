@@ -86,7 +86,6 @@ def check_K(K: object, argument: str = "K", maximum: Optional[int] = None, why: 
     return sp.Integer(n)
 
 
-
 def _is_numpy_int(value: object) -> bool:
     try:
         import numpy as np

@@ -444,7 +444,6 @@ class _Builder:
         return self.snippet.where(node)
 
     def fail(self, node, problem: str) -> NoReturn:
-
         _fail(self.argument, self.where(node), problem)
 
     # roles ---------------------------------------------------------------------------------------------------
@@ -735,7 +734,6 @@ class _Builder:
         name = cast(ast.Name, node.func).id  # checked: only names are called
         if name == "sum":
             name = cast(ast.Name, node.args[1]).id  # checked: sum(x, j) sums over an index name
-
             symbol = self.indices.get(name) or self.given["index"].get(name) \
                 or sp.Symbol(name, integer=True, positive=True)
             self.bound.append(symbol)

@@ -340,7 +340,6 @@ def _unfolded(expr: sp.Expr, d: Definition):
     wilds = {i: sp.Wild(f"w_{i}") for i in d.indices}
     assert d.argument is not None  # a sigmoid output (the other kernel of _outputs) names its argument
     pattern = sp.exp(-d.argument.xreplace(wilds))
-
     for e in expr.atoms(sp.exp):
         if e.match(pattern) is not None:
             return e

@@ -139,7 +139,6 @@ class DeriveGradient:
                                 **given, **fixed})
         else:
             deriving: dict = {k: v for k, v in {"wrt": wrt, "K": K}.items() if v is not None}
-
             deriving.update({k: v for k, v in (("assume", assume), ("define", define)) if v})
             if not verify:
                 deriving["verify"] = False

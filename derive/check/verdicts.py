@@ -43,7 +43,8 @@ def _split_runs(work, reason):
     """Runs of links, cut at each link one of whose sides ``reason`` objects to (that link is unread)."""
     for claims, exprs, conditions in work:
         bad = [reason(e) for e in exprs]
-        run_c, run_e = [], []
+        run_c: list = []
+        run_e: list = []
         for n, claim in enumerate(claims):
             why = bad[n] or bad[n + 1]
             if why:

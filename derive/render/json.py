@@ -53,7 +53,6 @@ def derivation_dict(d: Derivation) -> dict:
         item = dict(_chain(x, display), number=numbers.get(x.name))
         (lemmas if x.name in numbers else parts).append(item)
     out: dict = {"schema": SCHEMA}
-
     out.update(_chain(d, display))
     out["definitions"] = [{"name": x.name, "text": x.text, "lhs": _expr(x.lhs, display),
                            "rhs": None if x.abstract else _expr(x.expr, display), "abstract": x.abstract}

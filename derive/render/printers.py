@@ -134,7 +134,6 @@ class _Shared(_Mixin):
     """What both printers do alike: positive terms first, each base's label from the display settings, and
     products as a plain coefficient followed by its operators (only the punctuation differs)."""
 
-
     _form = "latex"
     _minus, _times, _hadamard = "- ", " ", r" \circ "
     _bracket_fractions = False  # \frac groups itself; a/b*d/dz in text needs brackets

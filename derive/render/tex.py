@@ -360,7 +360,6 @@ def _reason_lines(row, latex, notes: str = "math", room: float = TEXT_WIDTH) -> 
     lines: list = []
     line: list = []
     for piece in _reason_parts(row, latex) + [("break", "")]:
-
         if piece[0] != "break":
             line.append(piece)
             continue

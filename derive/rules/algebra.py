@@ -201,7 +201,6 @@ def _fold_reciprocal(expr, d):
                 values.add(tuple(m[wilds[i]] for i in d.indices))
     new = expr
     for value in sorted(values, key=sp.default_sort_key):
-
         numerator, denominator = sp.fraction(d.at(*value))
         if not isinstance(denominator, sp.Add):
             continue

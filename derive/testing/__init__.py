@@ -101,7 +101,6 @@ def check_gradient(fn: Callable, derivation: Union[Derivation, str], *, framewor
     failures: list = []
     notes: list = []
     skipped = []
-
     for number, case in enumerate(cases):
         try:
             expected, reference = _timed(compiled, case.inputs)

@@ -65,7 +65,6 @@ class _Layout:
     make: Callable[..., Any]
     top_score: Callable[[dict], float]
     names: tuple = ()
-
     score = "z"
     transpose_hint = ""
     overflow_hint = ""

@@ -269,7 +269,6 @@ class _Network(_Layout):
 
     @staticmethod
     def label(level: str, scores: list) -> str:  # type: ignore[override]  # the network's battery labels by level
-
         hidden = max((float(np.max(np.abs(z))) for z in scores[:-1]), default=0.0)
         output = float(np.max(np.abs(scores[-1])))
         text = {"small": "small", "moderate": "moderate", "saturating": "saturating sigmoids,",

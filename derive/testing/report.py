@@ -119,7 +119,6 @@ class GradientReport:
             failure = self.failure
             assert failure is not None  # not ok: there are failures
             out.append("first failing " + failure.summary(self.layout))
-
             out.append("reproduce: fn(**report.failure.inputs) (GradientMismatch.report is the report)")
         out += [f"note: {n}" for n in self.notes]
         out.append("tolerance: |got - expected| <= atol * max(1, max|expected|) + rtol * |expected| "

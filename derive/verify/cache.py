@@ -33,7 +33,6 @@ class Cache:
     chains: Table
     relevant: Table
 
-
     def __init__(self) -> None:
         for name in self.NAMES:
             setattr(self, name, Table())

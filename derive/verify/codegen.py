@@ -70,7 +70,6 @@ class _Scope:
 
     def chain(self):
         s: Optional[_Scope] = self
-
         while s is not None:
             yield s
             s = s.parent
