@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from typing import Callable, Literal, Optional, TypedDict
 
 import numpy as np
 import sympy as sp
@@ -34,7 +35,7 @@ from .errors import ArgumentError, ArgumentTypeError
 from .expr import Entry
 from .inputs import (check_array, check_classes, check_labels, check_names, check_positive, check_scalar,  # noqa: F401
                      check_size, check_targets, precision)
-from .model import Derivation
+from .model import CompiledGradient, Derivation
 from .numeric import FORMS
 from .tensor import BATCH, DefinitionProgram, Overflow, Program, Tensor, bounded, first_not_finite
 
@@ -301,7 +302,7 @@ class ArrayGradient:
         return f"<compiled {self.name}: f({args}) -> {self.result_shape()}>"
 
     # -- the boundary: every backend checks its inputs here --------------------------------
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked and laid out: {'arrays': name -> checked NumPy array (or Unseen), 'scalars',
         'sizes': size symbol -> length, 'N': the number of examples or None for one example}. ``given``:
         the float type each input was passed in (``precision``), when ``kwargs`` hold copies read on the host."""
@@ -443,7 +444,7 @@ class RegressionGradient:
         t, x, y = self.names
         return f"<compiled {self.name}: f({t}=(K, n+1), {x}=(m, n), {y}=(m, K)) -> (K, n+1)>"
 
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked (the same for every backend): {'arrays': name -> checked array}; ``given`` as
         ArrayGradient.checked's."""
         check_names(self.name, kwargs, self.names)
@@ -503,7 +504,7 @@ class LabelGradient:
         w, x, label = self.names
         return f"<compiled {self.name}: f({w}=(K, n), {x}=(m, n), {label}=(m,) in 0..K-1) -> (K, n)>"
 
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked (the same for every backend): {'arrays': name -> checked array}."""
         check_names(self.name, kwargs, self.names)
         wn, xn, ln = self.names
@@ -609,7 +610,13 @@ class Backprop:
         return grads_W, grads_b
 
 
-_QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}  # each inf or NaN is checked for instead
+class _Quiet(TypedDict):
+    over: Literal["ignore"]
+    invalid: Literal["ignore"]
+    divide: Literal["ignore"]
+
+
+_QUIET: _Quiet = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}  # each inf or NaN is checked for instead
 
 
 def _overflow(error: Overflow, args: str, example, unit: str = "class", what: str = "the scores") -> ArgumentError:
@@ -653,11 +660,12 @@ def _layers(weights, biases) -> tuple:
     return Ws, bs
 
 
-INTERFACES = {"per_example": ArrayGradient, "dataset": RegressionGradient, "labels": LabelGradient,
-              "network": Backprop, "layer": ArrayGradient}
+INTERFACES: dict[str, Callable[[Derivation], CompiledGradient]] = {
+    "per_example": ArrayGradient, "dataset": RegressionGradient, "labels": LabelGradient,
+    "network": Backprop, "layer": ArrayGradient}
 
 
-def compile_derivation(d: Derivation, backend: str = "numpy"):
+def compile_derivation(d: Derivation, backend: str = "numpy") -> CompiledGradient:
     """The compiled closed form of ``d``, laid out as its interface says; ``backend`` 'jax' or 'torch'
     runs the same program with that library's arrays (see derive.backends; imported only then)."""
     if not isinstance(backend, str):

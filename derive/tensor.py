@@ -33,7 +33,7 @@ it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 import sympy as sp
@@ -48,7 +48,7 @@ BATCH = sp.Dummy("batch")  # the implicit axis of examples of per-example deriva
 class Tensor:
     """An array whose axes stand for the given index symbols."""
 
-    array: object
+    array: Any  # a NumPy array, or the evaluating library's (JAX, torch)
     axes: tuple
 
     def __post_init__(self) -> None:
@@ -84,7 +84,7 @@ class Delta:
     """A Kronecker delta between two axes, or between an axis and a label array (an indicator)."""
 
     axis: sp.Symbol
-    other: object          # an axis symbol, or an Indexed label
+    other: Any             # an axis symbol, or an Indexed label
     label: str = ""
 
 
@@ -102,7 +102,7 @@ class Contract:
 
     factors: tuple
     indices: tuple
-    coefficient: object = 1
+    coefficient: float = 1  # an int or a float (_number)
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class Program:
     a data set); they are contracted with the expression's factors, never materialised."""
 
     def __init__(self, expr: sp.Expr, free: tuple, labels: frozenset = frozenset(), reduce: tuple = (),
-                 kernels: Mapping[str, str] = None) -> None:
+                 kernels: Optional[Mapping[str, str]] = None) -> None:
         self.free = tuple(free)
         self.reduce = tuple(reduce)
         self._labels = labels
@@ -493,6 +493,13 @@ class NumpyOps:
 
     name = "numpy"
     _unary = {"exp": np.exp, "log": np.log, "abs": np.abs, "sqrt": np.sqrt, "tanh": np.tanh}
+    # NumPy's own and derive.numeric's, set below the class
+    moveaxis: Callable[..., Any]
+    softmax: Callable[..., Any]
+    log_softmax: Callable[..., Any]
+    sigmoid: Callable[..., Any]
+    softmax_parts: Callable[..., dict]
+    sigmoid_parts: Callable[..., dict]
 
     def scalar(self, value):
         return value
@@ -585,7 +592,7 @@ class NumpyOps:
         """t - delta(axis, label), by indexing: in t's own memory when it is ``fresh`` (an intermediate
         nobody reads again) and already spans the label's axes and ``axis``, else in a fresh copy."""
         axes = tuple(dict.fromkeys(t.axes + label.axes + (axis,)))
-        shape = [None] * len(axes)
+        shape: list = [None] * len(axes)
         for a, s in zip(label.axes, label.array.shape):
             shape[axes.index(a)] = s
         shape[axes.index(axis)] = n
@@ -600,8 +607,7 @@ class NumpyOps:
         index = [np.arange(s).reshape([-1 if m == n_ else 1 for m in range(len(axes) - 1)])
                  for n_, s in enumerate(lab.shape)]
         index.insert(axes.index(axis), lab.astype(np.intp) - 1)
-        index = np.broadcast_arrays(*index)
-        out[tuple(index)] -= 1
+        out[tuple(np.broadcast_arrays(*index))] -= 1
         return Tensor(out, axes)
 
     def first_not_positive(self, a):

@@ -31,7 +31,9 @@ def ops_for(backend: str):
     """The operations table of ``backend`` ('jax' or 'torch'), importing the library now."""
     if backend not in BACKENDS:
         raise ArgumentError("backend", f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    library, extra, command = BACKENDS[backend]
+    spec = BACKENDS[backend]
+    assert spec is not None, "NumPy runs without an ops table: compile() never asks for one"
+    library, extra, command = spec
     try:
         importlib.import_module(library)
     except ImportError:
@@ -41,7 +43,7 @@ def ops_for(backend: str):
     return module.OPS
 
 
-def compile_backend(compiled, interface: str, backend: str):
+def compile_backend(compiled, interface: str, backend: str) -> BackendGradient:
     """The compiled closed form ``compiled`` (a NumPy-backend object) run with ``backend``'s arrays."""
     ops = ops_for(backend)
     if interface not in _SUPPORTED:

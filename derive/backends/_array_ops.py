@@ -2,13 +2,15 @@
 torch or jax.numpy. The NumPy table is derive.tensor.NumpyOps (with its in-place and BLAS fast paths)."""
 from __future__ import annotations
 
+from typing import Any
+
 from .. import numeric
 from ..tensor import Tensor
 
 
 class ArrayOps:
     name = ""
-    xp = None
+    xp: Any = None  # the array namespace each library's table sets (torch, jax.numpy)
 
     # -- what each library spells differently ---------------------------------
     def host(self, value):
@@ -23,6 +25,10 @@ class ArrayOps:
         raise NotImplementedError
 
     def permute(self, a, order):
+        raise NotImplementedError
+
+    def cast(self, mask):
+        """A boolean mask as an array of the library's default float type (an indicator's 0 and 1)."""
         raise NotImplementedError
 
     def moveaxis(self, a, source, destination):
