@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence, runtime_checkable
 
 import sympy as sp
 
@@ -48,6 +48,8 @@ class Rule(str, Enum):
     MATRIX_FORM = "matrix_form", "matrix form"
     CLAIM = "claim", "claimed"  # a link of a user's own chain, checked by derive check
 
+    _title: str
+
     def __new__(cls, value: str, title: str) -> "Rule":
         member = str.__new__(cls, value)
         member._value_ = value
@@ -55,7 +57,7 @@ class Rule(str, Enum):
         return member
 
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]  # the rule's human name replaces str.title on a Rule
         """Human name, e.g. 'quotient rule'."""
         return self._title
 
@@ -117,6 +119,26 @@ class Step:
         return step_html(self)
 
 
+@runtime_checkable
+class CompiledGradient(Protocol):
+    """What ``Derivation.compile()`` returns: the closed form as a function of keyword arguments.
+
+    ``g(**arrays)`` returns the gradient (a NumPy array, or the backend's array; a tuple
+    (grads_W, grads_b) for a network); ``inputs`` lists the keywords, ``source`` the generated code,
+    ``name`` the derivation's name. The interfaces are described in docs/api.md.
+    """
+
+    name: str
+
+    @property
+    def inputs(self) -> tuple: ...
+
+    @property
+    def source(self) -> str: ...
+
+    def __call__(self, **kwargs: Any) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Derivation:
     """A chain of equalities from ``lhs`` to ``result``, each link a Step.
@@ -146,7 +168,7 @@ class Derivation:
         return not any(d.incomplete for d in self.walk())
 
     @property
-    def result(self) -> Any:
+    def result(self) -> sp.Expr | tuple:
         """The last right-hand side of the chain; for a derivation made of parts (BP1-BP4), a tuple
         of each part's equation lhs = result."""
         if not self.steps and self.parts:
@@ -300,7 +322,7 @@ class Derivation:
         from .render.json import derivation_dict
         return derivation_dict(self)
 
-    def compile(self, backend: str = "numpy") -> Any:
+    def compile(self, backend: str = "numpy") -> CompiledGradient:
         """The closed form as a vectorised, numerically stable NumPy function (see derive.compile);
         ``backend="jax"`` or ``"torch"`` runs the same program with that library (an optional extra)."""
         from .compile import compile_derivation

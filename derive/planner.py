@@ -125,7 +125,7 @@ class Planner:
         targets = {"output": [{"of": d.symbol} for d in self._outputs() if sp.fraction(d.expr)[1] != 1],
                    "activation": [{"of": d.symbol} for d in self.setting.definitions if is_activation(d)],
                    "fact": [{"fact": f} for f in self.facts]}
-        order = []
+        order: list = []
         for group in rules.planned("simplify"):  # a rule with targets once per target, its group's rules in turn
             order += [(rule, {}) for rule in group if not rule.registration.each]
             for kind, params in targets.items():
@@ -341,6 +341,7 @@ def _unfolded(expr: sp.Expr, d: Definition):
         return next((s for s in expr.atoms(sp.Sum)
                      if len(s.limits) == 1 and s.function == normaliser.function.xreplace({l: s.limits[0][0]})), None)
     wilds = {i: sp.Wild(f"w_{i}") for i in d.indices}
+    assert d.argument is not None  # a sigmoid output (the other kernel of _outputs) names its argument
     pattern = sp.exp(-d.argument.xreplace(wilds))
     for e in expr.atoms(sp.exp):
         if e.match(pattern) is not None:

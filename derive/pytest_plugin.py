@@ -138,8 +138,7 @@ class DeriveGradient:
                                {**self._marker.deriving, **self._marker.checking, **self._marker.fixed,
                                 **given, **fixed})
         else:
-            deriving = {"wrt": wrt, "K": K}
-            deriving = {k: v for k, v in deriving.items() if v is not None}
+            deriving: dict = {k: v for k, v in {"wrt": wrt, "K": K}.items() if v is not None}
             deriving.update({k: v for k, v in (("assume", assume), ("define", define)) if v})
             if not verify:
                 deriving["verify"] = False

@@ -33,7 +33,7 @@ it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import sympy as sp
@@ -71,7 +71,7 @@ class Delta:
     """A Kronecker delta between two axes, or between an axis and a label array (an indicator)."""
 
     axis: sp.Symbol
-    other: object          # an axis symbol, or an Indexed label
+    other: Any             # an axis symbol, or an Indexed label
     label: str = ""
 
 
@@ -89,7 +89,7 @@ class Contract:
 
     factors: tuple
     indices: tuple
-    coefficient: object = 1
+    coefficient: float = 1  # an int or a float (_number)
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class Program:
     a data set); they are contracted with the expression's factors, never materialised."""
 
     def __init__(self, expr: sp.Expr, free: tuple, labels: frozenset = frozenset(), reduce: tuple = (),
-                 kernels: Mapping[str, str] = None) -> None:
+                 kernels: Optional[Mapping[str, str]] = None) -> None:
         self.free = tuple(free)
         self.reduce = tuple(reduce)
         self._labels = labels

@@ -329,7 +329,8 @@ def test_the_parser_reads_the_notation_of_derivations(latex, expected):
 
 
 @pytest.mark.parametrize("latex", [r"\int_0^1 f", r"\frac{a}{", r"o_k \mapsto 1", "__import__('os')",
-                                   r"1, 2, \ldots, m", r"\matrix{1, 2 \| 3}"])
+                                   r"1, 2, \ldots, m", r"\matrix{1, 2 \| 3}",
+                                   r"\log", r"x + \exp"])  # a function name at the end (was an AttributeError)
 def test_the_parser_refuses_what_it_cannot_read_with_a_position(latex):
     with pytest.raises(Unreadable) as info:
         parse_latex(latex)

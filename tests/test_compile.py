@@ -110,6 +110,17 @@ def test_repr_and_inputs(g):
     assert repr(g) == "<compiled softmax_ce: f(z=(N, K), y=(N, K)) -> (N, K)>"
 
 
+@pytest.mark.parametrize("make", [derive.softmax_ce, derive.softmax_regression, derive.softmax_ce_labels,
+                                  derive.mlp_backprop])
+def test_each_interface_compiles_to_the_declared_type(make):
+    """Derivation.compile() is typed derive.CompiledGradient (mypy checks each class against it through
+    compile.INTERFACES); each interface's object has what the protocol promises."""
+    g = make().compile()
+    assert isinstance(g, derive.CompiledGradient)
+    assert g.name == make.__name__ and g.inputs and all(isinstance(n, str) for n in g.inputs)
+    assert g.source.startswith("def program(")
+
+
 @pytest.mark.parametrize("kwargs, argument, words", [
     ({"z": np.zeros((2, 3))}, "y", "missing argument"),
     ({"z": np.zeros((2, 3)), "y": np.zeros((2, 3)), "t": 1}, "t", "unknown argument"),

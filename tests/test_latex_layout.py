@@ -146,8 +146,8 @@ def unbroken(lines: list) -> str:
 
 @pytest.mark.parametrize("room", [tex.TEXT_WIDTH, 260.0])
 def test_breaking_never_changes_what_the_printer_wrote(room):
-    for name, entry, K in CASES:
-        d = entry() if K == "-" else entry(K=K)
+    for name, make, K in CASES:
+        d = make() if K == "-" else make(K=K)
         latex = lambda e: latex_of(e, display=display_of(d))  # noqa: E731
         for block in blocks(d):
             for row in block.rows:

@@ -19,7 +19,9 @@ def ops_for(backend: str):
     """The operations table of ``backend`` ('numpy', 'jax' or 'torch'), importing the library now."""
     if backend not in BACKENDS:
         raise ArgumentError("backend", f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    library, extra, command = BACKENDS[backend]
+    spec = BACKENDS[backend]
+    assert spec is not None, "NumPy runs without an ops table: compile() never asks for one"
+    library, extra, command = spec
     try:
         importlib.import_module(library)
     except ImportError:

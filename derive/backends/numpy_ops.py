@@ -112,7 +112,7 @@ class NumpyOps(Ops):
         """t - delta(axis, label), by indexing: in t's own memory when it is ``fresh`` (an intermediate
         nobody reads again) and already spans the label's axes and ``axis``, else in a fresh copy."""
         axes = tuple(dict.fromkeys(t.axes + label.axes + (axis,)))
-        shape = [None] * len(axes)
+        shape: list = [None] * len(axes)
         for a, s in zip(label.axes, label.array.shape):
             shape[axes.index(a)] = s
         shape[axes.index(axis)] = n
@@ -127,8 +127,7 @@ class NumpyOps(Ops):
         index = [np.arange(s).reshape([-1 if m == n_ else 1 for m in range(len(axes) - 1)])
                  for n_, s in enumerate(lab.shape)]
         index.insert(axes.index(axis), lab.astype(np.intp) - 1)
-        index = np.broadcast_arrays(*index)
-        out[tuple(index)] -= 1
+        out[tuple(np.broadcast_arrays(*index))] -= 1
         return Tensor(out, axes)
 
     def first_not_positive(self, a):

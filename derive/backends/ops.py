@@ -10,6 +10,7 @@ in-place and BLAS fast paths), ``JaxOps`` and ``TorchOps``. Adding a backend is 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -21,7 +22,7 @@ from .. import numeric
 class Tensor:
     """An array whose axes stand for the given index symbols."""
 
-    array: object
+    array: Any  # a NumPy array, or the evaluating library's (JAX, torch)
     axes: tuple
 
     def __post_init__(self) -> None:
@@ -38,7 +39,7 @@ class Ops:
     what the library spells differently."""
 
     name = ""
-    xp = None
+    xp: Any = None  # the array namespace each library's table sets (torch, jax.numpy)
 
     def __repr__(self) -> str:
         return f"<ops {self.name}>"

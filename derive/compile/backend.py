@@ -65,7 +65,7 @@ class BackendGradient:
         scalars = call.get("scalars", {})
         key = (call.get("N"), tuple(sorted(call.get("sizes", {}).items())))
         if key not in self._runs:
-            def evaluate(arrays, scalars, _meta=dict(call, arrays=None)):
+            def evaluate(arrays, scalars, _meta=dict(call, arrays=None)):  # noqa: B006 (bound once, read only)
                 """The pure function of the arrays that the library traces (jax.jit) or runs."""
                 return self.compiled.run(dict(_meta, scalars=scalars), dict(zip(names, arrays)), ops)
             self._runs[key] = ops.jit(evaluate)

@@ -10,6 +10,8 @@ integer ``labels``. ``Compiled.__call__`` is the NumPy backend; derive.compile.b
 """
 from __future__ import annotations
 
+from typing import Literal, Optional, TypedDict
+
 import numpy as np
 import sympy as sp
 
@@ -17,7 +19,13 @@ from ..backends.numpy_ops import NUMPY
 from ..errors import ArgumentError
 from ..tensor import BATCH, Overflow, Tensor, first_not_finite
 
-QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}  # each inf or NaN is checked for instead
+class _Quiet(TypedDict):
+    over: Literal["ignore"]
+    invalid: Literal["ignore"]
+    divide: Literal["ignore"]
+
+
+QUIET: _Quiet = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}  # each inf or NaN is checked for instead
 
 
 def html_display(compiled) -> str:
@@ -34,9 +42,13 @@ class Compiled:
     name: str = ""
     labels: tuple = ()     # inputs holding integer labels: int64 in every backend
     backends: bool = True  # whether ``run`` takes another library's ops table (derive.compile.backend)
-    layout_errors: tuple = ()  # errors of a layout the checks missed, reported naming the inputs
+    layout_errors: tuple = ()
+    @property
+    def inputs(self) -> tuple:
+        """The keyword names the interface takes."""
+        raise NotImplementedError  # errors of a layout the checks missed, reported naming the inputs
 
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked and laid out (the same for every backend): {'arrays': name -> checked array,
         ...}; ``given``: the float type each input was passed in, when ``kwargs`` hold copies read on the host."""
         raise NotImplementedError

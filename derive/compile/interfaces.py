@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import sympy as sp
@@ -208,7 +209,7 @@ class ArrayGradient(Compiled):
         return f"<compiled {self.name}: f({args}) -> {self.result_shape()}>"
 
     # -- the boundary: every backend checks its inputs here --------------------------------
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked and laid out: {'arrays': name -> checked NumPy array (or Unseen), 'scalars',
         'sizes': size symbol -> length, 'N': the number of examples or None for one example}. ``given``:
         the float type each input was passed in (``precision``), when ``kwargs`` hold copies read on the host."""
@@ -326,7 +327,7 @@ class RegressionGradient(Compiled):
         t, x, y = self.names
         return f"<compiled {self.name}: f({t}=(K, n+1), {x}=(m, n), {y}=(m, K)) -> (K, n+1)>"
 
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked (the same for every backend): {'arrays': name -> checked array}; ``given`` as
         ArrayGradient.checked's."""
         check_names(self.name, kwargs, self.names)
@@ -385,7 +386,7 @@ class LabelGradient(Compiled):
         w, x, label = self.names
         return f"<compiled {self.name}: f({w}=(K, n), {x}=(m, n), {label}=(m,) in 0..K-1) -> (K, n)>"
 
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked (the same for every backend): {'arrays': name -> checked array}."""
         check_names(self.name, kwargs, self.names)
         wn, xn, ln = self.names
@@ -436,8 +437,12 @@ class Backprop(Compiled):
         # BP3 and BP4 are summed over the examples (the mean cost) inside the contraction
         self.programs.update({n: Program(index_form(parts[n]), parts[n].free_indices, reduce=(BATCH,))
                               for n in ("bp3", "bp4")})
-        self.inputs = ("weights", "biases", "x", "y")
         self._names = tuple({k: str(v) for k, v in self.roles[n].items()} for n in ("bp1", "bp2", "bp4"))
+
+    @property
+    def inputs(self) -> tuple:
+        """The keyword arguments: the layers' weights and biases, the inputs x and the targets y."""
+        return ("weights", "biases", "x", "y")
 
     @property
     def source(self) -> str:

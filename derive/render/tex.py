@@ -357,7 +357,8 @@ def _small(parts: list, notes: str) -> str:
 
 def _reason_lines(row, latex, notes: str = "math", room: float = TEXT_WIDTH) -> list:
     """The reason of a row as one or more small lines, each at most ``room`` pt wide where the words allow."""
-    lines, line = [], []
+    lines: list = []
+    line: list = []
     for piece in _reason_parts(row, latex) + [("break", "")]:
         if piece[0] != "break":
             line.append(piece)

@@ -159,8 +159,10 @@ def _fold_quotient(work, d, numerator, denominator, brought, at: dict):
 
     def swap(e):
         m = e.match(pattern)
-        n = m.get(power, sp.Integer(1)) if m is not None else None
-        if m is None or any(w not in m for w in wilds) or not (n.is_Integer and n > 0):
+        if m is None:
+            return None
+        n = m.get(power, sp.Integer(1))
+        if any(w not in m for w in wilds) or not (n.is_Integer and n > 0):
             return None  # exp(-z_j) is no power of exp(z_j) to fold: 1/(o_j S) would bring the sum back
         if any(m[wilds[n]] != at.get(d.indices[n], d.indices[n]) for n in fixed):
             return None
@@ -201,9 +203,8 @@ def _fold_reciprocal(expr, d):
             m = a.match(pattern)
             if m is not None and all(w in m for w in wilds.values()):
                 values.add(tuple(m[wilds[i]] for i in d.indices))
-    values = sorted(values, key=sp.default_sort_key)
     new = expr
-    for value in values:
+    for value in sorted(values, key=sp.default_sort_key):
         numerator, denominator = sp.fraction(d.at(*value))
         if not isinstance(denominator, sp.Add):
             continue

@@ -114,7 +114,7 @@ def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
                 # one bound index per range: sum_l b_l joins sum_j a_j as sum_j b_j (l free nowhere else)
                 key = tuple(limit[1:] for limit in rest.limits)
                 groups.setdefault(key, []).append((term, coeff, rest))
-        for key, members in groups.items():
+        for members in groups.values():
             if len(members) > 1:
                 limits = members[0][2].limits
                 names = [limit[0] for limit in limits]
