@@ -121,8 +121,8 @@ class Planner:
         return ""
 
     def _simplify(self, chain: Chain) -> str:
-        folds = [(rule, {"of": d.symbol}) for d in self._outputs() if sp.fraction(d.expr)[1] != 1
-                 for rule in (rules.fold, rules.recognise)]
+        folds = [(rule, {params: d.symbol}) for d in self._outputs() if sp.fraction(d.expr)[1] != 1
+                 for rule, params in ((rules.factor, "over"), (rules.fold, "of"), (rules.recognise, "of"))]
         folds += [(rules.fold, {"of": d.symbol}) for d in self.setting.definitions if is_activation(d)]
         facts = [(rules.assumption, {"fact": f}) for f in self.facts]
         order = ([(rules.cancel, {}), (rules.kronecker_delta, {})] + folds + [(rules.sum_constant, {})] + facts

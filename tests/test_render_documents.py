@@ -13,8 +13,7 @@ LEMMA2_LATEX = r"""\paragraph{Lemma 2: Softmax partial, different indices.} For 
 &= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \sum_{l=1}^{K} \frac{\partial}{\partial z_{k}} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small move the derivative inside the sum} \\
 &= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\parbox[t]{250pt}{\raggedleft \small elementary derivatives; distinct variables are independent}} \\
 &= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\parbox[t]{338pt}{\raggedleft \small the Kronecker delta picks one term of the sum; the Kronecker delta vanishes for different indices; using $\textstyle 1 \le k \le K$, $\textstyle j \neq k$}} \\
-&= - \frac{\left(\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}\right) o_{j} o_{k}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small fold the definition of the softmax back in: $\textstyle \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}$} \\
-&= - o_{j} o_{k} \qquad \text{\small cancel common factors} \label{softmax_ce:lemma-2}
+&= - o_{j} o_{k} \qquad \text{\small fold the definition of the softmax back in: $\textstyle \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}$} \label{softmax_ce:lemma-2}
 \end{align}
 """
 
@@ -35,10 +34,8 @@ $$
 &= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
 &\qquad {\small \text{the Kronecker delta picks one term of the sum;}} \\
 &\qquad {\small \text{the Kronecker delta vanishes for different indices; using } 1 \le k \le K \text{, } j \neq k} \\
-&= - \frac{\left(\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}\right) o_{j} o_{k}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
-&\qquad {\small \text{fold the definition of the softmax back in: } \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}} \\
 &= - o_{j} o_{k} \\
-&\qquad {\small \text{cancel common factors}}
+&\qquad {\small \text{fold the definition of the softmax back in: } \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}}
 \end{aligned}
 $$
 
@@ -56,12 +53,10 @@ LEMMA1_TEXT = """Lemma 1: Softmax partial, same index
         [differentiate] elementary derivatives; distinct variables are independent
     = (exp(z_k)*sum_{l=1..K} exp(z_l) - exp(2*z_k))/(sum_{l=1..K} exp(z_l))**2
         [Kronecker delta] the Kronecker delta picks one term of the sum; using 1 <= k <= K
-    = (o_k*(sum_{l=1..K} exp(z_l))**2 - o_k**2*(sum_{l=1..K} exp(z_l))**2)/(sum_{l=1..K} exp(z_l))**2
-        [fold definition] fold the definition of the softmax back in: exp(z_j)/sum_{l=1..K} exp(z_l) = o_j
-    = o_k - o_k**2
-        [cancel] cancel common factors
-    = o_k*(1 - o_k)
+    = [exp(z_k)/sum_{l=1..K} exp(z_l)]*[(sum_{l=1..K} exp(z_l) - exp(z_k))/sum_{l=1..K} exp(z_l)]
         [factor] take out the common factor
+    = o_k*(1 - o_k)
+        [fold definition] fold the definition of the softmax back in: exp(z_j)/sum_{l=1..K} exp(z_l) = o_j
 
 """
 

@@ -77,13 +77,19 @@ def split_product(expr: sp.Mul) -> tuple:
     """
     coeff, factors = expr.as_coeff_mul()
     operators = sorted((f for f in factors if _operator_rank(f) >= 0),
-                       key=lambda f: (_operator_rank(f), sp.default_sort_key(f)))
+                       key=lambda f: (_operator_rank(f), _held_bracket(f), sp.default_sort_key(f)))
     plain = sorted((f for f in factors if _operator_rank(f) < 0),
                    key=lambda f: (_varies(f), _bracketed(f), sp.default_sort_key(f)))
     if abs(coeff) != 1:
         plain.insert(0, abs(coeff))
     sign = -1 if coeff.is_negative else 1
     return sign, plain, operators
+
+
+def _held_bracket(factor: sp.Basic) -> bool:
+    """True for a held factor whose numerator is a sum: the factor taken out goes first,
+    e^{z_k}/S (S - e^{z_k})/S."""
+    return isinstance(factor, Held) and _bracketed(sp.fraction(factor.expr)[0])
 
 
 def _print_plain(printer, print_mul, factors) -> str:
