@@ -197,3 +197,22 @@ def test_justifications_are_plain_words(ce):
     for d in ce.walk():
         for step in d.steps:
             assert re.fullmatch(r"[A-Za-z0-9 ,.;:()'=+-]+", step.justification), step.justification
+
+
+def test_the_hessian_comes_before_the_hessian_vector_product_that_builds_on_it():
+    from derive.render.layout import blocks
+    headings = [b.heading for b in blocks(derive.softmax_ce_hessian())]
+    assert headings[-2:] == ["Derivation", "The Hessian-vector product"]
+    assert [b.heading for b in blocks(derive.mlp_backprop())][-1].startswith("BP4")  # made of parts only
+
+
+def test_a_result_shows_its_index_form_beside_its_matrix_form():
+    from derive.render.printers import latex
+    vjp = derive.softmax_vjp()
+    md = vjp.to_markdown().split("### Result")[1]
+    index, matrix = latex(vjp.steps[-2].expr), latex(vjp.result)
+    assert f"= {index} = {matrix}" in md
+    assert matrix == r"\left[o \circ \left(g - \left(o^{T} g\right) \mathbf{1}\right)\right]_{k}"
+    assert "= o_k*(delta_km - o_m) = [diag(o) - o*o^T]_km" in derive.softmax_ce_hessian().to_text()
+    assert "dC/db^l_j = [delta^l]_j\n" in derive.mlp_backprop().to_text()  # no index form beside a bare entry
+    assert r"\label{softmax_vjp:result}" in vjp.to_latex() and index in vjp.to_latex().split("Result.")[1]

@@ -18,9 +18,9 @@ from typing import Sequence
 
 from ..errors import ArgumentError, ArgumentTypeError
 from ..model import Derivation
-from .layout import and_list, blocks, check_settings, display_of, formulas, scoped_assumptions
+from .layout import and_list, blocks, check_settings, display_of, formulas, result_forms, scoped_assumptions
 from .printers import latex as latex_of
-from .tex import equation
+from .tex import equation, equations
 
 # How much TeX (in pt, as tex.width measures it) a display row holds: KaTeX sets 1 em of TeX (10.95 pt)
 # in 1.21 x 17 px in the wide column (60rem less padding, about 950 px: 505 pt) and, in a narrow row,
@@ -168,12 +168,14 @@ def _aligned(lines: list) -> str:
     return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
 
-def _equation(lhs: str, rhs: str, relation: str = "=") -> str:
+def _equation(lhs: str, rhs, relation: str = "=") -> str:
     """'lhs = rhs' as a display row, broken the way the LaTeX breaks it (tex.equation): one block when
     it fits the wide column (WIDE pt) and a phone (NARROW pt); otherwise a wide and a narrow variant,
-    and the page's CSS shows the one that fits the screen."""
-    whole = f"{lhs} {relation} {rhs}".lstrip()
-    wide, narrow = (equation(lhs, rhs, relation, room) for room in (WIDE, NARROW))
+    and the page's CSS shows the one that fits the screen. ``rhs`` may be a list of equal forms
+    (an index form and its matrix form), each put on a line of its own where they do not fit on one."""
+    forms = [rhs] if isinstance(rhs, str) else list(rhs)
+    whole = f"{lhs} {relation} {f' {relation} '.join(forms)}".lstrip()
+    wide, narrow = (equations(lhs, forms, relation, room) for room in (WIDE, NARROW))
     if len(wide) == len(narrow) == 1:
         return _row(whole)
     shown = [whole if len(wide) == 1 else _aligned(wide), _aligned(narrow)]
@@ -323,7 +325,8 @@ def render_html(d: Derivation, *, justifications: bool = True) -> str:
     for ident, block in zip(ids, bl):
         body += _block(block, ident, latex, s["justifications"], d.description)
     body += ['<section id="results">', f"<h2>{results_heading}</h2>", '<ul class="results">',
-             *(f"<li>{_equation(latex(lhs), latex(rhs))}</li>" for lhs, rhs in results),
+             *(f"<li>{_equation(latex(lhs), [latex(f) for f in forms])}</li>"
+               for lhs, forms in result_forms(d)),
              "</ul>", "</section>"]
     if assumptions:
         body += ['<section id="assumptions">', "<h2>Assumptions</h2>", *_assumption_list(assumptions, latex),

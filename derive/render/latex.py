@@ -7,9 +7,9 @@ from functools import partial
 
 import re
 
-from .layout import and_list, blocks, lemma_numbers, check_settings, display_of, scoped_assumptions
+from .layout import and_list, blocks, lemma_numbers, check_settings, display_of, result_forms, scoped_assumptions
 from .printers import latex as latex_of
-from .tex import NUMBER, TEXT_WIDTH, aligned_rows, definition_rows, equation, escape, page_rows, width
+from .tex import NUMBER, TEXT_WIDTH, aligned_rows, definition_rows, equations, escape, page_rows, width
 
 DEFAULTS = {"standalone": False, "justifications": True, "jupyter": False}
 
@@ -38,8 +38,8 @@ def _result_rows(results, latex, label: str) -> list:
     numbered on its last line (\\label{label-N}, or \\label{label} for a single result)."""
     room = TEXT_WIDTH - NUMBER - max(width(latex(lhs)) for lhs, _ in results)
     lines = []
-    for n, (lhs, result) in enumerate(results):
-        eq = equation(latex(lhs), latex(result), "=", room + width(latex(lhs)))
+    for n, (lhs, forms) in enumerate(results):
+        eq = equations(latex(lhs), [latex(f) for f in forms], "=", room + width(latex(lhs)))
         tag = rf" \label{{{label}}}" if len(results) == 1 else rf" \label{{{label}-{n + 1}}}"
         lines += [x + r" \notag" for x in eq[:-1]] + [eq[-1] + tag]
     return [x + r" \\" for x in lines[:-1]] + lines[-1:]
@@ -84,7 +84,7 @@ def render_latex(d: Derivation, **settings) -> str:
             head += " For " + ", ".join(f"${latex(c.statement)}$" for c in block.conditions) + "."
         out.append(head)
         out += _env(page_rows(block, latex, s["justifications"], labels.get(block.name, ""), cite), "align")
-    results = d.results
+    results = result_forms(d)
     out.append(r"\paragraph{Result.}" if len(results) == 1 else r"\paragraph{Results.}")
     out += _env(_result_rows(results, latex, f"{prefix}:result"), "align")
     scoped = scoped_assumptions(d)

@@ -12,7 +12,7 @@ from functools import partial
 
 import re
 
-from .layout import blocks, check_settings, display_of, one_line, scoped_assumptions
+from .layout import blocks, check_settings, display_of, one_line, result_forms, scoped_assumptions
 from .printers import latex as latex_of
 from .tex import aligned_rows, definition_rows
 
@@ -58,12 +58,13 @@ def render_markdown(d: Derivation, **settings) -> str:
         if block.conditions:
             out += ["For " + ", ".join(f"${latex(c.statement)}$" for c in block.conditions) + ":", ""]
         out += [*_display(aligned_rows(block, latex, s["justifications"])), ""]
-    if len(d.results) == 1:
-        (lhs, result), = d.results
-        out += [f"{h2} Result", "", "$$", f"{latex(lhs)} = {latex(result)}", "$$", ""]
+    results = result_forms(d)
+    if len(results) == 1:
+        (lhs, forms), = results
+        out += [f"{h2} Result", "", "$$", f"{latex(lhs)} = " + " = ".join(latex(f) for f in forms), "$$", ""]
     else:
-        rows = [f"{latex(lhs)} &= {latex(result)}" + (r" \\" if n < len(d.results) - 1 else "")
-                for n, (lhs, result) in enumerate(d.results)]
+        rows = [f"{latex(lhs)} &= " + " = ".join(latex(f) for f in forms) + (r" \\" if n < len(results) - 1 else "")
+                for n, (lhs, forms) in enumerate(results)]
         out += [f"{h2} Results", "", *_display(rows), ""]
     scoped = scoped_assumptions(d)
     if scoped:

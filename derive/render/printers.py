@@ -86,6 +86,14 @@ def split_product(expr: sp.Mul) -> tuple:
     return sign, plain, operators
 
 
+def _hadamard_rank(factor: sp.Basic) -> int:
+    """Where a factor goes in an entrywise product: a matrix product first, then a plain vector, then a
+    bracketed sum: ((W^T) delta) o a o (1 - a), o o (g - (o^T g) 1)."""
+    if isinstance(factor, sp.MatMul) and not isinstance(factor.args[0], sp.OneMatrix):
+        return 0
+    return 2 if isinstance(factor, (sp.MatAdd, sp.HadamardPower)) else 1
+
+
 def _held_bracket(factor: sp.Basic) -> bool:
     """True for a held factor whose numerator is a sum: the factor taken out goes first,
     e^{z_k}/S (S - e^{z_k})/S."""
@@ -175,11 +183,14 @@ class _Shared:
         def factor(a):
             printed = self._print(a)
             return self._group(printed) if isinstance(a, (sp.MatAdd, sp.MatMul, sp.HadamardProduct)) else printed
-        return self._hadamard.join(factor(a) for a in expr.args)
+        return self._hadamard.join(factor(a) for a in sorted(expr.args, key=_hadamard_rank))
 
     def _print_MatMul(self, expr) -> str:
-        """A product of matrices: its coefficient, then its factors, a sum or Hadamard product bracketed."""
+        """A product of matrices: its coefficient, then its factors, a sum or Hadamard product bracketed;
+        a column of ones times a scalar product, 1 u^T v, as the textbook's (u^T v) 1."""
         args = list(expr.args)
+        if len(args) > 2 and isinstance(args[0], sp.OneMatrix) and args[0].shape[1] == 1:
+            return self._group(self._print(sp.MatMul(*args[1:]))) + self._times + self._print(args[0])
         if args and not isinstance(args[0], sp.MatrixExpr) and not args[0].is_Number:  # a scalar such as sum_j y_j
             scalar = args.pop(0)
             printed = self._print(scalar)

@@ -309,6 +309,18 @@ def equation(lhs: str, rhs: str, relation: str = "=", room: float = TEXT_WIDTH) 
     return [f"{lhs} &{relation} {lines[0]}".lstrip(), *(f"&{CONTINUE}{x}" for x in lines[1:])]
 
 
+def equations(lhs: str, forms: list, relation: str = "=", room: float = TEXT_WIDTH) -> list:
+    """'lhs &= form_1 = form_2 ...' on one line when that fits ``room`` pt; otherwise each form on lines of
+    its own ('&= form_2'), each broken to fit as ``equation`` breaks it."""
+    joined = equation(lhs, f" {relation} ".join(forms), relation, room)
+    if len(forms) == 1 or (len(joined) == 1 and width(joined[0]) <= room):
+        return joined
+    out = equation(lhs, forms[0], relation, room)
+    for form in forms[1:]:
+        out += equation("", form, relation, room)
+    return out
+
+
 # ------------------------------------------------------------------ rows with their reasons
 
 def _reason_parts(row, latex, cites: str = "") -> list:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..model import Derivation
 from functools import partial
 
-from .layout import blocks, check_settings, cite_text, display_of, one_line, scoped_assumptions
+from .layout import blocks, check_settings, cite_text, display_of, one_line, result_forms, scoped_assumptions
 from .printers import text as text_of
 
 DEFAULTS = {"justifications": True}
@@ -50,8 +50,9 @@ def render_text(d: Derivation, **settings) -> str:
             why = _why(row, text, s["justifications"])
             if why:
                 lines.append(f"        {why}")
-    lines += ["", "Result" if len(d.results) == 1 else "Results"]
-    lines += [f"  {text(lhs)} = {text(result)}" for lhs, result in d.results]
+    results = result_forms(d)
+    lines += ["", "Result" if len(results) == 1 else "Results"]
+    lines += [f"  {text(lhs)} = " + " = ".join(text(f) for f in forms) for lhs, forms in results]
     scoped = scoped_assumptions(d)
     if scoped:
         lines += ["", "Assumptions"]
