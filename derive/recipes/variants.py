@@ -10,6 +10,7 @@ from typing import Optional
 
 import sympy as sp
 
+from .. import rules
 from ..gradient import gradient, plan, second_derivative
 from ..model import Derivation
 from ..notation import check_K
@@ -79,17 +80,27 @@ def softmax_se_planned(K: Optional[int] = None) -> Derivation:
 
 
 def softmax_ce_hessian(K: Optional[int] = None) -> Derivation:
-    """The Hessian of cross-entropy on softmax, o_k (delta_km - o_m) = [diag(o) - o o^T]_km, and H v."""
-    p, planner = plan(CE, assume=NORMALIZED, K=_K(K))
+    """The Hessian of cross-entropy on softmax: (sum_j y_j) o_k (delta_km - o_m) -> [diag(o) - o o^T]_km for
+    targets summing to one, and H v."""
+    p, planner = plan(CE, K=_K(K))  # no assumption: the general form first, as Bishop states it
+    normalized, with_facts = plan(CE, assume=NORMALIZED, K=_K(K))
     h = second_derivative(p, planner, "z", name="softmax_ce_hessian",
                           title="Hessian of softmax with cross-entropy",
                           description="The second derivatives of the cross-entropy with respect to the logits: "
-                                      "diag(o) - o o^T, symmetric and positive semidefinite, independent of y")
+                                      "(sum_j y_j) (diag(o) - o o^T), which is diag(o) - o o^T for targets that "
+                                      "sum to one, independent of y")
     k, m = p.index[0], p.second[0]
+    steps = h.steps[:-1] if h.steps and h.steps[-1].rule.value == "matrix_form" else h.steps
+    context = rules.Context(p.setting)
+    for rule, params in ((rules.assumption, {"fact": normalized.facts[0]}), (rules.matrix_form, {"rows": k, "cols": m})):
+        step = rule(steps[-1].expr, context, **params) if steps else None
+        if step is not None:  # (sum_j y_j) o_k (delta_km - o_m), then o_k (delta_km - o_m) = [diag(o) - o o^T]_km
+            steps += (step,)
+    h = replace(h, steps=steps)
     v = sp.IndexedBase("v")
     gradient_lemma = h.steps[0].lemmas[0]
     lhs = sp.Sum(sp.Derivative(p.cost, p.variable[k], p.variable[m]) * v[m], (m, 1, p.setting.K))
-    hvp = planner.derive(lhs, cite=(gradient_lemma,), name="hessian_vector_product",
-                         title="The Hessian-vector product",
-                         description="H v for a vector v, without forming H: o_k (v_k - sum_m o_m v_m)")
+    hvp = with_facts.derive(lhs, cite=(gradient_lemma,), name="hessian_vector_product",
+                            title="The Hessian-vector product",
+                            description="H v for a vector v, without forming H: o_k (v_k - sum_m o_m v_m)")
     return replace(h, parts=(hvp,))
