@@ -107,7 +107,7 @@ def test_latex_fragment(ce):
 
 def test_latex_standalone(ce):
     out = ce.to_latex(standalone=True)
-    assert out.startswith("\\documentclass[11pt]{article}\n")
+    assert out.startswith("\\documentclass[10pt]{article}\n")
     assert out.endswith("\\end{document}\n")
 
 
