@@ -176,9 +176,11 @@ def _equation(lhs: str, rhs, relation: str = "=") -> str:
     forms = [rhs] if isinstance(rhs, str) else list(rhs)
     whole = f"{lhs} {relation} {f' {relation} '.join(forms)}".lstrip()
     wide, narrow = (equations(lhs, forms, relation, room) for room in (WIDE, NARROW))
-    if len(wide) == len(narrow) == 1:
+    unbroken = equations(lhs, forms, relation, float("inf"))
+    if wide == narrow == unbroken:
         return _row(whole)
-    shown = [whole if len(wide) == 1 else _aligned(wide), _aligned(narrow)]
+    # one line can still be broken inside: a numerator set on lines of its own
+    shown = [whole if wide == unbroken else _aligned(wide), _aligned(narrow)]
     return "".join(f'<div class="math-row {kind}">{_math(tex, True)}</div>' for kind, tex in zip(("wide", "narrow"),
                                                                                                shown))
 
