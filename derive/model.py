@@ -82,6 +82,28 @@ _TITLES = {
 }
 
 
+class Typeset(str):
+    """Words derive wrote itself with inline mathematics between $ signs: 'Derivative of $o_{j}$ with
+    respect to $z_{k}$'. A renderer typesets the $...$ pieces; a title a user passes is a plain str,
+    whose $ signs are characters like any other."""
+
+    def pieces(self) -> list:
+        """(kind, text) in reading order, kind 'text' or 'math'."""
+        return [("math" if n % 2 else "text", part) for n, part in enumerate(self.split("$")) if part]
+
+    @property
+    def plain(self) -> str:
+        """The words with the mathematics as a text document writes it: o_j, W^(l+1)_kj."""
+        return "".join(part if kind == "text" else part.replace("{", "").replace("}", "")
+                       for kind, part in self.pieces())
+
+    def __add__(self, other):
+        return Typeset(str(self) + str(other)) if isinstance(other, str) else NotImplemented
+
+    def __radd__(self, other):
+        return Typeset(str(other) + str(self)) if isinstance(other, str) else NotImplemented
+
+
 @dataclass(frozen=True)
 class Assumption:
     """A stated fact a step may rely on, e.g. sum_j y_j = 1 or j != k.

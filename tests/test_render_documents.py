@@ -216,3 +216,23 @@ def test_a_result_shows_its_index_form_beside_its_matrix_form():
     assert "= o_k*(delta_km - o_m) = [diag(o) - o*o^T]_km" in derive.softmax_ce_hessian().to_text()
     assert "dC/db^l_j = [delta^l]_j\n" in derive.mlp_backprop().to_text()  # no index form beside a bare entry
     assert r"\label{softmax_vjp:result}" in vjp.to_latex() and index in vjp.to_latex().split("Result.")[1]
+
+
+def test_a_planned_heading_is_typeset_and_a_users_dollar_is_a_character():
+    """Issue 17.5: 'Derivative of o_j with respect to z_k' in typeset text, plain only in the text document."""
+    d = derive.focal_loss()
+    assert "### Lemma 1: Derivative of $o_{j}$ with respect to $z_{k}$" in d.to_markdown()
+    assert r"\paragraph{Lemma 1: Derivative of $o_{j}$ with respect to $z_{k}$.}" in d.to_latex()
+    assert '<span class="math inline">o_{j}</span> with respect to' in d.to_html()
+    assert "Lemma 1: Derivative of o_j with respect to z_k\n" in d.to_text()
+    own = derive.gradient("-sum(y[j]*log(softmax(z)[j]), j)", title="Costs $5", description="a $ b $ c")
+    assert r"Costs \$5" in own.to_latex(standalone=True) and "a \\$ b \\$ c" in own.to_latex()
+    assert "# Costs \\$5" in own.to_markdown()
+
+
+def test_the_kronecker_delta_is_an_indicator_where_delta_is_the_error():
+    """mlp_backprop's error is delta^l: its Kronecker deltas print as 1[j = m], one letter for one thing."""
+    mlp = derive.mlp_backprop().to_latex()
+    assert r"\delta^{l}" in mlp and r"\mathbf{1}\left[j = m\right]" in mlp and r"\delta_{" not in mlp
+    assert "1[j = m]" in derive.mlp_backprop().to_text()
+    assert r"\delta_{kl}" in derive.softmax_ce().to_latex()  # no error delta there: the Kronecker delta

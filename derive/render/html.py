@@ -17,8 +17,9 @@ from importlib import resources
 from typing import Sequence
 
 from ..errors import ArgumentError, ArgumentTypeError
-from ..model import Derivation
-from .layout import and_list, blocks, check_settings, display_of, formulas, result_forms, scoped_assumptions
+from ..model import Derivation, Typeset
+from .layout import (and_list, blocks, check_settings, display_of, formulas, pieces, plain, result_forms,
+                     scoped_assumptions)
 from .printers import latex as latex_of
 from .tex import equation, equations
 
@@ -252,11 +253,18 @@ def _assumption_list(assumptions, latex) -> list:
     return ['<ul class="assumptions">', *items, "</ul>"]
 
 
+def _words(words: str) -> str:
+    """Prose as HTML: its text escaped, a Typeset's mathematics as inline math."""
+    return "".join(_e(t) if kind == "text" else _math(t, False) for kind, t in pieces(words))
+
+
 def _block(block, ident: str, latex, justifications: bool, shown: str) -> list:
-    out = [f'<section id="{ident}">', f"<h2>{_e(block.heading)}</h2>"]
+    out = [f'<section id="{ident}">', f"<h2>{_words(block.heading)}</h2>"]
     if block.description and block.description != shown:  # the main chain's is the page's description
         words = block.description[:1].upper() + block.description[1:]
-        out.append(f'<p class="about">{_e(words)}.</p>')
+        if isinstance(block.description, Typeset):
+            words = Typeset(words)
+        out.append(f'<p class="about">{_words(words)}.</p>')
     if block.conditions:
         out.append('<p class="conditions">For ' + ", ".join(_math(latex(c.statement), False)
                                                            for c in block.conditions) + ":</p>")
@@ -313,15 +321,15 @@ def render_html(d: Derivation, *, justifications: bool = True) -> str:
 
     toc = ['<nav class="toc" id="contents" aria-label="Contents">', "<h2>Contents</h2>", "<ol>",
            '<li><a href="#definitions">Definitions</a></li>',
-           *(f'<li><a href="#{i}">{_e(b.heading)}</a></li>' for i, b in zip(ids, bl)),
+           *(f'<li><a href="#{i}">{_words(b.heading)}</a></li>' for i, b in zip(ids, bl)),
            f'<li><a href="#results">{results_heading}</a></li>']
     if assumptions:
         toc.append('<li><a href="#assumptions">Assumptions</a></li>')
     toc += ["</ol>", "</nav>"]
 
-    body = [f"<h1>{_e(d.title)}</h1>"]
+    body = [f"<h1>{_words(d.title)}</h1>"]
     if d.description:
-        body.append(f'<p class="description">{_e(d.description)}.</p>')
+        body.append(f'<p class="description">{_words(d.description)}.</p>')
     body += toc
     body += _definitions(d, latex)
     for ident, block in zip(ids, bl):
@@ -334,7 +342,7 @@ def render_html(d: Derivation, *, justifications: bool = True) -> str:
         body += ['<section id="assumptions">', "<h2>Assumptions</h2>", *_assumption_list(assumptions, latex),
                  "</section>"]
     body.append(_footer(math=True))
-    return _page(d.title, body, math=True)
+    return _page(plain(d.title), body, math=True)
 
 
 def _check_rows(rows) -> list:

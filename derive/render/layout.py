@@ -12,7 +12,7 @@ from typing import Mapping
 import sympy as sp
 
 from ..errors import ArgumentError, ArgumentTypeError
-from ..model import Derivation, Rule
+from ..model import Derivation, Rule, Typeset
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def blocks(d: Derivation) -> tuple:
         return Block(heading, x.description, x.lhs, rows, x.conditions, own, kind, x.name)
 
     def heading(kind, x):
-        return f"Lemma {numbers[x.name]}: {x.title}" if kind == "lemma" else x.title
+        return f"Lemma {numbers[x.name]}: " + x.title if kind == "lemma" else x.title  # a Typeset stays one
 
     order = _order(d)
     out = [block(x, heading(kind, x), kind) for kind, x in order if x.name not in after]
@@ -90,6 +90,17 @@ def blocks(d: Derivation) -> tuple:
         out.append(block(d, "Derivation", "main"))
     out += [block(x, heading(kind, x), kind) for kind, x in order if x.name in after]
     return tuple(out)
+
+
+def pieces(words: str) -> list:
+    """(kind, text) of a title, heading or description: a Typeset's text and $math$ pieces; any other
+    str (a user's own words) is one text piece, its $ signs characters."""
+    return words.pieces() if isinstance(words, Typeset) else [("text", words)] if words else []
+
+
+def plain(words: str) -> str:
+    """The words as a text document writes them (a Typeset's mathematics without TeX braces)."""
+    return words.plain if isinstance(words, Typeset) else words
 
 
 def result_forms(d: Derivation) -> tuple:

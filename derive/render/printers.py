@@ -94,6 +94,12 @@ def _hadamard_rank(factor: sp.Basic) -> int:
     return 2 if isinstance(factor, (sp.MatAdd, sp.HadamardPower)) else 1
 
 
+def _delta_taken(printer) -> bool:
+    """True when a name of the document prints as the letter delta (the error delta^l of backpropagation):
+    the Kronecker delta then prints as the indicator 1[j = m], so that one letter means one thing."""
+    return any(getattr(shown, "latex", "").startswith(r"\delta") for shown in printer._settings["display"].values())
+
+
 def _held_bracket(factor: sp.Basic) -> bool:
     """True for a held factor whose numerator is a sum: the factor taken out goes first,
     e^{z_k}/S (S - e^{z_k})/S."""
@@ -351,7 +357,8 @@ class DeriveLatexPrinter(_Shared, LatexPrinter):
         return expr._latex(self)
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp=None) -> str:
-        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args):  # against a label: 1[k = y_i]
+        # against a label (1[k = y_i]), or where the document's own delta is taken (mlp's error delta^l)
+        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args) or _delta_taken(self):
             index, label = sorted(expr.args, key=lambda a: not isinstance(a, sp.Symbol))
             tex = rf"\mathbf{{1}}\left[{self._print(index)} = {self._print(label)}\right]"
             return tex if exp is None else rf"{tex}^{{{exp}}}"
@@ -442,7 +449,7 @@ class DeriveTextPrinter(_Shared, StrPrinter):
         return expr._sympystr(self)
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
-        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args):
+        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args) or _delta_taken(self):
             index, label = sorted(expr.args, key=lambda a: not isinstance(a, sp.Symbol))
             return f"1[{self._print(index)} = {self._print(label)}]"
         return "delta_" + self._indices(expr.args)
