@@ -15,6 +15,7 @@ can also feed it a corrupted derivation and watch it fail.
 """
 import dataclasses
 import os
+import re
 import sys
 from functools import lru_cache
 
@@ -222,8 +223,25 @@ def folds_bringing_back(d) -> list:
     return bad
 
 
+_ASCII_MATH = re.compile(r"\b[A-Za-z]_[A-Za-z0-9]|!=|<=|\b[a-z] = [a-z]\b")
+
+
+def ascii_math_in_words(d) -> list:
+    """Titles and labels that write mathematics in ASCII (o_j, j = k, i != j) instead of typesetting it
+    (a Typeset's $...$ pieces are mathematics; its text and a plain str are words)."""
+    from derive.render.layout import pieces
+    bad = []
+    for c in d.walk():
+        texts = [("title", c.title)] + [(n, s.justification) for n, _, s in rows(c)]
+        for where, words in texts:
+            for kind, text in pieces(words):
+                if kind == "text" and _ASCII_MATH.search(text):
+                    bad.append((c.name, where, text))
+    return bad
+
+
 PROPERTIES = [returns_to_earlier, constant_derivatives, mismatched_labels, misplaced_conditions, split_then_merged,
-              folds_bringing_back]
+              folds_bringing_back, ascii_math_in_words]
 
 
 @pytest.mark.parametrize("prop", PROPERTIES, ids=[p.__name__ for p in PROPERTIES])
@@ -325,3 +343,11 @@ def test_a_fold_that_brings_the_normaliser_back_is_caught():
     j = other.lhs.expr.indices[0]
     held = -Held(S ** 2) * o[j] * o[k] / S ** 2
     assert folds_bringing_back(_replace(d, other.name, m, expr=held))
+
+
+def test_a_label_with_ascii_math_is_caught():
+    d = derive.softmax_ce()
+    n = next(n for n, _, s in rows(d) if s.rule is Rule.SPLIT_SUM)
+    assert not ascii_math_in_words(d)
+    assert ascii_math_in_words(_replace(d, "softmax_ce", n, justification="split off the term j = k from the sum"))
+    assert ascii_math_in_words(dataclasses.replace(d.lemmas[0], title="Derivative of o_j with respect to z_k"))

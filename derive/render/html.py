@@ -229,8 +229,8 @@ def repeats(rule: str, words: str) -> bool:
 def _why(number: int, row, latex) -> str:
     """The rule (a chip, unless the justification already says it), the justification, cited formulas,
     lemmas and assumptions of one step."""
-    chip = "" if repeats(row.rule, row.justification) else f'<span class="rule">{_e(row.rule)}</span> '
-    parts = [f'<span class="num">{number}</span> {chip}', _e(row.justification)]
+    chip = "" if repeats(row.rule, plain(row.justification)) else f'<span class="rule">{_e(row.rule)}</span> '
+    parts = [f'<span class="num">{number}</span> {chip}', _words(row.justification)]
     if row.formula is not None:
         # display style: a cited identity is read, not skimmed (text style shrinks its fractions)
         parts.append(": " + ", ".join(_math(r"\displaystyle " + latex(f), False) for f in formulas(row.formula)))

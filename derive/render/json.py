@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json as _json
 
-from ..model import Derivation
+from ..model import Derivation, Typeset
 from .layout import check_settings, display_of, lemma_numbers
 from .printers import latex, text
 
@@ -33,7 +33,7 @@ def _chain(d: Derivation, display: dict) -> dict:
         "steps": [{
             "rule": s.rule.value,
             "rule_title": s.rule.title,
-            "justification": s.justification,
+            "justification": s.justification.plain if isinstance(s.justification, Typeset) else s.justification,
             "formula": _expr(s.formula, display) if s.formula is not None else None,
             "assumptions": [a.key for a in s.assumptions],
             "lemmas": [lem.name for lem in s.lemmas],

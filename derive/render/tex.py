@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .layout import Block, cite_text, formulas, one_line
+from ..model import Typeset
+from .layout import Block, cite_text, formulas, one_line, pieces
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -331,10 +332,12 @@ def _reason_parts(row, latex, cites: str = "") -> list:
     a ('break', '') piece marks where a reason too long for a line may be broken.
     ``cites`` is LaTeX for the lemmas the row cites (equation references); without it they are named."""
     parts = []
+    typeset = isinstance(row.justification, Typeset)
     for n, words in enumerate(row.justification.split("; ")):
         if n:
             parts += [("text", ";"), ("break", "")]
-        parts.append(("text", escape(words)))
+        for kind, piece in pieces(Typeset(words) if typeset else words):  # 'split off the term $j = k$'
+            parts.append(("text", escape(piece)) if kind == "text" else ("math", piece))
     if row.formula is not None:
         parts[-1] = ("text", parts[-1][1] + ": ")
         for n, f in enumerate(formulas(row.formula)):

@@ -13,7 +13,7 @@ DEFAULTS = {"justifications": True}
 def _why(row, text, show: bool) -> str:
     if not show:
         return ""
-    why = row.justification
+    why = plain(row.justification)
     if row.formula is not None:
         formulas = row.formula if isinstance(row.formula, tuple) else (row.formula,)
         why += ": " + ", ".join(text(f) for f in formulas)

@@ -7,7 +7,7 @@ import sympy as sp
 
 from ..assumptions import different, in_range
 from ..expr import SumExcept, known_different, write_out
-from ..model import Rule, Step
+from ..model import Rule, Step, Typeset
 from .base import rewrite_step, single_limit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,7 +37,7 @@ def split_sum(expr: sp.Expr, ctx: "Context", at: sp.Symbol) -> Optional[Step]:
     if step is None:
         return None
     index = names[0]
-    return Step(step.expr, step.rule, f"split off the term {index} = {at} from the sum", step.assumptions)
+    return Step(step.expr, step.rule, Typeset(f"split off the term ${index} = {at}$ from the sum"), step.assumptions)
 
 
 def join_sum(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
@@ -185,7 +185,8 @@ def cases(expr: sp.Expr, ctx: "Context", first: sp.Symbol, second: sp.Symbol) ->
         return None
     delta = sp.KroneckerDelta(first, second)
     new = sp.Add(delta * expr, (1 - delta) * expr, evaluate=False)
-    return Step(new, Rule.CASES, f"treat the cases {first} = {second} and {first} != {second} separately")
+    return Step(new, Rule.CASES,
+                Typeset(f"treat the cases ${first} = {second}$ and ${first} \\neq {second}$ separately"))
 
 
 def sum_constant(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
