@@ -325,7 +325,7 @@ def test_mlp_result_is_its_four_equations_and_its_repr_has_no_internal_names():
     assert [e.lhs for e in d.result] == [p.lhs for p in d.parts]
     assert "__" not in repr(d) and "Entry(" not in repr(d)
     assert "4 parts" in repr(d) and "[a^L - y]_(k)" in repr(d)
-    assert "mean" in d.description and "C_x" in d.description
+    assert "mean" in d.description and "C_x" in d.description.plain  # typeset: $C_{x}$
 
 
 def test_mlp_refuses_a_fixed_index_name():
