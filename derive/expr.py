@@ -137,10 +137,15 @@ class Held(Expr):
     def _bare(self) -> bool:
         return self.expr.is_Atom or isinstance(self.expr, sp.Indexed)
 
+    def _fraction(self) -> bool:
+        """True for a held u/v with a positive coefficient: typeset, a fraction bar groups it already."""
+        numerator, denominator = sp.fraction(self.expr)
+        return denominator != 1 and not self.expr.could_extract_minus_sign()
+
     def _latex(self, printer) -> str:
-        """The held expression in brackets (bare when it is a symbol or an entry): it is one factor."""
+        """The held expression in brackets (bare when it is a symbol, an entry or a fraction): it is one factor."""
         tex = printer._print(self.expr)
-        return tex if self._bare() else rf"\left({tex}\right)"
+        return tex if self._bare() or self._fraction() else rf"\left({tex}\right)"
 
     def _sympystr(self, printer) -> str:
         """[x] for a held expression x, as derive's text documents write it."""

@@ -65,6 +65,40 @@ class Rule(str, Enum):
         return self.value
 
 
+class Typeset(str):
+    """Words derive wrote itself with inline mathematics between $ signs: 'Derivative of $o_{j}$ with
+    respect to $z_{k}$'. A renderer typesets the $...$ pieces; a title a user passes is a plain str,
+    whose $ signs are characters like any other."""
+
+    def pieces(self) -> list:
+        """(kind, text) in reading order, kind 'text' or 'math'."""
+        return [("math" if n % 2 else "text", part) for n, part in enumerate(self.split("$")) if part]
+
+    @property
+    def plain(self) -> str:
+        """The words with the mathematics as a text document writes it: o_j, W^(l+1)_kj, i != j, (1/N)."""
+        return "".join(part if kind == "text" else _plain_math(part) for kind, part in self.pieces())
+
+    def __add__(self, other):
+        return Typeset(str(self) + str(other)) if isinstance(other, str) else NotImplemented
+
+    def __radd__(self, other):
+        return Typeset(str(other) + str(self)) if isinstance(other, str) else NotImplemented
+
+
+_PLAIN_COMMANDS = {"neq": " != ", "le": " <= ", "ge": " >= ", "varepsilon": "eps", "partial": "d", "sum": "sum",
+                   "cdot": "*", "circ": " o "}
+
+
+def _plain_math(tex: str) -> str:
+    """The TeX of a Typeset as plain text: \\operatorname{diag} -> diag, \\frac{1}{N} -> (1/N), \\neq -> !=."""
+    import re
+    tex = re.sub(r"\\operatorname\{(\w+)\}", r"\1", tex)
+    tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1/\2)", tex)
+    tex = re.sub(r"\\([A-Za-z]+) ?", lambda m: _PLAIN_COMMANDS.get(m.group(1), m.group(1)), tex)
+    return re.sub(r"  +", " ", tex.replace("{", "").replace("}", ""))
+
+
 @dataclass(frozen=True)
 class Assumption:
     """A stated fact a step may rely on, e.g. sum_j y_j = 1 or j != k.

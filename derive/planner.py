@@ -35,7 +35,7 @@ from . import rules
 from .engine import Chain
 from .errors import DerivationError
 from .expr import Held, bound_indices
-from .model import Assumption, Derivation, Rule
+from .model import Assumption, Derivation, Rule, Typeset
 from .rules.algebra import is_activation
 from .rules.base import single_derivative
 from .setting import Definition, Setting
@@ -379,5 +379,26 @@ def _default_names(f: sp.Basic, x: sp.Basic) -> tuple:
     slug = "".join(c if c.isalnum() else "_" for c in f"{fb}_by_{xb}".lower()).strip("_")
     while "__" in slug:
         slug = slug.replace("__", "_")
-    return (f"partial_{slug}", f"Derivative of {_plain(f)} with respect to {_plain(x)}",
-            f"The derivative of {_plain(f)} with respect to {_plain(x)}, planned")
+    return (f"partial_{slug}", Typeset(f"Derivative of ${_tex(f)}$ with respect to ${_tex(x)}$"),
+            Typeset(f"The derivative of ${_tex(f)}$ with respect to ${_tex(x)}$, planned"))
+
+
+def _tex(e: sp.Basic) -> str:
+    """o_{j}, W^{(l+1)}_{kj}: an entry's name (an identifier with optional scripts) as TeX for a heading."""
+    if isinstance(e, sp.Indexed):
+        name, indices = str(e.base), "".join(str(i) for i in e.indices)
+    else:
+        name, indices = str(e), ""
+    base, _, sup = name.partition("^")
+    tex = _letter(base) + (f"^{{{sup}}}" if sup else "")
+    return tex + (f"_{{{indices}}}" if indices else "")
+
+
+def _letter(name: str) -> str:
+    """A Greek name as its letter (delta -> \\delta), a longer word upright, a letter as it is."""
+    if name in _GREEK:
+        return "\\" + name
+    return rf"\mathrm{{{name}}}" if len(name) > 1 else name
+
+
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "lambda", "mu", "sigma", "tau", "theta", "Theta"}

@@ -264,10 +264,10 @@ def test_seed_000_without_its_bias_vector_the_general_form_fails_at_j_0():
 
 
 @pytest.mark.parametrize("name,old,new", [
-    ("softmax_vjp.md", r"&= \left[\left(g - \mathbf{1} g^{T} o\right) \circ o\right]_{k} \\",
-     r"&= \left[\left(g - \mathbf{1} g^{T} o\right) \circ g\right]_{k} \\"),
-    ("softmax_vjp.md", r"&= \left[\left(g - \mathbf{1} g^{T} o\right) \circ o\right]_{k} \\",
-     r"&= \left[\left(g - \mathbf{1} o^{T} g\right) \circ o\right]_{k} \\"),   # g^T o = o^T g: still holds
+    ("softmax_vjp.md", r"&= \left[o \circ \left(g - \left(o^{T} g\right) \mathbf{1}\right)\right]_{k} \\",
+     r"&= \left[g \circ \left(g - \left(o^{T} g\right) \mathbf{1}\right)\right]_{k} \\"),
+    ("softmax_vjp.md", r"&= \left[o \circ \left(g - \left(o^{T} g\right) \mathbf{1}\right)\right]_{k} \\",
+     r"&= \left[o \circ \left(g - \mathbf{1} g^{T} o\right)\right]_{k} \\"),   # 1 g^T o = (o^T g) 1: still holds
     ("softmax_jacobian.md", r"&= \left[\operatorname{diag}\left(o\right) - o o^{T}\right]_{ij} \\",
      r"&= \left[\operatorname{diag}\left(o\right) - o^{T} o\right]_{ij} \\"),   # o^T o is a number
     ("softmax_jacobian.md", r"&= \left[\operatorname{diag}\left(o\right) - o o^{T}\right]_{ij} \\",
@@ -277,7 +277,7 @@ def test_matrix_forms_are_read_entry_by_entry(name, old, new):
     text, line = corrupt(name, old, new)
     report = check(text, Ks=(2, 3))
     verdicts = {c.verdict for c in report.claims if c.line == line}
-    if "o^{T} g" in new:
+    if "g^{T} o" in new:
         assert verdicts == {"holds"}, report.to_text()
     elif "o^{T} o" in new:
         assert verdicts == {"unread"}, report.to_text()
@@ -320,6 +320,8 @@ def test_a_wrong_claim_in_a_seed_is_flagged():
     (r"\frac{\partial(w_kx_i)}{dw_k}", "Derivative(w[k]*x[i], w[k])"),   # d and \partial mixed
     (r"o_j + \left[\operatorname{diag}\left(o\right) - o o^{T}\right]_{ij}", "KroneckerDelta(i, j)*o[i] - o[i]*o[j] + o[j]"),
     (r"o_j g_j + \left[\left(g - \mathbf{1} g^{T} o\right) \circ o\right]_{k}",
+     "(g[k] - Sum(g[_m2]*o[_m2], (_m2, 1, K)))*o[k] + g[j]*o[j]"),
+    (r"o_j g_j + \left[o \circ \left(g - \left(o^{T} g\right) \mathbf{1}\right)\right]_{k}",
      "(g[k] - Sum(g[_m2]*o[_m2], (_m2, 1, K)))*o[k] + g[j]*o[j]"),
     (r"W_{jk} \delta_j + \left[W^{T} \delta\right]_{k}", "W[j, k]*delta[j] + Sum(W[_m2, k]*delta[_m2], (_m2, 1, K))"),
 ])

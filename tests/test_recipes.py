@@ -80,7 +80,7 @@ def test_mlp_has_the_four_equations_in_index_and_matrix_form():
     assert results_tex(d) == [
         r"\frac{\partial C_{x}}{\partial z^{L}_{k}} = \left[a^{L} - y\right]_{k}",
         r"\frac{\partial C}{\partial z^{l}_{j}} = \left[\left(\left(W^{l+1}\right)^{T} \delta^{l+1}\right) \circ "
-        r"\left(\mathbf{1} - a^{l}\right) \circ a^{l}\right]_{j}",
+        r"a^{l} \circ \left(\mathbf{1} - a^{l}\right)\right]_{j}",
         r"\frac{\partial C}{\partial b^{l}_{j}} = \left[\delta^{l}\right]_{j}",
         r"\frac{\partial C}{\partial W^{l}_{jk}} = \left[\delta^{l} \left(a^{l-1}\right)^{T}\right]_{jk}",
     ]

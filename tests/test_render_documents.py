@@ -13,8 +13,7 @@ LEMMA2_LATEX = r"""\paragraph{Lemma 2: Softmax partial, different indices.} For 
 &= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \sum_{l=1}^{K} \frac{\partial}{\partial z_{k}} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small move the derivative inside the sum} \\
 &= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\parbox[t]{250pt}{\raggedleft \small elementary derivatives; distinct variables are independent}} \\
 &= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\parbox[t]{338pt}{\raggedleft \small the Kronecker delta picks one term of the sum; the Kronecker delta vanishes for different indices; using $\textstyle 1 \le k \le K$, $\textstyle j \neq k$}} \\
-&= - \frac{\left(\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}\right) o_{j} o_{k}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small fold the definition of the softmax back in: $\textstyle \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}$} \\
-&= - o_{j} o_{k} \qquad \text{\small cancel common factors} \label{softmax_ce:lemma-2}
+&= - o_{j} o_{k} \qquad \text{\small fold the definition of the softmax back in: $\textstyle \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}$} \label{softmax_ce:lemma-2}
 \end{align}
 """
 
@@ -35,10 +34,8 @@ $$
 &= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
 &\qquad {\small \text{the Kronecker delta picks one term of the sum;}} \\
 &\qquad {\small \text{the Kronecker delta vanishes for different indices; using } 1 \le k \le K \text{, } j \neq k} \\
-&= - \frac{\left(\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}\right) o_{j} o_{k}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \\
-&\qquad {\small \text{fold the definition of the softmax back in: } \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}} \\
 &= - o_{j} o_{k} \\
-&\qquad {\small \text{cancel common factors}}
+&\qquad {\small \text{fold the definition of the softmax back in: } \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}}
 \end{aligned}
 $$
 
@@ -56,12 +53,10 @@ LEMMA1_TEXT = """Lemma 1: Softmax partial, same index
         [differentiate] elementary derivatives; distinct variables are independent
     = (exp(z_k)*sum_{l=1..K} exp(z_l) - exp(2*z_k))/(sum_{l=1..K} exp(z_l))**2
         [Kronecker delta] the Kronecker delta picks one term of the sum; using 1 <= k <= K
-    = (o_k*(sum_{l=1..K} exp(z_l))**2 - o_k**2*(sum_{l=1..K} exp(z_l))**2)/(sum_{l=1..K} exp(z_l))**2
-        [fold definition] fold the definition of the softmax back in: exp(z_j)/sum_{l=1..K} exp(z_l) = o_j
-    = o_k - o_k**2
-        [cancel] cancel common factors
-    = o_k*(1 - o_k)
+    = [exp(z_k)/sum_{l=1..K} exp(z_l)]*[(sum_{l=1..K} exp(z_l) - exp(z_k))/sum_{l=1..K} exp(z_l)]
         [factor] take out the common factor
+    = o_k*(1 - o_k)
+        [fold definition] fold the definition of the softmax back in: exp(z_j)/sum_{l=1..K} exp(z_l) = o_j
 
 """
 
@@ -112,7 +107,7 @@ def test_latex_fragment(ce):
 
 def test_latex_standalone(ce):
     out = ce.to_latex(standalone=True)
-    assert out.startswith("\\documentclass[11pt]{article}\n")
+    assert out.startswith("\\documentclass[10pt]{article}\n")
     assert out.endswith("\\end{document}\n")
 
 
@@ -201,6 +196,51 @@ def test_renderers_compute_nothing(name, monkeypatch):
 
 
 def test_justifications_are_plain_words(ce):
+    """Plain words, or (a Typeset) words with inline mathematics, 'split off the term $j = k$ from the sum'."""
+    from derive.model import Typeset
     for d in ce.walk():
         for step in d.steps:
-            assert re.fullmatch(r"[A-Za-z0-9 ,.;:()'=+-]+", step.justification), step.justification
+            words = step.justification
+            if isinstance(words, Typeset):
+                assert words.count("$") % 2 == 0 and "=" not in "".join(t for k, t in words.pieces() if k == "text")
+                words = words.plain
+            assert re.fullmatch(r"[A-Za-z0-9 ,.;:()'=+-]+", words), words
+
+
+def test_the_hessian_comes_before_the_hessian_vector_product_that_builds_on_it():
+    from derive.render.layout import blocks
+    headings = [b.heading for b in blocks(derive.softmax_ce_hessian())]
+    assert headings[-2:] == ["Derivation", "The Hessian-vector product"]
+    assert [b.heading for b in blocks(derive.mlp_backprop())][-1].startswith("BP4")  # made of parts only
+
+
+def test_a_result_shows_its_index_form_beside_its_matrix_form():
+    from derive.render.printers import latex
+    vjp = derive.softmax_vjp()
+    md = vjp.to_markdown().split("### Result")[1]
+    index, matrix = latex(vjp.steps[-2].expr), latex(vjp.result)
+    assert f"= {index} = {matrix}" in md
+    assert matrix == r"\left[o \circ \left(g - \left(o^{T} g\right) \mathbf{1}\right)\right]_{k}"
+    assert "= o_k*(delta_km - o_m) = [diag(o) - o*o^T]_km" in derive.softmax_ce_hessian().to_text()
+    assert "dC/db^l_j = [delta^l]_j\n" in derive.mlp_backprop().to_text()  # no index form beside a bare entry
+    assert r"\label{softmax_vjp:result}" in vjp.to_latex() and index in vjp.to_latex().split("Result.")[1]
+
+
+def test_a_planned_heading_is_typeset_and_a_users_dollar_is_a_character():
+    """Issue 17.5: 'Derivative of o_j with respect to z_k' in typeset text, plain only in the text document."""
+    d = derive.focal_loss()
+    assert "### Lemma 1: Derivative of $o_{j}$ with respect to $z_{k}$" in d.to_markdown()
+    assert r"\paragraph{Lemma 1: Derivative of $o_{j}$ with respect to $z_{k}$.}" in d.to_latex()
+    assert '<span class="math inline">o_{j}</span> with respect to' in d.to_html()
+    assert "Lemma 1: Derivative of o_j with respect to z_k\n" in d.to_text()
+    own = derive.gradient("-sum(y[j]*log(softmax(z)[j]), j)", title="Costs $5", description="a $ b $ c")
+    assert r"Costs \$5" in own.to_latex(standalone=True) and "a \\$ b \\$ c" in own.to_latex()
+    assert "# Costs \\$5" in own.to_markdown()
+
+
+def test_the_kronecker_delta_is_an_indicator_where_delta_is_the_error():
+    """mlp_backprop's error is delta^l: its Kronecker deltas print as 1[j = m], one letter for one thing."""
+    mlp = derive.mlp_backprop().to_latex()
+    assert r"\delta^{l}" in mlp and r"\mathbf{1}\left[j = m\right]" in mlp and r"\delta_{" not in mlp
+    assert "1[j = m]" in derive.mlp_backprop().to_text()
+    assert r"\delta_{kl}" in derive.softmax_ce().to_latex()  # no error delta there: the Kronecker delta

@@ -90,10 +90,20 @@ def test_linearity():
     assert pulled.expr == -o[k] * SumExcept(y[j], (j, 1, K), k)
 
 
+def test_fold_reads_a_fraction_where_it_stands():
+    """e^{z_j} e^{z_k}/S^2 -> o_j o_k and e^{z_k}/S (S - e^{z_k})/S -> o_k (1 - o_k): no S brought in to cancel."""
+    from derive.expr import Held
+    assert rules.fold(-sp.exp(z[j]) * sp.exp(z[k]) / S ** 2, CTX, of=o).expr == -o[j] * o[k]
+    two = rules.factor((sp.exp(z[k]) * S - sp.exp(z[k]) ** 2) / S ** 2, CTX, over=o).expr
+    assert two == Held(sp.exp(z[k]) / S) * Held((S - sp.exp(z[k])) / S)
+    assert rules.fold(two, CTX, of=o).expr == o[k] * (1 - o[k])
+    assert rules.fold(sp.exp(z[k]) * y[k], CTX, of=o).expr == o[k] * S * y[k]  # no denominator: o_k S
+
+
 def test_recognise_names_a_softmax_written_out():
     step = rules.recognise(-sp.Sum(y[j] * sp.log(sp.exp(z[j]) / S), (j, 1, K)), CTX, of=o)
     assert step.justification == "recognise the softmax"
-    assert rules.cancel(step.expr, CTX).expr == -sp.Sum(y[j] * sp.log(o[j]), (j, 1, K))
+    assert step.expr == -sp.Sum(y[j] * sp.log(o[j]), (j, 1, K))  # read where it stands: no S brought in
     assert rules.recognise(sp.log(S), CTX, of=o) is None  # a log-sum-exp alone is no fraction to name
 
 

@@ -1,8 +1,9 @@
 """Issue 17, items 1-3: properties of every step of every catalogue entry and of every planned cost in
 tests/data/costs_from_sources.py (each chain, lemmas included).
 
-- no detours: no step returns to an expression the chain already passed through, and no derivative of
-  a constant survives the step that produced it;
+- no detours: no step returns to an expression the chain already passed through, no derivative of
+  a constant survives the step that produced it, and no fold brings in the denominator it reads (the
+  softmax lemmas factor e^{z_k}/S (S - e^{z_k})/S and read o_k (1 - o_k) off it);
 - labels match the change: a label speaks of a derivative, a sum or brackets only where the line it
   rewrites has one, and says a constant's derivative is zero only where one is dropped;
 - conditions where they matter: a step cites j != k only where it is the chain's own condition (never
@@ -14,6 +15,7 @@ can also feed it a corrupted derivation and watch it fail.
 """
 import dataclasses
 import os
+import re
 import sys
 from functools import lru_cache
 
@@ -23,7 +25,7 @@ import sympy as sp
 import derive
 from derive.assumptions import is_range
 from derive.entries import catalogue
-from derive.expr import SumExcept
+from derive.expr import Held, SumExcept
 from derive.model import Rule
 from derive.render.printers import latex as math_latex
 from derive.rules.base import single_derivative
@@ -193,7 +195,53 @@ def split_then_merged(d) -> list:
     return bad
 
 
-PROPERTIES = [returns_to_earlier, constant_derivatives, mismatched_labels, misplaced_conditions, split_then_merged]
+def _weight(e, v) -> int:
+    """How many factors v the expression holds (v^2 counts two)."""
+    n = 0
+    for node in sp.preorder_traversal(e):
+        if node == v:
+            n += 1
+        elif isinstance(node, sp.Pow) and node.base == v and node.exp.is_Integer:
+            n += abs(int(node.exp)) - 1
+    return n
+
+
+def folds_bringing_back(d) -> list:
+    """Fold steps that bring a definition's denominator in (e^{z_k} -> o_k S, to cancel S a step later:
+    (o_k S^2 - o_k^2 S^2)/S^2) instead of reading e^{z_k}/S as o_k where it stands."""
+    bad = []
+    for c in chains(d):
+        denominators = [sp.fraction(x.expr)[1] for x in c.setting.definitions if x.indices]
+        for n, previous, step in rows(c):
+            if step.rule is not Rule.FOLD:
+                continue
+            if step.expr.has(Held) and not previous.has(Held):
+                bad.append((c.name, n, "a factor held for a cancel step"))
+            for v in denominators:
+                if v != 1 and _weight(step.expr, v) > _weight(previous, v):
+                    bad.append((c.name, n, sp.sstr(v)))
+    return bad
+
+
+_ASCII_MATH = re.compile(r"\b[A-Za-z]_[A-Za-z0-9]|!=|<=|\b[a-z] = [a-z]\b")
+
+
+def ascii_math_in_words(d) -> list:
+    """Titles and labels that write mathematics in ASCII (o_j, j = k, i != j) instead of typesetting it
+    (a Typeset's $...$ pieces are mathematics; its text and a plain str are words)."""
+    from derive.render.layout import pieces
+    bad = []
+    for c in d.walk():
+        texts = [("title", c.title)] + [(n, s.justification) for n, _, s in rows(c)]
+        for where, words in texts:
+            for kind, text in pieces(words):
+                if kind == "text" and _ASCII_MATH.search(text):
+                    bad.append((c.name, where, text))
+    return bad
+
+
+PROPERTIES = [returns_to_earlier, constant_derivatives, mismatched_labels, misplaced_conditions, split_then_merged,
+              folds_bringing_back, ascii_math_in_words]
 
 
 @pytest.mark.parametrize("prop", PROPERTIES, ids=[p.__name__ for p in PROPERTIES])
@@ -278,3 +326,28 @@ def test_a_multiply_out_put_back_by_a_factor_is_caught():
     detour = dataclasses.replace(last, expr=sp.expand(before), rule=Rule.EXPAND, justification="distribute")
     steps = d.steps[:-1] + (detour, last)
     assert split_then_merged(dataclasses.replace(d, steps=steps))
+
+
+def test_a_fold_that_brings_the_normaliser_back_is_caught():
+    """The softmax lemma as it was: (e^{z_k} S - e^{2 z_k})/S^2 -> (o_k S^2 - o_k^2 S^2)/S^2 -> o_k - o_k^2."""
+    d = derive.softmax_ce()
+    lemma = d.lemmas[0]
+    n = next(n for n, _, s in rows(lemma) if s.rule is Rule.FOLD)
+    o, k = lemma.lhs.expr.base, lemma.lhs.expr.indices[0]
+    S = sp.fraction(d.setting.definition_of(o).expr)[1]
+    detour = (o[k] * S ** 2 - o[k] ** 2 * S ** 2) / S ** 2
+    assert not folds_bringing_back(d)
+    assert folds_bringing_back(_replace(d, lemma.name, n, expr=detour))
+    other = d.lemmas[1]  # -e^{z_j} e^{z_k}/S^2 -> -(S^2) o_j o_k / S^2, the S^2 held for a cancel step
+    m = next(m for m, _, s in rows(other) if s.rule is Rule.FOLD)
+    j = other.lhs.expr.indices[0]
+    held = -Held(S ** 2) * o[j] * o[k] / S ** 2
+    assert folds_bringing_back(_replace(d, other.name, m, expr=held))
+
+
+def test_a_label_with_ascii_math_is_caught():
+    d = derive.softmax_ce()
+    n = next(n for n, _, s in rows(d) if s.rule is Rule.SPLIT_SUM)
+    assert not ascii_math_in_words(d)
+    assert ascii_math_in_words(_replace(d, "softmax_ce", n, justification="split off the term j = k from the sum"))
+    assert ascii_math_in_words(dataclasses.replace(d.lemmas[0], title="Derivative of o_j with respect to z_k"))

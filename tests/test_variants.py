@@ -296,3 +296,16 @@ def test_powers_of_outputs_in_any_planned_cost_are_stable(cost, exact, dtype):
     Y = rng.dirichlet(np.ones(Z.shape[1]), size=len(Z)).astype(dtype)
     got = derive.gradient(cost, "z").compile()(z=Z, y=Y, gamma=0.5)
     _assert_close_to_exact(got, exact_gradient(exact, Z, Y, 0.5), dtype)
+
+
+def test_hessian_states_its_general_form_before_the_targets_sum_to_one(built):
+    """Bishop's (sum_j y_j)(diag(o) - o o^T): the general second derivative, then sum_j y_j = 1 is used."""
+    d = built["softmax_ce_hessian"]
+    rules = [s.rule.value for s in d.steps]
+    assert rules[-2:] == ["assumption", "matrix_form"]
+    general = d.steps[-3].expr
+    total = next(s for s in general.atoms(sp.Sum) if str(s.function.base) == "y")  # sum_j y_j
+    assert not d.steps[-2].expr.has(total) and d.steps[-2].expr.has(sp.KroneckerDelta)
+    assert [a.key for a in d.steps[-2].assumptions] == ["y_sums_to_one"]
+    gradient = d.steps[0].lemmas[0]
+    assert gradient.result.has(total)  # the lemma is the general gradient, o_k sum_j y_j - y_k

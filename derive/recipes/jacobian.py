@@ -9,7 +9,7 @@ from .. import definitions as defs
 from .. import rules
 from ..engine import run_recipe
 from ..planner import Planner
-from ..model import Derivation
+from ..model import Derivation, Typeset
 from ..notation import check_K, role_names
 from ..setting import Definition, Setting
 from .softmax import softmax_partials
@@ -126,5 +126,6 @@ def softmax_vjp(K: Optional[int] = None) -> Derivation:
     recipe = backprop_recipe(o, j, k, partials) + [(rules.fold, {"of": g}), (rules.matrix_form, {"rows": k})]
     return run_recipe(setting, sp.Derivative(L, z[k]), recipe, name="softmax_vjp",
                       title="Backpropagation through softmax",
-                      description="The vector-Jacobian product of the softmax: the gradient with respect to the "
-                                  "logits from the gradient g = dL/do with respect to the outputs, for any cost L")
+                      description=Typeset("The vector-Jacobian product of the softmax, $(\\operatorname{diag}(o) - o o^{T}) g$: "
+                                          "the gradient with respect to the logits from the gradient "
+                                          "$g = \\partial L/\\partial o$ with respect to the outputs, for any cost $L$"))

@@ -18,7 +18,7 @@ from .. import rules
 from ..assumptions import one_hot
 from ..engine import run_recipe
 from ..planner import Planner
-from ..model import Derivation
+from ..model import Derivation, Typeset
 from ..notation import role_names
 from ..setting import Display, Setting
 from .softmax import output_gradient_recipe, softmax_partials
@@ -140,10 +140,11 @@ def mlp_backprop(*, notation: Optional[Mapping[str, str]] = None) -> Derivation:
         setting=replace(out, definitions=out.definitions + (defs.any_cost(Cs, zl, q, size_l),)
                         + hidden.definitions[1:] + params.definitions[1:]),
         lhs=bp1.lhs, steps=(), parts=parts,
-        description="The four equations of backpropagation for a network with sigmoid hidden layers, "
-                    f"a softmax output layer and the cross-entropy cost. {Cx} is the cost of one example x "
-                    f"(BP1 is derived for it); {C} is the cost being differentiated in BP2-BP4, any "
-                    f"differentiable function of the layer's weighted inputs, so the equations hold for "
-                    f"{Cx} and, the derivative being linear, for the mean {C} = (1/N) sum_x {Cx} over a "
-                    f"batch of N examples, which is what the compiled function differentiates",
+        description=Typeset("The four equations of backpropagation for a network with sigmoid hidden layers, "
+                            f"a softmax output layer and the cross-entropy cost. ${C}_{{x}}$ is the cost of one "
+                            f"example $x$ (BP1 is derived for it); ${C}$ is the cost being differentiated in "
+                            f"BP2-BP4, any differentiable function of the layer's weighted inputs, so the equations "
+                            f"hold for ${C}_{{x}}$ and, the derivative being linear, for the mean "
+                            f"${C} = \\frac{{1}}{{N}} \\sum_{{x}} {C}_{{x}}$ over a batch of $N$ examples, which "
+                            f"is what the compiled function differentiates"),
         interface="network")

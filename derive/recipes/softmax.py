@@ -17,7 +17,8 @@ from ..setting import Setting
 
 
 def partials_recipe(out: sp.IndexedBase) -> list:
-    """definition, quotient rule, derivatives (into the sum, through the exponential), deltas, fold, cancel, factor."""
+    """definition, quotient rule, derivatives (into the sum, through the exponential), deltas, the textbook's
+    factorisation exp(z_k)/S (S - exp(z_k))/S, fold (cancel and factor where a fold leaves them work)."""
     return [
         (rules.definition, {"of": out}),
         rules.quotient_rule,
@@ -26,6 +27,7 @@ def partials_recipe(out: sp.IndexedBase) -> list:
         rules.linearity,
         rules.differentiate,
         rules.kronecker_delta,
+        (rules.factor, {"over": out}),
         (rules.fold, {"of": out}),
         rules.cancel,
         rules.factor,

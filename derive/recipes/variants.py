@@ -10,8 +10,9 @@ from typing import Optional
 
 import sympy as sp
 
+from .. import rules
 from ..planned import gradient, plan, second_derivative
-from ..model import Derivation
+from ..model import Derivation, Typeset
 from ..notation import check_K
 
 CE = "-sum(y[j]*log(softmax(z)[j]), j)"
@@ -27,39 +28,39 @@ def softmax_ce_temperature(K: Optional[int] = None) -> Derivation:
     """Cross-entropy on softmax(z/T): dE/dz_k = (o_k - y_k)/T, as in knowledge distillation."""
     return gradient("-sum(y[j]*log(softmax(z/T)[j]), j)", assume=NORMALIZED, K=_K(K),
                     name="softmax_ce_temperature", title="Cross-entropy with a temperature",
-                    description="The gradient of the cross-entropy of softmax(z/T) with respect to the logits z; "
-                                "the temperature T scales the gradient by 1/T")
+                    description=Typeset("The gradient of the cross-entropy of $\\operatorname{softmax}(z/T)$ with "
+                                        "respect to the logits $z$; the temperature $T$ scales the gradient by $1/T$"))
 
 
 def label_smoothing(K: Optional[int] = None) -> Derivation:
     """Label-smoothed cross-entropy: dE/dz_k = o_k - (1 - eps) y_k - eps/K."""
     return gradient("-sum(((1 - eps)*y[j] + eps/K)*log(softmax(z)[j]), j)", assume=NORMALIZED, K=_K(K),
                     name="label_smoothing", title="Cross-entropy with label smoothing",
-                    description="The gradient of the cross-entropy against targets mixed with the uniform "
-                                "distribution, (1 - eps) y + eps/K")
+                    description=Typeset("The gradient of the cross-entropy against targets mixed with the uniform "
+                                        "distribution, $(1 - \\varepsilon) y + \\varepsilon/K$"))
 
 
 def softmax_ce_weighted(K: Optional[int] = None) -> Derivation:
     """Class-weighted cross-entropy: dE/dz_k = o_k sum_j w_j y_j - w_k y_k."""
     return gradient("-sum(w[j]*y[j]*log(softmax(z)[j]), j)", K=_K(K),
                     name="softmax_ce_weighted", title="Class-weighted cross-entropy",
-                    description="The gradient of the cross-entropy with a weight w_j per class")
+                    description=Typeset("The gradient of the cross-entropy with a weight $w_{j}$ per class"))
 
 
 def sigmoid_bce(K: Optional[int] = None) -> Derivation:
     """Binary cross-entropy on independent sigmoid outputs (multi-label): dE/dz_k = s_k - y_k."""
     return gradient("-sum(y[j]*log(sigmoid(z[j])) + (1 - y[j])*log(1 - sigmoid(z[j])), j)", K=_K(K),
                     name="sigmoid_bce", title="Sigmoid outputs with binary cross-entropy",
-                    description="The gradient of the summed binary cross-entropy of K independent sigmoid "
-                                "outputs (multi-label classification)")
+                    description=Typeset("The gradient of the summed binary cross-entropy of $K$ independent sigmoid "
+                                        "outputs (multi-label classification)"))
 
 
 def focal_loss(K: Optional[int] = None) -> Derivation:
     """The focal loss -sum_j y_j (1 - o_j)^gamma log o_j on softmax outputs."""
     return gradient("-sum(y[j]*(1 - softmax(z)[j])**gamma*log(softmax(z)[j]), j)", assume=NORMALIZED, K=_K(K),
                     name="focal_loss", title="Focal loss",
-                    description="The gradient of the focal loss, which down-weights well-classified examples "
-                                "by (1 - o_j)^gamma")
+                    description=Typeset("The gradient of the focal loss, which down-weights well-classified examples "
+                                        "by $(1 - o_{j})^{\\gamma}$"))
 
 
 def log_softmax_nll(K: Optional[int] = None) -> Derivation:
@@ -79,17 +80,29 @@ def softmax_se_planned(K: Optional[int] = None) -> Derivation:
 
 
 def softmax_ce_hessian(K: Optional[int] = None) -> Derivation:
-    """The Hessian of cross-entropy on softmax, o_k (delta_km - o_m) = [diag(o) - o o^T]_km, and H v."""
-    p, planner = plan(CE, assume=NORMALIZED, K=_K(K))
+    """The Hessian of cross-entropy on softmax: (sum_j y_j) o_k (delta_km - o_m) -> [diag(o) - o o^T]_km for
+    targets summing to one, and H v."""
+    p, planner = plan(CE, K=_K(K))  # no assumption: the general form first, as Bishop states it
+    normalized, with_facts = plan(CE, assume=NORMALIZED, K=_K(K))
     h = second_derivative(p, planner, "z", name="softmax_ce_hessian",
                           title="Hessian of softmax with cross-entropy",
-                          description="The second derivatives of the cross-entropy with respect to the logits: "
-                                      "diag(o) - o o^T, symmetric and positive semidefinite, independent of y")
+                          description=Typeset("The second derivatives of the cross-entropy with respect to the logits: "
+                                              "$(\\sum_{j} y_{j}) (\\operatorname{diag}(o) - o o^{T})$, which is "
+                                              "$\\operatorname{diag}(o) - o o^{T}$ for targets that sum to one, "
+                                              "independent of $y$"))
     k, m = p.index[0], p.second[0]
+    steps = h.steps[:-1] if h.steps and h.steps[-1].rule.value == "matrix_form" else h.steps
+    context = rules.Context(p.setting)
+    for rule, params in ((rules.assumption, {"fact": normalized.facts[0]}), (rules.matrix_form, {"rows": k, "cols": m})):
+        step = rule(steps[-1].expr, context, **params) if steps else None
+        if step is not None:  # (sum_j y_j) o_k (delta_km - o_m), then o_k (delta_km - o_m) = [diag(o) - o o^T]_km
+            steps += (step,)
+    h = replace(h, steps=steps)
     v = sp.IndexedBase("v")
     gradient_lemma = h.steps[0].lemmas[0]
     lhs = sp.Sum(sp.Derivative(p.cost, p.variable[k], p.variable[m]) * v[m], (m, 1, p.setting.K))
-    hvp = planner.derive(lhs, cite=(gradient_lemma,), name="hessian_vector_product",
-                         title="The Hessian-vector product",
-                         description="H v for a vector v, without forming H: o_k (v_k - sum_m o_m v_m)")
+    hvp = with_facts.derive(lhs, cite=(gradient_lemma,), name="hessian_vector_product",
+                            title="The Hessian-vector product",
+                            description=Typeset("$H v$ for a vector $v$, without forming $H$: "
+                                                "$o_{k} (v_{k} - \\sum_{m} o_{m} v_{m})$"))
     return replace(h, parts=(hvp,))

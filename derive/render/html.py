@@ -17,10 +17,11 @@ from importlib import resources
 from typing import Sequence
 
 from ..errors import ArgumentError, ArgumentTypeError
-from ..model import Derivation
-from .layout import and_list, blocks, check_settings, display_of, formulas, scoped_assumptions
+from ..model import Derivation, Typeset
+from .layout import (and_list, blocks, check_settings, display_of, formulas, pieces, plain, result_forms,
+                     scoped_assumptions)
 from .printers import latex as latex_of
-from .tex import equation
+from .tex import equations
 
 # How much TeX (in pt, as tex.width measures it) a display row holds: KaTeX sets 1 em of TeX (10.95 pt)
 # in 1.21 x 17 px in the wide column (60rem less padding, about 950 px: 505 pt) and, in a narrow row,
@@ -168,15 +169,19 @@ def _aligned(lines: list) -> str:
     return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
 
-def _equation(lhs: str, rhs: str, relation: str = "=") -> str:
+def _equation(lhs: str, rhs, relation: str = "=") -> str:
     """'lhs = rhs' as a display row, broken the way the LaTeX breaks it (tex.equation): one block when
     it fits the wide column (WIDE pt) and a phone (NARROW pt); otherwise a wide and a narrow variant,
-    and the page's CSS shows the one that fits the screen."""
-    whole = f"{lhs} {relation} {rhs}".lstrip()
-    wide, narrow = (equation(lhs, rhs, relation, room) for room in (WIDE, NARROW))
-    if len(wide) == len(narrow) == 1:
+    and the page's CSS shows the one that fits the screen. ``rhs`` may be a list of equal forms
+    (an index form and its matrix form), each put on a line of its own where they do not fit on one."""
+    forms = [rhs] if isinstance(rhs, str) else list(rhs)
+    whole = f"{lhs} {relation} {f' {relation} '.join(forms)}".lstrip()
+    wide, narrow = (equations(lhs, forms, relation, room) for room in (WIDE, NARROW))
+    unbroken = equations(lhs, forms, relation, float("inf"))
+    if wide == narrow == unbroken:
         return _row(whole)
-    shown = [whole if len(wide) == 1 else _aligned(wide), _aligned(narrow)]
+    # one line can still be broken inside: a numerator set on lines of its own
+    shown = [whole if wide == unbroken else _aligned(wide), _aligned(narrow)]
     return "".join(f'<div class="math-row {kind}">{_math(tex, True)}</div>' for kind, tex in zip(("wide", "narrow"),
                                                                                                shown))
 
@@ -225,8 +230,8 @@ def _why(number: int, row, latex, math=_math, links: bool = True) -> str:
     """The rule (a chip, unless the justification already says it), the justification, cited formulas,
     lemmas and assumptions of one step. ``math(tex, display)`` writes a formula (this page's KaTeX spans,
     or the Jupyter output's MathJax delimiters); ``links`` makes each cited lemma a link to #lemma-N."""
-    chip = "" if repeats(row.rule, row.justification) else f'<span class="rule">{_e(row.rule)}</span> '
-    parts = [f'<span class="num">{number}</span> {chip}', _e(row.justification)]
+    chip = "" if repeats(row.rule, plain(row.justification)) else f'<span class="rule">{_e(row.rule)}</span> '
+    parts = [f'<span class="num">{number}</span> {chip}', _words(row.justification, math)]
     if row.formula is not None:
         # display style: a cited identity is read, not skimmed (text style shrinks its fractions)
         parts.append(": " + ", ".join(math(r"\displaystyle " + latex(f), False) for f in formulas(row.formula)))
@@ -249,11 +254,18 @@ def _assumption_list(assumptions, latex) -> list:
     return ['<ul class="assumptions">', *items, "</ul>"]
 
 
+def _words(words: str, math=_math) -> str:
+    """Prose as HTML: its text escaped, a Typeset's mathematics as inline math (written by ``math``)."""
+    return "".join(_e(t) if kind == "text" else math(t, False) for kind, t in pieces(words))
+
+
 def _block(block, ident: str, latex, justifications: bool, shown: str) -> list:
-    out = [f'<section id="{ident}">', f"<h2>{_e(block.heading)}</h2>"]
+    out = [f'<section id="{ident}">', f"<h2>{_words(block.heading)}</h2>"]
     if block.description and block.description != shown:  # the main chain's is the page's description
         words = block.description[:1].upper() + block.description[1:]
-        out.append(f'<p class="about">{_e(words)}.</p>')
+        if isinstance(block.description, Typeset):
+            words = Typeset(words)
+        out.append(f'<p class="about">{_words(words)}.</p>')
     if block.conditions:
         out.append('<p class="conditions">For ' + ", ".join(_math(latex(c.statement), False)
                                                            for c in block.conditions) + ":</p>")
@@ -310,27 +322,28 @@ def render_html(d: Derivation, *, justifications: bool = True) -> str:
 
     toc = ['<nav class="toc" id="contents" aria-label="Contents">', "<h2>Contents</h2>", "<ol>",
            '<li><a href="#definitions">Definitions</a></li>',
-           *(f'<li><a href="#{i}">{_e(b.heading)}</a></li>' for i, b in zip(ids, bl)),
+           *(f'<li><a href="#{i}">{_words(b.heading)}</a></li>' for i, b in zip(ids, bl)),
            f'<li><a href="#results">{results_heading}</a></li>']
     if assumptions:
         toc.append('<li><a href="#assumptions">Assumptions</a></li>')
     toc += ["</ol>", "</nav>"]
 
-    body = [f"<h1>{_e(d.title)}</h1>"]
+    body = [f"<h1>{_words(d.title)}</h1>"]
     if d.description:
-        body.append(f'<p class="description">{_e(d.description)}.</p>')
+        body.append(f'<p class="description">{_words(d.description)}.</p>')
     body += toc
     body += _definitions(d, latex)
     for ident, block in zip(ids, bl):
         body += _block(block, ident, latex, s["justifications"], d.description)
     body += ['<section id="results">', f"<h2>{results_heading}</h2>", '<ul class="results">',
-             *(f"<li>{_equation(latex(lhs), latex(rhs))}</li>" for lhs, rhs in results),
+             *(f"<li>{_equation(latex(lhs), [latex(f) for f in forms])}</li>"
+               for lhs, forms in result_forms(d)),
              "</ul>", "</section>"]
     if assumptions:
         body += ['<section id="assumptions">', "<h2>Assumptions</h2>", *_assumption_list(assumptions, latex),
                  "</section>"]
     body.append(_footer(math=True))
-    return _page(d.title, body, math=True)
+    return _page(plain(d.title), body, math=True)
 
 
 def _check_rows(rows) -> list:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json as _json
 
-from ..model import Derivation
+from ..model import Derivation, Typeset
 from .layout import check_settings, display_of, lemma_numbers
 from .printers import latex, text
 
@@ -25,15 +25,15 @@ def _assumption(a, display: dict) -> dict:
 def _chain(d: Derivation, display: dict) -> dict:
     return {
         "name": d.name,
-        "title": d.title,
-        "description": d.description,
+        "title": _plain(d.title),  # JSON holds plain words: a Typeset's mathematics as text
+        "description": _plain(d.description),
         "lhs": _expr(d.lhs, display),
         "conditions": [_assumption(a, display) for a in d.conditions],
         "assumptions": [a.key for a in d.assumptions if a not in d.conditions],
         "steps": [{
             "rule": s.rule.value,
             "rule_title": s.rule.title,
-            "justification": s.justification,
+            "justification": _plain(s.justification),
             "formula": _expr(s.formula, display) if s.formula is not None else None,
             "assumptions": [a.key for a in s.assumptions],
             "lemmas": [lem.name for lem in s.lemmas],
@@ -68,3 +68,7 @@ def render_json(d: Derivation, **settings) -> str:
     """The derivation as a JSON document (keys in a fixed order)."""
     s = check_settings(settings, DEFAULTS, "json")
     return _json.dumps(derivation_dict(d), indent=s["indent"], ensure_ascii=True) + "\n"
+
+
+def _plain(words: str) -> str:
+    return words.plain if isinstance(words, Typeset) else words

@@ -12,7 +12,7 @@ from typing import Mapping
 import sympy as sp
 
 from ..errors import ArgumentError, ArgumentTypeError
-from ..model import Derivation
+from ..model import Derivation, Rule, Typeset
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,10 @@ def lemma_numbers(d: Derivation) -> dict:
 
 
 def blocks(d: Derivation) -> tuple:
-    """The lemma and part blocks in print order, then the main chain."""
+    """The lemma and part blocks in print order, then the main chain; a part of a chain with steps of its
+    own (H v of the Hessian) comes after that chain, which it builds on."""
     numbers = lemma_numbers(d)
+    after = {p.name for p in d.parts} if d.steps else set()
 
     def block(x: Derivation, heading: str, kind: str) -> Block:
         rows = tuple(Row(s.expr, s.rule.title, s.justification, s.formula, s.assumptions,
@@ -79,10 +81,40 @@ def blocks(d: Derivation) -> tuple:
         own = tuple(a for a in x.assumptions if a not in x.conditions)
         return Block(heading, x.description, x.lhs, rows, x.conditions, own, kind, x.name)
 
-    out = [block(x, f"Lemma {numbers[x.name]}: {x.title}" if kind == "lemma" else x.title, kind)
-           for kind, x in _order(d)]
+    def heading(kind, x):
+        return f"Lemma {numbers[x.name]}: " + x.title if kind == "lemma" else x.title  # a Typeset stays one
+
+    order = _order(d)
+    out = [block(x, heading(kind, x), kind) for kind, x in order if x.name not in after]
     if d.steps:
         out.append(block(d, "Derivation", "main"))
+    out += [block(x, heading(kind, x), kind) for kind, x in order if x.name in after]
+    return tuple(out)
+
+
+def pieces(words: str) -> list:
+    """(kind, text) of a title, heading or description: a Typeset's text and $math$ pieces; any other
+    str (a user's own words) is one text piece, its $ signs characters."""
+    return words.pieces() if isinstance(words, Typeset) else [("text", words)] if words else []
+
+
+def plain(words: str) -> str:
+    """The words as a text document writes them (a Typeset's mathematics without TeX braces)."""
+    return words.plain if isinstance(words, Typeset) else words
+
+
+def result_forms(d: Derivation) -> tuple:
+    """(lhs, forms) for each result of ``d`` (as ``d.results``): the index form and the matrix form side by
+    side where the chain ends by writing one as the other, o_k (g_k - sum_j o_j g_j) = [o o (g - (o^T g) 1)]_k."""
+    chains = ((d,) if d.steps or not d.parts else ()) + tuple(d.parts)
+    out: list = []
+    for x in chains:
+        steps = x.steps
+        matrix = getattr(x.result, "matrix", None)  # [delta^l]_j adds nothing to delta^l_j
+        if len(steps) >= 2 and steps[-1].rule is Rule.MATRIX_FORM and not isinstance(matrix, sp.MatrixSymbol):
+            out.append((x.lhs, (steps[-2].expr, x.result)))
+        else:
+            out.append((x.lhs, (x.result,)))
     return tuple(out)
 
 

@@ -12,7 +12,7 @@ from functools import partial
 
 import re
 
-from .layout import blocks, check_settings, display_of, one_line, scoped_assumptions
+from .layout import blocks, check_settings, display_of, one_line, pieces, result_forms, scoped_assumptions
 from .printers import latex as latex_of
 from .tex import aligned_rows, definition_rows
 
@@ -40,6 +40,13 @@ def _display(lines: list) -> list:
     return ["$$", r"\begin{aligned}", *lines, r"\end{aligned}", "$$"]
 
 
+def _words(words: str) -> str:
+    """Prose as Markdown: its text escaped, a Typeset's mathematics as $...$."""
+    def text(t):  # escape_markdown trims; the spaces around a piece of mathematics stay
+        return " " * (len(t) - len(t.lstrip())) + escape_markdown(t) + " " * (len(t) - len(t.rstrip()))
+    return "".join(text(t) if kind == "text" else f"${t}$" for kind, t in pieces(words))
+
+
 def render_markdown(d: Derivation, **settings) -> str:
     """The derivation as Markdown."""
     s = check_settings(settings, DEFAULTS, "markdown")
@@ -49,21 +56,22 @@ def render_markdown(d: Derivation, **settings) -> str:
         from ..errors import ArgumentError
         raise ArgumentError("heading_level", f"must be between 1 and 5, got {level}")
     h1, h2 = "#" * level, "#" * (level + 1)
-    out = [f"{h1} {escape_markdown(d.title)}", ""]
+    out = [f"{h1} {_words(d.title)}", ""]
     if d.description:
-        out += [escape_markdown(d.description) + ".", ""]
+        out += [_words(d.description) + ".", ""]
     out += [f"{h2} Definitions", "", *_display(definition_rows(d.definitions, latex)), ""]
     for block in blocks(d):
-        out += [f"{h2} {escape_markdown(block.heading)}", ""]
+        out += [f"{h2} {_words(block.heading)}", ""]
         if block.conditions:
             out += ["For " + ", ".join(f"${latex(c.statement)}$" for c in block.conditions) + ":", ""]
         out += [*_display(aligned_rows(block, latex, s["justifications"])), ""]
-    if len(d.results) == 1:
-        (lhs, result), = d.results
-        out += [f"{h2} Result", "", "$$", f"{latex(lhs)} = {latex(result)}", "$$", ""]
+    results = result_forms(d)
+    if len(results) == 1:
+        (lhs, forms), = results
+        out += [f"{h2} Result", "", "$$", f"{latex(lhs)} = " + " = ".join(latex(f) for f in forms), "$$", ""]
     else:
-        rows = [f"{latex(lhs)} &= {latex(result)}" + (r" \\" if n < len(d.results) - 1 else "")
-                for n, (lhs, result) in enumerate(d.results)]
+        rows = [f"{latex(lhs)} &= " + " = ".join(latex(f) for f in forms) + (r" \\" if n < len(results) - 1 else "")
+                for n, (lhs, forms) in enumerate(results)]
         out += [f"{h2} Results", "", *_display(rows), ""]
     scoped = scoped_assumptions(d)
     if scoped:

@@ -79,13 +79,33 @@ def split_product(expr: sp.Mul) -> tuple:
     """
     coeff, factors = expr.as_coeff_mul()
     operators = sorted((f for f in factors if _operator_rank(f) >= 0),
-                       key=lambda f: (_operator_rank(f), sp.default_sort_key(f)))
+                       key=lambda f: (_operator_rank(f), _held_bracket(f), sp.default_sort_key(f)))
     plain = sorted((f for f in factors if _operator_rank(f) < 0),
                    key=lambda f: (_varies(f), _bracketed(f), sp.default_sort_key(f)))
     if abs(coeff) != 1:
         plain.insert(0, abs(coeff))
     sign = -1 if coeff.is_negative else 1
     return sign, plain, operators
+
+
+def _hadamard_rank(factor: sp.Basic) -> int:
+    """Where a factor goes in an entrywise product: a matrix product first, then a plain vector, then a
+    bracketed sum: ((W^T) delta) o a o (1 - a), o o (g - (o^T g) 1)."""
+    if isinstance(factor, sp.MatMul) and not isinstance(factor.args[0], sp.OneMatrix):
+        return 0
+    return 2 if isinstance(factor, (sp.MatAdd, sp.HadamardPower)) else 1
+
+
+def _delta_taken(printer) -> bool:
+    """True when a name of the document prints as the letter delta (the error delta^l of backpropagation):
+    the Kronecker delta then prints as the indicator 1[j = m], so that one letter means one thing."""
+    return any(getattr(shown, "latex", "").startswith(r"\delta") for shown in printer._settings["display"].values())
+
+
+def _held_bracket(factor: sp.Basic) -> bool:
+    """True for a held factor whose numerator is a sum: the factor taken out goes first,
+    e^{z_k}/S (S - e^{z_k})/S."""
+    return isinstance(factor, Held) and _bracketed(sp.fraction(factor.expr)[0])
 
 
 def _print_plain(printer, print_mul, factors) -> str:
@@ -177,11 +197,14 @@ class _Shared(_Mixin):
         def factor(a):
             printed = self._print(a)
             return self._group(printed) if isinstance(a, (sp.MatAdd, sp.MatMul, sp.HadamardProduct)) else printed
-        return self._hadamard.join(factor(a) for a in expr.args)
+        return self._hadamard.join(factor(a) for a in sorted(expr.args, key=_hadamard_rank))
 
     def _print_MatMul(self, expr) -> str:
-        """A product of matrices: its coefficient, then its factors, a sum or Hadamard product bracketed."""
+        """A product of matrices: its coefficient, then its factors, a sum or Hadamard product bracketed;
+        a column of ones times a scalar product, 1 u^T v, as the textbook's (u^T v) 1."""
         args = list(expr.args)
+        if len(args) > 2 and isinstance(args[0], sp.OneMatrix) and args[0].shape[1] == 1:
+            return self._group(self._print(sp.MatMul(*args[1:]))) + self._times + self._print(args[0])
         if args and not isinstance(args[0], sp.MatrixExpr) and not args[0].is_Number:  # a scalar such as sum_j y_j
             scalar = args.pop(0)
             printed = self._print(scalar)
@@ -342,7 +365,8 @@ class DeriveLatexPrinter(_Shared, LatexPrinter):
         return expr._latex(self)
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp=None) -> str:
-        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args):  # against a label: 1[k = y_i]
+        # against a label (1[k = y_i]), or where the document's own delta is taken (mlp's error delta^l)
+        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args) or _delta_taken(self):
             index, label = sorted(expr.args, key=lambda a: not isinstance(a, sp.Symbol))
             tex = rf"\mathbf{{1}}\left[{self._print(index)} = {self._print(label)}\right]"
             return tex if exp is None else rf"{tex}^{{{exp}}}"
@@ -433,7 +457,7 @@ class DeriveTextPrinter(_Shared, StrPrinter):
         return expr._sympystr(self)
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
-        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args):
+        if not all(isinstance(a, (sp.Symbol, sp.Integer)) for a in expr.args) or _delta_taken(self):
             index, label = sorted(expr.args, key=lambda a: not isinstance(a, sp.Symbol))
             return f"1[{self._print(index)} = {self._print(label)}]"
         return "delta_" + self._indices(expr.args)

@@ -16,14 +16,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .layout import Block, cite_text, formulas, one_line
+from ..model import Typeset
+from .layout import Block, cite_text, formulas, one_line, pieces
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
             "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
 
-TEXT_WIDTH = 472.0  # pt: the room for a display on latex.PREAMBLE's page (A4, 2 cm margins, less \mathindent)
-EM = 10.95  # pt: one em (\quad) of the 11pt body font
+TEXT_WIDTH = 472.0  # pt: the room for a display in an 11pt text column (A4, 2 cm margins, less \mathindent)
+EM = 10.95  # pt: one em (\quad) of the 11pt body font the widths here are counted in
+# the same 472 pt on latex.PREAMBLE's page, whose body font is 10pt, counted in those 11pt ems
+PAGE_WIDTH = TEXT_WIDTH * EM / 10.0
+PAGE_POINTS = 10.0 / EM  # the page's pt per pt counted in 11pt ems
 CONTINUE = r"\quad "  # starts a row's continuation lines, after the '&'
 NOTE = r"\qquad "  # starts a row's reason, after the '&'
 
@@ -309,6 +313,18 @@ def equation(lhs: str, rhs: str, relation: str = "=", room: float = TEXT_WIDTH) 
     return [f"{lhs} &{relation} {lines[0]}".lstrip(), *(f"&{CONTINUE}{x}" for x in lines[1:])]
 
 
+def equations(lhs: str, forms: list, relation: str = "=", room: float = TEXT_WIDTH) -> list:
+    """'lhs &= form_1 = form_2 ...' on one line when that fits ``room`` pt; otherwise each form on lines of
+    its own ('&= form_2'), each broken to fit as ``equation`` breaks it."""
+    joined = equation(lhs, f" {relation} ".join(forms), relation, room)
+    if len(forms) == 1 or (len(joined) == 1 and width(joined[0]) <= room):
+        return joined
+    out = equation(lhs, forms[0], relation, room)
+    for form in forms[1:]:
+        out += equation("", form, relation, room)
+    return out
+
+
 # ------------------------------------------------------------------ rows with their reasons
 
 def _reason_parts(row, latex, cites: str = "") -> list:
@@ -316,10 +332,12 @@ def _reason_parts(row, latex, cites: str = "") -> list:
     a ('break', '') piece marks where a reason too long for a line may be broken.
     ``cites`` is LaTeX for the lemmas the row cites (equation references); without it they are named."""
     parts = []
+    typeset = isinstance(row.justification, Typeset)
     for n, words in enumerate(row.justification.split("; ")):
         if n:
             parts += [("text", ";"), ("break", "")]
-        parts.append(("text", escape(words)))
+        for kind, piece in pieces(Typeset(words) if typeset else words):  # 'split off the term $j = k$'
+            parts.append(("text", escape(piece)) if kind == "text" else ("math", piece))
     if row.formula is not None:
         parts[-1] = ("text", parts[-1][1] + ": ")
         for n, f in enumerate(formulas(row.formula)):
@@ -438,7 +456,7 @@ def _page_reason(row, latex, cites: str) -> str:
 
 
 def page_rows(block: Block, latex, justifications: bool = True, label: str = "", cite=None,
-              room: float = TEXT_WIDTH) -> list:
+              room: float = TEXT_WIDTH, points: float = 1.0) -> list:
     """The lines of a chain for an amsmath ``align`` on a printed page, each reason beside its row.
 
     A reason goes beside the last line of its row, flush right (``\\tag*``), where the row and the
@@ -447,7 +465,8 @@ def page_rows(block: Block, latex, justifications: bool = True, label: str = "",
     fit after all, it sets it on the next line itself. Rows are unnumbered (``\\notag``) except the
     last when ``label`` is given: it gets the number and ``\\label{label}``, and its reason follows
     it inside the line. ``cite`` maps the lemma numbers a row cites to LaTeX (e.g.
-    '\\eqref{x:lemma-1}'); without it rows name the lemmas.
+    '\\eqref{x:lemma-1}'); without it rows name the lemmas. ``points`` is the page's pt per pt counted here
+    (10/EM on a 10pt page, whose widths this module counts in 11pt ems), for the widths of boxes.
     """
     lhs = latex(block.lhs)
     room_rhs = room - width(lhs)
@@ -471,12 +490,12 @@ def page_rows(block: Block, latex, justifications: bool = True, label: str = "",
                 else:
                     ends[-1] = rf" \tag*{{{reason}}}"
             elif not numbered and spare >= WRAP and wide <= 1.8 * spare:  # two lines beside the row
-                ends[-1] = rf" \tag*{{\parbox[t]{{{spare:.0f}pt}}{{\raggedleft {reason}}}}}"
+                ends[-1] = rf" \tag*{{\parbox[t]{{{spare * points:.0f}pt}}{{\raggedleft {reason}}}}}"
             elif width(NOTE) + wide <= room_rhs:
                 below = [rf"&{NOTE}\text{{{reason}}} \notag"]
             else:
                 box = room_rhs - width(NOTE)
-                below = [rf"&{NOTE}\parbox[t]{{{box:.0f}pt}}{{\raggedright {reason}}} \notag"]
+                below = [rf"&{NOTE}\parbox[t]{{{box * points:.0f}pt}}{{\raggedright {reason}}} \notag"]
         lines += [x + end for x, end in zip(eq, ends)] + below
     return [x + r" \\" for x in lines[:-1]] + lines[-1:]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..model import Derivation
 from functools import partial
 
-from .layout import blocks, check_settings, cite_text, display_of, one_line, scoped_assumptions
+from .layout import blocks, check_settings, cite_text, display_of, one_line, plain, result_forms, scoped_assumptions
 from .printers import text as text_of
 
 DEFAULTS = {"justifications": True}
@@ -13,7 +13,7 @@ DEFAULTS = {"justifications": True}
 def _why(row, text, show: bool) -> str:
     if not show:
         return ""
-    why = row.justification
+    why = plain(row.justification)
     if row.formula is not None:
         formulas = row.formula if isinstance(row.formula, tuple) else (row.formula,)
         why += ": " + ", ".join(text(f) for f in formulas)
@@ -29,10 +29,10 @@ def render_text(d: Derivation, **settings) -> str:
     """The derivation as plain text."""
     s = check_settings(settings, DEFAULTS, "text")
     text = partial(text_of, display=display_of(d))
-    title = one_line(d.title)  # no newline or terminal escape from a title reaches the terminal
+    title = one_line(plain(d.title))  # no newline or terminal escape from a title reaches the terminal
     lines = [title, "=" * len(title)]
     if d.description:
-        lines += [one_line(d.description)]
+        lines += [one_line(plain(d.description))]
     lines += ["", "Definitions"]
     for definition in d.definitions:
         if definition.abstract:
@@ -41,7 +41,7 @@ def render_text(d: Derivation, **settings) -> str:
         lines.append(f"  {text(definition.lhs)} := {text(definition.expr)}" +
                      (f"    ({one_line(definition.text)})" if definition.text else ""))
     for block in blocks(d):
-        lines += ["", one_line(block.heading)]
+        lines += ["", one_line(plain(block.heading))]
         if block.conditions:
             lines.append("  for " + ", ".join(text(c.statement) for c in block.conditions))
         lines.append(f"  {text(block.lhs)}")
@@ -50,8 +50,9 @@ def render_text(d: Derivation, **settings) -> str:
             why = _why(row, text, s["justifications"])
             if why:
                 lines.append(f"        {why}")
-    lines += ["", "Result" if len(d.results) == 1 else "Results"]
-    lines += [f"  {text(lhs)} = {text(result)}" for lhs, result in d.results]
+    results = result_forms(d)
+    lines += ["", "Result" if len(results) == 1 else "Results"]
+    lines += [f"  {text(lhs)} = " + " = ".join(text(f) for f in forms) for lhs, forms in results]
     scoped = scoped_assumptions(d)
     if scoped:
         lines += ["", "Assumptions"]

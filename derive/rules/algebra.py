@@ -25,6 +25,12 @@ def definition(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     return Step(new, Rule.DEFINITION, f"definition of the {d.text or d.name}")
 
 
+@rule(Rule.FACTOR, simplify=3, each=("output",))
+def factor_over_output(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
+    """u_k (b + c)/v^2 -> (u_k/v) ((b + c)/v) for an output o_j := u_j/v: factor (over=o) before o is folded."""
+    return _factor_over(expr, ctx, of)
+
+
 @rule(Rule.FOLD, simplify=3, each=("output", "activation"))
 def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     """numerator(j) / denominator -> symbol_j, for symbol_j := numerator(j) / denominator; F(g(j)) -> symbol_j, for symbol_j := F(g(j))."""
@@ -53,7 +59,7 @@ def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
         row_denominator = substitute(denominator, at)
         held, brought = sp.Dummy("D", positive=True), sp.Dummy("B", positive=True)
         work = new.xreplace({row_denominator: held})
-        folded = _fold_quotient(work, d, numerator, denominator, brought, at)
+        folded = _fold_quotient(work, d, numerator, denominator, brought, at, held)
         if folded == work:
             continue
         # the denominators the fold brings in stay apart, so that cancelling them is a step of its own
@@ -149,15 +155,22 @@ def _row_values(expr, d, denominator) -> list:
     return sorted(values, key=lambda v: sp.default_sort_key(tuple(v.values())))
 
 
-def _fold_quotient(work, d, numerator, denominator, brought, at: dict):
-    """Every numerator(w) over the held denominator -> symbol_w (times ``brought``); the row indices of the
-    denominator (``at``: their values at this denominator) must match, not only the pattern."""
+def _fold_quotient(work, d, numerator, denominator, brought, at: dict, held=None):
+    """Every numerator(w) over the held denominator -> symbol_w; the row indices of the denominator (``at``:
+    their values at this denominator) must match, not only the pattern.
+
+    A numerator(w) that shares a product with a power of the held denominator takes one of its factors:
+    exp(z_j) exp(z_k)/S^2 -> o_j o_k, and a bracket left over one more factor is divided term by term,
+    (S - exp(z_k))/S -> 1 - o_k, the way a textbook reads it off. A numerator(w) with no denominator left
+    to take becomes symbol_w times ``brought`` (the denominator brought in, for a cancel step of its own).
+    """
     wilds = [sp.Wild(f"w{n}") for n, _ in enumerate(d.indices)]
     power = sp.Wild("m")
     pattern = _power_pattern(numerator.xreplace(dict(zip(d.indices, wilds))), power)
     fixed = [n for n, i in enumerate(d.indices) if denominator.has(i)]
 
-    def swap(e):
+    def entry(e):
+        """(symbol_w, m) when ``e`` is numerator(w)^m, else None."""
         m = e.match(pattern)
         if m is None:
             return None
@@ -166,9 +179,46 @@ def _fold_quotient(work, d, numerator, denominator, brought, at: dict):
             return None  # exp(-z_j) is no power of exp(z_j) to fold: 1/(o_j S) would bring the sum back
         if any(m[wilds[n]] != at.get(d.indices[n], d.indices[n]) for n in fixed):
             return None
-        return (d.symbol[tuple(m[w] for w in wilds)] * brought) ** m.get(power, sp.Integer(1))
+        return d.symbol[tuple(m[w] for w in wilds)], int(n)
 
-    return work.replace(lambda e: swap(e) is not None, swap)
+    def over_held(e) -> int:
+        base, exp = e.as_base_exp()
+        return -int(exp) if base == held and exp.is_Integer and exp.is_negative else 0
+
+    def product(node):
+        left = sum(over_held(f) for f in node.args)
+        if not left:
+            return node.func(*[walk(f) for f in node.args])
+        out = []
+        for f in node.args:
+            found = entry(f)
+            if found is not None and found[1] <= left:
+                out.append(found[0] ** found[1])
+                left -= found[1]
+            elif not over_held(f):
+                out.append(f)
+        for n, f in enumerate(out):  # a bracket over one more factor of the denominator: term by term
+            inner = f.expr if isinstance(f, Held) else f
+            if left and isinstance(inner, sp.Add):
+                terms = [walk(t / held) for t in inner.args]
+                if not any(t.has(held, brought) for t in terms):
+                    out[n] = sp.Add(*terms)
+                    left -= 1
+        return sp.Mul(*[walk(f) for f in out]) * held ** -left
+
+    def walk(e):
+        if isinstance(e, sp.Mul):
+            return product(e)
+        if isinstance(e, Held) and isinstance(e.expr, sp.Mul) and any(over_held(f) for f in e.expr.args):
+            return walk(e.expr)  # a factor held apart to be read as a fraction: its fold releases it
+        found = entry(e)
+        if found is not None:
+            return (found[0] * brought) ** found[1]
+        if not e.args or e.is_Atom:
+            return e
+        return e.func(*[walk(a) for a in e.args])
+
+    return walk(work)
 
 
 def is_activation(d) -> bool:
@@ -363,8 +413,10 @@ def output_minus_target(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
 
 
 @rule(Rule.FACTOR, tidy=4)
-def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """a b - a c -> a (b - c): take common factors out (s^2 - s -> s (s - 1) too, in sum-free expressions)."""
+def factor(expr: sp.Expr, ctx: "Context", over: Optional[sp.Basic] = None) -> Optional[Step]:
+    """a b - a c -> a (b - c), s^2 - s -> s (s - 1) (sum-free); over o_j := u_j/v: u_k (b + c)/v^2 -> (u_k/v) ((b + c)/v)."""
+    if over is not None:
+        return _factor_over(expr, ctx, over)
     candidates = [sp.factor_terms(expr)]
     if not expr.has(sp.Sum, SumExcept, sp.Derivative, Held, sp.KroneckerDelta):
         candidates.append(sp.factor(expr))
@@ -372,6 +424,41 @@ def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     if new == expr or sp.count_ops(new) > sp.count_ops(expr):
         return None
     return Step(new, Rule.FACTOR, _factor_label(expr, new))
+
+
+def _factor_over(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
+    """A numerator over the square of o's denominator v, with a common factor a of its terms: written as
+    (a/v) ((b + c)/v), each fraction held apart so that a fold reads each (e^{z_k}/S (S - e^{z_k})/S)."""
+    d = ctx.setting.definition_of(of)
+    if d is None or not d.indices or sp.fraction(d.expr)[1] == 1 or expr.has(Held):
+        return None
+    numerator, denominator = sp.fraction(d.expr)
+    squares = {substitute(denominator, at).as_dummy() for at in _row_values(expr, d, denominator)}
+
+    def split(node):
+        if not isinstance(node, sp.Mul):
+            return None
+        over = [f for f in node.args if isinstance(f, sp.Pow) and f.exp == -2 and f.base.as_dummy() in squares]
+        if len(over) != 1:
+            return None
+        v = over[0].base
+        rest = sp.factor_terms(node * v ** 2)
+        constant, varying, brackets = [], [], []
+        for f in sp.Mul.make_args(rest):
+            if isinstance(f, sp.Add) and f.has(v):
+                brackets.append(f)
+            elif f.has(type(numerator)) and not (isinstance(f, sp.Pow) and f.exp.is_negative):
+                varying.append(f)  # the numerators (e^{z_k}); x_ij, delta_jk and 1/T stay in front
+            else:
+                constant.append(f)
+        if len(brackets) != 1 or not varying or v.has(*varying):
+            return None
+        return sp.Mul(*constant) * Held(sp.Mul(*varying) / v) * Held(brackets[0] / v)
+
+    new = expr.replace(lambda n: split(n) is not None, split)
+    if new == expr:
+        return None
+    return Step(new, Rule.FACTOR, "take out the common factor")
 
 
 def _factor_label(expr: sp.Expr, new: sp.Expr) -> str:

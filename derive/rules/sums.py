@@ -7,7 +7,7 @@ import sympy as sp
 
 from ..assumptions import different, in_range
 from ..expr import SumExcept, known_different, write_out
-from ..model import Rule, Step
+from ..model import Rule, Step, Typeset
 from .base import rewrite_step, single_limit
 from .registry import rule
 
@@ -39,7 +39,7 @@ def split_sum(expr: sp.Expr, ctx: "Context", at: sp.Symbol) -> Optional[Step]:
     if step is None:
         return None
     index = names[0]
-    return Step(step.expr, step.rule, f"split off the term {index} = {at} from the sum", step.assumptions)
+    return Step(step.expr, step.rule, Typeset(f"split off the term ${index} = {at}$ from the sum"), step.assumptions)
 
 
 @rule(Rule.JOIN_SUM)
@@ -191,7 +191,8 @@ def cases(expr: sp.Expr, ctx: "Context", first: sp.Symbol, second: sp.Symbol) ->
         return None
     delta = sp.KroneckerDelta(first, second)
     new = sp.Add(delta * expr, (1 - delta) * expr, evaluate=False)
-    return Step(new, Rule.CASES, f"treat the cases {first} = {second} and {first} != {second} separately")
+    return Step(new, Rule.CASES,
+                Typeset(f"treat the cases ${first} = {second}$ and ${first} \\neq {second}$ separately"))
 
 
 @rule(Rule.SUM_CONSTANT, simplify=4)
