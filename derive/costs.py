@@ -472,6 +472,8 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
             softmax_over(body, slot, normaliser=slot)
         for x, index, rows in _logistic_arguments(e):
             sigmoid_of(x, index, rows)
+        for x, index, rows in _tanh_arguments(e):
+            tanh_of(x, index, rows)
     return definitions, expr, layers
 
 
@@ -527,6 +529,19 @@ def _logistic_arguments(expr: sp.Expr) -> list:
         rows, c = _rows_and_class(g)
         if c is not None:
             out.append((g, c, rows))
+    return out
+
+
+def _tanh_arguments(expr: sp.Expr) -> list:
+    """(g, j, rows) for every tanh written out in ``expr``, (exp(g) - exp(-g))/(exp(g) + exp(-g)) with g over
+    one class index j (what the planner's hyperbolic step rewrites as tanh(g))."""
+    from .rules.algebra import hyperbolic_form
+    out = []
+    for node in sp.preorder_traversal(hyperbolic_form(expr)[0]):
+        if isinstance(node, sp.tanh):
+            rows, c = _rows_and_class(node.args[0])
+            if c is not None:
+                out.append((node.args[0], c, rows))
     return out
 
 

@@ -39,6 +39,7 @@ class Rule(str, Enum):
     EXPAND = "expand"
     COLLECT = "collect"
     MERGE_POWERS = "merge_powers"
+    HYPERBOLIC = "hyperbolic"
     TARGET = "output_minus_target"
     FACTOR = "factor"
     ASSUMPTION = "assumption"
@@ -74,6 +75,7 @@ _TITLES = {
     Rule.EXPAND: "expand",
     Rule.COLLECT: "collect terms",
     Rule.MERGE_POWERS: "merge powers",
+    Rule.HYPERBOLIC: "hyperbolic functions",
     Rule.TARGET: "output minus target",
     Rule.FACTOR: "factor",
     Rule.ASSUMPTION: "assumption",

@@ -13,8 +13,9 @@ take, it runs one strategy over the rule set:
    dE/dz_j) is a lemma: the planner derives it with the same strategy and
    cites it;
 3. simplify, again one rule at a time in priority order (cancel, Kronecker
-   deltas, fold a definition back, sums of constants, each stated assumption
-   where it applies, linearity, multiply out) until nothing applies;
+   deltas, exponentials as hyperbolic functions, fold a definition back, sums
+   of constants, each stated assumption where it applies, linearity, multiply
+   out) until nothing applies;
 4. tidy: merge powers of one entry (o_j o_j^(q-1) -> o_j^q), collect and take out common factors
    where that shortens the form.
 
@@ -100,6 +101,10 @@ class Planner:
             chain.apply(rules.multivariate_chain_rule, through=through.symbol, indices=indices)
             return
         chain.apply(rules.definition, of=definition.symbol)
+        if not definition.kernel and _apply(chain, rules.hyperbolic):  # a tanh written out is a tanh layer
+            for d in self.setting.definitions:
+                if is_activation(d):
+                    _apply(chain, rules.fold, of=d.symbol)
         for output in self._outputs() if not definition.kernel else ():  # a layer written out is named first
             if _apply(chain, rules.recognise, of=output.symbol) and chain.expr.has(Held):
                 _apply(chain, rules.cancel)
@@ -125,7 +130,8 @@ class Planner:
                  for rule in (rules.fold, rules.recognise)]
         folds += [(rules.fold, {"of": d.symbol}) for d in self.setting.definitions if is_activation(d)]
         facts = [(rules.assumption, {"fact": f}) for f in self.facts]
-        order = ([(rules.cancel, {}), (rules.kronecker_delta, {})] + folds + [(rules.sum_constant, {})] + facts
+        order = ([(rules.cancel, {}), (rules.kronecker_delta, {}), (rules.hyperbolic, {})] + folds
+                 + [(rules.sum_constant, {})] + facts
                  + [(rules.linearity, {}), (rules.expand, {})])
         while not (problem := self._tick(chain)):
             if not any(_apply(chain, rule, **params) for rule, params in order):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..setting import Setting
-from .algebra import (assumption, cancel, collect, definition, expand, factor, fold, lemma, merge_powers,
-                      output_minus_target, recognise)
+from .algebra import (assumption, cancel, collect, definition, expand, factor, fold, hyperbolic, lemma,
+                      merge_powers, output_minus_target, recognise)
 from .calculus import (chain_rule, combine_sums, differentiate, linearity, multivariate_chain_rule, product_rule,
                        quotient_rule)
 from .matrix import matrix_form
@@ -18,7 +18,7 @@ from .sums import cases, join_sum, kronecker_delta, split_sum, sum_constant, wri
 
 __all__ = [
     "Context", "assumption", "cancel", "cases", "chain_rule", "collect", "combine_sums", "definition", "differentiate",
-    "expand", "factor", "fold", "join_sum", "kronecker_delta", "lemma", "linearity", "matrix_form", "merge_powers",
+    "expand", "factor", "fold", "hyperbolic", "join_sum", "kronecker_delta", "lemma", "linearity", "matrix_form", "merge_powers",
     "multivariate_chain_rule", "output_minus_target", "product_rule", "quotient_rule", "recognise", "split_sum",
     "sum_constant", "write_out_sum",
 ]
