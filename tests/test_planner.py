@@ -217,6 +217,27 @@ def test_a_lemma_index_is_not_one_a_reached_definition_sums_over():
     assert var.indices[0] != sp.Symbol("a", integer=True, positive=True)
 
 
+LAYER_B = ["z[j] = sum(w[j, d]*x[d], d) + b[j]"]
+_j, _k, _e = (sp.Symbol(n, integer=True, positive=True) for n in "jke")
+
+
+@pytest.mark.parametrize("cost, wrt, expected", [
+    ("sigmoid(z[j])", "b", lambda s, o, w, x: s[_j] * (1 - s[_j]) * sp.KroneckerDelta(_j, _k)),
+    ("sigmoid(z[j])", "w", lambda s, o, w, x: s[_j] * (1 - s[_j]) * sp.KroneckerDelta(_j, _k) * x[_e]),
+    ("sigmoid(z[j])", "x", lambda s, o, w, x: s[_j] * (1 - s[_j]) * w[_j, _e]),
+    ("softmax(z)[j]", "b", lambda s, o, w, x: o[_j] * (sp.KroneckerDelta(_j, _k) - o[_k])),
+])
+def test_a_cost_with_a_free_index_keeps_it_through_a_layer(cost, wrt, expected):
+    """The Jacobian ds_j/db_k through z_j = sum_d w_jd x_d + b_j: the j the cost E := s_j hides is neither the
+    multivariate chain rule's sum index nor a lemma's (it used to be, and the result lost j: s_k (1 - s_k))."""
+    d = derive.gradient(cost, wrt=wrt, define=LAYER_B)
+    s, o, w, x = (sp.IndexedBase(n) for n in "sowx")
+    assert sp.simplify(d.result - expected(s, o, w, x)) == 0, d.result
+    first = d.steps[0].expr
+    assert isinstance(first, sp.Sum) and _j not in [lim[0] for lim in first.limits]
+    assert d.verify(Ks=(2, 3), points=1).ok
+
+
 # -- batches: the cost names its example axis ------------------------------------------------------------
 
 BATCH_CE = "-sum(sum(y[i, j]*log(softmax(z[i])[j]), j), i)/N"
