@@ -330,9 +330,12 @@ def _sizes(expr, layers, facts, K, used, examples: str = "N") -> tuple:
 
 
 def _ranged(expr: sp.Expr, sizes: dict) -> sp.Expr:
-    """Every sum over an index with a size other than K gets that size as its upper limit."""
+    """Every sum over an index with a size other than K gets that size as its upper limit; the count of a
+    mean(x, i), sum(1, i), is that size (N for the examples, K for the classes)."""
     def fix(node):
         limits = [(i, lo, sizes.get(i, hi)) for i, lo, hi in node.limits]
+        if node.function == 1 and len(limits) == 1 and limits[0][1] == 1:
+            return limits[0][2]
         return sp.Sum(node.function, *limits)
     return expr.replace(lambda n: isinstance(n, sp.Sum), fix)
 

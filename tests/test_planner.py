@@ -284,6 +284,27 @@ def test_a_batch_gradient_compiles_to_the_matrix_product(batch_ce):
     np.testing.assert_allclose(g(w=W, x=X, y=Y), (O - Y).T @ X / 5, atol=1e-14)
 
 
+def test_a_batch_mean_is_the_sum_over_the_examples_over_N(batch_ce):
+    """mean(x, i) over the example index is sum(x, i)/N: the same derivation as the cost written with /N."""
+    d = derive.gradient("mean(-sum(y[i, j]*log(softmax(z[i])[j]), j), i)", wrt="w", define=LINEAR, assume=ROWS)
+    N = sp.Symbol("N", integer=True, positive=True)
+    assert N in d.setting.sizes and not d.setting.definitions[0].expr.has(sp.Sum(1, (sp.Symbol("i", integer=True,
+                                                                                                  positive=True), 1, N)))
+    assert d.steps[-2].expr == batch_ce.steps[-2].expr and str(d.steps[-1].expr.matrix) == "1/N*(o - y).T*x"
+    rng = np.random.default_rng(1)
+    W, X = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
+    Y = np.eye(4)[rng.integers(4, size=5)]
+    np.testing.assert_allclose(d.compile()(w=W, x=X, y=Y), (softmax(X @ W.T) - Y).T @ X / 5, atol=1e-14)
+
+
+def test_a_mean_over_the_classes_is_over_K_and_means_nest():
+    one = derive.gradient("mean(log(1 + exp(-y[j]*z[j])), j)")
+    assert one.result == derive.gradient("sum(log(1 + exp(-y[j]*z[j])), j)/K").result
+    both = derive.gradient("mean(mean(-(y[i, j]*log(sigmoid(z[i, j])) + (1 - y[i, j])*log(1 - sigmoid(z[i, j]))), j), i)",
+                           wrt="w", define=["z[i, j] = sum(w[j, d]*x[i, d], d) + b[j]"])
+    assert str(both.steps[-1].expr.matrix) == "(1/(K*N))*(s - y).T*x"
+
+
 def test_a_batch_of_sigmoids_has_the_class_as_its_last_index_and_a_shared_bias():
     d = derive.gradient("-sum(sum(y[i, j]*log(sigmoid(z[i, j])) + (1 - y[i, j])*log(1 - sigmoid(z[i, j])), j), i)",
                         wrt="b", define=["z[i, j] = sum(w[j, d]*x[i, d], d) + b[j]"])
