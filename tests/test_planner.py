@@ -305,6 +305,38 @@ def test_a_mean_over_the_classes_is_over_K_and_means_nest():
     assert str(both.steps[-1].expr.matrix) == "(1/(K*N))*(s - y).T*x"
 
 
+def rng_values(rng):
+    while True:
+        yield rng.uniform(-1, 1)
+
+
+@pytest.mark.parametrize("activation, local", [("tanh", "-HadamardPower(h, 2) + 1"), ("sigmoid", "-h + 1, h")])
+def test_a_batch_gradient_through_a_hidden_layer_has_its_entrywise_matrix_form(activation, local):
+    """dE/dW1 = ((O - Y) W2 o h'(H))^T X: the backpropagated error times the layer's derivative entry by entry."""
+    d = derive.gradient(BATCH_CE, wrt="w1", assume=ROWS,
+                        define=[f"h[i, a] = {activation}(sum(w1[a, d]*x[i, d], d))", "z[i, j] = sum(w2[j, a]*h[i, a], a)"])
+    step = d.steps[-1]
+    assert step.rule.value == "matrix_form"
+    assert str(step.expr.matrix) == f"1/N*(HadamardProduct((o - y)*w2, {local})).T*x"
+    # the matrix form's entries are the index form's, at sizes 2..3 and random entries (verify checks the
+    # step too; over a whole two-layer batch it takes half a minute)
+    sizes = {sp.Symbol(n, integer=True, positive=True): v for n, v in (("N", 3), ("K", 2), ("n", 2), ("n2", 3))}
+    e, f = d.free_indices
+    at = {e: 2, f: 3}
+    matrix = step.expr.xreplace(sizes).xreplace(at).doit()
+    index = d.steps[-2].expr.xreplace(sizes).xreplace(at).doit()
+    values = {a: v for a, v in zip(sorted(index.atoms(sp.Indexed) | matrix.atoms(sp.Indexed), key=str),
+                                   rng_values(np.random.default_rng(4)))}
+    assert abs(float(matrix.xreplace(values)) - float(index.xreplace(values))) < 1e-12
+    rng = np.random.default_rng(2)
+    W1, W2, X = rng.normal(size=(3, 2)), rng.normal(size=(4, 3)), rng.normal(size=(5, 2))
+    Y = np.eye(4)[rng.integers(4, size=5)]
+    H = np.tanh(X @ W1.T) if activation == "tanh" else 1 / (1 + np.exp(-X @ W1.T))
+    dH = 1 - H * H if activation == "tanh" else H * (1 - H)
+    book = (((softmax(H @ W2.T) - Y) @ W2) * dH).T @ X / 5
+    np.testing.assert_allclose(d.compile()(w1=W1, w2=W2, x=X, y=Y), book, atol=1e-12)
+
+
 def test_a_batch_of_sigmoids_has_the_class_as_its_last_index_and_a_shared_bias():
     d = derive.gradient("-sum(sum(y[i, j]*log(sigmoid(z[i, j])) + (1 - y[i, j])*log(1 - sigmoid(z[i, j])), j), i)",
                         wrt="b", define=["z[i, j] = sum(w[j, d]*x[i, d], d) + b[j]"])
