@@ -422,6 +422,9 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
             if c is None:
                 raise ArgumentError("cost", f"sigmoid({sp.sstr(x)}) needs an argument with a class index, "
                                             "such as sigmoid(z[j]) or sigmoid(z[i, j])")
+            if x.could_extract_minus_sign():  # sigmoid(-g) = 1/(1 + exp(g)): the planner recognises it as
+                sigmoid_of(-x, c, rows)       # 1 - s, a step of its own, not a second layer
+                return 1 / (1 + sp.exp(-x))
             return sigmoid_of(x, c, rows).symbol[tuple(rows) + (c,)]
         if isinstance(node, sp.tanh):
             x = node.args[0]

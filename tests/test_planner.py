@@ -138,6 +138,25 @@ def test_tanh_output_is_named_with_its_derivative_lemma():
     assert d.verify(Ks=(2, 3), points=1).ok
 
 
+def test_a_tanh_written_out_is_the_tanh_layer():
+    """(e^z - e^-z)/(e^z + e^-z) is named t by a hyperbolic step and a fold, and derives as tanh(z) does."""
+    d = derive.gradient("0.5*sum(((exp(z[j]) - exp(-z[j]))/(exp(z[j]) + exp(-z[j])) - y[j])**2, j)")
+    t, y = _entries(d, "t", "y")
+    assert [s.rule.value for s in d.steps[:3]] == ["definition", "hyperbolic", "fold_definition"]
+    assert d.result == (1 - t[k] ** 2) * (t[k] - y[k])
+
+
+def test_a_sigmoid_of_a_negated_argument_is_one_minus_the_sigmoid():
+    """log sigmoid(-z_j) (word2vec's negative samples) is log(1 - s_j) of the one layer s, recognised in a step,
+    not a second layer u := sigmoid(-z_j) that leaves the result in u and s."""
+    d = derive.gradient("-sum(y[j]*log(sigmoid(z[j])) + (1 - y[j])*log(sigmoid(-z[j])), j)")
+    s, y = _entries(d, "s", "y")
+    assert [x.kernel for x in d.setting.definitions].count("sigmoid") == 1
+    assert d.steps[1].justification == "recognise 1/(1 + exp(g)), the sigmoid of -g, as one minus the sigmoid"
+    assert d.result == s[k] - y[k]
+    assert d.verify(Ks=(2, 3), points=1).ok
+
+
 def test_tanh_of_a_scalar_is_differentiated_as_it_is():
     d = derive.gradient("tanh(T)*sum(y[j]*z[j], j)", wrt="T")
     assert d.complete and d.result.has(sp.tanh)

@@ -77,8 +77,11 @@ def recognise(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     if new == expr:
         return None
     if softplus:
-        return Step(new, Rule.FOLD, "recognise a softplus log(1 + exp(g)) through the sigmoid",
-                    formula=identity(1 + sp.exp(d.argument), 1 / (1 - d.lhs)))
+        logs = any(isinstance(n, sp.log) and isinstance(n.args[0], sp.Add) and n.args[0].has(sp.exp)
+                   for n in sp.preorder_traversal(expr))
+        why = ("recognise a softplus log(1 + exp(g)) through the sigmoid" if logs else
+               "recognise 1/(1 + exp(g)), the sigmoid of -g, as one minus the sigmoid")
+        return Step(new, Rule.FOLD, why, formula=identity(1 + sp.exp(d.argument), 1 / (1 - d.lhs)))
     return Step(new, Rule.FOLD, f"recognise the {d.kernel}", formula=identity(d.expr, d.lhs))
 
 
