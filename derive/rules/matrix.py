@@ -147,7 +147,8 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
     matrix = None
     for form in (expr, sp.expand(expr)):  # as written first, multiplied out if need be
         try:
-            matrix = sp.MatAdd(*[term_form(t) for t in sp.Add.make_args(form)]).doit().xreplace(kept)
+            matrix = _signs_inside(sp.MatAdd(*[term_form(t) for t in sp.Add.make_args(form)]).doit(), kept)
+            matrix = matrix.xreplace(kept)
             break
         except _Untranslatable:
             vectors.clear()
@@ -156,6 +157,24 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
     indices = (rows,) if cols is None else (rows, cols)
     new = Entry(matrix, indices, tuple(vectors.items()))
     return Step(new, Rule.MATRIX_FORM, "write the index form as a matrix expression")
+
+
+def _signs_inside(matrix, kept: dict):
+    """-c (Y - O)^T X -> c (O - Y)^T X: a negative coefficient in front of a transposed sum goes into it."""
+
+    def flips(node) -> bool:
+        if not isinstance(node, sp.MatMul):
+            return False
+        coeff, mats = node.as_coeff_matrices()
+        return bool(coeff.could_extract_minus_sign() and mats and mats[0] in kept
+                    and isinstance(kept[mats[0]].arg, sp.MatAdd))
+
+    def flip(node):
+        coeff, mats = node.as_coeff_matrices()
+        kept[mats[0]] = sp.Transpose(sp.MatAdd(*[-t for t in kept[mats[0]].arg.args]).doit())
+        return sp.MatMul(-coeff, *mats)
+
+    return matrix.replace(flips, flip)
 
 
 def _split(term, *indices):
