@@ -884,6 +884,22 @@ add(CostRecord(
     textbook="o[k]*(log(2*o[k]/(y[k] + o[k]))/2 - Sum(o[j]*log(2*o[j]/(y[j] + o[j])), (j, 1, K))/2)",
     numpy_gradient=lambda v: _js_grad(softmax(v["z"]), v["y"])))
 
+add(CostRecord(
+    id="batch_mean_hidden_tanh_ce_w1",
+    source="Bishop 2006, Pattern Recognition and Machine Learning, 5.3 (eq. 5.56, tanh hidden units: delta_j = "
+           "(1 - z_j^2) sum_k w_kj delta_k, dE_n/dw_ji = delta_j x_i) averaged over the batch as PyTorch "
+           "CrossEntropyLoss(reduction='mean') does, " + TORCH + "CrossEntropyLoss.html",
+    cost="mean(-sum(y[i, j]*log(softmax(z[i])[j]), j), i)",
+    wrt="w1", define=("h[i, a] = tanh(sum(w1[a, d]*x[i, d], d))", "z[i, j] = sum(w2[j, a]*h[i, a], a)"),
+    assume=ROWS, batch=True,
+    inputs={"w1": Domain("real", ("H", "D")), "w2": Domain("real", ("K", "H")), "x": ND,
+            "y": Domain("onehot", ("N", "K"))},
+    numpy_cost=lambda v: _ce_rows(np.tanh(v["x"] @ v["w1"].T) @ v["w2"].T, v["y"]) / len(v["x"]),
+    textbook="Sum((1 - h[i, a]**2)*Sum((o[i, j] - y[i, j])*w2[j, a], (j, 1, K))*x[i, e], (i, 1, N))/N",
+    numpy_gradient=lambda v: (lambda h: (((_softmax_rows(h @ v["w2"].T) - v["y"]) @ v["w2"]) * (1 - h * h)).T @ v["x"]
+                              / len(v["x"]))(np.tanh(v["x"] @ v["w1"].T)),
+    note="derive adds the matrix form [(1/N) (((O - Y) W2) o (1 - H o H))^T X]"))
+
 BY_ID = {r.id: r for r in COSTS}
 assert len(BY_ID) == len(COSTS), "duplicate ids"
 
