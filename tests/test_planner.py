@@ -307,8 +307,8 @@ def test_a_batch_mean_is_the_sum_over_the_examples_over_N(batch_ce):
     """mean(x, i) over the example index is sum(x, i)/N: the same derivation as the cost written with /N."""
     d = derive.gradient("mean(-sum(y[i, j]*log(softmax(z[i])[j]), j), i)", wrt="w", define=LINEAR, assume=ROWS)
     N = sp.Symbol("N", integer=True, positive=True)
-    assert N in d.setting.sizes and not d.setting.definitions[0].expr.has(sp.Sum(1, (sp.Symbol("i", integer=True,
-                                                                                                  positive=True), 1, N)))
+    i = sp.Symbol("i", integer=True, positive=True)
+    assert N in d.setting.sizes and not d.setting.definitions[0].expr.has(sp.Sum(1, (i, 1, N)))
     assert d.steps[-2].expr == batch_ce.steps[-2].expr and str(d.steps[-1].expr.matrix) == "1/N*(o - y).T*x"
     rng = np.random.default_rng(1)
     W, X = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
@@ -319,8 +319,8 @@ def test_a_batch_mean_is_the_sum_over_the_examples_over_N(batch_ce):
 def test_a_mean_over_the_classes_is_over_K_and_means_nest():
     one = derive.gradient("mean(log(1 + exp(-y[j]*z[j])), j)")
     assert one.result == derive.gradient("sum(log(1 + exp(-y[j]*z[j])), j)/K").result
-    both = derive.gradient("mean(mean(-(y[i, j]*log(sigmoid(z[i, j])) + (1 - y[i, j])*log(1 - sigmoid(z[i, j]))), j), i)",
-                           wrt="w", define=["z[i, j] = sum(w[j, d]*x[i, d], d) + b[j]"])
+    bce = "-(y[i, j]*log(sigmoid(z[i, j])) + (1 - y[i, j])*log(1 - sigmoid(z[i, j])))"
+    both = derive.gradient(f"mean(mean({bce}, j), i)", wrt="w", define=["z[i, j] = sum(w[j, d]*x[i, d], d) + b[j]"])
     assert str(both.steps[-1].expr.matrix) == "(1/(K*N))*(s - y).T*x"
 
 
@@ -332,8 +332,8 @@ def rng_values(rng):
 @pytest.mark.parametrize("activation, local", [("tanh", "-HadamardPower(h, 2) + 1"), ("sigmoid", "-h + 1, h")])
 def test_a_batch_gradient_through_a_hidden_layer_has_its_entrywise_matrix_form(activation, local):
     """dE/dW1 = ((O - Y) W2 o h'(H))^T X: the backpropagated error times the layer's derivative entry by entry."""
-    d = derive.gradient(BATCH_CE, wrt="w1", assume=ROWS,
-                        define=[f"h[i, a] = {activation}(sum(w1[a, d]*x[i, d], d))", "z[i, j] = sum(w2[j, a]*h[i, a], a)"])
+    hidden = f"h[i, a] = {activation}(sum(w1[a, d]*x[i, d], d))"
+    d = derive.gradient(BATCH_CE, wrt="w1", assume=ROWS, define=[hidden, "z[i, j] = sum(w2[j, a]*h[i, a], a)"])
     step = d.steps[-1]
     assert step.rule.value == "matrix_form"
     assert str(step.expr.matrix) == f"1/N*(HadamardProduct((o - y)*w2, {local})).T*x"

@@ -17,10 +17,10 @@ from .matrix import matrix_form
 from .sums import cases, join_sum, kronecker_delta, split_sum, sum_constant, write_out_sum
 
 __all__ = [
-    "Context", "assumption", "cancel", "cases", "chain_rule", "collect", "combine_sums", "definition", "differentiate",
-    "expand", "factor", "fold", "hyperbolic", "join_sum", "kronecker_delta", "lemma", "linearity", "matrix_form", "merge_powers",
-    "multivariate_chain_rule", "output_minus_target", "product_rule", "quotient_rule", "recognise", "split_sum",
-    "sum_constant", "write_out_sum",
+    "Context", "assumption", "cancel", "cases", "chain_rule", "collect", "combine_sums", "definition",
+    "differentiate", "expand", "factor", "fold", "hyperbolic", "join_sum", "kronecker_delta", "lemma", "linearity",
+    "matrix_form", "merge_powers", "multivariate_chain_rule", "output_minus_target", "product_rule", "quotient_rule",
+    "recognise", "split_sum", "sum_constant", "write_out_sum",
 ]
 
 
