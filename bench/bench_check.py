@@ -89,7 +89,7 @@ def score(name: str, report: dict, truth: dict, seconds: float) -> dict:
 
 
 def run(folder: Path, truth_path: Path) -> list:
-    from derive.check import check
+    from derive.checking import check
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     rows = []
     for name in sorted(truth):

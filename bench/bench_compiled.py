@@ -117,7 +117,6 @@ def torch_peers():
 def jax_peer():
     try:
         import jax
-        import jax.numpy as jnp
     except ImportError:
         return None
     jax.config.update("jax_enable_x64", True)
@@ -236,7 +235,8 @@ def child(threads: int, repeat: int, quick: bool) -> list:
                           torch and (lambda Ws=Ws, bs=bs, Xm=Xm, Ym=Ym: torch["mlp_backprop"](Ws, bs, Xm, Ym))))
         for name, size, ours, hand, peer in cases:
             a, b = ours(), hand()
-            flat = (lambda r: [np.ravel(x) for x in (r[0] + r[1])] if isinstance(r, tuple) else [np.ravel(r)])
+            def flat(r):
+                return [np.ravel(x) for x in (r[0] + r[1])] if isinstance(r, tuple) else [np.ravel(r)]
             assert all(np.allclose(u, v, atol=tol) for u, v in zip(flat(a), flat(b))), name
             if peer:
                 assert all(np.allclose(u, v, atol=tol) for u, v in zip(flat(peer()), flat(b))), name

@@ -30,7 +30,6 @@ import queue
 import statistics
 import subprocess
 import sys
-import time
 import traceback
 import tracemalloc
 from time import perf_counter

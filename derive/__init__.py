@@ -1,12 +1,14 @@
 """derive: step-by-step, verified gradients of softmax output layers."""
 from __future__ import annotations
 
+from types import ModuleType
+
 from .errors import ArgumentError, ArgumentTypeError, DeriveError
-from .model import Assumption, Derivation, Rule, Step
+from .model import Assumption, CompiledGradient, Derivation, Rule, Step
 from .blocks import log_softmax, sigmoid, softmax
-from .catalogue import catalogue, entry
-from .check import check
-from .gradient import gradient, hessian
+from .entries import catalogue, entry
+from .checking import check
+from .planned import gradient, hessian
 from .recipes.jacobian import softmax_jacobian, softmax_se, softmax_vjp
 from .recipes.labels import softmax_ce_labels
 from .recipes.mlp import mlp_backprop
@@ -16,7 +18,7 @@ from .recipes.variants import (focal_loss, label_smoothing, log_softmax_nll, sig
                                softmax_ce_temperature, softmax_ce_weighted, softmax_se_planned)
 
 __all__ = [
-    "ArgumentError", "ArgumentTypeError", "Assumption", "DeriveError", "Derivation", "Rule", "Step",
+    "ArgumentError", "ArgumentTypeError", "Assumption", "CompiledGradient", "DeriveError", "Derivation", "Rule", "Step",
     "gradient", "hessian", "softmax", "log_softmax", "sigmoid",
     "catalogue", "entry", "check", "mlp_backprop", "softmax_ce", "softmax_ce_labels", "softmax_jacobian", "softmax_regression",
     "softmax_se", "softmax_vjp", "softmax_ce_temperature", "label_smoothing", "softmax_ce_weighted", "sigmoid_bce",
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> ModuleType:
     """derive.testing on first use, so that importing derive does not import NumPy."""
     if name == "testing":
         import importlib

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from . import __version__
-from .catalogue import catalogue, entry
+from .entries import catalogue, entry
 from .errors import ArgumentError, DeriveError
 from .verify.budget import VerifyTimeout
 
@@ -125,8 +125,8 @@ def parser() -> argparse.ArgumentParser:
 
 def _check(args) -> int:
     """derive check FILE: exit 2 (one line on stderr) when the file cannot be read."""
-    from .check import check
-    from .check.checker import read_document
+    from .checking import check
+    from .checking.checker import read_document
     try:
         text = read_document(args.file)  # a FIFO or /dev/zero is refused, not waited on or read forever
     except IsADirectoryError:
@@ -406,7 +406,7 @@ def _show(args, progress: Progress) -> int:
 
 
 def _grad(args, progress: Progress) -> int:
-    from .gradient import gradient, hessian
+    from .planned import gradient, hessian
     K = None if args.K == SYMBOLIC else args.K
     progress("planning the derivation")
     derive_it = hessian if args.hessian else gradient

@@ -343,7 +343,7 @@ def guard(factor: sp.Basic):
 
 def _entering(node: sp.Basic, frame: Frame) -> Frame:
     """The facts inside ``node``: a sum forgets facts about the index it binds, SumExcept adds its own."""
-    bound = ()
+    bound: tuple = ()
     if isinstance(node, SumExcept):
         bound = (node.index,)
     elif isinstance(node, sp.Sum):

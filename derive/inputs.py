@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .errors import ArgumentError, ArgumentTypeError
 from .numeric import all_finite, rowsum
@@ -62,7 +63,7 @@ class Unseen:
     """An array whose values cannot be read (a traced JAX value): its shape and dtype are checked only."""
 
     shape: tuple
-    dtype: object
+    dtype: DTypeLike
 
     @property
     def ndim(self) -> int:
@@ -105,6 +106,7 @@ def check_array(name: str, value, ndims: tuple = (1, 2), finite: bool = True, sh
     """A finite real float array of an allowed rank, or an error naming ``name`` (``finite=False``: the
     caller checks finiteness itself, as check_targets does with the row sums it computes anyway).
     ``shape`` describes the allowed shapes in the error ((N, K) by default)."""
+    a: np.ndarray | Unseen
     if isinstance(value, Unseen):
         a = value
         if np.dtype(a.dtype).kind not in "iuf":
@@ -190,7 +192,7 @@ def check_labels(name: str, value, K: int):
     return a.astype(np.int64)
 
 
-def check_scalar(name: str, value, hint: str = "") -> float:
+def check_scalar(name: str, value, hint: str = "") -> float | Unseen:
     """A finite real number (a Python or NumPy number, or an array of one element), or an error naming ``name``."""
     if isinstance(value, (np.ndarray, Unseen)) and value.ndim == 0 and np.dtype(value.dtype).kind in "iuf":
         value = value if isinstance(value, Unseen) else value[()]

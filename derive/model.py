@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence, runtime_checkable
 
 import sympy as sp
 
@@ -18,70 +18,52 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class Rule(str, Enum):
-    """The fixed vocabulary of rules a step can cite."""
+    """The fixed vocabulary of rules a step can cite: each kind of step once, with its title.
 
-    DEFINITION = "definition"
-    LINEARITY = "linearity"
-    SPLIT_SUM = "split_sum"
-    JOIN_SUM = "join_sum"
-    CHAIN_RULE = "chain_rule"
-    MULTIVARIATE_CHAIN_RULE = "multivariate_chain_rule"
-    QUOTIENT_RULE = "quotient_rule"
-    PRODUCT_RULE = "product_rule"
-    SUM_CONSTANT = "sum_constant"
-    DIFFERENTIATE = "differentiate"
-    DELTA = "kronecker_delta"
-    LEMMA = "lemma"
-    CASES = "cases"
-    WRITE_OUT = "write_out_sum"
-    FOLD = "fold_definition"
-    CANCEL = "cancel"
-    EXPAND = "expand"
-    COLLECT = "collect"
-    MERGE_POWERS = "merge_powers"
-    HYPERBOLIC = "hyperbolic"
-    TARGET = "output_minus_target"
-    FACTOR = "factor"
-    ASSUMPTION = "assumption"
-    MATRIX_FORM = "matrix_form"
-    CLAIM = "claim"  # a link of a user's own chain, checked by derive check
+    A rule function (derive.rules) is registered by its decorator, ``@rule(Rule.X, ...)``, naming the
+    kind of step it makes; this table is the JSON schema's enum (scripts/schema.py writes it there)."""
+
+    DEFINITION = "definition", "definition"
+    LINEARITY = "linearity", "linearity"
+    SPLIT_SUM = "split_sum", "split the sum"
+    JOIN_SUM = "join_sum", "join the sum"
+    CHAIN_RULE = "chain_rule", "chain rule"
+    MULTIVARIATE_CHAIN_RULE = "multivariate_chain_rule", "multivariate chain rule"
+    QUOTIENT_RULE = "quotient_rule", "quotient rule"
+    PRODUCT_RULE = "product_rule", "product rule"
+    SUM_CONSTANT = "sum_constant", "sum of a constant"
+    DIFFERENTIATE = "differentiate", "differentiate"
+    DELTA = "kronecker_delta", "Kronecker delta"
+    LEMMA = "lemma", "lemma"
+    CASES = "cases", "cases"
+    WRITE_OUT = "write_out_sum", "write out the sum"
+    FOLD = "fold_definition", "fold definition"
+    CANCEL = "cancel", "cancel"
+    EXPAND = "expand", "expand"
+    COLLECT = "collect", "collect terms"
+    MERGE_POWERS = "merge_powers", "merge powers"
+    HYPERBOLIC = "hyperbolic", "hyperbolic functions"
+    TARGET = "output_minus_target", "output minus target"
+    FACTOR = "factor", "factor"
+    ASSUMPTION = "assumption", "assumption"
+    MATRIX_FORM = "matrix_form", "matrix form"
+    CLAIM = "claim", "claimed"  # a link of a user's own chain, checked by derive check
+
+    _title: str
+
+    def __new__(cls, value: str, title: str) -> "Rule":
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member._title = title
+        return member
 
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]  # the rule's human name replaces str.title on a Rule
         """Human name, e.g. 'quotient rule'."""
-        return _TITLES[self]
+        return self._title
 
     def __str__(self) -> str:
         return self.value
-
-
-_TITLES = {
-    Rule.DEFINITION: "definition",
-    Rule.LINEARITY: "linearity",
-    Rule.SPLIT_SUM: "split the sum",
-    Rule.JOIN_SUM: "join the sum",
-    Rule.CHAIN_RULE: "chain rule",
-    Rule.MULTIVARIATE_CHAIN_RULE: "multivariate chain rule",
-    Rule.QUOTIENT_RULE: "quotient rule",
-    Rule.PRODUCT_RULE: "product rule",
-    Rule.SUM_CONSTANT: "sum of a constant",
-    Rule.DIFFERENTIATE: "differentiate",
-    Rule.DELTA: "Kronecker delta",
-    Rule.LEMMA: "lemma",
-    Rule.CASES: "cases",
-    Rule.WRITE_OUT: "write out the sum",
-    Rule.FOLD: "fold definition",
-    Rule.CANCEL: "cancel",
-    Rule.EXPAND: "expand",
-    Rule.COLLECT: "collect terms",
-    Rule.MERGE_POWERS: "merge powers",
-    Rule.HYPERBOLIC: "hyperbolic functions",
-    Rule.TARGET: "output minus target",
-    Rule.FACTOR: "factor",
-    Rule.ASSUMPTION: "assumption",
-    Rule.MATRIX_FORM: "matrix form",
-    Rule.CLAIM: "claimed",
-}
 
 
 @dataclass(frozen=True)
@@ -132,6 +114,31 @@ class Step:
         uses = "".join(f", uses={a.key!r}" for a in self.assumptions)
         return f"Step({self.rule.value}: {sp.sstr(self.expr)}{uses}{cited})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the row, its rule and reason, and each cited lemma's chain, collapsible."""
+        from .render.jupyter import step_html
+        return step_html(self)
+
+
+@runtime_checkable
+class CompiledGradient(Protocol):
+    """What ``Derivation.compile()`` returns: the closed form as a function of keyword arguments.
+
+    ``g(**arrays)`` returns the gradient (a NumPy array, or the backend's array; a tuple
+    (grads_W, grads_b) for a network); ``inputs`` lists the keywords, ``source`` the generated code,
+    ``name`` the derivation's name. The interfaces are described in docs/api.md.
+    """
+
+    name: str
+
+    @property
+    def inputs(self) -> tuple: ...
+
+    @property
+    def source(self) -> str: ...
+
+    def __call__(self, **kwargs: Any) -> Any: ...
+
 
 @dataclass(frozen=True)
 class Derivation:
@@ -162,7 +169,7 @@ class Derivation:
         return not any(d.incomplete for d in self.walk())
 
     @property
-    def result(self) -> Any:
+    def result(self) -> sp.Expr | tuple:
         """The last right-hand side of the chain; for a derivation made of parts (BP1-BP4), a tuple
         of each part's equation lhs = result."""
         if not self.steps and self.parts:
@@ -316,7 +323,7 @@ class Derivation:
         from .render.json import derivation_dict
         return derivation_dict(self)
 
-    def compile(self, backend: str = "numpy") -> Any:
+    def compile(self, backend: str = "numpy") -> CompiledGradient:
         """The closed form as a vectorised, numerically stable NumPy function (see derive.compile);
         ``backend="jax"`` or ``"torch"`` runs the same program with that library (an optional extra)."""
         from .compile import compile_derivation
@@ -328,3 +335,8 @@ class Derivation:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the chain with each step's rule and reason, lemmas collapsible (derive.render.jupyter)."""
+        from .render.jupyter import derivation_html
+        return derivation_html(self)

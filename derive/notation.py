@@ -6,7 +6,7 @@ as ``theta`` print as Greek letters. Nothing the user types is evaluated.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, SupportsInt, cast
 
 import sympy as sp
 
@@ -77,12 +77,13 @@ def check_K(K: object, argument: str = "K", maximum: Optional[int] = None, why: 
         return None
     if isinstance(K, bool) or not isinstance(K, (int, sp.Integer)) and not _is_numpy_int(K):
         raise ArgumentTypeError(argument, f"must be an integer >= 2 or None, got {type(K).__name__} {K!r}")
-    if int(K) < 2:
-        raise ArgumentError(argument, f"must be at least 2 (softmax needs two classes), got {int(K)}")
-    if maximum is not None and int(K) > maximum:
-        raise ArgumentError(argument, f"K = {int(K)} is above {maximum}, the largest K {why or 'supported'}; "
+    n = int(cast(SupportsInt, K))  # an int, SymPy Integer or NumPy integer (checked above)
+    if n < 2:
+        raise ArgumentError(argument, f"must be at least 2 (softmax needs two classes), got {n}")
+    if maximum is not None and n > maximum:
+        raise ArgumentError(argument, f"K = {n} is above {maximum}, the largest K {why or 'supported'}; "
                                       "use K=None for the symbolic form, which holds for every K")
-    return sp.Integer(int(K))
+    return sp.Integer(n)
 
 
 def _is_numpy_int(value: object) -> bool:

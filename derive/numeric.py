@@ -75,39 +75,20 @@ def all_finite(a: np.ndarray) -> bool:
 # the float epsilon, and a power of it with a negative exponent is inf); computed here from the
 # logits they are accurate in relative terms wherever they are normal numbers, and their logarithms
 # are finite for every finite input (log(1 - o_k) = -1e4 where 1 - o_k = exp(-1e4) underflows).
-# Written once over an operations table (``kernel``: an array namespace ``xp`` with exp, log, log1p,
-# abs, where and finfo, rowmax and rowsum over the last axis, and patch_rows), so that the NumPy,
-# PyTorch and JAX backends compute the same arrays.
+# Written once over an operations table (``ops``, derive.backends.ops.Ops: an array namespace ``xp``
+# with exp, log, log1p, abs, where and finfo, rowmax and rowsum over the last axis, and patch_rows),
+# so that the NumPy, PyTorch and JAX backends compute the same arrays; ``Ops.softmax_parts`` and
+# ``Ops.sigmoid_parts`` call them with their own table.
 
 FORMS = ("log", "one_minus", "log_one_minus", "log_neg_log")  # the arrays derived from p, by name prefix
 
 
-class _NumpyKernel:
-    xp = np
-    rowmax = staticmethod(rowmax)
-    rowsum = staticmethod(rowsum)
-
-    def patch_rows(self, values: np.ndarray, need: np.ndarray, fn, *arrays) -> np.ndarray:
-        """``values`` (a length-1 last axis) with the rows where ``need`` holds replaced by
-        ``fn(*those rows of arrays, kernel=self)``: only they are computed (a traced library, which
-        cannot branch on values, computes every row and selects)."""
-        rows = need[..., 0]
-        if not rows.any():
-            return values
-        values = values.copy()
-        values[rows] = fn(*(a[rows] for a in arrays), kernel=self)
-        return values
-
-
-NUMPY_KERNEL = _NumpyKernel()
-
-
-def log_softplus(x, kernel=NUMPY_KERNEL):
+def log_softplus(x, ops):
     """log(log(1 + exp(x))), finite for every finite x: x + log(log1p(u)/u) with u = exp(x) for x <= 0
     (just x where u underflows, the true value being x - u/2 - ...), log(x + log1p(exp(-x))) above.
     Both branches are finite everywhere, so they are blended by 0/1 masks (exact, and faster than
     ``where`` with an unpredictable mask)."""
-    xp = kernel.xp
+    xp = ops.xp
     size = xp.abs(x)
     low = (x - size) * 0.5    # min(x, 0), exactly
     high = (x + size) * 0.5   # max(x, 0), exactly
@@ -118,7 +99,7 @@ def log_softplus(x, kernel=NUMPY_KERNEL):
     return (low + xp.log(ratio)) * ~positive + xp.log(high + xp.log1p(xp.exp(-high))) * positive
 
 
-def softmax_parts(a, forms, kernel=NUMPY_KERNEL) -> dict:
+def softmax_parts(a, forms, ops) -> dict:
     """The arrays of p = softmax(a) over the last axis named in ``forms`` ('p' and those of ``FORMS``),
     each without cancellation. With s = a - max(a) (0 exactly at the maxima), e = exp(s), and R the
     sum of e over every class but one maximum (the other maxima count 1 each), so that
@@ -134,13 +115,13 @@ def softmax_parts(a, forms, kernel=NUMPY_KERNEL) -> dict:
 
     The maxima's values are per row; they are blended in by 0/1 masks, exact since both sides are
     finite (and faster than ``where``)."""
-    xp = kernel.xp
+    xp = ops.xp
     forms = set(forms)
-    s = a - kernel.rowmax(a)
+    s = a - ops.rowmax(a)
     e = xp.exp(s)
     top = s == 0
     off = ~top
-    rest = kernel.rowsum(e * off) + (kernel.rowsum(e * top) - 1)  # R: ties (exact) + the other classes
+    rest = ops.rowsum(e * off) + (ops.rowsum(e * top) - 1)  # R: ties (exact) + the other classes
     log_total = xp.log1p(rest)
     out = {}
     if "p" in forms:
@@ -154,7 +135,7 @@ def softmax_parts(a, forms, kernel=NUMPY_KERNEL) -> dict:
     if {"log_one_minus", "log_neg_log"} & forms:
         tiny = xp.finfo(s.dtype).tiny
         low = rest < tiny                 # R below the normal range: one maximum, the others far below
-        log_rest = kernel.patch_rows(xp.log(rest + low), low, _log_sum_exp_of_others, s, top)
+        log_rest = ops.patch_rows(xp.log(rest + low), low, _log_sum_exp_of_others, s, top)
     if "log_one_minus" in forms:
         out["log_one_minus"] = xp.log1p(others) + log_rest * top - log_total  # log1p(others) = 0 at the top
     if "log_neg_log" in forms:
@@ -164,27 +145,27 @@ def softmax_parts(a, forms, kernel=NUMPY_KERNEL) -> dict:
     return out
 
 
-def _log_sum_exp_of_others(s, top, kernel=NUMPY_KERNEL):
+def _log_sum_exp_of_others(s, top, ops):
     """log sum_{j not a maximum} exp(s_j) per row, finite where the sum underflows (K >= 2 and a single
     maximum: the largest other s_j, m2, is finite)."""
-    xp = kernel.xp
+    xp = ops.xp
     hidden = xp.where(top, -(xp.finfo(s.dtype).max / 2), s)
-    m2 = kernel.rowmax(hidden)
-    return m2 + xp.log(kernel.rowsum(xp.exp(hidden - m2)))
+    m2 = ops.rowmax(hidden)
+    return m2 + xp.log(ops.rowsum(xp.exp(hidden - m2)))
 
 
-def softplus(x, kernel=NUMPY_KERNEL):
+def softplus(x, ops):
     """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
-    xp = kernel.xp
+    xp = ops.xp
     size = xp.abs(x)
     return (x + size) * 0.5 + xp.log1p(xp.exp(-size))
 
 
-def sigmoid_parts(a, forms, kernel=NUMPY_KERNEL) -> dict:
+def sigmoid_parts(a, forms, ops) -> dict:
     """The arrays of p = sigmoid(a) named in ``forms`` ('p' and those of ``FORMS``), without overflow
     or cancellation: with t = exp(-|a|), p = 1/(1 + t) or t/(1 + t) and 1 - p the other one,
     log p = -softplus(-a), log(1 - p) = -softplus(a), log(-log p) = log_softplus(-a)."""
-    xp = kernel.xp
+    xp = ops.xp
     out = {}
     if {"p", "one_minus"} & set(forms):
         t = xp.exp(-xp.abs(a))
@@ -194,9 +175,9 @@ def sigmoid_parts(a, forms, kernel=NUMPY_KERNEL) -> dict:
         if "one_minus" in forms:
             out["one_minus"] = xp.where(a >= 0, t, one) / (1 + t)
     if "log" in forms:
-        out["log"] = -softplus(-a, kernel)
+        out["log"] = -softplus(-a, ops)
     if "log_one_minus" in forms:
-        out["log_one_minus"] = -softplus(a, kernel)
+        out["log_one_minus"] = -softplus(a, ops)
     if "log_neg_log" in forms:
-        out["log_neg_log"] = log_softplus(-a, kernel)
+        out["log_neg_log"] = log_softplus(-a, ops)
     return out

@@ -22,7 +22,7 @@ import decimal
 import re
 import string
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping, NoReturn, Optional, cast
 
 import sympy as sp
 
@@ -137,11 +137,11 @@ def _line_column(text: str, i: int) -> tuple:
     return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
 
 
-def _fail(argument: str, where: tuple, problem: str):
+def _fail(argument: str, where: tuple, problem: str) -> NoReturn:
     raise ArgumentError(argument, f"at line {where[0]}, column {where[1]}: {problem}")
 
 
-def _refuse(argument: str, where: tuple, what: str, allowed: str = ALLOWED):
+def _refuse(argument: str, where: tuple, what: str, allowed: str = ALLOWED) -> NoReturn:
     _fail(argument, where, f"{what} is not allowed; allowed are {allowed}")
 
 
@@ -249,7 +249,7 @@ def _parse_tree(argument: str, snippet: _Snippet) -> ast.Expression:
 
 def _chain(node: ast.AST, ops: tuple) -> list:
     """The operands of a left-nested chain a + b - c (or a * b / c) as [(op, node)], first op None; no recursion."""
-    out = []
+    out: list = []
     while isinstance(node, ast.BinOp) and isinstance(node.op, ops):
         out.append((type(node.op), node.right))
         node = node.left
@@ -293,7 +293,7 @@ def _check_tree(argument: str, snippet: _Snippet, tree: ast.Expression) -> None:
 def _check_node(argument: str, snippet: _Snippet, node: ast.AST, vector_calls: set, slices: set) -> None:
     where = snippet.where(node)
     if isinstance(node, ast.Constant):
-        value = node.value
+        value: object = node.value
         if type(value) is int:
             if not re.fullmatch(r"[0-9_]+", _constant_text(snippet, node)):
                 _refuse(argument, where, "a number not written in decimal digits",
@@ -327,11 +327,12 @@ def _check_node(argument: str, snippet: _Snippet, node: ast.AST, vector_calls: s
             _refuse(argument, where, "indexing this", "indexing a vector, z[j], or softmax(v)[j], log_softmax(v)[j]")
         index = node.slice
         names = index.elts if isinstance(index, ast.Tuple) else [index]
-        for name in names:
-            if not isinstance(name, ast.Name):
-                _index_refusal(argument, snippet, name)
+        for item in names:
+            if not isinstance(item, ast.Name):
+                _index_refusal(argument, snippet, item)
         if isinstance(index, ast.Tuple):
             if vector_call:
+                assert isinstance(value, ast.Call) and isinstance(value.func, ast.Name)  # what vector_call means
                 _fail(argument, where, f"{value.func.id}(v)[j] takes one index")
             if not names:  # pragma: no cover - z[()] needs a tuple the parser builds only from ()
                 _index_refusal(argument, snippet, index)
@@ -369,7 +370,7 @@ def _check_node(argument: str, snippet: _Snippet, node: ast.AST, vector_calls: s
     _refuse(argument, where, _NODE_NAMES.get(type(node), f"a {type(node).__name__} expression"))
 
 
-def _index_refusal(argument: str, snippet: _Snippet, node: ast.AST):
+def _index_refusal(argument: str, snippet: _Snippet, node: ast.AST) -> NoReturn:
     where = snippet.where(node) if hasattr(node, "lineno") else snippet.where(1, 0)
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
         what = f"the number {ast.get_source_segment(snippet.text, node)} as an index"
@@ -444,7 +445,7 @@ class _Builder:
     def where(self, node) -> tuple:
         return self.snippet.where(node)
 
-    def fail(self, node, problem: str):
+    def fail(self, node, problem: str) -> NoReturn:
         _fail(self.argument, self.where(node), problem)
 
     # roles ---------------------------------------------------------------------------------------------------
@@ -488,16 +489,17 @@ class _Builder:
             if kind == "indexed":
                 index = node.slice
                 for name in index.elts if isinstance(index, ast.Tuple) else [index]:
-                    self.set_role(name, name.id, "index")
+                    self.set_role(name, cast(ast.Name, name).id, "index")  # checked: indices are names
             return
         if isinstance(node, ast.Call):
-            if node.func.id in REDUCTIONS:
+            func = cast(ast.Name, node.func)  # checked: only names are called
+            if func.id in REDUCTIONS:
                 if kind == "indexed":
-                    self.set_role(node.args[1], node.args[1].id, "index")
+                    self.set_role(node.args[1], cast(ast.Name, node.args[1]).id, "index")
                 self.assign(node.args[0], kind, in_vector)
                 return
             for arg in node.args:
-                self.assign(arg, kind, in_vector or node.func.id in VECTOR_FUNCTIONS)
+                self.assign(arg, kind, in_vector or func.id in VECTOR_FUNCTIONS)
             return
         if isinstance(node, ast.Name):
             if kind == "bare" and not in_vector:
@@ -552,8 +554,9 @@ class _Builder:
             self.fail(node, "inside softmax(v) write the vector without brackets, softmax(z)[j], or a row of a "
                             "matrix, softmax(z[i])[j]")
         if isinstance(node, ast.Call):
-            if node.func.id not in FUNCTIONS:
-                self.fail(node, f"{node.func.id} is not allowed inside softmax(v); v may use + - * / **, "
+            func = cast(ast.Name, node.func)  # checked: only names are called
+            if func.id not in FUNCTIONS:
+                self.fail(node, f"{func.id} is not allowed inside softmax(v); v may use + - * / **, "
                                 f"log, exp, sqrt, sigmoid and tanh, entry by entry")
             self.resolve(node.args[0], vector_place, phase)
             return
@@ -706,31 +709,33 @@ class _Builder:
         """z[j], w[j, d]; inside softmax(v) (``vector`` the slot) z[i] is row i of the matrix z, z[i, slot];
         softmax(v)[j] is entry j of the softmax."""
         index = node.slice
-        names = index.elts if isinstance(index, ast.Tuple) else [index]
+        # checked: indices are names, and a subscript of a call is softmax(v)[j] or log_softmax(v)[j]
+        names = cast("list[ast.Name]", index.elts if isinstance(index, ast.Tuple) else [index])
         if isinstance(node.value, ast.Name):
             row = vector is not None
             base = self.vector(node.value, node.value.id, len(names) + row)
             return base[tuple(self.index(n, n.id) for n in names) + ((vector,) if row else ())]
         if vector is not None:  # pragma: no cover - resolve() refuses a softmax inside softmax(v) first
             self.fail(node, "a softmax inside softmax(v) is not allowed")
-        call = node.value
+        call = cast(ast.Call, node.value)
+        function = cast(ast.Name, call.func).id
         slot = sp.Dummy("slot", integer=True, positive=True)
         at = self.index(names[0], names[0].id)
         body = self.build(call.args[0], slot)
         if not body.has(slot):
-            self.fail(call.args[0], f"{call.func.id}(v) needs a vector in v, such as softmax(z)[j] "
+            self.fail(call.args[0], f"{function}(v) needs a vector in v, such as softmax(z)[j] "
                                     "or softmax(z/T)[j]; v names none")
         rows = sorted({i for a in body.atoms(sp.Indexed) if a.has(slot) for i in a.indices if i != slot}, key=str)
         if at in rows:
-            self.fail(call.args[0], f"inside {call.func.id}(v)[{at}] write the vector without brackets, "
+            self.fail(call.args[0], f"inside {function}(v)[{at}] write the vector without brackets, "
                                     f"softmax(z)[{at}], or a row of a matrix at an index other than {at}, "
                                     f"softmax(z[i])[{at}]")
-        return (Softmax if call.func.id == "softmax" else LogSoftmax)(body, slot, at)
+        return (Softmax if function == "softmax" else LogSoftmax)(body, slot, at)
 
     def call(self, node: ast.Call, vector) -> sp.Expr:
-        name = node.func.id
+        name = cast(ast.Name, node.func).id  # checked: only names are called
         if name in REDUCTIONS:
-            reduction, name = name, node.args[1].id
+            reduction, name = name, cast(ast.Name, node.args[1]).id  # checked: sum(x, j) runs over an index name
             symbol = self.indices.get(name) or self.given["index"].get(name) \
                 or sp.Symbol(name, integer=True, positive=True)
             self.bound.append(symbol)

@@ -21,7 +21,9 @@ take, it runs one strategy over the rule set:
 
 The chain ends at a closed form, or is marked incomplete with the reason
 (an unevaluated derivative, an unfolded exp(z_k)/sum_l exp(z_l), the step
-budget). Each step is still made by one rule and checked by verify().
+budget). Each step is still made by one rule and checked by verify(). The
+priority orders are the rules' own registrations (``@rule(Rule.X,
+differentiate=3)``, derive.rules.planned).
 """
 from __future__ import annotations
 
@@ -110,14 +112,13 @@ class Planner:
                 _apply(chain, rules.cancel)
 
     def _differentiate(self, chain: Chain, cite: tuple) -> str:
-        order = (rules.linearity, rules.lemma, rules.quotient_rule, rules.product_rule, rules.chain_rule,
-                 rules.differentiate)
+        order = [r for group in rules.planned("differentiate") for r in group]
         while chain.expr.has(sp.Derivative):
             if problem := self._tick(chain):
                 return problem
             lemmas = tuple(cite) + self._lemmas_for(chain.expr)
             for rule in order:
-                if _apply(chain, rule, **({"lemmas": lemmas} if rule is rules.lemma else {})):
+                if _apply(chain, rule, **({"lemmas": lemmas} if "lemmas" in rule.registration.each else {})):
                     break
             else:
                 stuck = _first_derivative(chain.expr)
@@ -126,13 +127,14 @@ class Planner:
         return ""
 
     def _simplify(self, chain: Chain) -> str:
-        folds = [(rule, {"of": d.symbol}) for d in self._outputs() if sp.fraction(d.expr)[1] != 1
-                 for rule in (rules.fold, rules.recognise)]
-        folds += [(rules.fold, {"of": d.symbol}) for d in self.setting.definitions if is_activation(d)]
-        facts = [(rules.assumption, {"fact": f}) for f in self.facts]
-        order = ([(rules.cancel, {}), (rules.kronecker_delta, {}), (rules.hyperbolic, {})] + folds
-                 + [(rules.sum_constant, {})] + facts
-                 + [(rules.linearity, {}), (rules.expand, {})])
+        targets = {"output": [{"of": d.symbol} for d in self._outputs() if sp.fraction(d.expr)[1] != 1],
+                   "activation": [{"of": d.symbol} for d in self.setting.definitions if is_activation(d)],
+                   "fact": [{"fact": f} for f in self.facts]}
+        order: list = []
+        for group in rules.planned("simplify"):  # a rule with targets once per target, its group's rules in turn
+            order += [(rule, {}) for rule in group if not rule.registration.each]
+            for kind, params in targets.items():
+                order += [(rule, p) for p in params for rule in group if kind in rule.registration.each]
         while not (problem := self._tick(chain)):
             if not any(_apply(chain, rule, **params) for rule, params in order):
                 return ""
@@ -146,7 +148,7 @@ class Planner:
         that only lengthen a closed form (a product multiplied out that nothing then used).
         """
         self._cut_lengthening_tail(chain)
-        for rule in (rules.merge_powers, rules.combine_sums, rules.collect, rules.factor, rules.output_minus_target):
+        for rule in (r for group in rules.planned("tidy") for r in group):
             step = rule(chain.expr, chain.context)
             if step is None or step.expr == chain.expr or sp.count_ops(step.expr) > sp.count_ops(chain.expr):
                 continue
@@ -352,6 +354,7 @@ def _unfolded(expr: sp.Expr, d: Definition):
         return next((s for s in expr.atoms(sp.Sum)
                      if len(s.limits) == 1 and s.function == normaliser.function.xreplace({l: s.limits[0][0]})), None)
     wilds = {i: sp.Wild(f"w_{i}") for i in d.indices}
+    assert d.argument is not None  # a sigmoid output (the other kernel of _outputs) names its argument
     pattern = sp.exp(-d.argument.xreplace(wilds))
     for e in expr.atoms(sp.exp):
         if e.match(pattern) is not None:

@@ -82,8 +82,8 @@ def _derive(config: pytest.Config, options: _Options):
 
 
 def _derived(options: _Options):
-    from .catalogue import catalogue, entry
-    from .gradient import gradient
+    from .entries import catalogue, entry
+    from .planned import gradient
     deriving = dict(options.deriving)
     verify = deriving.pop("verify", True)
     names = {e.name for e in catalogue()}
@@ -138,8 +138,7 @@ class DeriveGradient:
                                {**self._marker.deriving, **self._marker.checking, **self._marker.fixed,
                                 **given, **fixed})
         else:
-            deriving = {"wrt": wrt, "K": K}
-            deriving = {k: v for k, v in deriving.items() if v is not None}
+            deriving: dict = {k: v for k, v in {"wrt": wrt, "K": K}.items() if v is not None}
             deriving.update({k: v for k, v in (("assume", assume), ("define", define)) if v})
             if not verify:
                 deriving["verify"] = False

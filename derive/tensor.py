@@ -26,37 +26,24 @@ built once:
   terms that hold it first, so that (1 - p)^(gamma - 1) log p is never inf * 0.
 
 The tree is evaluated by an interpreter parameterised by the array library
-(``ops``; NumPy here, JAX and PyTorch in derive.backends), so every backend
-runs the same program. Its size does not depend on K; ``Program.source`` prints
+(``ops``, the one ops interface of derive.backends.ops: NumPy, JAX, PyTorch),
+so every backend runs the same program. Its size does not depend on K; ``Program.source`` prints
 it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import sympy as sp
 
 from . import numeric
+from .backends.numpy_ops import NUMPY
+from .backends.ops import Tensor
 from .expr import SumExcept
 
 BATCH = sp.Dummy("batch")  # the implicit axis of examples of per-example derivations (immutable)
-
-
-@dataclass(frozen=True)
-class Tensor:
-    """An array whose axes stand for the given index symbols."""
-
-    array: object
-    axes: tuple
-
-    def __post_init__(self) -> None:
-        if np.ndim(self.array) != len(self.axes):
-            raise ValueError(f"array of rank {np.ndim(self.array)} given {len(self.axes)} axes {self.axes}")
-
-    def size(self, axis: sp.Symbol) -> int:
-        return self.array.shape[self.axes.index(axis)]
 
 
 @dataclass(frozen=True)
@@ -84,7 +71,7 @@ class Delta:
     """A Kronecker delta between two axes, or between an axis and a label array (an indicator)."""
 
     axis: sp.Symbol
-    other: object          # an axis symbol, or an Indexed label
+    other: Any             # an axis symbol, or an Indexed label
     label: str = ""
 
 
@@ -102,7 +89,7 @@ class Contract:
 
     factors: tuple
     indices: tuple
-    coefficient: object = 1
+    coefficient: float = 1  # an int or a float (_number)
 
 
 @dataclass(frozen=True)
@@ -150,7 +137,7 @@ class Program:
     a data set); they are contracted with the expression's factors, never materialised."""
 
     def __init__(self, expr: sp.Expr, free: tuple, labels: frozenset = frozenset(), reduce: tuple = (),
-                 kernels: Mapping[str, str] = None) -> None:
+                 kernels: Optional[Mapping[str, str]] = None) -> None:
         self.free = tuple(free)
         self.reduce = tuple(reduce)
         self._labels = labels
@@ -488,163 +475,6 @@ def _negated_label(node) -> bool:
     return _negated(node) and isinstance(node.args[1], Delta) and bool(node.args[1].label)
 
 
-class NumpyOps:
-    """The array library the interpreter calls: NumPy."""
-
-    name = "numpy"
-    _unary = {"exp": np.exp, "log": np.log, "abs": np.abs, "sqrt": np.sqrt, "tanh": np.tanh}
-
-    def scalar(self, value):
-        return value
-
-    def align(self, t: Tensor, axes: tuple):
-        """t's array with its axes in the order ``axes`` (length 1 where it does not vary)."""
-        a = t.array
-        if not t.axes:
-            return np.reshape(np.asarray(a), (1,) * len(axes))
-        order = [t.axes.index(x) for x in axes if x in t.axes]
-        if order != list(range(len(order))):
-            a = np.transpose(a, order)
-        if len(t.axes) != len(axes):
-            a = np.reshape(a, tuple(t.array.shape[t.axes.index(x)] if x in t.axes else 1 for x in axes))
-        return a
-
-    def broadcast(self, a, shape):
-        return a if a.shape == shape else np.broadcast_to(a, shape)
-
-    def map(self, op: str, args: list) -> Tensor:
-        axes = tuple(dict.fromkeys(x for t in args for x in t.axes))
-        vals = [self.align(t, axes) if t.axes else t.array for t in args]
-        if op == "add":
-            out = vals[0] + vals[1]
-            for v in vals[2:]:
-                out = np.add(out, v, out=out) if _writable(out, v) else out + v
-        elif op == "mul":
-            out = vals[0] * vals[1]
-            for v in vals[2:]:
-                out = np.multiply(out, v, out=out) if _writable(out, v) else out * v
-        elif op == "pow":
-            base, exponent = vals
-            out = base * base if isinstance(exponent, int) and exponent == 2 else \
-                1 / base if isinstance(exponent, int) and exponent == -1 else np.power(base, exponent)
-        else:
-            out = self._unary[op](vals[0])
-        return Tensor(np.asarray(out), axes)
-
-    def combine(self, plus: list, minus: list, scratch=()) -> Tensor:
-        """The sum of ``plus`` less the sum of ``minus``, into one new array where the shapes allow
-        (or into the first term's own array, when it is a scratch intermediate)."""
-        if len(plus) == 1 and not minus:
-            return plus[0]
-        args = plus + minus
-        axes = tuple(dict.fromkeys(x for t in args for x in t.axes))
-        vals = [self.align(t, axes) if t.axes else t.array for t in args]
-        first = 1
-        if id(plus[0].array) in scratch and all(_writable(vals[0], v) for v in vals[1:]):
-            out, first = vals[0], 0
-        else:
-            out = np.asarray(vals[0] + vals[1] if len(plus) > 1 else vals[0] - vals[1])
-        for n, v in enumerate(vals[first + 1:], start=first + 1):
-            ufunc = np.add if n < len(plus) else np.subtract
-            out = ufunc(out, v, out=out) if _writable(out, v) else np.asarray(ufunc(out, v))
-        return Tensor(out, axes)
-
-    def contract(self, factors: list, indices: tuple) -> Tensor:
-        scalars = [t.array for t in factors if not t.axes]
-        arrays = [t for t in factors if t.axes]
-        coefficient = 1
-        for s in scalars:
-            coefficient = coefficient * s
-        keep = tuple(x for x in dict.fromkeys(a for t in arrays for a in t.axes) if x not in indices)
-        if not arrays:
-            return Tensor(np.asarray(coefficient), ())
-        if len(arrays) == 1:
-            t = arrays[0]
-            summed = tuple(t.axes.index(i) for i in indices if i in t.axes)
-            out = np.sum(t.array, axis=summed) if summed else t.array
-            result = Tensor(np.asarray(out), tuple(a for a in t.axes if a not in indices))
-        elif len(arrays) == 2 and not (set(arrays[0].axes) & set(arrays[1].axes)) - set(indices):
-            result = _tensordot(arrays[0], arrays[1], indices)
-        else:
-            letters = {a: chr(97 + n) for n, a in enumerate(dict.fromkeys(a for t in arrays for a in t.axes))}
-            spec = ",".join("".join(letters[a] for a in t.axes) for t in arrays) + "->" + \
-                "".join(letters[a] for a in keep)
-            out = np.einsum(spec, *[t.array for t in arrays], optimize=True)
-            result = Tensor(np.asarray(out), keep)
-        if scalars:
-            result = Tensor(result.array * coefficient, result.axes)
-        return result
-
-    def eye(self, n: int):
-        return np.eye(n)
-
-    def indicator(self, label: Tensor, axis, n: int) -> Tensor:
-        return Tensor(np.equal.outer(label.array, np.arange(1, n + 1)).astype(float), label.axes + (axis,))
-
-    def subtract_indicator(self, t: Tensor, label: Tensor, axis, n: int, fresh: bool = False) -> Tensor:
-        """t - delta(axis, label), by indexing: in t's own memory when it is ``fresh`` (an intermediate
-        nobody reads again) and already spans the label's axes and ``axis``, else in a fresh copy."""
-        axes = tuple(dict.fromkeys(t.axes + label.axes + (axis,)))
-        shape = [None] * len(axes)
-        for a, s in zip(label.axes, label.array.shape):
-            shape[axes.index(a)] = s
-        shape[axes.index(axis)] = n
-        for a, s in zip(t.axes, np.shape(t.array)):
-            shape[axes.index(a)] = s
-        if fresh and set(t.axes) == set(axes) and isinstance(t.array, np.ndarray) and t.array.flags.writeable:
-            out = self.align(t, axes)  # a view: writes go to t's memory
-        else:
-            out = np.array(np.broadcast_to(self.align(t, axes) if t.axes else t.array, tuple(shape)),
-                           dtype=np.result_type(t.array, float) if not t.axes else t.array.dtype)
-        lab = self.align(label, tuple(a for a in axes if a != axis))
-        index = [np.arange(s).reshape([-1 if m == n_ else 1 for m in range(len(axes) - 1)])
-                 for n_, s in enumerate(lab.shape)]
-        index.insert(axes.index(axis), lab.astype(np.intp) - 1)
-        index = np.broadcast_arrays(*index)
-        out[tuple(index)] -= 1
-        return Tensor(out, axes)
-
-    def first_not_positive(self, a):
-        if a.size == 0 or a.min() > 0:
-            return None
-        return tuple(int(i) for i in np.argwhere(~(a > 0))[0])
-
-    def log(self, a):
-        return np.log(a)
-
-
-def _writable(out, v) -> bool:
-    return isinstance(out, np.ndarray) and out.flags.writeable and np.shape(np.broadcast(out, v)) == out.shape \
-        and np.result_type(out, v) == out.dtype
-
-
-def _tensordot(a: Tensor, b: Tensor, indices: tuple) -> Tensor:
-    """sum over ``indices`` of a * b where every axis both share is summed: one matrix product (BLAS)."""
-    def only(t: Tensor, other: Tensor) -> Tensor:  # sum out first the summed axes the other lacks
-        axes = tuple(n for n, x in enumerate(t.axes) if x in indices and x not in other.axes)
-        if not axes:
-            return t
-        return Tensor(np.sum(t.array, axis=axes), tuple(x for x in t.axes if x not in indices or x in other.axes))
-    a, b = only(a, b), only(b, a)
-    shared = [x for x in a.axes if x in b.axes]
-    left = [x for x in a.axes if x not in shared]
-    right = [x for x in b.axes if x not in shared]
-    # (left, shared) @ (shared, right) as transposed views: matmul passes a transposed layout to BLAS
-    # without a copy (tensordot's reshape would copy it)
-    A = np.transpose(a.array, [a.axes.index(x) for x in left + shared])
-    B = np.transpose(b.array, [b.axes.index(x) for x in shared + right])
-    sl = [a.array.shape[a.axes.index(x)] for x in left]
-    ss = [a.array.shape[a.axes.index(x)] for x in shared]
-    sr = [b.array.shape[b.axes.index(x)] for x in right]
-    A = A.reshape(int(np.prod(sl)), int(np.prod(ss)))
-    B = B.reshape(int(np.prod(ss)), int(np.prod(sr)))
-    out = np.matmul(A, B).reshape(sl + sr)
-    return Tensor(out, tuple(left + right))
-
-
-NUMPY = NumpyOps()
-
-
 def bounded(node, names) -> bool:
     """True when the node's value is at most a modest multiple of 1 in size, so that it cannot overflow:
     built by sums, products and contractions from constants, deltas and views of the arrays ``names``
@@ -741,11 +571,3 @@ class DefinitionProgram:
         if kernel == "sigmoid":
             return {name: Tensor(ops.sigmoid(out.array), out.axes)}
         return {name: out}
-
-
-NumpyOps.moveaxis = staticmethod(np.moveaxis)
-NumpyOps.softmax = staticmethod(numeric.softmax)
-NumpyOps.log_softmax = staticmethod(numeric.log_softmax)
-NumpyOps.sigmoid = staticmethod(numeric.sigmoid)
-NumpyOps.softmax_parts = staticmethod(numeric.softmax_parts)
-NumpyOps.sigmoid_parts = staticmethod(numeric.sigmoid_parts)

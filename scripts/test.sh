@@ -36,4 +36,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 # the optional backends, so that tests/test_backends.py runs in CI (torch's CPU build; about 30 s here)
 .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0 jax jaxlib
+# lint and types before the tests (configured in pyproject.toml; the versions are pinned in the test extra)
+.venv/bin/ruff check .
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"

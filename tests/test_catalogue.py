@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import derive
-from derive.catalogue import catalogue, entry
+from derive.entries import catalogue, entry
 from numeric_helpers import fd, softmax
 
 NAMES = [e.name for e in catalogue()]

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 import derive
-from derive.check import check, check_file
-from derive.check.latex import Unreadable, parse_latex
+from derive.checking import check, check_file
+from derive.checking.latex import Unreadable, parse_latex
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"
@@ -156,7 +156,7 @@ def test_the_battery_covers_every_document_and_most_kinds():
 def test_a_blind_checker_would_fail_the_battery(monkeypatch):
     """The battery is not vacuous: with every link waved through, the corrupted line is not caught."""
     import sys
-    checker = sys.modules["derive.check.checker"]
+    checker = sys.modules["derive.checking.checker"]
     monkeypatch.setattr(checker, "check_run", lambda setting, claims, *rest: [
         setattr(c, "verdict", "holds") for c in claims])
     text, line = corrupt("softmax_ce.md", r"&= o_{k} - y_{k} \\", r"&= o_{k} + y_{k} \\")
@@ -329,7 +329,8 @@ def test_the_parser_reads_the_notation_of_derivations(latex, expected):
 
 
 @pytest.mark.parametrize("latex", [r"\int_0^1 f", r"\frac{a}{", r"o_k \mapsto 1", "__import__('os')",
-                                   r"1, 2, \ldots, m", r"\matrix{1, 2 \| 3}"])
+                                   r"1, 2, \ldots, m", r"\matrix{1, 2 \| 3}",
+                                   r"\log", r"x + \exp"])  # a function name at the end (was an AttributeError)
 def test_the_parser_refuses_what_it_cannot_read_with_a_position(latex):
     with pytest.raises(Unreadable) as info:
         parse_latex(latex)
@@ -462,7 +463,7 @@ def test_a_sum_bound_over_the_class_bound_is_unread():
 
 
 def test_the_time_bounds_leave_claims_unread_with_the_reason():
-    from derive.check import Bounds
+    from derive.checking import Bounds
     text = "$$\\frac{d}{dz} e^{2z} = 2 e^{2z}$$\n"
     per_run = check(text, bounds=Bounds(seconds_per_run=1e-6)).claims[0]
     assert per_run.verdict == "unread" and "time bound" in per_run.reason
@@ -472,7 +473,7 @@ def test_the_time_bounds_leave_claims_unread_with_the_reason():
 
 
 def test_long_formulas_and_many_chains_are_unread_past_their_bounds():
-    from derive.check import Bounds
+    from derive.checking import Bounds
     text = "".join(f"$$ {k} x_{k} = x_{k} + {k - 1} x_{k} $$\n\n" for k in range(2, 6))
     report = check(text, bounds=Bounds(max_chains=2))
     assert [c.verdict for c in report.claims] == ["holds", "holds", "unread", "unread"]
@@ -483,7 +484,7 @@ def test_long_formulas_and_many_chains_are_unread_past_their_bounds():
 
 def test_devices_fifos_and_large_files_are_refused_before_reading(tmp_path):
     import os
-    from derive.check import Bounds, read_document
+    from derive.checking import Bounds, read_document
     from derive.errors import ArgumentError
     fifo = tmp_path / "pipe.md"
     os.mkfifo(fifo)  # opening it would wait for a writer forever

@@ -110,6 +110,17 @@ def test_repr_and_inputs(g):
     assert repr(g) == "<compiled softmax_ce: f(z=(N, K), y=(N, K)) -> (N, K)>"
 
 
+@pytest.mark.parametrize("make", [derive.softmax_ce, derive.softmax_regression, derive.softmax_ce_labels,
+                                  derive.mlp_backprop])
+def test_each_interface_compiles_to_the_declared_type(make):
+    """Derivation.compile() is typed derive.CompiledGradient (mypy checks each class against it through
+    compile.INTERFACES); each interface's object has what the protocol promises."""
+    g = make().compile()
+    assert isinstance(g, derive.CompiledGradient)
+    assert g.name == make.__name__ and g.inputs and all(isinstance(n, str) for n in g.inputs)
+    assert g.source.startswith("def program(")
+
+
 @pytest.mark.parametrize("kwargs, argument, words", [
     ({"z": np.zeros((2, 3))}, "y", "missing argument"),
     ({"z": np.zeros((2, 3)), "y": np.zeros((2, 3)), "t": 1}, "t", "unknown argument"),
@@ -265,8 +276,9 @@ def test_softmax_parts_are_exact_where_one_minus_o_rounds_or_underflows(dtype):
     """1 - o_k is the sum of the other outputs and log(1 - o_k) a log-sum-exp of the other logits: exact to a
     few ulps where 1 - o_k rounds to 0 (a gap of 40) or underflows (800, 1e4), never -inf or NaN."""
     from derive import numeric
+    from derive.backends.numpy_ops import NUMPY
     Z = np.array(LOGIT_ROWS, dtype=dtype)
-    parts = numeric.softmax_parts(Z, ("p",) + numeric.FORMS)
+    parts = NUMPY.softmax_parts(Z, ("p",) + numeric.FORMS)
     tol = 8 * np.finfo(dtype).eps
     for form, array in parts.items():
         assert array.dtype == dtype and np.all(np.isfinite(array)), form
@@ -280,8 +292,9 @@ def test_softmax_parts_are_exact_where_one_minus_o_rounds_or_underflows(dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sigmoid_parts_are_exact_and_finite_for_extreme_arguments(dtype):
     from derive import numeric
+    from derive.backends.numpy_ops import NUMPY
     a = np.array([-1e4, -800.0, -50.0, -1.0, 0.0, 1e-3, 1.0, 50.0, 800.0, 1e4], dtype=dtype)
-    parts = numeric.sigmoid_parts(a, ("p",) + numeric.FORMS)
+    parts = NUMPY.sigmoid_parts(a, ("p",) + numeric.FORMS)
     tol = 8 * np.finfo(dtype).eps
     for n, v in enumerate(a):
         for form, value in _exact_sigmoid_parts(v).items():

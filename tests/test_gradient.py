@@ -241,7 +241,7 @@ def test_the_lemmas_are_planned_once_and_cited():
 # -- what the planner cannot do is said, not hidden ----------------------------------------------------
 
 def test_an_incomplete_derivation_is_not_ok_and_does_not_compile():
-    from derive.gradient import plan
+    from derive.planned import plan
     p, planner = plan(CE, assume=ONE)
     planner.max_steps = 3
     d = planner.derive(p.lhs, name="gradient", title="Gradient")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import derive
-from derive.catalogue import entry
+from derive.entries import entry
 from derive.render import tex
 from derive.render.latex import PREAMBLE
 from derive.render.layout import blocks, display_of
@@ -146,8 +146,8 @@ def unbroken(lines: list) -> str:
 
 @pytest.mark.parametrize("room", [tex.TEXT_WIDTH, 260.0])
 def test_breaking_never_changes_what_the_printer_wrote(room):
-    for name, entry, K in CASES:
-        d = entry() if K == "-" else entry(K=K)
+    for name, make, K in CASES:
+        d = make() if K == "-" else make(K=K)
         latex = lambda e: latex_of(e, display=display_of(d))  # noqa: E731
         for block in blocks(d):
             for row in block.rows:

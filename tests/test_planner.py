@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.gradient import plan
+from derive.planned import plan
 from derive.planner import Planner
 from numeric_helpers import softmax
 
@@ -186,7 +186,7 @@ def test_gradient_wrt_the_first_weights_goes_through_the_hidden_layer(activation
     assert d.steps[0].rule.value == "multivariate_chain_rule"
     assert d.steps[0].expr.has(sp.Derivative(sp.Symbol("E"), h[sp.Symbol("a", integer=True, positive=True)]))
     names = {x.name for x in d.lemmas}
-    assert {"partial_e_by_h", f"partial_h_by_w1"} <= names
+    assert {"partial_e_by_h", "partial_h_by_w1"} <= names
     K = d.setting.K
     textbook = derivative(h[e]) * x[f] * sp.Sum(w2[j, e] * (o[j] - y[j]), (j, 1, K))
     assert sp.expand(d.result - textbook) == 0

@@ -194,8 +194,10 @@ def test_renderers_compute_nothing(name, monkeypatch):
     for cls in (sp.Basic, sp.Derivative, sp.MatrixExpr, sp.MatMul, sp.MatAdd):
         monkeypatch.setattr(cls, "doit", forbidden)
     monkeypatch.setattr(sp.Basic, "subs", forbidden)
-    for method in ("to_text", "to_latex", "to_markdown", "to_json", "_repr_latex_"):
+    for method in ("to_text", "to_latex", "to_markdown", "to_json", "_repr_latex_", "_repr_html_"):
         assert getattr(d, method)()
+    for x in d.walk():  # Jupyter's display of each step (with the lemmas it cites)
+        assert all(step._repr_html_() for step in x.steps)
 
 
 def test_justifications_are_plain_words(ce):

@@ -27,7 +27,7 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.catalogue import catalogue
+from derive.entries import catalogue
 from derive.render import html as html_render
 from derive.render.html import render_html, render_index_html
 from derive.render.layout import blocks

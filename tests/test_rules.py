@@ -23,7 +23,49 @@ SETTING = Setting(K=K, variables=(z,),
 CTX = Context(SETTING)
 S = sp.Sum(sp.exp(z[l]), (l, 1, K))
 
-ALL = [getattr(rules, name) for name in rules.__all__ if name != "Context"]
+ALL = list(rules.RULES)  # every registered rule (derive.rules.registry.rule)
+
+
+def test_every_rule_function_is_registered_once_and_reachable_by_name():
+    """A public function of a rule module that takes (expr, ctx) is a rule: it must carry @rule(...)."""
+    from derive.rules import algebra, calculus, matrix, sums
+    found = [f for m in (algebra, calculus, matrix, sums) for n, f in vars(m).items()
+             if inspect.isfunction(f) and f.__module__ == m.__name__ and not n.startswith("_")
+             and list(inspect.signature(f).parameters)[:2] == ["expr", "ctx"]]
+    assert found and sorted(f.__name__ for f in found) == sorted(f.__name__ for f in ALL)
+    assert all(getattr(rules, f.__name__) is f and f.__name__ in rules.__all__ for f in ALL)
+
+
+def test_every_kind_of_step_is_made_by_a_registered_rule():
+    made = {f.registration.kind for f in ALL}
+    assert made == set(Rule) - {Rule.CLAIM}  # a claim is a user's own link (derive check), no rule's
+
+
+def test_the_planner_orders_come_from_the_registrations():
+    names = {p: [[f.__name__ for f in g] for g in rules.planned(p)] for p in ("differentiate", "simplify", "tidy")}
+    assert names["differentiate"] == [["linearity"], ["lemma"], ["quotient_rule"], ["product_rule"],
+                                      ["chain_rule"], ["differentiate"]]
+    assert names["simplify"][:3] == [["cancel"], ["hyperbolic", "kronecker_delta"], ["fold", "recognise"]]
+    assert names["tidy"] == [["merge_powers"], ["combine_sums"], ["collect"], ["factor"], ["output_minus_target"]]
+    with pytest.raises(ValueError, match="phases are differentiate, simplify, tidy"):
+        rules.planned("expand")
+
+
+def test_registering_a_rule_states_its_rewrite_and_kind():
+    from derive.rules import rule
+
+    def no_rewrite(expr, ctx):
+        """Does something."""
+
+    def fine(expr, ctx):
+        """a -> b."""
+    with pytest.raises(ValueError, match="one line stating the rewrite"):
+        rule(Rule.CANCEL)(no_rewrite)
+    with pytest.raises(TypeError, match="derive.model.Rule"):
+        rule("cancel")(fine)
+    with pytest.raises(ValueError, match="each="):
+        rule(Rule.CANCEL, each=("everything",))(fine)
+    assert rule(Rule.CANCEL, simplify=9)(fine).registration.phases == {"simplify": 9}
 
 
 @pytest.mark.parametrize("rule", ALL, ids=[r.__name__ for r in ALL])

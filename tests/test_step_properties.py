@@ -22,8 +22,8 @@ import sympy as sp
 
 import derive
 from derive.assumptions import is_range
-from derive.catalogue import catalogue
-from derive.expr import Held, SumExcept, release
+from derive.entries import catalogue
+from derive.expr import SumExcept
 from derive.model import Rule
 from derive.render.printers import latex as math_latex
 from derive.rules.base import single_derivative

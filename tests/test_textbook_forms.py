@@ -14,7 +14,7 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.catalogue import catalogue
+from derive.entries import catalogue
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
 import costs_from_sources as C  # noqa: E402

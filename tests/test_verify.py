@@ -5,7 +5,6 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.model import Step
 
 
 def test_every_step_of_every_chain_passes(ce, ce_report):

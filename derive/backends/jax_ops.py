@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..inputs import Unseen
-from ._array_ops import ArrayOps
+from .ops import Ops
 
 
-class JaxOps(ArrayOps):
+class JaxOps(Ops):
     name = "jax"
     xp = jnp
 
@@ -35,9 +35,6 @@ class JaxOps(ArrayOps):
     def cast(self, mask):
         return mask.astype(jnp.result_type(float))
 
-    def eye(self, n: int):
-        return jnp.eye(n)
-
     def softmax(self, a):
         return jax.nn.softmax(a, axis=-1)
 
@@ -52,12 +49,6 @@ class JaxOps(ArrayOps):
 
     def rowsum(self, a):
         return jnp.sum(a, axis=-1, keepdims=True)
-
-    def concatenate(self, arrays, axis):
-        return jnp.concatenate(arrays, axis=axis)
-
-    def ones_like(self, a):
-        return jnp.ones_like(a)
 
     def jit(self, f):
         return jax.jit(f)

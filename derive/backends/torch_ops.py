@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._array_ops import ArrayOps
+from .ops import Ops
 
 
-class TorchOps(ArrayOps):
+class TorchOps(Ops):
     name = "torch"
     xp = torch
 

@@ -10,7 +10,7 @@ from typing import Optional
 
 import sympy as sp
 
-from ..gradient import gradient, plan, second_derivative
+from ..planned import gradient, plan, second_derivative
 from ..model import Derivation
 from ..notation import check_K
 

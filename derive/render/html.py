@@ -209,8 +209,8 @@ def _section_ids(d: Derivation, bl: tuple) -> list:
     return out
 
 
-def _assumption_math(a, latex) -> str:
-    return f'<span title="{_e(a.text)}">{_math(latex(a.statement), False)}</span>'
+def _assumption_math(a, latex, math=_math) -> str:
+    return f'<span title="{_e(a.text)}">{math(latex(a.statement), False)}</span>'
 
 
 def repeats(rule: str, words: str) -> bool:
@@ -221,20 +221,21 @@ def repeats(rule: str, words: str) -> bool:
     return all(any(w.startswith(x) for w in said) for x in re.findall(r"[a-z]{3,}", rule.lower()))
 
 
-def _why(number: int, row, latex) -> str:
+def _why(number: int, row, latex, math=_math, links: bool = True) -> str:
     """The rule (a chip, unless the justification already says it), the justification, cited formulas,
-    lemmas and assumptions of one step."""
+    lemmas and assumptions of one step. ``math(tex, display)`` writes a formula (this page's KaTeX spans,
+    or the Jupyter output's MathJax delimiters); ``links`` makes each cited lemma a link to #lemma-N."""
     chip = "" if repeats(row.rule, row.justification) else f'<span class="rule">{_e(row.rule)}</span> '
     parts = [f'<span class="num">{number}</span> {chip}', _e(row.justification)]
     if row.formula is not None:
         # display style: a cited identity is read, not skimmed (text style shrinks its fractions)
-        parts.append(": " + ", ".join(_math(r"\displaystyle " + latex(f), False) for f in formulas(row.formula)))
+        parts.append(": " + ", ".join(math(r"\displaystyle " + latex(f), False) for f in formulas(row.formula)))
     if row.cites:
-        links = [f'<a href="#lemma-{n}">Lemma {n}</a>' for n in row.cites]
-        parts.append(" (" + and_list(links) + ")")
+        cited = [f'<a href="#lemma-{n}">Lemma {n}</a>' if links else f"Lemma {n}" for n in row.cites]
+        parts.append(" (" + and_list(cited) + ")")
     if row.assumptions:
-        parts.append('; <span class="uses">using ' + ", ".join(_assumption_math(a, latex) for a in row.assumptions)
-                     + "</span>")
+        parts.append('; <span class="uses">using ' + ", ".join(_assumption_math(a, latex, math)
+                                                                for a in row.assumptions) + "</span>")
     return '<p class="why">' + "".join(parts) + "</p>"
 
 

@@ -47,11 +47,12 @@ def derivation_dict(d: Derivation) -> dict:
     """The derivation as JSON-ready data: the main chain, its lemmas and parts, assumptions."""
     display = display_of(d)
     numbers = lemma_numbers(d)
-    lemmas, parts = [], []
+    lemmas: list = []
+    parts: list = []
     for x in d.walk()[:-1]:
         item = dict(_chain(x, display), number=numbers.get(x.name))
         (lemmas if x.name in numbers else parts).append(item)
-    out = {"schema": SCHEMA}
+    out: dict = {"schema": SCHEMA}
     out.update(_chain(d, display))
     out["definitions"] = [{"name": x.name, "text": x.text, "lhs": _expr(x.lhs, display),
                            "rhs": None if x.abstract else _expr(x.expr, display), "abstract": x.abstract}

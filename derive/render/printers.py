@@ -8,6 +8,8 @@ simplifies: the factor order is the only thing a printer chooses.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sympy as sp
 from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter, greek_letters_set
@@ -122,7 +124,13 @@ def _has_denominator(factors) -> bool:
     return any(f.is_Pow and f.exp.is_negative or f.is_Rational and not f.is_Integer for f in factors)
 
 
-class _Shared:
+if TYPE_CHECKING:  # a mixin of SymPy's printers: for mypy, its super() and self are a Printer's
+    from sympy.printing.printer import Printer as _Mixin
+else:
+    _Mixin = object
+
+
+class _Shared(_Mixin):
     """What both printers do alike: positive terms first, each base's label from the display settings, and
     products as a plain coefficient followed by its operators (only the punctuation differs)."""
 

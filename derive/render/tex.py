@@ -357,7 +357,8 @@ def _small(parts: list, notes: str) -> str:
 
 def _reason_lines(row, latex, notes: str = "math", room: float = TEXT_WIDTH) -> list:
     """The reason of a row as one or more small lines, each at most ``room`` pt wide where the words allow."""
-    lines, line = [], []
+    lines: list = []
+    line: list = []
     for piece in _reason_parts(row, latex) + [("break", "")]:
         if piece[0] != "break":
             line.append(piece)
@@ -477,4 +478,65 @@ def page_rows(block: Block, latex, justifications: bool = True, label: str = "",
                 box = room_rhs - width(NOTE)
                 below = [rf"&{NOTE}\parbox[t]{{{box:.0f}pt}}{{\raggedright {reason}}} \notag"]
         lines += [x + end for x, end in zip(eq, ends)] + below
+    return [x + r" \\" for x in lines[:-1]] + lines[-1:]
+
+
+# ------------------------------------------------------------------ rows with their reasons beside them (MathJax)
+
+def _wrapped(row, latex, room: float) -> list:
+    """The reason of a row as small lines at most ``room`` pt wide where its words allow: broken between
+    words (a formula is never broken), as a paragraph wraps."""
+    atoms: list = []
+    for kind, tex in _reason_parts(row, latex):
+        if kind == "text":
+            atoms += [("text", w) for w in re.split(r"(?<= )", tex) if w]
+        elif kind == "math":
+            atoms.append((kind, tex))
+        else:  # where two parts join ('...; using ...')
+            atoms.append(("text", " "))
+    lines: list = [[]]
+    for atom in atoms:
+        if lines[-1] and width(_small(lines[-1] + [atom], "math")) > room:
+            lines.append([])
+        lines[-1].append(atom)
+    for x in lines:
+        for end, strip in ((0, str.lstrip), (-1, str.rstrip)):
+            if x[end][0] == "text":
+                x[end] = ("text", strip(x[end][1]))
+    return [_small([a for a in x if a[1]], "math") for x in lines]
+
+
+def beside_rows(block: Block, latex, justifications: bool = True, room: float = TEXT_WIDTH) -> list:
+    """The lines of an aligned chain for MathJax or KaTeX, each reason in a column beside its row:
+    'lhs &= e1 && {\\small reason} \\\\', '&= e2 && {\\small reason}', ...
+
+    The reasons' column starts after the widest row (aligned's columns are as wide as their widest
+    entry), GAP from it. A reason that does not fit there on one line within ``room`` pt goes
+    beneath its row, where aligned_rows sets it (wrapped between words, as a paragraph is), followed by a negative space of its estimated width
+    so that it does not widen the rows' column (it runs on into the reasons' column, empty on its
+    lines; \\mathrlap would say this, but MathJax lacks it by default). A row wider than its room is
+    broken as everywhere else. Without justifications the rows are those of aligned_rows.
+    """
+    if not justifications:
+        return aligned_rows(block, latex, False, "math", room)
+    lhs = latex(block.lhs)
+    room_rhs = room - width(lhs)
+    rows, below = [], []
+    for n, row in enumerate(block.rows):
+        head = lhs if n == 0 else ""
+        rows.append(equation(head, latex(row.expr), "=", room_rhs + width(head)))
+        below.append([rf"&{NOTE}{x}\hspace{{-{width(NOTE + x) / EM:.1f}em}}"
+                      for x in _wrapped(row, latex, room_rhs - width(NOTE))])
+
+    def wide(line: str) -> float:  # lines after the first start at column 2, lhs wide
+        return width(line.replace("&", "")) + (width(lhs) if line.startswith("&") else 0)
+
+    column = max(wide(x) for eq in rows for x in eq)
+    beside = [_small([p for p in _reason_parts(row, latex) if p[0] != "break"], "math") for row in block.rows]
+    lines = []
+    for eq, side, under in zip(rows, beside, below):
+        if column + GAP + width(side) <= room:
+            lines += eq[:-1] + [f"{eq[-1]} && {side}"]
+        else:
+            lines += eq + under
     return [x + r" \\" for x in lines[:-1]] + lines[-1:]

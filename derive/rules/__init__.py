@@ -3,25 +3,18 @@
 Each rewrites every place in ``expr`` where it applies and returns the Step
 (new expression, rule name, justification, assumptions used, lemmas cited),
 or None when it does not apply. "Does not apply" is never an exception.
+
+A rule is registered once, by its decorator (derive.rules.registry.rule): the
+kind of step it makes and its place in the planner's phases. This package
+collects the registered functions of its modules (``RULES``, each also an
+attribute: ``rules.cancel``) and the planner's orders (``planned(phase)``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from ..setting import Setting
-from .algebra import (assumption, cancel, collect, definition, expand, factor, fold, hyperbolic, lemma,
-                      merge_powers, output_minus_target, recognise)
-from .calculus import (chain_rule, combine_sums, differentiate, linearity, multivariate_chain_rule, product_rule,
-                       quotient_rule)
-from .matrix import matrix_form
-from .sums import cases, join_sum, kronecker_delta, split_sum, sum_constant, write_out_sum
-
-__all__ = [
-    "Context", "assumption", "cancel", "cases", "chain_rule", "collect", "combine_sums", "definition",
-    "differentiate", "expand", "factor", "fold", "hyperbolic", "join_sum", "kronecker_delta", "lemma", "linearity",
-    "matrix_form", "merge_powers", "multivariate_chain_rule", "output_minus_target", "product_rule", "quotient_rule",
-    "recognise", "split_sum", "sum_constant", "write_out_sum",
-]
+from . import algebra, calculus, matrix, sums
+from .registry import PHASES, Registration, RuleFunction, registration_of, rule
 
 
 @dataclass(frozen=True)
@@ -35,3 +28,25 @@ class Context:
     def facts(self) -> frozenset:
         """Index pairs the conditions declare different."""
         return frozenset(frozenset(pair) for a in self.conditions for pair in a.different)
+
+
+#: Every registered rule, in the order its module defines it (the modules in alphabetical order).
+RULES: tuple = tuple(f for m in (algebra, calculus, matrix, sums) for f in vars(m).values()
+                     if registration_of(f) is not None and f.__module__ == m.__name__)
+globals().update({f.__name__: f for f in RULES})
+
+__all__ = ["Context", "RULES", "Registration", "planned", "rule", *(f.__name__ for f in RULES)]
+
+
+def planned(phase: str) -> tuple:
+    """The planner's order for ``phase``: groups of rules sharing a priority, lowest first (a group is
+    tried per target: for each output, fold then recognise)."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}; the planner's phases are {', '.join(PHASES)}")
+    placed = sorted({f.registration.phases[phase] for f in RULES if phase in f.registration.phases})
+    return tuple(tuple(f for f in RULES if f.registration.phases.get(phase) == n) for n in placed)
+
+
+def __getattr__(name: str) -> RuleFunction:
+    """Only for type checkers: every rule is a module attribute already (set from ``RULES`` above)."""
+    raise AttributeError(f"module 'derive.rules' has no rule {name!r}")

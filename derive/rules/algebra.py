@@ -9,11 +9,13 @@ from ..assumptions import different, is_range
 from ..expr import Held, SumExcept, cancels_on_release, known_different, release, settle, substitute
 from ..model import Assumption, Rule, Step
 from .base import identity, rewrite_step, single_derivative
+from .registry import rule
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Context
 
 
+@rule(Rule.DEFINITION)
 def definition(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     """symbol -> its definition, e.g. E -> -sum_j y_j log o_j."""
     d = ctx.setting.definition_of(of)
@@ -23,6 +25,7 @@ def definition(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     return Step(new, Rule.DEFINITION, f"definition of the {d.text or d.name}")
 
 
+@rule(Rule.FOLD, simplify=3, each=("output", "activation"))
 def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     """numerator(j) / denominator -> symbol_j, for symbol_j := numerator(j) / denominator; F(g(j)) -> symbol_j, for symbol_j := F(g(j))."""
     d = ctx.setting.definition_of(of)
@@ -62,6 +65,7 @@ def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
                 formula=identity(d.expr, d.lhs))
 
 
+@rule(Rule.FOLD, simplify=3, each=("output",))
 def recognise(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     """A layer written out -> its output: exp(g_j)/sum_l exp(g_l) -> o_j, exp(g)/(1 + exp(g)) -> s, 1 + exp(g) -> 1/(1 - s)."""
     d = ctx.setting.definition_of(of)
@@ -158,8 +162,10 @@ def _fold_quotient(work, d, numerator, denominator, brought, at: dict):
 
     def swap(e):
         m = e.match(pattern)
-        n = m.get(power, sp.Integer(1)) if m is not None else None
-        if m is None or any(w not in m for w in wilds) or not (n.is_Integer and n > 0):
+        if m is None:
+            return None
+        n = m.get(power, sp.Integer(1))
+        if any(w not in m for w in wilds) or not (n.is_Integer and n > 0):
             return None  # exp(-z_j) is no power of exp(z_j) to fold: 1/(o_j S) would bring the sum back
         if any(m[wilds[n]] != at.get(d.indices[n], d.indices[n]) for n in fixed):
             return None
@@ -200,9 +206,8 @@ def _fold_reciprocal(expr, d):
             m = a.match(pattern)
             if m is not None and all(w in m for w in wilds.values()):
                 values.add(tuple(m[wilds[i]] for i in d.indices))
-    values = sorted(values, key=sp.default_sort_key)
     new = expr
-    for value in values:
+    for value in sorted(values, key=sp.default_sort_key):
         numerator, denominator = sp.fraction(d.at(*value))
         if not isinstance(denominator, sp.Add):
             continue
@@ -222,6 +227,7 @@ def _power_pattern(numerator: sp.Expr, power: sp.Wild) -> sp.Expr:
     return numerator ** power
 
 
+@rule(Rule.HYPERBOLIC, simplify=2)
 def hyperbolic(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """c e^x + c e^-x -> 2c cosh(x), c e^x - c e^-x -> 2c sinh(x), sinh(x)/cosh(x) -> tanh(x)."""
     new, used = hyperbolic_form(expr)
@@ -295,6 +301,7 @@ def hyperbolic_form(expr: sp.Expr) -> tuple:
     return new, used
 
 
+@rule(Rule.CANCEL, simplify=1)
 def cancel(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """(1/u) * u -> 1, (a v^2 - b v^2) / v^2 -> a - b and (2a - 2b)/2 -> a - b: cancel common factors."""
     if expr.has(Held):  # merge substituted factors with their neighbours
@@ -349,6 +356,7 @@ def _cancelled(before: dict, after: dict) -> bool:
     return any(after.get(base, 0) < power for base, power in before.items())
 
 
+@rule(Rule.EXPAND, simplify=7)
 def expand(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """a (b + c) -> a b + a c."""
     new = sp.expand_mul(expr)
@@ -381,6 +389,7 @@ def _denominator_or_number(e: sp.Basic) -> bool:
     return e.is_Number or (isinstance(e, sp.Pow) and e.exp.is_negative)
 
 
+@rule(Rule.COLLECT, tidy=3)
 def collect(expr: sp.Expr, ctx: "Context", on: Sequence = ()) -> Optional[Step]:
     """a x + b x -> (a + b) x, for x a defined quantity shared by several terms."""
 
@@ -406,6 +415,7 @@ def _shared_factors(expr: sp.Add, setting) -> list:
     return sorted((f for f, n in counts.items() if n > 1), key=sp.default_sort_key)
 
 
+@rule(Rule.MERGE_POWERS, tidy=1)
 def merge_powers(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """x * x**a -> x**(a + 1): multiply powers of one base (an entry, or 1 - s_k) by adding their exponents."""
     new = _merged_powers(expr)
@@ -448,6 +458,7 @@ def _split_powers(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda n: split(n) is not None, split)
 
 
+@rule(Rule.TARGET, tidy=5)
 def output_minus_target(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """o_k + a y_k + b -> o_k - ((-a) y_k - b): the output minus its target, the target's terms collected."""
     if not isinstance(expr, sp.Add):
@@ -472,6 +483,7 @@ def output_minus_target(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return Step(new, Rule.TARGET, "write the result as the output minus its target")
 
 
+@rule(Rule.FACTOR, tidy=4)
 def factor(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """a b - a c -> a (b - c): take common factors out (s^2 - s -> s (s - 1), x^(g+1) - g x^g -> x^g (x - g) too)."""
     candidates = [sp.factor_terms(expr)]
@@ -496,6 +508,7 @@ def _factor_label(expr: sp.Expr, new: sp.Expr) -> str:
     return "take out the common factor"
 
 
+@rule(Rule.ASSUMPTION, simplify=5, each=("fact",))
 def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step]:
     """lhs -> rhs for a declared assumption lhs = rhs, e.g. sum_j y_j -> 1."""
     if fact.rewrite is None:
@@ -542,6 +555,7 @@ def _replace_written_out(expr, total: sp.Sum, value):
     return expr.replace(lambda n: swap(n) is not None, swap)
 
 
+@rule(Rule.LEMMA, differentiate=2, each=("lemmas",))
 def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
     """df/dx -> the result of a lemma whose left-hand side matches, under its conditions (d2f/dx dy -> d/dy lemma)."""
     cited: dict = {}

@@ -8,6 +8,7 @@ import sympy as sp
 from ..expr import SumExcept
 from ..model import Rule, Step
 from .base import N, U, V, X, identity, rewrite_step, single_derivative
+from .registry import rule
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Context
@@ -48,6 +49,7 @@ def _linearity_label(done: set) -> str:
     return ", ".join(parts)
 
 
+@rule(Rule.LINEARITY, differentiate=1, simplify=6)
 def linearity(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx (a f + g + c) -> a df/dx + dg/dx;  d/dx sum_j f_j -> sum_j df_j/dx;  sum_j c f_j -> c sum_j f_j."""
     setting = ctx.setting
@@ -98,6 +100,7 @@ def linearity(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return Step(step.expr, step.rule, _linearity_label(done), step.assumptions)
 
 
+@rule(Rule.LINEARITY, tidy=2)
 def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """sum_i a_i + sum_l b_l -> sum_i (a_i + b_i), for sums over the same range (linearity, read backwards)."""
 
@@ -111,7 +114,7 @@ def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
                 # one bound index per range: sum_l b_l joins sum_j a_j as sum_j b_j (l free nowhere else)
                 key = tuple(limit[1:] for limit in rest.limits)
                 groups.setdefault(key, []).append((term, coeff, rest))
-        for key, members in groups.items():
+        for members in groups.values():
             if len(members) > 1:
                 limits = members[0][2].limits
                 names = [limit[0] for limit in limits]
@@ -127,6 +130,7 @@ def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return rewrite_step(expr, ctx, fn, Rule.LINEARITY, "sums over the same range combine into one sum")
 
 
+@rule(Rule.MULTIVARIATE_CHAIN_RULE)
 def multivariate_chain_rule(expr: sp.Expr, ctx: "Context", through: sp.IndexedBase, indices: tuple,
                             fixed: tuple = ()) -> Optional[Step]:
     """dF/dx -> sum_j dF/du_ij du_ij/dx, for F depending on x only through the u_ij (``fixed`` i not summed)."""
@@ -163,6 +167,7 @@ def multivariate_chain_rule(expr: sp.Expr, ctx: "Context", through: sp.IndexedBa
 _OUTER = {"log": "the logarithm", "exp": "the exponential", "power": "the power", "exponent": "the exponent"}
 
 
+@rule(Rule.CHAIN_RULE, differentiate=5)
 def chain_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx F(u) -> F'(u) du/dx for F of one argument, u^n or a^u (log u gives u'/u, a^u gives a^u log(a) u')."""
     setting = ctx.setting
@@ -207,6 +212,7 @@ def chain_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
                 formula=formulas[0] if len(formulas) == 1 else tuple(formulas))
 
 
+@rule(Rule.PRODUCT_RULE, differentiate=4)
 def product_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx (u v) -> u' v + u v', for two or more factors that depend on x (and no denominator that does)."""
     setting = ctx.setting
@@ -229,6 +235,7 @@ def product_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return rewrite_step(expr, ctx, fn, Rule.PRODUCT_RULE, "product rule", formula=formula)
 
 
+@rule(Rule.QUOTIENT_RULE, differentiate=3)
 def quotient_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx (u/v) -> (u' v - u v') / v^2, when v depends on x (-u v'/v^2 when u does not)."""
     setting = ctx.setting
@@ -257,6 +264,7 @@ def quotient_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return step
 
 
+@rule(Rule.DIFFERENTIATE, differentiate=6)
 def differentiate(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx c -> 0;  dz_l/dz_k -> delta_lk;  d/dz_k F(z_l) -> F'(z_l) delta_lk for F = exp, log, tanh or a constant power."""
     setting = ctx.setting

@@ -7,6 +7,7 @@ import sympy as sp
 
 from ..expr import Entry
 from ..model import Rule, Step
+from .registry import rule
 
 
 class _Untranslatable(Exception):
@@ -16,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import Context
 
 
+@rule(Rule.MATRIX_FORM)
 def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[sp.Symbol] = None) -> Optional[Step]:
     """f_i g_j + delta_ij h_i + sum_k M_ki v_k + sum_n A_ni B_nj ... -> [f g^T + diag(h) + M^T v + A^T B ...]_ij."""
     setting = ctx.setting

@@ -9,11 +9,13 @@ from ..assumptions import different, in_range
 from ..expr import SumExcept, known_different, write_out
 from ..model import Rule, Step
 from .base import rewrite_step, single_limit
+from .registry import rule
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Context
 
 
+@rule(Rule.SPLIT_SUM)
 def split_sum(expr: sp.Expr, ctx: "Context", at: sp.Symbol) -> Optional[Step]:
     """sum_j f(j) -> f(at) + sum_{j != at} f(j), for sums whose summand mentions ``at``."""
 
@@ -40,6 +42,7 @@ def split_sum(expr: sp.Expr, ctx: "Context", at: sp.Symbol) -> Optional[Step]:
     return Step(step.expr, step.rule, f"split off the term {index} = {at} from the sum", step.assumptions)
 
 
+@rule(Rule.JOIN_SUM)
 def join_sum(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """c f(k) + c sum_{j != k} f(j) -> c sum_j f(j)."""
 
@@ -81,6 +84,7 @@ def _coefficient(f: sp.Expr, delta: sp.KroneckerDelta) -> Optional[sp.Expr]:
     return f.xreplace({delta: sp.Integer(1)})
 
 
+@rule(Rule.DELTA, simplify=2)
 def kronecker_delta(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """sum_l f(l) delta_lk -> f(k) for k in range;  delta_jk -> 0 for j != k;  delta_jk f(k) -> delta_jk f(j)."""
     setting = ctx.setting
@@ -189,6 +193,7 @@ def _contract_written_out(node: sp.Add, setting, used):
     return None
 
 
+@rule(Rule.WRITE_OUT)
 def write_out_sum(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """sum_{c=1}^{3} f(c) -> f(1) + f(2) + f(3), for a sum with numeric bounds."""
 
@@ -198,6 +203,7 @@ def write_out_sum(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return rewrite_step(expr, ctx, fn, Rule.WRITE_OUT, "write the sum out term by term")
 
 
+@rule(Rule.CASES)
 def cases(expr: sp.Expr, ctx: "Context", first: sp.Symbol, second: sp.Symbol) -> Optional[Step]:
     """X -> delta_ab X + (1 - delta_ab) X: treat a = b and a != b separately."""
     if not (expr.has(first) and expr.has(second)) or expr.has(sp.KroneckerDelta(first, second)):
@@ -207,6 +213,7 @@ def cases(expr: sp.Expr, ctx: "Context", first: sp.Symbol, second: sp.Symbol) ->
     return Step(new, Rule.CASES, f"treat the cases {first} = {second} and {first} != {second} separately")
 
 
+@rule(Rule.SUM_CONSTANT, simplify=4)
 def sum_constant(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """sum_{j=1}^{K} c -> K c and sum_{j != k} c -> (K - 1) c, for a summand c that does not mention j."""
 

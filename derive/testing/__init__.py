@@ -98,7 +98,8 @@ def check_gradient(fn: Callable, derivation: Union[Derivation, str], *, framewor
             raise ArgumentError(key, f"unknown input; {d.name} takes {', '.join(layout.names)}")
     cases = layout.battery(np.random.default_rng(seed), fixed)
     caller = _Caller(fn, framework, layout.convert)
-    failures, notes = [], []
+    failures: list = []
+    notes: list = []
     skipped = []
     for number, case in enumerate(cases):
         try:
@@ -140,7 +141,7 @@ def _derivation(derivation: Union[Derivation, str]) -> Derivation:
     if isinstance(derivation, Derivation):
         return derivation
     if isinstance(derivation, str):
-        from ..catalogue import entry
+        from ..entries import entry
         return entry(derivation)()
     raise ArgumentTypeError("derivation", f"must be a Derivation or a catalogue name, got {type(derivation).__name__}")
 

@@ -3,7 +3,7 @@ report and the diagnosis call; each derivation interface (per-example, dataset, 
 from __future__ import annotations
 
 import itertools
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -57,6 +57,13 @@ LOGITS = (("small", 1e-3), ("moderate", 3.0), ("large", 100.0), ("extreme", 1e4)
 
 
 class _Layout:
+    # each layout's own (declared here for the type checker): the examples' axis name and, for this battery,
+    # its sizes, its logit inputs, its inputs and its largest score
+    examples: str
+    _dims: Callable[..., list]
+    logit_inputs: Callable[[], tuple]
+    make: Callable[..., Any]
+    top_score: Callable[[dict], float]
     names: tuple = ()
     score = "z"
     transpose_hint = ""
@@ -124,7 +131,7 @@ class _Layout:
 
     def _pinned(self, name: str, value):
         if name in self.scalars():
-            from ..compile import check_scalar
+            from ..inputs import check_scalar
             return check_scalar(name, value)
         if type(value).__module__.split(".")[0] in ("torch", "jax", "jaxlib"):
             value = _to_numpy(value)

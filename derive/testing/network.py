@@ -138,7 +138,7 @@ class _Network(_Layout):
     def battery(self, rng, fixed: dict) -> list:
         fixed = {k: self._pinned(k, v) for k, v in fixed.items()}
         dims = self._dims(fixed)
-        levels = self.LEVELS
+        levels: tuple = self.LEVELS
         if "weights" in fixed:
             levels = (("pinned", None, None),)  # the weighted inputs follow from the given weights
         elif "biases" in fixed:
@@ -210,7 +210,7 @@ class _Network(_Layout):
             dims = [([fixed["x"].shape[1]] + s[1:], fixed["x"].shape[0]) for s, _ in dims]
         if "y" in fixed:
             dims = [(s[:-1] + [fixed["y"].shape[1]], fixed["y"].shape[0]) for s, _ in dims]
-        out = []
+        out: list = []
         for s, N in dims:
             if (tuple(s), N) not in [(tuple(a), b) for a, b in out]:
                 out.append((s, N))
@@ -268,7 +268,7 @@ class _Network(_Layout):
         return 1.0
 
     @staticmethod
-    def label(level: str, scores: list) -> str:
+    def label(level: str, scores: list) -> str:  # type: ignore[override]  # the network's battery labels by level
         hidden = max((float(np.max(np.abs(z))) for z in scores[:-1]), default=0.0)
         output = float(np.max(np.abs(scores[-1])))
         text = {"small": "small", "moderate": "moderate", "saturating": "saturating sigmoids,",

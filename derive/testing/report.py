@@ -56,9 +56,11 @@ class CaseFailure:
         elif self.kind == "structure":
             lines.append(f"  fn returned {self.error}")
         elif self.kind == "shape":
+            assert self.actual is not None  # a shape mismatch holds what fn returned
             named = f"{self.output} ({what}) with " if self.output else ""
             lines.append(f"  fn returned {named}shape {self.actual.shape}, expected {self.expected.shape}")
         else:
+            assert self.index is not None  # a mismatch or non-finite value has its worst entry
             idx = list(self.index)
             lines.append(f"  worst entry {self.output}{idx}{' (' + what + ')' if what else ''}: got {self.got:.10g}, "
                          f"expected {self.want:.10g} (|difference| {abs(self.got - self.want):.3g}, "
@@ -114,7 +116,9 @@ class GradientReport:
             else:
                 out.append("likely cause: not recognised (not " + (self.layout.unrecognised if self.layout else
                            UNRECOGNISED) + "); compare the values below")
-            out.append("first failing " + self.failure.summary(self.layout))
+            failure = self.failure
+            assert failure is not None  # not ok: there are failures
+            out.append("first failing " + failure.summary(self.layout))
             out.append("reproduce: fn(**report.failure.inputs) (GradientMismatch.report is the report)")
         out += [f"note: {n}" for n in self.notes]
         out.append("tolerance: |got - expected| <= atol * max(1, max|expected|) + rtol * |expected| "

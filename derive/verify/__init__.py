@@ -80,6 +80,7 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
                 continue
             checks.extend(check_chain(d, Ks, points, index_samples, seed, progress, budget, done))
     except OutOfTime:
+        assert timeout is not None  # OutOfTime is raised only under a budget
         finished = {(c.derivation, c.step) for c in done}
         unchecked = [f"{d.name}: " + (f"step {n} ({s.rule.value})" if s is not None else "result")
                      for d in todo for n, s in [*enumerate(d.steps, start=1), (None, None)]

@@ -26,6 +26,12 @@ class Cache:
     definitions an expression reaches)."""
 
     NAMES = ("sides", "generic", "validated", "proved", "chains", "relevant")
+    sides: Table
+    generic: Table
+    validated: Table
+    proved: Table
+    chains: Table
+    relevant: Table
 
     def __init__(self) -> None:
         for name in self.NAMES:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Optional
 
 import sympy as sp
 

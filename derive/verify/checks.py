@@ -5,7 +5,6 @@ step), so a report depends on the seed only."""
 from __future__ import annotations
 
 import random
-from typing import Callable, Optional
 
 import mpmath
 import sympy as sp

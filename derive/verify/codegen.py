@@ -66,10 +66,10 @@ class _Scope:
     def __init__(self, parent: Optional["_Scope"], variables: tuple = (), guard: bool = False):
         self.parent, self.variables, self.guard = parent, frozenset(variables), guard
         self.lines: list = []
-        self.depth = 0 if parent is None else parent.depth + 1
+        self.depth: int = 0 if parent is None else parent.depth + 1
 
     def chain(self):
-        s = self
+        s: Optional[_Scope] = self
         while s is not None:
             yield s
             s = s.parent

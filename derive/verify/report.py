@@ -88,3 +88,8 @@ class Report:
 
     def __repr__(self) -> str:
         return f"Report({self.name!r}, ok={self.ok}, checks={len(self.checks)}, failures={len(self.failures)})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: each check's verdict, the lemmas' checks collapsible."""
+        from ..render.jupyter import report_html
+        return report_html(self)

@@ -306,15 +306,15 @@ def _underbraced_ones(body: str) -> list:
 def _block_chains(source: str, body: str, offset: int, display: bool, before: str, number: int) -> list:
     items: list = []  # ("break",), ("piece", Piece), ("link", "=")
     for row, row_offset, remark in _rows(body, offset):
-        pieces, links = _split_equals(row)
+        row_pieces, row_links = _split_equals(row)
         items.append(("break", None))
-        for n, (piece, at) in enumerate(pieces):
+        for n, (piece, at) in enumerate(row_pieces):
             text, lead = _strip(piece)
             if text:
                 absolute = row_offset + at + lead
                 items.append(("piece", Piece(text, _line_of(source, absolute), absolute)))
-            if n < len(links):
-                items.append(("link", links[n]))
+            if n < len(row_links):
+                items.append(("link", row_links[n]))
         if remark:
             items.append(("remark", remark))  # after the row's pieces: it qualifies the chain they are in
     out: list = []

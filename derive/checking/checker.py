@@ -63,7 +63,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     if not isinstance(text, str):
         raise ArgumentTypeError("text", f"must be the document as a str, got {type(text).__name__}")
     if bounds is not None and not isinstance(bounds, Bounds):
-        raise ArgumentTypeError("bounds", f"must be a derive.check.Bounds, got {type(bounds).__name__}")
+        raise ArgumentTypeError("bounds", f"must be a derive.checking.Bounds, got {type(bounds).__name__}")
     bounds = bounds or Bounds()
     deadline = time.monotonic() + bounds.seconds
     front = front_matter(text)  # the document's own define: and assume: lists come first
@@ -100,7 +100,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         if n >= bounds.max_chains or time.monotonic() > deadline:
             why = (f"over the bound of {bounds.max_chains} chains per document" if n >= bounds.max_chains
                    else f"over the document's time bound of {bounds.seconds:g} s")
-            exprs = [Unreadable(why, 0) for _ in chain.pieces]
+            exprs: list = [Unreadable(why, 0) for _ in chain.pieces]
         else:
             exprs = [parse_piece(p.text, names) if len(p.text) <= bounds.max_formula else
                      Unreadable(f"a formula of {len(p.text)} characters is over the bound of {bounds.max_formula}", 0)
@@ -158,13 +158,15 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         start = _definition_prefix(chain, exprs, defined, names)  # E = -sum y log p = ...: the first '=' defines E
         if start:
             d = as_definition(exprs[0], exprs[start], defined)
+            assert d is not None  # _definition_prefix read this definition
             defined[definition_key(d)] = d
             versions.setdefault(definition_key(d), []).append((number, d))
             where.setdefault(definition_key(d), (chain.pieces[1].line, chain.pieces[0].text, chain.pieces[1].text, number))
             for k in range(1, start + 1):
                 claims.append(Claim(chain.pieces[k].line, chain.pieces[k - 1].text, chain.pieces[k].text, chain=number,
                                     lhs_line=chain.pieces[k - 1].line, verdict="holds", reason="a definition"))
-        run_claims, run_exprs = [], []
+        run_claims: list = []
+        run_exprs: list = []
         conditions = prose_conditions(chain.before + " " + " ".join(chain.remarks), names, chain.after)
         same = index_equalities(chain.before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
         if same:
@@ -263,7 +265,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                    for j in [sp.Symbol("j_", integer=True, positive=True)])
                        if f is not None and str(f.statement) not in stated)   # sum_j y_j = 1, never stated
     splits = case_splits(work)
-    runs: dict = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
+    runs: dict[int, tuple[list, list, int, tuple, Setting]] = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
     for run_claims, run_exprs, conditions in split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
@@ -287,7 +289,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
 
     report = CheckReport(claims, [f"{sp.sstr(d.lhs)} := {sp.sstr(d.expr)}" for d in definitions],
                          [sp.sstr(a.statement) for a in unique_facts(facts)], notes, text, name)
-    firsts = {}  # the first wrong claim of each chain: what its quantity is, where the engine can derive it
+    firsts: dict = {}  # the first wrong claim of each chain: what its quantity is, where the engine can derive it
     for c in claims:
         if c.verdict == "wrong" and id(c) in runs:
             firsts.setdefault(c.chain, c)

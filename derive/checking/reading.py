@@ -14,12 +14,13 @@ from ..assumptions import bias_input, different, hot_at, normalized
 from ..definitions import sigmoid, softmax
 from ..expr import bound_indices, rename_bound
 from ..setting import Definition, Setting
+from .extract import Chain
 from .latex import K_SYMBOL, Names, Unreadable, in_notation, parse_latex
 
 
 @dataclass
 class Parsed:
-    chain: object
+    chain: Chain
     exprs: list          # sympy or Unreadable per piece
 
 
@@ -125,7 +126,7 @@ def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
     lead = re.match(r"[\s,.;:]*(?:where|for|if|when)\b[^.]{0,80}", after)
     if lead:
         tail = tail + " " + lead.group()
-    out = []
+    out: list = []
     for m in _NEQ_WORDS.finditer(_prose(tail)):  # For \( k \) different from \( i \):
         out.append(different(names.index(m.group(1)), names.index(m.group(2))))
     for m in _NEQ.finditer(tail):
@@ -134,18 +135,18 @@ def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
         out.append(different(names.index(m.group(1)), names.index(m.group(2))))
     plain = _prose(after[:240])
     for n, pattern in enumerate(_HOT):
-        m = pattern.search(plain)
-        if m:
-            index, base = (m.group(1), m.group(2)) if n == 0 else (m.group(2), m.group(1))
+        hot = pattern.search(plain)
+        if hot:
+            index, base = (hot.group(1), hot.group(2)) if n == 0 else (hot.group(2), hot.group(1))
             if base in names.bases:
                 out.append(hot_at(names.bases[base], names.index(index)))
             break
     return tuple(out)
 
 
-def conventional(names: Names, used: set, defined: dict, differentiated: set = frozenset()) -> list:
+def conventional(names: Names, used: set, defined: dict, differentiated: frozenset | set = frozenset()) -> list:
     """The catalogue's conventions for names the document uses but does not define."""
-    out = []
+    out: list = []
     z = names.bases.get("z")
     if z is None:
         return out
@@ -411,7 +412,7 @@ def looks_defining(d: Definition) -> bool:
 
 
 def unique_facts(facts):
-    seen = {}
+    seen: dict = {}
     for a in facts:
         seen.setdefault(a.key, a)
     return list(seen.values())

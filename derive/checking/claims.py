@@ -105,5 +105,10 @@ class CheckReport:
     def __str__(self) -> str:
         return self.to_text()
 
+    def _repr_html_(self) -> str:
+        """Jupyter: each claim's verdict, the first wrong one marked."""
+        from ..render.jupyter import check_report_html
+        return check_report_html(self)
+
 
 # -- reading the document ------------------------------------------------------------------------

@@ -1,14 +1,48 @@
-"""The interpreter's table of array operations written once over an array namespace (``xp``):
-torch or jax.numpy. The NumPy table is derive.tensor.NumpyOps (with its in-place and BLAS fast paths)."""
+"""The one ops interface: the table of array operations every stage that computes with arrays calls
+(the tensor interpreter, derive.numeric's stable probabilities, the compiled interfaces' layout), and
+``Tensor``, an array with the index symbols its axes stand for.
+
+``Ops`` is the protocol and its implementation written once over an array namespace (``xp``); a
+backend is one subclass holding what its library spells differently: ``NumpyOps`` (numpy_ops.py, with
+in-place and BLAS fast paths), ``JaxOps`` and ``TorchOps``. Adding a backend is one module
+``<name>_ops.py`` defining ``OPS`` and a line in ``derive.backends.BACKENDS``.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
 from .. import numeric
-from ..tensor import Tensor
 
 
-class ArrayOps:
+@dataclass(frozen=True)
+class Tensor:
+    """An array whose axes stand for the given index symbols."""
+
+    array: Any  # a NumPy array, or the evaluating library's (JAX, torch)
+    axes: tuple
+
+    def __post_init__(self) -> None:
+        if np.ndim(self.array) != len(self.axes):
+            raise ValueError(f"array of rank {np.ndim(self.array)} given {len(self.axes)} axes {self.axes}")
+
+    def size(self, axis: sp.Symbol) -> int:
+        return self.array.shape[self.axes.index(axis)]
+
+
+class Ops:
+    """The operations table: what the interpreter, numeric's stable probabilities and the interfaces'
+    layout call, written over ``xp``. A subclass names its library (``name``, ``xp``) and overrides
+    what the library spells differently."""
+
     name = ""
-    xp = None
+    xp: Any = None  # the array namespace each library's table sets (torch, jax.numpy)
+
+    def __repr__(self) -> str:
+        return f"<ops {self.name}>"
 
     # -- what each library spells differently ---------------------------------
     def host(self, value):
@@ -23,6 +57,29 @@ class ArrayOps:
         raise NotImplementedError
 
     def permute(self, a, order):
+        """``a`` with its axes in the order ``order``."""
+        raise NotImplementedError
+
+    def cast(self, mask):
+        """A boolean array as the library's default float type."""
+        raise NotImplementedError
+
+    def concatenate(self, arrays, axis):
+        return self.xp.concatenate(arrays, axis=axis)
+
+    def ones_like(self, a):
+        return self.xp.ones_like(a)
+
+    def softmax(self, a):
+        """softmax along the last axis, stable for every finite input."""
+        raise NotImplementedError
+
+    def log_softmax(self, a):
+        """log softmax along the last axis, stable for every finite input."""
+        raise NotImplementedError
+
+    def sigmoid(self, a):
+        """1 / (1 + exp(-a)), without overflow."""
         raise NotImplementedError
 
     def moveaxis(self, a, source, destination):
@@ -121,12 +178,14 @@ class ArrayOps:
         raise NotImplementedError
 
     def patch_rows(self, values, need, fn, *arrays):
-        """``values`` with the rows where ``need`` holds replaced by ``fn(*arrays, kernel=self)``
+        """``values`` with the rows where ``need`` holds replaced by ``fn(*arrays, ops=self)``
         (computed for every row: a traced function cannot branch on values)."""
-        return self.xp.where(need, fn(*arrays, kernel=self), values)
+        return self.xp.where(need, fn(*arrays, ops=self), values)
 
-    def softmax_parts(self, a, forms):
+    def softmax_parts(self, a, forms) -> dict:
+        """The arrays of p = softmax(a) named in ``forms`` (p, log p, 1 - p, ...: numeric.softmax_parts)."""
         return numeric.softmax_parts(a, forms, self)
 
-    def sigmoid_parts(self, a, forms):
+    def sigmoid_parts(self, a, forms) -> dict:
+        """The arrays of p = sigmoid(a) named in ``forms`` (numeric.sigmoid_parts)."""
         return numeric.sigmoid_parts(a, forms, self)

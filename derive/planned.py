@@ -77,7 +77,7 @@ def _batch_matrix_form(d: Derivation, p: Problem) -> Derivation:
     """A batch gradient wrt a weight matrix, sum_i (o_ik - y_ik) x_ie, followed by its matrix form
     [(O - Y)^T X]_ke where it has one."""
     examples = p.setting.symbols.get("examples")
-    if not d.complete or examples is None or len(p.index) != 2 or \
+    if not d.complete or examples is None or len(p.index) != 2 or isinstance(d.result, tuple) or \
             not any(s.limits[0][2] == examples for s in d.result.atoms(sp.Sum) if len(s.limits) == 1):
         return d
     step = rules.matrix_form(d.result, rules.Context(p.setting), rows=p.index[0], cols=p.index[1])

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NoReturn, Optional
 
 import sympy as sp
 
@@ -124,6 +124,7 @@ def tokenize(text: str) -> list:
         if m is None:
             raise Unreadable(f"unexpected character {text[pos]!r}", pos)
         kind = m.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         if kind == "word":
             word = m.group()
             tokens.append(Token("cmd", "\\" + word, pos) if word in FUNCTIONS else Token("letter", word, pos))
@@ -203,6 +204,10 @@ class Parser:
         j = self.i + offset
         return self.tokens[j] if j < len(self.tokens) else None
 
+    def peek_text(self, offset: int = 0) -> Optional[str]:
+        t = self.peek(offset)
+        return t.text if t is not None else None
+
     def at(self, *texts: str) -> bool:
         t = self.peek()
         return t is not None and t.text in texts
@@ -221,17 +226,17 @@ class Parser:
             raise Unreadable(f"expected {text!r}" + (f", found {t.text!r}" if t else ""), where)
         return self.take()
 
-    def fail(self, message: str):
+    def fail(self, message: str) -> NoReturn:
         t = self.peek()
         raise Unreadable(message, t.pos if t is not None else len(self.text))
 
     # -- grammar ----------------------------------------------------------------
     def parse(self) -> sp.Expr:
         e = self.expr()
-        if self.peek() is not None:
+        if (t := self.peek()) is not None:
             if self.at(","):
                 self.fail("a list of values (a, b, \\ldots), not one expression")
-            self.fail(f"cannot read {self.peek().text!r} here")
+            self.fail(f"cannot read {t.text!r} here")
         return e
 
     def expr(self) -> sp.Expr:
@@ -301,7 +306,7 @@ class Parser:
                 self.fail("a power of a function name")
             arg = self.function_argument()
             return FUNCTIONS[t.text[1:]](arg) if power is None else FUNCTIONS[t.text[1:]](arg) ** power
-        if t.text == "\\sigma" and self.peek(1) is not None and self.peek(1).text in ("(", "\\left"):
+        if t.text == "\\sigma" and self.peek_text(1) in ("(", "\\left"):
             self.take()
             arg = self.function_argument()
             return self.postfix(1 / (1 + sp.exp(-arg)))
@@ -329,6 +334,8 @@ class Parser:
 
     def atom(self) -> sp.Expr:
         t = self.peek()
+        if t is None:  # \log at the end: a function name with nothing to apply it to
+            self.fail("expected a factor")
         if t.kind == "num":
             self.take()
             value = sp.Rational(t.text) if "." in t.text else sp.Integer(t.text)
@@ -413,11 +420,7 @@ class Parser:
         return False
 
     def _transpose_ahead(self) -> bool:
-        nxt = self.peek(1)
-        if nxt is not None and nxt.text == "T":
-            return True
-        return (nxt is not None and nxt.text == "{" and self.peek(2) is not None and self.peek(2).text == "T"
-                and self.peek(3) is not None and self.peek(3).text == "}")
+        return self.peek_text(1) == "T" or [self.peek_text(n) for n in (1, 2, 3)] == ["{", "T", "}"]
 
     def entry(self) -> sp.Expr:
         """[M]_{k} or [M]_{jk}: the entry of the matrix expression M, written with index sums."""
@@ -429,6 +432,7 @@ class Parser:
         self.expect("_")
         at = self.peek()
         idx = self.subscript_indices()
+        assert at is not None  # subscript_indices() read a subscript there
         if not isinstance(m, MatrixExpr):
             raise Unreadable("an entry [ ... ]_k of something that is not a vector or a matrix", at.pos)
         rows, cols = m.shape
@@ -470,7 +474,9 @@ class Parser:
             self.i = save
 
     def _indicator_ahead(self) -> bool:
-        close = {"[": "]", "(": ")"}[self.peek().text]
+        t = self.peek()
+        assert t is not None  # called at [ or (
+        close = {"[": "]", "(": ")"}[t.text]
         depth = 0
         for tok in self.tokens[self.i:]:
             if tok.text in ("[", "("):
@@ -641,12 +647,12 @@ class Parser:
     def subscript_indices(self) -> list:
         """z_k, y_{ij}, p_{i,y_i}, \\Theta_{10}, y_{j \\neq i} (refused)."""
         if not self.at("{"):
-            t = self.take()
-            if t.kind == "letter":
-                return [self.names.index(t.text)]
-            if t.kind == "num":
-                return [sp.Integer(c) for c in t.text]
-            raise Unreadable(f"cannot read the subscript {t.text!r}", t.pos)
+            first = self.take()
+            if first.kind == "letter":
+                return [self.names.index(first.text)]
+            if first.kind == "num":
+                return [sp.Integer(c) for c in first.text]
+            raise Unreadable(f"cannot read the subscript {first.text!r}", first.pos)
         self.take()
         out = []
         if any(tok.text == "," for tok in self._until_close()):
@@ -735,7 +741,7 @@ class Parser:
                 self.names.arity.setdefault(str(base), len(idx))
                 base = self.names.base(str(base))[idx]
             elif self.at("'", "!"):
-                self.fail(f"cannot read {self.peek().text!r} here")
+                self.fail(f"cannot read {self.peek_text()!r} here")
             else:
                 return base
 
@@ -860,8 +866,9 @@ def in_notation(element: sp.Expr, names: Names) -> sp.Expr:
     """SymPy's entry of a matrix expression in the document's notation: o[i, 0] -> o_i, W[j, k] -> W_jk, and
     its sums over 0..K-1 over a fresh index 1..K."""
     def sums(node):
-        body, limits = node.function, []
-        for d, lo, hi in node.limits:
+        body = node.function
+        limits: list = []
+        for d, _lo, hi in node.limits:
             fresh = sp.Symbol(f"_m{len(names.indices) + len(limits)}", integer=True, positive=True)
             body = body.xreplace({d: fresh})
             limits.append((fresh, 1, hi + 1))

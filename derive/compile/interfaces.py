@@ -1,117 +1,24 @@
-"""Closed forms to vectorised, numerically stable NumPy functions.
-
-Every compiled function evaluates the derivation's own closed form (its index
-form, before any matrix restatement) with ``derive.tensor.Program``: a tree
-built once, the same size for every K, whose sums over products are
-contractions (matrix products, einsum), never broadcast products.
-Definitions are evaluated stably: a softmax with the row maximum subtracted
-(and log o_k as a log-softmax), a sigmoid without overflow; where the closed
-form reads 1 - o_k, log(1 - o_k) or log(-log o_k) of a softmax or sigmoid
-output, those are computed from the logits without cancellation (1 - o_k as
-the sum of the other outputs, log(1 - o_k) as a log-sum-exp of the other
-logits), and a product holding a power of o_k or 1 - o_k with an exponent
-other than 0, 1, 2, ... ((1 - o_k)^(gamma - 1) log o_k of the focal loss) is
-taken as one exp of a sum of logs, finite wherever its true value is. Inputs are checked at this boundary with errors that name them,
-including the targets a derivation assumes normalised. Finite inputs can still
-give scores beyond the float range (w.x with entries near 1e200): every score
-a softmax or sigmoid reads and every result is checked finite (unless it is
-provably small, as o - y is), and an inf or NaN is an ArgumentError naming the arguments it came from, never a silent NaN.
-
-The interface a recipe declares says how inputs are laid out: 'per_example'
-(rows are examples, the last axis the class), 'dataset' (softmax regression),
-'labels' (integer labels) and 'network' (backpropagation). The adapters only
-lay out inputs; the mathematics is the derivation's.
-"""
+"""The interfaces a compiled closed form is called through, each laying out its inputs once for every
+backend (derive.compile.boundary): 'per_example' and 'layer' (``ArrayGradient``: arguments shaped by
+their axes), 'dataset' (``RegressionGradient``), 'labels' (``LabelGradient``) and 'network'
+(``Backprop``, NumPy only). The adapters only lay out inputs; the mathematics is the derivation's."""
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import sympy as sp
 
-from .errors import ArgumentError, ArgumentTypeError
-from .expr import Entry
-from .inputs import (check_array, check_classes, check_labels, check_names, check_positive, check_scalar,  # noqa: F401
-                     check_size, check_targets, precision)
-from .model import Derivation
-from .numeric import FORMS
-from .tensor import BATCH, DefinitionProgram, Overflow, Program, Tensor, bounded, first_not_finite
-
-
-def index_form(d: Derivation) -> sp.Expr:
-    """The closed form in index notation (the step before a matrix restatement)."""
-    for step in reversed(d.steps):
-        if not isinstance(step.expr, Entry):
-            return step.expr
-    raise ArgumentError("derivation", f"{d.name} has no closed form to compile")
-
-
-def _needed(setting, expr: sp.Expr) -> list:
-    """The definitions an expression needs evaluated, each after those it uses."""
-    order: list = []
-
-    def visit(e):
-        for x in setting.definitions:
-            if x.abstract or _given(x) or x in order or not x.occurs_in(e):
-                continue
-            visit(x.argument if x.kernel else x.expr)
-            if x not in order:
-                order.append(x)
-
-    visit(expr)
-    return order
-
-
-class Evaluator:
-    """An expression and the definitions it needs, each compiled once; called with the input arrays."""
-
-    def __init__(self, setting, expr: sp.Expr, free: tuple, keep: tuple = (), reduce: tuple = ()) -> None:
-        labels = frozenset(name for name, kind in setting.domains if kind == "label")
-        self.definitions = [DefinitionProgram(x, labels, keep) for x in _needed(setting, expr)]
-        # softmax and sigmoid outputs: the program reads 1 - p and the logs it needs as arrays of their own
-        kernels = {p.name: p.definition.kernel for p in self.definitions
-                   if p.definition.kernel in ("softmax", "sigmoid")}
-        self.program = Program(expr, tuple(free) + tuple(k for k in keep if k not in reduce), labels, reduce, kernels)
-        # which arrays of each definition are read (o, or log o), so that no unused one is computed
-        self.wanted = frozenset().union(self.program.needs, *(p.program.needs for p in self.definitions))
-        # arrays the definitions produce that only the closed form reads: it may overwrite them
-        self.scratch = frozenset(n for p in self.definitions if p.definition.kernel
-                                 for n in (p.name,) + tuple(f"{f}_{p.name}" for f in FORMS)
-                                 if not any(n in q.program.needs for q in self.definitions))
-
-    def class_count(self, K: sp.Expr):
-        """The name under which K (the length of the class axis) must be passed, when a symbolic K appears in
-        the closed form or a definition it needs (label smoothing's eps/K); None otherwise."""
-        programs = [self.program] + [p.program for p in self.definitions]
-        return str(K) if not K.is_Integer and any(K in p.scalars for p in programs) else None
-
-    def __call__(self, tensors: dict, ops=None, known=None) -> Tensor:
-        tensors = dict(tensors)
-        for definition in self.definitions:
-            tensors.update(definition(tensors, self.wanted, ops))
-        return self.program(tensors, ops, self.scratch, known)
-
-
-def _given(definition) -> bool:
-    """A quantity defined as a derivative of a cost (g_j := dL/do_j): the caller provides it as an array."""
-    return isinstance(definition.expr, sp.Derivative)
-
-
-def _inputs(setting, expr: sp.Expr) -> tuple:
-    """(indexed input bases, scalar symbols) the expression and the definitions it needs read."""
-    defined = {x.symbol for x in setting.definitions if not _given(x)}
-    exprs = [expr] + [x.argument if x.kernel else x.expr for x in _needed(setting, expr)]
-    bases: list = [v for v in setting.variables if isinstance(v, sp.IndexedBase)]  # a scalar wrt is a keyword
-    scalars: set = set()
-    not_scalar = {i for i, _ in setting.ranges} | {setting.K} | set(setting.sizes)
-    for e in exprs:
-        indexed = e.atoms(sp.Indexed)
-        bases.extend(a.base for a in sorted(indexed, key=str) if a.base not in defined and a.base not in bases)
-        labels = {a.base.label for a in indexed}
-        scalars |= {x for x in e.free_symbols if isinstance(x, sp.Symbol) and x not in not_scalar
-                    and x not in defined and x not in labels and not isinstance(x, sp.Dummy)}
-    return tuple(str(b) for b in dict.fromkeys(bases)), tuple(sorted(str(x) for x in scalars))
+from ..backends.numpy_ops import NUMPY
+from ..errors import ArgumentError, ArgumentTypeError
+from ..inputs import (check_array, check_classes, check_labels, check_names, check_positive, check_scalar,
+                      check_size, check_targets, precision)
+from ..model import Derivation
+from ..tensor import BATCH, DefinitionProgram, Overflow, Program, Tensor, bounded
+from .boundary import QUIET, Compiled, finite, matrix, overflow_error, rows
+from .evaluator import Evaluator, index_form, needed_definitions, read_inputs
 
 
 def _refuse_conditions(d: Derivation) -> None:
@@ -187,7 +94,7 @@ def _is_bias(setting, name: str, matrices: set) -> bool:
     return False
 
 
-class ArrayGradient:
+class ArrayGradient(Compiled):
     """The closed form as a function of arrays laid out by their axes (the 'per_example' and 'layer'
     interfaces): each argument's shape comes from the indices it is read with (w_jd: (K, n)).
 
@@ -200,16 +107,18 @@ class ArrayGradient:
     keyword of its own. ``inputs`` lists the keywords; ``help(g)`` shows each with its shape.
     """
 
+    layout_errors = (ValueError, KeyError)
+
     def __init__(self, d: Derivation) -> None:
         _refuse_conditions(d)
         self.name = d.name
         setting = d.setting
         self._examples = setting.symbols.get("examples")  # the example axis a batch cost names (N)
         expr = index_form(d)
-        names, self.scalars = _inputs(setting, expr)
+        names, self.scalars = read_inputs(setting, expr)
         self.targets = _normalised(d)
         self.K = int(setting.K) if setting.K.is_Integer else None
-        needed = _needed(setting, expr)
+        needed = needed_definitions(setting, expr)
         exprs = [expr] + [x.argument if x.kernel else x.expr for x in needed] + [x.expr for x in setting.definitions]
         exprs += [d.lhs] if isinstance(d.lhs, sp.Basic) else []
         limits = _limits(exprs)
@@ -246,10 +155,9 @@ class ArrayGradient:
         carried = {s for a in self.arguments for s in a.axes}
         wanted = set(self._index_sizes.values()) | set(self._size_scalars)
         self.sizes = tuple(sorted(str(s) for s in wanted - carried if not s.is_Integer))
-        self._softmax = any(p.definition.kernel in ("softmax", "log_softmax") for p in self._evaluate.definitions)
+        self._softmax = self._evaluate.normalised
         self._logs = tuple(n for n in self.arrays if any(v.log and v.base == n for p in programs for v in p.views))
-        small = {p.name for p in self._evaluate.definitions if p.definition.kernel in ("softmax", "sigmoid")}
-        self._bounded = bounded(self._evaluate.program.root, small | set(self.targets))
+        self._bounded = bounded(self._evaluate.program.root, self._evaluate.probabilities | set(self.targets))
         self.__doc__ = self._doc()
         self.__signature__ = inspect.Signature(
             [inspect.Parameter(a.name, inspect.Parameter.KEYWORD_ONLY, annotation=a.shape()) for a in self.arguments]
@@ -301,7 +209,7 @@ class ArrayGradient:
         return f"<compiled {self.name}: f({args}) -> {self.result_shape()}>"
 
     # -- the boundary: every backend checks its inputs here --------------------------------
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked and laid out: {'arrays': name -> checked NumPy array (or Unseen), 'scalars',
         'sizes': size symbol -> length, 'N': the number of examples or None for one example}. ``given``:
         the float type each input was passed in (``precision``), when ``kwargs`` hold copies read on the host."""
@@ -361,16 +269,13 @@ class ArrayGradient:
     def tensors(self, call: dict, arrays: dict, ops=None) -> tuple:
         """(tensors, known sizes) for the program: per-example arrays over (their axes..., batch), shared
         ones over their own axes; ``arrays`` are the checked arrays in the evaluating library."""
-        moveaxis = ops.moveaxis if ops is not None else np.moveaxis
         tensors: dict = {}
         for a in self.arguments:
             x = arrays[a.name]
             if a.per_example:
-                if call["N"] is None:
-                    x = x[None]
-                tensors[a.name] = Tensor(moveaxis(x, 0, -1), tuple(sp.Dummy() for _ in a.axes) + (BATCH,))
+                tensors[a.name] = rows(x if call["N"] is not None else x[None], ops)
             else:
-                tensors[a.name] = _matrix(x)
+                tensors[a.name] = matrix(x)
         tensors.update(call["scalars"])
         sizes = call["sizes"]
         tensors.update({str(s): sizes[str(s)] for s in self._size_scalars if str(s) in sizes})
@@ -383,8 +288,7 @@ class ArrayGradient:
         """The program's result laid out for the caller: examples first (none for one example)."""
         array = out.array
         if BATCH in out.axes:
-            moveaxis = ops.moveaxis if ops is not None else np.moveaxis
-            array = moveaxis(array, out.axes.index(BATCH), 0)
+            array = (ops or NUMPY).moveaxis(array, out.axes.index(BATCH), 0)
             if call["N"] is None:
                 array = array[0]
         return array
@@ -394,35 +298,15 @@ class ArrayGradient:
         tensors, known = self.tensors(call, arrays, ops)
         return self.result(self._evaluate(tensors, ops, known), call, ops)
 
-    def __call__(self, **kwargs) -> np.ndarray:
-        call = self.checked(kwargs)
-        arrays = call["arrays"]
-        dtype = np.result_type(*arrays.values()) if arrays else np.float64
-        with np.errstate(**_QUIET):
-            try:
-                out = self.run(call, arrays)
-            except Overflow as error:
-                raise _overflow(error, ", ".join(error.inputs), BATCH) from None
-            except (ValueError, KeyError) as error:  # a layout the checks above missed: still named, never raw
-                raise ArgumentError(", ".join(self.inputs), f"cannot be evaluated with these shapes for "
-                                                            f"{self.name}: {error}") from None
-            result = np.ascontiguousarray(out, dtype=dtype)
-            return result if self._bounded else _finite(", ".join(self.inputs), result)
+    def overflow(self, error: Overflow) -> ArgumentError:
+        return overflow_error(error, ", ".join(error.inputs), BATCH)
+
+    def finished(self, out, arrays: dict) -> np.ndarray:
+        result = np.ascontiguousarray(out, dtype=np.result_type(*arrays.values()) if arrays else np.float64)
+        return result if self._bounded else finite(", ".join(self.inputs), result)
 
 
-def _per_example(a, moveaxis=np.moveaxis) -> Tensor:
-    """(N, K) -> a tensor over (class, batch); (K,) -> over (class,). ``moveaxis`` is the array library's."""
-    if a.ndim == 1:
-        return Tensor(a, (sp.Dummy("class"),))
-    return Tensor(moveaxis(a, 0, -1), (sp.Dummy("class"), BATCH))
-
-
-def _matrix(a) -> Tensor:
-    """An array as a tensor over fresh axes (the program names them)."""
-    return Tensor(a, tuple(sp.Dummy() for _ in range(a.ndim)))
-
-
-class RegressionGradient:
+class RegressionGradient(Compiled):
     """dJ/dTheta for softmax regression: f(theta=(K, n+1), x=(m, n), y=(m, K)) -> (K, n+1).
 
     The keyword of the parameters is their name in lower case (theta for Theta).
@@ -443,7 +327,7 @@ class RegressionGradient:
         t, x, y = self.names
         return f"<compiled {self.name}: f({t}=(K, n+1), {x}=(m, n), {y}=(m, K)) -> (K, n+1)>"
 
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked (the same for every backend): {'arrays': name -> checked array}; ``given`` as
         ArrayGradient.checked's."""
         check_names(self.name, kwargs, self.names)
@@ -464,26 +348,25 @@ class RegressionGradient:
     def run(self, call: dict, arrays: dict, ops=None):
         """The result from checked inputs, in the evaluating library's arrays; x_0 = 1 is the bias input."""
         theta, X, Y = (arrays[n] for n in self.names)
-        if ops is None:
-            X1 = np.concatenate([np.ones((X.shape[0], 1), dtype=X.dtype), X], axis=1)
-        else:
-            X1 = ops.concatenate([ops.ones_like(X[:, :1]), X], axis=1)
+        ops = ops or NUMPY
+        # NumPy's column of ones is made from the shape (n = 0 features too); a library's from X (its device)
+        ones = np.ones((X.shape[0], 1), dtype=X.dtype) if ops is NUMPY else ops.ones_like(X[:, :1])
+        X1 = ops.concatenate([ones, X], axis=1)
         Tn, Xn, Yn = self.bases
-        return self._evaluate({Tn: _matrix(theta), Xn: _matrix(X1), Yn: _matrix(Y)}, ops).array
+        return self._evaluate({Tn: matrix(theta), Xn: matrix(X1), Yn: matrix(Y)}, ops).array
 
-    def __call__(self, **kwargs) -> np.ndarray:
-        arrays = self.checked(kwargs)["arrays"]
-        with np.errstate(**_QUIET):
-            try:
-                out = self.run({}, arrays)
-            except Overflow as error:
-                named = dict(zip(self.bases, self.names))
-                raise _overflow(error, ", ".join(named[n] for n in error.inputs), self.example) from None
-            return _finite(self.names[1], np.ascontiguousarray(out, dtype=np.result_type(*arrays.values())))
+    def overflow(self, error: Overflow) -> ArgumentError:
+        named = dict(zip(self.bases, self.names))
+        return overflow_error(error, ", ".join(named[n] for n in error.inputs), self.example)
+
+    def finished(self, out, arrays: dict) -> np.ndarray:
+        return finite(self.names[1], np.ascontiguousarray(out, dtype=np.result_type(*arrays.values())))
 
 
-class LabelGradient:
+class LabelGradient(Compiled):
     """The gradient of sum_i L_i with integer labels: f(w=(K, n), x=(m, n), label=(m,)) -> (K, n)."""
+
+    labels = ("label",)
 
     def __init__(self, d: Derivation) -> None:
         self.name = d.name
@@ -503,7 +386,7 @@ class LabelGradient:
         w, x, label = self.names
         return f"<compiled {self.name}: f({w}=(K, n), {x}=(m, n), {label}=(m,) in 0..K-1) -> (K, n)>"
 
-    def checked(self, kwargs: dict, given: dict = None) -> dict:
+    def checked(self, kwargs: dict, given: Optional[dict] = None) -> dict:
         """The inputs checked (the same for every backend): {'arrays': name -> checked array}."""
         check_names(self.name, kwargs, self.names)
         wn, xn, ln = self.names
@@ -521,27 +404,26 @@ class LabelGradient:
         """The result from checked inputs, in the evaluating library's arrays (labels from 0)."""
         W, X, labels = (arrays[n] for n in self.names)
         Wb, Xb, Lb = self.bases
-        return self._evaluate({Wb: _matrix(W), Xb: _matrix(X), Lb: _matrix(labels + 1)}, ops).array  # classes from 1
+        return self._evaluate({Wb: matrix(W), Xb: matrix(X), Lb: matrix(labels + 1)}, ops).array  # classes from 1
 
-    def __call__(self, **kwargs) -> np.ndarray:
-        arrays = self.checked(kwargs)["arrays"]
-        with np.errstate(**_QUIET):
-            try:
-                out = self.run({}, arrays)
-            except Overflow as error:
-                named = dict(zip(self.bases, self.names))
-                raise _overflow(error, ", ".join(named[n] for n in error.inputs), self.example) from None
-            W, X = (arrays[n] for n in self.names[:2])
-            return _finite(self.names[1], np.ascontiguousarray(out, dtype=np.result_type(W, X)))
+    def overflow(self, error: Overflow) -> ArgumentError:
+        named = dict(zip(self.bases, self.names))
+        return overflow_error(error, ", ".join(named[n] for n in error.inputs), self.example)
+
+    def finished(self, out, arrays: dict) -> np.ndarray:
+        W, X = (arrays[n] for n in self.names[:2])
+        return finite(self.names[1], np.ascontiguousarray(out, dtype=np.result_type(W, X)))
 
 
-class Backprop:
+class Backprop(Compiled):
     """Backpropagation built from BP1-BP4: f(weights=[W2..WL], biases=[b2..bL], x=X, y=Y) -> (grads_W, grads_b).
 
     The forward pass evaluates the derivation's definitions (weighted input,
     sigmoid, softmax); the backward pass evaluates BP1, then BP2 layer by
     layer, and BP3 and BP4 give the gradients of the mean cost over the rows.
     """
+
+    backends = False  # the layer loop runs in NumPy only
 
     def __init__(self, d: Derivation) -> None:
         self.name = d.name
@@ -555,8 +437,12 @@ class Backprop:
         # BP3 and BP4 are summed over the examples (the mean cost) inside the contraction
         self.programs.update({n: Program(index_form(parts[n]), parts[n].free_indices, reduce=(BATCH,))
                               for n in ("bp3", "bp4")})
-        self.inputs = ("weights", "biases", "x", "y")
         self._names = tuple({k: str(v) for k, v in self.roles[n].items()} for n in ("bp1", "bp2", "bp4"))
+
+    @property
+    def inputs(self) -> tuple:
+        """The keyword arguments: the layers' weights and biases, the inputs x and the targets y."""
+        return ("weights", "biases", "x", "y")
 
     @property
     def source(self) -> str:
@@ -580,21 +466,21 @@ class Backprop:
         check_targets("y", Y, "one_hot", "", precision(kwargs["y"]))
         if X.shape[0] == 0:
             raise ArgumentError("x", "has no rows: the gradient of the mean cost over N = 0 examples is undefined")
-        with np.errstate(**_QUIET):
+        with np.errstate(**QUIET):
             grads_W, grads_b = self._gradients(weights, biases, X, Y)
             dtype = np.result_type(X, Y, *weights)
-            return ([_finite("weights, x", g.astype(dtype, copy=False)) for g in grads_W],
-                    [_finite("weights, x", g.astype(dtype, copy=False)) for g in grads_b])
+            return ([finite("weights, x", g.astype(dtype, copy=False)) for g in grads_W],
+                    [finite("weights, x", g.astype(dtype, copy=False)) for g in grads_b])
 
     def _gradients(self, weights, biases, X, Y) -> tuple:
         r1, r2, r4 = self._names
         activations = [_batch(X)]
         for n, (W, b) in enumerate(zip(weights, biases)):
             try:
-                z = self.affine({r4["W"]: _matrix(W), r4["a_prev"]: activations[-1], r4["b"]: _matrix(b)})[r4["z"]]
+                z = self.affine({r4["W"]: matrix(W), r4["a_prev"]: activations[-1], r4["b"]: matrix(b)})[r4["z"]]
             except Overflow as error:  # the previous layer's activations lie in [0, 1]: only x can be large
                 args = f"weights[{n}], x, biases[{n}]" if n == 0 else f"weights[{n}], biases[{n}]"
-                raise _overflow(error, args, BATCH, "unit", f"the weighted inputs of layer {n + 2}") from None
+                raise overflow_error(error, args, BATCH, "unit", f"the weighted inputs of layer {n + 2}") from None
             last = n == len(weights) - 1
             a = self.softmax({r1["z"]: z}, {r1["a"]})[r1["a"]] if last else self.sigmoid({r2["z"]: z})[r2["a"]]
             activations.append(a)
@@ -604,30 +490,9 @@ class Backprop:
             grads_b[n] = self.programs["bp3"]({r4["delta"]: delta}).array / X.shape[0]
             grads_W[n] = self.programs["bp4"]({r4["delta"]: delta, r4["a_prev"]: activations[n]}).array / X.shape[0]
             if n > 0:
-                delta = self.programs["bp2"]({r2["delta_next"]: delta, r2["W_next"]: _matrix(weights[n]),
+                delta = self.programs["bp2"]({r2["delta_next"]: delta, r2["W_next"]: matrix(weights[n]),
                                               r2["a"]: activations[n]})
         return grads_W, grads_b
-
-
-_QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}  # each inf or NaN is checked for instead
-
-
-def _overflow(error: Overflow, args: str, example, unit: str = "class", what: str = "the scores") -> ArgumentError:
-    """The error for a score beyond the float range, naming the arguments ``args`` it is computed from."""
-    at = sorted(zip(error.axes, error.index), key=lambda p: p[0] != example)  # the example first
-    where = ", ".join(f"example {i}" if axis == example else f"{unit} {i}" for axis, i in at)
-    return ArgumentError(args, f"{what} overflow {error.dtype} at {where} (a term or their sum is beyond "
-                               f"+-{np.finfo(error.dtype).max:.2g}); scale the inputs")
-
-
-def _finite(args: str, result: np.ndarray) -> np.ndarray:
-    """``result``, or an ArgumentError naming ``args`` when an entry overflowed to inf or NaN."""
-    bad = first_not_finite(result)
-    if bad is not None:
-        limit = f"{np.finfo(result.dtype).max:.2g}"
-        raise ArgumentError(args, f"the gradient computed from them overflows {result.dtype} (it or an intermediate "
-                                  f"is beyond +-{limit}, first at index {bad}); scale the inputs")
-    return result
 
 
 def _batch(a: np.ndarray) -> Tensor:
@@ -651,28 +516,3 @@ def _layers(weights, biases) -> tuple:
     if Ws[-1].shape[0] < 2:
         raise ArgumentError(f"weights[{len(Ws) - 1}]", "the softmax output layer needs at least 2 units")
     return Ws, bs
-
-
-INTERFACES = {"per_example": ArrayGradient, "dataset": RegressionGradient, "labels": LabelGradient,
-              "network": Backprop, "layer": ArrayGradient}
-
-
-def compile_derivation(d: Derivation, backend: str = "numpy"):
-    """The compiled closed form of ``d``, laid out as its interface says; ``backend`` 'jax' or 'torch'
-    runs the same program with that library's arrays (see derive.backends; imported only then)."""
-    if not isinstance(backend, str):
-        raise ArgumentTypeError("backend", f"must be a string ('numpy', 'jax' or 'torch'), got {type(backend).__name__}")
-    if backend != "numpy":
-        from .backends import ops_for
-        ops_for(backend)  # a missing library is an error before anything is compiled
-    if not isinstance(d, Derivation):
-        raise ArgumentTypeError("derivation", f"must be a Derivation, got {type(d).__name__}")
-    for x in d.walk():
-        if x.incomplete:
-            raise ArgumentError("derivation", f"{d.name} is incomplete ({x.incomplete}): there is no closed form "
-                                              "to compile")
-    compiled = INTERFACES[d.interface](d)
-    if backend == "numpy":
-        return compiled
-    from .backends import compile_backend
-    return compile_backend(compiled, d.interface, backend)

@@ -23,6 +23,11 @@ class Entry:
     def __repr__(self) -> str:
         return f"Entry({self.name!r}: {self.description})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the name, what it derives and its reference."""
+        from .render.jupyter import entry_html
+        return entry_html(self)
+
 
 def _entries() -> tuple:
     from .recipes.jacobian import softmax_jacobian, softmax_se, softmax_vjp
