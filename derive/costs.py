@@ -330,9 +330,12 @@ def _sizes(expr, layers, facts, K, used, examples: str = "N") -> tuple:
 
 
 def _ranged(expr: sp.Expr, sizes: dict) -> sp.Expr:
-    """Every sum over an index with a size other than K gets that size as its upper limit."""
+    """Every sum over an index with a size other than K gets that size as its upper limit; the count of a
+    mean(x, i), sum(1, i), is that size (N for the examples, K for the classes)."""
     def fix(node):
         limits = [(i, lo, sizes.get(i, hi)) for i, lo, hi in node.limits]
+        if node.function == 1 and len(limits) == 1 and limits[0][1] == 1:
+            return limits[0][2]
         return sp.Sum(node.function, *limits)
     return expr.replace(lambda n: isinstance(n, sp.Sum), fix)
 
@@ -419,6 +422,9 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
             if c is None:
                 raise ArgumentError("cost", f"sigmoid({sp.sstr(x)}) needs an argument with a class index, "
                                             "such as sigmoid(z[j]) or sigmoid(z[i, j])")
+            if x.could_extract_minus_sign():  # sigmoid(-g) = 1/(1 + exp(g)): the planner recognises it as
+                sigmoid_of(-x, c, rows)       # 1 - s, a step of its own, not a second layer
+                return 1 / (1 + sp.exp(-x))
             return sigmoid_of(x, c, rows).symbol[tuple(rows) + (c,)]
         if isinstance(node, sp.tanh):
             x = node.args[0]
@@ -472,6 +478,8 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
             softmax_over(body, slot, normaliser=slot)
         for x, index, rows in _logistic_arguments(e):
             sigmoid_of(x, index, rows)
+        for x, index, rows in _tanh_arguments(e):
+            tanh_of(x, index, rows)
     return definitions, expr, layers
 
 
@@ -527,6 +535,19 @@ def _logistic_arguments(expr: sp.Expr) -> list:
         rows, c = _rows_and_class(g)
         if c is not None:
             out.append((g, c, rows))
+    return out
+
+
+def _tanh_arguments(expr: sp.Expr) -> list:
+    """(g, j, rows) for every tanh written out in ``expr``, (exp(g) - exp(-g))/(exp(g) + exp(-g)) with g over
+    one class index j (what the planner's hyperbolic step rewrites as tanh(g))."""
+    from .rules.algebra import hyperbolic_form
+    out = []
+    for node in sp.preorder_traversal(hyperbolic_form(expr)[0]):
+        if isinstance(node, sp.tanh):
+            rows, c = _rows_and_class(node.args[0])
+            if c is not None:
+                out.append((node.args[0], c, rows))
     return out
 
 

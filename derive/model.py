@@ -42,6 +42,7 @@ class Rule(str, Enum):
     EXPAND = "expand", "expand"
     COLLECT = "collect", "collect terms"
     MERGE_POWERS = "merge_powers", "merge powers"
+    HYPERBOLIC = "hyperbolic", "hyperbolic functions"
     TARGET = "output_minus_target", "output minus target"
     FACTOR = "factor", "factor"
     ASSUMPTION = "assumption", "assumption"

@@ -3,7 +3,7 @@
 The text form is Python expression syntax over a small vocabulary
 (docs/grammar.md): vectors indexed by classes (``z[j]``, ``w[j, d]``), scalar
 parameters (bare names such as ``T``, ``gamma``), ``K``, numbers,
-``+ - * / **``, ``log``, ``exp``, ``sqrt``, ``sigmoid``, ``tanh``, ``sum(expr, j)`` and
+``+ - * / **``, ``log``, ``exp``, ``sqrt``, ``sigmoid``, ``tanh``, ``sum(expr, j)``, ``mean(expr, i)`` and
 ``softmax(v)[j]`` / ``log_softmax(v)[j]`` of a vector expression ``v``.
 
 Nothing typed by a user is evaluated: the text is checked character by
@@ -44,11 +44,12 @@ MAX_NAME = 16
 
 FUNCTIONS = ("log", "exp", "sqrt", "sigmoid", "tanh")
 VECTOR_FUNCTIONS = ("softmax", "log_softmax")
-RESERVED = ("sum",) + FUNCTIONS + VECTOR_FUNCTIONS + ("K",)
+REDUCTIONS = ("sum", "mean")
+RESERVED = REDUCTIONS + FUNCTIONS + VECTOR_FUNCTIONS + ("K",)
 
 ALLOWED = ("names, numbers, + - * / **, brackets ( ) and [ ], commas, K, and the functions "
-           "sum(x, j), log, exp, sqrt, sigmoid, tanh, softmax(v)[j], log_softmax(v)[j]")
-_ALLOWED_FUNCTIONS = "sum, log, exp, sqrt, sigmoid, tanh, softmax and log_softmax"
+           "sum(x, j), mean(x, i), log, exp, sqrt, sigmoid, tanh, softmax(v)[j], log_softmax(v)[j]")
+_ALLOWED_FUNCTIONS = "sum, mean, log, exp, sqrt, sigmoid, tanh, softmax and log_softmax"
 _EXAMPLE = "-sum(y[j]*log(softmax(z)[j]), j)"
 
 _CHARS = frozenset(string.ascii_letters + string.digits + " \t\r\n+-*/()[],._=")
@@ -344,7 +345,7 @@ def _check_node(argument: str, snippet: _Snippet, node: ast.AST, vector_calls: s
         if not isinstance(func, ast.Name):
             _refuse(argument, where, "calling an expression", f"calls of {_ALLOWED_FUNCTIONS}")
         name = func.id
-        if name not in ("sum",) + FUNCTIONS + VECTOR_FUNCTIONS:
+        if name not in REDUCTIONS + FUNCTIONS + VECTOR_FUNCTIONS:
             _refuse(argument, where, f"calling {name}", f"calls of {_ALLOWED_FUNCTIONS}")
         for keyword in node.keywords:
             _refuse(argument, snippet.where(keyword) if hasattr(keyword, "lineno") else where,
@@ -352,14 +353,15 @@ def _check_node(argument: str, snippet: _Snippet, node: ast.AST, vector_calls: s
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 _refuse(argument, snippet.where(arg), "a starred argument (*x)", "positional arguments")
-        wanted = 2 if name == "sum" else 1
+        wanted = 2 if name in REDUCTIONS else 1
         if len(node.args) != wanted:
-            usage = "sum(x, j), a sum over j = 1..K" if name == "sum" else f"{name}(x)"
+            usage = {"sum": "sum(x, j), a sum over j = 1..K",
+                     "mean": "mean(x, i), the mean over i, sum(x, i) over the size of i's axis"}.get(name, f"{name}(x)")
             _fail(argument, where, f"{name} takes {wanted} argument{'s' * (wanted > 1)}, got {len(node.args)}; "
                                    f"write {usage}")
-        if name == "sum" and not isinstance(node.args[1], ast.Name):
-            _fail(argument, snippet.where(node.args[1]), "the second argument of sum is the index it sums over, "
-                                                         "a name: sum(x, j)")
+        if name in REDUCTIONS and not isinstance(node.args[1], ast.Name):
+            _fail(argument, snippet.where(node.args[1]), f"the second argument of {name} is the index it "
+                                                         f"{name}s over, a name: {name}(x, j)")
         if name in VECTOR_FUNCTIONS and id(node) not in vector_calls:
             _fail(argument, where, f"{name}(v) is a vector: index it, {name}(v)[j]")
         return
@@ -491,7 +493,7 @@ class _Builder:
             return
         if isinstance(node, ast.Call):
             func = cast(ast.Name, node.func)  # checked: only names are called
-            if func.id == "sum":
+            if func.id in REDUCTIONS:
                 if kind == "indexed":
                     self.set_role(node.args[1], cast(ast.Name, node.args[1]).id, "index")
                 self.assign(node.args[0], kind, in_vector)
@@ -732,15 +734,18 @@ class _Builder:
 
     def call(self, node: ast.Call, vector) -> sp.Expr:
         name = cast(ast.Name, node.func).id  # checked: only names are called
-        if name == "sum":
-            name = cast(ast.Name, node.args[1]).id  # checked: sum(x, j) sums over an index name
+        if name in REDUCTIONS:
+            reduction, name = name, cast(ast.Name, node.args[1]).id  # checked: sum(x, j) runs over an index name
             symbol = self.indices.get(name) or self.given["index"].get(name) \
                 or sp.Symbol(name, integer=True, positive=True)
             self.bound.append(symbol)
             body = self.build(node.args[0])
             self.bound.pop()
             self.indices.setdefault(name, symbol)
-            return sp.Sum(body, (symbol, 1, self.K))
+            total = sp.Sum(body, (symbol, 1, self.K))
+            # the mean over i is the sum over the count of i's values, sum(1, i): K here, the size of i's axis
+            # (N for a batch's examples) once the cost's reader knows it
+            return total if reduction == "sum" else total / sp.Sum(sp.Integer(1), (symbol, 1, self.K))
         argument = self.build(node.args[0], vector)
         function = {"log": sp.log, "exp": sp.exp, "sqrt": sp.sqrt, "sigmoid": Sigmoid, "tanh": sp.tanh}[name]
         return self.checked(node, function(argument))

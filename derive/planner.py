@@ -13,8 +13,9 @@ take, it runs one strategy over the rule set:
    dE/dz_j) is a lemma: the planner derives it with the same strategy and
    cites it;
 3. simplify, again one rule at a time in priority order (cancel, Kronecker
-   deltas, fold a definition back, sums of constants, each stated assumption
-   where it applies, linearity, multiply out) until nothing applies;
+   deltas, exponentials as hyperbolic functions, fold a definition back, sums
+   of constants, each stated assumption where it applies, linearity, multiply
+   out) until nothing applies;
 4. tidy: merge powers of one entry (o_j o_j^(q-1) -> o_j^q), collect and take out common factors
    where that shortens the form.
 
@@ -97,11 +98,15 @@ class Planner:
             return
         through = self._layer(definition, x)
         if through is not None:  # every entry of the layer: over the examples too, for z_ij of a batch
-            taken: list = []
+            taken: list = self._hidden(definition)  # E := s_j (a Jacobian): the sum must not run over j
             indices = tuple(self._free_index(i, exclude=node, taken=taken) for i in through.indices)
             chain.apply(rules.multivariate_chain_rule, through=through.symbol, indices=indices)
             return
         chain.apply(rules.definition, of=definition.symbol)
+        if not definition.kernel and _apply(chain, rules.hyperbolic):  # a tanh written out is a tanh layer
+            for d in self.setting.definitions:
+                if is_activation(d):
+                    _apply(chain, rules.fold, of=d.symbol)
         for output in self._outputs() if not definition.kernel else ():  # a layer written out is named first
             if _apply(chain, rules.recognise, of=output.symbol) and chain.expr.has(Held):
                 _apply(chain, rules.cancel)
@@ -227,6 +232,7 @@ class Planner:
         # d/dz_j of a sum over j would capture j, in this definition or one it reaches (z_j = sum_a w_ja h_a
         # under dE/dh_a): the lemma's indices avoid them all
         taken: list = list(dict.fromkeys(i for d in self._reached(definition) for i in bound_indices(d.expr)))
+        taken += self._hidden(definition)  # dE/dz_l of E := s_j: l is not j
         f = definition.symbol
         if definition.indices:
             f = definition.symbol[tuple(self._pick(i, taken) for i in definition.indices)]
@@ -250,6 +256,13 @@ class Planner:
             out.append(d)
             todo += [e for e in self.setting.definitions if e not in out and e.occurs_in(d.expr)]
         return out
+
+    def _hidden(self, definition: Definition) -> list:
+        """The indices free in ``definition`` or a definition it reaches beyond their own (the j of a cost
+        E := s_j, whose symbol E does not show it): no index derive picks for its sums or lemmas may be one."""
+        ranged = {i for i, _ in self.setting.ranges}
+        return list(dict.fromkeys(i for d in self._reached(definition)
+                                  for i in sorted(d.expr.free_symbols & ranged - set(d.indices), key=str)))
 
     def _pick(self, like: sp.Symbol, taken: list) -> sp.Symbol:
         """An index with the range of ``like``, not yet taken, preferring the derivation's conventional order."""

@@ -106,6 +106,14 @@ def test_fields_of_a_cost():
     assert parsed.indices == {"j": j} and parsed.free == () and parsed.K == K and parsed.K.is_integer
 
 
+def test_a_mean_is_the_sum_over_the_count_of_its_index():
+    """mean(x, i) = sum(x, i) / sum(1, i): the count is K here, the size of i's axis once costs.py knows it."""
+    parsed = parse_expression("mean(z[j]*y[j], j)")
+    assert parsed.expr == sp.Sum(z[j] * y[j], (j, 1, K)) / sp.Sum(1, (j, 1, K))
+    assert parsed.free == () and parsed.indices == {"j": j}
+    assert sp.simplify(parsed.expr.doit() - sp.Sum(z[j] * y[j], (j, 1, K)).doit() / K) == 0
+
+
 def test_numbers_are_exact_rationals_from_the_literal_text():
     assert parse_expression("0.1*z[j]").expr == sp.Rational(1, 10) * z[j]
     assert parse_expression("1e-3 + 2.5e2 + 1_000 + .5 + 5.").expr == sp.Rational(1255501, 1000)
@@ -254,6 +262,10 @@ HOSTILE = [
     ("softmax(sum(z, j))[j]", "sum is not allowed inside softmax"),
     ("sum(z[j], 1)", "the second argument of sum"),
     ("sum(z[j])", "sum takes 2 arguments, got 1"),
+    ("mean(z[j])", "mean takes 2 arguments, got 1; write mean"),
+    ("mean(z[j], 2)", "the second argument of mean is the index it means over"),
+    ("softmax(mean(z, j))[j]", "mean is not allowed inside softmax"),
+    ("mean + z[j]", r"mean is a function: call it, mean\(x\)"),
     ("log(z[j], 2)", "log takes 1 argument, got 2"),
     ("log[j]", "log is a function; it cannot be a vector"),
     ("z[log]", "log is a function; it cannot be an index"),

@@ -138,6 +138,25 @@ def test_tanh_output_is_named_with_its_derivative_lemma():
     assert d.verify(Ks=(2, 3), points=1).ok
 
 
+def test_a_tanh_written_out_is_the_tanh_layer():
+    """(e^z - e^-z)/(e^z + e^-z) is named t by a hyperbolic step and a fold, and derives as tanh(z) does."""
+    d = derive.gradient("0.5*sum(((exp(z[j]) - exp(-z[j]))/(exp(z[j]) + exp(-z[j])) - y[j])**2, j)")
+    t, y = _entries(d, "t", "y")
+    assert [s.rule.value for s in d.steps[:3]] == ["definition", "hyperbolic", "fold_definition"]
+    assert d.result == (1 - t[k] ** 2) * (t[k] - y[k])
+
+
+def test_a_sigmoid_of_a_negated_argument_is_one_minus_the_sigmoid():
+    """log sigmoid(-z_j) (word2vec's negative samples) is log(1 - s_j) of the one layer s, recognised in a step,
+    not a second layer u := sigmoid(-z_j) that leaves the result in u and s."""
+    d = derive.gradient("-sum(y[j]*log(sigmoid(z[j])) + (1 - y[j])*log(sigmoid(-z[j])), j)")
+    s, y = _entries(d, "s", "y")
+    assert [x.kernel for x in d.setting.definitions].count("sigmoid") == 1
+    assert d.steps[1].justification == "recognise 1/(1 + exp(g)), the sigmoid of -g, as one minus the sigmoid"
+    assert d.result == s[k] - y[k]
+    assert d.verify(Ks=(2, 3), points=1).ok
+
+
 def test_tanh_of_a_scalar_is_differentiated_as_it_is():
     d = derive.gradient("tanh(T)*sum(y[j]*z[j], j)", wrt="T")
     assert d.complete and d.result.has(sp.tanh)
@@ -217,6 +236,27 @@ def test_a_lemma_index_is_not_one_a_reached_definition_sums_over():
     assert var.indices[0] != sp.Symbol("a", integer=True, positive=True)
 
 
+LAYER_B = ["z[j] = sum(w[j, d]*x[d], d) + b[j]"]
+_j, _k, _e = (sp.Symbol(n, integer=True, positive=True) for n in "jke")
+
+
+@pytest.mark.parametrize("cost, wrt, expected", [
+    ("sigmoid(z[j])", "b", lambda s, o, w, x: s[_j] * (1 - s[_j]) * sp.KroneckerDelta(_j, _k)),
+    ("sigmoid(z[j])", "w", lambda s, o, w, x: s[_j] * (1 - s[_j]) * sp.KroneckerDelta(_j, _k) * x[_e]),
+    ("sigmoid(z[j])", "x", lambda s, o, w, x: s[_j] * (1 - s[_j]) * w[_j, _e]),
+    ("softmax(z)[j]", "b", lambda s, o, w, x: o[_j] * (sp.KroneckerDelta(_j, _k) - o[_k])),
+])
+def test_a_cost_with_a_free_index_keeps_it_through_a_layer(cost, wrt, expected):
+    """The Jacobian ds_j/db_k through z_j = sum_d w_jd x_d + b_j: the j the cost E := s_j hides is neither the
+    multivariate chain rule's sum index nor a lemma's (it used to be, and the result lost j: s_k (1 - s_k))."""
+    d = derive.gradient(cost, wrt=wrt, define=LAYER_B)
+    s, o, w, x = (sp.IndexedBase(n) for n in "sowx")
+    assert sp.simplify(d.result - expected(s, o, w, x)) == 0, d.result
+    first = d.steps[0].expr
+    assert isinstance(first, sp.Sum) and _j not in [lim[0] for lim in first.limits]
+    assert d.verify(Ks=(2, 3), points=1).ok
+
+
 # -- batches: the cost names its example axis ------------------------------------------------------------
 
 BATCH_CE = "-sum(sum(y[i, j]*log(softmax(z[i])[j]), j), i)/N"
@@ -261,6 +301,59 @@ def test_a_batch_gradient_compiles_to_the_matrix_product(batch_ce):
     Y = np.eye(4)[rng.integers(4, size=5)]
     O = softmax(X @ W.T)
     np.testing.assert_allclose(g(w=W, x=X, y=Y), (O - Y).T @ X / 5, atol=1e-14)
+
+
+def test_a_batch_mean_is_the_sum_over_the_examples_over_N(batch_ce):
+    """mean(x, i) over the example index is sum(x, i)/N: the same derivation as the cost written with /N."""
+    d = derive.gradient("mean(-sum(y[i, j]*log(softmax(z[i])[j]), j), i)", wrt="w", define=LINEAR, assume=ROWS)
+    N = sp.Symbol("N", integer=True, positive=True)
+    i = sp.Symbol("i", integer=True, positive=True)
+    assert N in d.setting.sizes and not d.setting.definitions[0].expr.has(sp.Sum(1, (i, 1, N)))
+    assert d.steps[-2].expr == batch_ce.steps[-2].expr and str(d.steps[-1].expr.matrix) == "1/N*(o - y).T*x"
+    rng = np.random.default_rng(1)
+    W, X = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
+    Y = np.eye(4)[rng.integers(4, size=5)]
+    np.testing.assert_allclose(d.compile()(w=W, x=X, y=Y), (softmax(X @ W.T) - Y).T @ X / 5, atol=1e-14)
+
+
+def test_a_mean_over_the_classes_is_over_K_and_means_nest():
+    one = derive.gradient("mean(log(1 + exp(-y[j]*z[j])), j)")
+    assert one.result == derive.gradient("sum(log(1 + exp(-y[j]*z[j])), j)/K").result
+    bce = "-(y[i, j]*log(sigmoid(z[i, j])) + (1 - y[i, j])*log(1 - sigmoid(z[i, j])))"
+    both = derive.gradient(f"mean(mean({bce}, j), i)", wrt="w", define=["z[i, j] = sum(w[j, d]*x[i, d], d) + b[j]"])
+    assert str(both.steps[-1].expr.matrix) == "(1/(K*N))*(s - y).T*x"
+
+
+def rng_values(rng):
+    while True:
+        yield rng.uniform(-1, 1)
+
+
+@pytest.mark.parametrize("activation, local", [("tanh", "-HadamardPower(h, 2) + 1"), ("sigmoid", "-h + 1, h")])
+def test_a_batch_gradient_through_a_hidden_layer_has_its_entrywise_matrix_form(activation, local):
+    """dE/dW1 = ((O - Y) W2 o h'(H))^T X: the backpropagated error times the layer's derivative entry by entry."""
+    hidden = f"h[i, a] = {activation}(sum(w1[a, d]*x[i, d], d))"
+    d = derive.gradient(BATCH_CE, wrt="w1", assume=ROWS, define=[hidden, "z[i, j] = sum(w2[j, a]*h[i, a], a)"])
+    step = d.steps[-1]
+    assert step.rule.value == "matrix_form"
+    assert str(step.expr.matrix) == f"1/N*(HadamardProduct((o - y)*w2, {local})).T*x"
+    # the matrix form's entries are the index form's, at sizes 2..3 and random entries (verify checks the
+    # step too; over a whole two-layer batch it takes half a minute)
+    sizes = {sp.Symbol(n, integer=True, positive=True): v for n, v in (("N", 3), ("K", 2), ("n", 2), ("n2", 3))}
+    e, f = d.free_indices
+    at = {e: 2, f: 3}
+    matrix = step.expr.xreplace(sizes).xreplace(at).doit()
+    index = d.steps[-2].expr.xreplace(sizes).xreplace(at).doit()
+    values = {a: v for a, v in zip(sorted(index.atoms(sp.Indexed) | matrix.atoms(sp.Indexed), key=str),
+                                   rng_values(np.random.default_rng(4)))}
+    assert abs(float(matrix.xreplace(values)) - float(index.xreplace(values))) < 1e-12
+    rng = np.random.default_rng(2)
+    W1, W2, X = rng.normal(size=(3, 2)), rng.normal(size=(4, 3)), rng.normal(size=(5, 2))
+    Y = np.eye(4)[rng.integers(4, size=5)]
+    H = np.tanh(X @ W1.T) if activation == "tanh" else 1 / (1 + np.exp(-X @ W1.T))
+    dH = 1 - H * H if activation == "tanh" else H * (1 - H)
+    book = (((softmax(H @ W2.T) - Y) @ W2) * dH).T @ X / 5
+    np.testing.assert_allclose(d.compile()(w1=W1, w2=W2, x=X, y=Y), book, atol=1e-12)
 
 
 def test_a_batch_of_sigmoids_has_the_class_as_its_last_index_and_a_shared_bias():

@@ -45,7 +45,7 @@ def test_the_planner_orders_come_from_the_registrations():
     names = {p: [[f.__name__ for f in g] for g in rules.planned(p)] for p in ("differentiate", "simplify", "tidy")}
     assert names["differentiate"] == [["linearity"], ["lemma"], ["quotient_rule"], ["product_rule"],
                                       ["chain_rule"], ["differentiate"]]
-    assert names["simplify"][:3] == [["cancel"], ["kronecker_delta"], ["fold", "recognise"]]
+    assert names["simplify"][:3] == [["cancel"], ["hyperbolic", "kronecker_delta"], ["fold", "recognise"]]
     assert names["tidy"] == [["merge_powers"], ["combine_sums"], ["collect"], ["factor"], ["output_minus_target"]]
     with pytest.raises(ValueError, match="phases are differentiate, simplify, tidy"):
         rules.planned("expand")
@@ -253,3 +253,44 @@ def test_output_minus_target_groups_the_target_the_way_a_textbook_writes_it():
     assert sp.expand(-target - ((1 - eps) * y[k] + eps / K)) == 0
     assert rules.output_minus_target(o[k] - y[k], CTX) is None            # already the textbook's
     assert rules.output_minus_target(2 * o[k] - y[k] - eps, CTX) is None  # o_k is not alone
+
+
+def test_kronecker_delta_picks_a_term_out_of_brackets():
+    """sum_j (a_j d_jk + b_j d_jk) c_j -> (a_k + b_k) c_k without multiplying out; a term without the delta
+    keeps the sum (sum_j y_j (d_jk - o_k) is not f(k))."""
+    dk = sp.KroneckerDelta(j, k)
+    step = rules.kronecker_delta(sp.Sum(y[j] * (o[j] * dk - (1 - o[j]) * dk), (j, 1, K)), CTX)
+    assert step.expr == y[k] * (o[k] - (1 - o[k]))
+    assert rules.kronecker_delta(sp.Sum(y[j] * (dk - o[k]), (j, 1, K)), CTX) is None
+
+
+def test_merge_powers_of_a_bracket_with_a_symbolic_exponent():
+    g = sp.Symbol("gamma")
+    step = rules.merge_powers((1 - o[k]) * (1 - o[k]) ** (g - 1) * o[k] * o[k] ** g, CTX)
+    assert step.expr == (1 - o[k]) ** g * o[k] ** (g + 1)
+    assert rules.merge_powers((1 - o[k]) * (1 - o[k]) ** 2, CTX) is None  # SymPy merges numeric powers itself
+    assert rules.merge_powers(sp.exp(z[k]) * sp.exp(z[k]) ** g, CTX) is None
+
+
+def test_factor_takes_out_a_power_with_a_symbolic_exponent():
+    g = sp.Symbol("gamma")
+    step = rules.factor(o[k] ** (g + 1) - g * o[k] ** g * y[k], CTX)
+    assert step.expr == o[k] ** g * (o[k] - g * y[k])
+
+
+def test_cancel_a_number_shared_by_a_bracket():
+    step = rules.cancel((1 - o[k] ** 2) * (2 * o[k] - 2 * y[k]) / 2, CTX)
+    assert step.expr == (1 - o[k] ** 2) * (o[k] - y[k])
+    assert rules.cancel((1 - o[k] ** 2) * (2 * o[k] - 3 * y[k]) / 2, CTX) is None
+
+
+def test_hyperbolic_pairs_exponentials():
+    u = z[k] - y[k]
+    cosh = rules.hyperbolic(sp.log(sp.exp(u) / 2 + sp.exp(-u) / 2), CTX)
+    assert cosh.expr == sp.log(sp.cosh(u)) and cosh.justification == "write the exponentials as cosh"
+    tanh = rules.hyperbolic((sp.exp(z[k]) - sp.exp(-z[k])) / (sp.exp(z[k]) + sp.exp(-z[k])) - y[k], CTX)
+    assert tanh.expr == sp.tanh(z[k]) - y[k]
+    assert tanh.justification == "write the exponentials as cosh, sinh and tanh" and len(tanh.formula) == 3
+    assert rules.hyperbolic(sp.sinh(u) * y[k] / sp.cosh(u), CTX).expr == sp.tanh(u) * y[k]
+    assert rules.hyperbolic(sp.exp(z[k]) + sp.exp(-z[j]), CTX) is None  # not one argument and its negative
+    assert rules.hyperbolic(sp.exp(z[k]) + 2 * sp.exp(-z[k]), CTX) is None  # coefficients differ

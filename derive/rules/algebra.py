@@ -87,8 +87,11 @@ def recognise(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     if new == expr:
         return None
     if softplus:
-        return Step(new, Rule.FOLD, "recognise a softplus log(1 + exp(g)) through the sigmoid",
-                    formula=identity(1 + sp.exp(d.argument), 1 / (1 - d.lhs)))
+        logs = any(isinstance(n, sp.log) and isinstance(n.args[0], sp.Add) and n.args[0].has(sp.exp)
+                   for n in sp.preorder_traversal(expr))
+        why = ("recognise a softplus log(1 + exp(g)) through the sigmoid" if logs else
+               "recognise 1/(1 + exp(g)), the sigmoid of -g, as one minus the sigmoid")
+        return Step(new, Rule.FOLD, why, formula=identity(1 + sp.exp(d.argument), 1 / (1 - d.lhs)))
     return Step(new, Rule.FOLD, f"recognise the {d.kernel}", formula=identity(d.expr, d.lhs))
 
 
@@ -274,19 +277,116 @@ def _power_pattern(numerator: sp.Expr, power: sp.Wild) -> sp.Expr:
     return numerator ** power
 
 
+@rule(Rule.HYPERBOLIC, simplify=2)
+def hyperbolic(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """c e^x + c e^-x -> 2c cosh(x), c e^x - c e^-x -> 2c sinh(x), sinh(x)/cosh(x) -> tanh(x)."""
+    new, used = hyperbolic_form(expr)
+    if new == expr:
+        return None
+    x = sp.Symbol("x")
+    formulas = {"cosh": identity(sp.exp(x) + sp.exp(-x), 2 * sp.cosh(x)),
+                "sinh": identity(sp.exp(x) - sp.exp(-x), 2 * sp.sinh(x)),
+                "tanh": identity(sp.sinh(x) / sp.cosh(x), sp.tanh(x))}
+    cited = tuple(formulas[n] for n in ("cosh", "sinh", "tanh") if n in used)
+    names = [n for n in ("cosh", "sinh", "tanh") if n in used]
+    words = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+    return Step(new, Rule.HYPERBOLIC, f"write the exponentials as {words}",
+                formula=cited[0] if len(cited) == 1 else cited)
+
+
+def hyperbolic_form(expr: sp.Expr) -> tuple:
+    """(``expr`` with every pair c e^u + c e^-u written 2c cosh(u), c e^u - c e^-u written 2c sinh(u) and
+    sinh(u)/cosh(u) written tanh(u), for u holding a vector entry; the names of the functions used)."""
+    used: set = set()
+
+    def exponential(term):
+        """(c, u) for a term c e^u, else None."""
+        factors = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.exp)]
+        if len(factors) != 1 or not factors[0].args[0].atoms(sp.Indexed):
+            return None
+        return sp.Mul(*[f for f in sp.Mul.make_args(term) if f is not factors[0]]), factors[0].args[0]
+
+    def pairs(node):
+        if not isinstance(node, sp.Add):
+            return None
+        terms = list(node.args)
+        read = [exponential(t) for t in terms]
+        out, done = [], set()
+        for n, a in enumerate(read):
+            if a is None or n in done:
+                continue
+            for m in range(n + 1, len(terms)):
+                b = read[m]
+                if b is None or m in done or sp.expand(a[1] + b[1]) != 0:
+                    continue
+                if a[0] == b[0]:
+                    out.append(2 * a[0] * sp.cosh(a[1]))
+                    used.add("cosh")
+                elif a[0] == -b[0]:
+                    out.append(2 * a[0] * sp.sinh(a[1]))
+                    used.add("sinh")
+                else:
+                    continue
+                done |= {n, m}
+                break
+        if not done:
+            return None
+        return sp.Add(*out, *[t for n, t in enumerate(terms) if n not in done])
+
+    def ratios(node):
+        if not isinstance(node, sp.Mul):
+            return None
+        sinhs = {f.args[0]: f for f in node.args if isinstance(f, sp.sinh)}
+        coshs = {f.base.args[0]: f for f in node.args
+                 if isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.cosh)}
+        shared = [u for u in sinhs if u in coshs]
+        if not shared:
+            return None
+        used.add("tanh")
+        gone = {sinhs[u] for u in shared} | {coshs[u] for u in shared}
+        return sp.Mul(*[f for f in node.args if f not in gone], *[sp.tanh(u) for u in shared])
+
+    new = expr.replace(lambda n: isinstance(n, sp.Add) and pairs(n) is not None, pairs)
+    new = new.replace(lambda n: isinstance(n, sp.Mul) and ratios(n) is not None, ratios)
+    return new, used
+
+
 @rule(Rule.CANCEL, simplify=1)
 def cancel(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """(1/u) * u -> 1 and (a v^2 - b v^2) / v^2 -> a - b: cancel common factors."""
+    """(1/u) * u -> 1, (a v^2 - b v^2) / v^2 -> a - b and (2a - 2b)/2 -> a - b: cancel common factors."""
     if expr.has(Held):  # merge substituted factors with their neighbours
         if not cancels_on_release(expr):
             return None
         return Step(release(expr), Rule.CANCEL, "cancel common factors")
+    numbers = _cancel_numbers(expr)
+    if numbers != expr:
+        return Step(numbers, Rule.CANCEL, "cancel common factors")
     if not any(p.exp.is_negative for p in expr.atoms(sp.Pow)):  # no fraction to cancel
         return None
     new = sp.cancel(expr)
     if new == expr or not _cancelled(_divisors(expr), _divisors(new)):
         return None
     return Step(new, Rule.CANCEL, "cancel common factors")
+
+
+def _cancel_numbers(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each fraction c/q times a bracket whose terms share a number n cancelled: (2a - 2b)/2 -> a - b."""
+
+    def cancelled(node):
+        if not isinstance(node, sp.Mul):
+            return None
+        coeff, rest = node.as_coeff_Mul()
+        if not (coeff.is_Rational and coeff.q != 1):
+            return None
+        for f in sp.Mul.make_args(rest):
+            if isinstance(f, sp.Add):
+                n, primitive = f.primitive()
+                if n.is_Integer and sp.gcd(n, coeff.q) > 1:
+                    others = [g for g in sp.Mul.make_args(rest) if g is not f]
+                    return sp.Mul(coeff * n, primitive, *others)
+        return None
+
+    return expr.replace(lambda n: cancelled(n) is not None, cancelled)
 
 
 def _divisors(expr: sp.Basic) -> dict:
@@ -367,7 +467,15 @@ def _shared_factors(expr: sp.Add, setting) -> list:
 
 @rule(Rule.MERGE_POWERS, tidy=1)
 def merge_powers(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """x * x**a -> x**(a + 1): multiply powers of one entry by adding their exponents."""
+    """x * x**a -> x**(a + 1): multiply powers of one base (an entry, or 1 - s_k) by adding their exponents."""
+    new = _merged_powers(expr)
+    if new == expr:
+        return None
+    return Step(new, Rule.MERGE_POWERS, "multiply the powers of the same entry: add the exponents")
+
+
+def _merged_powers(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with x * x**a -> x**(a + 1) in every product, for x an entry or a sum of entries."""
 
     def merged(node):
         if not isinstance(node, sp.Mul):
@@ -375,16 +483,29 @@ def merge_powers(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         powers: dict = {}
         for f in node.args:
             base, exp = f.as_base_exp()
-            if isinstance(base, sp.Indexed):
+            if not base.is_Number and not isinstance(base, sp.exp) and base.atoms(sp.Indexed):
                 powers.setdefault(base, []).append(exp)
-        if not any(len(e) > 1 and any(not x.is_Number for x in e) for e in powers.values()):
+        bases = [b for b, e in powers.items() if len(e) > 1 and any(not x.is_Number for x in e)]
+        if not bases:
             return None
-        return sp.powsimp(node, combine="exp")
+        kept = [f for f in node.args if f.as_base_exp()[0] not in bases]
+        return sp.Mul(*kept, *[b ** sp.Add(*powers[b]) for b in bases])
 
-    new = expr.replace(lambda n: merged(n) is not None, merged)
-    if new == expr:
-        return None
-    return Step(new, Rule.MERGE_POWERS, "multiply the powers of the same entry: add the exponents")
+    return expr.replace(lambda n: merged(n) is not None, merged)
+
+
+def _split_powers(expr: sp.Expr) -> sp.Expr:
+    """x**(a + n) -> x**a * x**n for a symbolic a and a positive integer n, so that x**a can be taken out."""
+
+    def split(node):
+        if not (isinstance(node, sp.Pow) and isinstance(node.exp, sp.Add) and node.base.atoms(sp.Indexed)):
+            return None
+        n, a = node.exp.as_coeff_Add()
+        if not (n.is_Integer and n > 0) or a.is_Number:
+            return None
+        return sp.Mul(node.base ** a, node.base ** n, evaluate=False)
+
+    return expr.replace(lambda n: split(n) is not None, split)
 
 
 @rule(Rule.TARGET, tidy=5)
@@ -414,10 +535,13 @@ def output_minus_target(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
 
 @rule(Rule.FACTOR, tidy=4)
 def factor(expr: sp.Expr, ctx: "Context", over: Optional[sp.Basic] = None) -> Optional[Step]:
-    """a b - a c -> a (b - c), s^2 - s -> s (s - 1) (sum-free); over o_j := u_j/v: u_k (b + c)/v^2 -> (u_k/v) ((b + c)/v)."""
+    """a b - a c -> a (b - c), s^2 - s -> s (s - 1), x^(g+1) - g x^g -> x^g (x - g); over o_j := u_j/v: u_k (b + c)/v^2 -> (u_k/v) ((b + c)/v)."""
     if over is not None:
         return _factor_over(expr, ctx, over)
     candidates = [sp.factor_terms(expr)]
+    split = _split_powers(expr)
+    if split != expr:  # a power with a symbolic exponent shared by terms: x^(g+1) is x^g x
+        candidates.append(_merged_powers(sp.factor_terms(split)))
     if not expr.has(sp.Sum, SumExcept, sp.Derivative, Held, sp.KroneckerDelta):
         candidates.append(sp.factor(expr))
     new = min(candidates, key=sp.count_ops)  # the first (common factors only) on a tie

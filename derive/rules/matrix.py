@@ -100,33 +100,50 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
 
     def as_matrix(factor, r, c):
         """A factor carrying the indices r and c, as a matrix with rows r and columns c: M_rc, M_cr^T, a
-        sum of such, or sum_i A_ir B_ic = [A^T B]_rc (the product over a summed axis, the examples of a batch)."""
+        sum of such (a constant is the matrix of ones times it), an entrywise product or power of such
+        (A o B, A o A), or sum_s A_rs B_sc = [A B]_rc (the product over a summed axis: the classes, or
+        the examples of a batch, sum_i A_ir B_ic = [A^T B]_rc)."""
         if isinstance(factor, sp.Indexed) and set(factor.indices) == {r, c} and len(factor.indices) == 2:
             if factor.indices == (r, c):
                 return matrix_symbol(factor.base, (size(r), size(c)))
             return matrix_symbol(factor.base, (size(c), size(r))).T
         if isinstance(factor, sp.Add):
             return sp.MatAdd(*[scaled(t, r, c) for t in factor.args])
+        if isinstance(factor, sp.Mul):
+            coeff, parts = _split(factor, r, c)
+            if len(parts) > 1 and all(p.has(r) and p.has(c) for p in parts):
+                return coeff * sp.HadamardProduct(*[as_matrix(p, r, c) for p in parts])
+        if isinstance(factor, sp.Pow) and factor.exp.is_Integer and factor.exp > 0:
+            return sp.HadamardPower(as_matrix(factor.base, r, c), factor.exp)
         if isinstance(factor, sp.Sum) and len(factor.limits) == 1:
             i = factor.limits[0][0]
             coeff, parts = _split(factor.function, r, c, i)
             left = [f for f in parts if f.has(r) and not f.has(c)]
             right = [f for f in parts if f.has(c) and not f.has(r)]
-            if len(left) != 1 or len(right) != 1 or len(parts) != 2 or not left[0].has(i) or not right[0].has(i):
+            if (not left or not right or len(left) + len(right) != len(parts)
+                    or not any(f.has(i) for f in left) or not any(f.has(i) for f in right)):
                 raise _Untranslatable(f"cannot write {factor} as a matrix product")
-            a = as_matrix(left[0], i, r)
-            if isinstance(a, sp.MatAdd):  # (O - Y)^T X as its source writes it, not O^T X - Y^T X
-                placeholder = sp.MatrixSymbol(f"_transposed{len(kept)}", a.shape[1], a.shape[0])
-                kept[placeholder] = sp.Transpose(a)
-                return coeff * placeholder * as_matrix(right[0], i, c)
-            return coeff * a.T * as_matrix(right[0], i, c)
+            return coeff * oriented(sp.Mul(*left), r, i) * oriented(sp.Mul(*right), i, c)
         raise _Untranslatable(f"cannot write {factor} as a matrix")
+
+    def oriented(factor, r, c):
+        """as_matrix(factor, r, c), built the way the factor's entries are written and transposed as a whole
+        where they are written the other way round: (O - Y)^T X as its source writes it, not O^T X - Y^T X."""
+        entries = [a for a in sp.preorder_traversal(factor) if isinstance(a, sp.Indexed) and {r, c} <= set(a.indices)]
+        if not entries or entries[0].indices.index(r) < entries[0].indices.index(c):
+            return as_matrix(factor, r, c)
+        a = as_matrix(factor, c, r)
+        if isinstance(a, sp.MatrixSymbol):
+            return a.T
+        placeholder = sp.MatrixSymbol(f"_transposed{len(kept)}", a.shape[1], a.shape[0])
+        kept[placeholder] = sp.Transpose(a)
+        return placeholder
 
     def scaled(term, r, c):
         coeff, parts = _split(term, r, c)
-        if len(parts) != 1:
-            raise _Untranslatable(f"cannot write {term} as a matrix")
-        return coeff * as_matrix(parts[0], r, c)
+        if not parts:  # a constant: the matrix of ones times it (1 - H o H)
+            return coeff * sp.OneMatrix(size(r), size(c))
+        return coeff * as_matrix(sp.Mul(*parts), r, c)
 
     kept: dict = {}  # placeholder -> a transposed sum the canonical form would multiply out
 
@@ -134,7 +151,8 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
     matrix = None
     for form in (expr, sp.expand(expr)):  # as written first, multiplied out if need be
         try:
-            matrix = sp.MatAdd(*[term_form(t) for t in sp.Add.make_args(form)]).doit().xreplace(kept)
+            matrix = _signs_inside(sp.MatAdd(*[term_form(t) for t in sp.Add.make_args(form)]).doit(), kept)
+            matrix = matrix.xreplace(kept)
             break
         except _Untranslatable:
             vectors.clear()
@@ -143,6 +161,24 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
     indices = (rows,) if cols is None else (rows, cols)
     new = Entry(matrix, indices, tuple(vectors.items()))
     return Step(new, Rule.MATRIX_FORM, "write the index form as a matrix expression")
+
+
+def _signs_inside(matrix, kept: dict):
+    """-c (Y - O)^T X -> c (O - Y)^T X: a negative coefficient in front of a transposed sum goes into it."""
+
+    def flips(node) -> bool:
+        if not isinstance(node, sp.MatMul):
+            return False
+        coeff, mats = node.as_coeff_matrices()
+        return bool(coeff.could_extract_minus_sign() and mats and mats[0] in kept
+                    and isinstance(kept[mats[0]].arg, sp.MatAdd))
+
+    def flip(node):
+        coeff, mats = node.as_coeff_matrices()
+        kept[mats[0]] = sp.Transpose(sp.MatAdd(*[-t for t in kept[mats[0]].arg.args]).doit())
+        return sp.MatMul(-coeff, *mats)
+
+    return matrix.replace(flips, flip)
 
 
 def _split(term, *indices):

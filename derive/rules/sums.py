@@ -65,6 +65,25 @@ def join_sum(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return rewrite_step(expr, ctx, fn, Rule.JOIN_SUM, "the split-off term joins the rest of the sum")
 
 
+def _coefficient(f: sp.Expr, delta: sp.KroneckerDelta) -> Optional[sp.Expr]:
+    """g when ``f`` is g times ``delta`` with every term of f carrying the delta once (a (b delta + c delta),
+    brackets left as they are), else None."""
+
+    def linear(e) -> bool:
+        if e == delta:
+            return True
+        if isinstance(e, sp.Add):
+            return all(linear(a) for a in e.args)
+        if isinstance(e, sp.Mul):
+            carrying = [a for a in e.args if a.has(delta)]
+            return len(carrying) == 1 and linear(carrying[0])
+        return False
+
+    if not linear(f):
+        return None
+    return f.xreplace({delta: sp.Integer(1)})
+
+
 @rule(Rule.DELTA, simplify=2)
 def kronecker_delta(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """sum_l f(l) delta_lk -> f(k) for k in range;  delta_jk -> 0 for j != k;  delta_jk f(k) -> delta_jk f(j)."""
@@ -108,8 +127,8 @@ def kronecker_delta(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
                 other = delta.args[1] if delta.args[0] == index else delta.args[0]
                 if other.has(index):
                     continue
-                rest, factor = node.function.as_independent(delta, as_Add=False)
-                if factor != delta:  # only sum_l f(l) delta_lk, with the delta a plain factor
+                rest = _coefficient(node.function, delta)
+                if rest is None:  # sum_l f(l) delta_lk: every term of the summand carries the delta once
                     continue
                 used.append(in_range(other, lower, upper))
                 body = rest.xreplace({index: other})

@@ -733,6 +733,173 @@ add(CostRecord(
     numpy_gradient=lambda v: v["k"].T @ (softmax(v["k"] @ v["q"]) - v["y"]),
     note="keys k shared, one query per example"))
 
+# -- issue 14 re-audit: costs found with the search tool (pages and docs corpora), not in the first round --
+
+TIMM_CE = "https://github.com/huggingface/pytorch-image-models/blob/main/timm/loss/cross_entropy.py"
+
+
+def _log_softmax(z):
+    return z - logsumexp(z)
+
+
+def _js_grad(o, y):   # d/dz_k of JSD(y // o), g_j = dJSD/do_j = log(2 o_j/(y_j + o_j))/2
+    g = 0.5 * np.log(2 * o / (y + o))
+    return o * (g - (o * g).sum())
+
+
+add(CostRecord(
+    id="timm_label_smoothing_ce",
+    source="timm LabelSmoothingCrossEntropy (as PyTorch CrossEntropyLoss(label_smoothing=eps)): "
+           "confidence*nll_loss + smoothing*smooth_loss, smooth_loss = -logprobs.mean(dim=-1), " + TIMM_CE
+           + "; " + TORCH + "CrossEntropyLoss.html",
+    cost="(1 - eps)*(-sum(y[j]*log_softmax(z)[j], j)) + eps*mean(-log_softmax(z)[j], j)",
+    wrt="z", inputs={"z": R, "y": Domain("onehot")}, assume=SIMPLEX, scalars={"eps": 0.1},
+    numpy_cost=lambda v: -(1 - v["eps"]) * (v["y"] * _log_softmax(v["z"])).sum() - v["eps"] * _log_softmax(v["z"]).mean(),
+    textbook="o[k] - (1 - eps)*y[k] - eps/K",
+    numpy_gradient=lambda v: softmax(v["z"]) - (1 - v["eps"]) * v["y"] - v["eps"] / len(v["z"])))
+
+add(CostRecord(
+    id="simclr_nt_xent_exp_form",
+    source="Chen et al. 2020, A Simple Framework for Contrastive Learning of Visual Representations (SimCLR, "
+           "arXiv:2002.05709): l_ij = -log(exp(sim(z_i, z_j)/tau) / sum_k 1[k != i] exp(sim(z_i, z_k)/tau)), "
+           "https://paperswithcode.com/method/nt-xent; here the similarities of one anchor are the scores z",
+    cost="-sum(y[j]*log(exp(z[j]/tau)/sum(exp(z[l]/tau), l)), j)",
+    wrt="z", inputs={"z": R, "y": Domain("onehot")}, assume=SIMPLEX, scalars={"tau": 0.5},
+    numpy_cost=lambda v: -(v["y"] * _log_softmax(v["z"] / v["tau"])).sum(),
+    textbook="(o[k] - y[k])/tau",
+    numpy_gradient=lambda v: (softmax(v["z"] / v["tau"]) - v["y"]) / v["tau"]))
+
+add(CostRecord(
+    id="infonce_batch_queries",
+    source="van den Oord, Li, Vinyals 2018, Representation Learning with Contrastive Predictive Coding "
+           "(arXiv:1807.03748), InfoNCE; as nidl.losses.InfoNCE(temperature) states it, "
+           "https://neurospin-deepinsight.github.io/nidl/modules/generated/nidl.losses.InfoNCE.html: "
+           "L_i = -log(exp(sim(q_i, c_pos)/tau)/sum_k exp(sim(q_i, c_k)/tau)), averaged over the batch; "
+           "dot-product scores of N queries against K candidates",
+    cost="mean(-sum(y[i, j]*log(softmax(z[i]/tau)[j]), j), i)",
+    wrt="q", define=("z[i, j] = sum(q[i, d]*c[j, d], d)",), assume=ROWS, batch=True, scalars={"tau": 0.5},
+    inputs={"q": ND, "c": Domain("real", ("K", "D")), "y": Domain("onehot", ("N", "K"))},
+    numpy_cost=lambda v: _ce_rows(v["q"] @ v["c"].T / v["tau"], v["y"]) / len(v["q"]),
+    textbook="Sum((o[i, j] - y[i, j])*c[j, e], (j, 1, K))/(tau*N)",
+    numpy_gradient=lambda v: (_softmax_rows(v["q"] @ v["c"].T / v["tau"]) - v["y"]) @ v["c"] / (v["tau"] * len(v["q"]))))
+
+add(CostRecord(
+    id="word2vec_negative_sampling",
+    source="Mikolov et al. 2013, Distributed Representations of Words and Phrases and their Compositionality "
+           "(arXiv:1310.4546), eq. 4: log sigma(v'_wO . v_wI) + sum_i log sigma(-v'_wi . v_wI); the positive "
+           "context y = 1 and the k negatives y = 0 over the scores z",
+    cost="-sum(y[j]*log(sigmoid(z[j])) + (1 - y[j])*log(sigmoid(-z[j])), j)",
+    wrt="z", inputs={"z": R, "y": Domain("binary")},
+    numpy_cost=lambda v: (v["y"] * softplus(-v["z"]) + (1 - v["y"]) * softplus(v["z"])).sum(),
+    textbook="s[k] - y[k]",
+    numpy_gradient=lambda v: sigmoid(v["z"]) - v["y"]))
+
+add(CostRecord(
+    id="softplus_beta_regression",
+    source="PyTorch Softplus(beta): Softplus(x) = 1/beta * log(1 + exp(beta * x)), a positive output, "
+           + TORCH + "Softplus.html; with squared error 1/2 sum (f - y)^2",
+    cost="0.5*sum((log(1 + exp(beta*z[j]))/beta - y[j])**2, j)",
+    wrt="z", inputs={"z": R, "y": Domain("positive")}, scalars={"beta": 2.0},
+    numpy_cost=lambda v: 0.5 * ((softplus(v["beta"] * v["z"]) / v["beta"] - v["y"]) ** 2).sum(),
+    textbook="(log(1 + exp(beta*z[k]))/beta - y[k])*sigmoid(beta*z[k])",
+    numpy_gradient=lambda v: (softplus(v["beta"] * v["z"]) / v["beta"] - v["y"]) * sigmoid(v["beta"] * v["z"])))
+
+add(CostRecord(
+    id="lecun_scaled_tanh_se",
+    source="LeCun, Bottou, Orr, Mueller 1998, Efficient BackProp, 4.4: the sigmoid f(x) = 1.7159 tanh(2x/3); "
+           "squared error 1/2 sum (f - t)^2",
+    cost="0.5*sum((1.7159*tanh(2*z[j]/3) - y[j])**2, j)",
+    wrt="z", inputs={"z": R, "y": Domain("pm1")},
+    numpy_cost=lambda v: 0.5 * ((1.7159 * np.tanh(2 * v["z"] / 3) - v["y"]) ** 2).sum(),
+    textbook="(1.7159*t[k] - y[k])*1.7159*(2/3)*(1 - t[k]**2)",
+    numpy_gradient=lambda v: (lambda t: (1.7159 * t - v["y"]) * 1.7159 * 2 / 3 * (1 - t ** 2))(np.tanh(2 * v["z"] / 3))))
+
+add(CostRecord(
+    id="asymmetric_loss",
+    source="Ridnik et al. 2021, Asymmetric Loss For Multi-Label Classification (ICCV 2021, arXiv:2009.14119): "
+           "L+ = (1 - p)^gamma+ log(p), L- = p^gamma- log(1 - p) (no probability shifting, m = 0), "
+           "https://timm.fast.ai/asymmetric_loss",
+    cost="-sum(y[j]*(1 - sigmoid(z[j]))**gp*log(sigmoid(z[j])) + (1 - y[j])*sigmoid(z[j])**gn*log(1 - sigmoid(z[j])), j)",
+    wrt="z", inputs={"z": R, "y": Domain("binary")}, scalars={"gp": 1.0, "gn": 4.0},
+    numpy_cost=lambda v: -(v["y"] * (1 - sigmoid(v["z"])) ** v["gp"] * np.log(sigmoid(v["z"]))
+                           + (1 - v["y"]) * sigmoid(v["z"]) ** v["gn"] * np.log(1 - sigmoid(v["z"]))).sum(),
+    textbook="y[k]*(1 - s[k])**gp*(gp*s[k]*log(s[k]) - 1 + s[k]) + (1 - y[k])*s[k]**gn*(s[k] - gn*(1 - s[k])*log(1 - s[k]))",
+    numpy_gradient=lambda v: (lambda s, y, a, b: y * (1 - s) ** a * (a * s * np.log(s) - 1 + s)
+                              + (1 - y) * s ** b * (s - b * (1 - s) * np.log(1 - s)))(
+        sigmoid(v["z"]), v["y"], v["gp"], v["gn"])))
+
+
+def _tversky_grad(s, y, a, b):
+    T, D = (s * y).sum(), (s * y).sum() + a * (s * (1 - y)).sum() + b * ((1 - s) * y).sum()
+    return -s * (1 - s) * (y * D - T * (y + a * (1 - y) - b * y)) / D ** 2
+
+
+add(CostRecord(
+    id="tversky_sigmoid",
+    source="Salehi, Erdogmus, Gholipour 2017, Tversky loss function for image segmentation using 3D fully "
+           "convolutional deep networks (arXiv:1706.05721): 1 - TP/(TP + alpha FP + beta FN); "
+           "tf.keras.losses.tversky, https://tensorflow.google.cn/api_docs/python/tf/keras/losses/tversky",
+    cost="1 - sum(sigmoid(z[j])*y[j], j)/(sum(sigmoid(z[j])*y[j], j) + alpha*sum(sigmoid(z[j])*(1 - y[j]), j)"
+         " + beta*sum((1 - sigmoid(z[j]))*y[j], j))",
+    wrt="z", inputs={"z": R, "y": Domain("binary")}, scalars={"alpha": 0.3, "beta": 0.7},
+    numpy_cost=lambda v: (lambda s, y: 1 - (s * y).sum() / ((s * y).sum() + v["alpha"] * (s * (1 - y)).sum()
+                                                             + v["beta"] * ((1 - s) * y).sum()))(sigmoid(v["z"]), v["y"]),
+    textbook="-s[k]*(1 - s[k])*(y[k]*(Sum(s[j]*y[j], (j, 1, K)) + alpha*Sum(s[j]*(1 - y[j]), (j, 1, K))"
+             " + beta*Sum((1 - s[j])*y[j], (j, 1, K))) - Sum(s[j]*y[j], (j, 1, K))*(y[k] + alpha*(1 - y[k])"
+             " - beta*y[k]))/(Sum(s[j]*y[j], (j, 1, K)) + alpha*Sum(s[j]*(1 - y[j]), (j, 1, K))"
+             " + beta*Sum((1 - s[j])*y[j], (j, 1, K)))**2",
+    numpy_gradient=lambda v: _tversky_grad(sigmoid(v["z"]), v["y"], v["alpha"], v["beta"])))
+
+add(CostRecord(
+    id="ranknet_pairs",
+    source="Burges et al. 2005, Learning to Rank using Gradient Descent (ICML 2005): P_ij = 1/(1 + exp(-gamma"
+           " (s_i - s_j))), C = -Pbar_ij log P_ij - (1 - Pbar_ij) log(1 - P_ij), https://notesonai.com/ranknet;"
+           " one pair per entry, scores a (first) and b (second)",
+    cost="-sum(y[j]*log(sigmoid(g*(a[j] - b[j]))) + (1 - y[j])*log(1 - sigmoid(g*(a[j] - b[j]))), j)",
+    wrt="a", inputs={"a": R, "b": R, "y": Domain("binary")}, scalars={"g": 1.5},
+    numpy_cost=lambda v: (softplus(v["g"] * (v["a"] - v["b"])) - v["y"] * v["g"] * (v["a"] - v["b"])).sum(),
+    textbook="g*(sigmoid(g*(a[k] - b[k])) - y[k])",
+    numpy_gradient=lambda v: v["g"] * (sigmoid(v["g"] * (v["a"] - v["b"])) - v["y"])))
+
+add(CostRecord(
+    id="l2_multiclass_logreg",
+    source="jaxopt.objective.l2_multiclass_logreg: 1/n sum_i l(W^T x_i, y_i) + 0.5 l2reg ||W||_2^2, "
+           "https://jaxopt.github.io/stable/_autosummary/jaxopt.objective.l2_multiclass_logreg.html",
+    cost="mean(-sum(y[i, j]*log(softmax(z[i])[j]), j), i) + 0.5*lam*sum(sum(w[j, d]**2, d), j)",
+    wrt="w", define=("z[i, j] = sum(w[j, d]*x[i, d], d)",), assume=ROWS, batch=True, scalars={"lam": 0.3},
+    inputs={"w": Domain("real", ("K", "D")), "x": ND, "y": Domain("onehot", ("N", "K"))},
+    numpy_cost=lambda v: _ce_rows(v["x"] @ v["w"].T, v["y"]) / len(v["x"]) + 0.5 * v["lam"] * (v["w"] ** 2).sum(),
+    textbook="Sum((o[i, k] - y[i, k])*x[i, e], (i, 1, N))/N + lam*w[k, e]",
+    numpy_gradient=lambda v: (_softmax_rows(v["x"] @ v["w"].T) - v["y"]).T @ v["x"] / len(v["x"]) + v["lam"] * v["w"]))
+
+add(CostRecord(
+    id="jensen_shannon_softmax",
+    source="nsl.lib.jensen_shannon_divergence (Neural Structured Learning): M = (P + Q)/2, JSD(P//Q) = "
+           "KL(P//M)/2 + KL(Q//M)/2, P the labels, Q the predictions, "
+           "https://www.tensorflow.org/neural_structured_learning/api_docs/python/nsl/lib/jensen_shannon_divergence",
+    cost="0.5*sum(y[j]*log(y[j]/((y[j] + softmax(z)[j])/2)), j) + 0.5*sum(softmax(z)[j]*log(softmax(z)[j]/((y[j] + softmax(z)[j])/2)), j)",
+    wrt="z", inputs={"z": R, "y": Domain("simplex")}, assume=SIMPLEX,
+    numpy_cost=lambda v: (lambda o, y: 0.5 * (y * np.log(2 * y / (y + o))).sum() + 0.5 * (o * np.log(2 * o / (y + o))).sum())(
+        softmax(v["z"]), v["y"]),
+    textbook="o[k]*(log(2*o[k]/(y[k] + o[k]))/2 - Sum(o[j]*log(2*o[j]/(y[j] + o[j])), (j, 1, K))/2)",
+    numpy_gradient=lambda v: _js_grad(softmax(v["z"]), v["y"])))
+
+add(CostRecord(
+    id="batch_mean_hidden_tanh_ce_w1",
+    source="Bishop 2006, Pattern Recognition and Machine Learning, 5.3 (eq. 5.56, tanh hidden units: delta_j = "
+           "(1 - z_j^2) sum_k w_kj delta_k, dE_n/dw_ji = delta_j x_i) averaged over the batch as PyTorch "
+           "CrossEntropyLoss(reduction='mean') does, " + TORCH + "CrossEntropyLoss.html",
+    cost="mean(-sum(y[i, j]*log(softmax(z[i])[j]), j), i)",
+    wrt="w1", define=("h[i, a] = tanh(sum(w1[a, d]*x[i, d], d))", "z[i, j] = sum(w2[j, a]*h[i, a], a)"),
+    assume=ROWS, batch=True,
+    inputs={"w1": Domain("real", ("H", "D")), "w2": Domain("real", ("K", "H")), "x": ND,
+            "y": Domain("onehot", ("N", "K"))},
+    numpy_cost=lambda v: _ce_rows(np.tanh(v["x"] @ v["w1"].T) @ v["w2"].T, v["y"]) / len(v["x"]),
+    textbook="Sum((1 - h[i, a]**2)*Sum((o[i, j] - y[i, j])*w2[j, a], (j, 1, K))*x[i, e], (i, 1, N))/N",
+    numpy_gradient=lambda v: (lambda h: (((_softmax_rows(h @ v["w2"].T) - v["y"]) @ v["w2"]) * (1 - h * h)).T @ v["x"]
+                              / len(v["x"]))(np.tanh(v["x"] @ v["w1"].T)),
+    note="derive adds the matrix form [(1/N) (((O - Y) W2) o (1 - H o H))^T X]"))
+
 BY_ID = {r.id: r for r in COSTS}
 assert len(BY_ID) == len(COSTS), "duplicate ids"
 
