@@ -115,6 +115,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     by_case: dict = {}    # (base, position, other indices) -> {value: expression}: h_1(x) = ..., h_2(x) = ...
     where: dict = {}      # key -> (line, lhs, rhs, chain number) of the document's definition
     work: list = []   # (claims of one run of readable links, exprs, conditions)
+    carried, last_block = "", None   # the prose before the last display block, and its number
     for number, item in enumerate(parsed, start=1):
         chain, exprs = item.chain, item.exprs
         values = index_values(chain.after, names)
@@ -154,6 +155,16 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                 if isinstance(parsed_one, sp.Add):  # y_1 + y_2 + y_3 = 1: three classes
                     names.counts.add(len(parsed_one.args))
         if not chain.display:
+            if len(exprs) > 2 and not isinstance(exprs[0], (Unreadable, sp.Derivative)):
+                # $y_i = \text{softmax}(x)_i = \frac{e^{x_i}}{\sum e^{x_d}}$ in a sentence: y_i is defined by the
+                # last side that reads as a formula (the sides between name it)
+                last = next((e for e in reversed(exprs[1:]) if not isinstance(e, Unreadable)), None)
+                d = None if last is None else as_definition(exprs[0], last, defined)
+                if d is not None and looks_defining(d) and definition_key(d) not in defined:
+                    defined[definition_key(d)] = d
+                    versions.setdefault(definition_key(d), []).append((number, d))
+                    where.setdefault(definition_key(d), (chain.pieces[-1].line, chain.pieces[0].text,
+                                                         chain.pieces[-1].text, number))
             continue
         start = _definition_prefix(chain, exprs, defined, names)  # E = -sum y log p = ...: the first '=' defines E
         if start:
@@ -165,8 +176,12 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                 claims.append(Claim(chain.pieces[k].line, chain.pieces[k - 1].text, chain.pieces[k].text, chain=number,
                                     lhs_line=chain.pieces[k - 1].line, verdict="holds", reason="a definition"))
         run_claims, run_exprs = [], []
-        conditions = prose_conditions(chain.before + " " + " ".join(chain.remarks), names, chain.after)
-        same = index_equalities(chain.before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
+        # blocks with no prose between them (If $i = j$: $$...$$ $$...$$) are one passage: the words before the
+        # first qualify them all
+        before = chain.before if chain.before.strip() or chain.block == last_block else carried
+        carried, last_block = before, chain.block
+        conditions = prose_conditions(before + " " + " ".join(chain.remarks), names, chain.after)
+        same = index_equalities(before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
         if same:
             values = {**values, **same}
         exprs = [read_primes(e, exprs[0]) if not isinstance(e, Unreadable) else e for e in exprs]
@@ -244,6 +259,9 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     for key in sorted(scoped):
         notes.append(f"{key} is defined {len(scoped[key])} times: each claim is read with the definition "
                      "before it")
+    for key, why in _circular(defined):   # z_j = sum_i w_ij o_i + b with o_j = softmax(z_j): o names two layers
+        del defined[key]
+        notes.append(why)
     definitions = tuple(defined.values())
     labels = label_bases(definitions, [e for _, exprs, _ in work for e in exprs])
     ranges = index_ranges(names, [e for _, exprs, _ in work for e in exprs] + [d.expr for d in definitions]
@@ -318,6 +336,29 @@ _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
 
 
+def _circular(defined: dict) -> list:
+    """[(key, note)] for definitions that reach their own name through the ones before them (z_j defined by
+    o_i, o_j by z_j: one letter for two layers); expanding them would never end, so the later one is dropped
+    and its name read as an input."""
+    accepted: dict = {}
+    out = []
+    for key, d in defined.items():
+        own = str(d.symbol)
+        seen, todo = set(), set(_input_names(d))
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            todo |= next((_input_names(e) for e in accepted.values() if str(e.symbol) == name), set())
+        if own in seen:
+            out.append((key, f"{own} is defined through itself (by way of {', '.join(sorted(seen - {own}))}): "
+                             f"that definition is not used, {own} is read as an input"))
+        else:
+            accepted[key] = d
+    return out
+
+
 def _input_names(d) -> set:
     """The names a definition's right-hand side uses (W, a, b of z = W a + b)."""
     return {str(a.base) for a in d.expr.atoms(sp.Indexed)} | {str(x) for x in d.expr.free_symbols
@@ -351,13 +392,20 @@ def _time_limit(seconds: float):
         yield
         return
 
+    fired = []
+
     def expire(signum, frame):
+        fired.append(True)
         raise RunTimeout(f"over the time bound of {seconds:g} s per run of links")
 
     previous = signal.signal(signal.SIGALRM, expire)
     try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        # the alarm rings again every 50 ms: code that catches every exception (the verifier names a side it
+        # cannot evaluate) must not swallow the bound and run on unbounded
+        signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
         yield
+        if fired:
+            raise RunTimeout(f"over the time bound of {seconds:g} s per run of links")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -120,6 +120,11 @@ def tokenize(text: str) -> list:
             pos += c.end()
             continue
 
+        f = re.match(r"\\[dt]frac(?![A-Za-z])", text[pos:])
+        if f:   # \dfrac, \tfrac: a fraction set large or small
+            tokens.append(Token("cmd", "\\frac", pos))
+            pos += f.end()
+            continue
         m = _TOKEN.match(text, pos)
         if m is None:
             raise Unreadable(f"unexpected character {text[pos]!r}", pos)
@@ -169,6 +174,7 @@ class Names:
     K: sp.Symbol = K_SYMBOL
     counts: set = field(default_factory=set)
     arity: dict = field(default_factory=dict)   # base name -> number of indices it is written with
+    summed: set = field(default_factory=set)    # index names the document sums over explicitly (\\sum_j)
 
     def index(self, name: str) -> sp.Symbol:
         if name not in self.indices:
@@ -524,6 +530,10 @@ class Parser:
             self.take()
             sup_name = "\\prime"
         full = name + (f"^{sup_name}" if sup_name else "")
+        if sup_name == "\\prime" and not indices and example is None and self.at("("):
+            derivative = self._primed_call(name)
+            if derivative is not None:
+                return derivative
         if example is None and self._application_ahead():
             self.take()
             self.take()
@@ -534,7 +544,8 @@ class Parser:
             self.take()
             self.take()
             self.take()
-        elif self._call_ahead():  # L_i(f_k), J(\Theta), L(y, t): the name of a function of its argument
+        elif self._call_ahead() and not (name[:1].islower() and indices and self._indexed_argument()):
+            # L_i(f_k), J(\Theta), L(y, t): the name of a function of its argument; y_k(p_i) is a product
             depth = 0
             while True:
                 tok = self.take()
@@ -575,6 +586,30 @@ class Parser:
                 inner += 1
             j += 1
         return depth == 0 and inner > 0 and j < len(self.tokens)
+
+    def _primed_call(self, name: str):
+        """f'(x), \\sigma'(z_j): the derivative of the function at its argument, d f(x) / dx (the sigmoid for
+        sigma; for another name, a name the document defines as a function of that same letter: f(x) = ...)."""
+        mark = self.i
+        try:
+            arg = self.group("(", ")")
+        except Unreadable:
+            self.i = mark
+            return None
+        if name == "sigma" and isinstance(arg, (sp.Symbol, sp.Indexed)):
+            return sp.Derivative(1 / (1 + sp.exp(-arg)), arg)
+        if isinstance(arg, sp.Symbol) and not arg.is_integer:
+            return sp.Derivative(self.names.scalar(name), arg)
+        self.i = mark
+        return None
+
+    def _indexed_argument(self) -> bool:
+        """( x_i ) ahead: the bracket holds an entry of a vector (a lower-case y_k(p_i) is then a product)."""
+        j = self.i + 1
+        while j < len(self.tokens) and self.tokens[j].text == "{":   # ({\color{red}{p_i}})
+            j += 1
+        toks = self.tokens[j:j + 2]
+        return len(toks) == 2 and toks[0].kind == "letter" and toks[1].text == "_"
 
     def _application_ahead(self) -> bool:
         """h_c(x^{(i)}): a function of one example, written h[i, c]."""
@@ -777,12 +812,56 @@ class Parser:
                               "classes, it would not end)")
                 else:
                     self.names.counts.add(int(upper))  # a symbolic count of classes (p, n_L, m) is read as K
+        start = self.peek().pos if self.peek() is not None else len(self.text)
         if index is None:
-            self.fail("a sum without an index")
-        body = self.term()
+            mark = self.i
+            first = self.factor()   # the index is read from the factor right after the sum sign
+            self.i = mark
+            body = self.term()
+            index, body = self._implicit_index(first, body, start)
+            return sp.Sum(body, (index, lower, upper))
+        self.names.summed.add(str(index))
+        sign = 1
+        while self.at("-", "+"):   # \sum_{k \neq i} -p_k y_k: a sign right after the sum
+            sign = -sign if self.take().text == "-" else sign
+        body = sign * self.term()
         if excluded is not None:
             return SumExcept(body, (index, lower, upper), excluded)
         return sp.Sum(body, (index, lower, upper))
+
+    def _implicit_index(self, first: sp.Expr, body: sp.Expr, at: int):
+        """(index, body) of a sum written without its index (``\\sum e^{x_d}``, ``\\sum t_i \\ln y_i``, ``\\sum e^z``):
+        the one index letter of the factor right after the sum sign (factors without it may sit inside the sum or
+        outside: the value is the same); of several, the one the document sums over elsewhere or, failing
+        that, the one on strictly the most factors; with none, a vector written bare (z, its entries z_j written
+        elsewhere) is summed entry by entry. Anything else stays unread."""
+        found = {}
+        for a in first.atoms(sp.Indexed):
+            for i in a.indices:
+                for x in i.free_symbols:
+                    if str(x) in self.names.indices:
+                        found.setdefault(x, set()).add(a)
+        for d in first.atoms(sp.Derivative):   # d y_i / d x_j: its variables count as factors too
+            for v in d.variables:
+                if isinstance(v, sp.Indexed):
+                    for x in v.free_symbols & set(found):
+                        found[x].add(v)
+        if len(found) == 1:
+            return next(iter(found)), body
+        if len(found) > 1:
+            elsewhere = [x for x in found if str(x) in self.names.summed]
+            if len(elsewhere) == 1:
+                return elsewhere[0], body
+            counts = sorted(((len(v), str(x), x) for x, v in found.items()), reverse=True)
+            if counts[0][0] > counts[1][0]:
+                return counts[0][2], body
+            raise Unreadable(f"a sum without an index (it could run over {' or '.join(sorted(str(x) for x in found))})", at)
+        bare = sorted((x for x in first.free_symbols if isinstance(x, sp.Symbol) and str(x) in self.names.bases
+                       and str(x) not in self.names.indices), key=str)
+        if len(bare) == 1:
+            fresh = self.names.index(next(c for c in "jklmnpqrs" if c not in {str(x) for x in body.free_symbols}))
+            return fresh, body.xreplace({bare[0]: self.names.bases[str(bare[0])][fresh]})
+        raise Unreadable("a sum without an index", at)
 
     def _frac_parts(self):
         """Token spans of \\frac{..}{..} at the cursor: (num_start, num_end, den_start, den_end)."""
