@@ -38,7 +38,7 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
-from .verdicts import EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_unknown
+from .verdicts import EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_unknown, split_unnamed
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,9 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                        if f is not None and str(f.statement) not in stated)   # sum_j y_j = 1, never stated
     splits = case_splits(work)
     runs: dict = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
-    for run_claims, run_exprs, conditions in split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}):
+    named = known | {n for d in definitions for n in _input_names(d)}
+    for run_claims, run_exprs, conditions in split_unnamed(
+            split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}), named):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()

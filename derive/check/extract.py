@@ -310,6 +310,7 @@ def chains(source: str) -> list:
     found = []
     taken = []
     last_end = 0
+    branch = None   # the head a continued block ($$ = ... $$) was joined to
     for number, m in enumerate(_DISPLAY.finditer(source)):
         group = next(g for g in ("dd", "md", "br", "body", "al", "ol") if m.group(g) is not None)
         body, offset = m.group(group), m.start(group)
@@ -317,7 +318,17 @@ def chains(source: str) -> list:
         last_end = m.end()
         taken.append((m.start(), m.end()))
         cases, body = _cases(source, body, offset, before, number)
-        block = cases + _block_chains(source, _clean(body), offset, True, before, number)
+        head = None
+        if re.match(r"\s*&?\s*=", _clean(body)) and not cases:
+            # $$ = ... $$: the step continues the chain of the display before it; after prose (If $i = j$, \[ = ...
+            # \] And if $i \neq j$, \[ = ... \]) a second continuation branches from where the first one did
+            prose = before.strip() and not before.strip().startswith("$")
+            head = branch if prose and branch is not None else \
+                next((c.pieces[-1] for c in reversed(found) if c.display), None)
+            branch = head
+        elif any(c.display for c in found):
+            branch = None
+        block = cases + _block_chains(source, _clean(body), offset, True, before, number, head)
         ones = _underbraced_ones(body)
         for c in block:
             c.equal_one = ones
@@ -367,7 +378,8 @@ def _underbraced_ones(body: str) -> list:
     return out
 
 
-def _block_chains(source: str, body: str, offset: int, display: bool, before: str, number: int) -> list:
+def _block_chains(source: str, body: str, offset: int, display: bool, before: str, number: int,
+                  head: Piece = None) -> list:
     items: list = []  # ("break",), ("piece", Piece), ("link", "=")
     for row, row_offset, remark in _rows(body, offset):
         pieces, links = _split_equals(row)
@@ -382,7 +394,7 @@ def _block_chains(source: str, body: str, offset: int, display: bool, before: st
         if remark:
             items.append(("remark", remark))  # after the row's pieces: it qualifies the chain they are in
     out: list = []
-    pieces: list = []
+    pieces: list = [head] if head is not None else []
     links: list = []
     remarks: list = []
 

@@ -267,7 +267,10 @@ class Parser:
                 factors = [sp.HadamardProduct(left, self.factor())]
             elif self.at("\\cdot", "\\times", "*"):
                 self.take()
-                factors.append(self.factor())
+                sign = 1
+                while self.at("-", "+"):   # a \cdot -b: a sign right after the product sign
+                    sign = -sign if self.take().text == "-" else sign
+                factors.append(sign * self.factor())
             elif self.at("/"):
                 self.take()
                 factors.append(1 / self.factor())

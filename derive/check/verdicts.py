@@ -69,6 +69,38 @@ def split_unknown(work, known, defined=None):
     return _split_runs(work, unknown)
 
 
+def _names(e) -> set:
+    """The quantities ``e`` mentions: the bases of its entries and its plain (non-index) symbols."""
+    return {str(a.base) for a in e.atoms(sp.Indexed)} | {
+        str(x) for x in e.free_symbols if isinstance(x, sp.Symbol) and not x.is_integer and str(x) != "K"}
+
+
+def split_unnamed(runs, known):
+    """Runs of links, cut at each link that brings in, on one side only, a name the document never defines nor
+    uses in a definition (-sum_j y_j log p_j = -sum_j l_j with l never defined): the link would say something
+    of an arbitrary quantity, so it is unread, not wrong."""
+    for claims, exprs, conditions in runs:
+        run_c, run_e = [], []
+        for n, claim in enumerate(claims):
+            a, b = _names(exprs[n]), _names(exprs[n + 1])
+            alone = sorted((a ^ b) - set(known))
+            if alone:
+                claim.verdict = "unread"
+                claim.reason = (f"{', '.join(alone)} {'is' if len(alone) == 1 else 'are'} not defined in the document "
+                                f"and {'appears' if len(alone) == 1 else 'appear'} on one side only (define it, or "
+                                "pass --define)")
+                if run_c:
+                    yield run_c, run_e, conditions
+                run_c, run_e = [], []
+                continue
+            if not run_e:
+                run_e = [exprs[n]]
+            run_e.append(exprs[n + 1])
+            run_c.append(claim)
+        if run_c:
+            yield run_c, run_e, conditions
+
+
 def case_splits(work) -> dict:
     """(j, i) -> line, for each sum over j != i the document writes: it treats the cases j = i and j != i apart."""
     out: dict = {}
