@@ -95,8 +95,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                               "are supported")
             facts.append(a)
 
+    found = find_chains(text)
+    names.sigma_is_softmax = any(_SIGMA_ENTRY.match(c.pieces[0].text) and "\\sum" in c.pieces[-1].text
+                                 and "e^{-" not in c.pieces[-1].text for c in found)
+    if names.sigma_is_softmax:
+        notes.append("the document defines sigma(A_i) with a sum: sigma is its softmax here, not the sigmoid")
     parsed = []
-    for n, chain in enumerate(find_chains(text)):
+    for n, chain in enumerate(found):
         if n >= bounds.max_chains or time.monotonic() > deadline:
             why = (f"over the bound of {bounds.max_chains} chains per document" if n >= bounds.max_chains
                    else f"over the document's time bound of {bounds.seconds:g} s")
@@ -106,6 +111,9 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                      Unreadable(f"a formula of {len(p.text)} characters is over the bound of {bounds.max_formula}", 0)
                      for p in chain.pieces]
         parsed.append(Parsed(chain, exprs))
+    written = _written_out_count(parsed)
+    if written:   # e^{z_1} + e^{z_2} + e^{z_3}: the document writes its sums out for that many classes
+        names.counts.add(written)
     applied = applications(parsed)
     for fn, example in applied.items():
         notes.append(f"{fn}_c without its argument is read as {fn}_c(x^({example})), the value for example {example}")
@@ -336,6 +344,30 @@ def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
 
 _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
+
+
+_SIGMA_ENTRY = re.compile(r"^\\sigma\s*(?:\\left)?\(\s*[A-Za-z]_\{?[a-z]\}?\s*(?:\\right)?\)$")
+
+
+def _written_out_count(parsed) -> int:
+    """n where the document writes a sum out term by term, x_1 + x_2 + ... + x_n (n >= 3, each term with one
+    entry of one vector, the entries 1..n): its number of classes; 0 when it writes none, or two counts."""
+    counts = set()
+    for item in parsed:
+        for e in item.exprs:
+            if isinstance(e, Unreadable):
+                continue
+            for add in e.atoms(sp.Add):
+                entries = [t.atoms(sp.Indexed) for t in add.args]
+                if len(entries) < 3 or any(len(x) != 1 for x in entries):
+                    continue
+                atoms = [next(iter(x)) for x in entries]
+                if len({a.base for a in atoms}) == 1 and all(len(a.indices) == 1 and a.indices[0].is_Integer
+                                                            for a in atoms):
+                    numbers = sorted(int(a.indices[0]) for a in atoms)
+                    if numbers == list(range(1, len(numbers) + 1)):
+                        counts.add(len(numbers))
+    return counts.pop() if len(counts) == 1 else 0
 
 
 def _circular(defined: dict) -> list:

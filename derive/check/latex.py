@@ -175,6 +175,7 @@ class Names:
     counts: set = field(default_factory=set)
     arity: dict = field(default_factory=dict)   # base name -> number of indices it is written with
     summed: set = field(default_factory=set)    # index names the document sums over explicitly (\\sum_j)
+    sigma_is_softmax: bool = False              # the document defines \\sigma(A_i) as a softmax, not the sigmoid
 
     def index(self, name: str) -> sp.Symbol:
         if name not in self.indices:
@@ -313,6 +314,9 @@ class Parser:
         if t.text == "\\sigma" and self.peek(1) is not None and self.peek(1).text in ("(", "\\left"):
             self.take()
             arg = self.function_argument()
+            if self.names.sigma_is_softmax and isinstance(arg, sp.Indexed) and len(arg.indices) == 1:
+                # the document defines sigma(A_i) as its softmax: sigma(A_i) is the entry sigma_i, defined there
+                return self.postfix(self.names.base("sigma")[arg.indices[0]])
             return self.postfix(1 / (1 + sp.exp(-arg)))
         base = self.atom()
         return self.postfix(base)
@@ -919,7 +923,11 @@ class Parser:
             t = self.take()
             if t.text not in ("\\partial", "d"):
                 raise Unreadable(f"expected {marker} in a derivative's denominator", t.pos)
-            var = self.factor_no_function()
+            if self.names.sigma_is_softmax and self.at("\\sigma") and self.peek(1) is not None \
+                    and self.peek(1).text in ("(", "\\left"):
+                var = self.factor()   # d log sigma(A_i) / d sigma(A_i): the entry sigma_i
+            else:
+                var = self.factor_no_function()
             if isinstance(var, sp.Pow) and var.exp.is_Integer:
                 variables.extend([var.base] * int(var.exp))
             else:

@@ -294,7 +294,7 @@ def read_primes(e, head):
     return e.xreplace(mapping)
 
 
-_SAME_BEFORE = re.compile(r"\b(?:if|when|for|with)\s+([a-z])\s*=\s*([a-z])\s*[,:]?\s*(?:[A-Za-z]+\s*){0,3}[,.;:]?\s*$",
+_SAME_BEFORE = re.compile(r"\b(?:if|when|for|with)\s+([a-z])\s*=\s*([a-z])\s*[,:]?\s*(?:[A-Za-z]+\s*){0,5}[,.;:]?\s*$",
                           re.IGNORECASE)   # If $i = j$, this gives:
 _SAME_REMARK = re.compile(r"^[\s,;:]*([a-z])\s*=\s*([a-z])[\s,.;]*$")  # the whole remark is the case: \quad i = j
 
