@@ -38,7 +38,8 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
-from .verdicts import EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_unknown, split_unnamed
+from .verdicts import (EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_lost, split_unknown,
+                       split_unnamed, split_unread_definitions)
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,15 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     where: dict = {}      # key -> (line, lhs, rhs, chain number) of the document's definition
     work: list = []   # (claims of one run of readable links, exprs, conditions)
     carried, last_block = "", None   # the prose before the last display block, and its number
+    unread_definitions: dict = {}   # name -> line of a definition X = ... whose right side was not read
     for number, item in enumerate(parsed, start=1):
         chain, exprs = item.chain, item.exprs
         values = index_values(chain.after, names)
+        if len(exprs) == 2 and isinstance(exprs[1], Unreadable) and isinstance(exprs[0], (sp.Symbol, sp.Indexed)) \
+                and not isinstance(exprs[0], sp.Derivative):
+            head = exprs[0]
+            unread_definitions.setdefault(str(head.base) if isinstance(head, sp.Indexed) else str(head),
+                                          chain.pieces[1].line)   # h = \sigma(W^{(1)} x + b^{(1)}), not read
         if len(exprs) == 2 and not values and not any(isinstance(e, Unreadable) for e in exprs):
             lhs, rhs = exprs
             if isinstance(rhs, sp.MatrixBase):  # x^(i) = [1; x_1^(i)], Theta = [...]: entries, not a claim
@@ -291,8 +298,9 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     splits = case_splits(work)
     runs: dict = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
     named = known | {n for d in definitions for n in _input_names(d)}
-    for run_claims, run_exprs, conditions in split_unnamed(
-            split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}), named):
+    unread_definitions = {k: v for k, v in unread_definitions.items() if k not in {str(d.symbol) for d in definitions}}
+    for run_claims, run_exprs, conditions in split_unread_definitions(split_lost(split_unnamed(
+            split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}), named), definitions), unread_definitions):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()

@@ -120,6 +120,12 @@ def tokenize(text: str) -> list:
             pos += c.end()
             continue
 
+        w = re.match(r"(?i)(?<![\\A-Za-z])(?:softmax|sigmoid)(?=\s*(?:\(|\^))", text[pos:]) \
+            if pos == 0 or not (text[pos - 1].isalpha() or text[pos - 1] == "\\") else None
+        if w:   # softmax(z_j), sigmoid(x) written as words: one name, read as the function
+            tokens.append(Token("letter", w.group(), pos))
+            pos += w.end()
+            continue
         f = re.match(r"\\[dt]frac(?![A-Za-z])", text[pos:])
         if f:   # \dfrac, \tfrac: a fraction set large or small
             tokens.append(Token("cmd", "\\frac", pos))
@@ -142,6 +148,10 @@ def tokenize(text: str) -> list:
                     word, end = _word_at(text, m.end())
                     if word == "e":
                         tokens.append(Token("letter", "e", tok.pos))
+                        pos = end
+                        continue
+                    if word.lower() in ("softmax", "sigmoid"):   # \text{softmax}(z_j): the function's name
+                        tokens.append(Token("letter", word, tok.pos))
                         pos = end
                         continue
                     if word in FUNCTIONS or word == "diag":
@@ -311,6 +321,18 @@ class Parser:
                 self.fail("a power of a function name")
             arg = self.function_argument()
             return FUNCTIONS[t.text[1:]](arg) if power is None else FUNCTIONS[t.text[1:]](arg) ** power
+        if t.kind == "letter" and t.text.lower() in ("softmax", "sigmoid"):
+            return self._named_function(t)
+        if t.text == "\\partial" and self.peek(1) is not None and self.peek(1).kind == "letter":
+            # \partial y_i / \partial x_k: a derivative written inline with a slash
+            self.take()
+            f = self.factor_no_function()
+            self.expect("/")
+            self.expect("\\partial")
+            v = self.factor_no_function()
+            if not isinstance(v, (sp.Symbol, sp.Indexed)):
+                self.fail("a derivative with respect to something other than a variable")
+            return sp.Derivative(f, v)
         if t.text == "\\sigma" and self.peek(1) is not None and self.peek(1).text in ("(", "\\left"):
             self.take()
             arg = self.function_argument()
@@ -593,6 +615,20 @@ class Parser:
                 inner += 1
             j += 1
         return depth == 0 and inner > 0 and j < len(self.tokens)
+
+    def _named_function(self, t) -> sp.Expr:
+        """sigmoid(x) and softmax(z_j) written as words: 1/(1 + e^{-x}), and e^{z_j} / sum_k e^{z_k} (the entry j of
+        the softmax of z); softmax of anything but one entry (softmax(b), softmax^2) is not read."""
+        self.take()
+        if not self.at("("):
+            raise Unreadable(f"{t.text} without its argument in brackets", t.pos)
+        arg = self.group("(", ")")
+        if t.text.lower() == "sigmoid":
+            return self.postfix(1 / (1 + sp.exp(-arg)))
+        if isinstance(arg, sp.Indexed) and len(arg.indices) == 1:
+            k = sp.Dummy("k", integer=True, positive=True)
+            return self.postfix(sp.exp(arg) / sp.Sum(sp.exp(arg.base[k]), (k, 1, self.names.K)))
+        raise Unreadable(f"{t.text} of {sp.sstr(arg)}: only the softmax of one entry (softmax(z_j)) is read", t.pos)
 
     def _primed_call(self, name: str):
         """f'(x), \\sigma'(z_j): the derivative of the function at its argument, d f(x) / dx (the sigmoid for

@@ -102,7 +102,7 @@ def as_one(expr):
     return None
 
 
-_NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠)\s*([a-z])\b")
+_NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠|\\not\s*=)\s*([a-z])\b")   # i \not= k too
 
 _NEQ_WORDS = re.compile(r"\b([a-z])\s+(?:is\s+)?(?:different\s+from|not\s+equal\s+to|other\s+than|distinct\s+from)\s+([a-z])\b")
 
