@@ -32,8 +32,8 @@ from pathlib import Path
 
 def _norm(text: str) -> str:
     """A right-hand side as a locator: no spaces, no \\boxed/\\bbox wrapper, no brackets (derive reports a boxed
-    formula unwrapped)."""
-    return re.sub(r"\s+|\\boxed|\\bbox|[{}()]", "", text)
+    formula unwrapped), no \\begin{cases} (derive reports a cases block row by row: its first row is the link)."""
+    return re.sub(r"\s+|\\boxed|\\bbox|\\begin\{cases\}|[{}()]", "", text)
 
 
 def _reason_kind(reason: str) -> str:

@@ -540,6 +540,8 @@ class Parser:
         for _ in range(3):
             if self.at("^") and not sup_name and example is None:
                 kind, value = self.superscript_kind()
+                if kind == "power" and self._entry_superscript(name):
+                    kind = "name"   # s^1 where the document writes s^i: the entry, not a power
                 if kind == "power":
                     break
                 self.take()
@@ -661,6 +663,17 @@ class Parser:
         if len(toks) < len(want):
             return False
         return all((w is None and t.kind == "letter") or t.text == w for w, t in zip(want, toks))
+
+    def _entry_superscript(self, name: str) -> bool:
+        """^1 (or ^{1}) on a name the document also writes with a letter superscript (s^i, y^i): an entry."""
+        nxt = self.peek(1)
+        digit = nxt is not None and nxt.kind == "num" or (
+            nxt is not None and nxt.text == "{" and self.peek(2) is not None and self.peek(2).kind == "num"
+            and self.peek(3) is not None and self.peek(3).text == "}")
+        if not digit:
+            return False
+        written = set(self.names.scalars) | set(self.names.bases)
+        return any(re.fullmatch(re.escape(name) + r"\^[a-z]", w) for w in written)
 
     def superscript_kind(self):
         nxt = self.peek(1)
