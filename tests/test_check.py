@@ -683,3 +683,27 @@ def test_the_run_bound_rings_again_when_the_first_alarm_is_swallowed():
                 except Exception:      # noqa: BLE001
                     swallowed += 1
     assert swallowed >= 1
+
+
+def test_counterexamples_and_expected_forms_are_in_the_documents_own_names():
+    report = check_file(CHECK_DOCS / "t04_wrong_sign.md")
+    line = next(l for l in report.to_text().splitlines() if "counterexample" in l)
+    assert "\\hat{y}=" in line and "yhat" not in line                  # not the parser's spelling
+    page = report.to_html()
+    assert "\\hat{y}=" in page and "\\hat{y} \\left(" in page            # the expected form too, in HTML
+    from derive.check.report import document_name
+    assert [document_name(k) for k in ("yhat[1]", "a^L[2]", "Lcal", "sigma")] == [
+        "\\hat{y}_{1}", "a^L_{2}", "\\mathcal{L}", "\\sigma"]
+
+
+def test_a_link_through_an_unread_definition_is_unread_not_wrong():
+    text = ("$$h = \\tanh(W^{(1)} v)$$\n\n$$a = 2 v$$\n\n$$\\frac{\\partial}{\\partial h} (3 h) = 3$$\n\n"
+            "$$\\sigma(a)(1 - \\sigma(a)) = h (1 - h)$$\n")
+    claim = [c for c in check(text).claims if c.rhs.startswith("h (1")][0]
+    assert claim.verdict == "unread" and "h is defined on line 1 in notation that was not read" in claim.reason
+
+
+def test_a_derivative_whose_dependence_was_lost_is_unread_not_wrong():
+    text = "$$s = \\frac{1}{1 + e^{-u^{k}}}$$\n\n$$\\frac{\\partial s}{\\partial u_k} = s (1 - s)$$\n"
+    claim = check(text).claims[-1]
+    assert claim.verdict == "unread" and "does not depend on u" in claim.reason
