@@ -1,6 +1,6 @@
 """How well `derive check` reads a folder of hand derivations whose truth is known.
 
-    PYTHONPATH=. python bench/bench_check.py FOLDER [--truth FOLDER/truth.json] [--json OUT]
+    PYTHONPATH=. python bench/bench_check.py FOLDER [--truth FOLDER/truth.json] [--json OUT] [--limit SECONDS]
 
 FOLDER holds the documents (.md, .tex) and truth.json:
 
@@ -32,8 +32,8 @@ from pathlib import Path
 
 def _norm(text: str) -> str:
     """A right-hand side as a locator: no spaces, no \\boxed/\\bbox wrapper, no brackets (derive reports a boxed
-    formula unwrapped)."""
-    return re.sub(r"\s+|\\boxed|\\bbox|[{}()]", "", text)
+    formula unwrapped), no \\begin{cases} (derive reports a cases block row by row: its first row is the link)."""
+    return re.sub(r"\s+|\\boxed|\\bbox|\\begin\{cases\}|[{}()]", "", text)
 
 
 def _reason_kind(reason: str) -> str:
@@ -88,15 +88,48 @@ def score(name: str, report: dict, truth: dict, seconds: float) -> dict:
             "reasons": dict(reasons), "seconds": round(seconds, 2)}
 
 
-def run(folder: Path, truth_path: Path) -> list:
+def _check(text: str, name: str) -> dict:
     from derive.checking import check
+    return check(text, name=name).to_dict()
+
+
+def _in_child(queue, text, name):
+    queue.put(_check(text, name))
+
+
+def _bounded(text: str, name: str, seconds: float) -> dict:
+    """check() in a child process, stopped after ``seconds``: a document the checker never finishes is scored with
+    every link unread ("over the bench's time limit") instead of stopping the bench."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_in_child, args=(queue, text, name))
+    child.start()
+    try:
+        return queue.get(timeout=seconds)
+    except Exception:  # noqa: BLE001 -- queue.Empty: over the limit
+        return {"claims": [], "first_wrong": None, "over_limit": True}
+    finally:
+        child.join(1)
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+def run(folder: Path, truth_path: Path, progress: bool = False, limit: float = 0) -> list:
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     rows = []
     for name in sorted(truth):
         text = (folder / name).read_text(encoding="utf-8")
         start = time.perf_counter()
-        report = check(text, name=name).to_dict()
+        report = _bounded(text, name, limit) if limit else _check(text, name)
         rows.append(score(name, report, truth[name], time.perf_counter() - start))
+        if report.get("over_limit"):
+            rows[-1]["reasons"] = {f"over the bench's limit of {limit:g} s per document": rows[-1]["links"]}
+        if progress:
+            r = rows[-1]
+            print(f"{name}: {r['read']}/{r['links']} read, {r['wrong_found']}/{r['wrong_links']} wrong found, "
+                  f"{r['false_alarms']} false alarms, {r['seconds']} s", file=sys.stderr, flush=True)
     return rows
 
 
@@ -132,9 +165,13 @@ def main(argv=None) -> int:
     p.add_argument("folder")
     p.add_argument("--truth", help="the truth table (default: FOLDER/truth.json)")
     p.add_argument("--json", help="also write the rows as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no line per document on stderr as it is scored")
+    p.add_argument("--limit", type=float, default=600, help="seconds per document, in a child process (0: no "
+                   "child, no limit); a document over it has every link unread")
     args = p.parse_args(argv)
     folder = Path(args.folder)
-    rows = run(folder, Path(args.truth) if args.truth else folder / "truth.json")
+    rows = run(folder, Path(args.truth) if args.truth else folder / "truth.json", progress=not args.quiet,
+               limit=args.limit)
     print(summary(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")

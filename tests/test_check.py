@@ -4,10 +4,12 @@ import re
 from pathlib import Path
 
 import pytest
+import sympy as sp
 
 import derive
 from derive.checking import check, check_file
-from derive.checking.latex import Unreadable, parse_latex
+from derive.checking.latex import Names, Unreadable, parse_latex
+from derive.checking.reading import parse_piece
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"
@@ -613,3 +615,98 @@ def test_html_renders_in_headless_chromium_with_a_red_wrong_block(tmp_path):
                     "--window-size=1000,700", page.as_uri()], capture_output=True, timeout=120)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000   # typeset, not a blank page
+
+
+# -- issue 15: the notation and layout of the public collection (bench/bench_check.py) -------------
+
+def test_an_inline_formula_alone_on_its_line_is_a_display_and_one_in_a_sentence_is_not():
+    alone = check("One step per line:\n\n$\\frac{d}{dz} e^{2z} = 3 e^{2z}$\n")
+    assert [c.verdict for c in alone.claims] == ["wrong"]
+    assert check("so $\\frac{d}{dz} e^{2z} = 3 e^{2z}$ in a sentence\n").claims == []
+
+
+def test_a_bare_sum_takes_the_index_of_the_factor_after_it():
+    names = Names()
+    d, i, j = (names.index(n) for n in "dij")
+    x, t, y = (names.base(n) for n in "xty")
+    assert parse_piece("\\sum e^{x_d} \\cdot e^{x_i}", names) == sp.Sum(sp.exp(x[d]) * sp.exp(x[i]), (d, 1, names.K))
+    got = parse_piece("\\sum t_i \\frac{1}{y_i} \\frac{dy_i}{dx_j}", names)
+    assert isinstance(got, sp.Sum) and got.limits[0][0] == i
+    assert isinstance(parse_piece("\\sum e^{x_i + x_j}", Names()), Unreadable)   # two indices: never guessed
+
+
+def test_the_rows_of_a_cases_block_are_claims_under_their_conditions():
+    text = SOFTMAX_P + ("$$\\frac{\\partial p_j}{\\partial o_i} = \\begin{cases} p_i (1 - p_i) & i = j \\\\ "
+                        "{} & \\text{otherwise} \\end{cases}$$\n")
+    right = check(text.replace("{}", "-p_i p_j"))
+    assert [c.verdict for c in right.claims] == ["holds", "holds"]
+    assert "different" in right.claims[1].reason               # 'otherwise' is i != j
+    wrong = check(text.replace("{}", "p_i p_j"))
+    assert [c.verdict for c in wrong.claims] == ["holds", "wrong"]
+    inside = check(SOFTMAX_P + "$$L = \\sum_i \\begin{cases} a & i = j \\\\ b & i \\ne j \\end{cases}$$\n")
+    assert all(c.verdict != "wrong" for c in inside.claims)    # a cases block inside a sum: unread
+
+
+def test_an_entry_followed_by_a_bracketed_entry_is_a_product_not_a_call():
+    names = Names()
+    y, p, L = names.base("y"), names.base("p"), names.base("L")
+    k, i = names.index("k"), names.index("i")
+    assert parse_piece("y_k({\\color{red}{p_i}})", names) == y[k] * p[i]
+    assert parse_piece("L_i(f_k)", names) == L[i]
+
+
+def test_a_primed_function_of_its_argument_is_its_derivative():
+    report = check_file(CHECK_DOCS / "t08_primes.md")
+    assert [c.verdict for c in report.claims if c.line == 3] == ["holds", "holds", "holds", "wrong"]
+
+
+def test_blocks_continued_with_an_equals_sign_join_the_chain_before():
+    report = check_file(CHECK_DOCS / "t07_continued_blocks.md")
+    by_line = {c.line: c for c in report.claims}
+    assert by_line[17].lhs.startswith("\\frac{\\partial}{\\partial v_r}")   # after 'If $m = r$,'
+    assert by_line[20].lhs == by_line[17].lhs                               # 'And if': the same head
+    assert by_line[10].verdict == "unread" and "w is not defined" in by_line[10].reason
+
+
+def test_circular_definitions_are_dropped_not_expanded_forever():
+    report = check_file(CHECK_DOCS / "t10_two_layers_one_letter.md")
+    assert any("defined through itself" in n for n in report.notes)
+    assert [c.verdict for c in report.claims] == ["unread"]
+
+
+def test_the_run_bound_rings_again_when_the_first_alarm_is_swallowed():
+    import time as clock
+    from derive.checking.checker import RunTimeout, _time_limit
+    swallowed = 0
+    with pytest.raises(RunTimeout):
+        with _time_limit(0.05):
+            for _ in range(40):        # code that catches every exception, as the verifier's side evaluation does
+                try:
+                    clock.sleep(0.05)
+                except Exception:      # noqa: BLE001
+                    swallowed += 1
+    assert swallowed >= 1
+
+
+def test_counterexamples_and_expected_forms_are_in_the_documents_own_names():
+    report = check_file(CHECK_DOCS / "t04_wrong_sign.md")
+    line = next(l for l in report.to_text().splitlines() if "counterexample" in l)
+    assert "\\hat{y}=" in line and "yhat" not in line                  # not the parser's spelling
+    page = report.to_html()
+    assert "\\hat{y}=" in page and "\\hat{y} \\left(" in page            # the expected form too, in HTML
+    from derive.checking.report import document_name
+    assert [document_name(k) for k in ("yhat[1]", "a^L[2]", "Lcal", "sigma")] == [
+        "\\hat{y}_{1}", "a^L_{2}", "\\mathcal{L}", "\\sigma"]
+
+
+def test_a_link_through_an_unread_definition_is_unread_not_wrong():
+    text = ("$$h = \\tanh(W^{(1)} v)$$\n\n$$a = 2 v$$\n\n$$\\frac{\\partial}{\\partial h} (3 h) = 3$$\n\n"
+            "$$\\sigma(a)(1 - \\sigma(a)) = h (1 - h)$$\n")
+    claim = [c for c in check(text).claims if c.rhs.startswith("h (1")][0]
+    assert claim.verdict == "unread" and "h is defined on line 1 in notation that was not read" in claim.reason
+
+
+def test_a_derivative_whose_dependence_was_lost_is_unread_not_wrong():
+    text = "$$s = \\frac{1}{1 + e^{-u^{k}}}$$\n\n$$\\frac{\\partial s}{\\partial u_k} = s (1 - s)$$\n"
+    claim = check(text).claims[-1]
+    assert claim.verdict == "unread" and "does not depend on u" in claim.reason

@@ -38,7 +38,8 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
-from .verdicts import EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_unknown
+from .verdicts import (EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_lost, split_unknown,
+                       split_unnamed, split_unread_definitions)
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                               "are supported")
             facts.append(a)
 
+    found = find_chains(text)
+    names.sigma_is_softmax = any(_SIGMA_ENTRY.match(c.pieces[0].text) and "\\sum" in c.pieces[-1].text
+                                 and "e^{-" not in c.pieces[-1].text for c in found)
+    if names.sigma_is_softmax:
+        notes.append("the document defines sigma(A_i) with a sum: sigma is its softmax here, not the sigmoid")
     parsed = []
-    for n, chain in enumerate(find_chains(text)):
+    for n, chain in enumerate(found):
         if n >= bounds.max_chains or time.monotonic() > deadline:
             why = (f"over the bound of {bounds.max_chains} chains per document" if n >= bounds.max_chains
                    else f"over the document's time bound of {bounds.seconds:g} s")
@@ -106,6 +112,9 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                      Unreadable(f"a formula of {len(p.text)} characters is over the bound of {bounds.max_formula}", 0)
                      for p in chain.pieces]
         parsed.append(Parsed(chain, exprs))
+    written = _written_out_count(parsed)
+    if written:   # e^{z_1} + e^{z_2} + e^{z_3}: the document writes its sums out for that many classes
+        names.counts.add(written)
     applied = applications(parsed)
     for fn, example in applied.items():
         notes.append(f"{fn}_c without its argument is read as {fn}_c(x^({example})), the value for example {example}")
@@ -115,9 +124,16 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     by_case: dict = {}    # (base, position, other indices) -> {value: expression}: h_1(x) = ..., h_2(x) = ...
     where: dict = {}      # key -> (line, lhs, rhs, chain number) of the document's definition
     work: list = []   # (claims of one run of readable links, exprs, conditions)
+    carried, last_block = "", None   # the prose before the last display block, and its number
+    unread_definitions: dict = {}   # name -> line of a definition X = ... whose right side was not read
     for number, item in enumerate(parsed, start=1):
         chain, exprs = item.chain, item.exprs
         values = index_values(chain.after, names)
+        if len(exprs) == 2 and isinstance(exprs[1], Unreadable) and isinstance(exprs[0], (sp.Symbol, sp.Indexed)) \
+                and not isinstance(exprs[0], sp.Derivative):
+            head = exprs[0]
+            unread_definitions.setdefault(str(head.base) if isinstance(head, sp.Indexed) else str(head),
+                                          chain.pieces[1].line)   # h = \sigma(W^{(1)} x + b^{(1)}), not read
         if len(exprs) == 2 and not values and not any(isinstance(e, Unreadable) for e in exprs):
             lhs, rhs = exprs
             if isinstance(rhs, sp.MatrixBase):  # x^(i) = [1; x_1^(i)], Theta = [...]: entries, not a claim
@@ -154,6 +170,16 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                 if isinstance(parsed_one, sp.Add):  # y_1 + y_2 + y_3 = 1: three classes
                     names.counts.add(len(parsed_one.args))
         if not chain.display:
+            if len(exprs) > 2 and not isinstance(exprs[0], (Unreadable, sp.Derivative)):
+                # $y_i = \text{softmax}(x)_i = \frac{e^{x_i}}{\sum e^{x_d}}$ in a sentence: y_i is defined by the
+                # last side that reads as a formula (the sides between name it)
+                last = next((e for e in reversed(exprs[1:]) if not isinstance(e, Unreadable)), None)
+                d = None if last is None else as_definition(exprs[0], last, defined)
+                if d is not None and looks_defining(d) and definition_key(d) not in defined:
+                    defined[definition_key(d)] = d
+                    versions.setdefault(definition_key(d), []).append((number, d))
+                    where.setdefault(definition_key(d), (chain.pieces[-1].line, chain.pieces[0].text,
+                                                         chain.pieces[-1].text, number))
             continue
         start = _definition_prefix(chain, exprs, defined, names)  # E = -sum y log p = ...: the first '=' defines E
         if start:
@@ -167,8 +193,12 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                     lhs_line=chain.pieces[k - 1].line, verdict="holds", reason="a definition"))
         run_claims: list = []
         run_exprs: list = []
-        conditions = prose_conditions(chain.before + " " + " ".join(chain.remarks), names, chain.after)
-        same = index_equalities(chain.before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
+        # blocks with no prose between them (If $i = j$: $$...$$ $$...$$) are one passage: the words before the
+        # first qualify them all
+        before = chain.before if chain.before.strip() or chain.block == last_block else carried
+        carried, last_block = before, chain.block
+        conditions = prose_conditions(before + " " + " ".join(chain.remarks), names, chain.after)
+        same = index_equalities(before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
         if same:
             values = {**values, **same}
         exprs = [read_primes(e, exprs[0]) if not isinstance(e, Unreadable) else e for e in exprs]
@@ -246,6 +276,9 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     for key in sorted(scoped):
         notes.append(f"{key} is defined {len(scoped[key])} times: each claim is read with the definition "
                      "before it")
+    for key, why in _circular(defined):   # z_j = sum_i w_ij o_i + b with o_j = softmax(z_j): o names two layers
+        del defined[key]
+        notes.append(why)
     definitions = tuple(defined.values())
     labels = label_bases(definitions, [e for _, exprs, _ in work for e in exprs])
     ranges = index_ranges(names, [e for _, exprs, _ in work for e in exprs] + [d.expr for d in definitions]
@@ -266,7 +299,10 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                        if f is not None and str(f.statement) not in stated)   # sum_j y_j = 1, never stated
     splits = case_splits(work)
     runs: dict[int, tuple[list, list, int, tuple, Setting]] = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
-    for run_claims, run_exprs, conditions in split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}):
+    named = known | {n for d in definitions for n in _input_names(d)}
+    unread_definitions = {k: v for k, v in unread_definitions.items() if k not in {str(d.symbol) for d in definitions}}
+    for run_claims, run_exprs, conditions in split_unread_definitions(split_lost(split_unnamed(
+            split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}), named), definitions), unread_definitions):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()
@@ -320,6 +356,53 @@ _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
 
 
+_SIGMA_ENTRY = re.compile(r"^\\sigma\s*(?:\\left)?\(\s*[A-Za-z]_\{?[a-z]\}?\s*(?:\\right)?\)$")
+
+
+def _written_out_count(parsed) -> int:
+    """n where the document writes a sum out term by term, x_1 + x_2 + ... + x_n (n >= 3, each term with one
+    entry of one vector, the entries 1..n): its number of classes; 0 when it writes none, or two counts."""
+    counts = set()
+    for item in parsed:
+        for e in item.exprs:
+            if isinstance(e, Unreadable):
+                continue
+            for add in e.atoms(sp.Add):
+                entries = [t.atoms(sp.Indexed) for t in add.args]
+                if len(entries) < 3 or any(len(x) != 1 for x in entries):
+                    continue
+                atoms = [next(iter(x)) for x in entries]
+                if len({a.base for a in atoms}) == 1 and all(len(a.indices) == 1 and a.indices[0].is_Integer
+                                                            for a in atoms):
+                    numbers = sorted(int(a.indices[0]) for a in atoms)
+                    if numbers == list(range(1, len(numbers) + 1)):
+                        counts.add(len(numbers))
+    return counts.pop() if len(counts) == 1 else 0
+
+
+def _circular(defined: dict) -> list:
+    """[(key, note)] for definitions that reach their own name through the ones before them (z_j defined by
+    o_i, o_j by z_j: one letter for two layers); expanding them would never end, so the later one is dropped
+    and its name read as an input."""
+    accepted: dict = {}
+    out = []
+    for key, d in defined.items():
+        own = str(d.symbol)
+        seen, todo = set(), set(_input_names(d))
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            todo |= next((_input_names(e) for e in accepted.values() if str(e.symbol) == name), set())
+        if own in seen:
+            out.append((key, f"{own} is defined through itself (by way of {', '.join(sorted(seen - {own}))}): "
+                             f"that definition is not used, {own} is read as an input"))
+        else:
+            accepted[key] = d
+    return out
+
+
 def _input_names(d) -> set:
     """The names a definition's right-hand side uses (W, a, b of z = W a + b)."""
     return {str(a.base) for a in d.expr.atoms(sp.Indexed)} | {str(x) for x in d.expr.free_symbols
@@ -353,13 +436,20 @@ def _time_limit(seconds: float):
         yield
         return
 
+    fired = []
+
     def expire(signum, frame):
+        fired.append(True)
         raise RunTimeout(f"over the time bound of {seconds:g} s per run of links")
 
     previous = signal.signal(signal.SIGALRM, expire)
     try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        # the alarm rings again every 50 ms: code that catches every exception (the verifier names a side it
+        # cannot evaluate) must not swallow the bound and run on unbounded
+        signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
         yield
+        if fired:
+            raise RunTimeout(f"over the time bound of {seconds:g} s per run of links")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

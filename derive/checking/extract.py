@@ -2,7 +2,9 @@
 
 Display math ($$...$$, \\[...\\], and the equation, align, gather, eqnarray
 environments, starred or not, with aligned/gathered/split inside) holds the
-chains; inline math ($...$, \\(...\\)) is read only for definitions and
+chains, and so does inline math set apart on its own line(s) (``$...$`` with
+nothing else on its lines: a post that writes its steps one per line); inline
+math in a sentence ($...$, \\(...\\)) is read only for definitions and
 assumptions. In a row, text after ``&&``, ``\\quad``, ``\\qquad``, ``\\text``
 or ``\\tag`` is a justification, not math. Each piece keeps the 1-based line of
 the input on which it starts.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Optional
 
 
 @dataclass
@@ -41,7 +44,8 @@ _DISPLAY = re.compile(
     r"|\\\\\[(?P<md>.*?)\\\\\]"
     r"|(?<!\\)\\\[(?P<br>.*?)\\\]"
     r"|\\begin\{(?P<env>equation|align|gather|eqnarray|multline)(?P<star>\*?)\}(?P<body>.*?)\\end\{(?P=env)(?P=star)\}"
-    r"|(?<![\\$])\$(?P<al>\s*\\begin\{aligned\}.*?\\end\{aligned\}\s*)\$",
+    r"|(?<![\\$])\$(?P<al>\s*\\begin\{aligned\}.*?\\end\{aligned\}\s*)\$"
+    r"|(?m:^)[ \t]*\$(?P<ol>[^$]+?)\$[ \t]*(?=\n|\Z)",   # $...$ alone on its line(s): set apart as a display
     re.DOTALL)
 _INLINE = re.compile(r"(?<![\\$])\$(?P<d>[^$\n]+?)\$(?!\$)|\\\\\((?P<md>.*?)\\\\\)|(?<!\\)\\\((?P<p>.*?)\\\)",
                      re.DOTALL)
@@ -161,7 +165,10 @@ def _unwrap(body: str, command: str, keep_second: bool, drop_script: bool = Fals
             out = out[:n] + " " * len(command) + "(" + inner + ")" + _blank(out[end1:rest]) + out[rest:]
 
 
-_JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\text\b|\\tag\b|\\mbox\{(?!\s*(?:log|ln|exp|e)\s*\})|\\hbox|\\mathrm\{where|\\text\{")
+_FUNCTION_WORDS = r"(?i:softmax|sigmoid|logsoftmax|logsumexp|diag|max|min|log|ln|exp|tanh|relu|sign|sgn)"
+_JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\tag\b|\\mbox\{(?!\s*(?:log|ln|exp|e)\s*\})|\\hbox"
+                            r"|\\mathrm\{where|\\text\b(?!\s*\{\s*" + _FUNCTION_WORDS + r"\s*\})")
+# \text{softmax}(x)_i names a function: math, not a justification
 _ROW = re.compile(r"\\\\+(?:\s*\[\s*-?[0-9.]+\s*(?:em|ex|pt|mm|cm)\s*\])?|\\newline\b|\\cr\b")
 
 
@@ -242,18 +249,87 @@ def _strip(piece: str):
     return text, lead
 
 
+_CASES = re.compile(r"\\begin\{cases\}(?P<rows>.*?)\\end\{cases\}", re.DOTALL)
+_OTHERWISE = re.compile(r"otherwise|else|\\text\{\s*(?:o\.w\.|elsewhere)", re.IGNORECASE)
+
+
+def _cases(source: str, body: str, offset: int, before: str, number: int):
+    """(chains, body) for the \\begin{cases} blocks of a display body. ``X = \\begin{cases} A & i = j \\\\ B &
+    i \\ne j \\end{cases}`` is two claims, X = A said for i = j and X = B for i != j (a row 'otherwise' takes the
+    other rows' condition negated); a cases block anywhere else (inside a sum) is one factor the parser does not
+    read. Either way the block is blanked in the body, so that its rows and its '&' do not cut the chains."""
+    out = []
+    for m in list(_CASES.finditer(body)):
+        head = body[:m.start()].rstrip()
+        cut = max(head.rfind("\\\\"), head.rfind("&"), head.rfind("\\["), -1)
+        if head.endswith("=") and "=" not in _top_level(head[max(cut, 0):-1]):
+            lhs_start = max(cut + 1, 0) if cut >= 0 else 0
+            if head[lhs_start:lhs_start + 2] == "\\[":
+                lhs_start += 2
+            lhs_text, lead = _strip(_clean(head[lhs_start:-1]))
+            if not lhs_text:
+                continue
+            lhs = Piece(lhs_text, _line_of(source, offset + lhs_start + lead), offset + lhs_start + lead)
+            rows = []
+            at = m.start("rows")
+            for row in re.split(r"(\\\\+)", m.group("rows")):
+                if not row.startswith("\\\\") and row.strip():
+                    value, _, cond = row.partition("&")
+                    text, lead = _strip(_clean(value))
+                    if text:
+                        rows.append((Piece(text, _line_of(source, offset + at + lead), offset + at + lead), cond))
+                at += len(row)
+            said = [c for _, c in rows if not _OTHERWISE.search(c)]
+            for piece, cond in rows:
+                if _OTHERWISE.search(cond) and len(said) == 1:
+                    cond = said[0].replace("=", "\\ne ", 1) if "\\ne" not in said[0] and "\\neq" not in said[0] else \
+                        said[0].replace("\\neq", "=").replace("\\ne", "=")
+                cond = re.sub(r"\\text\{([^{}]*)\}", r" \1 ", cond).replace("\\;", " ").replace("\\,", " ")
+                out.append(Chain([lhs, piece], ["="], True, before, number, remarks=["\\quad " + cond.strip()]))
+            body = body[:lhs_start] + _blank(body[lhs_start:m.end()]) + body[m.end():]
+        else:
+            word = "\\cases"
+            body = body[:m.start()] + word + _blank(body[m.start() + len(word):m.end()]) + body[m.end():]
+    return out, body
+
+
+def _top_level(text: str) -> str:
+    """The characters of text outside braces."""
+    depth, out = 0, []
+    for c in text:
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif depth == 0:
+            out.append(c)
+    return "".join(out)
+
+
 def chains(source: str) -> list:
     """Every chain of equalities in the document, display and inline, in order."""
-    found = []
+    found: list = []
     taken = []
     last_end = 0
+    branch = None   # the head a continued block ($$ = ... $$) was joined to
     for number, m in enumerate(_DISPLAY.finditer(source)):
-        group = next(g for g in ("dd", "md", "br", "body", "al") if m.group(g) is not None)
+        group = next(g for g in ("dd", "md", "br", "body", "al", "ol") if m.group(g) is not None)
         body, offset = m.group(group), m.start(group)
         before = source[last_end:m.start()]
         last_end = m.end()
         taken.append((m.start(), m.end()))
-        block = _block_chains(source, _clean(body), offset, True, before, number)
+        cases, body = _cases(source, body, offset, before, number)
+        head = None
+        if re.match(r"\s*&?\s*=", _clean(body)) and not cases:
+            # $$ = ... $$: the step continues the chain of the display before it; after prose (If $i = j$, \[ = ...
+            # \] And if $i \neq j$, \[ = ... \]) a second continuation branches from where the first one did
+            prose = before.strip() and not before.strip().startswith("$")
+            head = branch if prose and branch is not None else \
+                next((c.pieces[-1] for c in reversed(found) if c.display), None)
+            branch = head
+        elif any(c.display for c in found):
+            branch = None
+        block = cases + _block_chains(source, _clean(body), offset, True, before, number, head)
         ones = _underbraced_ones(body)
         for c in block:
             c.equal_one = ones
@@ -303,7 +379,8 @@ def _underbraced_ones(body: str) -> list:
     return out
 
 
-def _block_chains(source: str, body: str, offset: int, display: bool, before: str, number: int) -> list:
+def _block_chains(source: str, body: str, offset: int, display: bool, before: str, number: int,
+                  head: Optional[Piece] = None) -> list:
     items: list = []  # ("break",), ("piece", Piece), ("link", "=")
     for row, row_offset, remark in _rows(body, offset):
         row_pieces, row_links = _split_equals(row)
@@ -318,7 +395,7 @@ def _block_chains(source: str, body: str, offset: int, display: bool, before: st
         if remark:
             items.append(("remark", remark))  # after the row's pieces: it qualifies the chain they are in
     out: list = []
-    pieces: list = []
+    pieces: list = [head] if head is not None else []
     links: list = []
     remarks: list = []
 

@@ -120,6 +120,17 @@ def tokenize(text: str) -> list:
             pos += c.end()
             continue
 
+        w = re.match(r"(?i)(?<![\\A-Za-z])(?:softmax|sigmoid)(?=\s*(?:\(|\^))", text[pos:]) \
+            if pos == 0 or not (text[pos - 1].isalpha() or text[pos - 1] == "\\") else None
+        if w:   # softmax(z_j), sigmoid(x) written as words: one name, read as the function
+            tokens.append(Token("letter", w.group(), pos))
+            pos += w.end()
+            continue
+        f = re.match(r"\\[dt]frac(?![A-Za-z])", text[pos:])
+        if f:   # \dfrac, \tfrac: a fraction set large or small
+            tokens.append(Token("cmd", "\\frac", pos))
+            pos += f.end()
+            continue
         m = _TOKEN.match(text, pos)
         if m is None:
             raise Unreadable(f"unexpected character {text[pos]!r}", pos)
@@ -138,6 +149,10 @@ def tokenize(text: str) -> list:
                     word, end = _word_at(text, m.end())
                     if word == "e":
                         tokens.append(Token("letter", "e", tok.pos))
+                        pos = end
+                        continue
+                    if word.lower() in ("softmax", "sigmoid"):   # \text{softmax}(z_j): the function's name
+                        tokens.append(Token("letter", word, tok.pos))
                         pos = end
                         continue
                     if word in FUNCTIONS or word == "diag":
@@ -170,6 +185,8 @@ class Names:
     K: sp.Symbol = K_SYMBOL
     counts: set = field(default_factory=set)
     arity: dict = field(default_factory=dict)   # base name -> number of indices it is written with
+    summed: set = field(default_factory=set)    # index names the document sums over explicitly (\\sum_j)
+    sigma_is_softmax: bool = False              # the document defines \\sigma(A_i) as a softmax, not the sigmoid
 
     def index(self, name: str) -> sp.Symbol:
         if name not in self.indices:
@@ -207,6 +224,10 @@ class Parser:
     def peek_text(self, offset: int = 0) -> Optional[str]:
         t = self.peek(offset)
         return t.text if t is not None else None
+
+    def peek_kind(self, offset: int = 0) -> Optional[str]:
+        t = self.peek(offset)
+        return t.kind if t is not None else None
 
     def at(self, *texts: str) -> bool:
         t = self.peek()
@@ -266,7 +287,10 @@ class Parser:
                 factors = [sp.HadamardProduct(left, self.factor())]
             elif self.at("\\cdot", "\\times", "*"):
                 self.take()
-                factors.append(self.factor())
+                sign = 1
+                while self.at("-", "+"):   # a \cdot -b: a sign right after the product sign
+                    sign = -sign if self.take().text == "-" else sign
+                factors.append(sign * self.factor())
             elif self.at("/"):
                 self.take()
                 factors.append(1 / self.factor())
@@ -306,9 +330,24 @@ class Parser:
                 self.fail("a power of a function name")
             arg = self.function_argument()
             return FUNCTIONS[t.text[1:]](arg) if power is None else FUNCTIONS[t.text[1:]](arg) ** power
+        if t.kind == "letter" and t.text.lower() in ("softmax", "sigmoid"):
+            return self._named_function(t)
+        if t.text == "\\partial" and self.peek_kind(1) == "letter":
+            # \partial y_i / \partial x_k: a derivative written inline with a slash
+            self.take()
+            f = self.factor_no_function()
+            self.expect("/")
+            self.expect("\\partial")
+            v = self.factor_no_function()
+            if not isinstance(v, (sp.Symbol, sp.Indexed)):
+                self.fail("a derivative with respect to something other than a variable")
+            return sp.Derivative(f, v)
         if t.text == "\\sigma" and self.peek_text(1) in ("(", "\\left"):
             self.take()
             arg = self.function_argument()
+            if self.names.sigma_is_softmax and isinstance(arg, sp.Indexed) and len(arg.indices) == 1:
+                # the document defines sigma(A_i) as its softmax: sigma(A_i) is the entry sigma_i, defined there
+                return self.postfix(self.names.base("sigma")[arg.indices[0]])
             return self.postfix(1 / (1 + sp.exp(-arg)))
         base = self.atom()
         return self.postfix(base)
@@ -511,6 +550,8 @@ class Parser:
         for _ in range(3):
             if self.at("^") and not sup_name and example is None:
                 kind, value = self.superscript_kind()
+                if kind == "power" and self._entry_superscript(name):
+                    kind = "name"   # s^1 where the document writes s^i: the entry, not a power
                 if kind == "power":
                     break
                 self.take()
@@ -530,6 +571,10 @@ class Parser:
             self.take()
             sup_name = "\\prime"
         full = name + (f"^{sup_name}" if sup_name else "")
+        if sup_name == "\\prime" and not indices and example is None and self.at("("):
+            derivative = self._primed_call(name)
+            if derivative is not None:
+                return derivative
         if example is None and self._application_ahead():
             self.take()
             self.take()
@@ -540,7 +585,8 @@ class Parser:
             self.take()
             self.take()
             self.take()
-        elif self._call_ahead():  # L_i(f_k), J(\Theta), L(y, t): the name of a function of its argument
+        elif self._call_ahead() and not (name[:1].islower() and indices and self._indexed_argument()):
+            # L_i(f_k), J(\Theta), L(y, t): the name of a function of its argument; y_k(p_i) is a product
             depth = 0
             while True:
                 tok = self.take()
@@ -582,6 +628,44 @@ class Parser:
             j += 1
         return depth == 0 and inner > 0 and j < len(self.tokens)
 
+    def _named_function(self, t) -> sp.Expr:
+        """sigmoid(x) and softmax(z_j) written as words: 1/(1 + e^{-x}), and e^{z_j} / sum_k e^{z_k} (the entry j of
+        the softmax of z); softmax of anything but one entry (softmax(b), softmax^2) is not read."""
+        self.take()
+        if not self.at("("):
+            raise Unreadable(f"{t.text} without its argument in brackets", t.pos)
+        arg = self.group("(", ")")
+        if t.text.lower() == "sigmoid":
+            return self.postfix(1 / (1 + sp.exp(-arg)))
+        if isinstance(arg, sp.Indexed) and len(arg.indices) == 1:
+            k = sp.Dummy("k", integer=True, positive=True)
+            return self.postfix(sp.exp(arg) / sp.Sum(sp.exp(arg.base[k]), (k, 1, self.names.K)))
+        raise Unreadable(f"{t.text} of {sp.sstr(arg)}: only the softmax of one entry (softmax(z_j)) is read", t.pos)
+
+    def _primed_call(self, name: str):
+        """f'(x), \\sigma'(z_j): the derivative of the function at its argument, d f(x) / dx (the sigmoid for
+        sigma; for another name, a name the document defines as a function of that same letter: f(x) = ...)."""
+        mark = self.i
+        try:
+            arg = self.group("(", ")")
+        except Unreadable:
+            self.i = mark
+            return None
+        if name == "sigma" and isinstance(arg, (sp.Symbol, sp.Indexed)):
+            return sp.Derivative(1 / (1 + sp.exp(-arg)), arg)
+        if isinstance(arg, sp.Symbol) and not arg.is_integer:
+            return sp.Derivative(self.names.scalar(name), arg)
+        self.i = mark
+        return None
+
+    def _indexed_argument(self) -> bool:
+        """( x_i ) ahead: the bracket holds an entry of a vector (a lower-case y_k(p_i) is then a product)."""
+        j = self.i + 1
+        while j < len(self.tokens) and self.tokens[j].text == "{":   # ({\color{red}{p_i}})
+            j += 1
+        toks = self.tokens[j:j + 2]
+        return len(toks) == 2 and toks[0].kind == "letter" and toks[1].text == "_"
+
     def _application_ahead(self) -> bool:
         """h_c(x^{(i)}): a function of one example, written h[i, c]."""
         want = ["(", None, "^", "{", "(", None, ")", "}", ")"]
@@ -589,6 +673,16 @@ class Parser:
         if len(toks) < len(want):
             return False
         return all((w is None and t.kind == "letter") or t.text == w for w, t in zip(want, toks))
+
+    def _entry_superscript(self, name: str) -> bool:
+        """^1 (or ^{1}) on a name the document also writes with a letter superscript (s^i, y^i): an entry."""
+        nxt = self.peek(1)
+        digit = nxt is not None and nxt.kind == "num" or (
+            nxt is not None and nxt.text == "{" and self.peek_kind(2) == "num" and self.peek_text(3) == "}")
+        if not digit:
+            return False
+        written = set(self.names.scalars) | set(self.names.bases)
+        return any(re.fullmatch(re.escape(name) + r"\^[a-z]", w) for w in written)
 
     def superscript_kind(self):
         nxt = self.peek(1)
@@ -783,12 +877,57 @@ class Parser:
                               "classes, it would not end)")
                 else:
                     self.names.counts.add(int(upper))  # a symbolic count of classes (p, n_L, m) is read as K
+        first = self.peek()
+        start = first.pos if first is not None else len(self.text)
         if index is None:
-            self.fail("a sum without an index")
-        body = self.term()
+            mark = self.i
+            first = self.factor()   # the index is read from the factor right after the sum sign
+            self.i = mark
+            body = self.term()
+            index, body = self._implicit_index(first, body, start)
+            return sp.Sum(body, (index, lower, upper))
+        self.names.summed.add(str(index))
+        sign = 1
+        while self.at("-", "+"):   # \sum_{k \neq i} -p_k y_k: a sign right after the sum
+            sign = -sign if self.take().text == "-" else sign
+        body = sign * self.term()
         if excluded is not None:
             return SumExcept(body, (index, lower, upper), excluded)
         return sp.Sum(body, (index, lower, upper))
+
+    def _implicit_index(self, first: sp.Expr, body: sp.Expr, at: int):
+        """(index, body) of a sum written without its index (``\\sum e^{x_d}``, ``\\sum t_i \\ln y_i``, ``\\sum e^z``):
+        the one index letter of the factor right after the sum sign (factors without it may sit inside the sum or
+        outside: the value is the same); of several, the one the document sums over elsewhere or, failing
+        that, the one on strictly the most factors; with none, a vector written bare (z, its entries z_j written
+        elsewhere) is summed entry by entry. Anything else stays unread."""
+        found: dict = {}
+        for a in first.atoms(sp.Indexed):
+            for i in a.indices:
+                for x in i.free_symbols:
+                    if str(x) in self.names.indices:
+                        found.setdefault(x, set()).add(a)
+        for d in first.atoms(sp.Derivative):   # d y_i / d x_j: its variables count as factors too
+            for v in d.variables:
+                if isinstance(v, sp.Indexed):
+                    for x in v.free_symbols & set(found):
+                        found[x].add(v)
+        if len(found) == 1:
+            return next(iter(found)), body
+        if len(found) > 1:
+            elsewhere = [x for x in found if str(x) in self.names.summed]
+            if len(elsewhere) == 1:
+                return elsewhere[0], body
+            counts = sorted(((len(v), str(x), x) for x, v in found.items()), reverse=True)
+            if counts[0][0] > counts[1][0]:
+                return counts[0][2], body
+            raise Unreadable(f"a sum without an index (it could run over {' or '.join(sorted(str(x) for x in found))})", at)
+        bare = sorted((x for x in first.free_symbols if isinstance(x, sp.Symbol) and str(x) in self.names.bases
+                       and str(x) not in self.names.indices), key=str)
+        if len(bare) == 1:
+            fresh = self.names.index(next(c for c in "jklmnpqrs" if c not in {str(x) for x in body.free_symbols}))
+            return fresh, body.xreplace({bare[0]: self.names.bases[str(bare[0])][fresh]})
+        raise Unreadable("a sum without an index", at)
 
     def _frac_parts(self):
         """Token spans of \\frac{..}{..} at the cursor: (num_start, num_end, den_start, den_end)."""
@@ -843,7 +982,10 @@ class Parser:
             t = self.take()
             if t.text not in ("\\partial", "d"):
                 raise Unreadable(f"expected {marker} in a derivative's denominator", t.pos)
-            var = self.factor_no_function()
+            if self.names.sigma_is_softmax and self.at("\\sigma") and self.peek_text(1) in ("(", "\\left"):
+                var = self.factor()   # d log sigma(A_i) / d sigma(A_i): the entry sigma_i
+            else:
+                var = self.factor_no_function()
             if isinstance(var, sp.Pow) and var.exp.is_Integer:
                 variables.extend([var.base] * int(var.exp))
             else:

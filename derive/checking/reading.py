@@ -103,7 +103,7 @@ def as_one(expr):
     return None
 
 
-_NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠)\s*([a-z])\b")
+_NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠|\\not\s*=)\s*([a-z])\b")   # i \not= k too
 
 _NEQ_WORDS = re.compile(r"\b([a-z])\s+(?:is\s+)?(?:different\s+from|not\s+equal\s+to|other\s+than|distinct\s+from)\s+([a-z])\b")
 
@@ -295,7 +295,8 @@ def read_primes(e, head):
     return e.xreplace(mapping)
 
 
-_SAME_BEFORE = re.compile(r"\b(?:if|when|for|with)\s+([a-z])\s*=\s*([a-z])\s*[,:]?\s*(?:[A-Za-z]+\s*){0,3}$", re.IGNORECASE)
+_SAME_BEFORE = re.compile(r"\b(?:if|when|for|with)\s+([a-z])\s*=\s*([a-z])\s*[,:]?\s*(?:[A-Za-z]+\s*){0,5}[,.;:]?\s*$",
+                          re.IGNORECASE)   # If $i = j$, this gives:
 _SAME_REMARK = re.compile(r"^[\s,;:]*([a-z])\s*=\s*([a-z])[\s,.;]*$")  # the whole remark is the case: \quad i = j
 
 

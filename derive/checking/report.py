@@ -1,7 +1,38 @@
 """A CheckReport as text for a terminal, and as an annotated copy of a Markdown document."""
 from __future__ import annotations
 
+import re
+
 MARK = {"holds": "ok", "wrong": "WRONG", "unread": "unread"}
+
+# how the parser spells a decorated or Greek name (yhat for \hat{y}, Lcal for \mathcal{L}): printed back as the
+# document wrote it
+_MARKS = {"hat": "\\hat{%s}", "tilde": "\\tilde{%s}", "bar": "\\bar{%s}", "cal": "\\mathcal{%s}",
+          "scr": "\\mathscr{%s}"}
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "eta", "theta", "Theta", "lambda", "mu", "nu",
+          "tau", "phi", "varphi", "psi", "omega", "Omega", "rho", "kappa", "xi", "zeta", "pi", "sigma", "ell"}
+
+
+def document_latex(text: str) -> str:
+    """SymPy's LaTeX with the parser's spellings of decorated names put back: \\mathit{yhat} -> \\hat{y}."""
+    return re.sub(r"\\mathit\{([A-Za-z])(hat|tilde|bar|cal|scr)\}", lambda m: _MARKS[m.group(2)] % m.group(1), text)
+
+
+def document_name(key: str) -> str:
+    """A value's name in the document's notation: yhat[1] -> \\hat{y}_{1}, a^L[2] -> a^L_{2}, sigma -> \\sigma,
+    Lcal -> \\mathcal{L}; a name it does not recognise is left as it is."""
+    m = re.fullmatch(r"([A-Za-z]+)(\^[^\[\]]+)?(?:\[([^\[\]]*)\])?", key)
+    if not m:
+        return key
+    base, sup, idx = m.group(1), m.group(2) or "", m.group(3)
+    for suffix, pattern in _MARKS.items():
+        if base.endswith(suffix) and len(base) == len(suffix) + 1:
+            base = pattern % base[0]
+            break
+    else:
+        if base in _GREEK:
+            base = "\\" + base
+    return base + sup + ("_{" + idx.replace(" ", "") + "}" if idx else "")
 
 
 def _short(text: str, width: int = 70) -> str:
@@ -18,7 +49,7 @@ def _counter(ce: dict) -> str:
     vals = ce.get("values")
     extra = ""
     if isinstance(vals, dict) and vals:
-        extra = "; at " + ", ".join(f"{k}={v}" for k, v in list(vals.items())[:6])
+        extra = "; at " + ", ".join(f"{document_name(k)}={v}" for k, v in list(vals.items())[:6])
     return f"at K={ce['K']}, {where}{extra}: left side {ce['lhs']:.8g}, right side {ce['rhs']:.8g}"
 
 
@@ -85,7 +116,7 @@ def render_markdown(report) -> str:
             if c.verdict == "wrong":
                 detail = ": counterexample " + _counter(c.counterexample or {})
                 if c.expected:
-                    detail += f"; the engine derives ${c.expected_of} = {c.expected_latex}$"
+                    detail += f"; the engine derives ${c.expected_of} = {document_latex(c.expected_latex)}$"
             elif c.verdict == "unread":
                 detail = ": " + c.reason
             elif c.uses or c.cases:
@@ -213,7 +244,7 @@ def _html_verdict(c, is_first: bool, e) -> str:
     if c.verdict == "wrong":
         detail = "counterexample " + _counter(c.counterexample or {})
         if c.expected:
-            detail += f"; the engine derives {c.expected_of} = {c.expected}"
+            detail += f"; the engine derives {c.expected_of} = {document_latex(c.expected_latex) or c.expected}"
     elif c.reason:
         detail = c.reason
     label = {"holds": "holds", "wrong": "wrong", "unread": "unread"}[c.verdict]

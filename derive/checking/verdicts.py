@@ -70,6 +70,96 @@ def split_unknown(work, known, defined=None):
     return _split_runs(work, unknown)
 
 
+def _names(e) -> set:
+    """The quantities ``e`` mentions: the bases of its entries and its plain (non-index) symbols."""
+    return {str(a.base) for a in e.atoms(sp.Indexed)} | {
+        str(x) for x in e.free_symbols if isinstance(x, sp.Symbol) and not x.is_integer and str(x) != "K"}
+
+
+def split_unnamed(runs, known):
+    """Runs of links, cut at each link that brings in, on one side only, a name the document never defines nor
+    uses in a definition (-sum_j y_j log p_j = -sum_j l_j with l never defined): the link would say something
+    of an arbitrary quantity, so it is unread, not wrong."""
+    for claims, exprs, conditions in runs:
+        run_c: list = []
+        run_e: list = []
+        for n, claim in enumerate(claims):
+            a, b = _names(exprs[n]), _names(exprs[n + 1])
+            alone = sorted((a ^ b) - set(known))
+            if alone:
+                claim.verdict = "unread"
+                claim.reason = (f"{', '.join(alone)} {'is' if len(alone) == 1 else 'are'} not defined in the document "
+                                f"and {'appears' if len(alone) == 1 else 'appear'} on one side only (define it, or "
+                                "pass --define)")
+                if run_c:
+                    yield run_c, run_e, conditions
+                run_c, run_e = [], []
+                continue
+            if not run_e:
+                run_e = [exprs[n]]
+            run_e.append(exprs[n + 1])
+            run_c.append(claim)
+        if run_c:
+            yield run_c, run_e, conditions
+
+
+def _base_name(v) -> str:
+    return str(v.base) if isinstance(v, sp.Indexed) else str(v)
+
+
+def lost_dependence(e, definitions, passes: int = 6) -> str:
+    """Why a derivative in ``e`` would be read as 0 only because the reading lost what it depends on, or '':
+    d F / d v where F, with the document's definitions put in, mentions no entry of v's vector at all (h_c
+    written once with the example and once without, \\hat y^{(i)} = \\sigma(z^{i}) against z^{(i)}). An author
+    does not write out a derivative that is 0 by independence, so such a link is unread, never wrong."""
+    for n in e.atoms(sp.Derivative):
+        f = n.expr
+        wrt = {_base_name(v) for v in n.variables}
+        for _ in range(passes):
+            before = f
+            for d in definitions:
+                if str(d.symbol) not in wrt and d.occurs_in(f):   # the variables' own definitions stay
+                    f = d.expand_in(f)
+            if f == before:
+                break
+        mentioned = {_base_name(a) for a in f.atoms(sp.Indexed)} | {str(x) for x in f.free_symbols}
+        for v in n.variables:
+            if _base_name(v) not in mentioned:
+                return (f"d {sp.sstr(n.expr)} / d {sp.sstr(v)}: as read, {sp.sstr(n.expr)} does not depend on "
+                        f"{_base_name(v)} at all (its dependence was not read), so the derivative would be 0")
+    return ""
+
+
+def split_unread_definitions(runs, unread: dict):
+    """Runs of links, cut at each link that mentions a name whose definition the document gives but the reading
+    could not parse (h = \\sigma(W^{(1)} x + b^{(1)})): read as a free quantity, the link would be judged about
+    something else than the author's h."""
+    def why(e):
+        hit = sorted(_names(e) & set(unread))
+        return (f"{hit[0]} is defined on line {unread[hit[0]]} in notation that was not read") if hit else ""
+    return _split_runs(list(runs), why)
+
+
+def _lettered_sum(e) -> str:
+    """x_a + x_b + x_c written out with letters for its classes ('the classes a, b, c'): the letters name distinct
+    classes, which the reading does not know; '' when there is none."""
+    for add in e.atoms(sp.Add):
+        atoms = [t.atoms(sp.Indexed) for t in add.args]
+        if len(atoms) >= 3 and all(len(x) == 1 for x in atoms):
+            entries = [next(iter(x)) for x in atoms]
+            letters = [a.indices[0] for a in entries if len(a.indices) == 1 and isinstance(a.indices[0], sp.Symbol)]
+            if len(letters) == len(entries) and len(set(letters)) == len(letters) \
+                    and len({a.base for a in entries}) == 1:
+                return (f"a sum written out over the classes {', '.join(str(x) for x in letters)}: letters for distinct "
+                        "classes are not read")
+    return ""
+
+
+def split_lost(runs, definitions):
+    """Runs of links, cut at each link a side of which has a derivative lost_dependence objects to."""
+    return _split_runs(list(runs), lambda e: _lettered_sum(e) or lost_dependence(e, definitions))
+
+
 def case_splits(work) -> dict:
     """(j, i) -> line, for each sum over j != i the document writes: it treats the cases j = i and j != i apart."""
     out: dict = {}
