@@ -277,6 +277,89 @@ def test_the_power_64_cost_verifies_within_the_default_cli_budget():
     assert time.monotonic() - t < VERIFY_TIMEOUT
 
 
+NESTED = "sum(" + "exp(" * 10 + "softmax(z)[j]" + ")" * 10 + "*y[j], j)"  # one mpmath exp of 2^(10^78)
+
+
+class _Hung(BaseException):
+    """The guard of a test that would otherwise wait forever (a BaseException: nothing on the way swallows it)."""
+
+
+def _hung(signum, frame):
+    raise _Hung("verify did not stop at its budget")
+
+
+def test_the_budget_holds_inside_one_long_call_and_puts_the_timer_and_handler_back():
+    """Issue 18.1: the deadline was checked between SymPy calls only, so one mpmath exp of a number with
+    10^78 digits ran past 300 s with a budget of 20 s. The test's own alarm (90 s) stands for a caller's."""
+    import signal
+    import mpmath
+    from derive.verify import VerifyTimeout, clear_cache
+    d = derive.gradient(NESTED)
+    clear_cache()
+    precision = mpmath.mp.prec
+    previous = signal.signal(signal.SIGALRM, _hung)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 90)
+        with pytest.raises(VerifyTimeout) as err:
+            d.verify(timeout=2)
+        assert signal.getsignal(signal.SIGALRM) is _hung  # the caller's handler is back ...
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left < 90  # ... and its timer runs on with the time it had left
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    e = err.value
+    assert "gradient: result" in e.unchecked and "gradient: step 1 (definition)" in e.unchecked
+    assert "Nothing is verified" in str(e) and "2 s" in str(e)
+    assert mpmath.mp.prec == precision
+
+
+def test_an_interrupted_verify_leaves_nothing_behind_that_changes_a_report():
+    """A check cut off inside SymPy stores nothing half done: the next report is the one of a fresh cache."""
+    import signal
+    from derive.verify import VerifyTimeout, clear_cache
+    d = derive.softmax_ce_hessian()
+    clear_cache()
+    before = signal.getsignal(signal.SIGALRM)
+    for budget in (0.02, 0.1, 0.3):
+        with pytest.raises(VerifyTimeout):
+            d.verify(timeout=budget)
+        assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    after = str(d.verify())
+    clear_cache()
+    assert after == str(d.verify())
+
+
+def test_outside_the_main_thread_the_budget_still_holds_between_calls():
+    import threading
+    from derive.verify import VerifyTimeout, clear_cache
+    d = derive.gradient(HEAVY)
+    clear_cache()
+    out = []
+
+    def run():
+        try:
+            d.verify(timeout=0.05)
+        except VerifyTimeout as e:
+            out.append(e)
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive() and out and "gradient: result" in out[0].unchecked
+
+
+def test_the_cli_budget_holds_inside_one_long_call():
+    """derive grad NESTED --verify --verify-timeout 2: one line on stderr, exit 1, no report (it ran > 300 s)."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "derive", "grad", NESTED, "--verify", "--verify-timeout", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("derive: error: verify gradient: stopped after the time budget of 2 s")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "all" not in proc.stdout.lower() or "checks passed" not in proc.stdout
+
+
 @pytest.mark.parametrize("timeout", [0, -1, "5", True, float("nan")])
 def test_a_bad_timeout_is_named(ce, timeout):
     with pytest.raises(derive.ArgumentError) as err:
