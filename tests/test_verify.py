@@ -376,3 +376,35 @@ def test_the_cli_budget_exits_1_with_one_line(capsys):
     assert status == 1
     assert err.startswith("derive: error: verify gradient: stopped after the time budget of 0.05 s")
     assert "Traceback" not in err
+
+
+def test_the_mpmath_program_compiles_a_sum_of_several_limits():
+    """Sum(f, (j, 1, i), (i, 1, K)) was rebuilt as Sum(Sum(f, l0), l1), which SymPy merges back: the generator
+    recursed until 'too deep' and every batch cost lost its generic form (issue 16.5)."""
+    import mpmath
+    from derive.verify.codegen import Program
+    i, j, K = sp.symbols("i j K", integer=True, positive=True)
+    x = sp.IndexedBase("x")
+    program = Program(sp.Sum(i * j * x[j], (j, 1, i), (i, 1, K)), frozenset({K}))
+    assert program(lambda base, *ix: mpmath.mpf(ix[0]), {K: 3}) == 1 + 2 * (1 + 4) + 3 * (1 + 4 + 9)
+    held = Program(derive.expr.Held(x[1] + 2) * 3, frozenset())  # a bracket kept for the reader is its content
+    assert held(lambda base, *ix: mpmath.mpf(5), {}) == 21
+
+
+def test_a_derivative_of_a_sum_keeps_its_deltas_on_the_generic_route():
+    """d/dz_ij of E = -sum_ij y_ij log o_ij inside a sum over i, j: SymPy differentiates under the same names,
+    so the variable's i, j were captured; the generic form disagreed with the direct one (and was dropped)."""
+    import random
+    from derive.verify import cases, instantiate
+    d = derive.gradient("-sum(sum(y[i, j]*log(softmax(z[i])[j]), j), i)", "w2", assume=["sum(y[i, j], j) = 1"],
+                        define=["h[i, a] = tanh(sum(w1[a, d]*x[i, d], d))", "z[i, j] = sum(w2[j, a]*h[i, a], a)"])
+    claim = d.steps[0].expr  # the multivariate chain rule: sum_ij dE/dz_ij dz_ij/dw2_ke
+    assert claim.has(sp.Derivative) and isinstance(claim, sp.Sum) and len(claim.limits) == 2
+    generic = instantiate.instantiate(d, claim, dict(cases.other_sizes(d)), {}, generic=True)
+    at = dict(zip(cases.free_indices(d), (1, 1)))
+    direct = instantiate.instantiate(d, claim, cases.sizes(d, 2), at)
+    generic = generic.xreplace({d.setting.K: 2, **{s: sp.Integer(v) for s, v in at.items()}}).doit()
+    rng = random.Random(1)
+    point = {a: sp.Float(rng.uniform(-2, 2), 30) for a in generic.atoms(sp.Indexed) | direct.atoms(sp.Indexed)}
+    g, r = sp.N(generic.xreplace(point), 25), sp.N(direct.xreplace(point), 25)
+    assert abs(g - r) <= 1e-20 * max(1, abs(r)), (g, r)
