@@ -408,3 +408,33 @@ def test_a_derivative_of_a_sum_keeps_its_deltas_on_the_generic_route():
     point = {a: sp.Float(rng.uniform(-2, 2), 30) for a in generic.atoms(sp.Indexed) | direct.atoms(sp.Indexed)}
     g, r = sp.N(generic.xreplace(point), 25), sp.N(direct.xreplace(point), 25)
     assert abs(g - r) <= 1e-20 * max(1, abs(r)), (g, r)
+
+
+def test_along_a_chain_each_side_is_evaluated_once_per_point(monkeypatch):
+    """Issue 16.5: the right side of step n is the left side of step n + 1; the steps of a chain share their
+    cases (per sampling domains), so that side is evaluated once per point, not twice."""
+    from derive.verify import checks, clear_cache, evaluate
+    calls = []
+    in_step = []
+    values, check_step = evaluate.Side.values, checks.check_step
+
+    def counted(self, sample, integers, digits):
+        if in_step and digits == 30:
+            calls.append((self, sample))
+        return values(self, sample, integers, digits)
+
+    def step(*args, **kwargs):
+        in_step.append(1)
+        try:
+            return check_step(*args, **kwargs)
+        finally:
+            in_step.pop()
+    monkeypatch.setattr(evaluate.Side, "values", counted)
+    monkeypatch.setattr(checks, "check_step", step)
+    clear_cache()
+    report = derive.softmax_ce().verify(lemmas=False)
+    assert report.ok
+    steps = [c for c in report.checks if c.step is not None]
+    assert all(c.cases > 0 for c in steps)
+    assert len(calls) == len(set(calls))  # no side evaluated twice at one point
+    assert len(calls) < 0.7 * 2 * sum(c.cases for c in steps), len(calls)  # each step on its own: 2 per case
