@@ -1,7 +1,8 @@
 """The checks of one chain: each step (``previous = new`` at every case), and the result against a central
 finite difference of the cost. A chain's checks are cached by content (a lemma cited by several entries is
-checked once per process); the random draws of each check come from a generator seeded by (seed, chain,
-step), so a report depends on the seed only."""
+checked once per process). The steps share their cases (``Cases``: K, assignments and points drawn once per
+set of sampling domains from a generator seeded by (seed, chain, domains), and each side evaluated once per
+point); the result's draws come from (seed, chain, "result"); so a report depends on the seed only."""
 from __future__ import annotations
 
 import random

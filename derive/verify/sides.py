@@ -29,7 +29,7 @@ DIGITS = 30
 
 
 def _indices(assign: dict) -> tuple:
-    return tuple(sorted((i for i in assign if not isinstance(i, sp.Indexed)), key=str))
+    return tuple(sorted((i for i in assign if not isinstance(i, sp.Indexed)), key=lambda i: i.name))
 
 
 def _ints(d, K: int, assign: dict) -> dict:
