@@ -321,7 +321,7 @@ def test_an_interrupted_verify_leaves_nothing_behind_that_changes_a_report():
     d = derive.softmax_ce_hessian()
     clear_cache()
     before = signal.getsignal(signal.SIGALRM)
-    for budget in (0.02, 0.1, 0.3):
+    for budget in (1e-7, 0.02, 0.1, 0.3):
         with pytest.raises(VerifyTimeout):
             d.verify(timeout=budget)
         assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

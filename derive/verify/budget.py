@@ -72,21 +72,28 @@ class Budget:
             raise OutOfTime()
 
     def __enter__(self) -> "Budget":
+        try:
+            self._arm()
+        except BaseException:  # a ring already (a budget of microseconds): undo what was set, then stop
+            self.__exit__()
+            raise
+        return self
+
+    def _arm(self) -> None:
         if self.deadline is None or not _can_interrupt():
-            return self
+            return
         previous = signal.getsignal(signal.SIGALRM)
         if previous is None:  # installed outside Python: it could not be put back
-            return self
+            return
         now = time.monotonic()
         delay, interval = signal.getitimer(signal.ITIMER_REAL)
         self._outer = (now + delay, interval) if delay > 0 else None
         end = self.deadline if self._outer is None else min(self.deadline, self._outer[0])
         self._previous = previous
+        self.interrupts = True  # from here on, __exit__ has something to undo
         self._armed = True
         signal.signal(signal.SIGALRM, self._ring)
         signal.setitimer(signal.ITIMER_REAL, max(end - now, 1e-6), REPEAT)
-        self.interrupts = True
-        return self
 
     def __exit__(self, *exc) -> None:
         while self.interrupts:  # a ring can land in here before the timer is off: undo again until done
