@@ -12,8 +12,9 @@ term; the baseline, bench/verify_before16.py (derive/verify.py before issue 16,
 kept importable), checks K = 2..5 only. Both start with an empty cache
 (derive.verify.clear_cache() for the current one; the baseline's own caches),
 so shared lemmas are only reused between entries of this run. The two do not
-check the same number of cases: both counts are printed. A two-layer network
-cost (planned by derive.gradient) is timed the same way at the end.
+check the same number of cases: both counts are printed. Two two-layer network
+costs (planned by derive.gradient: one example, and a batch) are timed the same
+way at the end, each from an empty cache.
 
 Nothing here passes or fails: times, case counts and ratios only.
 """
@@ -30,8 +31,14 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 
-NETWORK = "-sum(y[j]*log(softmax(z)[j]), j)"
-NETWORK_DEFINE = ["z[j] = sum(w[j, d]*tanh(a[d]), d)", "a[d] = sum(v[d, e]*x[e], e)"]
+# (label, cost, wrt, define, assume): a per-example two-layer network, and the batch one of
+# tests/data/costs_from_sources.py (batch_hidden_tanh_ce_w2), whose verify took 20-65 s before issue 16.5
+NETWORKS = [
+    ("two-layer network", "-sum(y[j]*log(softmax(z)[j]), j)", "w",
+     ["z[j] = sum(w[j, d]*tanh(a[d]), d)", "a[d] = sum(v[d, e]*x[e], e)"], []),
+    ("batch two-layer network", "-sum(sum(y[i, j]*log(softmax(z[i])[j]), j), i)", "w2",
+     ["h[i, a] = tanh(sum(w1[a, d]*x[i, d], d))", "z[i, j] = sum(w2[j, a]*h[i, a], a)"], ["sum(y[i, j], j) = 1"]),
+]
 
 
 def _run(verify, entries):
@@ -87,20 +94,23 @@ def main() -> None:
           f"{old_total:6.2f} {sum(r[3] for r in old_rows):6d} {old_cpu / new_cpu:9.2f}")
 
     class Network:
-        name = "two-layer network"
+        def __init__(self, name, cost, wrt, define, assume):
+            self.name, self.args = name, (cost, wrt, define, assume)
 
         def __call__(self):
-            return derive.gradient(NETWORK, "w", define=NETWORK_DEFINE)
-    net = [Network()]
-    clear_cache()
-    (row,), _, _ = _run(verify, net)
-    if not args.no_baseline:
-        baseline.clear_cache()
-        (orow,), _, _ = _run(baseline.verify, net)
-    else:
-        orow = (row[0], float("nan"), None, 0, float("nan"))
-    print(f"{row[0]:25s} {row[4]:8.2f} {row[1]:6.2f} {row[3]:6d} {orow[4]:11.2f} {orow[1]:6.2f} {orow[3]:6d} "
-          f"{orow[4] / row[4]:9.2f}  {row[2]}/{orow[2]}")
+            cost, wrt, define, assume = self.args
+            return derive.gradient(cost, wrt, define=define, assume=assume)
+    for spec in NETWORKS:
+        net = [Network(*spec)]
+        clear_cache()
+        (row,), _, _ = _run(verify, net)
+        if not args.no_baseline:
+            baseline.clear_cache()
+            (orow,), _, _ = _run(baseline.verify, net)
+        else:
+            orow = (row[0], float("nan"), None, 0, float("nan"))
+        print(f"{row[0]:25s} {row[4]:8.2f} {row[1]:6.2f} {row[3]:6d} {orow[4]:11.2f} {orow[1]:6.2f} {orow[3]:6d} "
+              f"{orow[4] / row[4]:9.2f}  {row[2]}/{orow[2]}")
 
     if args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor

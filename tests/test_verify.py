@@ -276,6 +276,89 @@ def test_the_power_64_cost_verifies_within_the_default_cli_budget():
     assert time.monotonic() - t < VERIFY_TIMEOUT
 
 
+NESTED = "sum(" + "exp(" * 10 + "softmax(z)[j]" + ")" * 10 + "*y[j], j)"  # one mpmath exp of 2^(10^78)
+
+
+class _Hung(BaseException):
+    """The guard of a test that would otherwise wait forever (a BaseException: nothing on the way swallows it)."""
+
+
+def _hung(signum, frame):
+    raise _Hung("verify did not stop at its budget")
+
+
+def test_the_budget_holds_inside_one_long_call_and_puts_the_timer_and_handler_back():
+    """Issue 18.1: the deadline was checked between SymPy calls only, so one mpmath exp of a number with
+    10^78 digits ran past 300 s with a budget of 20 s. The test's own alarm (90 s) stands for a caller's."""
+    import signal
+    import mpmath
+    from derive.verify import VerifyTimeout, clear_cache
+    d = derive.gradient(NESTED)
+    clear_cache()
+    precision = mpmath.mp.prec
+    previous = signal.signal(signal.SIGALRM, _hung)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 90)
+        with pytest.raises(VerifyTimeout) as err:
+            d.verify(timeout=2)
+        assert signal.getsignal(signal.SIGALRM) is _hung  # the caller's handler is back ...
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left < 90  # ... and its timer runs on with the time it had left
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    e = err.value
+    assert "gradient: result" in e.unchecked and "gradient: step 1 (definition)" in e.unchecked
+    assert "Nothing is verified" in str(e) and "2 s" in str(e)
+    assert mpmath.mp.prec == precision
+
+
+def test_an_interrupted_verify_leaves_nothing_behind_that_changes_a_report():
+    """A check cut off inside SymPy stores nothing half done: the next report is the one of a fresh cache."""
+    import signal
+    from derive.verify import VerifyTimeout, clear_cache
+    d = derive.softmax_ce_hessian()
+    clear_cache()
+    before = signal.getsignal(signal.SIGALRM)
+    for budget in (1e-7, 0.02, 0.1, 0.3):
+        with pytest.raises(VerifyTimeout):
+            d.verify(timeout=budget)
+        assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    after = str(d.verify())
+    clear_cache()
+    assert after == str(d.verify())
+
+
+def test_outside_the_main_thread_the_budget_still_holds_between_calls():
+    import threading
+    from derive.verify import VerifyTimeout, clear_cache
+    d = derive.gradient(HEAVY)
+    clear_cache()
+    out = []
+
+    def run():
+        try:
+            d.verify(timeout=0.05)
+        except VerifyTimeout as e:
+            out.append(e)
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive() and out and "gradient: result" in out[0].unchecked
+
+
+def test_the_cli_budget_holds_inside_one_long_call():
+    """derive grad NESTED --verify --verify-timeout 2: one line on stderr, exit 1, no report (it ran > 300 s)."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "derive", "grad", NESTED, "--verify", "--verify-timeout", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("derive: error: verify gradient: stopped after the time budget of 2 s")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "all" not in proc.stdout.lower() or "checks passed" not in proc.stdout
+
+
 @pytest.mark.parametrize("timeout", [0, -1, "5", True, float("nan")])
 def test_a_bad_timeout_is_named(ce, timeout):
     with pytest.raises(derive.ArgumentError) as err:
@@ -292,3 +375,65 @@ def test_the_cli_budget_exits_1_with_one_line(capsys):
     assert status == 1
     assert err.startswith("derive: error: verify gradient: stopped after the time budget of 0.05 s")
     assert "Traceback" not in err
+
+
+def test_the_mpmath_program_compiles_a_sum_of_several_limits():
+    """Sum(f, (j, 1, i), (i, 1, K)) was rebuilt as Sum(Sum(f, l0), l1), which SymPy merges back: the generator
+    recursed until 'too deep' and every batch cost lost its generic form (issue 16.5)."""
+    import mpmath
+    from derive.verify.codegen import Program
+    i, j, K = sp.symbols("i j K", integer=True, positive=True)
+    x = sp.IndexedBase("x")
+    program = Program(sp.Sum(i * j * x[j], (j, 1, i), (i, 1, K)), frozenset({K}))
+    assert program(lambda base, *ix: mpmath.mpf(ix[0]), {K: 3}) == 1 + 2 * (1 + 4) + 3 * (1 + 4 + 9)
+    held = Program(derive.expr.Held(x[1] + 2) * 3, frozenset())  # a bracket kept for the reader is its content
+    assert held(lambda base, *ix: mpmath.mpf(5), {}) == 21
+
+
+def test_a_derivative_of_a_sum_keeps_its_deltas_on_the_generic_route():
+    """d/dz_ij of E = -sum_ij y_ij log o_ij inside a sum over i, j: SymPy differentiates under the same names,
+    so the variable's i, j were captured; the generic form disagreed with the direct one (and was dropped)."""
+    import random
+    from derive.verify import cases, instantiate
+    d = derive.gradient("-sum(sum(y[i, j]*log(softmax(z[i])[j]), j), i)", "w2", assume=["sum(y[i, j], j) = 1"],
+                        define=["h[i, a] = tanh(sum(w1[a, d]*x[i, d], d))", "z[i, j] = sum(w2[j, a]*h[i, a], a)"])
+    claim = d.steps[0].expr  # the multivariate chain rule: sum_ij dE/dz_ij dz_ij/dw2_ke
+    assert claim.has(sp.Derivative) and isinstance(claim, sp.Sum) and len(claim.limits) == 2
+    generic = instantiate.instantiate(d, claim, dict(cases.other_sizes(d)), {}, generic=True)
+    at = dict(zip(cases.free_indices(d), (1, 1)))
+    direct = instantiate.instantiate(d, claim, cases.sizes(d, 2), at)
+    generic = generic.xreplace({d.setting.K: 2, **{s: sp.Integer(v) for s, v in at.items()}}).doit()
+    rng = random.Random(1)
+    point = {a: sp.Float(rng.uniform(-2, 2), 30) for a in generic.atoms(sp.Indexed) | direct.atoms(sp.Indexed)}
+    g, r = sp.N(generic.xreplace(point), 25), sp.N(direct.xreplace(point), 25)
+    assert abs(g - r) <= 1e-20 * max(1, abs(r)), (g, r)
+
+
+def test_along_a_chain_each_side_is_evaluated_once_per_point(monkeypatch):
+    """Issue 16.5: the right side of step n is the left side of step n + 1; the steps of a chain share their
+    cases (per sampling domains), so that side is evaluated once per point, not twice."""
+    from derive.verify import checks, clear_cache, evaluate
+    calls = []
+    in_step = []
+    values, check_step = evaluate.Side.values, checks.check_step
+
+    def counted(self, sample, integers, digits):
+        if in_step and digits == 30:
+            calls.append((self, sample))
+        return values(self, sample, integers, digits)
+
+    def step(*args, **kwargs):
+        in_step.append(1)
+        try:
+            return check_step(*args, **kwargs)
+        finally:
+            in_step.pop()
+    monkeypatch.setattr(evaluate.Side, "values", counted)
+    monkeypatch.setattr(checks, "check_step", step)
+    clear_cache()
+    report = derive.softmax_ce().verify(lemmas=False)
+    assert report.ok
+    steps = [c for c in report.checks if c.step is not None]
+    assert all(c.cases > 0 for c in steps)
+    assert len(calls) == len(set(calls))  # no side evaluated twice at one point
+    assert len(calls) < 0.7 * 2 * sum(c.cases for c in steps), len(calls)  # each step on its own: 2 per case

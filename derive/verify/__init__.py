@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional, Sequence
 
+import mpmath
+
 from ..errors import ArgumentError, ArgumentTypeError
 from ..model import Derivation
 from . import cases
@@ -67,18 +69,20 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
     checks: list = []
     done: list = []
     todo = [d for d in chains if d.steps]
+    precision = mpmath.mp.prec
     try:
-        for d in chains:
-            if d.incomplete:
-                checks.append(Check(d.name, None, "incomplete", False, "not a closed form", 0, float("inf"),
-                                    f"the derivation is incomplete: {d.incomplete}"))
-            if not d.steps and d.parts:  # made of parts only: each part is checked on its own
-                continue
-            if not d.steps:
-                checks.append(Check(d.name, None, "no steps", False, "nothing to check", 0, float("inf"),
-                                    "the derivation has no steps: nothing was proved"))
-                continue
-            checks.extend(check_chain(d, Ks, points, index_samples, seed, progress, budget, done))
+        with budget:  # interrupts a long SymPy or mpmath call at the deadline (main thread; see budget)
+            for d in chains:
+                if d.incomplete:
+                    checks.append(Check(d.name, None, "incomplete", False, "not a closed form", 0, float("inf"),
+                                        f"the derivation is incomplete: {d.incomplete}"))
+                if not d.steps and d.parts:  # made of parts only: each part is checked on its own
+                    continue
+                if not d.steps:
+                    checks.append(Check(d.name, None, "no steps", False, "nothing to check", 0, float("inf"),
+                                        "the derivation has no steps: nothing was proved"))
+                    continue
+                checks.extend(check_chain(d, Ks, points, index_samples, seed, progress, budget, done))
     except OutOfTime:
         assert timeout is not None  # OutOfTime is raised only under a budget
         finished = {(c.derivation, c.step) for c in done}
@@ -86,6 +90,8 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
                      for d in todo for n, s in [*enumerate(d.steps, start=1), (None, None)]
                      if (d.name, n) not in finished]
         raise VerifyTimeout(derivation.name, timeout, tuple(unchecked), tuple(done)) from None
+    finally:
+        mpmath.mp.prec = precision  # an mpmath routine interrupted halfway may not have put it back
     return Report(derivation.name, tuple(checks), Ks=Ks, drawn=drawn,
                   wide=cases.WIDE if drawn is not None else None, seed=seed)
 

@@ -1,11 +1,28 @@
-"""The time budget of one verify() call: a deadline, checked between cases and between the rounds of an
-instantiation, and the record of what was checked so far (for the error that names what was not)."""
+"""The time budget of one verify() call: a deadline that holds inside long SymPy and mpmath calls too, and
+the record of what was checked so far (for the error that names what was not).
+
+``Budget`` is checked two ways. ``tick()`` between cases and between the rounds of an instantiation raises
+``OutOfTime`` once the deadline has passed. Used as a context manager (``with budget:``) in the main thread
+of a platform with ``signal.setitimer``, it also arms an interval timer (SIGALRM) whose handler raises
+``OutOfTime`` in whatever call is running when the deadline passes, and again every ``REPEAT`` seconds until
+the block ends (so a library's bare ``except:`` cannot swallow it for good). ``OutOfTime`` is a
+``BaseException``, like KeyboardInterrupt, so the ``except Exception`` of SymPy, mpmath and of verify's own
+"could not evaluate" paths lets it through. Leaving the block restores the SIGALRM handler that was
+installed before and any timer that was running (with the time it had left; one whose deadline passed
+meanwhile rings at once). Outside the main thread, without setitimer, or when the SIGALRM handler was
+installed by non-Python code (it could not be restored), only ``tick()`` holds: one long call can then
+overrun the budget.
+"""
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from typing import Optional
 
 from ..errors import DeriveError
+
+REPEAT = 0.25  # seconds between rings once the deadline has passed, until the block ends
 
 
 class VerifyTimeout(DeriveError):
@@ -21,22 +38,80 @@ class VerifyTimeout(DeriveError):
                          f"(timeout=; derive verify --timeout, --verify-timeout) or simplify the cost")
 
 
-class OutOfTime(Exception):
-    """Raised inside the checks when the deadline has passed (turned into VerifyTimeout by verify())."""
+class OutOfTime(BaseException):
+    """Raised inside the checks when the deadline has passed (turned into VerifyTimeout by verify()). A
+    BaseException, so that no ``except Exception`` on the way (SymPy's, mpmath's, verify's) mistakes it for
+    a failure to evaluate."""
+
+
+def _can_interrupt() -> bool:
+    return (hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
+            and threading.current_thread() is threading.main_thread())
 
 
 class Budget:
-    """``tick()`` raises OutOfTime once ``seconds`` have passed since the budget was made (None: no limit)."""
+    """``tick()`` raises OutOfTime once ``seconds`` have passed since the budget was made (None: no limit);
+    ``with budget:`` also interrupts a long call at the deadline (see the module)."""
 
-    __slots__ = ("seconds", "deadline")
+    __slots__ = ("seconds", "deadline", "interrupts", "_armed", "_previous", "_outer")
 
     def __init__(self, seconds: Optional[float]) -> None:
         self.seconds = seconds
         self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.interrupts = False  # True while a timer is armed for this budget
+        self._armed = False
+        self._previous = None  # the SIGALRM handler before the block
+        self._outer = None  # (deadline, interval) of the timer that was running before the block
 
     def tick(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise OutOfTime()
+
+    def _ring(self, signum, frame) -> None:
+        if self._armed:
+            raise OutOfTime()
+
+    def __enter__(self) -> "Budget":
+        try:
+            self._arm()
+        except BaseException:  # a ring already (a budget of microseconds): undo what was set, then stop
+            self.__exit__()
+            raise
+        return self
+
+    def _arm(self) -> None:
+        if self.deadline is None or not _can_interrupt():
+            return
+        previous = signal.getsignal(signal.SIGALRM)
+        if previous is None:  # installed outside Python: it could not be put back
+            return
+        now = time.monotonic()
+        delay, interval = signal.getitimer(signal.ITIMER_REAL)
+        self._outer = (now + delay, interval) if delay > 0 else None
+        end = self.deadline if self._outer is None else min(self.deadline, self._outer[0])
+        self._previous = previous
+        self.interrupts = True  # from here on, __exit__ has something to undo
+        self._armed = True
+        signal.signal(signal.SIGALRM, self._ring)
+        signal.setitimer(signal.ITIMER_REAL, max(end - now, 1e-6), REPEAT)
+
+    def __exit__(self, *exc) -> None:
+        while self.interrupts:  # a ring can land in here before the timer is off: undo again until done
+            try:
+                self._disarm()
+            except OutOfTime:
+                continue
+        return None
+
+    def _disarm(self) -> None:
+        self._armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._previous)
+        if self._outer is not None:
+            deadline, interval = self._outer
+            signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 1e-6), interval)
+        self.interrupts = False
+        self._previous = self._outer = None
 
     def __repr__(self) -> str:
         return f"Budget({self.seconds!r} s)"

@@ -1,7 +1,8 @@
 """The checks of one chain: each step (``previous = new`` at every case), and the result against a central
 finite difference of the cost. A chain's checks are cached by content (a lemma cited by several entries is
-checked once per process); the random draws of each check come from a generator seeded by (seed, chain,
-step), so a report depends on the seed only."""
+checked once per process). The steps share their cases (``Cases``: K, assignments and points drawn once per
+set of sampling domains from a generator seeded by (seed, chain, domains), and each side evaluated once per
+point); the result's draws come from (seed, chain, "result"); so a report depends on the seed only."""
 from __future__ import annotations
 
 import random
@@ -27,6 +28,46 @@ def rng_for(seed: int, d, where: str) -> random.Random:
     return random.Random(f"{seed}|{d.name}|{where}")
 
 
+class Cases:
+    """The cases of one chain, shared by its steps: for each set of sampling domains (steps citing the same
+    assumptions draw the same way), the values of K, the assignments of the free indices (labels included)
+    and the random points, drawn once; and the values of each side at each point, computed once. The right
+    side of step n is the left side of step n + 1 (the same cached ``Side``), so along a chain each side is
+    evaluated once per point instead of twice. Every step is still evaluated at every case of its own
+    domains: sharing changes which random values a step meets, not how many cases it is checked at."""
+
+    def __init__(self, d, indices: list, exprs: list, Ks: tuple, points: int, index_samples: int, seed: int,
+                 constants: tuple) -> None:
+        self.d, self.indices, self.exprs, self.Ks, self.points = d, indices, exprs, Ks, points
+        self.index_samples, self.seed, self.constants = index_samples, seed, constants
+        self.groups: dict = {}  # domains -> [(K, assign, [Sample, ...]), ...]
+        self.memo: dict = {}  # (Side, Sample, digits) -> the terms' values (or None)
+
+    def of(self, domains: dict, budget) -> list:
+        """[(K, assign, samples)] for ``domains``: drawn from a generator of (seed, chain, domains) only."""
+        key = tuple(sorted(domains.items()))
+        found = self.groups.get(key)
+        if found is None:
+            d = self.d
+            rng = rng_for(self.seed, d, "cases " + repr(key))
+            found = []
+            for K in self.Ks:
+                for assign in cases.assignments(d, self.indices, K, self.index_samples, rng,
+                                                wide=K > cases.SMALL_KS[-1], constants=self.constants):
+                    budget.tick()
+                    assign = with_labels(d, self.exprs, assign, K, rng)
+                    found.append((K, assign, [sampling.Sample(domains, K, random.Random(rng.getrandbits(64)), assign,
+                                                              labels(assign)) for _ in range(self.points)]))
+            self.groups[key] = found
+        return found
+
+    def values(self, side, sample, integers: dict, digits: int):
+        key = (side, sample, digits)
+        if key not in self.memo:
+            self.memo[key] = side.values(sample, integers, digits)
+        return self.memo[key]
+
+
 def chain_key(d, Ks, points, index_samples, seed):
     exprs = [d.lhs] + [s.expr for s in d.steps]
     used = tuple(dict.fromkeys(x for e in exprs for x in relevant(d.setting, e)))
@@ -50,17 +91,19 @@ def check_chain(d, Ks, points, index_samples, seed, progress, budget, done: list
     checks = []
     indices = cases.free_indices(d)
     needs = sampling.needs(chain_exprs(d))
+    shared = Cases(d, indices, [d.lhs] + [s.expr for s in d.steps] + [d.result], Ks, points, index_samples, seed,
+                   cases.index_constants([d.lhs] + [s.expr for s in d.steps]))
     previous = d.lhs
     for number, step in enumerate(d.steps, start=1):
         if progress is not None:
             progress(f"{d.name}: step {number} of {len(d.steps)}")
-        c = check_step(d, number, previous, step, indices, needs, Ks, points, index_samples, seed, budget)
+        c = check_step(d, number, previous, step, needs, shared, budget)
         checks.append(c)
         done.append(c)
         previous = step.expr
     if progress is not None:
         progress(f"{d.name}: result")
-    c = check_result(d, Ks, points, index_samples, seed, budget)
+    c = check_result(d, Ks, points, index_samples, seed, budget, shared)
     checks.append(c)
     done.append(c)
     CACHE.chains.remember(key, tuple(checks))
@@ -117,56 +160,49 @@ def compare(lv: tuple, rv: tuple, keep: tuple, digits: int):
         return a, b, rel
 
 
-def check_step(d, number, previous, step, indices, needs, Ks, points, index_samples, seed, budget) -> Check:
-    rng = rng_for(seed, d, f"step {number}")
+def check_step(d, number, previous, step, needs, shared: Cases, budget) -> Check:
     assumptions = tuple(d.conditions) + tuple(step.assumptions)
     domains = sampling.domains(d, assumptions, needs)
-    constants = cases.index_constants([d.lhs] + [s.expr for s in d.steps])
+    indices, Ks = shared.indices, shared.Ks
     worst, count, symbolic, message, example, at = 0.0, 0, True, "", None, []
     rewrites = tuple(a.rewrite for a in step.assumptions if a.rewrite is not None)
     in_K = not d.setting.K.is_Integer and prove.zero_in_K(d.setting, previous, step.expr, rewrites)
-    for K in Ks:
-        assigns = cases.assignments(d, indices, K, index_samples, rng, wide=K > cases.SMALL_KS[-1],
-                                    constants=constants)
-        for assign in assigns:
-            budget.tick()
-            assign = with_labels(d, [previous, step.expr], assign, K, rng)
-            try:
-                left, lints = side(d, previous, K, assign, tick=budget.tick)
-                right, rints = side(d, step.expr, K, assign, tick=budget.tick)
-            except Exception as err:  # a malformed side (an index out of range of a matrix): named, not raised
-                if type(err).__name__ == "OutOfTime":
-                    raise
-                message = message or f"could not instantiate at K={K}, {show(assign)}: {err}"
-                worst, symbolic = float("inf"), False
+    for K, assign, samples in shared.of(domains, budget):
+        budget.tick()
+        try:
+            left, lints = side(d, previous, K, assign, tick=budget.tick)
+            right, rints = side(d, step.expr, K, assign, tick=budget.tick)
+        except Exception as err:  # a malformed side (an index out of range of a matrix): named, not raised
+            message = message or f"could not instantiate at K={K}, {show(assign)}: {err}"
+            worst, symbolic = float("inf"), False
+            continue
+        if symbolic and not message and not in_K:
+            symbolic = prove.zero(left.expr, right.expr)
+        keep = _unshared(left, right)
+        for sample in samples:
+            lv, rv = shared.values(left, sample, lints, DIGITS), shared.values(right, sample, rints, DIGITS)
+            if lv is None or rv is None:
+                message = message or f"could not evaluate at K={K}, {show(assign)}"
+                worst = float("inf")
                 continue
-            if symbolic and not message and not in_K:
-                symbolic = prove.zero(left.expr, right.expr)
-            keep = _unshared(left, right)
-            for _ in range(points):
-                sample = sampling.Sample(domains, K, rng, assign, labels(assign))
-                lv, rv = left.values(sample, lints, DIGITS), right.values(sample, rints, DIGITS)
-                if lv is None or rv is None:
-                    message = message or f"could not evaluate at K={K}, {show(assign)}"
-                    worst = float("inf")
-                    continue
-                count += 1
-                if K not in at:
-                    at.append(K)
-                a, b, rel = compare(lv, rv, keep, DIGITS)
-                if rel > TOLERANCE:  # rounding or a real difference: decide at twice the precision
-                    lv2, rv2 = left.values(sample, lints, RETRY_DIGITS), right.values(sample, rints, RETRY_DIGITS)
-                    if lv2 is not None and rv2 is not None:
-                        before = abs(a - b)
-                        a, b, rel = compare(lv2, rv2, keep, RETRY_DIGITS)
-                        with mpmath.workdps(RETRY_DIGITS):
-                            if abs(a - b) <= NOISE * before:  # it shrank with the precision: rounding, not a term
-                                rel = min(rel, TOLERANCE)
-                if rel > TOLERANCE and not message:
-                    message = (f"sides differ at K={K}, {show(assign)}: "
-                               f"{mpmath.nstr(a, 8)} != {mpmath.nstr(b, 8)}")
-                    example = counterexample(K, assign, sample, a, b)
-                worst = max(worst, float(rel))
+            count += 1
+            if K not in at:
+                at.append(K)
+            a, b, rel = compare(lv, rv, keep, DIGITS)
+            if rel > TOLERANCE:  # rounding or a real difference: decide at twice the precision
+                lv2 = shared.values(left, sample, lints, RETRY_DIGITS)
+                rv2 = shared.values(right, sample, rints, RETRY_DIGITS)
+                if lv2 is not None and rv2 is not None:
+                    before = abs(a - b)
+                    a, b, rel = compare(lv2, rv2, keep, RETRY_DIGITS)
+                    with mpmath.workdps(RETRY_DIGITS):
+                        if abs(a - b) <= NOISE * before:  # it shrank with the precision: rounding, not a term
+                            rel = min(rel, TOLERANCE)
+            if rel > TOLERANCE and not message:
+                message = (f"sides differ at K={K}, {show(assign)}: "
+                           f"{mpmath.nstr(a, 8)} != {mpmath.nstr(b, 8)}")
+                example = counterexample(K, assign, sample, a, b)
+            worst = max(worst, float(rel))
     if count == 0 and not message:
         message = _nothing_checked(d, indices, Ks)
         worst = float("inf")
@@ -204,7 +240,7 @@ class _Claim:
         self.expr, self.assumptions = d.result, tuple(d.assumptions)
 
 
-def check_result(d, Ks, points, index_samples, seed, budget) -> Check:
+def check_result(d, Ks, points, index_samples, seed, budget, shared: Cases) -> Check:
     """The result against a central finite difference of the cost (a left-hand side that is one derivative),
     or against the left-hand side evaluated by SymPy (one built from derivatives, such as a sum of them)."""
     rng = rng_for(seed, d, "result")
@@ -217,8 +253,7 @@ def check_result(d, Ks, points, index_samples, seed, budget) -> Check:
     if why:
         return Check(d.name, None, "finite differences", False, "not a closed form", 0, float("inf"), why)
     if not isinstance(lhs, sp.Derivative):
-        c = check_step(d, 0, lhs, _Claim(d), cases.free_indices(d), sampling.needs(chain_exprs(d)), Ks, points,
-                       index_samples, seed, budget)
+        c = check_step(d, 0, lhs, _Claim(d), sampling.needs(chain_exprs(d)), shared, budget)
         return Check(d.name, None, "evaluated left-hand side", c.ok, "against the evaluated left-hand side",
                      c.cases, c.max_error, c.message, c.counterexample, c.Ks)
     # a second derivative d2F/dx dy: finite differences in y of dF/dx (which SymPy evaluates on its own)
@@ -240,8 +275,6 @@ def check_result(d, Ks, points, index_samples, seed, budget) -> Check:
                 cost, cints = side(d, f, K, assign, keep, tick=budget.tick)
                 result, rints = side(d, d.result, K, assign, keep, tick=budget.tick)
             except Exception as err:  # named, not raised
-                if type(err).__name__ == "OutOfTime":
-                    raise
                 message = message or f"could not instantiate at K={K}, {show(assign)}: {err}"
                 worst = float("inf")
                 continue

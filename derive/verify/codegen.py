@@ -21,9 +21,10 @@ from typing import Callable, Optional
 
 import mpmath
 import sympy as sp
+from sympy.concrete.expr_with_limits import ExprWithLimits
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from ..expr import SumExcept
+from ..expr import Held, SumExcept
 
 
 class Unsupported(Exception):
@@ -33,6 +34,7 @@ class Unsupported(Exception):
 FUNCTIONS = {sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.tanh: "tanh",
              sp.sinh: "sinh", sp.cosh: "cosh", sp.Abs: "fabs", sp.atan: "atan", sp.floor: "floor",
              sp.ceiling: "ceil", sp.sign: "sign"}
+_BINDS = (ExprWithLimits, sp.Lambda, sp.Subs, sp.Derivative)  # nodes whose arguments hold bound symbols
 _RELATIONS = {sp.GreaterThan: ">=", sp.StrictGreaterThan: ">", sp.LessThan: "<=", sp.StrictLessThan: "<",
               sp.Equality: "==", sp.Unequality: "!="}
 
@@ -97,8 +99,32 @@ class Program:
             counter[0] += 1
             return f"{prefix}{counter[0]}"
 
+        memo: dict = {}
+
+        def free(e) -> frozenset:
+            """The free symbols of ``e``, each node's computed once (SymPy recomputes ``free_symbols`` of every
+            node on every call: asked at every node, that is quadratic in the size of the tree)."""
+            found = memo.get(e)
+            if found is None:
+                if e.is_Symbol:
+                    found = frozenset((e,))
+                elif isinstance(e, sp.Sum):
+                    found = free(e.function)
+                    for limit in e.limits:
+                        found = (found - {limit[0]}).union(*(free(b) for b in limit[1:]))
+                elif isinstance(e, SumExcept):
+                    found = (free(e.function) - {e.index}) | free(e.lower) | free(e.upper) | free(e.excluded)
+                elif not e.args:
+                    found = frozenset()
+                elif isinstance(e, _BINDS):  # a node with bound symbols of its own: SymPy knows
+                    found = frozenset(e.free_symbols)
+                else:
+                    found = frozenset().union(*(free(a) for a in e.args))
+                memo[e] = found
+            return found
+
         root = _Scope(None)
-        free_ints = sorted((s for s in expr.free_symbols if s in self.integers), key=str)
+        free_ints = sorted((s for s in free(expr) if s in self.integers), key=str)
         for s in free_ints:
             names[s] = fresh("i")
             root.lines.append(f"{names[s]} = I[{const(s)}]")
@@ -106,9 +132,9 @@ class Program:
         def target(e, scope: _Scope) -> _Scope:
             """The outermost scope where ``e`` can be computed: inside every loop whose index it uses, and
             never outside a guard."""
-            free = e.free_symbols
+            used = free(e)
             for s in scope.chain():
-                if s.guard or (s.variables & free):
+                if s.guard or (s.variables & used):
                     return s
             return root
 
@@ -117,7 +143,7 @@ class Program:
             for s in scope.chain():
                 if s is found:
                     return True
-                if s.variables & e.free_symbols:
+                if s.variables & free(e):
                     return False
             return False
 
@@ -196,10 +222,13 @@ class Program:
                 return f"g({const(e.base)}, " + ", ".join(f"int({w(i)})" for i in e.indices) + ")"
             if isinstance(e, sp.Sum):
                 function, limits = e.function, e.limits
-                if len(limits) > 1:  # the first limit is the innermost sum
-                    return w(sp.Sum(sp.Sum(function, limits[0]), *limits[1:]))
-                index, lo, hi = limits[0]
-                return f"_sum({body(function, index, scope)}, {w(lo)}, {w(hi)})"
+                # the last limit is the outermost sum: its body is the sum over the others (sp.Sum(sp.Sum(f, l0),
+                # l1) would not do: SymPy merges it back into one sum of two limits)
+                index, lo, hi = limits[-1]
+                inner = sp.Sum(function, *limits[:-1]) if len(limits) > 1 else function
+                return f"_sum({body(inner, index, scope)}, {w(lo)}, {w(hi)})"
+            if isinstance(e, Held):  # a bracket kept for the reader: its value is its content's
+                return w(e.expr)
             if isinstance(e, SumExcept):
                 return (f"_sum_except({body(e.function, e.index, scope)}, {w(e.lower)}, {w(e.upper)}, "
                         f"{w(e.excluded)})")

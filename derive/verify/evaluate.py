@@ -95,6 +95,9 @@ class Side:
 
 
 def _finite(values) -> Optional[tuple]:
+    mpf, isfinite = mpmath.mpf, mpmath.isfinite
+    if all(type(v) is mpf and isfinite(v) for v in values):  # the common case: finite reals already
+        return tuple(values)
     out = []
     for v in values:
         if isinstance(v, mpmath.mpc):

@@ -83,7 +83,34 @@ def _derivatives_only(e: sp.Expr) -> sp.Expr:
     over a symbolic range becomes the sum of the derivatives."""
     if not e.has(sp.Derivative):
         return e
-    return e.replace(lambda n: isinstance(n, sp.Derivative), lambda n: n.doit(deep=False))
+    return e.replace(lambda n: isinstance(n, sp.Derivative), lambda n: _apart(n).doit(deep=False))
+
+
+def _apart(n: sp.Derivative) -> sp.Derivative:
+    """d/dz_ij sum_{i,j} f(i, j) with the sum's own i, j renamed apart from the variable's free indices
+    first: SymPy differentiates a sum term by term under the same names, so the variable's i, j would be
+    captured by the sum's and the result would lose its Kronecker deltas."""
+    free = set().union(*(v.free_symbols for v in n.variables))
+    if not free or not n.expr.has(sp.Sum):
+        return n
+    taken = {s.name for s in n.free_symbols} | {s.name for x in n.atoms(sp.Sum) for s in x.variables}
+
+    def fresh(v: sp.Symbol) -> sp.Symbol:
+        count = 1
+        while f"{v.name}_{count}" in taken:
+            count += 1
+        taken.add(f"{v.name}_{count}")
+        return sp.Symbol(f"{v.name}_{count}", **v.assumptions0)
+
+    def rename(x: sp.Sum) -> sp.Expr:
+        clash = [v for v in x.variables if v in free]
+        if not clash:
+            return x
+        names = {v: fresh(v) for v in clash}
+        return sp.Sum(x.function.xreplace(names),
+                      *[(names.get(v, v), lo.xreplace(names), hi.xreplace(names)) for v, lo, hi in x.limits])
+
+    return sp.Derivative(n.expr.replace(lambda x: isinstance(x, sp.Sum), rename), *n.variable_count)
 
 
 def instantiate(d, expr: sp.Expr, sizes: dict, assign: dict, keep: frozenset = frozenset(), *,

@@ -116,7 +116,7 @@ class Sample:
         return found
 
     def _draw(self, base, indices: tuple):
-        name = str(base)
+        name = _name(base)
         if not indices:
             value = self.values[(base, ())] = draw(self.domains.get(name, "positive"), self.rng)
             return value
@@ -158,3 +158,9 @@ class Sample:
                 continue  # a label is an index value (the counterexample's "indices")
             out[f"{base}[{', '.join(str(i) for i in indices)}]" if indices else str(base)] = float(v)
         return dict(sorted(out.items()))
+
+
+def _name(base) -> str:
+    """str(base) without SymPy's printer (a draw asks it once per value): a symbol's or IndexedBase's name."""
+    label = base.label if isinstance(base, sp.IndexedBase) else base
+    return label.name if isinstance(label, sp.Symbol) else str(base)
