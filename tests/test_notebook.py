@@ -56,10 +56,14 @@ def test_the_stored_notebook_shows_each_object_as_html():
     step = _html_of(nb, "d.steps[4]")
     assert step == d.steps[4]._repr_html_() and step.count("<details>") == 2 and "quotient rule" in step
     report = _html_of(nb, "report  #")
-    assert report == d.verify()._repr_html_()
-    assert "<b>verify softmax_ce</b>: all 29 checks passed" in report
-    assert report.count('<tr class="ok"><td><span class="tag">ok</span>') == 29
-    assert "<details><summary>softmax_partial_same: 9 checks, all passed</summary>" in report
+    verified = d.verify()
+    assert report == verified._repr_html_()
+    n = len(verified.checks)
+    assert n > 20 and verified.ok
+    assert f"<b>verify softmax_ce</b>: all {n} checks passed" in report
+    assert report.count('<tr class="ok"><td><span class="tag">ok</span>') == n
+    same = sum(1 for c in verified.checks if c.derivation == "softmax_partial_same")
+    assert same and f"<details><summary>softmax_partial_same: {same} checks, all passed</summary>" in report
     compiled = _html_of(nb, "g  #")
     assert compiled == d.compile()._repr_html_() and "generated code" in compiled and "(N, K)" in compiled
     assert _html_of(nb, "derive.entry") == derive.entry("label_smoothing")._repr_html_()

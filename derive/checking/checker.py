@@ -425,8 +425,10 @@ def _col(text: str, offset: int) -> int:
     return offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
-class RunTimeout(TimeoutError):
-    """A run of links took longer than Bounds.seconds_per_run."""
+class RunTimeout(BaseException):
+    """A run of links took longer than Bounds.seconds_per_run. A BaseException, as verify's OutOfTime: the
+    alarm rings inside verify(), and an ``except Exception`` there (a side it cannot evaluate) must not turn
+    it into a failed check, which would call a link wrong that was only not finished; the run is unread."""
 
 
 @contextmanager

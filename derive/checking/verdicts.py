@@ -184,7 +184,7 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
               open_facts=(), open_settings=()) -> None:
     """Verify a run of links; a link that fails is tried again with the document's assumptions, then in the
     cases its sums split apart (j != i), and holds "using" or "for" them."""
-    from ..verify import verify
+    from ..verify import VerifyTimeout, verify
 
     exprs = _bound_apart(exprs)
 
@@ -194,7 +194,7 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
         d = Derivation("claim", "claim", setting, exprs[0], steps, conditions=tuple(conditions) + tuple(extra))
         try:
             report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
-        except TimeoutError as e:  # the run's time bound (checker.Bounds.seconds_per_run)
+        except VerifyTimeout as e:  # a budget of verify's own (the run's bound is checker.RunTimeout)
             return None, str(e)
         except Exception as e:  # noqa: BLE001 -- a formula SymPy cannot evaluate is unread, never a traceback
             return None, f"cannot evaluate ({type(e).__name__})"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Optional
+from typing import Any, Optional
 
 from ..errors import DeriveError
 
@@ -60,8 +60,8 @@ class Budget:
         self.deadline = None if seconds is None else time.monotonic() + seconds
         self.interrupts = False  # True while a timer is armed for this budget
         self._armed = False
-        self._previous = None  # the SIGALRM handler before the block
-        self._outer = None  # (deadline, interval) of the timer that was running before the block
+        self._previous: Any = None  # the SIGALRM handler before the block
+        self._outer: Optional[tuple[float, float]] = None  # (deadline, interval) of the timer that was running before the block
 
     def tick(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
