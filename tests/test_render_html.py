@@ -302,7 +302,7 @@ var want = %(count)d, got = {};
 window.addEventListener('message', function (e) {
   var m = JSON.parse(e.data);
   got[m.key] = m.result;
-  if (Object.keys(got).length === want) document.getElementById('results').textContent = JSON.stringify(got);
+  document.getElementById('results').textContent = JSON.stringify(got);  // what has reported so far
 });
 </script>
 </body></html>
@@ -310,25 +310,36 @@ window.addEventListener('message', function (e) {
 
 
 def check_in_chromium(pages: dict, folder: Path) -> dict:
-    """Load each page (name -> HTML) at each width in one headless Chromium; 'name@width' -> report."""
-    frames = []
+    """Load each page (name -> HTML) at each width in one headless Chromium; 'name@width' -> report. Pages
+    whose frame had not reported when Chromium's virtual time ran out (a loaded machine) are loaded again,
+    on their own, up to three times; a page that never reports fails."""
+    keys = []
     for name, page in pages.items():
         for width in WIDTHS:
             key = f"{name}@{width}"
             script = CHECK_SCRIPT % {"error_color": html_render.ERROR_COLOR, "key": key}
             assert page.count("</body>") == 1
             (folder / f"{key}.html").write_text(page.replace("</body>", script + "</body>"), encoding="utf-8")
-            frames.append(f'<iframe src="{key}.html" style="display:block;border:0;width:{width}px;height:600px">'
-                          "</iframe>")
-    host = folder / "host.html"
-    host.write_text(HOST % {"frames": "\n".join(frames), "count": len(frames)}, encoding="utf-8")
-    with tempfile.TemporaryDirectory(prefix="derive-html-chromium-") as profile:
-        run = subprocess.run([find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                              "--window-size=1400,900", "--dump-dom", host.as_uri()],
-                             capture_output=True, text=True, timeout=180)
-    m = re.search(r'<pre id="results">(.*?)</pre>', run.stdout, re.S)
-    assert m and m.group(1).strip(), f"no result from chromium (exit {run.returncode}): {run.stderr[-2000:]}"
-    return json.loads(html.unescape(m.group(1)))
+            keys.append((key, width))
+    reports: dict = {}
+    for attempt in range(3):
+        missing = [(key, width) for key, width in keys if key not in reports]
+        if not missing:
+            break
+        frames = [f'<iframe src="{key}.html" style="display:block;border:0;width:{width}px;height:600px"></iframe>'
+                  for key, width in missing]
+        host = folder / f"host{attempt}.html"
+        host.write_text(HOST % {"frames": "\n".join(frames), "count": len(frames)}, encoding="utf-8")
+        with tempfile.TemporaryDirectory(prefix="derive-html-chromium-") as profile:
+            run = subprocess.run([find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                                  "--window-size=1400,900", "--dump-dom", host.as_uri()],
+                                 capture_output=True, text=True, timeout=180)
+        m = re.search(r'<pre id="results">(.*?)</pre>', run.stdout, re.S)
+        if m and m.group(1).strip():
+            reports.update(json.loads(html.unescape(m.group(1))))
+    missing = [key for key, _ in keys if key not in reports]
+    assert not missing, f"no result from chromium for {', '.join(missing)} (exit {run.returncode}): {run.stderr[-2000:]}"
+    return reports
 
 
 def problems(report: dict, width: int) -> list:

@@ -45,7 +45,8 @@ def test_the_planner_orders_come_from_the_registrations():
     names = {p: [[f.__name__ for f in g] for g in rules.planned(p)] for p in ("differentiate", "simplify", "tidy")}
     assert names["differentiate"] == [["linearity"], ["lemma"], ["quotient_rule"], ["product_rule"],
                                       ["chain_rule"], ["differentiate"]]
-    assert names["simplify"][:3] == [["cancel"], ["hyperbolic", "kronecker_delta"], ["fold", "recognise"]]
+    assert names["simplify"][:3] == [["cancel"], ["hyperbolic", "kronecker_delta"],
+                                     ["factor_over_output", "fold", "recognise"]]  # per output: split, fold, read
     assert names["tidy"] == [["merge_powers"], ["combine_sums"], ["collect"], ["factor"], ["output_minus_target"]]
     with pytest.raises(ValueError, match="phases are differentiate, simplify, tidy"):
         rules.planned("expand")
@@ -76,7 +77,7 @@ def test_every_rule_has_a_one_line_docstring_stating_its_rewrite(rule):
 
 @pytest.mark.parametrize("rule", ALL, ids=[r.__name__ for r in ALL])
 def test_rules_that_do_not_apply_return_none(rule):
-    params = {"split_sum": {"at": k}, "definition": {"of": E}, "fold": {"of": o}, "recognise": {"of": o},
+    params = {"split_sum": {"at": k}, "definition": {"of": E}, "fold": {"of": o}, "recognise": {"of": o}, "factor_over_output": {"of": o},
               "assumption": {"fact": normalized(y, j, K)}, "lemma": {"lemmas": ()},
               "cases": {"first": j, "second": k}, "matrix_form": {"rows": j},
               "multivariate_chain_rule": {"through": o, "indices": (j,)}}.get(rule.__name__, {})

@@ -86,7 +86,8 @@ def test_progress_is_called_per_check_even_from_the_cache(ce):
         seen = []
         report = ce.verify(progress=seen.append)
         assert len(seen) == len(report.checks)
-        assert seen[0] == "softmax_partial_same: step 1 of 8" and seen[-1] == "softmax_ce: result"
+        same = next(x for x in ce.walk() if x.name == "softmax_partial_same")
+        assert seen[0] == f"softmax_partial_same: step 1 of {len(same.steps)}" and seen[-1] == "softmax_ce: result"
 
 
 def test_nothing_to_check_is_not_ok(ce):
