@@ -129,6 +129,24 @@ def instantiate(d, expr: sp.Expr, sizes: dict, assign: dict, keep: frozenset = f
         e = fix(e).xreplace(sizes)
         return _sum_except_as_sum(e) if generic else expand_sums(e)
 
+    # a definition's occurrence is replaced by its definition already prepared (cached across calls: the same
+    # o_1 at K = 2 recurs in every side of a chain and in its lemmas), so the rest of the expression, prepared
+    # already, is not walked again after each expansion
+    context = (tuple(sizes.items()), tuple(sorted(assign.items(), key=lambda kv: sp.default_sort_key(kv[0]))), generic)
+
+    def piece(x, indices: tuple) -> sp.Expr:
+        key = (x, indices, context)
+        found = CACHE.pieces.get(key)
+        if found is None:
+            found = CACHE.pieces.remember(key, prepare(x.at(*indices) if x.indices else x.expr))
+        return found
+
+    def expand_in(x, f):
+        if x.indices:
+            return f.replace(lambda n: isinstance(n, sp.Indexed) and n.base == x.symbol,
+                             lambda n: piece(x, n.indices))
+        return f.xreplace({x.symbol: piece(x, ())})
+
     e = fix(expr).xreplace(sizes)
     if e.has(Entry):
         e = e.replace(lambda n: isinstance(n, Entry), lambda n: n.doit(deep=False))
@@ -143,7 +161,7 @@ def instantiate(d, expr: sp.Expr, sizes: dict, assign: dict, keep: frozenset = f
             x = first_occurring(setting, f, set(skip) | variables(f))
             if x is None:
                 break
-            f = prepare(x.expand_in(f))
+            f = expand_in(x, f)
         return f
 
     def evaluate(n):
