@@ -23,15 +23,17 @@ class Cache:
     """The tables: ``sides`` (instantiated, compiled expressions), ``generic`` (one form for every K or every
     assignment, or None where it is unusable), ``validated`` (generic forms already compared with the direct
     route), ``proved`` (symbolic proofs), ``chains`` (checked chains by content), ``relevant`` (the
-    definitions an expression reaches)."""
+    definitions an expression reaches), ``pieces`` (a definition at given indices, sizes and assignment, prepared
+    for instantiation)."""
 
-    NAMES = ("sides", "generic", "validated", "proved", "chains", "relevant")
+    NAMES = ("sides", "generic", "validated", "proved", "chains", "relevant", "pieces")
     sides: Table
     generic: Table
     validated: Table
     proved: Table
     chains: Table
     relevant: Table
+    pieces: Table
 
     def __init__(self) -> None:
         for name in self.NAMES:

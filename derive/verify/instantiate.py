@@ -67,15 +67,24 @@ def _sum_except_as_sum(e: sp.Expr) -> sp.Expr:
 
 def variables(e: sp.Expr) -> set:
     """The symbols (bases of indexed ones) that derivatives in ``e`` are taken with respect to."""
-    return {v.base if isinstance(v, sp.Indexed) else v for n in e.atoms(sp.Derivative) for v in n.variables}
+    return _variables_of(e.atoms(sp.Derivative))
 
 
-def first_occurring(setting, e: sp.Expr, skip: set):
-    """The first definition of ``setting`` whose symbol occurs in ``e``, other than those of ``skip``, or None."""
-    bases = {a.base for a in e.atoms(sp.Indexed)}
-    names = e.free_symbols
+def _variables_of(atoms) -> set:
+    return {v.base if isinstance(v, sp.Indexed) else v for n in atoms if isinstance(n, sp.Derivative)
+            for v in n.variables}
+
+
+def first_occurring(setting, e: sp.Expr, skip: set, atoms=None):
+    """The first definition of ``setting`` whose symbol occurs in ``e``, other than those of ``skip``, or None
+    (``atoms``: ``e``'s Indexed atoms and symbols, when the caller has them)."""
+    if atoms is None:
+        atoms = e.atoms(sp.Indexed, sp.Symbol)
+    bases = {a.base for a in atoms if isinstance(a, sp.Indexed)}
+    # a symbol among the atoms may still be bound (a summation index): free_symbols decides, only then
     return next((x for x in setting.definitions if x.symbol not in skip
-                 and ((x.symbol in bases) if x.indices else (x.symbol in names))), None)
+                 and ((x.symbol in bases) if x.indices else (x.symbol in atoms and x.symbol in e.free_symbols))),
+                None)
 
 
 def _derivatives_only(e: sp.Expr) -> sp.Expr:
@@ -129,6 +138,28 @@ def instantiate(d, expr: sp.Expr, sizes: dict, assign: dict, keep: frozenset = f
         e = fix(e).xreplace(sizes)
         return _sum_except_as_sum(e) if generic else expand_sums(e)
 
+    # a definition's occurrence is replaced by its definition already prepared (cached across calls: the same
+    # o_1 at K = 2 recurs in every side of a chain and in its lemmas), so the rest of the expression, prepared
+    # already, is not walked again after each expansion
+    context = (tuple(sizes.items()), tuple(sorted(assign.items(), key=lambda kv: sp.default_sort_key(kv[0]))), generic)
+
+    def piece(x, indices: tuple) -> sp.Expr:
+        key = (x, indices, context)
+        found = CACHE.pieces.get(key)
+        if found is None:
+            found = CACHE.pieces.remember(key, prepare(x.at(*indices) if x.indices else x.expr))
+        return found
+
+    def expand_in(x, f, atoms: set):
+        """``f`` with ``x`` replaced by its prepared definition; ``atoms``: f's Indexed atoms and symbols."""
+        if not x.indices:
+            return f.xreplace({x.symbol: piece(x, ())})
+        found = [a for a in atoms if isinstance(a, sp.Indexed) and a.base == x.symbol]
+        if any(i.has(x.symbol) for a in found for i in a.indices):  # o[o[1]]: inner first, as replace does
+            return f.replace(lambda n: isinstance(n, sp.Indexed) and n.base == x.symbol,
+                             lambda n: piece(x, n.indices))
+        return f.xreplace({a: piece(x, a.indices) for a in found})
+
     e = fix(expr).xreplace(sizes)
     if e.has(Entry):
         e = e.replace(lambda n: isinstance(n, Entry), lambda n: n.doit(deep=False))
@@ -140,10 +171,11 @@ def instantiate(d, expr: sp.Expr, sizes: dict, assign: dict, keep: frozenset = f
         variable, whose definition then stays), except those of the symbols in ``skip``."""
         for _ in range(rounds):
             tick()
-            x = first_occurring(setting, f, set(skip) | variables(f))
+            atoms = f.atoms(sp.Indexed, sp.Symbol, sp.Derivative)  # one walk serves the three questions
+            x = first_occurring(setting, f, set(skip) | _variables_of(atoms), atoms)
             if x is None:
                 break
-            f = prepare(x.expand_in(f))
+            f = expand_in(x, f, atoms)
         return f
 
     def evaluate(n):
