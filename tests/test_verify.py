@@ -314,6 +314,29 @@ def test_the_budget_holds_inside_one_long_call_and_puts_the_timer_and_handler_ba
     assert mpmath.mp.prec == precision
 
 
+def test_a_callers_alarm_due_first_stops_verify_and_is_named_then_rings_for_the_caller():
+    import signal
+    import time
+    from derive.verify import VerifyTimeout, clear_cache
+    d = derive.gradient(NESTED)
+    clear_cache()
+    rang = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: rang.append(time.monotonic()))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.0)  # the caller's own limit, due long before verify's 60 s
+        with pytest.raises(VerifyTimeout) as err:
+            d.verify(timeout=60)
+        stopped = time.monotonic()
+        deadline = stopped + 5
+        while not rang and time.monotonic() < deadline:  # the caller's timer is put back, due at once
+            time.sleep(0.01)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert err.value.caller and "at the caller's own time limit, before its budget of 60 s" in str(err.value)
+    assert rang  # the caller's handler ran after verify gave its timer back
+
+
 def test_an_interrupted_verify_leaves_nothing_behind_that_changes_a_report():
     """A check cut off inside SymPy stores nothing half done: the next report is the one of a fresh cache."""
     import signal

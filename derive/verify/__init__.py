@@ -89,7 +89,8 @@ def verify(derivation: Derivation, *, Ks: Optional[Sequence[int]] = None, points
         unchecked = [f"{d.name}: " + (f"step {n} ({s.rule.value})" if s is not None else "result")
                      for d in todo for n, s in [*enumerate(d.steps, start=1), (None, None)]
                      if (d.name, n) not in finished]
-        raise VerifyTimeout(derivation.name, timeout, tuple(unchecked), tuple(done)) from None
+        raise VerifyTimeout(derivation.name, timeout, tuple(unchecked), tuple(done),
+                            caller=budget.caller_first and not budget.expired()) from None
     finally:
         mpmath.mp.prec = precision  # an mpmath routine interrupted halfway may not have put it back
     return Report(derivation.name, tuple(checks), Ks=Ks, drawn=drawn,

@@ -29,10 +29,13 @@ class VerifyTimeout(DeriveError):
     """verify() ran out of its time budget; nothing was declared ok. ``unchecked`` lists the claims left
     unchecked ("softmax_ce: step 4 (expand)", ...), ``checked`` the checks finished before the deadline."""
 
-    def __init__(self, name: str, seconds: float, unchecked: tuple, checked: tuple) -> None:
+    def __init__(self, name: str, seconds: float, unchecked: tuple, checked: tuple, caller: bool = False) -> None:
         self.name, self.seconds, self.unchecked, self.checked = name, seconds, tuple(unchecked), tuple(checked)
+        self.caller = caller  # stopped by the caller's own alarm, due before verify's budget ran out
         shown = ", ".join(unchecked[:6]) + (f" and {len(unchecked) - 6} more" if len(unchecked) > 6 else "")
-        super().__init__(f"verify {name}: stopped after the time budget of {seconds:g} s with "
+        when = (f"at the caller's own time limit, before its budget of {seconds:g} s" if caller
+                else f"after the time budget of {seconds:g} s")
+        super().__init__(f"verify {name}: stopped {when} with "
                          f"{len(unchecked)} claim(s) unchecked ({shown}); "
                          f"{len(checked)} check(s) finished. Nothing is verified: raise the budget "
                          f"(timeout=; derive verify --timeout, --verify-timeout) or simplify the cost")
@@ -53,18 +56,23 @@ class Budget:
     """``tick()`` raises OutOfTime once ``seconds`` have passed since the budget was made (None: no limit);
     ``with budget:`` also interrupts a long call at the deadline (see the module)."""
 
-    __slots__ = ("seconds", "deadline", "interrupts", "_armed", "_previous", "_outer")
+    __slots__ = ("seconds", "deadline", "interrupts", "caller_first", "_armed", "_previous", "_outer")
 
     def __init__(self, seconds: Optional[float]) -> None:
         self.seconds = seconds
         self.deadline = None if seconds is None else time.monotonic() + seconds
         self.interrupts = False  # True while a timer is armed for this budget
+        self.caller_first = False  # True when a timer the caller had running was due before this deadline
         self._armed = False
         self._previous: Any = None  # the SIGALRM handler before the block
         self._outer: Optional[tuple[float, float]] = None  # (deadline, interval) of the timer that was running before the block
 
+    def expired(self) -> bool:
+        """Whether this budget's own deadline has passed."""
+        return self.deadline is not None and time.monotonic() > self.deadline
+
     def tick(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.expired():
             raise OutOfTime()
 
     def _ring(self, signum, frame) -> None:
@@ -89,6 +97,7 @@ class Budget:
         delay, interval = signal.getitimer(signal.ITIMER_REAL)
         self._outer = (now + delay, interval) if delay > 0 else None
         end = self.deadline if self._outer is None else min(self.deadline, self._outer[0])
+        self.caller_first = end < self.deadline  # the caller's timer rings first: the stop is the caller's
         self._previous = previous
         self.interrupts = True  # from here on, __exit__ has something to undo
         self._armed = True
