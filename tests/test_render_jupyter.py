@@ -40,3 +40,13 @@ def test_an_entry_and_a_compiled_function_show_what_they_are(ce):
     assert "<b>softmax_ce</b>" in shown and "seed 001" in shown
     g = ce.compile()._repr_html_()
     assert "f(z=(N, K), y=(N, K)) -&gt; (N, K)" in g and "<details><summary>generated code</summary>" in g
+
+
+def test_derives_own_words_are_typeset_and_a_users_stay_text():
+    """A Typeset heading or reason ('Derivative of $o_{j}$ ...') is MathJax in the output, never a raw $;
+    a user's own title is text, its $ signs characters."""
+    import re
+    d = derive.gradient("-sum(y[j]*log(softmax(z)[j]), j)", title="costs $5 & more")
+    shown = re.sub(r"<style>.*?</style>", "", d._repr_html_(), flags=re.S)
+    assert r"Derivative of \(o_{j}\) with respect to \(z_{k}\)" in shown
+    assert "<b>costs $5 &amp; more</b>" in shown and shown.count("$") == 1

@@ -15,8 +15,8 @@ import re
 from functools import partial
 
 from ..errors import ArgumentError
-from ..model import Derivation, Step
-from .html import _why
+from ..model import Derivation, Step, Typeset
+from .html import _why, _words
 from .layout import Block, Row, blocks, display_of, scoped_assumptions
 from .printers import latex as latex_of
 
@@ -49,6 +49,15 @@ CSS = """
 
 def _e(words) -> str:
     return html.escape(str(words), quote=True)
+
+
+def _prose(words, capital: bool = False) -> str:
+    """Words as HTML: text escaped, the $...$ mathematics of a Typeset (derive's own headings, reasons and
+    descriptions) for MathJax; a user's own words are text, their $ signs characters."""
+    if capital and words:
+        capitalised = words[:1].upper() + words[1:]
+        words = Typeset(capitalised) if isinstance(words, Typeset) else capitalised
+    return _words(words, math)
 
 
 def math(tex: str, display: bool = False) -> str:
@@ -89,11 +98,11 @@ def _equation(lhs, rhs, latex) -> str:
 def _block(block: Block, latex, result, open_: bool = False) -> list:
     """A lemma or a part: its heading and equation as the summary, its chain inside."""
     conditions = ", ".join(math(latex(c.statement)) for c in block.conditions)
-    summary = f"<b>{_e(block.heading)}</b>: {_equation(block.lhs, result, latex)}" + (
+    summary = f"<b>{_prose(block.heading)}</b>: {_equation(block.lhs, result, latex)}" + (
         f" &nbsp;(for {conditions})" if conditions else "")
     out = [f"<details{' open' if open_ else ''}><summary>{summary}</summary>"]
     if block.description:
-        out.append(f"<p>{_e(block.description[:1].upper() + block.description[1:])}.</p>")
+        out.append(f"<p>{_prose(block.description, capital=True)}.</p>")
     return out + _chain(block, latex) + ["</details>"]
 
 
@@ -101,7 +110,7 @@ def derivation_html(d: Derivation) -> str:
     """The derivation: title and description, definitions, each lemma and part collapsed (its
     equation in the summary), the chain with each step's rule and reason, the result, the assumptions."""
     latex = partial(latex_of, display=display_of(d))
-    body = [f'<p class="derive-head"><b>{_e(d.title)}</b>' + (f" &mdash; {_e(d.description)}." if d.description
+    body = [f'<p class="derive-head"><b>{_prose(d.title)}</b>' + (f" &mdash; {_prose(d.description)}." if d.description
                                                                 else "") + "</p>"]
     defs = []
     for x in d.definitions:
@@ -140,7 +149,7 @@ def step_html(step: Step) -> str:
     except ArgumentError:
         return _frame([f'<p class="derive-head"><b>Step</b> <span class="rule">{_e(step.rule.value)}</span></p>',
                        f"<pre>{_e(repr(step))}</pre>",
-                       f"<p>{_e(step.justification)}. Its symbols print in the notation of its derivation: "
+                       f"<p>{_prose(step.justification)}. Its symbols print in the notation of its derivation: "
                        "display the derivation to see it typeset.</p>"])
 
 
@@ -223,7 +232,7 @@ def compiled_html(f) -> str:
 
 def entry_html(e) -> str:
     """A catalogue entry: its name, what it derives, its reference, and how to build it."""
-    body = [f'<p class="derive-head"><b>{_e(e.name)}</b> &mdash; {_e(e.description)}</p>',
+    body = [f'<p class="derive-head"><b>{_e(e.name)}</b> &mdash; {_prose(e.description)}</p>',
             f"<p>reference: {_e(e.reference)}</p>" if e.reference else "",
             f'<p><code>derive.entry("{_e(e.name)}")()</code> builds it; <code>derive show {_e(e.name)}</code> '
             "prints it.</p>"]
