@@ -6,6 +6,7 @@ from typing import Callable
 
 from .errors import UnknownDerivationError
 from .model import Derivation
+from .model import Typeset as T  # the descriptions: words with inline $math$, typeset where the format can
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,13 @@ class Entry:
     def __call__(self, **options: object) -> Derivation:
         return self.build(**options)
 
+    @property
+    def summary(self) -> str:
+        """What it derives, as plain text (the description's mathematics as a terminal shows it)."""
+        return self.description.plain if isinstance(self.description, T) else self.description
+
     def __repr__(self) -> str:
-        return f"Entry({self.name!r}: {self.description})"
+        return f"Entry({self.name!r}: {self.summary})"
 
     def _repr_html_(self) -> str:
         """Jupyter: the name, what it derives and its reference."""
@@ -38,43 +44,43 @@ def _entries() -> tuple:
     from .recipes import variants as v
     return (
         Entry("softmax_ce", softmax_ce,
-              "cross-entropy on softmax outputs: dE/dz_k = o_k - y_k", "seed 001"),
+              T(r"cross-entropy on softmax outputs: $\partial E/\partial z_k = o_k - y_k$"), "seed 001"),
         Entry("softmax_jacobian", softmax_jacobian,
-              "the softmax Jacobian: do_i/dz_j = o_i (delta_ij - o_j) = [diag(o) - o o^T]_ij", "seed 003"),
+              T(r"the softmax Jacobian: $\partial o_i/\partial z_j = o_i (\delta_{ij} - o_j) = [\operatorname{diag}(o) - o o^T]_{ij}$"), "seed 003"),
         Entry("softmax_se", softmax_se,
               "squared error on softmax outputs, through the general backpropagation formula", "seed 003"),
         Entry("softmax_regression", softmax_regression,
-              "softmax regression over m examples: dJ/dTheta_kj = sum_i (h_k(x^(i)) - y_k^(i)) x_j^(i)", "seed 000"),
+              T(r"softmax regression over $m$ examples: $\partial J/\partial \Theta_{kj} = \sum_i (h_k(x^{(i)}) - y_k^{(i)}) x_j^{(i)}$"), "seed 000"),
         Entry("softmax_ce_labels", softmax_ce_labels,
-              "integer class labels: dL_i/dw_kd = (p_ik - 1[k = y_i]) x_id", "seed 002"),
+              T(r"integer class labels: $\partial L_i/\partial w_{kd} = (p_{ik} - 1[k = y_i]) x_{id}$"), "seed 002"),
         Entry("mlp_backprop", mlp_backprop,
               "backpropagation through an MLP: BP1-BP4 with sigmoid hidden layers and a softmax output", "seed 004"),
         Entry("softmax_vjp", softmax_vjp,
-              "backpropagation through softmax for any cost: dL/dz_k = o_k (g_k - sum_j o_j g_j), g = dL/do",
+              T(r"backpropagation through softmax for any cost: $\partial L/\partial z_k = o_k (g_k - \sum_j o_j g_j)$, $g = \partial L/\partial o$"),
               "seed 003"),
         Entry("softmax_ce_temperature", v.softmax_ce_temperature,
-              "cross-entropy on softmax(z/T): dE/dz_k = (o_k - y_k)/T (planned)",
+              T(r"cross-entropy on $\operatorname{softmax}(z/T)$: $\partial E/\partial z_k = (o_k - y_k)/T$ (planned)"),
               "Hinton, Vinyals and Dean 2015, Distilling the Knowledge in a Neural Network, section 2.1"),
         Entry("label_smoothing", v.label_smoothing,
-              "label-smoothed cross-entropy: dE/dz_k = o_k - (1 - eps) y_k - eps/K (planned)",
+              T(r"label-smoothed cross-entropy: $\partial E/\partial z_k = o_k - (1 - \varepsilon) y_k - \varepsilon/K$ (planned)"),
               "Szegedy et al. 2016, Rethinking the Inception Architecture for Computer Vision, section 7"),
         Entry("softmax_ce_weighted", v.softmax_ce_weighted,
-              "class-weighted cross-entropy: dE/dz_k = o_k sum_j w_j y_j - w_k y_k (planned)",
+              T(r"class-weighted cross-entropy: $\partial E/\partial z_k = o_k \sum_j w_j y_j - w_k y_k$ (planned)"),
               "the weight argument of PyTorch's CrossEntropyLoss"),
         Entry("sigmoid_bce", v.sigmoid_bce,
-              "sigmoid outputs with binary cross-entropy (multi-label): dE/dz_k = s_k - y_k (planned)",
+              T(r"sigmoid outputs with binary cross-entropy (multi-label): $\partial E/\partial z_k = s_k - y_k$ (planned)"),
               "PyTorch's BCEWithLogitsLoss"),
         Entry("focal_loss", v.focal_loss,
-              "the focal loss -sum_j y_j (1 - o_j)^gamma log o_j on softmax outputs (planned)",
+              T(r"the focal loss $-\sum_j y_j (1 - o_j)^{\gamma} \log o_j$ on softmax outputs (planned)"),
               "Lin, Goyal, Girshick, He and Dollar 2017, Focal Loss for Dense Object Detection"),
         Entry("log_softmax_nll", v.log_softmax_nll,
-              "log-softmax with the negative log-likelihood: dE/dz_k = o_k - y_k, through log-sum-exp (planned)",
+              T(r"log-softmax with the negative log-likelihood: $\partial E/\partial z_k = o_k - y_k$, through log-sum-exp (planned)"),
               "PyTorch's LogSoftmax with NLLLoss"),
         Entry("softmax_se_planned", v.softmax_se_planned,
               "squared error on softmax outputs by the planner's own route (compare softmax_se)", "seed 003"),
         Entry("softmax_ce_hessian", v.softmax_ce_hessian,
-              "the Hessian of softmax cross-entropy: o_k (delta_km - o_m) = [diag(o) - o o^T]_km, and H v "
-              "(planned)", "Bishop 2006, Pattern Recognition and Machine Learning, section 4.3.4"),
+              T(r"the Hessian of softmax cross-entropy: $o_k (\delta_{km} - o_m) = [\operatorname{diag}(o) - o o^T]_{km}$, "
+                r"and $H v$ (planned)"), "Bishop 2006, Pattern Recognition and Machine Learning, section 4.3.4"),
     )
 
 

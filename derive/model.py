@@ -96,7 +96,9 @@ def _plain_math(tex: str) -> str:
     import re
     tex = re.sub(r"\\operatorname\{(\w+)\}", r"\1", tex)
     tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1/\2)", tex)
-    tex = re.sub(r"\\([A-Za-z]+) ?", lambda m: _PLAIN_COMMANDS.get(m.group(1), m.group(1)), tex)
+    # a command's space is kept after a word (\\log o_j -> log o_j), not after \\partial (\\partial E -> dE)
+    tex = re.sub(r"\\([A-Za-z]+)( ?)", lambda m: _PLAIN_COMMANDS.get(m.group(1), m.group(1))
+                 + ("" if m.group(1) == "partial" else m.group(2)), tex)
     return re.sub(r"  +", " ", tex.replace("{", "").replace("}", ""))
 
 

@@ -172,9 +172,11 @@ def test_index_links(index_page):
     for e in catalogue():
         for ext in ("html", "md", "tex"):
             assert f'href="{e.name}.{ext}"' in index_page
-        assert html.escape(e.description) in index_page
+        for kind, part in pieces(e.description):  # the words as text, the mathematics typeset by KaTeX
+            assert (html.escape(part) if kind == "text" else html_render._math(part, False)) in index_page
     assert "<h1>Derivations</h1>" in index_page
-    assert "<script" not in index_page and "@font-face" not in index_page  # no math: no KaTeX carried
+    assert "<script" in index_page and "@font-face" in index_page  # its summaries' math: KaTeX carried
+    assert "$" not in re.sub(r"<script.*?</script>|<style.*?</style>", "", index_page, flags=re.S)
 
 
 def test_no_network(catalogue_pages, index_page):
@@ -425,7 +427,7 @@ def browser(catalogue_pages, index_page, built, tmp_path_factory):
 
 
 @needs_chromium
-def test_pages_render_in_chromium(browser, catalogue_pages):
+def test_pages_render_in_chromium(browser, catalogue_pages, index_page):
     _, reports = browser
     bad = {}
     for name in [*catalogue_pages, "index"]:
@@ -436,7 +438,7 @@ def test_pages_render_in_chromium(browser, catalogue_pages):
     assert not bad, json.dumps(bad, indent=1)
     for name in catalogue_pages:
         assert reports[f"{name}@1280"]["math"] == len(math_of(catalogue_pages[name])) > 0
-    assert reports["index@390"]["math"] == 0
+    assert reports["index@390"]["math"] == len(math_of(index_page)) > 0  # the summaries' mathematics, typeset
 
 
 @needs_chromium
