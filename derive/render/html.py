@@ -17,8 +17,8 @@ from importlib import resources
 from typing import Sequence
 
 from ..errors import ArgumentError, ArgumentTypeError
-from ..model import Derivation, Typeset
-from .layout import (and_list, blocks, check_settings, display_of, formulas, pieces, plain, result_forms,
+from ..model import Derivation
+from .layout import (and_list, blocks, capitalised, check_settings, display_of, formulas, pieces, plain, result_forms,
                      scoped_assumptions)
 from .printers import latex as latex_of
 from .tex import equations
@@ -262,10 +262,7 @@ def _words(words: str, math=_math) -> str:
 def _block(block, ident: str, latex, justifications: bool, shown: str) -> list:
     out = [f'<section id="{ident}">', f"<h2>{_words(block.heading)}</h2>"]
     if block.description and block.description != shown:  # the main chain's is the page's description
-        words = block.description[:1].upper() + block.description[1:]
-        if isinstance(block.description, Typeset):
-            words = Typeset(words)
-        out.append(f'<p class="about">{_words(words)}.</p>')
+        out.append(f'<p class="about">{_words(capitalised(block.description))}.</p>')
     if block.conditions:
         out.append('<p class="conditions">For ' + ", ".join(_math(latex(c.statement), False)
                                                            for c in block.conditions) + ":</p>")

@@ -15,9 +15,9 @@ import re
 from functools import partial
 
 from ..errors import ArgumentError
-from ..model import Derivation, Step, Typeset
+from ..model import Derivation, Step
 from .html import _why, _words
-from .layout import Block, Row, blocks, display_of, scoped_assumptions
+from .layout import Block, Row, blocks, capitalised, display_of, scoped_assumptions
 from .printers import latex as latex_of
 
 CSS = """
@@ -54,10 +54,7 @@ def _e(words) -> str:
 def _prose(words, capital: bool = False) -> str:
     """Words as HTML: text escaped, the $...$ mathematics of a Typeset (derive's own headings, reasons and
     descriptions) for MathJax; a user's own words are text, their $ signs characters."""
-    if capital and words:
-        capitalised = words[:1].upper() + words[1:]
-        words = Typeset(capitalised) if isinstance(words, Typeset) else capitalised
-    return _words(words, math)
+    return _words(capitalised(words) if capital else words, math)
 
 
 def math(tex: str, display: bool = False) -> str:

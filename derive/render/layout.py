@@ -98,6 +98,12 @@ def pieces(words: str) -> list:
     return words.pieces() if isinstance(words, Typeset) else [("text", words)] if words else []
 
 
+def capitalised(words: str) -> str:
+    """The words with a capital first letter, still a Typeset when they were one."""
+    out = words[:1].upper() + words[1:]
+    return Typeset(out) if isinstance(words, Typeset) else out
+
+
 def plain(words: str) -> str:
     """The words as a text document writes them (a Typeset's mathematics without TeX braces)."""
     return words.plain if isinstance(words, Typeset) else words

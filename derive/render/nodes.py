@@ -18,7 +18,7 @@ from docutils import nodes
 
 from ..model import Derivation
 from .latex import _name
-from .layout import blocks, display_of, lemma_numbers, one_line, scoped_assumptions
+from .layout import blocks, capitalised, display_of, lemma_numbers, one_line, pieces, scoped_assumptions
 from .printers import latex as latex_of
 from .tex import beside_rows, equation, escape as _escape
 
@@ -63,9 +63,16 @@ def _text(words: str) -> nodes.Text:
     return nodes.Text(one_line(words))
 
 
-def _sentence(words: str) -> str:
-    words = one_line(words).strip()
-    return words[:1].upper() + words[1:] + ("" if words.endswith(".") else ".")
+def _prose(words: str) -> list:
+    """Words as nodes: text, and a Typeset's $...$ mathematics (derive's own headings and descriptions) as
+    inline math; a user's own words are one text node, their $ signs characters."""
+    return [_text(part) if kind == "text" else _inline(part) for kind, part in pieces(words)]
+
+
+def _sentence(words: str) -> list:
+    """A description as the nodes of one sentence: a capital first letter and a full stop."""
+    words = capitalised(type(words)(words.strip()))  # a Typeset stays one
+    return _prose(words) + ([] if words.endswith(".") else [nodes.Text(".")])
 
 
 def _assumption_list(items, latex) -> nodes.bullet_list:
@@ -85,7 +92,7 @@ def derivation_nodes(d: Derivation, prefix: str, *, lemmas: bool = True, justifi
     latex = partial(latex_of, display=display_of(d))
     box = nodes.container(classes=["derivation"])
     if d.description:
-        box += _paragraph(_text(_sentence(d.description)), classes=["derive-description"])
+        box += _paragraph(*_sentence(d.description), classes=["derive-description"])
     box += nodes.rubric("", "Definitions")
     for n, x in enumerate(d.definitions, start=1):
         label = f"{prefix}:def-{n}"
@@ -98,9 +105,9 @@ def derivation_nodes(d: Derivation, prefix: str, *, lemmas: bool = True, justifi
     names = labels(d, prefix)
     shown = one_line(d.description).strip()
     for block in blocks(d):
-        box += nodes.rubric("", block.heading)
+        box += nodes.rubric("", "", *_prose(block.heading))
         if block.description and one_line(block.description).strip() != shown:
-            box += _paragraph(_text(_sentence(block.description)))
+            box += _paragraph(*_sentence(block.description))
         if block.conditions:
             words: list = [_text("For ")]
             for n, c in enumerate(block.conditions):
