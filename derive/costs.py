@@ -19,6 +19,7 @@ import sympy as sp
 from .assumptions import normalized, softmax_total
 from .errors import ArgumentError, ArgumentTypeError
 from .expr import LogSoftmax, Sigmoid, SlotVector, Softmax
+from .layers import LOG_SOFTMAX, SIGMOID, SOFTMAX, TANH
 from .notation import check_K, check_symbols
 from .setting import Definition, Display, Setting
 
@@ -143,7 +144,7 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
 
     facts = tuple(_fact(n, lhs, rhs, sizes, K_sym) for n, lhs, rhs in facts_text)
     facts += tuple(softmax_total(d.symbol, d.indices[-1], K_sym, prefix=d.indices[:-1])
-                   for d in outputs if d.kernel == "softmax")
+                   for d in outputs if d.layer is not None and d.layer.normalised)
     simplex = {name for f in facts for name, kind in f.domains}
     domains = [(wrt, "real")]
     for name, base in vectors.items():
@@ -154,7 +155,7 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
     order = sorted(sizes, key=lambda i: (str(i) not in ("j", "k"), str(i) != "j", str(i)))
     other_sizes = tuple(dict.fromkeys(s for s in sizes.values() if s != K_sym and not s.is_Integer))
     display = tuple((str(d.symbol), Display(r"\log " + str(d.symbol)[4:], "log " + str(d.symbol)[4:]))
-                    for d in outputs if d.kernel == "log_softmax")
+                    for d in outputs if d.layer is not None and d.layer.logarithmic)
     setting = Setting(K=K_sym, variables=(variable,), definitions=tuple(definitions),
                       ranges=tuple((i, (sp.Integer(1), sizes[i])) for i in order), domains=tuple(domains),
                       sizes=other_sizes, display=display,
@@ -368,8 +369,8 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
     for lhs, rhs in layers:
         if isinstance(rhs, Sigmoid) and set(_class_indices(rhs.args[0])) <= set(lhs.indices):
             g = rhs.args[0]
-            d = Definition(f"layer_{lhs.base}", lhs.base, tuple(lhs.indices), 1 / (1 + sp.exp(-g)),
-                           kernel="sigmoid", argument=g, text="sigmoid layer")
+            d = Definition(f"layer_{lhs.base}", lhs.base, tuple(lhs.indices), SIGMOID.define(g),
+                           kernel=SIGMOID.name, argument=g, text="sigmoid layer")
             sigmoids[(g, lhs.base)] = d
             definitions.append(d)
         else:
@@ -395,8 +396,8 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
             l = normaliser if normaliser is not None and normaliser != j else inner
             g_j, g_l = key, body.xreplace({slot: l})
             rows = tuple(_rows(body, slot))  # softmax(z[i])[j]: o_ij, the softmax of row i
-            d = Definition("softmax", out, rows + (j,), sp.exp(g_j) / sp.Sum(sp.exp(g_l), (l, 1, K)),
-                           kernel="softmax", argument=g_j, text="softmax")
+            d = Definition("softmax", out, rows + (j,), SOFTMAX.define(g_j, g_l, l, K),
+                           kernel=SOFTMAX.name, argument=g_j, text="softmax")
             softmaxes[key] = d
             definitions.append(d)
         return softmaxes[key]
@@ -412,7 +413,7 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
             if not existing:
                 g_j, g_l = node.body.xreplace({node.slot: j}), node.body.xreplace({node.slot: inner})
                 existing = [Definition("log_softmax", sp.IndexedBase(name), rows + (j,),
-                                       g_j - sp.log(sp.Sum(sp.exp(g_l), (inner, 1, K))), kernel="log_softmax",
+                                       LOG_SOFTMAX.define(g_j, g_l, inner, K), kernel=LOG_SOFTMAX.name,
                                        argument=g_j, text="log-softmax")]
                 definitions.append(existing[0])
             return existing[0].symbol[rows + (node.at,)]
@@ -444,7 +445,8 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
         if key not in tanhs:
             out = sp.IndexedBase(_fresh(TANH_NAMES, used))
             used.add(str(out))
-            d = Definition("tanh", out, tuple(rows) + (at,), sp.tanh(key), text="tanh")
+            d = Definition("tanh", out, tuple(rows) + (at,), TANH.define(key), kernel=TANH.name, argument=key,
+                           text="tanh")
             tanhs[key] = d
             definitions.append(d)
         return tanhs[key]
@@ -455,7 +457,7 @@ def _outputs(expr, layers, K, sizes, used) -> tuple:
         if key not in sigmoids:
             out = sp.IndexedBase(_fresh(SIGMOID_NAMES, used))
             used.add(str(out))
-            d = Definition("sigmoid", out, tuple(rows) + (at,), 1 / (1 + sp.exp(-key)), kernel="sigmoid",
+            d = Definition("sigmoid", out, tuple(rows) + (at,), SIGMOID.define(key), kernel=SIGMOID.name,
                            argument=key,
                            text="sigmoid")
             sigmoids[key] = d

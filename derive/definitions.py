@@ -9,6 +9,7 @@ from typing import Optional
 
 import sympy as sp
 
+from .layers import SIGMOID, SOFTMAX
 from .setting import Definition
 
 
@@ -29,8 +30,8 @@ def softmax(out: sp.IndexedBase, argument, j: sp.Symbol, l: sp.Symbol, K: sp.Exp
     """out_j := exp(g(j)) / sum_l exp(g(l)), with ``argument(i)`` giving g(i)."""
     g_j = sp.sympify(argument(j))
     g_l = sp.sympify(argument(l))
-    expr = sp.exp(g_j) / sp.Sum(sp.exp(g_l), (l, 1, K))
-    return Definition(name, out, (j,), expr, kernel="softmax", argument=g_j, text="softmax")
+    return Definition(name, out, (j,), SOFTMAX.define(g_j, g_l, l, K), kernel=SOFTMAX.name, argument=g_j,
+                      text="softmax")
 
 
 def cross_entropy(cost: sp.Symbol, out: sp.IndexedBase, target: sp.IndexedBase, j: sp.Symbol,
@@ -52,7 +53,7 @@ def squared_error(cost: sp.Symbol, out: sp.IndexedBase, target: sp.IndexedBase, 
 
 def sigmoid(out: sp.IndexedBase, var: sp.IndexedBase, j: sp.Symbol) -> Definition:
     """out_j := 1 / (1 + exp(-var_j))."""
-    return Definition("sigmoid", out, (j,), 1 / (1 + sp.exp(-var[j])), kernel="sigmoid", argument=var[j],
+    return Definition("sigmoid", out, (j,), SIGMOID.define(var[j]), kernel=SIGMOID.name, argument=var[j],
                       text="sigmoid")
 
 

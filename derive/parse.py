@@ -3,7 +3,8 @@
 The text form is Python expression syntax over a small vocabulary
 (docs/grammar.md): vectors indexed by classes (``z[j]``, ``w[j, d]``), scalar
 parameters (bare names such as ``T``, ``gamma``), ``K``, numbers,
-``+ - * / **``, ``log``, ``exp``, ``sqrt``, ``sigmoid``, ``tanh``, ``sum(expr, j)``, ``mean(expr, i)`` and
+``+ - * / **``, ``log``, ``exp``, ``sqrt``, ``sum(expr, j)``, ``mean(expr, i)``, and the layers of
+derive.layers by their grammar names: ``sigmoid``, ``tanh``, ``softplus``, ``log_sigmoid`` entry by entry and
 ``softmax(v)[j]`` / ``log_softmax(v)[j]`` of a vector expression ``v``.
 
 Nothing typed by a user is evaluated: the text is checked character by
@@ -27,7 +28,7 @@ from typing import Mapping, NoReturn, Optional, cast
 import sympy as sp
 
 from .errors import ArgumentError, ArgumentTypeError
-from .expr import LogSoftmax, Sigmoid, Softmax
+from .layers import GRAMMAR, grammar_names
 
 #: Longest text accepted, in characters; longer text is refused before any parsing.
 MAX_LENGTH = 2000
@@ -42,14 +43,15 @@ MAX_DIGITS = 400
 #: Longest name.
 MAX_NAME = 16
 
-FUNCTIONS = ("log", "exp", "sqrt", "sigmoid", "tanh")
-VECTOR_FUNCTIONS = ("softmax", "log_softmax")
+_ELEMENTARY = {"log": sp.log, "exp": sp.exp, "sqrt": sp.sqrt}
+FUNCTIONS = tuple(_ELEMENTARY) + grammar_names(vector=False)  # the layers' names: derive.layers
+VECTOR_FUNCTIONS = grammar_names(vector=True)
 REDUCTIONS = ("sum", "mean")
 RESERVED = REDUCTIONS + FUNCTIONS + VECTOR_FUNCTIONS + ("K",)
 
 ALLOWED = ("names, numbers, + - * / **, brackets ( ) and [ ], commas, K, and the functions "
-           "sum(x, j), mean(x, i), log, exp, sqrt, sigmoid, tanh, softmax(v)[j], log_softmax(v)[j]")
-_ALLOWED_FUNCTIONS = "sum, mean, log, exp, sqrt, sigmoid, tanh, softmax and log_softmax"
+           "sum(x, j), mean(x, i), " + ", ".join(FUNCTIONS + tuple(f"{v}(v)[j]" for v in VECTOR_FUNCTIONS)))
+_ALLOWED_FUNCTIONS = ", ".join(REDUCTIONS + FUNCTIONS + VECTOR_FUNCTIONS[:-1]) + " and " + VECTOR_FUNCTIONS[-1]
 _EXAMPLE = "-sum(y[j]*log(softmax(z)[j]), j)"
 
 _CHARS = frozenset(string.ascii_letters + string.digits + " \t\r\n+-*/()[],._=")
@@ -557,7 +559,7 @@ class _Builder:
             func = cast(ast.Name, node.func)  # checked: only names are called
             if func.id not in FUNCTIONS:
                 self.fail(node, f"{func.id} is not allowed inside softmax(v); v may use + - * / **, "
-                                f"log, exp, sqrt, sigmoid and tanh, entry by entry")
+                                f"{', '.join(FUNCTIONS[:-1])} and {FUNCTIONS[-1]}, entry by entry")
             self.resolve(node.args[0], vector_place, phase)
             return
         if isinstance(node, ast.UnaryOp):
@@ -730,7 +732,7 @@ class _Builder:
             self.fail(call.args[0], f"inside {function}(v)[{at}] write the vector without brackets, "
                                     f"softmax(z)[{at}], or a row of a matrix at an index other than {at}, "
                                     f"softmax(z[i])[{at}]")
-        return (Softmax if function == "softmax" else LogSoftmax)(body, slot, at)
+        return GRAMMAR[function].call(body, slot, at)
 
     def call(self, node: ast.Call, vector) -> sp.Expr:
         name = cast(ast.Name, node.func).id  # checked: only names are called
@@ -747,5 +749,5 @@ class _Builder:
             # (N for a batch's examples) once the cost's reader knows it
             return total if reduction == "sum" else total / sp.Sum(sp.Integer(1), (symbol, 1, self.K))
         argument = self.build(node.args[0], vector)
-        function = {"log": sp.log, "exp": sp.exp, "sqrt": sp.sqrt, "sigmoid": Sigmoid, "tanh": sp.tanh}[name]
+        function = _ELEMENTARY[name] if name in _ELEMENTARY else GRAMMAR[name].call
         return self.checked(node, function(argument))

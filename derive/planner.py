@@ -103,11 +103,11 @@ class Planner:
             chain.apply(rules.multivariate_chain_rule, through=through.symbol, indices=indices)
             return
         chain.apply(rules.definition, of=definition.symbol)
-        if not definition.kernel and _apply(chain, rules.hyperbolic):  # a tanh written out is a tanh layer
+        if not definition.is_kernel and _apply(chain, rules.hyperbolic):  # a tanh written out is a tanh layer
             for d in self.setting.definitions:
                 if is_activation(d):
                     _apply(chain, rules.fold, of=d.symbol)
-        for output in self._outputs() if not definition.kernel else ():  # a layer written out is named first
+        for output in self._outputs() if not definition.is_kernel else ():  # a layer written out is named first
             if _apply(chain, rules.recognise, of=output.symbol) and chain.expr.has(Held):
                 _apply(chain, rules.cancel)
 
@@ -294,7 +294,7 @@ class Planner:
         return None
 
     def _outputs(self) -> list:
-        return [d for d in self.setting.definitions if d.kernel in ("softmax", "sigmoid")]
+        return [d for d in self.setting.definitions if d.layer is not None and d.layer.output]
 
     def _layer(self, definition: Definition, x) -> Optional[Definition]:
         """A defined layer u (not an output) such that ``definition`` depends on x only through u."""
@@ -302,7 +302,7 @@ class Planner:
             return None
         direct = [u for u in self.setting.definitions if _mentions_base(u.expr, x)]
         for u in direct + [u for u in self.setting.definitions if u not in direct]:
-            if u is definition or (u.kernel and not u.name.startswith("layer_")) or not u.indices \
+            if u is definition or (u.is_kernel and not u.name.startswith("layer_")) or not u.indices \
                     or not self.setting.depends(u.expr, x):  # a layer the cost defines, a sigmoid one too
                 continue
             if self.setting.depends(definition.expr, u.symbol) and \
@@ -346,20 +346,9 @@ def _apply(chain: Chain, rule, **params) -> bool:
 
 
 def _unfolded(expr: sp.Expr, d: Definition):
-    """What is left of output ``d`` written out in ``expr``: a softmax's normaliser sum_l exp(g(l)), or a
-    sigmoid's exp(-g(j)) for any index; None when there is none. (exp(-z_j) alone is no softmax.)"""
-    if d.kernel == "softmax":
-        normaliser = sp.fraction(d.expr)[1]
-        l = normaliser.limits[0][0]
-        return next((s for s in expr.atoms(sp.Sum)
-                     if len(s.limits) == 1 and s.function == normaliser.function.xreplace({l: s.limits[0][0]})), None)
-    wilds = {i: sp.Wild(f"w_{i}") for i in d.indices}
-    assert d.argument is not None  # a sigmoid output (the other kernel of _outputs) names its argument
-    pattern = sp.exp(-d.argument.xreplace(wilds))
-    for e in expr.atoms(sp.exp):
-        if e.match(pattern) is not None:
-            return e
-    return None
+    """What is left of output ``d`` written out in ``expr`` (its layer's ``unfolded``), or None."""
+    assert d.layer is not None  # an output of _outputs
+    return d.layer.unfolded(expr, d)
 
 
 def _mentions_base(expr: sp.Expr, x) -> bool:

@@ -13,15 +13,18 @@ from typing import Iterable, Optional
 import sympy as sp
 
 from .expr import indexed_with_base, substitute
+from .layers import LAYERS, Layer, layer
 
 
 @dataclass(frozen=True)
 class Definition:
     """``symbol[indices] := expr``, e.g. o_j := exp(z_j) / sum_l exp(z_l).
 
-    ``kernel`` names how the compiler evaluates the definition stably:
-    'softmax' for exp(g(j)) / sum_l exp(g(l)) and 'sigmoid' for
-    1 / (1 + exp(-g(j))), with ``argument`` the g(j); '' evaluates ``expr``. An
+    ``kernel`` names the output layer the definition is (a name in
+    derive.layers.LAYERS: 'softmax' for exp(g(j)) / sum_l exp(g(l)), 'sigmoid'
+    for 1 / (1 + exp(-g(j))), 'tanh', ...), with ``argument`` the g(j); ''
+    for none. ``layer`` is that layer, which every stage asks (how it is
+    compiled, folded back, read). An
     ``abstract`` definition stands for any function (a cost C of z): renderers
     show only its text, and the verifier checks steps with ``expr``, a test
     function of the same arguments.
@@ -35,6 +38,22 @@ class Definition:
     argument: Optional[sp.Expr] = None
     text: str = ""
     abstract: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kernel:
+            layer(self.kernel)  # an ArgumentError naming the layers there are
+
+    @property
+    def layer(self) -> Optional[Layer]:
+        """The output layer this definition is, or None."""
+        return LAYERS[self.kernel] if self.kernel else None
+
+    @property
+    def is_kernel(self) -> bool:
+        """True when the definition is a layer compiled from its ``argument`` by the layer's stable numerics
+        (and kept as a named quantity by the rules): a softmax, log-softmax or sigmoid, not a tanh."""
+        layer = self.layer
+        return layer is not None and layer.kernel
 
     @property
     def lhs(self) -> sp.Expr:

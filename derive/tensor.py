@@ -524,13 +524,13 @@ class DefinitionProgram:
         self.definition = definition
         self.name = str(definition.symbol)
         free = tuple(definition.indices) + tuple(i for i in keep if i not in definition.indices)
-        if definition.kernel in ("softmax", "log_softmax"):  # the class axis: the index the normaliser sums out
-            if definition.kernel == "softmax":
-                normaliser = sp.fraction(definition.expr)[1]
-            else:  # g_j - log sum_l exp(g_l): the log of the normaliser, not any log inside g
-                normaliser = definition.argument - definition.expr
+        layer = definition.layer if definition.is_kernel else None
+        self.layer = layer  # the layer whose stable numerics make the arrays from the argument, or None
+        normaliser = layer.normaliser(definition) if layer is not None else None
+        self.axis = None
+        if normaliser is not None:  # the class axis: the index the normaliser sums out
             self.axis = [i for i in definition.indices if not normaliser.has(i)][0]
-        self.program = Program(definition.argument if definition.kernel else definition.expr, free, labels)
+        self.program = Program(definition.argument if layer is not None else definition.expr, free, labels)
         root = self.program.root
         # the argument is an input array itself (z_j), which the boundary already checked finite
         self._checked = isinstance(root, View) and not root.form
@@ -545,29 +545,6 @@ class DefinitionProgram:
             bad = first_not_finite(out.array)
             if bad is not None:
                 raise Overflow(name, self.program.inputs, out.axes, bad, out.array.dtype)
-        kernel = self.definition.kernel
-        # 1 - p, log(1 - p), log(-log p) (and log p of a sigmoid): from the logits, without cancellation
-        forms = [f for f in numeric.FORMS if want is not None and f"{f}_{name}" in want
-                 and (kernel == "sigmoid" or f != "log")]
-        if kernel == "softmax" and forms:
-            axis = out.axes.index(self.axis)
-            forms += ["p"] * (name in want) + ["log"] * (f"log_{name}" in want)
-            parts = ops.softmax_parts(ops.moveaxis(out.array, axis, -1), forms)
-            return {(name if f == "p" else f"{f}_{name}"): Tensor(ops.moveaxis(a, -1, axis), out.axes)
-                    for f, a in parts.items()}
-        if kernel == "sigmoid" and forms:
-            parts = ops.sigmoid_parts(out.array, forms + ["p"] * (name in want))
-            return {(name if f == "p" else f"{f}_{name}"): Tensor(a, out.axes) for f, a in parts.items()}
-        if kernel in ("softmax", "log_softmax"):
-            axis = out.axes.index(self.axis)
-            moved = ops.moveaxis(out.array, axis, -1)
-            result = {}
-            if kernel == "softmax" and (want is None or name in want):
-                result[name] = Tensor(ops.moveaxis(ops.softmax(moved), -1, axis), out.axes)
-            if kernel == "log_softmax" or want is None or f"log_{name}" in want:
-                key = name if kernel == "log_softmax" else f"log_{name}"
-                result[key] = Tensor(ops.moveaxis(ops.log_softmax(moved), -1, axis), out.axes)
-            return result
-        if kernel == "sigmoid":
-            return {name: Tensor(ops.sigmoid(out.array), out.axes)}
+        if self.layer is not None:  # softmax, its log, 1 - p, ...: from the argument, without cancellation
+            return self.layer.arrays(out, name, want, self.axis, ops)
         return {name: out}

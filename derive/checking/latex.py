@@ -33,6 +33,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
 from ..expr import SumExcept
+from ..layers import WORDS
 
 
 class Unreadable(Exception):
@@ -151,7 +152,7 @@ def tokenize(text: str) -> list:
                         tokens.append(Token("letter", "e", tok.pos))
                         pos = end
                         continue
-                    if word.lower() in ("softmax", "sigmoid"):   # \text{softmax}(z_j): the function's name
+                    if word.lower() in WORDS:   # \text{softmax}(z_j): a layer's name (derive.layers)
                         tokens.append(Token("letter", word, tok.pos))
                         pos = end
                         continue
@@ -330,7 +331,7 @@ class Parser:
                 self.fail("a power of a function name")
             arg = self.function_argument()
             return FUNCTIONS[t.text[1:]](arg) if power is None else FUNCTIONS[t.text[1:]](arg) ** power
-        if t.kind == "letter" and t.text.lower() in ("softmax", "sigmoid"):
+        if t.kind == "letter" and t.text.lower() in WORDS:
             return self._named_function(t)
         if t.text == "\\partial" and self.peek_kind(1) == "letter":
             # \partial y_i / \partial x_k: a derivative written inline with a slash
@@ -635,11 +636,12 @@ class Parser:
         if not self.at("("):
             raise Unreadable(f"{t.text} without its argument in brackets", t.pos)
         arg = self.group("(", ")")
-        if t.text.lower() == "sigmoid":
-            return self.postfix(1 / (1 + sp.exp(-arg)))
+        layer = WORDS[t.text.lower()]
+        if not layer.vector:
+            return self.postfix(layer.define(arg))
         if isinstance(arg, sp.Indexed) and len(arg.indices) == 1:
             k = sp.Dummy("k", integer=True, positive=True)
-            return self.postfix(sp.exp(arg) / sp.Sum(sp.exp(arg.base[k]), (k, 1, self.names.K)))
+            return self.postfix(layer.define(arg, arg.base[k], k, self.names.K))
         raise Unreadable(f"{t.text} of {sp.sstr(arg)}: only the softmax of one entry (softmax(z_j)) is read", t.pos)
 
     def _primed_call(self, name: str):

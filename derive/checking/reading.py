@@ -13,6 +13,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 from ..assumptions import bias_input, different, hot_at, normalized
 from ..definitions import sigmoid, softmax
 from ..expr import bound_indices, rename_bound
+from ..layers import read as read_layer
 from ..setting import Definition, Setting
 from .extract import Chain
 from .latex import K_SYMBOL, Names, Unreadable, in_notation, parse_latex
@@ -61,22 +62,14 @@ def as_definition(lhs, rhs, defined: dict) -> Optional[Definition]:
 
 
 def with_kernel(d: Definition) -> Definition:
-    """A definition that is a softmax (e^{g(j)} / sum_l e^{g(l)}) or a sigmoid (1 / (1 + e^{-g(j)})) of its
-    one index, marked as such: the planner folds its quotients back into the defined name."""
-    num, den = sp.fraction(d.expr)
-    if isinstance(num, sp.exp) and isinstance(den, sp.Sum) and len(den.limits) == 1 \
-            and isinstance(den.function, sp.exp) and d.indices[-1:]:
-        l, g, j = den.limits[0][0], num.args[0], d.indices[-1]  # h_c(x^(i)): the softmax is over the last index
-        if g.has(j) and den.function.args[0] == g.xreplace({j: l}):
-            return replace(d, kernel="softmax", argument=g)
-    if len(d.indices) != 1:
+    """A definition that is a layer of derive.layers (a softmax e^{g(j)} / sum_l e^{g(l)}, a sigmoid
+    1 / (1 + e^{-g(j)}), a tanh, ...: each layer's own reading), marked as such: the planner folds its
+    quotients back into the defined name."""
+    found = read_layer(d.expr, tuple(d.indices))
+    if found is None:
         return d
-    j = d.indices[0]
-    if num == 1 and isinstance(den, sp.Add) and len(den.args) == 2 and 1 in den.args:
-        e = next(a for a in den.args if a != 1)
-        if isinstance(e, sp.exp) and e.args[0].could_extract_minus_sign() and e.args[0].has(j):
-            return replace(d, kernel="sigmoid", argument=-e.args[0])
-    return d
+    layer, g = found
+    return replace(d, kernel=layer.name, argument=g)
 
 
 def as_assumption(lhs, rhs):

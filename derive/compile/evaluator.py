@@ -28,7 +28,7 @@ def needed_definitions(setting, expr: sp.Expr) -> list:
         for x in setting.definitions:
             if x.abstract or given(x) or x in order or not x.occurs_in(e):
                 continue
-            visit(x.argument if x.kernel else x.expr)
+            visit(x.argument if x.is_kernel else x.expr)
             if x not in order:
                 order.append(x)
 
@@ -44,15 +44,15 @@ class Evaluator:
         self.definitions = [DefinitionProgram(x, labels, keep) for x in needed_definitions(setting, expr)]
         # softmax and sigmoid outputs: the program reads 1 - p and the logs it needs as arrays of their own
         kernels = {p.name: p.definition.kernel for p in self.definitions
-                   if p.definition.kernel in ("softmax", "sigmoid")}
+                   if p.definition.is_kernel and p.definition.layer.probability}
         self.probabilities = frozenset(kernels)  # outputs in [0, 1]: what they build cannot overflow
         # a normaliser over the class axis: at least 2 classes (a softmax over one class is constant)
-        self.normalised = any(p.definition.kernel in ("softmax", "log_softmax") for p in self.definitions)
+        self.normalised = any(p.definition.is_kernel and p.definition.layer.class_axis for p in self.definitions)
         self.program = Program(expr, tuple(free) + tuple(k for k in keep if k not in reduce), labels, reduce, kernels)
         # which arrays of each definition are read (o, or log o), so that no unused one is computed
         self.wanted = frozenset().union(self.program.needs, *(p.program.needs for p in self.definitions))
         # arrays the definitions produce that only the closed form reads: it may overwrite them
-        self.scratch = frozenset(n for p in self.definitions if p.definition.kernel
+        self.scratch = frozenset(n for p in self.definitions if p.definition.is_kernel
                                  for n in (p.name,) + tuple(f"{f}_{p.name}" for f in FORMS)
                                  if not any(n in q.program.needs for q in self.definitions))
 
@@ -77,7 +77,7 @@ def given(definition) -> bool:
 def read_inputs(setting, expr: sp.Expr) -> tuple:
     """(indexed input bases, scalar symbols) the expression and the definitions it needs read."""
     defined = {x.symbol for x in setting.definitions if not given(x)}
-    exprs = [expr] + [x.argument if x.kernel else x.expr for x in needed_definitions(setting, expr)]
+    exprs = [expr] + [x.argument if x.is_kernel else x.expr for x in needed_definitions(setting, expr)]
     bases: list = [v for v in setting.variables if isinstance(v, sp.IndexedBase)]  # a scalar wrt is a keyword
     scalars: set = set()
     not_scalar = {i for i, _ in setting.ranges} | {setting.K} | set(setting.sizes)

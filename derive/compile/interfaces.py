@@ -84,7 +84,7 @@ def _is_bias(setting, name: str, matrices: set) -> bool:
     """A vector a layer adds to its weighted sum (b in z_j := sum_d w_jd x_d + b_j, or z_ij of a batch): read
     only at the layer's own (last) indices, in a definition that also reads a shared matrix. It is a parameter, shared by every example."""
     for x in setting.definitions:
-        if x.kernel or not x.indices:
+        if x.is_kernel or not x.indices:
             continue
         uses = _occurrences([x.expr], name)
         reads_matrix = any(str(a.base) in matrices for a in x.expr.atoms(sp.Indexed))
@@ -119,7 +119,7 @@ class ArrayGradient(Compiled):
         self.targets = _normalised(d)
         self.K = int(setting.K) if setting.K.is_Integer else None
         needed = needed_definitions(setting, expr)
-        exprs = [expr] + [x.argument if x.kernel else x.expr for x in needed] + [x.expr for x in setting.definitions]
+        exprs = [expr] + [x.argument if x.is_kernel else x.expr for x in needed] + [x.expr for x in setting.definitions]
         exprs += [d.lhs] if isinstance(d.lhs, sp.Basic) else []
         limits = _limits(exprs)
         axes = {}
@@ -142,7 +142,7 @@ class ArrayGradient(Compiled):
                      key=str)
         self.free = tuple(own) + tuple(d.free_indices)
         # every index the evaluated expressions read, and the length of the axis it runs along
-        read = [expr] + [x.argument if x.kernel else x.expr for x in needed]
+        read = [expr] + [x.argument if x.is_kernel else x.expr for x in needed]
         every = set(self.free) | set(_limits(read)) | {i for e in read for a in e.atoms(sp.Indexed)
                                                        for i in a.indices if isinstance(i, sp.Symbol)}
         every |= {i for e in read for delta in e.atoms(sp.KroneckerDelta) for i in delta.args

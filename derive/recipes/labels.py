@@ -8,6 +8,7 @@ import sympy as sp
 from .. import definitions as defs
 from .. import rules
 from ..engine import run_recipe
+from ..layers import SOFTMAX
 from ..planner import Planner
 from ..model import Derivation
 from ..notation import check_K, role_names
@@ -35,7 +36,7 @@ def softmax_ce_labels(K: Optional[int] = None, *, notation: Optional[Mapping[str
     L = sp.Symbol(f"{n['cost']}_{n['example']}")
     scores = Definition("scores", f, (i, j), sp.Sum(w[j, e] * x[i, e], (e, 1, nf)), text="linear scores")
     soft = Definition("softmax", p, (i, j), sp.exp(f[i, j]) / sp.Sum(sp.exp(f[i, l]), (l, 1, K)),
-                      kernel="softmax", argument=f[i, j], text="softmax")
+                      kernel=SOFTMAX.name, argument=f[i, j], text="softmax")
     loss = Definition("log_loss", L, (), -sp.log(p[i, y[i]]), text="cross-entropy with an integer label")
     setting = Setting(
         K=K, variables=(w,), definitions=(loss, soft, scores),

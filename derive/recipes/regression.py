@@ -9,6 +9,7 @@ from .. import definitions as defs
 from .. import rules
 from ..assumptions import bias_input, normalized
 from ..engine import run_recipe
+from ..layers import SOFTMAX
 from ..planner import Planner
 from ..model import Derivation
 from ..notation import check_K, role_names
@@ -62,7 +63,7 @@ def softmax_regression(K: Optional[int] = 3, *, notation: Optional[Mapping[str, 
         return sp.Sum(Theta[cls, p] * x[example, p], (p, 0, nf))
 
     hyp = Definition("softmax", h, (i, c), sp.exp(score(i, c)) / sp.Sum(sp.exp(score(i, l)), (l, 1, K)),
-                     kernel="softmax", argument=score(i, c), text="softmax hypothesis")
+                     kernel=SOFTMAX.name, argument=score(i, c), text="softmax hypothesis")
     cost = Definition("cross_entropy", J, (), -sp.Sum(sp.Sum(y[i, c] * sp.log(h[i, c]), (c, 1, K)), (i, 1, m)),
                       text="cross-entropy over the dataset")
     setting = Setting(

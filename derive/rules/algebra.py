@@ -75,12 +75,12 @@ def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
 def recognise(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     """A layer written out -> its output: exp(g_j)/sum_l exp(g_l) -> o_j, exp(g)/(1 + exp(g)) -> s, 1 + exp(g) -> 1/(1 - s)."""
     d = ctx.setting.definition_of(of)
-    if d is None or not d.indices or d.kernel not in ("softmax", "sigmoid"):
+    if d is None or not d.indices or d.layer is None or not d.layer.output:
         return None
-    if d.kernel == "softmax" and not any(p.base == sp.fraction(d.expr)[1] and p.exp.is_negative
+    if d.layer.fold == "normaliser" and not any(p.base == sp.fraction(d.expr)[1] and p.exp.is_negative
                                          for p in expr.atoms(sp.Pow)):
         return None  # no fraction over the normaliser: a log-sum-exp is recognised once differentiated
-    sigmoids, new = _recognise_logistic(expr, d) if d.kernel == "sigmoid" else (expr, expr)
+    sigmoids, new = _recognise_logistic(expr, d) if d.layer.fold == "logistic" else (expr, expr)
     softplus = new != sigmoids
     step = fold(new, ctx, of)
     new = new if step is None else step.expr
@@ -92,7 +92,7 @@ def recognise(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
         why = ("recognise a softplus log(1 + exp(g)) through the sigmoid" if logs else
                "recognise 1/(1 + exp(g)), the sigmoid of -g, as one minus the sigmoid")
         return Step(new, Rule.FOLD, why, formula=identity(1 + sp.exp(d.argument), 1 / (1 - d.lhs)))
-    return Step(new, Rule.FOLD, f"recognise the {d.kernel}", formula=identity(d.expr, d.lhs))
+    return Step(new, Rule.FOLD, f"recognise the {d.layer.text}", formula=identity(d.expr, d.lhs))
 
 
 def _recognise_logistic(expr: sp.Expr, d) -> tuple:
@@ -226,7 +226,7 @@ def _fold_quotient(work, d, numerator, denominator, brought, at: dict, held=None
 
 def is_activation(d) -> bool:
     """True for an entry defined as a function of one argument, h_a := F(g(a)) (a tanh layer), not a kernel."""
-    return (bool(d.indices) and not d.kernel and isinstance(d.expr, sp.Function) and len(d.expr.args) == 1
+    return (bool(d.indices) and not d.is_kernel and isinstance(d.expr, sp.Function) and len(d.expr.args) == 1
             and not isinstance(d.expr, (sp.exp, sp.log)))
 
 

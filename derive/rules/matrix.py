@@ -55,7 +55,7 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
             k = factor.limits[0][0]
             vecs = sp.Mul.make_args(factor.function)
             if len(vecs) == 2 and all(isinstance(f, sp.Indexed) and f.indices == (k,) for f in vecs):
-                kernels = {d.symbol for d in setting.definitions if d.kernel}
+                kernels = {d.symbol for d in setting.definitions if d.is_kernel}
                 vecs = sorted(vecs, key=lambda f: f.base not in kernels)  # the layer's output first: o^T g
                 u, v = (matrix_symbol(f.base, (size(k), 1)) for f in vecs)
                 return sp.MatMul(sp.OneMatrix(size(rows), 1), u.T, v)
