@@ -152,6 +152,7 @@ def problem(cost, wrt: str = "z", *, assume: Sequence = (), define: Sequence = (
             continue
         in_layer = any(rhs.has(base) for _, rhs in layers) and not expr.has(base)
         domains.append((name, "real" if in_layer else "unit"))
+    domains += [(str(d.symbol), d.layer.sample) for d in outputs if d.layer is not None and d.layer.sample]
     order = sorted(sizes, key=lambda i: (str(i) not in ("j", "k"), str(i) != "j", str(i)))
     other_sizes = tuple(dict.fromkeys(s for s in sizes.values() if s != K_sym and not s.is_Integer))
     display = tuple((str(d.symbol), Display(r"\log " + str(d.symbol)[4:], "log " + str(d.symbol)[4:]))

@@ -56,6 +56,9 @@ class Layer:
       ``indices`` (derive check), else None.
     - ``words``: the words a document names it by, \\text{softmax}(z_j), which derive check reads as
       ``define`` of the argument (of one entry, for a layer over a vector).
+    - ``sample``: the domain verify draws its outputs from where a step has them as free variables (a
+      lemma dE/dh_j): 'unit', (0, 1), a part of its range on which what a cost builds of a probability or
+      a tanh (log h, log(1 - h^2)) is defined; '' to draw them as any real.
     - ``through``: the layer it is built on (softplus on the sigmoid, log-softmax on the softmax), whose
       output its lemma is written with; '' for a layer of its own.
     """
@@ -78,6 +81,7 @@ class Layer:
     through: str = ""
     text: str = ""
     words: tuple = ()
+    sample: str = ""
 
     def __repr__(self) -> str:
         return f"<layer {self.name}>"
@@ -252,19 +256,19 @@ def _read_tanh(expr: sp.Expr, indices: tuple) -> Optional[sp.Expr]:
 _ALL = (
     Layer("softmax", ("softmax",), Softmax, _softmax_define, _softmax_lemma, _stable_softmax, vector=True,
           normalised=True, class_axis=True, probability=True, kernel=True, output=True, fold="normaliser",
-          read=_read_softmax, text="softmax", words=("softmax",)),
+          read=_read_softmax, text="softmax", words=("softmax",), sample="unit"),
     Layer("log_softmax", ("log_softmax",), LogSoftmax, _log_softmax_define, _log_softmax_lemma,
           _stable_log_softmax, vector=True, class_axis=True, logarithmic=True, kernel=True, through="softmax",
           text="log-softmax"),
     Layer("sigmoid", ("sigmoid",), Sigmoid, _logistic, _sigmoid_lemma, _stable_sigmoid, probability=True,
           kernel=True, output=True, fold="logistic", read=_read_sigmoid, text="sigmoid",
-          words=("sigmoid",)),
+          words=("sigmoid",), sample="unit"),
     Layer("tanh", ("tanh",), sp.tanh, _tanh, _tanh_lemma, _stable_tanh, fold="application", read=_read_tanh,
-          text="tanh"),
+          text="tanh", words=("tanh",), sample="unit"),
     Layer("softplus", ("softplus",), _softplus, _softplus, _softplus_lemma, _stable_softplus, through="sigmoid",
-          text="softplus"),
+          text="softplus", words=("softplus",)),
     Layer("log_sigmoid", ("log_sigmoid",), _log_sigmoid, _log_sigmoid, _log_sigmoid_lemma, _stable_log_sigmoid,
-          through="sigmoid", text="log-sigmoid"),
+          through="sigmoid", text="log-sigmoid", words=("logsigmoid",)),
 )
 
 #: Every layer by name: read-only, built once.
@@ -275,6 +279,11 @@ GRAMMAR: Mapping[str, Layer] = MappingProxyType({g: layer for layer in _ALL for 
 WORDS: Mapping[str, Layer] = MappingProxyType({w: layer for layer in _ALL for w in layer.words})
 
 SOFTMAX, LOG_SOFTMAX, SIGMOID, TANH, SOFTPLUS, LOG_SIGMOID = _ALL
+
+
+def written_out(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every sigmoid node written as 1/(1 + exp(-x)) (what derive check reads a document in)."""
+    return expr.replace(lambda n: isinstance(n, Sigmoid), lambda n: _logistic(n.args[0]))
 
 
 def layer(name: str) -> Layer:

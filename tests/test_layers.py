@@ -191,6 +191,17 @@ def test_the_tanh_and_softplus_gradients_read_as_the_textbook_writes_them():
         assert sp.simplify(d.result - (s[k] - y[k])) == 0, (name, d.result)
 
 
+@pytest.mark.parametrize("cost", ["-sum(log(1 - tanh(z[j])**2 + eps), j)", "-sum(log(1 - sigmoid(z[j])**2), j)"])
+def test_verify_draws_a_layers_outputs_from_its_range(cost):
+    """A lemma in the layer's output h (dE/dh of log(1 - h^2)) is checked at values h takes, not at h = 1.7,
+    where the log is undefined and a correct derivation would fail verify (a false alarm)."""
+    d = derive.gradient(cost, wrt="z")
+    out = [x for x in d.setting.definitions if x.layer is not None][0]
+    assert dict(d.setting.domains)[str(out.symbol)] == out.layer.sample == "unit"
+    report = d.verify(Ks=(2, 3), points=1)
+    assert report.ok, str(report)
+
+
 def test_a_hidden_tanh_layer_is_the_tanh_layer():
     d = derive.gradient("-sum(y[j]*log(softmax(z)[j]), j)", wrt="w1",
                         define=["h[a] = tanh(sum(w1[a, d]*x[d], d))", "z[j] = sum(w2[j, a]*h[a], a)"])
@@ -211,6 +222,33 @@ def test_derive_check_reads_each_layer_it_has_a_reading_for():
         d = with_kernel(Definition("def_o", o, (j,), expr, text="from the document"))
         assert d.layer is L.LAYERS[name] and d.argument is not None and d.argument.has(z[j]), name
     assert with_kernel(Definition("def_o", o, (j,), z[j] ** 2)).layer is None
+
+
+DOCUMENT = r"""Let $h_j = \tanh(z_j)$ and $E = \frac{1}{2}\sum_j (h_j - y_j)^2$.
+
+$$
+\frac{\partial E}{\partial z_k} = (h_k - y_k)\,(1 - h_k^2)
+$$
+
+The softplus has
+
+$$
+\frac{d}{dx} \operatorname{softplus}(x) = \frac{1}{1 + e^{-x}}
+$$
+
+and a slip:
+
+$$
+\frac{d}{dx} \operatorname{softplus}(x) = \frac{1}{1 + e^{x}}
+$$
+"""
+
+
+def test_derive_check_reads_a_tanh_and_a_softplus_by_name():
+    """\\tanh(z_j) and \\operatorname{softplus}(x) are the layers' words: the two true lines hold, the slip is wrong."""
+    text = str(derive.check(DOCUMENT))
+    assert "3 claims, 2 hold, 1 wrong, 0 unread" in text, text
+    assert "first wrong claim: line 16" in text, text
 
 
 # -- no stage names a layer ------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
 from ..expr import SumExcept
-from ..layers import WORDS
+from ..layers import WORDS, written_out
 
 
 class Unreadable(Exception):
@@ -331,8 +331,8 @@ class Parser:
                 self.fail("a power of a function name")
             arg = self.function_argument()
             return FUNCTIONS[t.text[1:]](arg) if power is None else FUNCTIONS[t.text[1:]](arg) ** power
-        if t.kind == "letter" and t.text.lower() in WORDS:
-            return self._named_function(t)
+        if (t.kind == "letter" and t.text.lower() in WORDS) or (t.kind == "cmd" and t.text[1:] in WORDS):
+            return self._named_function(t)  # softmax(z_j), \text{softplus}(x), \tanh(x): a layer by name
         if t.text == "\\partial" and self.peek_kind(1) == "letter":
             # \partial y_i / \partial x_k: a derivative written inline with a slash
             self.take()
@@ -636,9 +636,9 @@ class Parser:
         if not self.at("("):
             raise Unreadable(f"{t.text} without its argument in brackets", t.pos)
         arg = self.group("(", ")")
-        layer = WORDS[t.text.lower()]
+        layer = WORDS[t.text.lstrip("\\").lower()]
         if not layer.vector:
-            return self.postfix(layer.define(arg))
+            return self.postfix(written_out(layer.define(arg)))
         if isinstance(arg, sp.Indexed) and len(arg.indices) == 1:
             k = sp.Dummy("k", integer=True, positive=True)
             return self.postfix(layer.define(arg, arg.base[k], k, self.names.K))

@@ -900,6 +900,52 @@ add(CostRecord(
                               / len(v["x"]))(np.tanh(v["x"] @ v["w1"].T)),
     note="derive adds the matrix form [(1/N) (((O - Y) W2) o (1 - H o H))^T X]"))
 
+# -- costs spelled with the softplus, log_sigmoid and tanh layers by name (issue 14.2) ---------------
+
+add(CostRecord(
+    id="mlcommons_bce_log_sigmoid",
+    source="MLCommons algorithmic-efficiency, criteo1tb metrics.py per_example_sigmoid_binary_cross_entropy: "
+           "log_p = LogSigmoid(logits), log_not_p = LogSigmoid(-logits), -(targets*log_p + (1 - targets)*log_not_p), "
+           "https://github.com/mlcommons/algorithmic-efficiency (torch.nn.LogSigmoid: " + TORCH + "LogSigmoid.html)",
+    cost="-sum(y[j]*log_sigmoid(z[j]) + (1 - y[j])*log_sigmoid(-z[j]), j)",
+    wrt="z", inputs={"z": R, "y": Domain("unit")},
+    numpy_cost=lambda v: -(v["y"] * -softplus(-v["z"]) + (1 - v["y"]) * -softplus(v["z"])).sum(),
+    textbook="s[k] - y[k]",
+    numpy_gradient=lambda v: sigmoid(v["z"]) - v["y"]))
+
+add(CostRecord(
+    id="stylegan2_nonsaturating_softplus",
+    source="Karras et al. 2020, StyleGAN2-ADA training/loss.py: loss_Gmain = softplus(-gen_logits) "
+           "(-log sigmoid(gen_logits)), https://github.com/NVlabs/stylegan2-ada-pytorch; torch.nn.Softplus: "
+           + TORCH + "Softplus.html",
+    cost="sum(softplus(-z[j]), j)",
+    wrt="z", inputs={"z": R},
+    numpy_cost=lambda v: softplus(-v["z"]).sum(),
+    textbook="s[k] - 1",
+    numpy_gradient=lambda v: sigmoid(v["z"]) - 1))
+
+add(CostRecord(
+    id="spinningup_sac_tanh_logprob",
+    source="OpenAI Spinning Up, SAC (spinup/algos/pytorch/sac/core.py): the tanh squashing correction "
+           "2*(log(2) - u - softplus(-2u)) = log(1 - tanh(u)^2), Haarnoja et al. 2018 (arXiv:1801.01290) eq. 21, "
+           "https://github.com/openai/spinningup",
+    cost="sum(2*(log(2) - z[j] - softplus(-2*z[j])), j)",
+    wrt="z", inputs={"z": R},
+    numpy_cost=lambda v: (2 * (np.log(2) - v["z"] - softplus(-2 * v["z"]))).sum(),
+    textbook="-2*tanh(z[k])",
+    numpy_gradient=lambda v: -2 * np.tanh(v["z"])))
+
+add(CostRecord(
+    id="sac_tanh_jacobian_eps",
+    source="Haarnoja et al. 2018, Soft Actor-Critic (arXiv:1801.01290) appendix C eq. 21, "
+           "log pi(a|s) = log mu(u|s) - sum_i log(1 - tanh(u_i)^2), with the eps of RLlib's SquashedGaussian "
+           "(log(1 - a*a + SMALL_NUMBER)); torch.nn.Tanh: " + TORCH + "Tanh.html",
+    cost="-sum(log(1 - tanh(z[j])**2 + eps), j)",
+    wrt="z", inputs={"z": R}, scalars={"eps": 1e-6},
+    numpy_cost=lambda v: -np.log(1 - np.tanh(v["z"]) ** 2 + v["eps"]).sum(),
+    textbook="2*tanh(z[k])*(1 - tanh(z[k])**2)/(1 - tanh(z[k])**2 + eps)",
+    numpy_gradient=lambda v: 2 * np.tanh(v["z"]) * (1 - np.tanh(v["z"]) ** 2) / (1 - np.tanh(v["z"]) ** 2 + v["eps"])))
+
 BY_ID = {r.id: r for r in COSTS}
 assert len(BY_ID) == len(COSTS), "duplicate ids"
 
