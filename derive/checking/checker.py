@@ -39,7 +39,7 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
 from .verdicts import (EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_lost, split_unknown,
-                       split_unnamed, split_unread_definitions)
+                       split_unnamed, split_unread_definitions, target_bases)
 
 
 @dataclass(frozen=True)
@@ -281,6 +281,8 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         notes.append(why)
     definitions = tuple(defined.values())
     labels = label_bases(definitions, [e for _, exprs, _ in work for e in exprs])
+    targets = () if _SOFT_TARGETS.search(text) else target_bases(  # soft targets said: no one-hot reading
+        definitions, [e for _, exprs, _ in work for e in exprs], labels)
     ranges = index_ranges(names, [e for _, exprs, _ in work for e in exprs] + [d.expr for d in definitions]
                      + [d.lhs for d in definitions], facts)
     base_setting = Setting(K=K_SYMBOL, variables=tuple(names.bases.values()), definitions=definitions,
@@ -317,7 +319,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                                                    if definition_key(d) != key)),
                                 key.rstrip("[]")) for key in conventions)
                 check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples,
-                          seed, cases, open_facts, inputs)
+                          seed, cases, open_facts, inputs, targets)
         except RunTimeout as e:  # the alarm rang outside the verifier's own try
             for c in run_claims:
                 c.verdict, c.reason = "unread", str(e)
@@ -354,6 +356,10 @@ def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
 
 _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
+
+
+_SOFT_TARGETS = re.compile(r"\bsoft\s+(?:targets?|labels?)|label[\s-]+smoothing|\bnot\s+(?:necessarily\s+)?one[\s-]?hot",
+                           re.IGNORECASE)   # the document says its targets need not be one-hot
 
 
 _SIGMA_ENTRY = re.compile(r"^\\sigma\s*(?:\\left)?\(\s*[A-Za-z]_\{?[a-z]\}?\s*(?:\\right)?\)$")
