@@ -73,6 +73,12 @@ def test_a_slip_that_one_hot_targets_would_hide_is_still_wrong(reports):
     assert prediction.verdict == "wrong" and not any("p is one-hot" in r for r, _ in prediction.readings)
 
 
+def test_only_a_vector_that_multiplies_a_log_is_a_target_read_one_hot():
+    """w and x are not targets (nothing in the document multiplies a log): w_i x_i is not excused as x_i at w_i = 1."""
+    claim = check("$$\\frac{\\partial}{\\partial w_i} \\sum_k w_k x_k = w_i x_i$$\n").claims[0]
+    assert claim.verdict == "wrong" and claim.readings == ()
+
+
 def test_one_hot_is_not_a_reading_when_the_document_says_its_targets_are_soft():
     text = "The targets are soft labels.\n\n" + LOSS + "$$\\frac{\\partial L}{\\partial z_i} = p_i - 1$$\n"
     assert check(text).claims[0].verdict == "wrong"
