@@ -176,3 +176,36 @@ def test_only_a_wrong_claim_makes_the_exit_status_1(name, status):
     run = subprocess.run([sys.executable, "-m", "derive", "check", str(DOCS / name)], cwd=ROOT,
                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert run.returncode == status, run.stdout + run.stderr
+
+
+def test_a_chain_whose_first_link_holds_only_if_i_equals_j_is_read_in_that_case():
+    """'If $$i=j$$,' in a sentence is not read as a condition; the chain's own first link holds only if i = j, so
+    the author works in that case: its later links are read in it. A chain that holds in general (with delta_ij)
+    and then drops the delta is a slip, and stays wrong."""
+    head = SOFTMAX + "$$\\frac{\\partial p_j}{\\partial z_i} = "
+    case = check(head + "\\frac{e^{z_i} \\sum_k e^{z_k} - e^{z_j} e^{z_i}}{(\\sum_k e^{z_k})^2} = \\frac{e^{z_i}}"
+                        "{\\sum_k e^{z_k}} \\cdot \\frac{\\sum_k e^{z_k} - e^{z_i}}{\\sum_k e^{z_k}} = p_j (1 - p_i)$$\n")
+    assert [c.verdict for c in case.claims] == ["holds_if"] * 3
+    assert case.claims[2].reason.startswith("if i = j (the chain's first link (line 3) holds only if i = j")
+    slip = check(head + "p_j (\\delta_{ij} - p_i) = p_j (1 - p_i)$$\n")
+    assert [c.verdict for c in slip.claims] == ["holds", "wrong"]
+
+
+def test_a_lone_equation_with_its_argument_written_defines_the_entry():
+    """y_i(z_i) = e^{z_i} / sum_k e^{z_k} defines y_i (read as the product y_i z_i it was a false claim)."""
+    report = check("$$y_i(z_i) = \\frac{e^{z_i}}{\\sum_{k=1}^K e^{z_k}}$$\n\n"
+                   "$$\\frac{\\partial y_i}{\\partial z_i} = y_i (1 - y_i)$$\n")
+    assert [c.verdict for c in report.claims] == ["holds"]
+    assert any(d.startswith("y[i] :=") for d in report.definitions)
+
+
+def test_a_one_hot_reading_draws_one_hot_values_even_where_the_document_states_the_simplex():
+    """The sampler lets a step's facts override a condition's domain: the stated sum_k y_k = 1 must not turn the
+    reading 'y one-hot at i' back into y on the simplex (the reading would not be tried, and the counterexample
+    would claim a reading its values do not honour)."""
+    text = (LOSS + "$$\\sum_k y_k = 1$$\n\n"
+            "$$\\frac{\\partial L}{\\partial z_i} = p_i - 1$$\n\n$$\\frac{\\partial L}{\\partial z_i} = 2 p_i - 1$$\n")
+    holds_if, wrong = check(text).claims
+    assert holds_if.verdict == "holds_if", holds_if.reason
+    assert wrong.verdict == "wrong" and wrong.counterexample["reading"] == "y is one-hot with its 1 at i"
+    assert sorted(v for k, v in wrong.counterexample["notation"].items() if k.startswith("y")) == [0.0, 1.0]

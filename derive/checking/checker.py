@@ -145,6 +145,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             if a is not None:
                 facts.append(a)
                 continue
+            lhs = _function_head(chain.pieces[0].text, rhs, names, defined) or lhs   # y_i(z_i) = ...: defines y_i
             vector = isinstance(lhs, sp.Symbol) and str(lhs) in names.bases and any(  # delta^L = a^L - y: a claim
                 str(x) in names.bases for x in bare_symbols(rhs))
             d = None if vector else as_definition(lhs, rhs, defined)
@@ -356,6 +357,32 @@ def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
 
 _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
+
+
+_HEAD = re.compile(r"^\s*([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*(?:\\left)?\(([^()]*?)(?:\\right)?\)\s*$")
+
+
+def _function_head(written: str, rhs, names: Names, defined: dict):
+    """The entry a lone equation defines when its left side is written as a function of its argument, ``y_i(z_i)
+    = \\frac{e^{z_i}}{\\sum_k e^{z_k}}``: y_i (not the product y_i z_i, whose equation would be a false claim about
+    a name the document defines right there), where the name is not defined yet and the right side uses every
+    quantity of the argument; else None."""
+    m = _HEAD.match(written)
+    if not m:
+        return None
+    head, argument = parse_piece(m.group(1), names), parse_piece(m.group(2), names)
+    if not isinstance(head, (sp.Symbol, sp.Indexed)) or isinstance(argument, Unreadable) \
+            or definition_key_of(head) in defined:
+        return None
+    used = {str(x.base) for x in rhs.atoms(sp.Indexed)} | {str(x) for x in rhs.free_symbols}
+    wanted = {str(x.base) for x in argument.atoms(sp.Indexed)} | {
+        str(x) for x in argument.free_symbols if not (isinstance(x, sp.Symbol) and x.is_integer)}
+    return head if wanted and wanted <= used else None
+
+
+def definition_key_of(head) -> str:
+    """The key a definition of ``head`` (y_i, or E) has among the document's definitions (y[] or E)."""
+    return str(head.base) + "[]" if isinstance(head, sp.Indexed) else str(head)
 
 
 _SOFT_TARGETS = re.compile(r"\bsoft\s+(?:targets?|labels?)|label[\s-]+smoothing|\bnot\s+(?:necessarily\s+)?one[\s-]?hot",

@@ -225,8 +225,12 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
         third = third or {}
     def holds_under(under, a, b, more_facts=(), more_conditions=()) -> tuple:
         """(the link a = b holds in Setting ``under`` with these facts and conditions added, the counterexample
-        where it does not, or None); (False, None) when a side cannot be evaluated so: no reading."""
-        step = (Step(b, Rule.CLAIM, "claimed", assumptions=tuple(facts) + tuple(more_facts)),)
+        where it does not, or None); (False, None) when a side cannot be evaluated so: no reading. A condition
+        that says how to draw a vector (y one-hot at i) replaces the document's facts about that vector (y on
+        the simplex, which it implies): the sampler lets a step's facts override a condition's domain."""
+        drawn = {name for c in more_conditions for name, _ in c.domains}
+        kept = tuple(f for f in facts if not drawn & {name for name, _ in f.domains})
+        step = (Step(b, Rule.CLAIM, "claimed", assumptions=kept + tuple(more_facts)),)
         d = Derivation("claim", "claim", under, a, step, conditions=tuple(conditions) + tuple(more_conditions))
         try:
             report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
@@ -260,13 +264,27 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
                             lambda base=base, h=h: holds_under(setting, a, b, more_conditions=(hot_at(base, h),))))
         first_link = n == 1 and isinstance(a, sp.Derivative) and not b.has(sp.KroneckerDelta) \
             and free_indices(b) <= free_indices(a)
+        def equal(x, y):
+            return lambda: holds_under(setting, a.xreplace({y: x}), b.xreplace({y: x}))
+
+        def apart(x, y):
+            return lambda: holds_under(setting, a, b, more_conditions=(different(x, y),))
+
         if not stated and first_link:   # only the chain's own quantity (dp_j/do_i = ...) has cases
             free = sorted(free_indices(a) & free_indices(exprs[0]), key=str)
             for x, y in ((x, y) for k, x in enumerate(free) for y in free[k + 1:]):
+                index_cases[f"{x} = {y}"] = (x, y, equal)
+                index_cases[f"{x} != {y}"] = (x, y, apart)
                 out.append(("condition", f"{x} = {y}", "the document does not say which case", f"{x} != {y}",
-                            lambda x=x, y=y: holds_under(setting, a.xreplace({y: x}), b.xreplace({y: x}))))
+                            equal(x, y)))
                 out.append(("condition", f"{x} != {y}", "the document does not say which case", f"{x} = {y}",
-                            lambda x=x, y=y: holds_under(setting, a, b, more_conditions=(different(x, y),))))
+                            apart(x, y)))
+        elif not stated and chain_case and n > 1:
+            # the chain's first link holds only in one case (i = j): its later links are read in that case too
+            # (a later link in a chain that holds in general, dropping a delta_ij, is a slip and stays wrong)
+            (reading, line), (x, y, make) = chain_case[0], index_cases[chain_case[0][0]]
+            out.append(("condition", reading, f"the chain's first link (line {line}) holds only if {reading}", "",
+                        make(x, y)))
         if a.has(sp.Derivative) or b.has(sp.Derivative):
             for other, name in open_settings:  # p_j never defined: read as the softmax by convention, or an input
                 out.append(("alternative", f"{name} is an input", f"the document does not define {name}",
@@ -274,8 +292,12 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
                             lambda other=other: holds_under(other, a, b)))
         return out
 
+    index_cases: dict = {}   # "i = j" -> (i, j, how to check a link in that case)
+    chain_case: list = []    # [(reading, line)] when the chain's first link holds only if i = j (or i != j)
     for n, claim in enumerate(claims, start=1):
         c = first.get(n)
+        if n == 2 and claims[0].verdict == "holds_if" and claims[0].cases and claims[0].cases[-1] in index_cases:
+            chain_case.append((claims[0].cases[-1], claims[0].line))
         if c is None:
             claim.verdict, claim.reason = "unread", "not checked"
         elif c.ok:
