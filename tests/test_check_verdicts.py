@@ -209,3 +209,18 @@ def test_a_one_hot_reading_draws_one_hot_values_even_where_the_document_states_t
     assert holds_if.verdict == "holds_if", holds_if.reason
     assert wrong.verdict == "wrong" and wrong.counterexample["reading"] == "y is one-hot with its 1 at i"
     assert sorted(v for k, v in wrong.counterexample["notation"].items() if k.startswith("y")) == [0.0, 1.0]
+
+
+def test_targets_the_document_calls_one_hot_sum_to_one_as_stated():
+    """'y is a one-hot vector' (or 'exactly one of the t_i is 1') states that the targets sum to one: a claim that
+    needs it holds using it; without the words it holds only if they do."""
+    claim = LOSS + "$$\\frac{\\partial L}{\\partial z_i} = p_i - y_i$$\n"
+    said = check("Here $y$ is a one-hot vector.\n\n" + claim)
+    assert said.claims[0].verdict == "holds" and said.claims[0].uses
+    assert any("one-hot" in n for n in said.notes)
+    words = check("Exactly one of the $y_k$ is 1 and the rest are zeros.\n\n" + claim)
+    assert words.claims[0].verdict == "holds"
+    assert check(claim).claims[0].verdict == "holds_if"
+    # where it says so, one-hot at an index is still a reading, not a statement
+    at_i = check("Here $y$ is a one-hot vector.\n\n" + LOSS + "$$\\frac{\\partial L}{\\partial z_i} = p_i - 1$$\n")
+    assert at_i.claims[0].verdict == "holds_if"

@@ -296,10 +296,16 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     known |= {str(v.base) if isinstance(v, sp.Indexed) else str(v)  # dz_j/dz_k is a Kronecker delta
               for _, exprs, _ in work for e in exprs for n in e.atoms(sp.Derivative) for v in n.variables}
     stated = {str(a.statement) for a in facts}
+    summed = [t for t in dict.fromkeys(["y", "t"] + [str(b) for b in targets]) if t in names.bases]
     open_facts = tuple(f for f in (as_assumption(sp.Sum(names.bases[t][j], (j, 1, K_SYMBOL)), sp.Integer(1))
-                                   for t in ("y", "t") if t in names.bases
-                                   for j in [sp.Symbol("j_", integer=True, positive=True)])
+                                   for t in summed for j in [sp.Symbol("j_", integer=True, positive=True)])
                        if f is not None and str(f.statement) not in stated)   # sum_j y_j = 1, never stated
+    if targets and _ONE_HOT_SAID.search(text):   # "y is a one-hot vector": its entries sum to one, as stated
+        said = tuple(f for f in open_facts if f.statement.lhs.function.base in targets)
+        facts.extend(said)
+        open_facts = tuple(f for f in open_facts if f not in said)
+        notes.extend(f"the document says its targets are one-hot: {sp.sstr(f.statement.lhs)} = 1 is used as stated"
+                     for f in said)
     splits = case_splits(work)
     runs: dict[int, tuple[list, list, int, tuple, Setting]] = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
     named = known | {n for d in definitions for n in _input_names(d)}
@@ -384,6 +390,9 @@ def definition_key_of(head) -> str:
     """The key a definition of ``head`` (y_i, or E) has among the document's definitions (y[] or E)."""
     return str(head.base) + "[]" if isinstance(head, sp.Indexed) else str(head)
 
+
+_ONE_HOT_SAID = re.compile(r"\bone[\s-]?hot\b|\b1-hot\b|\bexactly\s+one\s+of\b[^.]{0,60}\bis\s+1\b|"
+                           r"\bcan\s+only\s+be\s+1\b|\b1\s+for\s+the\s+(?:correct|true)\s+class\b", re.IGNORECASE)
 
 _SOFT_TARGETS = re.compile(r"\bsoft\s+(?:targets?|labels?)|label[\s-]+smoothing|\bnot\s+(?:necessarily\s+)?one[\s-]?hot",
                            re.IGNORECASE)   # the document says its targets need not be one-hot

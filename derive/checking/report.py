@@ -50,7 +50,8 @@ def _counter(ce: dict) -> str:
     vals = ce.get("values")
     extra = ""
     if isinstance(vals, dict) and vals:
-        extra = "; at " + ", ".join(f"{document_name(k)}={v}" for k, v in list(vals.items())[:6])
+        extra = "; at " + ", ".join(f"{document_name(k)}={v:.6g}" if isinstance(v, float) else f"{document_name(k)}={v}"
+                                    for k, v in list(vals.items())[:6])
     given = f"given {ce['reading']}, " if ce.get("reading") else ""
     return f"{given}at K={ce['K']}, {where}{extra}: left side {ce['lhs']:.8g}, right side {ce['rhs']:.8g}"
 
