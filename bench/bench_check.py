@@ -12,11 +12,13 @@ written, and its truth (holds, wrong, holds_if: holds under a reading the docume
 readings disagree). A claim of derive's report is matched to the truth link with the same line whose right side
 starts the same (spaces ignored). Reported, per document and in total:
 
-- links read: truth links matched to a claim with a verdict (holds or wrong);
+- links read: truth links matched to a claim with a verdict (holds, holds_if, ambiguous or wrong: not unread);
 - wrong lines found: truth-wrong links reported wrong;
 - false alarms: claims reported wrong whose link is not wrong, or that match no link of the truth (a definition
   or a condition read as a claim);
 - first wrong line: the report's first wrong line is the truth's (both none counts as right);
+- open readings: truth links holds_if or ambiguous whose claim has that verdict (a figure, not a fault: a link
+  true only under an open reading that is reported "unread" or "holds" is no false alarm);
 - unread reasons, ranked: why links were not read (no claim found for it counts as "not found").
 """
 from __future__ import annotations
@@ -67,11 +69,13 @@ def match(claims: list, links: list) -> tuple:
 
 def score(name: str, report: dict, truth: dict, seconds: float) -> dict:
     pairs, extra = match(report["claims"], truth["links"])
-    read = sum(1 for _, c in pairs if c is not None and c["verdict"] in ("holds", "wrong"))
+    read = sum(1 for _, c in pairs if c is not None and c["verdict"] != "unread")
     wrong_links = [(l, c) for l, c in pairs if l["truth"] == "wrong"]
     found = sum(1 for _, c in wrong_links if c is not None and c["verdict"] == "wrong")
     alarms = [(l, c) for l, c in pairs if l["truth"] != "wrong" and c is not None and c["verdict"] == "wrong"]
     alarms += [(None, c) for c in extra if c["verdict"] == "wrong"]
+    opened = [(l, c) for l, c in pairs if l["truth"] in ("holds_if", "ambiguous")]
+    named = sum(1 for l, c in opened if c is not None and c["verdict"] == l["truth"])
     first = report.get("first_wrong")
     first_line = first["line"] if first else None
     reasons = Counter()
@@ -81,7 +85,7 @@ def score(name: str, report: dict, truth: dict, seconds: float) -> dict:
         elif c["verdict"] == "unread":
             reasons[_reason_kind(c.get("reason", ""))] += 1
     return {"document": name, "links": len(pairs), "read": read, "wrong_links": len(wrong_links),
-            "wrong_found": found, "false_alarms": len(alarms),
+            "wrong_found": found, "false_alarms": len(alarms), "open_links": len(opened), "open_named": named,
             "alarm_lines": [c["line"] for _, c in alarms],
             "first_wrong_right": first_line == truth.get("first_wrong_line"),
             "first_wrong": first_line, "truth_first_wrong": truth.get("first_wrong_line"),
@@ -140,6 +144,8 @@ def summary(rows: list) -> str:
     wf = sum(r["wrong_found"] for r in rows)
     fa = sum(r["false_alarms"] for r in rows)
     fw = sum(r["first_wrong_right"] for r in rows)
+    ol = sum(r.get("open_links", 0) for r in rows)
+    on = sum(r.get("open_named", 0) for r in rows)
     reasons = Counter()
     for r in rows:
         reasons.update(r["reasons"])
@@ -152,6 +158,7 @@ def summary(rows: list) -> str:
     out.append("")
     out.append(f"links read: {read}/{links} ({100 * read / max(links, 1):.0f}%); wrong lines found: {wf}/{wl}; "
                f"false alarms: {fa}; first wrong line right: {fw}/{len(rows)} documents; "
+               f"open readings given their verdict (holds_if, ambiguous): {on}/{ol}; "
                f"time: {sum(r['seconds'] for r in rows):.1f} s")
     out.append("")
     out.append("unread reasons, ranked:")

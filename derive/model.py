@@ -285,9 +285,9 @@ class Derivation:
     @property
     def free_indices(self) -> tuple:
         """The indices free in the left-hand side (k of dE/dz_k; i, j of do_i/dz_j), in order."""
+        from .expr import bound_indices
         ranged = {i for i, _ in self.setting.ranges}
-        bound = {limit[0] for node in sp.preorder_traversal(self.lhs) if isinstance(node, sp.Sum)
-                 for limit in node.limits}  # m of [H v]_k = sum_m H_km v_m is not free
+        bound = bound_indices(self.lhs)  # m of [H v]_k = sum_m H_km v_m is not free, nor k of sum_{k != i}
         out: list = []
         for node in sp.preorder_traversal(self.lhs):
             if isinstance(node, sp.Indexed):

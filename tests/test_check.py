@@ -379,8 +379,8 @@ def test_define_and_assume_options():
     text = "$$\n\\frac{\\partial E}{\\partial z_k} = o_k \\sum_j y_j - y_k = o_k - y_k\n$$\n"
     plain = check(text, define=[r"E = - \sum_j y_j \log o_j"])
     # sum_j y_j = 1 is never stated: the second link holds only under that reading, and says so (issue 15)
-    assert [c.verdict for c in plain.claims] == ["holds", "holds"]
-    assert plain.claims[1].reason == "if sum_j y_j = 1 (the document never says so)"
+    assert [c.verdict for c in plain.claims] == ["holds", "holds_if"]
+    assert plain.claims[1].reason == "if sum_j y_j = 1 (the document never says so; it is false otherwise)"
     assert any("catalogue convention" in n for n in plain.notes)  # o is read as the softmax of z
     assumed = check(text, define=[r"E = - \sum_j y_j \log o_j"], assume=[r"\sum_j y_j = 1"])
     assert [c.verdict for c in assumed.claims] == ["holds", "holds"]
@@ -437,12 +437,13 @@ def test_front_matter_defines_and_assumes():
     front = ("---\ntitle: a post\nlayout: post\ndefine:\n  - 'q_j = \\frac{1}{1 + e^{-z_j}}'\n"
              "assume: \\sum_j y_j = 1\n---\n")
     report = check(front + body)
-    assert report.counts() == {"holds": 1, "wrong": 0, "unread": 0}, report.to_text()
+    assert report.counts() == {"holds": 1, "holds_if": 0, "ambiguous": 0, "wrong": 0, "unread": 0}, report.to_text()
     assert report.assumptions == ["Eq(Sum(y[j], (j, 1, K)), 1)"]
     # without it, q is read as the softmax (the catalogue's convention), whose off-diagonal partial is not 0:
-    # the claim holds only if q is an input, and says so (issue 15: no false alarm on an open reading)
+    # the claim holds if q is an input: two readings of a name the document never defines disagree, and it
+    # prefers neither (issue 15: ambiguous, no false alarm on an open reading)
     (claim,) = check(body).claims
-    assert claim.verdict == "holds" and claim.reason.startswith("if q is an input, not the softmax of z")
+    assert claim.verdict == "ambiguous" and claim.reason.startswith("ambiguous: it holds if q is an input")
     with pytest.raises(derive.ArgumentError, match="define"):
         check("---\ndefine:\n  - q_j + 1\n---\n" + body)
 
@@ -551,7 +552,7 @@ SOFTMAX_P = "$$p_j = \\frac{e^{o_j}}{\\sum_k e^{o_k}}$$\n\n"
 
 def test_an_unstated_case_is_holds_if_and_a_stated_one_is_applied():
     unstated = check(SOFTMAX_P + "$$\\frac{\\partial p_j}{\\partial o_i} = p_i (1 - p_i)$$\n").claims[0]
-    assert unstated.verdict == "holds" and unstated.reason.startswith("if i = j")
+    assert unstated.verdict == "holds_if" and unstated.reason.startswith("if i = j")
     stated = check(SOFTMAX_P + "$$\\frac{\\partial p_j}{\\partial o_i} = p_i (1 - p_i), \\quad i \\ne j$$\n").claims[0]
     assert stated.verdict == "wrong"   # the document says i != j: no other reading is allowed
     before = check(SOFTMAX_P + "If $i = j$,\n$$\\frac{\\partial p_j}{\\partial o_i} = p_i (1 - p_i)$$\n").claims[0]
@@ -563,7 +564,8 @@ def test_an_unstated_case_is_holds_if_and_a_stated_one_is_applied():
 def test_targets_summing_to_one_is_a_reading_when_never_stated():
     loss = SOFTMAX_P + "$$L = -\\sum_k y_k \\log p_k$$\n\n"
     holds_if = check(loss + "$$\\frac{\\partial L}{\\partial o_i} = p_i - y_i$$\n").claims[0]
-    assert holds_if.verdict == "holds" and holds_if.reason == "if sum_j y_j = 1 (the document never says so)"
+    assert holds_if.verdict == "holds_if"
+    assert holds_if.reason == "if sum_j y_j = 1 (the document never says so; it is false otherwise)"
     wrong = check(loss + "$$\\frac{\\partial L}{\\partial o_i} = p_i + y_i$$\n").claims[0]
     assert wrong.verdict == "wrong"
 
@@ -582,7 +584,10 @@ def test_the_first_line_gives_the_share_read():
 def test_an_undefined_name_read_by_convention_may_be_an_input():
     text = ("$$\\frac{d}{dz_i}\\left(-\\sum_{j=1}^K p_j z_j\\right) = -p_i$$\n")
     claim = check(text).claims[0]
-    assert claim.verdict == "holds" and claim.reason.startswith("if p is an input")
+    # p is never defined: the catalogue's softmax of z and an input are two readings on an equal footing
+    assert claim.verdict == "ambiguous" and claim.reason.startswith("ambiguous: it holds if p is an input")
+    assert claim.counterexample["K"] and dict(claim.readings) == {"p is an input": True,
+                                                                   "p is the softmax of z (the catalogue's convention)": False}
     wrong = check("$$\\frac{d}{dz_i}\\left(-\\sum_{j=1}^K p_j z_j\\right) = p_i$$\n").claims[0]
     assert wrong.verdict == "wrong"   # false under both readings
 

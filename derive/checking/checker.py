@@ -39,7 +39,7 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
 from .verdicts import (EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_lost, split_unknown,
-                       split_unnamed, split_unread_definitions)
+                       split_unnamed, split_unread_definitions, target_bases)
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             if a is not None:
                 facts.append(a)
                 continue
+            lhs = _function_head(chain.pieces[0].text, rhs, names, defined) or lhs   # y_i(z_i) = ...: defines y_i
             vector = isinstance(lhs, sp.Symbol) and str(lhs) in names.bases and any(  # delta^L = a^L - y: a claim
                 str(x) in names.bases for x in bare_symbols(rhs))
             d = None if vector else as_definition(lhs, rhs, defined)
@@ -281,6 +282,8 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         notes.append(why)
     definitions = tuple(defined.values())
     labels = label_bases(definitions, [e for _, exprs, _ in work for e in exprs])
+    targets = () if _SOFT_TARGETS.search(text) else target_bases(  # soft targets said: no one-hot reading
+        definitions, [e for _, exprs, _ in work for e in exprs], labels)
     ranges = index_ranges(names, [e for _, exprs, _ in work for e in exprs] + [d.expr for d in definitions]
                      + [d.lhs for d in definitions], facts)
     base_setting = Setting(K=K_SYMBOL, variables=tuple(names.bases.values()), definitions=definitions,
@@ -293,10 +296,16 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     known |= {str(v.base) if isinstance(v, sp.Indexed) else str(v)  # dz_j/dz_k is a Kronecker delta
               for _, exprs, _ in work for e in exprs for n in e.atoms(sp.Derivative) for v in n.variables}
     stated = {str(a.statement) for a in facts}
+    summed = [t for t in dict.fromkeys(["y", "t"] + [str(b) for b in targets]) if t in names.bases]
     open_facts = tuple(f for f in (as_assumption(sp.Sum(names.bases[t][j], (j, 1, K_SYMBOL)), sp.Integer(1))
-                                   for t in ("y", "t") if t in names.bases
-                                   for j in [sp.Symbol("j_", integer=True, positive=True)])
+                                   for t in summed for j in [sp.Symbol("j_", integer=True, positive=True)])
                        if f is not None and str(f.statement) not in stated)   # sum_j y_j = 1, never stated
+    if targets and _ONE_HOT_SAID.search(text):   # "y is a one-hot vector": its entries sum to one, as stated
+        said = tuple(f for f in open_facts if f.statement.lhs.function.base in targets)
+        facts.extend(said)
+        open_facts = tuple(f for f in open_facts if f not in said)
+        notes.extend(f"the document says its targets are one-hot: {sp.sstr(f.statement.lhs)} = 1 is used as stated"
+                     for f in said)
     splits = case_splits(work)
     runs: dict[int, tuple[list, list, int, tuple, Setting]] = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
     named = known | {n for d in definitions for n in _input_names(d)}
@@ -317,7 +326,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                                                    if definition_key(d) != key)),
                                 key.rstrip("[]")) for key in conventions)
                 check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples,
-                          seed, cases, open_facts, inputs)
+                          seed, cases, open_facts, inputs, targets)
         except RunTimeout as e:  # the alarm rang outside the verifier's own try
             for c in run_claims:
                 c.verdict, c.reason = "unread", str(e)
@@ -354,6 +363,39 @@ def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
 
 _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
+
+
+_HEAD = re.compile(r"^\s*([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*(?:\\left)?\(([^()]*?)(?:\\right)?\)\s*$")
+
+
+def _function_head(written: str, rhs, names: Names, defined: dict):
+    """The entry a lone equation defines when its left side is written as a function of its argument, ``y_i(z_i)
+    = \\frac{e^{z_i}}{\\sum_k e^{z_k}}``: y_i (not the product y_i z_i, whose equation would be a false claim about
+    a name the document defines right there), where the name is not defined yet and the right side uses every
+    quantity of the argument; else None."""
+    m = _HEAD.match(written)
+    if not m:
+        return None
+    head, argument = parse_piece(m.group(1), names), parse_piece(m.group(2), names)
+    if not isinstance(head, (sp.Symbol, sp.Indexed)) or isinstance(argument, Unreadable) \
+            or definition_key_of(head) in defined:
+        return None
+    used = {str(x.base) for x in rhs.atoms(sp.Indexed)} | {str(x) for x in rhs.free_symbols}
+    wanted = {str(x.base) for x in argument.atoms(sp.Indexed)} | {
+        str(x) for x in argument.free_symbols if not (isinstance(x, sp.Symbol) and x.is_integer)}
+    return head if wanted and wanted <= used else None
+
+
+def definition_key_of(head) -> str:
+    """The key a definition of ``head`` (y_i, or E) has among the document's definitions (y[] or E)."""
+    return str(head.base) + "[]" if isinstance(head, sp.Indexed) else str(head)
+
+
+_ONE_HOT_SAID = re.compile(r"\bone[\s-]?hot\b|\b1-hot\b|\bexactly\s+one\s+of\b[^.]{0,60}\bis\s+1\b|"
+                           r"\bcan\s+only\s+be\s+1\b|\b1\s+for\s+the\s+(?:correct|true)\s+class\b", re.IGNORECASE)
+
+_SOFT_TARGETS = re.compile(r"\bsoft\s+(?:targets?|labels?)|label[\s-]+smoothing|\bnot\s+(?:necessarily\s+)?one[\s-]?hot",
+                           re.IGNORECASE)   # the document says its targets need not be one-hot
 
 
 _SIGMA_ENTRY = re.compile(r"^\\sigma\s*(?:\\left)?\(\s*[A-Za-z]_\{?[a-z]\}?\s*(?:\\right)?\)$")

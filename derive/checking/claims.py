@@ -7,6 +7,9 @@ from typing import Optional
 
 SCHEMA = "derive.check/1"
 
+# every verdict a claim may get, in the order the reports count them; only "wrong" is an error (exit status 1)
+VERDICTS = ("holds", "holds_if", "ambiguous", "wrong", "unread")
+
 
 @dataclass
 class Claim:
@@ -15,8 +18,8 @@ class Claim:
     line: int
     lhs: str
     rhs: str
-    verdict: str = "unread"        # holds | wrong | unread
-    reason: str = ""               # why unread, or how it holds (the assumption used)
+    verdict: str = "unread"        # holds | holds_if | ambiguous | wrong | unread (VERDICTS; docs/check.md)
+    reason: str = ""               # why unread, or how it holds (the assumption used, the reading)
     counterexample: Optional[dict] = None
     chain: int = 0
     lhs_line: int = 0
@@ -25,6 +28,8 @@ class Claim:
     expected: str = ""             # the first wrong claim: the engine's closed form of the quantity (text)
     expected_latex: str = ""
     expected_of: str = ""          # ... of this side of the chain, as written
+    readings: tuple = ()           # holds_if / ambiguous: ((reading, holds under it), ...), the document's first
+
 
     def to_dict(self) -> dict:
         out = {"line": self.line, "lhs": self.lhs, "rhs": self.rhs, "verdict": self.verdict,
@@ -35,6 +40,8 @@ class Claim:
             out["uses"] = list(self.uses)
         if self.cases:
             out["cases"] = list(self.cases)
+        if self.readings:
+            out["readings"] = [{"reading": r, "holds": h} for r, h in self.readings]
         if self.counterexample is not None:
             out["counterexample"] = self.counterexample
         if self.expected:
@@ -67,7 +74,7 @@ class CheckReport:
         return 0 if self.ok else 1
 
     def counts(self) -> dict:
-        out = {"holds": 0, "wrong": 0, "unread": 0}
+        out = dict.fromkeys(VERDICTS, 0)
         for c in self.claims:
             out[c.verdict] += 1
         return out

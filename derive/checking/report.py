@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-MARK = {"holds": "ok", "wrong": "WRONG", "unread": "unread"}
+MARK = {"holds": "ok", "holds_if": "holds if", "ambiguous": "AMBIGUOUS", "wrong": "WRONG", "unread": "unread"}
+LABEL = {"holds": "holds", "holds_if": "holds if", "ambiguous": "ambiguous", "wrong": "wrong", "unread": "unread"}
 
 # how the parser spells a decorated or Greek name (yhat for \hat{y}, Lcal for \mathcal{L}): printed back as the
 # document wrote it
@@ -49,22 +50,41 @@ def _counter(ce: dict) -> str:
     vals = ce.get("values")
     extra = ""
     if isinstance(vals, dict) and vals:
-        extra = "; at " + ", ".join(f"{document_name(k)}={v}" for k, v in list(vals.items())[:6])
-    return f"at K={ce['K']}, {where}{extra}: left side {ce['lhs']:.8g}, right side {ce['rhs']:.8g}"
+        extra = "; at " + ", ".join(f"{document_name(k)}={v:.6g}" if isinstance(v, float) else f"{document_name(k)}={v}"
+                                    for k, v in list(vals.items())[:6])
+    given = f"given {ce['reading']}, " if ce.get("reading") else ""
+    return f"{given}at K={ce['K']}, {where}{extra}: left side {ce['lhs']:.8g}, right side {ce['rhs']:.8g}"
 
 
 def share_read(report) -> str:
-    """'3 of 4 read, 75%': an unread claim never passes, so the summary says how much was read."""
+    """'3 of 4 read, 75%': an unread claim never passes, so the summary says how much was read (a claim with a
+    verdict, holds if and ambiguous included, is read)."""
     counts = report.counts()
     total = len(report.claims)
-    read = counts["holds"] + counts["wrong"]
+    read = total - counts["unread"]
     return f"{read} of {total} read, {round(100 * read / total) if total else 100}%"
 
 
-def render_text(report) -> str:
+def tally(report) -> str:
+    """'12 claims, 9 hold, 1 holds if, 1 wrong, 1 unread (11 of 12 read, 92%)': every report's first line; holds
+    if and ambiguous are named only when some claim has them."""
     counts = report.counts()
-    lines = [f"derive check {report.name}: {len(report.claims)} claims, {counts['holds']} hold, "
-             f"{counts['wrong']} wrong, {counts['unread']} unread ({share_read(report)})"]
+    parts = [f"{counts['holds']} hold"]
+    if counts["holds_if"]:
+        parts.append(f"{counts['holds_if']} {'holds' if counts['holds_if'] == 1 else 'hold'} only under a reading")
+    if counts["ambiguous"]:
+        parts.append(f"{counts['ambiguous']} ambiguous")
+    parts += [f"{counts['wrong']} wrong", f"{counts['unread']} unread"]
+    return f"{len(report.claims)} claims, {', '.join(parts)} ({share_read(report)})"
+
+
+def readings_text(c) -> str:
+    """A holds_if or ambiguous claim's readings: 'holds if i = j; false if i != j'."""
+    return "; ".join(f"{'holds' if holds else 'false'} if {r}" for r, holds in c.readings)
+
+
+def render_text(report) -> str:
+    lines = [f"derive check {report.name}: {tally(report)}"]
     for note in report.notes:
         lines.append(f"  note: {note}")
     first = report.first_wrong
@@ -80,6 +100,10 @@ def render_text(report) -> str:
                 lines.append(f"     expected: {c.expected}  (derived by the engine from {_short(c.expected_of, 40)})")
         elif c.reason and c.verdict == "unread":
             lines.append(f"     {c.reason}")
+        elif c.verdict in ("holds_if", "ambiguous"):
+            lines.append(f"     {'holds ' if c.verdict == 'holds_if' else ''}{c.reason}")
+            if c.verdict == "ambiguous" and c.counterexample:
+                lines.append(f"     where it is false: {_counter(c.counterexample)}")
         elif c.uses or c.cases:
             lines.append(f"     holds {c.reason or 'for ' + ', '.join(c.cases)}")
     if first is not None:
@@ -91,13 +115,12 @@ def render_text(report) -> str:
 
 def render_markdown(report) -> str:
     """The input with a note after each line that holds a claim, and a summary on top."""
-    counts = report.counts()
     first = report.first_wrong
     by_line: dict = {}
     for c in report.claims:
         by_line.setdefault(c.line, []).append(c)
-    out = [f"> **derive check**: {len(report.claims)} claims, {counts['holds']} hold, {counts['wrong']} wrong, "
-           f"{counts['unread']} unread ({share_read(report)})" + (f"; first wrong claim on line {first.line}" if first else "") + ".", ""]
+    out = [f"> **derive check**: {tally(report)}" + (f"; first wrong claim on line {first.line}" if first else "")
+           + ".", ""]
     for note in report.notes:
         out.append(f"> note: {note}")
     if report.notes:
@@ -112,13 +135,17 @@ def render_markdown(report) -> str:
         out.append(text)
         for c in notes_after.get(n, []):
             tag = "**first wrong claim**" if c is first else MARK[c.verdict]
+            if c.verdict == "ambiguous":
+                tag = "**ambiguous**"
             detail = ""
             if c.verdict == "wrong":
                 detail = ": counterexample " + _counter(c.counterexample or {})
                 if c.expected:
                     detail += f"; the engine derives ${c.expected_of} = {document_latex(c.expected_latex)}$"
-            elif c.verdict == "unread":
+            elif c.verdict in ("unread", "ambiguous"):
                 detail = ": " + c.reason
+            elif c.verdict == "holds_if":
+                detail = " " + c.reason.removeprefix("if ")
             elif c.uses or c.cases:
                 detail = " " + c.reason
             out.append(f"> line {c.line}: {tag}{detail}")
@@ -164,9 +191,11 @@ body{font-family:system-ui,sans-serif;max-width:60rem;margin:1.5rem auto;padding
 .prose{white-space:pre-wrap}
 .block{border-left:5px solid #bbb;padding:.1rem .8rem;margin:.6rem 0;overflow-x:auto}
 .block.holds{border-color:#2a8a2a}.block.wrong{border-color:#cc2222;background:#fff4f4}.block.unread{border-color:#c9a200}
+.block.holds_if{border-color:#5a9a5a;border-left-style:dashed}.block.ambiguous{border-color:#7a4fb0;background:#f8f4fd}
 .verdict{font-size:.92rem;margin:.15rem 0}
 .verdict .tag{display:inline-block;min-width:4.2rem;font-weight:600;border-radius:4px;padding:0 .35rem;color:#fff}
 .holds .tag,.verdict.holds .tag{background:#2a8a2a}.verdict.wrong .tag{background:#cc2222}.verdict.unread .tag{background:#a58400}
+.verdict.holds_if .tag{background:#4f8a4f}.verdict.ambiguous .tag{background:#7a4fb0}
 .verdict.first{outline:2px solid #cc2222;border-radius:4px}
 """
 
@@ -182,7 +211,6 @@ def render_html(report) -> str:
     def e(words: str) -> str:
         return _html.escape(words, quote=True)
 
-    counts = report.counts()
     first = report.first_wrong
     source = report.source
     starts = [0]
@@ -197,8 +225,7 @@ def render_html(report) -> str:
             lo, hi = (mid, hi) if starts[mid] <= offset else (lo, mid)
         return lo + 1
 
-    body = [f'<div class="summary"><b>derive check</b> {e(report.name)}: {len(report.claims)} claims, '
-            f'{counts["holds"]} hold, {counts["wrong"]} wrong, {counts["unread"]} unread ({e(share_read(report))})'
+    body = [f'<div class="summary"><b>derive check</b> {e(report.name)}: {e(tally(report))}'
             + (f'; first wrong claim on line {first.line}' if first else "") + "</div>"]
     def prose(text: str) -> str:
         """Escaped prose, its inline math ($...$, \\( \\)) typeset as inline math."""
@@ -216,8 +243,8 @@ def render_html(report) -> str:
         first_line, last_line = line_of(m.start()), line_of(m.end() - 1)
         inside = [c for c in report.claims if first_line <= c.line <= last_line and id(c) not in placed]
         placed.update(id(c) for c in inside)
-        worst = ("wrong" if any(c.verdict == "wrong" for c in inside) else
-                 "unread" if any(c.verdict == "unread" for c in inside) else "holds" if inside else "")
+        worst = next((v for v in ("wrong", "ambiguous", "unread", "holds_if", "holds")
+                      if any(c.verdict == v for c in inside)), "")
         tex = m.group(0)
         if tex.startswith("$$"):
             tex = tex[2:-2]
@@ -245,10 +272,13 @@ def _html_verdict(c, is_first: bool, e) -> str:
         detail = "counterexample " + _counter(c.counterexample or {})
         if c.expected:
             detail += f"; the engine derives {c.expected_of} = {document_latex(c.expected_latex) or c.expected}"
+    elif c.verdict == "holds_if":
+        detail = c.reason.removeprefix("if ")
     elif c.reason:
         detail = c.reason
-    label = {"holds": "holds", "wrong": "wrong", "unread": "unread"}[c.verdict]
-    return (f'<div class="verdict {label}{" first" if is_first else ""}" title="{e(detail)}">'
-            f'<span class="tag">{label}</span> line {c.line}: '
+    if c.verdict == "ambiguous" and c.counterexample:
+        detail += "; where it is false: " + _counter(c.counterexample)
+    return (f'<div class="verdict {c.verdict}{" first" if is_first else ""}" title="{e(detail)}">'
+            f'<span class="tag">{LABEL[c.verdict]}</span> line {c.line}: '
             f'<span class="math inline">{e(c.lhs)} = {e(c.rhs)}</span>'
             + (f" &mdash; {e(detail)}" if detail else "") + "</div>")

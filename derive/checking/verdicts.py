@@ -8,6 +8,7 @@ from typing import Optional
 
 import sympy as sp
 
+from ..assumptions import different, hot_at
 from ..expr import SumExcept, bound_indices, rename_bound
 from ..model import Derivation, Rule, Step
 from ..setting import Definition, Setting
@@ -181,9 +182,11 @@ def _bound_apart(exprs: list) -> list:
 
 
 def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=(),
-              open_facts=(), open_settings=()) -> None:
+              open_facts=(), open_settings=(), targets=()) -> None:
     """Verify a run of links; a link that fails is tried again with the document's assumptions, then in the
-    cases its sums split apart (j != i), and holds "using" or "for" them."""
+    cases its sums split apart (j != i), and holds "using" or "for" them; a link still false is tried under the
+    readings the document leaves open (``readings``; ``targets``: the target vectors that may be one-hot) and
+    ``decide`` gives its verdict: holds_if, ambiguous, or wrong."""
     from ..verify import VerifyTimeout, verify
 
     exprs = _bound_apart(exprs)
@@ -195,12 +198,19 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
         try:
             report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
         except VerifyTimeout as e:  # a budget of verify's own (the run's bound is checker.RunTimeout)
-            return None, str(e)
+            return None, str(e), False
         except Exception as e:  # noqa: BLE001 -- a formula SymPy cannot evaluate is unread, never a traceback
-            return None, f"cannot evaluate ({type(e).__name__})"
-        return {c.step: c for c in report.checks if c.step is not None}, ""
+            return None, f"cannot evaluate ({type(e).__name__})", True
+        return {c.step: c for c in report.checks if c.step is not None}, "", False
 
-    first, error = run(False)
+    first, error, evaluable_apart = run(False)
+    if first is None and evaluable_apart and len(claims) > 1:
+        # one side SymPy cannot evaluate must not hide the other links of the run (a wrong one among them):
+        # each link is checked on its own, and only the one that cannot be evaluated is unread
+        for n, claim in enumerate(claims):
+            check_run(setting, [claim], exprs[n:n + 2], conditions, facts, Ks, points, index_samples, seed, cases,
+                      open_facts, open_settings, targets)
+        return
     if first is None:
         for c in claims:
             c.verdict, c.reason = "unread", error
@@ -208,56 +218,86 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
     failing = [n for n, c in first.items() if not c.ok]
     second, third = {}, {}
     if failing and facts:
-        second, _ = run(True)
+        second, _, _ = run(True)
         second = second or {}
     if cases and any(not (n in second and second[n].ok) for n in failing):
-        third, _ = run(True, tuple(a for a, _ in cases))
+        third, _, _ = run(True, tuple(a for a, _ in cases))
         third = third or {}
-    def reading(n):
-        """A reading the document leaves open under which link n holds, or '': targets that sum to one
-        (``open_facts``), or i = j for two free indices when the document states no case."""
-        a, b = exprs[n - 1], exprs[n]
-        for fact in open_facts:  # targets that sum to one, where the document never says so
-            if not b.has(fact.statement.lhs.function.base):
-                continue  # a link whose claimed side has no target: the reading says nothing about it
-            step = (Step(b, Rule.CLAIM, "claimed", assumptions=tuple(facts) + (fact,)),)
-            try:
-                if _steps_hold(verify(Derivation("claim", "claim", setting, a, step, conditions=tuple(conditions)),
-                          Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)):
-                    target = fact.statement.lhs.function.base
-                    return f"sum_j {target}_j = 1", "the document never says so"
-            except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
-                continue
-        for other, name in open_settings:  # p_j never defined: read as the softmax by convention, or an input
-            if not (a.has(sp.Derivative) or b.has(sp.Derivative)):
-                continue
-            step = (Step(b, Rule.CLAIM, "claimed", assumptions=tuple(facts)),)
-            try:
-                if _steps_hold(verify(Derivation("claim", "claim", other, a, step, conditions=tuple(conditions)),
-                          Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)):
-                    return (f"{name} is an input, not the softmax of z",
-                            "the document does not define it; read as the softmax, it is false")
-            except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
-                continue
-        if conditions or claims[n - 1].cases:
-            return ""
-        if n != 1 or not isinstance(a, sp.Derivative) or b.has(sp.KroneckerDelta) \
-                or not free_indices(b) <= free_indices(a):
-            return ""  # only the chain's own quantity (dp_j/do_i = ...) has cases; a swapped index later is a slip
-        free = sorted(free_indices(a) & free_indices(exprs[0]), key=str)  # the chain's quantity has both: dp_j/do_i
-        for x, y in ((x, y) for k, x in enumerate(free) for y in free[k + 1:]):
-            step = (Step(b.xreplace({y: x}), Rule.CLAIM, "claimed", assumptions=tuple(facts)),)
-            d = Derivation("claim", "claim", setting, a.xreplace({y: x}), step)
-            try:
-                report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
-            except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading
-                continue
-            if report.ok:
-                return f"{x} = {y}", "the document does not say which case; it is false otherwise"
-        return ""
+    def holds_under(under, a, b, more_facts=(), more_conditions=()) -> tuple:
+        """(the link a = b holds in Setting ``under`` with these facts and conditions added, the counterexample
+        where it does not, or None); (False, None) when a side cannot be evaluated so: no reading. A condition
+        that says how to draw a vector (y one-hot at i) replaces the document's facts about that vector (y on
+        the simplex, which it implies): the sampler lets a step's facts override a condition's domain."""
+        drawn = {name for c in more_conditions for name, _ in c.domains}
+        kept = tuple(f for f in facts if not drawn & {name for name, _ in f.domains})
+        step = (Step(b, Rule.CLAIM, "claimed", assumptions=kept + tuple(more_facts)),)
+        d = Derivation("claim", "claim", under, a, step, conditions=tuple(conditions) + tuple(more_conditions))
+        try:
+            report = verify(d, Ks=Ks, points=points, index_samples=index_samples, seed=seed, lemmas=False)
+        except Exception:  # noqa: BLE001 -- not evaluable under this reading: no reading (OutOfTime is a BaseException)
+            return False, None
+        if _steps_hold(report):
+            return True, None
+        failed = next((c for c in report.checks if c.step is not None and not c.ok), None)
+        ce = _counterexample(failed) if failed is not None and failed.message.startswith("sides differ") else None
+        return False, ce if ce and "K" in ce else None
 
+    def readings(n) -> list:
+        """The readings the document leaves open for link n, each (kind, reading, why, default, holds): a
+        "condition" narrows what the link is about (targets that sum to one, one-hot targets, i = j or i != j for
+        the chain's own quantity); an "alternative" is another meaning of the notation, on an equal footing with
+        ours (a name the document never defines: our catalogue's softmax, or an input; log to base e, 2 or 10).
+        Each is allowed only where the document leaves it open (docs/check.md, "Readings")."""
+        a, b = exprs[n - 1], exprs[n]
+        out: list = []
+        for fact in open_facts:  # targets that sum to one, where the document never says so
+            base = fact.statement.lhs.function.base
+            if b.has(base):  # a link whose claimed side has no target: the reading says nothing about it
+                out.append(("condition", f"sum_j {base}_j = 1", "the document never says so", "",
+                            lambda fact=fact: holds_under(setting, a, b, (fact,))))
+        stated = bool(conditions or claims[n - 1].cases)
+        hot_stated = any(dom.startswith("one_hot") for c in conditions for _, dom in c.domains)
+        for base in () if hot_stated else targets:   # a target vector that may be one-hot, its 1 at a free index
+            for h in _hot_indices(a, b, base, setting):
+                out.append(("condition", f"{base} is one-hot with its 1 at {h}",
+                            f"{base} is the document's target vector, and it does not say where its 1 is", "",
+                            lambda base=base, h=h: holds_under(setting, a, b, more_conditions=(hot_at(base, h),))))
+        first_link = n == 1 and isinstance(a, sp.Derivative) and not b.has(sp.KroneckerDelta) \
+            and free_indices(b) <= free_indices(a)
+        def equal(x, y):
+            return lambda: holds_under(setting, a.xreplace({y: x}), b.xreplace({y: x}))
+
+        def apart(x, y):
+            return lambda: holds_under(setting, a, b, more_conditions=(different(x, y),))
+
+        if not stated and first_link:   # only the chain's own quantity (dp_j/do_i = ...) has cases
+            free = sorted(free_indices(a) & free_indices(exprs[0]), key=str)
+            for x, y in ((x, y) for k, x in enumerate(free) for y in free[k + 1:]):
+                index_cases[f"{x} = {y}"] = (x, y, equal)
+                index_cases[f"{x} != {y}"] = (x, y, apart)
+                out.append(("condition", f"{x} = {y}", "the document does not say which case", f"{x} != {y}",
+                            equal(x, y)))
+                out.append(("condition", f"{x} != {y}", "the document does not say which case", f"{x} = {y}",
+                            apart(x, y)))
+        elif not stated and chain_case and n > 1:
+            # the chain's first link holds only in one case (i = j): its later links are read in that case too
+            # (a later link in a chain that holds in general, dropping a delta_ij, is a slip and stays wrong)
+            (reading, line), (x, y, make) = chain_case[0], index_cases[chain_case[0][0]]
+            out.append(("condition", reading, f"the chain's first link (line {line}) holds only if {reading}", "",
+                        make(x, y)))
+        if a.has(sp.Derivative) or b.has(sp.Derivative):
+            for other, name in open_settings:  # p_j never defined: read as the softmax by convention, or an input
+                out.append(("alternative", f"{name} is an input", f"the document does not define {name}",
+                            f"{name} is the softmax of z (the catalogue's convention)",
+                            lambda other=other: holds_under(other, a, b)))
+        return out
+
+    index_cases: dict = {}   # "i = j" -> (i, j, how to check a link in that case)
+    chain_case: list = []    # [(reading, line)] when the chain's first link holds only if i = j (or i != j)
     for n, claim in enumerate(claims, start=1):
         c = first.get(n)
+        if n == 2 and claims[0].verdict == "holds_if" and claims[0].cases and claims[0].cases[-1] in index_cases:
+            chain_case.append((claims[0].cases[-1], claims[0].line))
         if c is None:
             claim.verdict, claim.reason = "unread", "not checked"
         elif c.ok:
@@ -277,26 +317,72 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
                                               for a, line in cases)
         elif not (getattr(c, "counterexample", None) or c.message.startswith("sides differ")):
             claim.verdict, claim.reason = "unread", "cannot evaluate both sides: " + c.message
-        elif found := reading(n):  # dp_j/do_i = p_i (1 - p_i) with no case stated: it holds for i = j only
-            (same, why) = found
-            claim.verdict, claim.cases = "holds", (same,)
-            claim.reason = f"if {same} ({why})"
         else:
-            claim.verdict = "wrong"
             if n in second and not second[n].ok and second[n].message.startswith("sides differ"):
-                c = second[n]  # wrong even with the document's assumptions: show values that honour them
-            claim.reason = c.message
-            claim.counterexample = _counterexample(c)
+                c = second[n]  # false even with the document's assumptions: show values that honour them
+            counterexample = _counterexample(c)
+            if "K" not in counterexample:   # no values to show: a wrong verdict always carries them
+                claim.verdict, claim.reason = "unread", "cannot evaluate both sides: " + c.message
+                continue
+            if conditions and not claim.cases:   # the prose's conditions the counterexample honours
+                claim.cases = tuple(a.text for a in conditions)
+            decide(claim, readings(n), c.message, counterexample)
+
+
+def decide(claim: Claim, readings: list, message: str, counterexample: dict) -> None:
+    """The verdict of a link false as read, from the readings the document leaves open (each (kind, reading, why,
+    default, holds), tried in order; ``holds`` is called at most once each):
+
+    - holds_if: a condition makes it hold ("holds if i = j"): the first such condition, with the one it is false
+      under;
+    - ambiguous: no condition makes it hold, but an alternative reading of the notation does, and the document
+      prefers neither (it holds if p is an input, it is false if p is the softmax of z);
+    - wrong: false under every reading tried (listed in ``readings``), with a counterexample: under the last
+      condition tried that gives one (values a reader of the document accepts: y one-hot rather than y = -1.4),
+      else as read."""
+    tried: list = []
+    held = None
+    for kind, reading, why, default, holds in readings:
+        ok, values = holds()
+        tried.append((kind, reading, why, default, ok))
+        if ok and kind == "condition":
+            held = tried[-1]
+            break
+        if values and kind == "condition":
+            counterexample = {**values, "reading": reading}
+    if held is None:
+        held = next((t for t in tried if t[4]), None)
+    if held is None:
+        claim.verdict, claim.reason, claim.counterexample = "wrong", message, counterexample
+        if tried:
+            claim.readings = (("as written", False),) + tuple((t[1], False) for t in tried)
+        return
+    kind, reading, why, default, _ = held
+    claim.readings = ((reading, True), (default or "as written, with no such condition", False))
+    if kind == "condition":
+        claim.verdict, claim.cases = "holds_if", tuple(claim.cases) + (reading,)
+        claim.reason = f"if {reading} ({why}; it is false {'if ' + default if default else 'otherwise'})"
+    else:
+        claim.verdict = "ambiguous"
+        claim.reason = f"ambiguous: it holds if {reading}, it is false if {default} ({why})"
+        claim.counterexample = counterexample
 
 
 _DIFFER = re.compile(r"sides differ at K=(\d+), (.*?): (\S+) != (\S+)$")
 
 
 def _counterexample(check) -> dict:
+    """The verifier's failing case as JSON-ready values, with ``notation``: the values named as the document
+    writes them (yhat[1] -> \\hat{y}_{1})."""
+    from .report import document_name
     ce = getattr(check, "counterexample", None)
     if isinstance(ce, dict):
-        return {k: (v if isinstance(v, (int, float, str, list, dict)) or v is None else str(v))
-                for k, v in ce.items()}
+        out: dict = {k: (v if isinstance(v, (int, float, str, list, dict)) or v is None else str(v))
+                     for k, v in ce.items()}
+        values = out.get("values")
+        if isinstance(values, dict):
+            out["notation"] = {document_name(k): v for k, v in values.items()}
+        return out
     m = _DIFFER.search(check.message or "")
     if not m:
         return {"message": check.message}
@@ -421,3 +507,40 @@ def _steps_hold(report) -> bool:
     check is not asked, since a link's left-hand side need not be a derivative (o_k sum_j y_j - y_k = ...)."""
     steps = [c for c in report.checks if c.step is not None]
     return bool(steps) and all(c.ok for c in steps)
+
+
+def _hot_indices(a, b, base, setting) -> list:
+    """The free indices h at which the target vector ``base`` may be read as one-hot for the link a = b: the link is
+    about the target (it mentions it, or differentiates a cost the document defines with it), and its claimed side
+    b mentions the target at h only. A claimed side that still writes other entries (a sum over them, y_k for k !=
+    i) shows that its author does not take y one-hot at i: those entries would be 0, so a slip in them (a wrong
+    sign) is not excused by this reading."""
+    costs = {_base_name(n.expr) for e in (a, b) for n in e.atoms(sp.Derivative)}   # dL/dz_i: L is differentiated
+    if not (a.has(base) or b.has(base) or any(str(d.symbol) in costs and d.expr.has(base)
+                                               for d in setting.definitions)):
+        return []
+    written = {x.indices[0] for x in b.atoms(sp.Indexed) if x.base == base}
+    free = free_indices(a) | free_indices(b)
+    if len(written) > 1 or any(i not in free for i in written):
+        return []
+    return sorted(written or free, key=str)
+
+
+def target_bases(definitions, exprs, labels=frozenset()) -> tuple:
+    """The document's target vectors: entries y_k that multiply a log (a cross-entropy's y_k log p_k, in a definition
+    or a claim) and that the document does not define (an input, not an integer label). Only such a vector may be
+    read as one-hot with its 1 at a free index ("holds if y is one-hot with its 1 at i"): a prediction, or any
+    other vector, is never excused so."""
+    own = {str(d.symbol) for d in definitions}
+    found: dict = {}
+    for e in [d.expr for d in definitions] + list(exprs):
+        for m in e.atoms(sp.Mul):
+            if not any(isinstance(f, sp.log) for f in m.args):
+                continue
+            for f in m.args:
+                if isinstance(f, sp.log):
+                    continue
+                for atom in f.atoms(sp.Indexed):
+                    if len(atom.indices) == 1 and str(atom.base) not in own and atom.base not in labels:
+                        found.setdefault(str(atom.base), atom.base)
+    return tuple(found[k] for k in sorted(found))

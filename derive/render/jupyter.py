@@ -38,6 +38,7 @@ CSS = """
 .derive-output .holds .tag,.derive-output .ok .tag{background:#2a7a2a}
 .derive-output .wrong .tag,.derive-output .fail .tag{background:#b42020}
 .derive-output .unread .tag{background:#8a6d00}
+.derive-output .holds_if .tag{background:#4f8a4f}.derive-output .ambiguous .tag{background:#7a4fb0}
 .derive-output table{border-collapse:collapse;margin:.3rem 0}
 .derive-output td,.derive-output th{padding:.15rem .5rem;text-align:left;vertical-align:top;border-bottom:1px solid #eee}
 .derive-output tr.first{outline:2px solid #b42020}
@@ -241,13 +242,11 @@ def entry_html(e) -> str:
 def check_report_html(report) -> str:
     """derive check's report: the counts, then every claim (line, verdict, the claim as the document wrote
     it, why) with the first wrong one marked; the reasons and counterexamples as the text report words them."""
-    from ..checking.report import _counter, share_read
-    counts = report.counts()
+    from ..checking.report import LABEL, _counter, tally
     first = report.first_wrong
     verdict = "fail" if first is not None else "ok"
     body = [f'<p class="derive-head {verdict}"><span class="tag">{"WRONG" if first else "ok"}</span> '
-            f"<b>derive check {_e(report.name)}</b>: {len(report.claims)} claims, {counts['holds']} hold, "
-            f"{counts['wrong']} wrong, {counts['unread']} unread ({_e(share_read(report))})"
+            f"<b>derive check {_e(report.name)}</b>: {_e(tally(report))}"
             + (f"; first wrong claim on line {first.line}" if first else "") + "</p>"]
     body += [f"<p>note: {_e(note)}</p>" for note in report.notes]
     rows = ["<table>", "<tr><th></th><th>line</th><th>claim</th><th></th></tr>"]
@@ -259,7 +258,7 @@ def check_report_html(report) -> str:
                 detail += "; the engine derives " + document_math(c.expected_of + " = " + c.expected_latex)
         else:
             detail = _e(c.reason)
-        rows.append(f'<tr class="{c.verdict}{" first" if c is first else ""}"><td><span class="tag">{c.verdict}'
+        rows.append(f'<tr class="{c.verdict}{" first" if c is first else ""}"><td><span class="tag">{LABEL[c.verdict]}'
                     f"</span></td><td>{c.line}</td><td class='claim'>{document_math(c.lhs + ' = ' + c.rhs)}</td><td>{detail}</td></tr>")
     body += rows + ["</table>"]
     return _frame(body)
