@@ -260,7 +260,7 @@ def test_reasons_sit_beside_their_rows_and_cited_equations_are_numbered():
 
 # ------------------------------------------------------------------ the width estimate against pdflatex
 
-ROW = re.compile(r" \\tag\*\{.*$| \\label\{[^}]*\}| \\notag| \\withreason\{.*$| \\qquad \\text\{\\small.*$")
+ROW = re.compile(r" \\tag\*?\{.*$| \\label\{[^}]*\}| \\notag| \\withreason\{.*$| \\qquad \\text\{\\small.*$")
 
 
 def row_lines(text: str) -> list:
