@@ -37,6 +37,16 @@ def test_every_catalogue_document_passes_its_own_check(name):
             assert claim.reason  # says why
 
 
+@pytest.mark.parametrize("name", ["softmax_ce", "mlp_backprop"])
+def test_the_standalone_latex_page_is_read_in_full_too(name):
+    """The printed page writes a numbered row's reason as \\withreason{...} before its number and its sums
+    as \\sum\\nolimits: the reason is a justification, not math, and every claim is read."""
+    text = derive.entry(name)().to_latex(standalone=True)
+    assert r"\withreason{" in text
+    counts = check(text, name=f"{name}.tex").counts()
+    assert counts["wrong"] == 0 and counts["unread"] == 0 and counts["holds"] >= 20, counts
+
+
 # -- corrupted copies are caught at the corrupted line, and nowhere else -------------------------
 
 # (document, a string on exactly one line of the derivation, its corruption)

@@ -11,8 +11,8 @@ LEMMA2_LATEX = r"""\paragraph{Lemma 2: Softmax partial, different indices.} For 
 \frac{\partial o_{j}}{\partial z_{k}} &= \frac{\partial}{\partial z_{k}} \left(\frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}}\right) \tag*{\small definition of the softmax} \\
 &= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \frac{\partial}{\partial z_{k}} \sum_{l=1}^{K} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small quotient rule: $\textstyle \frac{\partial}{\partial x} \left(\frac{u}{v}\right) = \frac{v \frac{\partial u}{\partial x} - u \frac{\partial v}{\partial x}}{v^{2}}$} \\
 &= \frac{\left(\sum_{l=1}^{K} e^{z_{l}}\right) \frac{\partial}{\partial z_{k}} e^{z_{j}} - e^{z_{j}} \sum_{l=1}^{K} \frac{\partial}{\partial z_{k}} e^{z_{l}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small move the derivative inside the sum} \\
-&= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\parbox[t]{250pt}{\raggedleft \small elementary derivatives; distinct variables are independent}} \\
-&= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\parbox[t]{338pt}{\raggedleft \small the Kronecker delta picks one term of the sum; the Kronecker delta vanishes for different indices; using $\textstyle 1 \le k \le K$, $\textstyle j \neq k$}} \\
+&= \frac{e^{z_{j}} \delta_{jk} \sum_{l=1}^{K} e^{z_{l}} - e^{z_{j}} \sum_{l=1}^{K} e^{z_{l}} \delta_{kl}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\small elementary derivatives; distinct variables are independent} \\
+&= - \frac{e^{z_{j}} e^{z_{k}}}{\left(\sum_{l=1}^{K} e^{z_{l}}\right)^{2}} \tag*{\parbox[t]{321pt}{\raggedleft \small the Kronecker delta picks one term of the sum; the Kronecker delta vanishes for different indices; using $\textstyle 1 \le k \le K$, $\textstyle j \neq k$}} \\
 &= - o_{j} o_{k} \qquad \text{\small fold the definition of the softmax back in: $\textstyle \frac{e^{z_{j}}}{\sum_{l=1}^{K} e^{z_{l}}} = o_{j}$} \label{softmax_ce:lemma-2}
 \end{align}
 """

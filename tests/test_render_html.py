@@ -383,6 +383,24 @@ def catalogue_pages(built):
     return {name: d.to_html() for name, d in built.items()}
 
 
+# Planned costs whose pages have the longest rows: a two-layer network, a batch, a focal-style cost and a
+# distillation cost (tests/data/costs_from_sources.py); their pages are measured like the catalogue's.
+PLANNED = ("hidden_sigmoid_ce_w2", "batch_softmax_ce_matrix", "sigmoid_focal", "kd_combined")
+
+
+@pytest.fixture(scope="module")
+def planned_pages():
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
+    import costs_from_sources as C
+    out = {}
+    for cost_id in PLANNED:
+        r = next(x for x in C.COSTS if x.id == cost_id)
+        d = derive.gradient(r.cost, wrt=r.wrt, assume=list(r.assume), define=list(r.define), timeout=20)
+        out[f"planned-{cost_id}"] = d.to_html()
+    return out
+
+
 @pytest.fixture(scope="module")
 def index_page(built):
     return render_index_html([(e.name, built[e.name].title, e.description, e.reference) for e in catalogue()])
@@ -413,24 +431,24 @@ def unbroken_page(d) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser(catalogue_pages, index_page, built, tmp_path_factory):
+def browser(catalogue_pages, planned_pages, index_page, built, tmp_path_factory):
     if find_chromium() is None:
         pytest.fail("chromium not found (apt-get install chromium)")
     folder = tmp_path_factory.mktemp("html")
     unbroken = unbroken_page(built["softmax_regression"])  # its rows as they were, before they were broken
     broken = broken_pages(catalogue_pages["softmax_ce"], unbroken)
     broken["unbroken"] = unbroken
-    pages = {**catalogue_pages, "index": index_page, **broken}
+    pages = {**catalogue_pages, **planned_pages, "index": index_page, **broken}
     for name, page in pages.items():
         (folder / f"{name}.html").write_text(page, encoding="utf-8")
     return folder, check_in_chromium(pages, folder)
 
 
 @needs_chromium
-def test_pages_render_in_chromium(browser, catalogue_pages, index_page):
+def test_pages_render_in_chromium(browser, catalogue_pages, planned_pages, index_page):
     _, reports = browser
     bad = {}
-    for name in [*catalogue_pages, "index"]:
+    for name in [*catalogue_pages, *planned_pages, "index"]:
         for width in WIDTHS:
             found = problems(reports[f"{name}@{width}"], width)
             if found:
@@ -480,11 +498,12 @@ NARROW_EXCEPTIONS: dict = {}
 
 
 @needs_chromium
-def test_rows_break_so_that_none_scrolls_sideways(browser, catalogue_pages):
+def test_rows_break_so_that_none_scrolls_sideways(browser, catalogue_pages, planned_pages):
     _, reports = browser
-    wide = {name: reports[f"{name}@1280"]["scrolling"] for name in catalogue_pages}
+    pages = [*catalogue_pages, *planned_pages]
+    wide = {name: reports[f"{name}@1280"]["scrolling"] for name in pages}
     assert not any(wide.values()), wide
-    narrow = {name: reports[f"{name}@390"]["scrolling"] for name in catalogue_pages}
+    narrow = {name: reports[f"{name}@390"]["scrolling"] for name in pages}
     over = {name: rows for name, rows in narrow.items() if len(rows) > NARROW_EXCEPTIONS.get(name, 0)}
     assert not over, over
 

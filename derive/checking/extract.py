@@ -166,7 +166,7 @@ def _unwrap(body: str, command: str, keep_second: bool, drop_script: bool = Fals
 
 
 _FUNCTION_WORDS = r"(?i:softmax|sigmoid|logsoftmax|logsumexp|diag|max|min|log|ln|exp|tanh|relu|sign|sgn)"
-_JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\tag\b|\\mbox\{(?!\s*(?:log|ln|exp|e)\s*\})|\\hbox"
+_JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\tag\b|\\withreason\b|\\mbox\{(?!\s*(?:log|ln|exp|e)\s*\})|\\hbox"
                             r"|\\mathrm\{where|\\text\b(?!\s*\{\s*" + _FUNCTION_WORDS + r"\s*\})")
 # \text{softmax}(x)_i names a function: math, not a justification
 _ROW = re.compile(r"\\\\+(?:\s*\[\s*-?[0-9.]+\s*(?:em|ex|pt|mm|cm)\s*\])?|\\newline\b|\\cr\b")

@@ -109,12 +109,16 @@ def plain(words: str) -> str:
     return words.plain if isinstance(words, Typeset) else words
 
 
+def result_chains(d: Derivation) -> tuple:
+    """The chains whose results ``d`` reports, in order: ``d`` itself where it has steps, then its parts."""
+    return ((d,) if d.steps or not d.parts else ()) + tuple(d.parts)
+
+
 def result_forms(d: Derivation) -> tuple:
     """(lhs, forms) for each result of ``d`` (as ``d.results``): the index form and the matrix form side by
     side where the chain ends by writing one as the other, o_k (g_k - sum_j o_j g_j) = [o o (g - (o^T g) 1)]_k."""
-    chains = ((d,) if d.steps or not d.parts else ()) + tuple(d.parts)
     out: list = []
-    for x in chains:
+    for x in result_chains(d):
         steps = x.steps
         matrix = getattr(x.result, "matrix", None)  # [delta^l]_j adds nothing to delta^l_j
         if len(steps) >= 2 and steps[-1].rule is Rule.MATRIX_FORM and not isinstance(matrix, sp.MatrixSymbol):

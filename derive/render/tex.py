@@ -43,7 +43,8 @@ def escape(words: str) -> str:
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.S)
 _NARROW, _SLIM, _BROAD = set("ijlt.,;:!'|"), set("frs()[]/-"), set("mwMW")
 _EMS = {r"\partial": .57, r"\delta": .45, r"\Theta": .78, r"\sigma": .57, r"\circ": .5, r"\log": 1.45,
-        r"\quad": 1, r"\qquad": 2, "\\ ": .33, r"\,": .17, r"\;": .28, r"\:": .22, r"\!": -.17, r"\small": 0}
+        r"\quad": 1, r"\qquad": 2, "\\ ": .33, r"\,": .17, r"\;": .28, r"\:": .22, r"\!": -.17, r"\small": 0,
+        r"\nolimits": 0}
 _BINARY, _RELATION = {"+", "-", r"\cdot", r"\times"}, {"=", "<", ">", r"\le", r"\ge", r"\neq", r"\in"}
 _TEXT_ARG = {r"\text", r"\operatorname", r"\mathrm", r"\mathbf"}
 
@@ -82,7 +83,7 @@ def width(tex: str, style: int = 0) -> float:
     of its sign and its limits, delimiters as tall as what they hold, \\text in roman widths, an
     aligned block as its widest line, and TeX's spacing around binary operators and relations.
     """
-    return _ems(_TOKEN.findall(tex), style) * EM * 1.08  # the table runs up to 8% under pdflatex
+    return _ems(_TOKEN.findall(tex), style) * EM * 1.05  # the table runs up to 5% under pdflatex
 
 
 def _ems(toks: list, style: int) -> float:
@@ -109,13 +110,17 @@ def _ems(toks: list, style: int) -> float:
                 w = max(w, _ems(_inside(toks[j + 1:k]), script) / scale + .05)
                 j = k
             is_operand = operand
-        elif t == r"\sum":  # limits under and over the sign in display style, beside it otherwise
+        elif t == r"\sum":  # limits under and over the sign in display style, beside it otherwise (or after \nolimits)
+            beside = style > 0 or (j < len(toks) and toks[j] == r"\nolimits")
+            j += j < len(toks) and toks[j] == r"\nolimits"
             limits = []
             while j < len(toks) and toks[j] in ("^", "_"):
                 k = _arg(toks, j + 1)
                 limits.append(_ems(_inside(toks[j + 1:k]), script) / scale)
                 j = k
-            w = (max([1.44, *limits]) if style == 0 else 1.06 + max(limits, default=0)) + .17
+            w = (1.44 + max(limits, default=0) if style == 0 else 1.06 + max(limits, default=0)) if beside else \
+                max([1.44, *limits])
+            w += .17
         elif t == r"\left":  # as tall as what it holds, with the thin space around an inner atom
             depth, k = 0, i
             while k < len(toks) and (depth := depth + (toks[k] == r"\left") - (toks[k] == r"\right")) > 0:
@@ -456,15 +461,18 @@ def _page_reason(row, latex, cites: str) -> str:
 
 
 def page_rows(block: Block, latex, justifications: bool = True, label: str = "", cite=None,
-              room: float = TEXT_WIDTH, points: float = 1.0) -> list:
+              room: float = TEXT_WIDTH, points: float = 1.0, numbered_reason: str = "") -> list:
     """The lines of a chain for an amsmath ``align`` on a printed page, each reason beside its row.
 
     A reason goes beside the last line of its row, flush right (``\\tag*``), where the row and the
     reason fit on the line with GAP between them; otherwise on a line of its own beneath the row
-    (a ``\\parbox`` that wraps when it is longer than a line). If amsmath finds that a tag does not
-    fit after all, it sets it on the next line itself. Rows are unnumbered (``\\notag``) except the
-    last when ``label`` is given: it gets the number and ``\\label{label}``, and its reason follows
-    it inside the line. ``cite`` maps the lemma numbers a row cites to LaTeX (e.g.
+    (a ``\\parbox`` that wraps when it is longer than a line). The widths are estimates; should amsmath,
+    which measures, find that a tag does not fit after all, it would set it on the next line itself
+    (tests/test_latex_layout.py fails on any such tag). Rows are unnumbered (``\\notag``) except the
+    last when ``label`` is given: it gets the number and ``\\label{label}``. With ``numbered_reason``, the
+    name of a one-argument command that sets its argument flush right before the row's number
+    (latex.PREAMBLE's ``\\withreason``), the numbered row's reason sits where every other reason does;
+    without it (a fragment for another document's preamble) the reason follows the row inside the line. ``cite`` maps the lemma numbers a row cites to LaTeX (e.g.
     '\\eqref{x:lemma-1}'); without it rows name the lemmas. ``points`` is the page's pt per pt counted here
     (10/EM on a 10pt page, whose widths this module counts in 11pt ems), for the widths of boxes.
     """
@@ -484,13 +492,20 @@ def page_rows(block: Block, latex, justifications: bool = True, label: str = "",
             wide = width(rf"\text{{{reason}}}")
             used = width(eq[-1]) + (0 if n == 0 and len(eq) == 1 else width(lhs))  # column 1 is lhs wide
             spare = room - used - GAP - (NUMBER if numbered else 0)
+            # two lines of about equal length, not a full line and a word: the box a little over half the reason
+            two = rf"\parbox[t]{{{min(spare, max(WRAP, .6 * wide)) * points:.0f}pt}}{{\raggedleft {reason}}}"
             if wide <= spare:
-                if numbered:
+                if numbered and numbered_reason:
+                    eq[-1] += rf" {numbered_reason}{{{reason}}}"
+                elif numbered:
                     eq[-1] += rf" \qquad \text{{{reason}}}"
                 else:
                     ends[-1] = rf" \tag*{{{reason}}}"
-            elif not numbered and spare >= WRAP and wide <= 1.8 * spare:  # two lines beside the row
-                ends[-1] = rf" \tag*{{\parbox[t]{{{spare * points:.0f}pt}}{{\raggedleft {reason}}}}}"
+            elif (not numbered or numbered_reason) and spare >= WRAP and wide <= 1.8 * spare:  # two lines beside
+                if numbered:
+                    eq[-1] += rf" {numbered_reason}{{{two}}}"
+                else:
+                    ends[-1] = rf" \tag*{{{two}}}"
             elif width(NOTE) + wide <= room_rhs:
                 below = [rf"&{NOTE}\text{{{reason}}} \notag"]
             else:
