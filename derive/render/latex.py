@@ -8,7 +8,7 @@ from functools import partial
 import re
 
 from .layout import (and_list, blocks, lemma_numbers, check_settings, display_of, pieces, result_forms,
-                     scoped_assumptions)
+                     result_relations, scoped_assumptions)
 from .printers import latex as latex_of
 from .tex import NUMBER, PAGE_POINTS, PAGE_WIDTH, TEXT_WIDTH, aligned_rows, definition_rows, equations, escape, page_rows, width
 
@@ -37,13 +37,14 @@ def _env(lines: list, env: str = "align*") -> list:
     return [rf"\begin{{{env}}}", *lines, rf"\end{{{env}}}"]
 
 
-def _result_rows(results, latex, label: str, page: float = TEXT_WIDTH) -> list:
+def _result_rows(results, latex, label: str, page: float = TEXT_WIDTH, relations: tuple = ()) -> list:
     """'lhs &= result' for each result, broken like the rows of a chain where too wide; each result
     numbered on its last line (\\label{label-N}, or \\label{label} for a single result)."""
     room = page - NUMBER - max(width(latex(lhs)) for lhs, _ in results)
     lines = []
     for n, (lhs, forms) in enumerate(results):
-        eq = equations(latex(lhs), [latex(f) for f in forms], "=", room + width(latex(lhs)))
+        relation = relations[n].tex if relations else "="
+        eq = equations(latex(lhs), [latex(f) for f in forms], relation, room + width(latex(lhs)))
         tag = rf" \label{{{label}}}" if len(results) == 1 else rf" \label{{{label}-{n + 1}}}"
         lines += [x + r" \notag" for x in eq[:-1]] + [eq[-1] + tag]
     return [x + r" \\" for x in lines[:-1]] + lines[-1:]
@@ -97,7 +98,7 @@ def render_latex(d: Derivation, **settings) -> str:
                                    points=PAGE_POINTS if s["standalone"] else 1.0), "align")
     results = result_forms(d)
     out.append(r"\paragraph{Result.}" if len(results) == 1 else r"\paragraph{Results.}")
-    out += _env(_result_rows(results, latex, f"{prefix}:result", page), "align")
+    out += _env(_result_rows(results, latex, f"{prefix}:result", page, result_relations(d)), "align")
     scoped = scoped_assumptions(d)
     if scoped:
         out.append(r"{\small\paragraph{Assumptions.}")  # run in, one after another: a list takes a line each
