@@ -186,7 +186,8 @@ class Step:
 
     def __post_init__(self) -> None:
         if not isinstance(self.relation, Relation):
-            raise TypeError(f"relation must be a derive.model.Relation, got {self.relation!r}")
+            from .errors import ArgumentTypeError
+            raise ArgumentTypeError("relation", f"must be a derive.Relation (EQ, GE or LE), got {self.relation!r}")
 
     def __repr__(self) -> str:
         cited = "".join(f", lemma={d.name!r}" for d in self.lemmas)

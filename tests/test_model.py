@@ -82,5 +82,6 @@ def test_a_step_is_an_equality_unless_it_says_it_is_a_bound(ce):
     assert Relation.EQ.then(Relation.GE) is Relation.GE and Relation.GE.then(Relation.EQ) is Relation.GE
     with pytest.raises(ValueError, match="cannot combine >= with <="):
         Relation.GE.then(Relation.LE)
-    with pytest.raises(TypeError, match="relation must be a derive.model.Relation"):
+    with pytest.raises(derive.ArgumentTypeError, match="relation: must be a derive.Relation") as err:
         Step(sp.Integer(0), Rule.EXPAND, "x", relation=">=")
+    assert err.value.argument == "relation"
