@@ -405,6 +405,7 @@ def test_a_flipped_or_unfounded_bound_fails_verify(built):
     from derive.model import Relation
     psd = built["softmax_ce_hessian"].parts[-1]
     last = psd.steps[-1]
+    assert psd.verify(Ks=(2, 3)).ok  # cached: the flipped chain below must not reuse these checks
     flipped = psd.with_step(len(psd.steps) - 1, replace(last, relation=Relation.LE))
     report = flipped.verify(Ks=(2, 3))
     assert not report.ok and any("the bound <= fails" in c.message for c in report.failures)
