@@ -79,6 +79,9 @@ def _one_hot(d: Derivation) -> Derivation:
     chain = Chain(setting, d.lhs, (hot,), start=d.result)
     chain.run([(rules.one_hot_target, {"fact": hot}), rules.kronecker_delta, (rules.kronecker_delta, {"towards": t}),
                rules.factor, (rules.factor, {"lowest": True})])
+    if chain.steps:  # the chain starts from the result above, not from its own left-hand side
+        chain.steps[0] = replace(chain.steps[0], justification="the soft-target result above, where "
+                                 + chain.steps[0].justification)
     return chain.derivation("one_hot_target", Typeset("The one-hot target"),
                             Typeset("The result for a target one-hot at the true class $t$, $y_{j} = \\delta_{jt}$, "
                                     "the form usually printed, with $p_{t} = o_{t}$ the probability of the true class"))
