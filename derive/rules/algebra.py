@@ -582,7 +582,8 @@ def outputs_minus_targets(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
 
     def turned(node):
         if isinstance(node, sp.Mul) and any(backwards(f) for f in node.args):  # a lone bracket keeps its form
-            return sp.Mul(*[sp.Mul(-1, -f, evaluate=False) if backwards(f) else f for f in node.args])
+            flips = sum(1 for f in node.args if backwards(f))  # evaluated: a * -(o - t) stays a product
+            return sp.Mul(sp.Integer(-1) ** flips, *[-f if backwards(f) else f for f in node.args])
         if isinstance(node, sp.Sum) and node.function.as_coeff_Mul()[0] == -1 and \
                 any(difference(f, True, False) for f in sp.Mul.make_args(node.function)):
             return -sp.Sum(-node.function, *node.limits)
