@@ -4,7 +4,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from .errors import ArgumentError, ArgumentTypeError, DeriveError
-from .model import Assumption, CompiledGradient, Derivation, Rule, Step
+from .model import Assumption, CompiledGradient, Derivation, Relation, Rule, Step
 from .blocks import log_softmax, sigmoid, softmax
 from .entries import catalogue, entry
 from .checking import check
@@ -18,7 +18,7 @@ from .recipes.variants import (focal_loss, label_smoothing, log_softmax_nll, sig
                                softmax_ce_temperature, softmax_ce_weighted, softmax_se_planned)
 
 __all__ = [
-    "ArgumentError", "ArgumentTypeError", "Assumption", "CompiledGradient", "DeriveError", "Derivation", "Rule", "Step",
+    "ArgumentError", "ArgumentTypeError", "Assumption", "CompiledGradient", "DeriveError", "Derivation", "Relation", "Rule", "Step",
     "gradient", "hessian", "softmax", "log_softmax", "sigmoid",
     "catalogue", "entry", "check", "mlp_backprop", "softmax_ce", "softmax_ce_labels", "softmax_jacobian", "softmax_regression",
     "softmax_se", "softmax_vjp", "softmax_ce_temperature", "label_smoothing", "softmax_ce_weighted", "sigmoid_bce",

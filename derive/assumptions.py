@@ -29,6 +29,15 @@ def hot_at(base: sp.IndexedBase, index: sp.Symbol) -> Assumption:
                       text=f"{base} is one-hot, its 1 at {index}", domains=((str(base), f"one_hot_at:{index}"),))
 
 
+def one_hot_at(base: sp.IndexedBase, index: sp.Symbol, hot: sp.Symbol) -> Assumption:
+    """base is one-hot with its 1 at the index ``hot`` (the true class t): base_index = [index = hot] for
+    every index, which the one-hot target rule substitutes."""
+    return Assumption(key=f"{base}_one_hot_at_{hot}",
+                      statement=sp.Eq(base[index], sp.KroneckerDelta(index, hot), evaluate=False),
+                      text=f"{base} is one-hot, its 1 at the class {hot}",
+                      domains=((str(base), f"one_hot_at:{hot}"),))
+
+
 def _sums_to_one(entry: sp.Expr, index: sp.Symbol, K: sp.Expr, key: str, text: str, domains: tuple) -> Assumption:
     """sum_index entry = 1, rewritten to 1 where the sum occurs; ``domains`` tells the sampler how to honour it."""
     total = sp.Sum(entry, (index, 1, K))

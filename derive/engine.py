@@ -15,10 +15,12 @@ RuleFn = Callable[..., Optional[Step]]
 class Chain:
     """A growing chain of equalities: lhs = e1 = e2 = ...; rules append steps."""
 
-    def __init__(self, setting: Setting, lhs: sp.Expr, conditions: tuple = ()) -> None:
+    def __init__(self, setting: Setting, lhs: sp.Expr, conditions: tuple = (), start: Optional[sp.Expr] = None) -> None:
+        """``start``: the expression the first rule rewrites, when the chain continues one derived before
+        (lhs = start already shown); by default the left-hand side itself."""
         self.context = Context(setting, tuple(conditions))
         self.lhs = lhs
-        self.expr = lhs
+        self.expr = lhs if start is None else start
         self.steps: list = []
 
     def apply(self, rule: RuleFn, **params) -> bool:

@@ -71,16 +71,17 @@ def _entries() -> tuple:
               T(r"sigmoid outputs with binary cross-entropy (multi-label): $\partial E/\partial z_k = s_k - y_k$ (planned)"),
               "PyTorch's BCEWithLogitsLoss"),
         Entry("focal_loss", v.focal_loss,
-              T(r"the focal loss $-\sum_j y_j (1 - o_j)^{\gamma} \log o_j$ on softmax outputs (planned)"),
+              T(r"the focal loss $-\sum_j y_j (1 - o_j)^{\gamma} \log o_j$ on softmax outputs, then for a one-hot "
+                r"target (planned)"),
               "Lin, Goyal, Girshick, He and Dollar 2017, Focal Loss for Dense Object Detection"),
         Entry("log_softmax_nll", v.log_softmax_nll,
               T(r"log-softmax with the negative log-likelihood: $\partial E/\partial z_k = o_k - y_k$, through log-sum-exp (planned)"),
               "PyTorch's LogSoftmax with NLLLoss"),
         Entry("softmax_se_planned", v.softmax_se_planned,
-              "squared error on softmax outputs by the planner's own route (compare softmax_se)", "seed 003"),
+              "squared error on softmax outputs by the planner's own route: the same result as softmax_se", "seed 003"),
         Entry("softmax_ce_hessian", v.softmax_ce_hessian,
               T(r"the Hessian of softmax cross-entropy: $o_k (\delta_{km} - o_m) = [\operatorname{diag}(o) - o o^T]_{km}$, "
-                r"and $H v$ (planned)"), "Bishop 2006, Pattern Recognition and Machine Learning, section 4.3.4"),
+                r"$H v$, and $v^T H v \ge 0$ (planned)"), "Bishop 2006, Pattern Recognition and Machine Learning, section 4.3.4"),
     )
 
 

@@ -46,6 +46,9 @@ class Rule(str, Enum):
     TARGET = "output_minus_target", "output minus target"
     FACTOR = "factor", "factor"
     ASSUMPTION = "assumption", "assumption"
+    ONE_HOT = "one_hot_target", "one-hot target"
+    SQUARE = "complete_square", "complete the square"
+    NONNEGATIVE = "nonnegative", "nonnegative terms"
     MATRIX_FORM = "matrix_form", "matrix form"
     CLAIM = "claim", "claimed"  # a link of a user's own chain, checked by derive check
 
@@ -64,6 +67,39 @@ class Rule(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class Relation(str, Enum):
+    """How a step's new right-hand side relates to the one before: equal (most steps), or a bound.
+
+    A chain with a bound reads lhs = ... = a >= b = ...: its result is then a bound on the left-hand
+    side (``Derivation.relation``). ``tex``, ``symbol`` and ``text`` are how LaTeX, Markdown/HTML words
+    and plain text print it."""
+
+    EQ = "=", "=", "=", "="
+    GE = ">=", r"\ge", "\u2265", ">="
+    LE = "<=", r"\le", "\u2264", "<="
+
+    tex: str
+    symbol: str
+    text: str
+
+    def __new__(cls, value: str, tex: str, symbol: str, text: str) -> "Relation":
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.tex, member.symbol, member.text = tex, symbol, text
+        return member
+
+    def __str__(self) -> str:
+        return self.value
+
+    def then(self, other: "Relation") -> "Relation":
+        """The relation of a chain a R b S c between a and c: = then >= is >=; >= then <= says nothing."""
+        if other is Relation.EQ or other is self:
+            return self
+        if self is Relation.EQ:
+            return other
+        raise ValueError(f"a chain cannot combine {self.value} with {other.value}: it bounds nothing")
 
 
 class Typeset(str):
@@ -135,7 +171,9 @@ class Step:
 
     ``justification`` is plain words (no markup, so every renderer can set
     it as text); ``formula`` is the identity the rule cites, if any, as a
-    SymPy equation that renderers print as mathematics.
+    SymPy equation that renderers print as mathematics. ``relation`` says how the
+    expression before the step relates to ``expr``: equal (the default) or a bound
+    (before >= expr), which verify checks as an inequality.
     """
 
     expr: sp.Expr
@@ -144,11 +182,18 @@ class Step:
     assumptions: tuple = ()
     lemmas: tuple = ()
     formula: Optional[sp.Basic] = None
+    relation: Relation = Relation.EQ
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.relation, Relation):
+            from .errors import ArgumentTypeError
+            raise ArgumentTypeError("relation", f"must be a derive.Relation (EQ, GE or LE), got {self.relation!r}")
 
     def __repr__(self) -> str:
         cited = "".join(f", lemma={d.name!r}" for d in self.lemmas)
         uses = "".join(f", uses={a.key!r}" for a in self.assumptions)
-        return f"Step({self.rule.value}: {sp.sstr(self.expr)}{uses}{cited})"
+        bound = "" if self.relation is Relation.EQ else f", relation={self.relation.value!r}"
+        return f"Step({self.rule.value}: {sp.sstr(self.expr)}{uses}{cited}{bound})"
 
     def _repr_html_(self) -> str:
         """Jupyter: the row, its rule and reason, and each cited lemma's chain, collapsible."""
@@ -209,8 +254,17 @@ class Derivation:
         """The last right-hand side of the chain; for a derivation made of parts (BP1-BP4), a tuple
         of each part's equation lhs = result."""
         if not self.steps and self.parts:
-            return tuple(sp.Eq(p.lhs, p.result, evaluate=False) for p in self.parts)
+            return tuple(p.equation for p in self.parts)
         return self.steps[-1].expr if self.steps else self.lhs
+
+    @property
+    def relation(self) -> Relation:
+        """How the left-hand side relates to the result: = for a chain of equalities, >= (or <=) when a
+        step is a bound; a chain mixing >= and <= raises ValueError (it bounds nothing)."""
+        out = Relation.EQ
+        for step in self.steps:
+            out = out.then(step.relation)
+        return out
 
     @property
     def results(self) -> tuple:
@@ -295,9 +349,10 @@ class Derivation:
         return tuple(out)
 
     @property
-    def equation(self) -> sp.Eq:
-        """lhs = result as a SymPy equation."""
-        return sp.Eq(self.lhs, self.result, evaluate=False)
+    def equation(self) -> sp.Basic:
+        """lhs = result as a SymPy equation (lhs >= result, a SymPy Ge, for a chain with a bound)."""
+        make = {Relation.EQ: sp.Eq, Relation.GE: sp.Ge, Relation.LE: sp.Le}[self.relation]
+        return make(self.lhs, self.result, evaluate=False)
 
     def with_step(self, index: int, step: Step) -> "Derivation":
         """A copy with step ``index`` replaced (for tests that corrupt a step)."""
@@ -309,7 +364,7 @@ class Derivation:
         if not self.steps and self.parts:
             parts = "; ".join(f"{sp.sstr(p.lhs)} = {sp.sstr(p.result)}" for p in self.parts)
             return f"Derivation({self.name!r}: {len(self.parts)} parts: {parts})"
-        return (f"Derivation({self.name!r}: {sp.sstr(self.lhs)} = {sp.sstr(self.result)}, "
+        return (f"Derivation({self.name!r}: {sp.sstr(self.lhs)} {self.relation.text} {sp.sstr(self.result)}, "
                 f"{len(self.steps)} steps, {len(self.lemmas)} lemmas)")
 
     # -- views, computed by their own modules -------------------------------
@@ -350,7 +405,7 @@ class Derivation:
         return render_html(self, justifications=justifications)
 
     def to_json(self, *, indent: int = 2) -> str:
-        """A stable JSON document of the derivation (schema derive.derivation/2)."""
+        """A stable JSON document of the derivation (schema derive.derivation/3)."""
         from .render.json import render_json
         return render_json(self, indent=indent)
 

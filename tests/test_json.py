@@ -23,7 +23,7 @@ def test_the_schema_lists_every_rule():
 
 def test_content(ce):
     doc = ce.to_dict()
-    assert doc["schema"] == "derive.derivation/2"
+    assert doc["schema"] == "derive.derivation/3"
     assert doc["result"] == {"latex": "o_{k} - y_{k}", "text": "o_k - y_k"}
     assert [s["rule"] for s in doc["steps"]][-1] == "assumption"
     assert doc["steps"][-1]["assumptions"] == ["y_sums_to_one"]

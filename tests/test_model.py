@@ -1,3 +1,4 @@
+import pytest
 import sympy as sp
 
 import derive
@@ -67,3 +68,20 @@ def test_documented_entry_lookup_exists():
     import derive
     assert derive.entry("softmax_ce").name == "softmax_ce"
     assert derive.entry("softmax_ce")(K=3).setting.K == 3
+
+
+def test_a_step_is_an_equality_unless_it_says_it_is_a_bound(ce):
+    """Issue 17.6: Step.relation, '=' by default; a chain with a >= step is a bound, lhs >= result."""
+    from dataclasses import replace
+    from derive.model import Relation
+    assert all(s.relation is Relation.EQ for d in ce.walk() for s in d.steps) and ce.relation is Relation.EQ
+    assert (Relation.GE.tex, Relation.GE.symbol, Relation.GE.text) == (r"\ge", "\u2265", ">=")
+    bound = ce.with_step(len(ce.steps) - 1, replace(ce.steps[-1], relation=Relation.GE))
+    assert bound.relation is Relation.GE and isinstance(bound.equation, sp.GreaterThan)
+    assert "relation='>='" in repr(bound.steps[-1]) and " >= o[k] - y[k]," in repr(bound)
+    assert Relation.EQ.then(Relation.GE) is Relation.GE and Relation.GE.then(Relation.EQ) is Relation.GE
+    with pytest.raises(ValueError, match="cannot combine >= with <="):
+        Relation.GE.then(Relation.LE)
+    with pytest.raises(derive.ArgumentTypeError, match="relation: must be a derive.Relation") as err:
+        Step(sp.Integer(0), Rule.EXPAND, "x", relation=">=")
+    assert err.value.argument == "relation"

@@ -210,7 +210,7 @@ def test_justifications_are_plain_words(ce):
 def test_the_hessian_comes_before_the_hessian_vector_product_that_builds_on_it():
     from derive.render.layout import blocks
     headings = [b.heading for b in blocks(derive.softmax_ce_hessian())]
-    assert headings[-2:] == ["Derivation", "The Hessian-vector product"]
+    assert headings[-3:] == ["Derivation", "The Hessian-vector product", "Positive semidefiniteness"]
     assert [b.heading for b in blocks(derive.mlp_backprop())][-1].startswith("BP4")  # made of parts only
 
 
@@ -244,3 +244,34 @@ def test_the_kronecker_delta_is_an_indicator_where_delta_is_the_error():
     assert r"\delta^{l}" in mlp and r"\mathbf{1}\left[j = m\right]" in mlp and r"\delta_{" not in mlp
     assert "1[j = m]" in derive.mlp_backprop().to_text()
     assert r"\delta_{kl}" in derive.softmax_ce().to_latex()  # no error delta there: the Kronecker delta
+
+
+@pytest.fixture(scope="module")
+def hessian():
+    return derive.softmax_ce_hessian()
+
+
+def test_a_bound_is_printed_as_a_bound_in_every_format(hessian):
+    """Issue 17.6: the last link of v^T H v >= 0 is a bound: \\ge in LaTeX, Markdown, HTML, Jupyter and Sphinx,
+    >= in text and JSON; every other row, and every other result, is an equality."""
+    from derive.render.nodes import derivation_nodes
+    text = hessian.to_text()
+    assert "\n    >= 0\n" in text and text.count("    >= ") == 1
+    assert "(v_m*d^2E/(dz_k dz_m))) >= 0\n" in text.split("Results")[1]
+    assert hessian.to_latex().count(r"&\ge 0") == 2  # the row and the result
+    assert hessian.to_markdown().count(r"&\ge 0") == 2
+    assert '<span class="math display">\\ge 0</span>' in hessian.to_html()  # the row
+    assert hessian.to_html().count(r"\partial z_{m}} \ge 0</span>") >= 1  # the result
+    jupyter = hessian._repr_html_()
+    assert r"\partial z_{m}}} \ge 0\)" in jupyter  # the row, after the phantom left-hand side
+    assert jupyter.count(r"\partial z_{m}} \ge 0\)") == 2  # the part's summary, and the result
+    sphinx = "".join(str(n) for n in derivation_nodes(hessian, "h"))
+    assert sphinx.count("\n&\\ge 0") == 1 and sphinx.count(r"\ge 0") == 3  # row, result, description
+    psd = hessian.parts[-1]
+    assert psd.steps[-1]._repr_html_().count(r"\ge 0") == 1
+    doc = hessian.to_dict()
+    part = next(p for p in doc["parts"] if p["name"] == "semidefinite")
+    assert part["relation"] == ">=" and [s["relation"] for s in part["steps"]][-2:] == ["=", ">="]
+    assert doc["relation"] == "=" and all(s["relation"] == "=" for s in doc["steps"])
+    ce = derive.softmax_ce()
+    assert r"&\ge" not in ce.to_latex() + ce.to_markdown() and "\n    >= " not in ce.to_text()

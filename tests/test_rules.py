@@ -10,7 +10,7 @@ from derive.setting import Definition
 from derive.expr import Held, SumExcept
 from derive.rules import Context
 from derive.setting import Setting
-from derive.assumptions import different, normalized
+from derive.assumptions import different, normalized, one_hot_at, softmax_total
 from derive.model import Rule
 
 K = defs.classes("K", None)
@@ -47,7 +47,8 @@ def test_the_planner_orders_come_from_the_registrations():
                                       ["chain_rule"], ["differentiate"]]
     assert names["simplify"][:3] == [["cancel"], ["hyperbolic", "kronecker_delta"],
                                      ["factor_over_output", "fold", "recognise"]]  # per output: split, fold, read
-    assert names["tidy"] == [["merge_powers"], ["combine_sums"], ["collect"], ["factor"], ["output_minus_target"]]
+    assert names["tidy"] == [["merge_powers"], ["combine_sums"], ["collect"], ["factor"], ["output_minus_target"],
+                             ["outputs_minus_targets"]]
     with pytest.raises(ValueError, match="phases are differentiate, simplify, tidy"):
         rules.planned("expand")
 
@@ -79,6 +80,8 @@ def test_every_rule_has_a_one_line_docstring_stating_its_rewrite(rule):
 def test_rules_that_do_not_apply_return_none(rule):
     params = {"split_sum": {"at": k}, "definition": {"of": E}, "fold": {"of": o}, "recognise": {"of": o}, "factor_over_output": {"of": o},
               "assumption": {"fact": normalized(y, j, K)}, "lemma": {"lemmas": ()},
+              "one_hot_target": {"fact": one_hot_at(sp.IndexedBase("q"), j, defs.index("t"))},  # y_k has no q
+              "complete_square": {"fact": softmax_total(o, j, K)},
               "cases": {"first": j, "second": k}, "matrix_form": {"rows": j},
               "multivariate_chain_rule": {"through": o, "indices": (j,)}}.get(rule.__name__, {})
     assert rule(y[k], CTX, **params) is None
@@ -295,3 +298,62 @@ def test_hyperbolic_pairs_exponentials():
     assert rules.hyperbolic(sp.sinh(u) * y[k] / sp.cosh(u), CTX).expr == sp.tanh(u) * y[k]
     assert rules.hyperbolic(sp.exp(z[k]) + sp.exp(-z[j]), CTX) is None  # not one argument and its negative
     assert rules.hyperbolic(sp.exp(z[k]) + 2 * sp.exp(-z[k]), CTX) is None  # coefficients differ
+
+
+# ------------------------------------------------------------------ issue 17.6: one-hot targets, bounds
+
+def test_one_hot_target_writes_each_entry_as_a_delta():
+    t = defs.index("t")
+    fact = one_hot_at(y, j, t)
+    step = rules.one_hot_target(sp.Sum(y[j] * sp.log(o[j]), (j, 1, K)) + y[k], CTX, fact=fact)
+    assert step.expr == sp.Sum(sp.KroneckerDelta(j, t) * sp.log(o[j]), (j, 1, K)) + sp.KroneckerDelta(k, t)
+    assert step.assumptions == (fact,) and step.rule is Rule.ONE_HOT
+    assert rules.one_hot_target(o[k], CTX, fact=fact) is None
+    assert rules.one_hot_target(y[k], CTX, fact=normalized(y, j, K)) is None  # not a one-hot statement
+
+
+def test_a_delta_substitutes_towards_the_index_asked_for():
+    t = defs.index("t")
+    e = sp.KroneckerDelta(k, t) * o[k]
+    assert rules.kronecker_delta(e, CTX, towards=t).expr == sp.KroneckerDelta(k, t) * o[t]
+    assert rules.kronecker_delta(e, CTX) is None  # sympy's order (k, t): t is replaced, and o_k has none
+
+
+def test_factor_takes_out_brackets_around_a_delta_and_the_lowest_power():
+    t, g = defs.index("t"), sp.Symbol("gamma", positive=True)
+    d = sp.KroneckerDelta(k, t)
+    b = (1 - o[t]) ** g - g * o[t] * (1 - o[t]) ** (g - 1) * sp.log(o[t])
+    step = rules.factor(sp.expand(o[k] * b - d * b), CTX)
+    assert step.expr == (o[k] - d) * b  # the output first in its bracket, the sign in the other
+    assert rules.factor(b, CTX) is None  # (1 - o)^g and (1 - o)^(g-1) stay apart: the compiler reads x^(g-1) log x
+    lowest = rules.factor(b, CTX, lowest=True).expr
+    assert lowest == (1 - o[t]) ** (g - 1) * (1 - o[t] - g * o[t] * sp.log(o[t]))
+
+
+def test_outputs_minus_targets_turns_each_bracket_and_takes_the_sign_out_of_the_sum():
+    t = sp.IndexedBase("t")
+    e = o[k] * (o[k] - t[k] + sp.Sum(o[j] * (t[j] - o[j]), (j, 1, K)))
+    step = rules.outputs_minus_targets(e, CTX)
+    assert step.expr == o[k] * (o[k] - t[k] - sp.Sum(o[j] * (o[j] - t[j]), (j, 1, K)))
+    assert rules.outputs_minus_targets(step.expr, CTX) is None
+    assert rules.outputs_minus_targets(o[k] * (1 - o[k]), CTX) is None  # 1 - o_k is no target minus output
+
+
+def test_square_sums_complete_square_and_nonnegative_sum():
+    from derive.model import Relation
+    v, m = sp.IndexedBase("v"), defs.index("m")
+    mean = sp.Sum(o[k] * v[k], (k, 1, K))
+    product = sp.Sum(o[k] * v[k] ** 2, (k, 1, K)) - mean * sp.Sum(o[m] * v[m], (m, 1, K))
+    squared = rules.square_sums(product, CTX).expr
+    assert squared == sp.Sum(o[k] * v[k] ** 2, (k, 1, K)) - mean ** 2
+    assert rules.square_sums(mean * sp.Sum(o[m] * v[m] ** 2, (m, 1, K)), CTX) is None  # different summands
+    total = softmax_total(o, j, K)
+    done = rules.complete_square(squared, CTX, fact=total)
+    assert done.expr == sp.Sum(o[k] * (v[k] - sp.Sum(o[j] * v[j], (j, 1, K))) ** 2, (k, 1, K))
+    assert done.assumptions == (total,)
+    assert rules.complete_square(squared, CTX, fact=normalized(y, j, K)) is None  # the weights are o, not y
+    bound = rules.nonnegative_sum(done.expr, CTX)
+    assert bound.expr == 0 and bound.relation is Relation.GE
+    assert bound.formula == sp.GreaterThan(done.expr.function, 0, evaluate=False)
+    assert rules.nonnegative_sum(sp.Sum(o[k] * v[k] * (v[k] - 1), (k, 1, K)), CTX) is None
+    assert rules.nonnegative_sum(sp.Sum(z[k] ** 2 * v[k], (k, 1, K)), CTX) is None  # v_k may be negative

@@ -1,5 +1,6 @@
 """The catalogue's planned variants: each verifies, compiles, and agrees with an independent NumPy gradient."""
 import mpmath
+from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
@@ -110,12 +111,12 @@ def test_hessian_is_symmetric_positive_semidefinite_and_matches_the_gradient(bui
 
 def test_hessian_vector_product_part(built):
     d = built["softmax_ce_hessian"]
-    (hvp,) = d.parts
+    hvp = d.parts[0]
     v = RNG.normal(size=(N, K))
     H = d.compile()(z=Z)  # the Hessian does not depend on y: it takes only z
     got = hvp.compile()(z=Z, v=v)
     np.testing.assert_allclose(got, np.einsum("nkm,nm->nk", H, v), atol=1e-14)
-    assert len(d.results) == 2
+    assert len(d.results) == 3  # H, H v, and v^T H v >= 0
 
 
 def test_vjp_is_the_jacobian_transpose_times_g(built):
@@ -309,3 +310,112 @@ def test_hessian_states_its_general_form_before_the_targets_sum_to_one(built):
     assert [a.key for a in d.steps[-2].assumptions] == ["y_sums_to_one"]
     gradient = d.steps[0].lemmas[0]
     assert gradient.result.has(total)  # the lemma is the general gradient, o_k sum_j y_j - y_k
+
+
+# ------------------------------------------------------------------ issue 17.6: textbook closed forms
+
+def _focal_one_hot_numpy(z, t, gamma):
+    """The published one-hot form, written here on its own: (o_k - [k = t])(1 - p_t)^(gamma-1)(1 - p_t - gamma p_t log p_t)."""
+    o = softmax(z)
+    p = o[t]
+    hot = np.eye(len(z))[t]
+    return (o - hot) * (1 - p) ** (gamma - 1) * (1 - p - gamma * p * np.log(p))
+
+
+def test_focal_loss_one_hot_part_ends_in_the_published_form(built):
+    d = built["focal_loss"]
+    part, = d.parts
+    assert part.name == "one_hot_target"
+    assert [s.rule.value for s in part.steps] == ["one_hot_target", "kronecker_delta", "kronecker_delta", "factor",
+                                                  "factor"]
+    assert part.steps[0].expr == d.steps[-1].expr.xreplace(  # the soft-target result, y_j = delta_jt
+        {y: sp.KroneckerDelta(y.indices[0], sp.Symbol("t", integer=True, positive=True))
+         for y in d.steps[-1].expr.atoms(sp.Indexed) if y.base.name == "y"})
+    o, k = d.setting.symbols["o"], d.free_indices[0]
+    t = sp.Symbol("t", integer=True, positive=True)
+    gamma = next(s for s in part.result.free_symbols if s.name == "gamma")
+    published = (o[k] - sp.KroneckerDelta(k, t)) * (1 - o[t]) ** (gamma - 1) * (1 - o[t] - gamma * o[t] * sp.log(o[t]))
+    assert part.result == published  # the textbook's factors, exactly
+    assert len(d.results) == 2 and d.results[0][1] == d.steps[-1].expr  # the soft form, then the one-hot form
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_the_one_hot_focal_form_is_the_gradient_for_a_one_hot_target(built, gamma):
+    """The published form against finite differences of the focal loss at y = e_t, and the part's own result
+    evaluated at the same point (K = 5)."""
+    part = built["focal_loss"].parts[0]
+    o_base = built["focal_loss"].setting.symbols["o"]
+    z = RNG.normal(size=K)
+    for t in range(K):
+        y = np.eye(K)[t]
+        fd = fd_rows(lambda z_, y: -(y * (1 - softmax(z_)) ** gamma * np.log(softmax(z_))).sum(), z[None], y=y[None])[0]
+        np.testing.assert_allclose(_focal_one_hot_numpy(z, t, gamma), fd, atol=1e-7)
+        o = softmax(z)
+        values = {o_base[i + 1]: o[i] for i in range(K)}
+        for k in range(K):
+            at = {s: v for s in part.result.free_symbols for v in
+                  [{"k": k + 1, "t": t + 1, "gamma": gamma}.get(s.name)] if v is not None}
+            got = float(part.result.xreplace(at).xreplace(values))
+            assert abs(got - fd[k]) < 1e-7
+
+
+def test_focal_loss_says_lin_et_al_use_sigmoid_outputs_with_alpha_t_in_every_format(built):
+    d = built["focal_loss"]
+    for shown in (d.to_text(), d.to_markdown(), d.to_latex(), d.to_html(), d._repr_html_(), d.to_json()):
+        assert "Lin et al. (2017)" in shown and "sigmoid outputs" in shown
+    assert r"\alpha_{t}" in d.to_latex() and "alpha_t" in d.to_text()
+
+
+def test_the_planned_squared_error_is_the_grouped_form_of_softmax_se(built):
+    """o_k ((o_k - t_k) - sum_j o_j (o_j - t_j)): the planner's result is softmax_se's, and says so."""
+    planned, reference = built["softmax_se_planned"], derive.softmax_se()
+    assert planned.result == reference.result
+    o, t, k, j = planned.setting.symbols["o"], sp.IndexedBase("t"), planned.free_indices[0], sp.Symbol("j", integer=True, positive=True)
+    K_ = planned.setting.K
+    assert planned.result == o[k] * (o[k] - t[k] - sp.Sum(o[j] * (o[j] - t[j]), (j, 1, K_)))
+    assert planned.steps[-1].rule.value == "output_minus_target"
+    assert "the same result as softmax_se" in planned.to_text()
+
+
+def test_positive_semidefiniteness_is_shown_step_by_step(built):
+    """v^T H v = sum_k o_k v_k^2 - (sum_k o_k v_k)^2 = sum_k o_k (v_k - vbar)^2 >= 0, each link verified."""
+    from derive.model import Relation
+    d = built["softmax_ce_hessian"]
+    psd = d.parts[-1]
+    assert psd.name == "semidefinite" and psd.relation is Relation.GE and psd.result == 0
+    rules = [s.rule.value for s in psd.steps]
+    assert rules[-3:] == ["merge_powers", "complete_square", "nonnegative"]
+    assert [s.relation for s in psd.steps] == [Relation.EQ] * (len(psd.steps) - 1) + [Relation.GE]
+    o, v = d.setting.symbols["o"], sp.IndexedBase("v")
+    k, m = sp.Symbol("k", integer=True, positive=True), sp.Symbol("m", integer=True, positive=True)
+    K_ = d.setting.K
+    assert psd.steps[-3].expr == sp.Sum(o[k] * v[k] ** 2, (k, 1, K_)) - sp.Sum(o[k] * v[k], (k, 1, K_)) ** 2
+    vbar = sp.Sum(o[m] * v[m], (m, 1, K_))
+    assert psd.steps[-2].expr == sp.Sum(o[k] * (v[k] - vbar) ** 2, (k, 1, K_))
+    assert psd.steps[-1].formula == sp.GreaterThan(o[k] * (v[k] - vbar) ** 2, 0, evaluate=False)
+    assert [a.key for a in psd.steps[-2].assumptions] == ["o_outputs_sum_to_one"]
+    report = psd.verify(Ks=(2, 3, 7))
+    assert report.ok, str(report)
+    assert "numeric bound (>=), each term's sign" in str(report)
+
+
+def test_a_flipped_or_unfounded_bound_fails_verify(built):
+    """Break what the bound check guards: the bound flipped to <=, a term claim that is false although the sum
+    is still nonnegative, and a bound that is false outright each fail."""
+    from derive.model import Relation
+    psd = built["softmax_ce_hessian"].parts[-1]
+    last = psd.steps[-1]
+    assert psd.verify(Ks=(2, 3)).ok  # cached: the flipped chain below must not reuse these checks
+    flipped = psd.with_step(len(psd.steps) - 1, replace(last, relation=Relation.LE))
+    report = flipped.verify(Ks=(2, 3))
+    assert not report.ok and any("the bound <= fails" in c.message for c in report.failures)
+    from derive import rules
+    planned = psd.steps[-6].expr  # sum_k o_k v_k (v_k - vbar): at least 0 (it is the variance), not term by term
+    assert isinstance(planned, sp.Sum) and rules.nonnegative_sum(planned, rules.Context(psd.setting)) is None
+    unfounded = replace(psd, steps=psd.steps[:-5] + (replace(last, formula=sp.GreaterThan(planned.function, 0,
+                                                                                        evaluate=False)),))
+    report = unfounded.verify(Ks=(2, 3))
+    assert not report.ok and [c.step for c in report.failures] == [len(unfounded.steps)], str(report)
+    assert "the reason" in report.failures[0].message
+    false = psd.with_step(len(psd.steps) - 1, replace(last, expr=sp.Integer(1)))  # v^T H v >= 1: false near v = 0
+    assert not false.verify(Ks=(2, 3)).ok

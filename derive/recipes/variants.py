@@ -11,6 +11,8 @@ from typing import Optional
 import sympy as sp
 
 from .. import rules
+from ..assumptions import one_hot_at, softmax_total
+from ..engine import Chain
 from ..planned import gradient, plan, second_derivative
 from ..model import Derivation, Typeset
 from ..notation import check_K
@@ -56,11 +58,33 @@ def sigmoid_bce(K: Optional[int] = None) -> Derivation:
 
 
 def focal_loss(K: Optional[int] = None) -> Derivation:
-    """The focal loss -sum_j y_j (1 - o_j)^gamma log o_j on softmax outputs."""
-    return gradient("-sum(y[j]*(1 - softmax(z)[j])**gamma*log(softmax(z)[j]), j)", assume=NORMALIZED, K=_K(K),
+    """The focal loss -sum_j y_j (1 - o_j)^gamma log o_j on softmax outputs, for soft targets and then for a
+    one-hot target (the class t): (o_k - delta_kt)(1 - o_t)^(gamma - 1)(1 - o_t - gamma o_t log o_t)."""
+    d = gradient("-sum(y[j]*(1 - softmax(z)[j])**gamma*log(softmax(z)[j]), j)", assume=NORMALIZED, K=_K(K),
                     name="focal_loss", title="Focal loss",
-                    description=Typeset("The gradient of the focal loss, which down-weights well-classified examples "
-                                        "by $(1 - o_{j})^{\\gamma}$"))
+                 description=Typeset("The gradient of the focal loss, which down-weights well-classified examples "
+                                     "by $(1 - o_{j})^{\\gamma}$. Lin et al. (2017) define it on sigmoid outputs, "
+                                     "one per class, with a class weight $\\alpha_{t}$; this is its softmax "
+                                     "generalisation, without $\\alpha_{t}$"))
+    return replace(d, parts=(_one_hot(d),))
+
+
+def _one_hot(d: Derivation) -> Derivation:
+    """The soft-target result specialised to a target one-hot at the class t (y_j = [j = t], p_t = o_t):
+    the deltas pick the terms of the sums, and the common factors come out."""
+    t = sp.Symbol("t", integer=True, positive=True)
+    setting = replace(d.setting, ranges=d.setting.ranges + ((t, (sp.Integer(1), d.setting.K)),))
+    y = d.setting.symbols.get("y") or sp.IndexedBase("y")
+    hot = one_hot_at(y, d.setting.symbols.get("j") or sp.Symbol("j", integer=True, positive=True), t)
+    chain = Chain(setting, d.lhs, (hot,), start=d.result)
+    chain.run([(rules.one_hot_target, {"fact": hot}), rules.kronecker_delta, (rules.kronecker_delta, {"towards": t}),
+               rules.factor, (rules.factor, {"lowest": True})])
+    if chain.steps:  # the chain starts from the result above, not from its own left-hand side
+        chain.steps[0] = replace(chain.steps[0], justification="the soft-target result above, where "
+                                 + chain.steps[0].justification)
+    return chain.derivation("one_hot_target", Typeset("The one-hot target"),
+                            Typeset("The result for a target one-hot at the true class $t$, $y_{j} = \\delta_{jt}$, "
+                                    "the form usually printed, with $p_{t} = o_{t}$ the probability of the true class"))
 
 
 def log_softmax_nll(K: Optional[int] = None) -> Derivation:
@@ -76,7 +100,8 @@ def softmax_se_planned(K: Optional[int] = None) -> Derivation:
     return gradient("sum((softmax(z)[j] - t[j])**2, j)/2", K=_K(K),
                     name="softmax_se_planned", title="Squared error on softmax outputs, planned",
                     description="The gradient of the squared error on softmax outputs by the chain rule through "
-                                "the square and the softmax partial, the way the planner takes it")
+                                "the square and the softmax partial, the way the planner takes it: the same result "
+                                "as softmax_se, which takes it through reference 003's general formula")
 
 
 def softmax_ce_hessian(K: Optional[int] = None) -> Derivation:
@@ -105,4 +130,22 @@ def softmax_ce_hessian(K: Optional[int] = None) -> Derivation:
                             title="The Hessian-vector product",
                             description=Typeset("$H v$ for a vector $v$, without forming $H$: "
                                                 "$o_{k} (v_{k} - \\sum_{m} o_{m} v_{m})$"))
-    return replace(h, parts=(hvp,))
+    return replace(h, parts=(hvp, _semidefinite(with_facts, p, gradient_lemma, v)))
+
+
+def _semidefinite(planner, p, gradient_lemma: Derivation, v: sp.IndexedBase) -> Derivation:
+    """v^T H v, planned as H v is, then shown to be at least 0: sum_k o_k v_k^2 - (sum_k o_k v_k)^2, the
+    weighted variance identity (the outputs sum to one) and a sum of nonnegative terms."""
+    k, m = p.index[0], p.second[0]
+    K = p.setting.K
+    inner = sp.Sum(sp.Derivative(p.cost, p.variable[k], p.variable[m]) * v[m], (m, 1, K))
+    planned = planner.derive(sp.Sum(v[k] * inner, (k, 1, K)), cite=(gradient_lemma,), name="semidefinite",
+                             title="Positive semidefiniteness")
+    out = p.setting.symbols.get("o") or next(x.symbol for x in p.setting.definitions if x.kernel == "softmax")
+    total = softmax_total(out, m, K)
+    chain = Chain(p.setting, planned.lhs, planned.conditions, start=planned.result)
+    chain.run([rules.expand, rules.linearity, rules.square_sums, (rules.complete_square, {"fact": total}),
+               rules.nonnegative_sum])
+    return replace(planned, steps=planned.steps + tuple(chain.steps),
+                   description=Typeset("$v^{T} H v \\ge 0$ for every vector $v$: the Hessian is positive "
+                                       "semidefinite, so the cross-entropy is convex in the logits"))

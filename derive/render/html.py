@@ -19,7 +19,7 @@ from typing import Sequence
 from ..errors import ArgumentError, ArgumentTypeError
 from ..model import Derivation
 from .layout import (and_list, blocks, capitalised, check_settings, display_of, formulas, pieces, plain, result_forms,
-                     scoped_assumptions)
+                     result_relations, scoped_assumptions)
 from .printers import latex as latex_of
 from .tex import equations
 
@@ -269,7 +269,7 @@ def _block(block, ident: str, latex, justifications: bool, shown: str) -> list:
     out.append('<ol class="chain">')
     for n, row in enumerate(block.rows):
         head = latex(block.lhs) if n == 0 else ""
-        item = [f'<li id="{ident}-step-{n + 1}">', _equation(head, latex(row.expr))]
+        item = [f'<li id="{ident}-step-{n + 1}">', _equation(head, latex(row.expr), row.relation.tex)]
         if justifications:
             item.append(_why(n + 1, row, latex))
         out.append("".join(item) + "</li>")
@@ -333,8 +333,8 @@ def render_html(d: Derivation, *, justifications: bool = True) -> str:
     for ident, block in zip(ids, bl):
         body += _block(block, ident, latex, s["justifications"], d.description)
     body += ['<section id="results">', f"<h2>{results_heading}</h2>", '<ul class="results">',
-             *(f"<li>{_equation(latex(lhs), [latex(f) for f in forms])}</li>"
-               for lhs, forms in result_forms(d)),
+             *(f"<li>{_equation(latex(lhs), [latex(f) for f in forms], relation.tex)}</li>"
+               for (lhs, forms), relation in zip(result_forms(d), result_relations(d))),
              "</ul>", "</section>"]
     if assumptions:
         body += ['<section id="assumptions">', "<h2>Assumptions</h2>", *_assumption_list(assumptions, latex),

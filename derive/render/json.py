@@ -1,4 +1,4 @@
-"""JSON rendering: a stable, documented schema (docs/json-schema.md), version 2."""
+"""JSON rendering: a stable, documented schema (docs/json-schema.md), version 3."""
 from __future__ import annotations
 
 import json as _json
@@ -7,7 +7,7 @@ from ..model import Derivation, Typeset
 from .layout import check_settings, display_of, lemma_numbers
 from .printers import latex, text
 
-SCHEMA = "derive.derivation/2"
+SCHEMA = "derive.derivation/3"
 DEFAULTS = {"indent": 2}
 
 
@@ -38,8 +38,10 @@ def _chain(d: Derivation, display: dict) -> dict:
             "assumptions": [a.key for a in s.assumptions],
             "lemmas": [lem.name for lem in s.lemmas],
             "expr": _expr(s.expr, display),
+            "relation": s.relation.value,
         } for s in d.steps],
         "result": _expr(d.result, display),
+        "relation": d.relation.value,
     }
 
 

@@ -15,9 +15,9 @@ import re
 from functools import partial
 
 from ..errors import ArgumentError
-from ..model import Derivation, Step
+from ..model import Derivation, Relation, Step
 from .html import _why, _words
-from .layout import Block, Row, blocks, capitalised, display_of, scoped_assumptions
+from .layout import Block, Row, blocks, capitalised, display_of, result_relations, scoped_assumptions
 from .printers import latex as latex_of
 
 CSS = """
@@ -84,19 +84,19 @@ def _chain(block: Block, latex) -> list:
     out = ['<ol class="chain">']
     for n, row in enumerate(block.rows):
         head = lhs if n == 0 else r"\phantom{" + lhs + "}"
-        shown = math(r"\displaystyle " + head + " = " + latex(row.expr))
+        shown = math(r"\displaystyle " + head + f" {row.relation.tex} " + latex(row.expr))
         out.append(f'<li><div class="row">{shown}</div>{_why(n + 1, row, latex, math, links=False)}</li>')
     return out + ["</ol>"]
 
 
-def _equation(lhs, rhs, latex) -> str:
-    return math(r"\displaystyle " + latex(lhs) + " = " + latex(rhs))
+def _equation(lhs, rhs, latex, relation: Relation = Relation.EQ) -> str:
+    return math(r"\displaystyle " + latex(lhs) + f" {relation.tex} " + latex(rhs))
 
 
-def _block(block: Block, latex, result, open_: bool = False) -> list:
+def _block(block: Block, latex, result, open_: bool = False, relation: Relation = Relation.EQ) -> list:
     """A lemma or a part: its heading and equation as the summary, its chain inside."""
     conditions = ", ".join(math(latex(c.statement)) for c in block.conditions)
-    summary = f"<b>{_prose(block.heading)}</b>: {_equation(block.lhs, result, latex)}" + (
+    summary = f"<b>{_prose(block.heading)}</b>: {_equation(block.lhs, result, latex, relation)}" + (
         f" &nbsp;(for {conditions})" if conditions else "")
     out = [f"<details{' open' if open_ else ''}><summary>{summary}</summary>"]
     if block.description:
@@ -123,10 +123,11 @@ def derivation_html(d: Derivation) -> str:
                                                   if block.conditions else "") + "</p>")
             body += _chain(block, latex)
         else:
-            body += _block(block, latex, by_name[block.name].result)
+            body += _block(block, latex, by_name[block.name].result, relation=by_name[block.name].relation)
     results = d.results
     body.append(f"<p><b>{'Result' if len(results) == 1 else 'Results'}</b></p>")
-    body += [f'<div class="row">{_equation(lhs, rhs, latex)}</div>' for lhs, rhs in results]
+    body += [f'<div class="row">{_equation(lhs, rhs, latex, relation)}</div>'
+             for (lhs, rhs), relation in zip(results, result_relations(d))]
     scoped = scoped_assumptions(d)
     if scoped:
         body.append("<p><b>Assumptions</b></p><ul>")
@@ -157,9 +158,9 @@ def _step_html(step: Step) -> str:
         display.update(display_of(lemma))
     latex = partial(latex_of, display=display)
     row = Row(step.expr, step.rule.title, step.justification, step.formula, step.assumptions,
-              tuple(range(1, len(step.lemmas) + 1)))
+              tuple(range(1, len(step.lemmas) + 1)), step.relation)
     body = [f'<p class="derive-head"><b>Step</b> <span class="rule">{_e(step.rule.value)}</span></p>',
-            '<div class="row">' + math(r"\displaystyle = " + latex(step.expr)) + "</div>",
+            '<div class="row">' + math(r"\displaystyle " + step.relation.tex + " " + latex(step.expr)) + "</div>",
             _why(1, row, latex, math, links=False).replace('<span class="num">1</span> ', "")]
     for n, lemma in enumerate(step.lemmas, start=1):
         main = blocks(lemma)[-1] if lemma.steps else None

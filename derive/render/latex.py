@@ -8,7 +8,7 @@ from functools import partial
 import re
 
 from .layout import (and_list, blocks, lemma_numbers, check_settings, display_of, pieces, result_chains, result_forms,
-                     scoped_assumptions)
+                     result_relations, scoped_assumptions)
 from .printers import latex as latex_of
 from .tex import NUMBER, PAGE_POINTS, PAGE_WIDTH, TEXT_WIDTH, aligned_rows, definition_rows, equations, escape, page_rows, width
 
@@ -39,7 +39,8 @@ def _env(lines: list, env: str = "align*") -> list:
     return [rf"\begin{{{env}}}", *lines, rf"\end{{{env}}}"]
 
 
-def _result_rows(results, latex, label: str, page: float = TEXT_WIDTH, numbered: tuple = ()) -> list:
+def _result_rows(results, latex, label: str, page: float = TEXT_WIDTH, numbered: tuple = (),
+                 relations: tuple = ()) -> list:
     """'lhs &= result' for each result, broken like the rows of a chain where too wide; each result
     numbered on its last line (\\label{label-N}, or \\label{label} for a single result). A result whose
     chain already numbered it (``numbered[N]``, the label of a part's last row: BP1's (10)) keeps that
@@ -47,7 +48,8 @@ def _result_rows(results, latex, label: str, page: float = TEXT_WIDTH, numbered:
     room = page - NUMBER - max(width(latex(lhs)) for lhs, _ in results)
     lines = []
     for n, (lhs, forms) in enumerate(results):
-        eq = equations(latex(lhs), [latex(f) for f in forms], "=", room + width(latex(lhs)))
+        relation = relations[n].tex if relations else "="
+        eq = equations(latex(lhs), [latex(f) for f in forms], relation, room + width(latex(lhs)))
         tag = rf" \label{{{label}}}" if len(results) == 1 else rf" \label{{{label}-{n + 1}}}"
         if n < len(numbered) and numbered[n]:
             tag = rf" \tag{{\ref{{{numbered[n]}}}}}" + tag
@@ -130,7 +132,7 @@ def render_latex(d: Derivation, **settings) -> str:
     results = result_forms(d)
     out.append(r"\paragraph{Result.}" if len(results) == 1 else r"\paragraph{Results.}")
     numbered = tuple(labels.get(x.name, "") if x is not d else "" for x in result_chains(d))
-    out += _env(_result_rows(results, latex, f"{prefix}:result", page, numbered), "align")
+    out += _env(_result_rows(results, latex, f"{prefix}:result", page, numbered, result_relations(d)), "align")
     scoped = scoped_assumptions(d)
     if scoped:
         out.append(r"{\small\paragraph{Assumptions.}")  # run in, one after another: a list takes a line each

@@ -12,12 +12,12 @@ from typing import Mapping
 import sympy as sp
 
 from ..errors import ArgumentError, ArgumentTypeError
-from ..model import Derivation, Rule, Typeset
+from ..model import Derivation, Relation, Rule, Typeset
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a chain: '= expr', with why it holds."""
+    """One line of a chain: '= expr' (or '>= expr' for a bound), with why it holds."""
 
     expr: sp.Expr
     rule: str
@@ -25,6 +25,7 @@ class Row:
     formula: object
     assumptions: tuple
     cites: tuple
+    relation: Relation = Relation.EQ
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def blocks(d: Derivation) -> tuple:
 
     def block(x: Derivation, heading: str, kind: str) -> Block:
         rows = tuple(Row(s.expr, s.rule.title, s.justification, s.formula, s.assumptions,
-                         tuple(numbers[lem.name] for lem in s.lemmas)) for s in x.steps)
+                         tuple(numbers[lem.name] for lem in s.lemmas), s.relation) for s in x.steps)
         own = tuple(a for a in x.assumptions if a not in x.conditions)
         return Block(heading, x.description, x.lhs, rows, x.conditions, own, kind, x.name)
 
@@ -126,6 +127,13 @@ def result_forms(d: Derivation) -> tuple:
         else:
             out.append((x.lhs, (x.result,)))
     return tuple(out)
+
+
+def result_relations(d: Derivation) -> tuple:
+    """For each result of ``result_forms(d)``, how its left-hand side relates to its first form: = for a
+    chain of equalities, >= for a bound such as v^T H v >= 0 (a matrix form always equals the index form)."""
+    chains = ((d,) if d.steps or not d.parts else ()) + tuple(d.parts)
+    return tuple(x.relation for x in chains)
 
 
 def chain_labels(d: Derivation) -> dict:

@@ -12,7 +12,8 @@ from functools import partial
 
 import re
 
-from .layout import blocks, check_settings, display_of, one_line, pieces, result_forms, scoped_assumptions
+from .layout import (blocks, check_settings, display_of, one_line, pieces, result_forms, result_relations,
+                     scoped_assumptions)
 from .printers import latex as latex_of
 from .tex import aligned_rows, definition_rows
 
@@ -68,10 +69,13 @@ def render_markdown(d: Derivation, **settings) -> str:
     results = result_forms(d)
     if len(results) == 1:
         (lhs, forms), = results
-        out += [f"{h2} Result", "", "$$", f"{latex(lhs)} = " + " = ".join(latex(f) for f in forms), "$$", ""]
+        relation, = result_relations(d)
+        out += [f"{h2} Result", "", "$$", f"{latex(lhs)} {relation.tex} " + " = ".join(latex(f) for f in forms), "$$",
+                ""]
     else:
-        rows = [f"{latex(lhs)} &= " + " = ".join(latex(f) for f in forms) + (r" \\" if n < len(results) - 1 else "")
-                for n, (lhs, forms) in enumerate(results)]
+        rows = [f"{latex(lhs)} &{relation.tex} " + " = ".join(latex(f) for f in forms)
+                + (r" \\" if n < len(results) - 1 else "")
+                for n, ((lhs, forms), relation) in enumerate(zip(results, result_relations(d)))]
         out += [f"{h2} Results", "", *_display(rows), ""]
     scoped = scoped_assumptions(d)
     if scoped:

@@ -18,7 +18,7 @@ from docutils import nodes
 
 from ..model import Derivation
 from .latex import _name
-from .layout import blocks, capitalised, display_of, lemma_numbers, one_line, pieces, scoped_assumptions
+from .layout import blocks, capitalised, display_of, lemma_numbers, one_line, pieces, result_relations, scoped_assumptions
 from .printers import latex as latex_of
 from .tex import beside_rows, equation, escape as _escape
 
@@ -123,9 +123,9 @@ def derivation_nodes(d: Derivation, prefix: str, *, lemmas: bool = True, justifi
             box += _assumption_list(block.assumptions, latex)
     results = d.results
     box += nodes.rubric("", "Result" if len(results) == 1 else "Results")
-    for n, (lhs, rhs) in enumerate(results, start=1):
+    for n, ((lhs, rhs), relation) in enumerate(zip(results, result_relations(d)), start=1):
         label = f"{prefix}:result" if len(results) == 1 else f"{prefix}:result-{n}"
-        box += _display(_aligned(equation(latex(lhs), latex(rhs), "=", room)), label)
+        box += _display(_aligned(equation(latex(lhs), latex(rhs), relation.tex, room)), label)
     scoped = scoped_assumptions(d)
     if scoped:
         box += nodes.rubric("", "Assumptions")

@@ -45,7 +45,7 @@ _NARROW, _SLIM, _BROAD = set("ijlt.,;:!'|"), set("frs()[]/-"), set("mwMW")
 _EMS = {r"\partial": .57, r"\delta": .45, r"\Theta": .78, r"\sigma": .57, r"\circ": .5, r"\log": 1.45,
         r"\quad": 1, r"\qquad": 2, "\\ ": .33, r"\,": .17, r"\;": .28, r"\:": .22, r"\!": -.17, r"\small": 0,
         r"\nolimits": 0}
-_BINARY, _RELATION = {"+", "-", r"\cdot", r"\times"}, {"=", "<", ">", r"\le", r"\ge", r"\neq", r"\in"}
+_BINARY, _RELATION = {"+", "-", r"\cdot", r"\times"}, {"=", "<", ">", r"\le", r"\ge", r"\leq", r"\geq", r"\neq", r"\in"}
 _TEXT_ARG = {r"\text", r"\operatorname", r"\mathrm", r"\mathbf"}
 
 
@@ -412,7 +412,7 @@ def aligned_rows(block: Block, latex, justifications: bool = True, notes: str = 
     lines = []
     for n, row in enumerate(block.rows):
         head = lhs if n == 0 else ""
-        lines += equation(head, latex(row.expr), "=", room_rhs + width(head))
+        lines += equation(head, latex(row.expr), row.relation.tex, room_rhs + width(head))
         if justifications:
             lines += [f"&{NOTE}{x}" for x in _reason_lines(row, latex, notes, room_rhs - width(NOTE))]
     return [x + r" \\" for x in lines[:-1]] + lines[-1:]
@@ -481,7 +481,7 @@ def page_rows(block: Block, latex, justifications: bool = True, label: str = "",
     lines: list = []
     for n, row in enumerate(block.rows):
         head = lhs if n == 0 else ""
-        eq = equation(head, latex(row.expr), "=", room_rhs + width(head))
+        eq = equation(head, latex(row.expr), row.relation.tex, room_rhs + width(head))
         numbered = n == len(block.rows) - 1 and bool(label)
         ends = [r" \notag"] * len(eq)
         if numbered:
@@ -558,7 +558,7 @@ def beside_rows(block: Block, latex, justifications: bool = True, room: float = 
     rows, below = [], []
     for n, row in enumerate(block.rows):
         head = lhs if n == 0 else ""
-        rows.append(equation(head, latex(row.expr), "=", room_rhs + width(head)))
+        rows.append(equation(head, latex(row.expr), row.relation.tex, room_rhs + width(head)))
         below.append([rf"&{NOTE}{x}\hspace{{-{width(NOTE + x) / EM:.1f}em}}"
                       for x in _wrapped(row, latex, room_rhs - width(NOTE))])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..model import Derivation
 from functools import partial
 
-from .layout import blocks, check_settings, cite_text, display_of, one_line, plain, result_forms, scoped_assumptions
+from .layout import (blocks, check_settings, cite_text, display_of, one_line, plain, result_forms,
+                     result_relations, scoped_assumptions)
 from .printers import text as text_of
 
 DEFAULTS = {"justifications": True}
@@ -46,13 +47,14 @@ def render_text(d: Derivation, **settings) -> str:
             lines.append("  for " + ", ".join(text(c.statement) for c in block.conditions))
         lines.append(f"  {text(block.lhs)}")
         for row in block.rows:
-            lines.append(f"    = {text(row.expr)}")
+            lines.append(f"    {row.relation.text} {text(row.expr)}")
             why = _why(row, text, s["justifications"])
             if why:
                 lines.append(f"        {why}")
     results = result_forms(d)
     lines += ["", "Result" if len(results) == 1 else "Results"]
-    lines += [f"  {text(lhs)} = " + " = ".join(text(f) for f in forms) for lhs, forms in results]
+    lines += [f"  {text(lhs)} {relation.text} " + " = ".join(text(f) for f in forms)
+              for (lhs, forms), relation in zip(results, result_relations(d))]
     scoped = scoped_assumptions(d)
     if scoped:
         lines += ["", "Assumptions"]

@@ -508,6 +508,35 @@ def _split_powers(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda n: split(n) is not None, split)
 
 
+def _split_to_lowest(expr: sp.Expr) -> sp.Expr:
+    """In a sum whose terms hold powers of one base with symbolic exponents a few integers apart, each power
+    written as the lowest one times the rest: x^g - g x^(g-1) -> x^(g-1) x - g x^(g-1)."""
+
+    def powers(term):
+        return [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Pow) and not f.exp.is_Number
+                and f.base.atoms(sp.Indexed)]
+
+    def split(node):
+        if not isinstance(node, sp.Add):
+            return None
+        by_base: dict = {}
+        for term in node.args:
+            for f in powers(term):
+                by_base.setdefault(f.base, set()).add(f.exp)
+        for base, exps in by_base.items():
+            if len(exps) < 2:
+                continue
+            low = min(exps, key=lambda e: sp.sympify(e - next(iter(exps))))
+            gaps = {e: e - low for e in exps}
+            if not all(g.is_Integer and g >= 0 for g in gaps.values()):
+                continue
+            swap = {base ** e: sp.Mul(base ** low, base ** g, evaluate=False) for e, g in gaps.items() if g}
+            return node.xreplace(swap)
+        return None
+
+    return expr.replace(lambda n: split(n) is not None, split)
+
+
 @rule(Rule.TARGET, tidy=5)
 def output_minus_target(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """o_k + a y_k + b -> o_k - ((-a) y_k - b): the output minus its target, the target's terms collected."""
@@ -533,21 +562,84 @@ def output_minus_target(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return Step(new, Rule.TARGET, "write the result as the output minus its target")
 
 
+@rule(Rule.TARGET, tidy=6)
+def outputs_minus_targets(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """a (t_j - o_j) -> -a (o_j - t_j), sum_j -f_j -> -sum_j f_j: each bracket an output minus its target."""
+    defined = {d.symbol for d in ctx.setting.definitions if d.indices}
+
+    def entry(e, of_defined: bool) -> bool:
+        return isinstance(e, sp.Indexed) and (e.base in defined) == of_defined
+
+    def difference(node, first: bool, second: bool) -> bool:  # a - b, a an output entry (first) or a target's
+        if not (isinstance(node, sp.Add) and len(node.args) == 2):
+            return False
+        neg = [a for a in node.args if a.could_extract_minus_sign()]
+        pos = [a for a in node.args if not a.could_extract_minus_sign()]
+        return len(neg) == 1 and len(pos) == 1 and entry(pos[0], first) and entry(-neg[0], second)
+
+    def backwards(node) -> bool:  # t_j - o_j: a target entry minus an output entry
+        return difference(node, False, True)
+
+    def turned(node):
+        if isinstance(node, sp.Mul) and any(backwards(f) for f in node.args):  # a lone bracket keeps its form
+            flips = sum(1 for f in node.args if backwards(f))  # evaluated: a * -(o - t) stays a product
+            return sp.Mul(sp.Integer(-1) ** flips, *[-f if backwards(f) else f for f in node.args])
+        if isinstance(node, sp.Sum) and node.function.as_coeff_Mul()[0] == -1 and \
+                any(difference(f, True, False) for f in sp.Mul.make_args(node.function)):
+            return -sp.Sum(-node.function, *node.limits)
+        return None
+
+    new = expr
+    for _ in range(3):  # the brackets first, then the sums their signs came out into
+        new = new.replace(lambda n: turned(n) is not None, turned)
+    if new == expr:
+        return None
+    return Step(new, Rule.TARGET, "write each bracket as the output minus its target, the minus sign outside")
+
+
 @rule(Rule.FACTOR, tidy=4)
-def factor(expr: sp.Expr, ctx: "Context", over: Optional[sp.Basic] = None) -> Optional[Step]:
-    """a b - a c -> a (b - c), s^2 - s -> s (s - 1), x^(g+1) - g x^g -> x^g (x - g); over o_j := u_j/v: u_k (b + c)/v^2 -> (u_k/v) ((b + c)/v)."""
+def factor(expr: sp.Expr, ctx: "Context", over: Optional[sp.Basic] = None, lowest: bool = False) -> Optional[Step]:
+    """a b - a c -> a (b - c), s^2 - s -> s (s - 1), x^(g+1) - g x^g -> x^g (x - g) (lowest=True: x^g - x^(g-1) -> x^(g-1) (x - 1)); over o_j := u_j/v: u_k (b + c)/v^2 -> (u_k/v) ((b + c)/v)."""
     if over is not None:
         return _factor_over(expr, ctx, over)
     candidates = [sp.factor_terms(expr)]
     split = _split_powers(expr)
     if split != expr:  # a power with a symbolic exponent shared by terms: x^(g+1) is x^g x
         candidates.append(_merged_powers(sp.factor_terms(split)))
-    if not expr.has(sp.Sum, SumExcept, sp.Derivative, Held, sp.KroneckerDelta):
-        candidates.append(sp.factor(expr))
+    split = _split_to_lowest(expr) if lowest else expr
+    if split != expr:  # x^g - g x^(g-1): x^g is x^(g-1) x (a recipe's choice: the compiler reads x^(g-1) log x
+        candidates.append(_merged_powers(sp.factor_terms(split)))  # as one stable factor, not x^(g-1) alone)
+    if not expr.has(sp.Sum, SumExcept, sp.Derivative, Held):  # a Kronecker delta factors as a symbol would
+        deltas = {x: sp.Dummy() for x in expr.atoms(sp.KroneckerDelta)}
+        candidates.append(_outputs_first(sp.factor(expr.xreplace(deltas)).xreplace({v: x for x, v in deltas.items()}),
+                                         ctx))
     new = min(candidates, key=sp.count_ops)  # the first (common factors only) on a tie
     if new == expr or sp.count_ops(new) > sp.count_ops(expr):
         return None
     return Step(new, Rule.FACTOR, _factor_label(expr, new))
+
+
+def _outputs_first(expr: sp.Expr, ctx: "Context") -> sp.Expr:
+    """A product of brackets with the minus signs where a textbook puts them: (delta_kt - o_k)(a - b) ->
+    (o_k - delta_kt)(b - a), so that an output entry standing alone in a bracket comes with a plus sign."""
+    defined = {d.symbol for d in ctx.setting.definitions if d.indices}
+
+    def negative_output(bracket) -> bool:
+        return any(t.could_extract_minus_sign() and isinstance(-t, sp.Indexed) and (-t).base in defined
+                   for t in bracket.args)
+
+    def flipped(node):
+        if not isinstance(node, sp.Mul):
+            return None
+        brackets = [f for f in node.args if isinstance(f, sp.Add)]
+        wrong = [b for b in brackets if negative_output(b)]
+        if not wrong or len(brackets) < 2:
+            return None
+        flip = wrong[:len(wrong) // 2 * 2] if len(wrong) % 2 == 0 else \
+            wrong + [next(b for b in brackets if b not in wrong)]
+        return sp.Mul(*[sp.expand(-f) if f in flip else f for f in node.args])
+
+    return expr.replace(lambda n: flipped(n) is not None, flipped)
 
 
 def _factor_over(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
@@ -613,6 +705,22 @@ def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step
     if new == expr:
         return None
     return Step(new, Rule.ASSUMPTION, f"use the assumption that {fact.text}", assumptions=(fact,))
+
+
+@rule(Rule.ONE_HOT)
+def one_hot_target(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step]:
+    """y_j -> [j = t] for a target one-hot at t (fact y_j = delta_jt): every entry of y becomes a Kronecker delta."""
+    statement = fact.statement
+    if not (isinstance(statement, sp.Eq) and isinstance(statement.lhs, sp.Indexed)
+            and isinstance(statement.rhs, sp.KroneckerDelta) and len(statement.lhs.indices) == 1):
+        return None
+    base, (index,) = statement.lhs.base, statement.lhs.indices
+    new = expr.replace(lambda n: isinstance(n, sp.Indexed) and n.base == base and len(n.indices) == 1,
+                       lambda n: statement.rhs.xreplace({index: n.indices[0]}))
+    if new == expr:
+        return None
+    return Step(new, Rule.ONE_HOT, f"the target {base} is one-hot, its 1 at the class {statement.rhs.args[1]}",
+                assumptions=(fact,))
 
 
 def _row_total(node, total: sp.Sum) -> bool:

@@ -1,4 +1,5 @@
-"""Rules on finite sums: split at j = k, join back, contract Kronecker deltas."""
+"""Rules on finite sums: split at j = k, join back, contract Kronecker deltas; squares of sums and sums of
+nonnegative terms (bounds)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
@@ -7,7 +8,7 @@ import sympy as sp
 
 from ..assumptions import different, in_range
 from ..expr import SumExcept, known_different, write_out
-from ..model import Rule, Step, Typeset
+from ..model import Assumption, Relation, Rule, Step, Typeset
 from .base import rewrite_step, single_limit
 from .registry import rule
 
@@ -85,8 +86,8 @@ def _coefficient(f: sp.Expr, delta: sp.KroneckerDelta) -> Optional[sp.Expr]:
 
 
 @rule(Rule.DELTA, simplify=2)
-def kronecker_delta(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """sum_l f(l) delta_lk -> f(k) for k in range;  delta_jk -> 0 for j != k;  delta_jk f(k) -> delta_jk f(j)."""
+def kronecker_delta(expr: sp.Expr, ctx: "Context", towards: Optional[sp.Symbol] = None) -> Optional[Step]:
+    """sum_l f(l) delta_lk -> f(k) for k in range;  delta_jk -> 0 for j != k;  delta_jk f(k) -> delta_jk f(j) (f(t) with towards=t)."""
     setting = ctx.setting
     actions: set = set()
     substituted: list = []
@@ -110,7 +111,7 @@ def kronecker_delta(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
                 return sp.Integer(0), "vanish"
             return None
         if isinstance(node, sp.Mul):
-            new = _substitute_in_product(node)
+            new = _substitute_in_product(node, towards)
             return None if new is None else (new, "substitute")
         if isinstance(node, sp.Add):
             new = _contract_written_out(node, setting, used)
@@ -147,14 +148,17 @@ def kronecker_delta(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return Step(step.expr, step.rule, why, step.assumptions)
 
 
-def _substitute_in_product(node: sp.Mul):
-    """delta_ab f(b) -> delta_ab f(a): in a product with delta_ab, b may be replaced by a."""
+def _substitute_in_product(node: sp.Mul, towards: Optional[sp.Symbol] = None):
+    """delta_ab f(b) -> delta_ab f(a): in a product with delta_ab, b may be replaced by a (by ``towards``, when it
+    is one of the two: delta_kt f(k) -> delta_kt f(t))."""
     for delta in node.args:
         if not isinstance(delta, sp.KroneckerDelta):
             continue
         a, b = delta.args
         if not (isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol)):
             continue
+        if towards == b:
+            a, b = b, a
         rest = [f for f in node.args if f is not delta]
         if any(f.has(b) for f in rest):
             return delta * sp.Mul(*rest).xreplace({b: a})
@@ -235,3 +239,112 @@ def sum_constant(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
 
     return rewrite_step(expr, ctx, fn, Rule.SUM_CONSTANT,
                         "a sum of a term that does not depend on its index is the number of terms times the term")
+
+
+# ------------------------------------------------------------------ bounds: squares of sums, nonnegative sums
+
+def _single_sums(expr: sp.Basic) -> list:
+    return [f for f in sp.Mul.make_args(expr) if isinstance(f, sp.Sum) and len(f.limits) == 1]
+
+
+@rule(Rule.MERGE_POWERS)
+def square_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """(sum_k a_k) (sum_m a_m) -> (sum_k a_k)^2: two sums that differ only in the name of their index are one."""
+
+    def merged(node):
+        if not isinstance(node, sp.Mul):
+            return None
+        sums = _single_sums(node)
+        for n, first in enumerate(sums):
+            for second in sums[n + 1:]:
+                if first.as_dummy() == second.as_dummy():
+                    rest = [f for f in node.args if f is not first and f is not second]
+                    return sp.Mul(*rest, first ** 2)
+        return None
+
+    new = expr.replace(lambda n: merged(n) is not None, merged)
+    if new == expr:
+        return None
+    return Step(new, Rule.MERGE_POWERS, "the two sums differ only in the name of their index: write their "
+                                        "product as a square")
+
+
+def _weight_and_value(summand: sp.Expr, index: sp.Symbol) -> Optional[tuple]:
+    """(w, x) for a summand w x^2 whose square x depends on the index, else None."""
+    squares = [f for f in sp.Mul.make_args(summand) if isinstance(f, sp.Pow) and f.exp == 2 and f.base.has(index)]
+    if len(squares) != 1:
+        return None
+    x = squares[0].base
+    return sp.Mul(*[f for f in sp.Mul.make_args(summand) if f is not squares[0]]), x
+
+
+def _fresh(expr: sp.Expr, ctx: "Context", prefer: sp.Symbol) -> Optional[sp.Symbol]:
+    used = expr.free_symbols | {i for s in expr.atoms(sp.Sum) for i, *_ in s.limits}
+    for i in (prefer, *(i for i, _ in ctx.setting.ranges)):
+        if i not in used:
+            return i
+    return None
+
+
+@rule(Rule.SQUARE)
+def complete_square(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step]:
+    """sum_k w_k x_k^2 - (sum_k w_k x_k)^2 -> sum_k w_k (x_k - sum_j w_j x_j)^2, for weights with sum_j w_j = 1."""
+    if fact.rewrite is None or not isinstance(fact.rewrite[0], sp.Sum) or fact.rewrite[1] != 1:
+        return None
+    total = fact.rewrite[0]
+    (j, low, high), = total.limits
+
+    def completed(node):
+        if not isinstance(node, sp.Add):
+            return None
+        for a in node.args:
+            if not (isinstance(a, sp.Sum) and len(a.limits) == 1):
+                continue
+            (k, lo, hi), = a.limits
+            found = _weight_and_value(a.function, k)
+            if found is None or (lo, hi) != (low, high) or total.function.xreplace({j: k}) != found[0]:
+                continue
+            w, x = found
+            mean = sp.Sum(w * x, (k, lo, hi))
+            for b in node.args:
+                square = -b
+                if isinstance(square, sp.Pow) and square.exp == 2 and isinstance(square.base, sp.Sum) and \
+                        square.base.as_dummy() == mean.as_dummy():
+                    m = _fresh(node, ctx, j)
+                    if m is None:
+                        return None
+                    inner = sp.Sum((w * x).xreplace({k: m}), (m, lo, hi))
+                    rest = [t for t in node.args if t is not a and t is not b]
+                    return sp.Add(*rest, sp.Sum(w * (x - inner) ** 2, (k, lo, hi)))
+        return None
+
+    new = expr.replace(lambda n: completed(n) is not None, completed)
+    if new == expr:
+        return None
+    return Step(new, Rule.SQUARE, "complete the square (the weighted variance identity)",
+                assumptions=(fact,))
+
+
+def _nonnegative(factor: sp.Expr, ctx: "Context") -> bool:
+    """True for a factor that is at least 0 wherever the setting's quantities are defined: an even power of a
+    real expression, a positive number, or an entry of a defined quantity that is a ratio of exponentials (a
+    softmax output) or a sigmoid."""
+    if factor.is_number:
+        return bool(factor.is_nonnegative)
+    if isinstance(factor, sp.Pow) and factor.exp.is_Integer and factor.exp.is_even:
+        return True
+    if isinstance(factor, sp.Indexed):
+        d = ctx.setting.definition_of(factor.base)
+        return d is not None and d.kernel in ("softmax", "sigmoid")
+    return False
+
+
+@rule(Rule.NONNEGATIVE)
+def nonnegative_sum(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """sum_k a_k b_k^2 >= 0: a sum whose terms are products of nonnegative factors (squares, softmax outputs) -> 0."""
+    if not (isinstance(expr, sp.Sum) and len(expr.limits) == 1):
+        return None
+    summand = expr.function
+    if not all(_nonnegative(f, ctx) for f in sp.Mul.make_args(summand)):
+        return None
+    return Step(sp.Integer(0), Rule.NONNEGATIVE, "nonnegative terms", formula=sp.GreaterThan(summand, 0, evaluate=False), relation=Relation.GE)

@@ -10,6 +10,7 @@ import random
 import mpmath
 import sympy as sp
 
+from ..model import Relation
 from . import cases, prove, sampling
 from .cache import CACHE
 from .instantiate import chain_exprs, relevant, with_labels
@@ -72,7 +73,10 @@ def chain_key(d, Ks, points, index_samples, seed):
     exprs = [d.lhs] + [s.expr for s in d.steps]
     used = tuple(dict.fromkeys(x for e in exprs for x in relevant(d.setting, e)))
     s = d.setting
-    return (d.name, d.lhs, d.free_indices, tuple((st.expr, st.rule, st.assumptions) for st in d.steps),
+    # a bound's relation and its reason (formula) decide its check as much as its expression does
+    steps = tuple((st.expr, st.rule, st.assumptions, st.relation,
+                   st.formula if st.relation is not Relation.EQ else None) for st in d.steps)
+    return (d.name, d.lhs, d.free_indices, steps,
             d.conditions, used, s.K, s.sizes, s.ranges, s.domains, Ks, points, index_samples, seed)
 
 
@@ -160,7 +164,23 @@ def compare(lv: tuple, rv: tuple, keep: tuple, digits: int):
         return a, b, rel
 
 
+def shortfall(lv: tuple, rv: tuple, keep: tuple, digits: int, relation: Relation):
+    """(lhs, rhs, relative shortfall) of one case of a bound lhs >= rhs (or <=): by how much, against the scale
+    of the unshared terms, the bound fails (0 where it holds)."""
+    with mpmath.workdps(digits):
+        a = mpmath.fsum(lv[n] for n in keep[0])
+        b = mpmath.fsum(rv[n] for n in keep[1])
+        scale = mpmath.fsum(abs(lv[n]) for n in keep[0]) + mpmath.fsum(abs(rv[n]) for n in keep[1])
+        gap = a - b if relation is Relation.GE else b - a
+        short = max(-gap, mpmath.mpf(0))
+        rel = short / scale if scale else mpmath.mpf(0) if short == 0 else mpmath.inf
+        return a, b, rel
+
+
 def check_step(d, number, previous, step, needs, shared: Cases, budget) -> Check:
+    relation = getattr(step, "relation", Relation.EQ)
+    if relation is not Relation.EQ:
+        return check_bound(d, number, previous, step, needs, shared, budget)
     assumptions = tuple(d.conditions) + tuple(step.assumptions)
     domains = sampling.domains(d, assumptions, needs)
     indices, Ks = shared.indices, shared.Ks
@@ -212,6 +232,105 @@ def check_step(d, number, previous, step, needs, shared: Cases, budget) -> Check
     return Check(d.name, number, step.rule.value, ok, method, count, worst, message, example, tuple(at))
 
 
+def check_bound(d, number, previous, step, needs, shared: Cases, budget) -> Check:
+    """A bound ``previous >= step.expr`` (or <=), checked at every case of the step's domains: it fails where
+    the bound falls short by more than TOLERANCE (after a retry at RETRY_DIGITS, as for an equality). A
+    reason the step states as a claim about each term (``formula`` a >= or <=, such as
+    o_k (v_k - vbar)^2 >= 0 for a sum over k) is checked too, at every value of the indices the sums of
+    ``previous`` bind: a bound that holds at the points drawn but for a reason that is false fails."""
+    relation = step.relation
+    assumptions = tuple(d.conditions) + tuple(step.assumptions)
+    domains = sampling.domains(d, assumptions, needs)
+    indices, Ks = shared.indices, shared.Ks
+    worst, count, message, example, at = 0.0, 0, "", None, []
+    claim = _term_claim(step)
+    bound = _bound_indices(previous, claim)
+    for K, assign, samples in shared.of(domains, budget):
+        budget.tick()
+        try:
+            left, lints = side(d, previous, K, assign, tick=budget.tick)
+            right, rints = side(d, step.expr, K, assign, tick=budget.tick)
+            terms = [side(d, claim.lhs - claim.rhs, K, {**assign, **where}, tick=budget.tick) + (where,)
+                     for where in _values(bound, K, assign, d)] if claim is not None else []
+        except Exception as err:  # named, not raised
+            message = message or f"could not instantiate at K={K}, {show(assign)}: {err}"
+            worst = float("inf")
+            continue
+        keep = _unshared(left, right)
+        for sample in samples:
+            lv, rv = shared.values(left, sample, lints, DIGITS), shared.values(right, sample, rints, DIGITS)
+            if lv is None or rv is None:
+                message = message or f"could not evaluate at K={K}, {show(assign)}"
+                worst = float("inf")
+                continue
+            count += 1
+            if K not in at:
+                at.append(K)
+            a, b, rel = shortfall(lv, rv, keep, DIGITS, relation)
+            if rel > TOLERANCE:
+                lv2 = shared.values(left, sample, lints, RETRY_DIGITS)
+                rv2 = shared.values(right, sample, rints, RETRY_DIGITS)
+                if lv2 is not None and rv2 is not None:
+                    a, b, rel = shortfall(lv2, rv2, keep, RETRY_DIGITS, relation)
+            if rel > TOLERANCE and not message:
+                message = (f"the bound {relation.text} fails at K={K}, {show(assign)}: "
+                           f"{mpmath.nstr(a, 8)} {relation.text} {mpmath.nstr(b, 8)} is false")
+                example = counterexample(K, assign, sample, a, b)
+            worst = max(worst, float(rel))
+            for term, tints, where in terms:
+                tv = shared.values(term, sample, tints, DIGITS)
+                if tv is None:
+                    message = message or f"could not evaluate the reason at K={K}, {show(assign)}, {show(where)}"
+                    worst = float("inf")
+                    continue
+                with mpmath.workdps(DIGITS):
+                    value = mpmath.fsum(tv)
+                    scale = mpmath.fsum(abs(x) for x in tv)
+                    short = max(-value if claim.rel_op == ">=" else value, mpmath.mpf(0))
+                    trel = short / scale if scale else mpmath.mpf(0)
+                if trel > TOLERANCE and not message:
+                    message = (f"the reason {sp.sstr(claim)} fails at K={K}, {show(assign)}, {show(where)}: "
+                               f"{mpmath.nstr(value, 8)}")
+                    example = counterexample(K, {**assign, **where}, sample, value, 0)
+                worst = max(worst, float(trel))
+    if count == 0 and not message:
+        message = _nothing_checked(d, indices, Ks)
+        worst = float("inf")
+    method = f"numeric bound ({relation.text})" + (", each term's sign" if claim is not None else "")
+    return Check(d.name, number, step.rule.value, not message, method, count, worst, message, example, tuple(at))
+
+
+def _term_claim(step):
+    """The reason of a bound stated as a claim about each term, a SymPy >= or <= (or None)."""
+    formula = getattr(step, "formula", None)
+    return formula if isinstance(formula, (sp.GreaterThan, sp.LessThan)) else None
+
+
+def _bound_indices(expr: sp.Expr, claim) -> tuple:
+    """(index, lower, upper) of each sum in ``expr`` whose index the term claim ``claim`` uses."""
+    if claim is None:
+        return ()
+    free = claim.free_symbols
+    out: dict = {}
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Sum):
+            for i, lo, hi in node.limits:
+                if i in free:
+                    out.setdefault(i, (i, lo, hi))
+    return tuple(out.values())
+
+
+def _values(bound: tuple, K: int, assign: dict, d) -> list:
+    """Every assignment of the bound indices at K (a sum's limits evaluated there), added to ``assign``."""
+    import itertools
+    K_symbol = d.setting.K
+    ranges = []
+    for i, lo, hi in bound:
+        subs = {K_symbol: K, **{x: v for x, v in assign.items() if not isinstance(x, sp.Indexed)}}
+        ranges.append([(i, n) for n in range(int(sp.sympify(lo).subs(subs)), int(sp.sympify(hi).subs(subs)) + 1)])
+    return [dict(choice) for choice in itertools.product(*ranges)]
+
+
 def _nothing_checked(d, indices, Ks) -> str:
     names = ", ".join(map(str, indices)) or "none"
     return (f"0 cases evaluated: no value of the free indices ({names}) satisfies the conditions "
@@ -237,7 +356,7 @@ class _Claim:
         value = "evaluated left-hand side"
 
     def __init__(self, d) -> None:
-        self.expr, self.assumptions = d.result, tuple(d.assumptions)
+        self.expr, self.assumptions, self.relation = d.result, tuple(d.assumptions), d.relation
 
 
 def check_result(d, Ks, points, index_samples, seed, budget, shared: Cases) -> Check:
