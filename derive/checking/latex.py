@@ -112,6 +112,7 @@ def tokenize(text: str) -> list:
             mark = _NAME_MARK.get(d.group("cmd"))
             tokens.append(Token("letter", letter + mark if mark else letter, pos))  # yhat: SymPy prints \\hat{y}
             pos = d.end()
+            pos = _word_script(text, pos, tokens)
             continue
         c = re.match(r"\\color\s*\{[A-Za-z!0-9 ]*\}|\\ell(?![A-Za-z])", text[pos:])
         if c:
@@ -141,6 +142,10 @@ def tokenize(text: str) -> list:
             tokens.append(Token("cmd", "\\" + word, pos) if word in FUNCTIONS else Token("letter", word, pos))
         elif kind == "op" and m.group() == "&":
             pass  # an alignment mark inside a formula is only layout
+        elif kind == "letter" or (kind == "cmd" and m.group()[1:] in GREEK):
+            tokens.append(Token(kind, m.group(), pos))
+            pos = _word_script(text, m.end(), tokens)
+            continue
         elif kind != "space":
             tok = Token(kind, m.group(), pos)
             if kind == "cmd":
@@ -166,6 +171,21 @@ def tokenize(text: str) -> list:
             tokens.append(tok)
         pos = m.end()
     return tokens
+
+
+_WORD_SCRIPT = re.compile(r"_\s*(?:\{\s*\\(?:text|mathrm|textrm|rm|operatorname)\s*\{\s*(?P<a>[A-Za-z]{2,})\s*\}\s*\}"
+                          r"|\\(?:text|mathrm|textrm|operatorname)\s*\{\s*(?P<b>[A-Za-z]{2,})\s*\})")
+
+
+def _word_script(text: str, pos: int, tokens: list) -> int:
+    """Y_{\\text{pred}}, x_\\text{max}: a word set as a subscript is part of the name (Y_pred), not an index and
+    not prose; the name's own indices follow it (Y_{\\text{pred}}^{(j)} is the entry j of Y_pred)."""
+    m = _WORD_SCRIPT.match(text, pos)
+    if not m:
+        return pos
+    last = tokens[-1]
+    tokens[-1] = Token("letter", last.text.lstrip("\\") + "_" + (m.group("a") or m.group("b")), last.pos)
+    return m.end()
 
 
 def _word_at(text: str, pos: int):
@@ -294,6 +314,9 @@ class Parser:
             elif self.at("/"):
                 self.take()
                 factors.append(1 / self.factor())
+            elif self.at(".") and self._dot_product_ahead():
+                self.take()   # p_j.p_i: a period between two factors is a product (not ..., not a decimal)
+                factors.append(self.factor())
             elif self.starts_factor():
                 factors.append(self.factor())
             else:
@@ -301,6 +324,13 @@ class Parser:
         if any(isinstance(f, MatrixExpr) for f in factors):
             return _matmul(factors, self)
         return sp.Mul(*factors)
+
+    def _dot_product_ahead(self) -> bool:
+        before, after = self.tokens[self.i - 1] if self.i else None, self.peek(1)
+        if before is None or after is None or before.text == "." or after.text == ".":
+            return False
+        return after.kind == "letter" or after.text in ("(", "\\frac", "\\exp", "\\log") or \
+            (after.kind == "cmd" and after.text[1:] in GREEK)
 
     def starts_factor(self) -> bool:
         t = self.peek()
@@ -311,7 +341,7 @@ class Parser:
         if t.text in ("(", "{", "["):
             return True
         if t.kind == "cmd":
-            return t.text not in ("\\cdot", "\\times", "\\circ", "\\odot", "\\right", "\\}", "\\neq", "\\ne", "\\le", "\\leq",
+            return t.text not in ("\\cdot", "\\times", "\\circ", "\\odot", "\\right", "\\}", "\\neq", "\\ne", "\\le", "\\leq", "\\over",
                                   "\\ge", "\\geq", "\\\\", "\\|", "\\quad", "\\qquad", "\\text", "\\tag", "\\label")
         return False
 
@@ -368,6 +398,9 @@ class Parser:
     def group(self, open_: str, close: str) -> sp.Expr:
         self.expect(open_)
         e = self.expr()
+        if open_ == "{" and self.at("\\over"):   # {a \\over b}: TeX's own fraction
+            self.take()
+            e = e / self.expr()
         self.expect(close)
         return e
 
@@ -380,6 +413,11 @@ class Parser:
             value = sp.Rational(t.text) if "." in t.text else sp.Integer(t.text)
             if t.text == "1" and self.at("[", "(") and self._indicator_ahead():
                 return self.indicator()
+            if t.text == "1" and self.at("\\{"):
+                return self.indicator()      # 1\{k = i\}
+            if t.text == "1" and self.at("_") and self.peek_text(1) == "{" and self._condition_ahead(2):
+                self.take()
+                return self.indicator()      # 1_{i=j}
             return value
         if t.text == "(":
             return self.group("(", ")")
@@ -528,6 +566,13 @@ class Parser:
                 return True
         return False and close
 
+    def _condition_ahead(self, offset: int) -> bool:
+        """a = b or a \\neq b, letters or digits, then the closing brace, at self.peek(offset)."""
+        toks = [self.peek_text(offset + n) for n in range(4)]
+        kinds = [self.peek_kind(offset + n) for n in range(4)]
+        return kinds[0] in ("letter", "num") and toks[1] in ("=", "\\neq", "\\ne") \
+            and kinds[2] in ("letter", "num") and toks[3] == "}"
+
     def indicator(self) -> sp.Expr:
         """\\{a = b\\}, [a = b] or (a = b) -> KroneckerDelta(a, b); a != b -> 1 - delta."""
         pairs = {"\\{": "\\}", "[": "]", "(": ")", "{": "}"}
@@ -565,6 +610,11 @@ class Parser:
             elif self.at("_") and indices is None:
                 self.take()
                 indices = self.subscript_indices()
+            elif self.at("[") and indices is None and example is None and self._bracket_index_ahead():
+                self.take()   # x[n], y[k]: an entry written with brackets right after the name, as in code
+                t = self.take()
+                indices = [self.names.index(t.text) if t.kind == "letter" else sp.Integer(t.text)]
+                self.take()
             else:
                 break
         if self.at("'") and not sup_name:  # u' is u^{\prime}
@@ -585,7 +635,8 @@ class Parser:
             self.take()
             self.take()
             self.take()
-        elif self._call_ahead() and not (name[:1].islower() and indices and self._indexed_argument()):
+        elif self._call_ahead() and not (name[:1].islower() and indices and self._indexed_argument()
+                                         and not self._same_index_argument(indices)):
             # L_i(f_k), J(\Theta), L(y, t): the name of a function of its argument; y_k(p_i) is a product
             depth = 0
             while True:
@@ -594,6 +645,11 @@ class Parser:
                 depth -= tok.text == ")"
                 if depth == 0:
                     break
+        if indices is None and example is None and self.at("[") and self._bracket_index_ahead():
+            self.take()   # f(x)[n]: the entry n of the function's value
+            t = self.take()
+            indices = [self.names.index(t.text) if t.kind == "letter" else sp.Integer(t.text)]
+            self.take()
         idx = ([example] if example is not None else []) + list(indices or [])
         if idx:
             self.names.arity.setdefault(full, len(idx))
@@ -606,6 +662,14 @@ class Parser:
                 m = sp.MatrixSymbol(key, n, n if self.names.arity[key] == 2 else 1)
                 return self.postfix(m.T if transposed else m)
         return self.names.scalar(full)
+
+    def _bracket_index_ahead(self) -> bool:
+        """[n] touching the name before it (x[n], not x [n]): one letter or number, then ]."""
+        name, br, inner, close = (self.tokens[self.i - 1], self.peek(), self.peek(1), self.peek(2))
+        if br is None or inner is None or close is None or close.text != "]":
+            return False
+        touching = br.pos == name.pos + len(name.text) and inner.pos == br.pos + 1 and close.pos == inner.pos + len(inner.text)
+        return touching and (inner.kind == "letter" and len(inner.text) == 1 or inner.kind == "num" and "." not in inner.text)
 
     def _call_ahead(self) -> bool:
         """( names ) right after a name: a function's argument list, not a product (no operator inside)."""
@@ -665,6 +729,12 @@ class Parser:
             j += 1
         toks = self.tokens[j:j + 2]
         return len(toks) == 2 and toks[0].kind == "letter" and toks[1].text == "_"
+
+    def _same_index_argument(self, indices: list) -> bool:
+        """( z_i ) right after y_i: the entry's own index on its argument, y_i(z_i) = ... (the function y_i of
+        z_i, not the product y_i z_i)."""
+        toks = [self.peek_text(n) for n in range(5)]
+        return toks[2] == "_" and toks[4] == ")" and len(indices) == 1 and toks[3] == str(indices[0])
 
     def _application_ahead(self) -> bool:
         """h_c(x^{(i)}): a function of one example, written h[i, c]."""
@@ -766,6 +836,14 @@ class Parser:
                     if self.at("_"):  # y_{y_i}
                         self.take()
                         out.append(self.names.base(t.text)[tuple(self.subscript_indices())])
+                    elif not out and self._subscript_condition():
+                        # y_{k=i} is the entry k with k = i, that is y_i; y_{k \not= i} is y_k (the extractor makes
+                        # its chain say k != i)
+                        same = self.take().text == "="
+                        if not same and self.at("="):
+                            self.take()
+                        other = self.take()
+                        out.append(self.names.index(other.text if same else t.text))
                     else:
                         out.append(self.names.index(t.text))
                 elif t.kind == "num":
@@ -783,6 +861,13 @@ class Parser:
         if not out:
             self.fail("an empty subscript")
         return out
+
+    def _subscript_condition(self) -> bool:
+        """= b }, \\neq b }, \\not = b } ahead, b one letter: the rest of a subscript y_{k=i} or y_{k \\not= i}."""
+        toks = [self.peek_text(n) for n in range(4)]
+        if toks[0] == "=" or toks[0] in ("\\neq", "\\ne"):
+            return self.peek_kind(1) == "letter" and len(toks[1] or "") == 1 and toks[2] == "}"
+        return toks[0] == "\\not" and toks[1] == "=" and self.peek_kind(2) == "letter" and toks[3] == "}"
 
     def _until_close(self) -> list:
         depth, out = 1, []
@@ -818,6 +903,8 @@ class Parser:
             return self.named(t.text)
         if t.kind == "cmd" and t.text[1:] in GREEK:
             return self.names.scalar(t.text[1:])
+        if t.text == "-" and self.peek_kind() in ("letter", "num"):
+            return -self.script()   # e^-x: plain-text notes mean e^{-x} (LaTeX would set e^{-}x, which no one means)
         raise Unreadable(f"cannot read the exponent {t.text!r}", t.pos)
 
     def postfix(self, base: sp.Expr) -> sp.Expr:
@@ -844,6 +931,9 @@ class Parser:
         self.expect("\\sum")
         index, lower, upper, excluded = None, sp.Integer(1), self.names.K, None
         for _ in range(2):
+            if self.at("_", "^") and self.peek_text(1) == "{" and self.peek_text(2) == "}":
+                self.take(), self.take(), self.take()   # \sum_{}^{}: limits left empty, a sum with no index
+                continue
             if self.at("_"):
                 self.take()
                 if self.at("{"):
