@@ -48,7 +48,7 @@ K_SYMBOL = sp.Symbol("K", integer=True, positive=True)
 
 GREEK = {
     "alpha", "beta", "gamma", "epsilon", "varepsilon", "eta", "theta", "Theta", "lambda", "mu", "nu",
-    "tau", "phi", "varphi", "psi", "omega", "Omega", "rho", "kappa", "xi", "zeta", "pi",
+    "tau", "phi", "varphi", "psi", "omega", "Omega", "rho", "kappa", "xi", "zeta", "pi", "Sigma",
 }
 IGNORED = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr",
            "displaystyle", "textstyle", "limits", "nolimits", "cancel", "bm", "boldsymbol", "mathrm",
@@ -285,9 +285,18 @@ class Parser:
         if self.at("+", "-"):
             sign = -1 if self.take().text == "-" else 1
         terms = [sign * self.term()]
+        dots = None
         while self.at("+", "-"):
             sign = -1 if self.take().text == "-" else 1
+            if dots is None and self._dots_ahead():
+                dots = (len(terms), self.peek())
+                self._skip_dots()
+                if not self.at("+", "-"):
+                    terms.append(self.term())   # a_1 + a_2 + ... a_n: the last term without its sign
+                continue
             terms.append(sign * self.term())
+        if dots is not None:
+            return self._written_out(terms, *dots)
         if len(terms) == 1:
             return terms[0]
         shapes = {t.shape for t in terms if isinstance(t, MatrixExpr)}
@@ -297,6 +306,48 @@ class Parser:
             ones = sp.OneMatrix(*next(iter(shapes)))
             return sp.MatAdd(*[t if isinstance(t, MatrixExpr) else t * ones for t in terms]).doit(deep=False)
         return sp.Add(*terms)
+
+    def _dots_ahead(self) -> bool:
+        return self.at("\\dots", "\\ldots", "\\cdots") or [self.peek_text(n) for n in range(3)] == [".", ".", "."]
+
+    def _skip_dots(self) -> None:
+        if self.at("\\dots", "\\ldots", "\\cdots"):
+            self.take()
+        else:
+            self.take(), self.take(), self.take()
+
+    def _written_out(self, terms: list, at: int, where) -> sp.Expr:
+        """t_1 + t_2 + ... + t_n, the terms written out around an ellipsis: the sum of f(k) for k from the first
+        term's number to the last's (a letter there, C or n, is K; a number sets the count), where f is the first
+        term with its number made the index and every written term is f at its place. Anything else is unread."""
+        pos = where.pos if where is not None else 0
+        if at < 1 or len(terms) != at + 1:
+            raise Unreadable("an ellipsis in a sum that is not t_1 + t_2 + ... + t_n", pos)
+        first, last = terms[0], terms[-1]
+        firsts, lasts = sorted(first.atoms(sp.Indexed), key=sp.default_sort_key), sorted(last.atoms(sp.Indexed), key=sp.default_sort_key)
+        pairs = set()
+        for a, b in zip(firsts, lasts):
+            if a.base != b.base or len(a.indices) != len(b.indices):
+                raise Unreadable("an ellipsis between terms that differ in more than their number", pos)
+            pairs |= {(x, y) for x, y in zip(a.indices, b.indices) if x != y}
+        if len(firsts) != len(lasts) or len(pairs) != 1:
+            raise Unreadable("an ellipsis between terms that differ in more than their number", pos)
+        (start, end), = pairs
+        if not start.is_Integer or not (end.is_Integer or isinstance(end, sp.Symbol)):
+            raise Unreadable("an ellipsis whose terms are not numbered", pos)
+        k = sp.Dummy("k", integer=True, positive=True)
+        f = first.xreplace({a: a.base[tuple(k if x == start else x for x in a.indices)] for a in firsts})
+        if any(f.xreplace({k: start + n}) != t for n, t in enumerate(terms[:-1])) or \
+                f.xreplace({k: end}) != last:
+            raise Unreadable("an ellipsis between terms that are not one pattern", pos)
+        if end.is_Integer:
+            if int(end) > MAX_COUNT:
+                self.fail(f"a sum to {end} is over the bound of {MAX_COUNT} terms")
+            self.names.counts.add(int(end))
+            upper = end
+        else:
+            upper = self.names.K
+        return sp.Sum(f, (k, start, upper))
 
     def term(self) -> sp.Expr:
         factors = [self.factor()]
@@ -366,7 +417,10 @@ class Parser:
             # \partial y_i / \partial x_k: a derivative written inline with a slash
             self.take()
             f = self.factor_no_function()
-            self.expect("/")
+            if self.at("\\over"):   # {\\partial y \\over \\partial x}: TeX's fraction, the same derivative
+                self.take()
+            else:
+                self.expect("/")
             self.expect("\\partial")
             v = self.factor_no_function()
             if not isinstance(v, (sp.Symbol, sp.Indexed)):
@@ -958,8 +1012,11 @@ class Parser:
                 self.take()
                 if self.at("{"):
                     upper = self.group("{", "}")
-                else:
-                    upper = self.braced()
+                else:   # \sum^K_{k=1}: one token, so that the subscript after it stays the sum's
+                    t = self.take()
+                    if t.kind not in ("num", "letter"):
+                        raise Unreadable(f"cannot read the sum's bound {t.text!r}", t.pos)
+                    upper = sp.Integer(t.text[0]) if t.kind == "num" else self.names.scalar(t.text)
                 if not upper.is_Integer:
                     upper = self.names.K
                 elif int(upper) > MAX_COUNT:
