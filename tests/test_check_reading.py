@@ -131,3 +131,10 @@ def test_an_entry_written_as_a_function_of_its_own_input_is_a_definition():
     assert verdicts(text) == [(3, "holds")]   # it was a product y_i z_i, and "wrong"
     i, k = sp.symbols("i k", integer=True, positive=True)
     assert read("y_k(p_i)") == sp.IndexedBase("y")[k] * sp.IndexedBase("p")[i]   # another index: a product
+
+
+def test_an_equation_drawn_from_another_on_its_row_is_a_claim_of_its_own():
+    found = chains("$$a = b \\quad \\Rightarrow \\quad c = d$$\n\n$$e = f \\implies g = h \\quad \\text{so} \\quad u = v$$\n")
+    assert [[p.text for p in c.pieces] for c in found] == [["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]]
+    claims = check((DOCS / "t18_implies.md").read_text()).claims
+    assert [c.verdict for c in claims] == ["holds", "holds", "holds", "wrong"]

@@ -175,7 +175,9 @@ _FUNCTION_WORDS = r"(?i:softmax|sigmoid|logsoftmax|logsumexp|diag|max|min|log|ln
 _JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\tag\b|\\mbox\{(?!\s*(?:log|ln|exp|e)\s*\})|\\hbox"
                             r"|\\mathrm\{where|\\text\b(?!\s*\{\s*" + _FUNCTION_WORDS + r"\s*\})")
 # \text{softmax}(x)_i names a function: math, not a justification
-_ROW = re.compile(r"\\\\+(?:\s*\[\s*-?[0-9.]+\s*(?:em|ex|pt|mm|cm)\s*\])?|\\newline\b|\\cr\b")
+_ROW = re.compile(r"\\\\+(?:\s*\[\s*-?[0-9.]+\s*(?:em|ex|pt|mm|cm)\s*\])?|\\newline\b|\\cr\b"
+                  # A = B \quad \Rightarrow \quad C = D: two equations, the second drawn from the first
+                  r"|(?:\\q?quad\s*)*\\(?:Rightarrow|Longrightarrow|implies)(?![A-Za-z])(?:\s*\\q?quad)*")
 
 
 def _depths(text: str) -> list:
