@@ -109,7 +109,7 @@ def test_a_sum_written_out_around_an_ellipsis():
     three = Names()
     assert isinstance(parse_latex("y_1 + y_2 + ... + y_3", three), sp.Sum) and three.counts == {3}
     claims = check((DOCS / "t17_ellipsis_sum.md").read_text()).claims
-    assert [c.verdict for c in claims] == ["holds"] * 5
+    assert [c.verdict for c in claims[:5]] == ["holds"] * 5
 
 
 def test_conditions_said_in_words():
@@ -138,3 +138,14 @@ def test_an_equation_drawn_from_another_on_its_row_is_a_claim_of_its_own():
     assert [[p.text for p in c.pieces] for c in found] == [["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]]
     claims = check((DOCS / "t18_implies.md").read_text()).claims
     assert [c.verdict for c in claims] == ["holds", "holds", "holds", "wrong"]
+
+
+def test_a_target_said_to_be_one_hot_in_words_sums_to_one():
+    claims = check((DOCS / "t17_ellipsis_sum.md").read_text()).claims
+    assert claims[-1].verdict == "holds" and "one-hot" in claims[-1].reason
+    loss = SOFTMAX_O + "$$E = -\\sum_{k=1}^K t_k \\log o_k$$\n\n"
+    said = check(loss + "Since $t$ is 1 for the true class and 0 otherwise:\n\n"
+                 "$$\\frac{\\partial E}{\\partial z_i} = o_i - t_i$$\n").claims[-1]
+    assert said.verdict == "holds" and "one-hot" in said.reason
+    unsaid = check(loss + "Then:\n\n$$\\frac{\\partial E}{\\partial z_i} = o_i - t_i$$\n").claims[-1]
+    assert "one-hot" not in unsaid.reason   # never said: at most the verdict's own "holds if"

@@ -10,7 +10,7 @@ from typing import Optional
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from ..assumptions import bias_input, different, hot_at, normalized
+from ..assumptions import bias_input, different, hot_at, normalized, one_hot
 from ..definitions import sigmoid, softmax
 from ..expr import bound_indices, rename_bound
 from ..setting import Definition, Setting
@@ -119,6 +119,24 @@ def _prose(text: str) -> str:
     return re.sub(r"\\\\?[()]|\$", "", text)
 
 
+_ONE_HOT = re.compile(r"one[- ]hot|\b1 for the (?:true|correct|right|target) class and 0\b|exactly one of [^.]{0,40}\bis 1\b",
+                      re.IGNORECASE)
+_MATH_NAME = re.compile(r"(?:\$\$?|\\\\?\()\s*(?:\\(?:mathbf|boldsymbol|bm|vec)\s*\{?\s*)?([A-Za-z])\s*\}?\s*"
+                        r"(?:_\{?\s*[a-z]\s*\}?)?\s*(?:s\b)?\s*(?:\$\$?|\\\\?\))")
+
+
+def _one_hot_said(tail: str, names: Names):
+    """The base the prose says is one-hot (y is a one-hot vector; Y_i is 1 for the true class and 0 otherwise;
+    exactly one of the t_i is 1), when the sentence saying it names exactly one base the document indexes."""
+    for sentence in re.split(r"(?<=[.!?])\s+", tail):
+        if not _ONE_HOT.search(sentence):
+            continue
+        named = {m.group(1) for m in _MATH_NAME.finditer(sentence)} & set(names.bases)
+        if len(named) == 1:
+            return names.bases[named.pop()]
+    return None
+
+
 def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
     """The conditions stated in the prose around a block: j != k just before it (For $j \\neq k$: ...) or
     just after it (..., where j != i), and a one-hot target's hot index just after it (where j is the index of
@@ -135,6 +153,9 @@ def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
         if tail[max(0, m.start(1) - 1):m.start(1)] == "_":  # y_{j \neq i}: a subscript, not a condition
             continue
         out.append(different(names.index(m.group(1)), names.index(m.group(2))))
+    hot = _one_hot_said(tail, names)
+    if hot is not None:
+        out.append(one_hot(hot, sp.Dummy("h", integer=True, positive=True), K_SYMBOL))
     plain = _prose(after[:240])
     for n, pattern in enumerate(_HOT):
         hot = pattern.search(plain)
