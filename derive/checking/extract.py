@@ -45,10 +45,14 @@ _DISPLAY = re.compile(
     r"|(?<!\\)\\\[(?P<br>.*?)\\\]"
     r"|\\begin\{(?P<env>equation|align|gather|eqnarray|multline)(?P<star>\*?)\}(?P<body>.*?)\\end\{(?P=env)(?P=star)\}"
     r"|(?<![\\$])\$(?P<al>\s*\\begin\{aligned\}.*?\\end\{aligned\}\s*)\$"
-    r"|(?m:^)[ \t]*\$(?P<ol>[^$]+?)\$[ \t]*(?=\n|\Z)",   # $...$ alone on its line(s): set apart as a display
+    r"|(?m:^)[ \t]*(?:[-*+][ \t]+)?\$(?P<ol>[^$]+?)\$[ \t]*(?=\n|\Z)"   # $...$ alone on its line(s), or alone in a
+    # bullet (- $f'(x) = ...$): set apart as a display
+    r"|<script\s+type=[\"']math/tex;\s*mode=display[\"']\s*>(?P<sc>.*?)</script>",   # MathJax 2 in a blog's HTML
     re.DOTALL)
-_INLINE = re.compile(r"(?<![\\$])\$(?P<d>[^$\n]+?)\$(?!\$)|\\\\\((?P<md>.*?)\\\\\)|(?<!\\)\\\((?P<p>.*?)\\\)",
-                     re.DOTALL)
+_INLINE = re.compile(r"(?<![\\$])\$(?P<d>[^$\n]+?)\$(?!\$)|\\\\\((?P<md>.*?)\\\\\)|(?<!\\)\\\((?P<p>.*?)\\\)"
+                     r"|<script\s+type=[\"']math/tex[\"']\s*>(?P<sc>.*?)</script>", re.DOTALL)
+# $$i = j$$ inside a sentence (kramdown writes inline math with $$): an index relation in the prose, not a display
+_INDEX_RELATION = re.compile(r"\s*[a-z]\s*(?:=|\\neq?\b|\\not\s*=|!=)\s*[a-z]\s*")
 
 _DROP = [
     re.compile(r"\\(?:begin|end)\{[A-Za-z*]+\}(?:\{[^{}]*\})?"),
@@ -90,6 +94,8 @@ def _clean(body: str) -> str:
     body = _MATRIX.sub(_matrix, body)
     for pattern in _DROP:
         body = pattern.sub(lambda m: _blank(m.group()), body)
+    body = re.sub(r"\\(?:underset|overset|stackrel)\s*(\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\})\s*(?==)",
+                  lambda m: _blank(m.group()), body)   # \underset{\text{chain rule}}= : a reason under an '='
     body = _unwrap(body, r"\stackrel", keep_second=True)
     body = _unwrap(body, r"\overset", keep_second=True)
     body = _unwrap(body, r"\underbrace", keep_second=False, drop_script=True)
@@ -169,7 +175,9 @@ _FUNCTION_WORDS = r"(?i:softmax|sigmoid|logsoftmax|logsumexp|diag|max|min|log|ln
 _JUSTIFICATION = re.compile(r"(?<![A-Za-z\\])where\b|&&|\\quad|\\qquad|\\tag\b|\\withreason\b|\\mbox\{(?!\s*(?:log|ln|exp|e)\s*\})|\\hbox"
                             r"|\\mathrm\{where|\\text\b(?!\s*\{\s*" + _FUNCTION_WORDS + r"\s*\})")
 # \text{softmax}(x)_i names a function: math, not a justification
-_ROW = re.compile(r"\\\\+(?:\s*\[\s*-?[0-9.]+\s*(?:em|ex|pt|mm|cm)\s*\])?|\\newline\b|\\cr\b")
+_ROW = re.compile(r"\\\\+(?:\s*\[\s*-?[0-9.]+\s*(?:em|ex|pt|mm|cm)\s*\])?|\\newline\b|\\cr\b"
+                  # A = B \quad \Rightarrow \quad C = D: two equations, the second drawn from the first
+                  r"|(?:\\q?quad\s*)*\\(?:Rightarrow|Longrightarrow|implies)(?![A-Za-z])(?:\s*\\q?quad)*")
 
 
 def _depths(text: str) -> list:
@@ -313,8 +321,10 @@ def chains(source: str) -> list:
     last_end = 0
     branch = None   # the head a continued block ($$ = ... $$) was joined to
     for number, m in enumerate(_DISPLAY.finditer(source)):
-        group = next(g for g in ("dd", "md", "br", "body", "al", "ol") if m.group(g) is not None)
+        group = next(g for g in ("dd", "md", "br", "body", "al", "ol", "sc") if m.group(g) is not None)
         body, offset = m.group(group), m.start(group)
+        if group == "dd" and _INDEX_RELATION.fullmatch(body) and _in_sentence(source, m.start(), m.end()):
+            continue   # If $$i=j$$, ...: the words before the next block, which it qualifies
         before = source[last_end:m.start()]
         last_end = m.end()
         taken.append((m.start(), m.end()))
@@ -332,13 +342,14 @@ def chains(source: str) -> list:
         block = cases + _block_chains(source, _clean(body), offset, True, before, number, head)
         ones = _underbraced_ones(body)
         for c in block:
+            c.remarks.extend(_subscript_conditions(" ".join(p.text for p in c.pieces)))
             c.equal_one = ones
             c.after = source[m.end():m.end() + 160]
         found.extend(block)
     for m in _INLINE.finditer(source):
         if any(a <= m.start() < b for a, b in taken):
             continue
-        group = next(g for g in ("d", "md", "p") if m.group(g) is not None)
+        group = next(g for g in ("d", "md", "p", "sc") if m.group(g) is not None)
         body = m.group(group)
         if "=" not in body:
             continue
@@ -346,6 +357,22 @@ def chains(source: str) -> list:
             found.extend(_block_chains(source, part, m.start(group) + at, False, "", -1))
     found.sort(key=lambda c: (c.pieces[0].line, c.pieces[0].column))
     return found
+
+
+_SUBSCRIPT_NE = re.compile(r"(?<!\\sum)(?<!\\prod)(?<!\\limits)_\{\s*([a-z])\s*(?:\\neq?(?![A-Za-z])|\\not\s*=|!=)\s*([a-z])\s*\}")
+
+
+def _subscript_conditions(text: str) -> list:
+    """y_{k \\not= i} on a name (not under a sum, where it excludes a term): the entry y_k, said for k != i. The
+    condition qualifies the chain it is written in, as a remark \\quad k \\neq i would."""
+    return sorted({f"\\quad {a} \\neq {b}" for a, b in _SUBSCRIPT_NE.findall(text)})
+
+
+def _in_sentence(source: str, start: int, end: int) -> bool:
+    """Words on the same line before or after source[start:end] (a formula set inside a sentence)."""
+    head = source[source.rfind("\n", 0, start) + 1:start]
+    tail = source[end:source.find("\n", end) if source.find("\n", end) >= 0 else len(source)]
+    return bool(re.search(r"[A-Za-z]", head) or re.search(r"[A-Za-z]", tail))
 
 
 def _listed(body: str) -> list:

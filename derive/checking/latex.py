@@ -49,7 +49,7 @@ K_SYMBOL = sp.Symbol("K", integer=True, positive=True)
 
 GREEK = {
     "alpha", "beta", "gamma", "epsilon", "varepsilon", "eta", "theta", "Theta", "lambda", "mu", "nu",
-    "tau", "phi", "varphi", "psi", "omega", "Omega", "rho", "kappa", "xi", "zeta", "pi",
+    "tau", "phi", "varphi", "psi", "omega", "Omega", "rho", "kappa", "xi", "zeta", "pi", "Sigma",
 }
 IGNORED = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr",
            "displaystyle", "textstyle", "limits", "nolimits", "cancel", "bm", "boldsymbol", "mathrm",
@@ -113,6 +113,7 @@ def tokenize(text: str) -> list:
             mark = _NAME_MARK.get(d.group("cmd"))
             tokens.append(Token("letter", letter + mark if mark else letter, pos))  # yhat: SymPy prints \\hat{y}
             pos = d.end()
+            pos = _word_script(text, pos, tokens)
             continue
         c = re.match(r"\\color\s*\{[A-Za-z!0-9 ]*\}|\\ell(?![A-Za-z])", text[pos:])
         if c:
@@ -142,6 +143,10 @@ def tokenize(text: str) -> list:
             tokens.append(Token("cmd", "\\" + word, pos) if word in FUNCTIONS else Token("letter", word, pos))
         elif kind == "op" and m.group() == "&":
             pass  # an alignment mark inside a formula is only layout
+        elif kind == "letter" or (kind == "cmd" and m.group()[1:] in GREEK):
+            tokens.append(Token(kind, m.group(), pos))
+            pos = _word_script(text, m.end(), tokens)
+            continue
         elif kind != "space":
             tok = Token(kind, m.group(), pos)
             if kind == "cmd":
@@ -167,6 +172,21 @@ def tokenize(text: str) -> list:
             tokens.append(tok)
         pos = m.end()
     return tokens
+
+
+_WORD_SCRIPT = re.compile(r"_\s*(?:\{\s*\\(?:text|mathrm|textrm|rm|operatorname)\s*\{\s*(?P<a>[A-Za-z]{2,})\s*\}\s*\}"
+                          r"|\\(?:text|mathrm|textrm|operatorname)\s*\{\s*(?P<b>[A-Za-z]{2,})\s*\})")
+
+
+def _word_script(text: str, pos: int, tokens: list) -> int:
+    """Y_{\\text{pred}}, x_\\text{max}: a word set as a subscript is part of the name (Y_pred), not an index and
+    not prose; the name's own indices follow it (Y_{\\text{pred}}^{(j)} is the entry j of Y_pred)."""
+    m = _WORD_SCRIPT.match(text, pos)
+    if not m:
+        return pos
+    last = tokens[-1]
+    tokens[-1] = Token("letter", last.text.lstrip("\\") + "_" + (m.group("a") or m.group("b")), last.pos)
+    return m.end()
 
 
 def _word_at(text: str, pos: int):
@@ -266,9 +286,18 @@ class Parser:
         if self.at("+", "-"):
             sign = -1 if self.take().text == "-" else 1
         terms = [sign * self.term()]
+        dots = None
         while self.at("+", "-"):
             sign = -1 if self.take().text == "-" else 1
+            if dots is None and self._dots_ahead():
+                dots = (len(terms), self.peek())
+                self._skip_dots()
+                if not self.at("+", "-"):
+                    terms.append(self.term())   # a_1 + a_2 + ... a_n: the last term without its sign
+                continue
             terms.append(sign * self.term())
+        if dots is not None:
+            return self._written_out(terms, *dots)
         if len(terms) == 1:
             return terms[0]
         shapes = {t.shape for t in terms if isinstance(t, MatrixExpr)}
@@ -278,6 +307,48 @@ class Parser:
             ones = sp.OneMatrix(*next(iter(shapes)))
             return sp.MatAdd(*[t if isinstance(t, MatrixExpr) else t * ones for t in terms]).doit(deep=False)
         return sp.Add(*terms)
+
+    def _dots_ahead(self) -> bool:
+        return self.at("\\dots", "\\ldots", "\\cdots") or [self.peek_text(n) for n in range(3)] == [".", ".", "."]
+
+    def _skip_dots(self) -> None:
+        if self.at("\\dots", "\\ldots", "\\cdots"):
+            self.take()
+        else:
+            self.take(), self.take(), self.take()
+
+    def _written_out(self, terms: list, at: int, where) -> sp.Expr:
+        """t_1 + t_2 + ... + t_n, the terms written out around an ellipsis: the sum of f(k) for k from the first
+        term's number to the last's (a letter there, C or n, is K; a number sets the count), where f is the first
+        term with its number made the index and every written term is f at its place. Anything else is unread."""
+        pos = where.pos if where is not None else 0
+        if at < 1 or len(terms) != at + 1:
+            raise Unreadable("an ellipsis in a sum that is not t_1 + t_2 + ... + t_n", pos)
+        first, last = terms[0], terms[-1]
+        firsts, lasts = sorted(first.atoms(sp.Indexed), key=sp.default_sort_key), sorted(last.atoms(sp.Indexed), key=sp.default_sort_key)
+        pairs = set()
+        for a, b in zip(firsts, lasts):
+            if a.base != b.base or len(a.indices) != len(b.indices):
+                raise Unreadable("an ellipsis between terms that differ in more than their number", pos)
+            pairs |= {(x, y) for x, y in zip(a.indices, b.indices) if x != y}
+        if len(firsts) != len(lasts) or len(pairs) != 1:
+            raise Unreadable("an ellipsis between terms that differ in more than their number", pos)
+        (start, end), = pairs
+        if not start.is_Integer or not (end.is_Integer or isinstance(end, sp.Symbol)):
+            raise Unreadable("an ellipsis whose terms are not numbered", pos)
+        k = sp.Dummy("k", integer=True, positive=True)
+        f = first.xreplace({a: a.base[tuple(k if x == start else x for x in a.indices)] for a in firsts})
+        if any(f.xreplace({k: start + n}) != t for n, t in enumerate(terms[:-1])) or \
+                f.xreplace({k: end}) != last:
+            raise Unreadable("an ellipsis between terms that are not one pattern", pos)
+        if end.is_Integer:
+            if int(end) > MAX_COUNT:
+                self.fail(f"a sum to {end} is over the bound of {MAX_COUNT} terms")
+            self.names.counts.add(int(end))
+            upper = end
+        else:
+            upper = self.names.K
+        return sp.Sum(f, (k, start, upper))
 
     def term(self) -> sp.Expr:
         factors = [self.factor()]
@@ -295,6 +366,9 @@ class Parser:
             elif self.at("/"):
                 self.take()
                 factors.append(1 / self.factor())
+            elif self.at(".") and self._dot_product_ahead():
+                self.take()   # p_j.p_i: a period between two factors is a product (not ..., not a decimal)
+                factors.append(self.factor())
             elif self.starts_factor():
                 factors.append(self.factor())
             else:
@@ -302,6 +376,13 @@ class Parser:
         if any(isinstance(f, MatrixExpr) for f in factors):
             return _matmul(factors, self)
         return sp.Mul(*factors)
+
+    def _dot_product_ahead(self) -> bool:
+        before, after = self.tokens[self.i - 1] if self.i else None, self.peek(1)
+        if before is None or after is None or before.text == "." or after.text == ".":
+            return False
+        return after.kind == "letter" or after.text in ("(", "\\frac", "\\exp", "\\log") or \
+            (after.kind == "cmd" and after.text[1:] in GREEK)
 
     def starts_factor(self) -> bool:
         t = self.peek()
@@ -312,7 +393,7 @@ class Parser:
         if t.text in ("(", "{", "["):
             return True
         if t.kind == "cmd":
-            return t.text not in ("\\cdot", "\\times", "\\circ", "\\odot", "\\right", "\\}", "\\neq", "\\ne", "\\le", "\\leq",
+            return t.text not in ("\\cdot", "\\times", "\\circ", "\\odot", "\\right", "\\}", "\\neq", "\\ne", "\\le", "\\leq", "\\over",
                                   "\\ge", "\\geq", "\\\\", "\\|", "\\quad", "\\qquad", "\\text", "\\tag", "\\label")
         return False
 
@@ -337,7 +418,10 @@ class Parser:
             # \partial y_i / \partial x_k: a derivative written inline with a slash
             self.take()
             f = self.factor_no_function()
-            self.expect("/")
+            if self.at("\\over"):   # {\\partial y \\over \\partial x}: TeX's fraction, the same derivative
+                self.take()
+            else:
+                self.expect("/")
             self.expect("\\partial")
             v = self.factor_no_function()
             if not isinstance(v, (sp.Symbol, sp.Indexed)):
@@ -369,6 +453,9 @@ class Parser:
     def group(self, open_: str, close: str) -> sp.Expr:
         self.expect(open_)
         e = self.expr()
+        if open_ == "{" and self.at("\\over"):   # {a \\over b}: TeX's own fraction
+            self.take()
+            e = e / self.expr()
         self.expect(close)
         return e
 
@@ -381,6 +468,11 @@ class Parser:
             value = sp.Rational(t.text) if "." in t.text else sp.Integer(t.text)
             if t.text == "1" and self.at("[", "(") and self._indicator_ahead():
                 return self.indicator()
+            if t.text == "1" and self.at("\\{"):
+                return self.indicator()      # 1\{k = i\}
+            if t.text == "1" and self.at("_") and self.peek_text(1) == "{" and self._condition_ahead(2):
+                self.take()
+                return self.indicator()      # 1_{i=j}
             return value
         if t.text == "(":
             return self.group("(", ")")
@@ -529,6 +621,13 @@ class Parser:
                 return True
         return False and close
 
+    def _condition_ahead(self, offset: int) -> bool:
+        """a = b or a \\neq b, letters or digits, then the closing brace, at self.peek(offset)."""
+        toks = [self.peek_text(offset + n) for n in range(4)]
+        kinds = [self.peek_kind(offset + n) for n in range(4)]
+        return kinds[0] in ("letter", "num") and toks[1] in ("=", "\\neq", "\\ne") \
+            and kinds[2] in ("letter", "num") and toks[3] == "}"
+
     def indicator(self) -> sp.Expr:
         """\\{a = b\\}, [a = b] or (a = b) -> KroneckerDelta(a, b); a != b -> 1 - delta."""
         pairs = {"\\{": "\\}", "[": "]", "(": ")", "{": "}"}
@@ -566,6 +665,11 @@ class Parser:
             elif self.at("_") and indices is None:
                 self.take()
                 indices = self.subscript_indices()
+            elif self.at("[") and indices is None and example is None and self._bracket_index_ahead():
+                self.take()   # x[n], y[k]: an entry written with brackets right after the name, as in code
+                t = self.take()
+                indices = [self.names.index(t.text) if t.kind == "letter" else sp.Integer(t.text)]
+                self.take()
             else:
                 break
         if self.at("'") and not sup_name:  # u' is u^{\prime}
@@ -586,7 +690,8 @@ class Parser:
             self.take()
             self.take()
             self.take()
-        elif self._call_ahead() and not (name[:1].islower() and indices and self._indexed_argument()):
+        elif self._call_ahead() and not (name[:1].islower() and indices and self._indexed_argument()
+                                         and not self._same_index_argument(indices)):
             # L_i(f_k), J(\Theta), L(y, t): the name of a function of its argument; y_k(p_i) is a product
             depth = 0
             while True:
@@ -595,6 +700,11 @@ class Parser:
                 depth -= tok.text == ")"
                 if depth == 0:
                     break
+        if indices is None and example is None and self.at("[") and self._bracket_index_ahead():
+            self.take()   # f(x)[n]: the entry n of the function's value
+            t = self.take()
+            indices = [self.names.index(t.text) if t.kind == "letter" else sp.Integer(t.text)]
+            self.take()
         idx = ([example] if example is not None else []) + list(indices or [])
         if idx:
             self.names.arity.setdefault(full, len(idx))
@@ -607,6 +717,14 @@ class Parser:
                 m = sp.MatrixSymbol(key, n, n if self.names.arity[key] == 2 else 1)
                 return self.postfix(m.T if transposed else m)
         return self.names.scalar(full)
+
+    def _bracket_index_ahead(self) -> bool:
+        """[n] touching the name before it (x[n], not x [n]): one letter or number, then ]."""
+        name, br, inner, close = (self.tokens[self.i - 1], self.peek(), self.peek(1), self.peek(2))
+        if br is None or inner is None or close is None or close.text != "]":
+            return False
+        touching = br.pos == name.pos + len(name.text) and inner.pos == br.pos + 1 and close.pos == inner.pos + len(inner.text)
+        return touching and (inner.kind == "letter" and len(inner.text) == 1 or inner.kind == "num" and "." not in inner.text)
 
     def _call_ahead(self) -> bool:
         """( names ) right after a name: a function's argument list, not a product (no operator inside)."""
@@ -667,6 +785,12 @@ class Parser:
             j += 1
         toks = self.tokens[j:j + 2]
         return len(toks) == 2 and toks[0].kind == "letter" and toks[1].text == "_"
+
+    def _same_index_argument(self, indices: list) -> bool:
+        """( z_i ) right after y_i: the entry's own index on its argument, y_i(z_i) = ... (the function y_i of
+        z_i, not the product y_i z_i)."""
+        toks = [self.peek_text(n) for n in range(5)]
+        return toks[2] == "_" and toks[4] == ")" and len(indices) == 1 and toks[3] == str(indices[0])
 
     def _application_ahead(self) -> bool:
         """h_c(x^{(i)}): a function of one example, written h[i, c]."""
@@ -768,6 +892,14 @@ class Parser:
                     if self.at("_"):  # y_{y_i}
                         self.take()
                         out.append(self.names.base(t.text)[tuple(self.subscript_indices())])
+                    elif not out and self._subscript_condition():
+                        # y_{k=i} is the entry k with k = i, that is y_i; y_{k \not= i} is y_k (the extractor makes
+                        # its chain say k != i)
+                        same = self.take().text == "="
+                        if not same and self.at("="):
+                            self.take()
+                        other = self.take()
+                        out.append(self.names.index(other.text if same else t.text))
                     else:
                         out.append(self.names.index(t.text))
                 elif t.kind == "num":
@@ -785,6 +917,13 @@ class Parser:
         if not out:
             self.fail("an empty subscript")
         return out
+
+    def _subscript_condition(self) -> bool:
+        """= b }, \\neq b }, \\not = b } ahead, b one letter: the rest of a subscript y_{k=i} or y_{k \\not= i}."""
+        toks = [self.peek_text(n) for n in range(4)]
+        if toks[0] == "=" or toks[0] in ("\\neq", "\\ne"):
+            return self.peek_kind(1) == "letter" and len(toks[1] or "") == 1 and toks[2] == "}"
+        return toks[0] == "\\not" and toks[1] == "=" and self.peek_kind(2) == "letter" and toks[3] == "}"
 
     def _until_close(self) -> list:
         depth, out = 1, []
@@ -820,6 +959,8 @@ class Parser:
             return self.named(t.text)
         if t.kind == "cmd" and t.text[1:] in GREEK:
             return self.names.scalar(t.text[1:])
+        if t.text == "-" and self.peek_kind() in ("letter", "num"):
+            return -self.script()   # e^-x: plain-text notes mean e^{-x} (LaTeX would set e^{-}x, which no one means)
         raise Unreadable(f"cannot read the exponent {t.text!r}", t.pos)
 
     def postfix(self, base: sp.Expr) -> sp.Expr:
@@ -846,6 +987,9 @@ class Parser:
         self.expect("\\sum")
         index, lower, upper, excluded = None, sp.Integer(1), self.names.K, None
         for _ in range(2):
+            if self.at("_", "^") and self.peek_text(1) == "{" and self.peek_text(2) == "}":
+                self.take(), self.take(), self.take()   # \sum_{}^{}: limits left empty, a sum with no index
+                continue
             if self.at("_"):
                 self.take()
                 if self.at("{"):
@@ -870,8 +1014,11 @@ class Parser:
                 self.take()
                 if self.at("{"):
                     upper = self.group("{", "}")
-                else:
-                    upper = self.braced()
+                else:   # \sum^K_{k=1}: one token, so that the subscript after it stays the sum's
+                    t = self.take()
+                    if t.kind not in ("num", "letter"):
+                        raise Unreadable(f"cannot read the sum's bound {t.text!r}", t.pos)
+                    upper = sp.Integer(t.text[0]) if t.kind == "num" else self.names.scalar(t.text)
                 if not upper.is_Integer:
                     upper = self.names.K
                 elif int(upper) > MAX_COUNT:

@@ -10,7 +10,7 @@ from typing import Optional
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from ..assumptions import bias_input, different, hot_at, normalized
+from ..assumptions import bias_input, different, hot_at, normalized, one_hot
 from ..definitions import sigmoid, softmax
 from ..expr import bound_indices, rename_bound
 from ..layers import read as read_layer
@@ -98,7 +98,8 @@ def as_one(expr):
 
 _NEQ = re.compile(r"\b([a-z])\s*(?:\\neq|\\ne\b|!=|≠|\\not\s*=)\s*([a-z])\b")   # i \not= k too
 
-_NEQ_WORDS = re.compile(r"\b([a-z])\s+(?:is\s+)?(?:different\s+from|not\s+equal\s+to|other\s+than|distinct\s+from)\s+([a-z])\b")
+_NEQ_WORDS = re.compile(r"\b([a-z])\s+(?:is\s+)?(?:different\s+from|not\s+equal\s+to|other\s+than|distinct\s+from)\s+([a-z])\b"
+                        r"|\b([a-z])\s+and\s+([a-z])\s+are\s+(?:not\s+equal|different|distinct)\b")   # n and k are not equal
 
 _HOT = (  # where j is the index of the element of y that is "hot" / where y_j = 1
     re.compile(r"^[\s,.;:]*where\s+([a-z])\s+is\s+the\s+index\s+of\s+[^.]*?\b([a-z])\b[^.]*?\bhot\b"),
@@ -111,6 +112,24 @@ def _prose(text: str) -> str:
     return re.sub(r"\\\\?[()]|\$", "", text)
 
 
+_ONE_HOT = re.compile(r"one[- ]hot|\b1 for the (?:true|correct|right|target) class and 0\b|exactly one of [^.]{0,40}\bis 1\b",
+                      re.IGNORECASE)
+_MATH_NAME = re.compile(r"(?:\$\$?|\\\\?\()\s*(?:\\(?:mathbf|boldsymbol|bm|vec)\s*\{?\s*)?([A-Za-z])\s*\}?\s*"
+                        r"(?:_\{?\s*[a-z]\s*\}?)?\s*(?:s\b)?\s*(?:\$\$?|\\\\?\))")
+
+
+def _one_hot_said(tail: str, names: Names):
+    """The base the prose says is one-hot (y is a one-hot vector; Y_i is 1 for the true class and 0 otherwise;
+    exactly one of the t_i is 1), when the sentence saying it names exactly one base the document indexes."""
+    for sentence in re.split(r"(?<=[.!?])\s+", tail):
+        if not _ONE_HOT.search(sentence):
+            continue
+        named = {m.group(1) for m in _MATH_NAME.finditer(sentence)} & set(names.bases)
+        if len(named) == 1:
+            return names.bases[named.pop()]
+    return None
+
+
 def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
     """The conditions stated in the prose around a block: j != k just before it (For $j \\neq k$: ...) or
     just after it (..., where j != i), and a one-hot target's hot index just after it (where j is the index of
@@ -121,11 +140,15 @@ def prose_conditions(before: str, names: Names, after: str = "") -> tuple:
         tail = tail + " " + lead.group()
     out: list = []
     for m in _NEQ_WORDS.finditer(_prose(tail)):  # For \( k \) different from \( i \):
-        out.append(different(names.index(m.group(1)), names.index(m.group(2))))
+        a, b = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        out.append(different(names.index(a), names.index(b)))
     for m in _NEQ.finditer(tail):
         if tail[max(0, m.start(1) - 1):m.start(1)] == "_":  # y_{j \neq i}: a subscript, not a condition
             continue
         out.append(different(names.index(m.group(1)), names.index(m.group(2))))
+    hot = _one_hot_said(tail, names)
+    if hot is not None:
+        out.append(one_hot(hot, sp.Dummy("h", integer=True, positive=True), K_SYMBOL))
     plain = _prose(after[:240])
     for n, pattern in enumerate(_HOT):
         hot = pattern.search(plain)
@@ -290,6 +313,8 @@ def read_primes(e, head):
 
 _SAME_BEFORE = re.compile(r"\b(?:if|when|for|with)\s+([a-z])\s*=\s*([a-z])\s*[,:]?\s*(?:[A-Za-z]+\s*){0,5}[,.;:]?\s*$",
                           re.IGNORECASE)   # If $i = j$, this gives:
+_SAME_WORDS = re.compile(r"\b(?:if|when|where|which|for)\s+([a-z])\s+(?:equals|is\s+equal\s+to)\s+([a-z])\s*[,:.]?\s*$",
+                         re.IGNORECASE)   # The case in which n equals k:
 _SAME_REMARK = re.compile(r"^[\s,;:]*([a-z])\s*=\s*([a-z])[\s,.;]*$")  # the whole remark is the case: \quad i = j
 
 
@@ -298,6 +323,7 @@ def index_equalities(before: str, remarks: list, exprs: list) -> dict:
     Returns {k: i} (the second letter read as the first) for letters that are free indices of the chain."""
     free = {str(x): x for e in exprs if not isinstance(e, Exception) for x in free_indices(e)}
     found = [m.groups() for m in _SAME_BEFORE.finditer(_prose(before[-80:]))]
+    found += [m.groups() for m in _SAME_WORDS.finditer(_prose(before[-80:]).replace(">", " "))]
     for remark in remarks:
         plain = re.sub(r"\\(?:quad|qquad|text|mbox|mathrm|hbox)\b|[{}]|\b(?:if|for|when)\b", " ", remark)
         if not _NEQ.search(plain):
@@ -430,5 +456,7 @@ def label_bases(definitions, exprs) -> set:
 def free_indices(e) -> set:
     """The index symbols free in ``e``, those inside a derivative's variable (d/dh_1(x^(i))) included."""
     inside = {s for a in e.atoms(sp.Indexed) for s in a.free_symbols}
-    return {s for s in e.free_symbols | inside if isinstance(s, sp.Symbol) and s.is_integer
-            and s != K_SYMBOL} - bound_indices(e)
+    index = {s for s in e.free_symbols | inside if isinstance(s, sp.Symbol) and s.is_integer and s != K_SYMBOL}
+    # a letter a sum binds is still free where it is also written outside every sum (e^{x_k} / \sum e^{x_k})
+    plain = {s for s in e.free_symbols if isinstance(s, sp.Symbol)}
+    return index - (bound_indices(e) - plain)

@@ -1,0 +1,151 @@
+"""derive check reads what people write (issue 15 items 2-3): the layouts and notation of the public hand
+derivations collected for the issue, each reproduced in our own words (tests/data/check_docs/t12..t17 hold the
+whole documents; bench/bench_check.py scores them against their truth in test_check.py)."""
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from derive.checking import check
+from derive.checking.extract import chains
+from derive.checking.latex import Names, Unreadable, parse_latex
+from derive.checking.reading import free_indices
+
+DOCS = Path(__file__).resolve().parent / "data" / "check_docs"
+SOFTMAX_O = "$$o_k = \\frac{e^{z_k}}{\\sum_{j=1}^K e^{z_j}}$$\n\n"
+
+
+def read(text: str) -> sp.Expr:
+    return parse_latex(text, Names())
+
+
+def verdicts(text: str) -> list:
+    return [(c.line, c.verdict) for c in check(text).claims]
+
+
+# -- layout -----------------------------------------------------------------------------------------
+
+def test_mathjax_script_blocks_are_display_math():
+    claims = check((DOCS / "t12_script_tags_word_subscripts.md").read_text()).claims
+    assert [c.verdict for c in claims] == ["holds", "holds"]   # \underset{\text{..}}{=} and \underset{..}= too
+
+
+def test_a_reason_under_an_equals_sign_is_not_math():
+    chain, = chains("$$a \\underset{\\text{chain rule}}= b \\overset{(2)}{=} c$$\n")
+    assert [p.text for p in chain.pieces] == ["a", "b", "c"]
+
+
+def test_kramdown_inline_condition_qualifies_the_block_after_it():
+    text = "The scores are $$q_j = \\frac{e^{a_j}}{\\sum_{k=1}^N e^{a_k}}$$ here.\n\nIf $$i=j$$,\n\n" \
+           "$$\\frac{\\partial q_i}{\\partial a_j} = q_j(1-q_j)$$\n"
+    assert verdicts(text) == [(5, "holds")]
+    alone = chains("$$i = j$$\n")   # on its own line it is still a display (a claim the checker may refuse)
+    assert len(alone) == 1
+
+
+def test_a_bullet_holding_only_a_formula_is_set_apart():
+    found = chains("Two derivatives:\n\n- $\\frac{\\partial e^{a_i}}{\\partial a_j} = e^{a_i} \\delta_{ij}$\n"
+                   "- in words, $x = 1$ here\n")
+    assert [c.display for c in found] == [True, False]
+
+
+# -- notation ---------------------------------------------------------------------------------------
+
+def test_a_word_subscript_is_part_of_the_name():
+    y = read("Y_{\\text{pred}}^{(j)}")
+    assert isinstance(y, sp.Indexed) and str(y.base) == "Y_pred"
+    assert read("e^{x_\\text{max} - x_\\text{max}}") == 1
+
+
+def test_a_sign_right_after_the_caret_is_the_exponent():
+    t = sp.Symbol("t")
+    assert read("e^-t") == sp.exp(-t)
+    assert read("1 / (1 + e^-t)") == 1 / (1 + sp.exp(-t))
+    claims = check((DOCS / "t13_plain_text_steps.md").read_text()).claims
+    assert [c.verdict for c in claims] == ["holds"] * 4 + ["wrong"]
+
+
+def test_empty_sum_limits_and_a_bound_before_the_index():
+    assert read("\\sum_{}^{} e^{z_k}") == read("\\sum e^{z_k}")
+    assert read("\\sum^K_{k=1} e^{z_k}") == read("\\sum_{k=1}^K e^{z_k}")
+
+
+def test_an_entry_in_brackets_touches_its_name():
+    n = sp.Symbol("n", integer=True, positive=True)
+    assert read("x[n]") == sp.IndexedBase("x")[n]
+    assert str(read("x [n]")) == "n*x"   # with a space: a product, as before
+    assert read("f(x)[n]") == sp.IndexedBase("f")[n]
+
+
+def test_indicators_in_braces_and_as_a_subscript_of_one():
+    i, j, k = sp.symbols("i j k", integer=True, positive=True)
+    assert read("1\\{k = i\\}") == sp.KroneckerDelta(k, i)
+    assert read("1_{i=j}") == sp.KroneckerDelta(i, j)
+    with pytest.raises(Unreadable):
+        read("1_{i}")
+
+
+def test_an_entry_with_its_condition_in_the_subscript():
+    i = sp.Symbol("i", integer=True, positive=True)
+    assert read("o_{k=i}") == sp.IndexedBase("o")[i]
+    text = SOFTMAX_O + "$$\\frac{\\partial o_{k \\not= i}}{\\partial z_i} = - o_k o_i$$\n"
+    claim, = check(text).claims
+    assert claim.verdict == "holds" and "different" in claim.reason   # at k = i it would be wrong: k != i is read
+
+
+def test_tex_over_and_a_period_between_factors():
+    p, q = sp.IndexedBase("p"), sp.IndexedBase("q")
+    i, j = sp.symbols("i j", integer=True, positive=True)
+    assert read("{a \\over b}") == sp.Symbol("a") / sp.Symbol("b")
+    assert read("- p_j.q_i") == -p[j] * q[i]
+    with pytest.raises(Unreadable):
+        read("p_1 + p_2 + ... + q_3")   # an ellipsis is not a product, and this one is not one pattern
+
+
+def test_a_sum_written_out_around_an_ellipsis():
+    names = Names()
+    s = parse_latex("-y_1 \\log p_1 - y_2 \\log p_2 - \\dots - y_C \\log p_C", names)
+    assert isinstance(s, sp.Sum) and s.limits[0][2] == names.K
+    three = Names()
+    assert isinstance(parse_latex("y_1 + y_2 + ... + y_3", three), sp.Sum) and three.counts == {3}
+    claims = check((DOCS / "t17_ellipsis_sum.md").read_text()).claims
+    assert [c.verdict for c in claims[:5]] == ["holds"] * 5
+
+
+def test_conditions_said_in_words():
+    claims = check((DOCS / "t14_bracket_entries_cases_in_words.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (11, "holds"), (13, "holds"), (17, "holds"),
+                                                     (19, "wrong")]
+
+
+def test_an_index_both_free_and_summed_stays_free():
+    k = sp.Symbol("k", integer=True, positive=True)
+    x = sp.IndexedBase("x")
+    e = sp.exp(x[k]) / sp.Sum(sp.exp(x[k]), (k, 1, sp.Symbol("K", integer=True, positive=True)))
+    assert free_indices(e) == {k}
+    assert free_indices(sp.Sum(x[k], (k, 1, 3))) == set()
+
+
+def test_an_entry_written_as_a_function_of_its_own_input_is_a_definition():
+    text = "$$y_i(z_i) = \\frac{e^{z_i}}{\\sum_{k=1}^K e^{z_k}}$$\n\n$$\\frac{\\partial y_i}{\\partial z_i} = y_i (1 - y_i)$$\n"
+    assert verdicts(text) == [(3, "holds")]   # it was a product y_i z_i, and "wrong"
+    i, k = sp.symbols("i k", integer=True, positive=True)
+    assert read("y_k(p_i)") == sp.IndexedBase("y")[k] * sp.IndexedBase("p")[i]   # another index: a product
+
+
+def test_an_equation_drawn_from_another_on_its_row_is_a_claim_of_its_own():
+    found = chains("$$a = b \\quad \\Rightarrow \\quad c = d$$\n\n$$e = f \\implies g = h \\quad \\text{so} \\quad u = v$$\n")
+    assert [[p.text for p in c.pieces] for c in found] == [["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]]
+    claims = check((DOCS / "t18_implies.md").read_text()).claims
+    assert [c.verdict for c in claims] == ["holds", "holds", "holds", "wrong"]
+
+
+def test_a_target_said_to_be_one_hot_in_words_sums_to_one():
+    claims = check((DOCS / "t17_ellipsis_sum.md").read_text()).claims
+    assert claims[-1].verdict == "holds" and "one-hot" in claims[-1].reason
+    loss = SOFTMAX_O + "$$E = -\\sum_{k=1}^K t_k \\log o_k$$\n\n"
+    said = check(loss + "Since $t$ is 1 for the true class and 0 otherwise:\n\n"
+                 "$$\\frac{\\partial E}{\\partial z_i} = o_i - t_i$$\n").claims[-1]
+    assert said.verdict == "holds" and "one-hot" in said.reason
+    unsaid = check(loss + "Then:\n\n$$\\frac{\\partial E}{\\partial z_i} = o_i - t_i$$\n").claims[-1]
+    assert "one-hot" not in unsaid.reason   # never said: at most the verdict's own "holds if"
