@@ -24,16 +24,16 @@ class Rule(str, Enum):
     kind of step it makes; this table is the JSON schema's enum (scripts/schema.py writes it there)."""
 
     DEFINITION = "definition", "definition"
-    LINEARITY = "linearity", "linearity"
+    LINEARITY = "linearity", "linearity", True
     SPLIT_SUM = "split_sum", "split the sum"
     JOIN_SUM = "join_sum", "join the sum"
-    CHAIN_RULE = "chain_rule", "chain rule"
-    MULTIVARIATE_CHAIN_RULE = "multivariate_chain_rule", "multivariate chain rule"
-    QUOTIENT_RULE = "quotient_rule", "quotient rule"
-    PRODUCT_RULE = "product_rule", "product rule"
+    CHAIN_RULE = "chain_rule", "chain rule", True
+    MULTIVARIATE_CHAIN_RULE = "multivariate_chain_rule", "multivariate chain rule", True
+    QUOTIENT_RULE = "quotient_rule", "quotient rule", True
+    PRODUCT_RULE = "product_rule", "product rule", True
     SUM_CONSTANT = "sum_constant", "sum of a constant"
     DIFFERENTIATE = "differentiate", "differentiate"
-    DELTA = "kronecker_delta", "Kronecker delta"
+    DELTA = "kronecker_delta", "Kronecker delta", True
     LEMMA = "lemma", "lemma"
     CASES = "cases", "cases"
     WRITE_OUT = "write_out_sum", "write out the sum"
@@ -42,7 +42,7 @@ class Rule(str, Enum):
     EXPAND = "expand", "expand"
     COLLECT = "collect", "collect terms"
     MERGE_POWERS = "merge_powers", "merge powers"
-    HYPERBOLIC = "hyperbolic", "hyperbolic functions"
+    HYPERBOLIC = "hyperbolic", "hyperbolic functions", True
     TARGET = "output_minus_target", "output minus target"
     FACTOR = "factor", "factor"
     ASSUMPTION = "assumption", "assumption"
@@ -53,12 +53,21 @@ class Rule(str, Enum):
     CLAIM = "claim", "claimed"  # a link of a user's own chain, checked by derive check
 
     _title: str
+    _law: bool
 
-    def __new__(cls, value: str, title: str) -> "Rule":
+    def __new__(cls, value: str, title: str, law: bool = False) -> "Rule":
         member = str.__new__(cls, value)
         member._value_ = value
         member._title = title
+        member._law = law
         return member
+
+    @property
+    def law(self) -> bool:
+        """Whether the title names a law of calculus the step applies (linearity, the chain rule, ...),
+        which the step's own words need not say; other titles name the action ('expand', 'cancel'), and
+        the step's words say that action already."""
+        return self._law
 
     @property
     def title(self) -> str:  # type: ignore[override]  # the rule's human name replaces str.title on a Rule

@@ -30,7 +30,7 @@ import derive
 from derive.entries import catalogue
 from derive.render import html as html_render
 from derive.render.html import render_html, render_index_html
-from derive.render.layout import blocks, pieces, plain
+from derive.render.layout import blocks, pieces
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "derive" / "render" / "assets" / "katex"
@@ -96,7 +96,7 @@ def test_each_step_is_a_row_with_its_rule_and_reason(catalogue_pages, built):
             assert [i for i, _ in items] == [f"{ident}-step-{n}" for n in range(1, len(block.rows) + 1)]
             for (_, item), row in zip(items, block.rows):
                 chip = f'<span class="rule">{html.escape(row.rule)}</span> '
-                assert (chip in item) != html_render.repeats(row.rule, plain(row.justification))
+                assert (chip in item) == html_render.shows_chip(row)
                 assert html_render._words(row.justification) in item  # a Typeset's $j = k$ as inline math
                 for n in row.cites:
                     assert f'<a href="#lemma-{n}">Lemma {n}</a>' in item
@@ -527,6 +527,20 @@ def test_a_long_row_has_a_wide_and_a_narrow_variant_and_a_short_one_only_itself(
     assert page.count('<div class="math-row wide">') == page.count('<div class="math-row narrow">') > 0
     assert r"\begin{aligned}" in page
     assert '<div class="math-row"><span class="math display">= o_{k} - y_{k}</span></div>' in ce.to_html()
+
+
+def test_the_rule_chip_names_a_law_once_and_never_repeats_an_action():
+    """issue 17.8: 'expand - multiply out the brackets' says one thing twice; 'linearity - move the
+    derivative inside the sum' names the law the words apply."""
+    laws = {r.value for r in derive.Rule if r.law}
+    assert laws == {"linearity", "chain_rule", "multivariate_chain_rule", "quotient_rule", "product_rule",
+                    "kronecker_delta", "hyperbolic"}
+    shown = set()
+    for d in (e() for e in derive.catalogue()):
+        page = d.to_html()
+        shown |= set(re.findall(r'<span class="rule">([^<]+)</span>', page))
+    assert shown and shown <= {r.title for r in derive.Rule if r.law}, shown
+    assert "expand" not in shown and "differentiate" not in shown and "fold definition" not in shown
 
 
 def test_the_rule_chip_is_shown_only_where_the_words_do_not_say_it():

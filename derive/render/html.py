@@ -226,11 +226,18 @@ def repeats(rule: str, words: str) -> bool:
     return all(any(w.startswith(x) for w in said) for x in re.findall(r"[a-z]{3,}", rule.lower()))
 
 
+def shows_chip(row) -> bool:
+    """Whether a row names its rule in a chip: only a law of calculus (Rule.law: 'linearity', 'chain rule'),
+    and only where the words do not say it; a rule named for its action ('expand', 'cancel') is what the
+    step's own words say ('multiply out the brackets'), so a chip would say it twice (issue 17.8)."""
+    return row.law and not repeats(row.rule, plain(row.justification))
+
+
 def _why(number: int, row, latex, math=_math, links: bool = True) -> str:
-    """The rule (a chip, unless the justification already says it), the justification, cited formulas,
+    """The law the step applies (a chip, see shows_chip), the justification, cited formulas,
     lemmas and assumptions of one step. ``math(tex, display)`` writes a formula (this page's KaTeX spans,
     or the Jupyter output's MathJax delimiters); ``links`` makes each cited lemma a link to #lemma-N."""
-    chip = "" if repeats(row.rule, plain(row.justification)) else f'<span class="rule">{_e(row.rule)}</span> '
+    chip = f'<span class="rule">{_e(row.rule)}</span> ' if shows_chip(row) else ""
     parts = [f'<span class="num">{number}</span> {chip}', _words(row.justification, math)]
     if row.formula is not None:
         # display style: a cited identity is read, not skimmed (text style shrinks its fractions)

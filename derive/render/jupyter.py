@@ -158,7 +158,7 @@ def _step_html(step: Step) -> str:
         display.update(display_of(lemma))
     latex = partial(latex_of, display=display)
     row = Row(step.expr, step.rule.title, step.justification, step.formula, step.assumptions,
-              tuple(range(1, len(step.lemmas) + 1)), step.relation)
+              tuple(range(1, len(step.lemmas) + 1)), step.relation, step.rule.law)
     body = [f'<p class="derive-head"><b>Step</b> <span class="rule">{_e(step.rule.value)}</span></p>',
             '<div class="row">' + math(r"\displaystyle " + step.relation.tex + " " + latex(step.expr)) + "</div>",
             _why(1, row, latex, math, links=False).replace('<span class="num">1</span> ', "")]

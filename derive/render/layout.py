@@ -26,6 +26,7 @@ class Row:
     assumptions: tuple
     cites: tuple
     relation: Relation = Relation.EQ
+    law: bool = False  # the rule names a law of calculus (Rule.law): worth naming beside the step's words
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def blocks(d: Derivation) -> tuple:
 
     def block(x: Derivation, heading: str, kind: str) -> Block:
         rows = tuple(Row(s.expr, s.rule.title, s.justification, s.formula, s.assumptions,
-                         tuple(numbers[lem.name] for lem in s.lemmas), s.relation) for s in x.steps)
+                         tuple(numbers[lem.name] for lem in s.lemmas), s.relation, s.rule.law) for s in x.steps)
         own = tuple(a for a in x.assumptions if a not in x.conditions)
         return Block(heading, x.description, x.lhs, rows, x.conditions, own, kind, x.name)
 
