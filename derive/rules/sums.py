@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Optional
 
 import sympy as sp
 
-from ..assumptions import different, in_range
+from ..assumptions import in_range
 from ..expr import SumExcept, known_different, write_out
 from ..model import Rule, Step, Typeset
 from .base import rewrite_step, single_limit
@@ -106,7 +106,7 @@ def kronecker_delta(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
             a, b = node.args
             if known_different(frame, a, b):
                 if frozenset((a, b)) in ctx.facts:  # cited where it is the chain's condition; a sum over
-                    used.append(different(*sorted((a, b), key=str)))  # j != k or a case says it itself
+                    used.append(ctx.condition(a, b))  # j != k or a case says it itself
                 return sp.Integer(0), "vanish"
             return None
         if isinstance(node, sp.Mul):
