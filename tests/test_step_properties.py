@@ -223,16 +223,18 @@ def folds_bringing_back(d) -> list:
     return bad
 
 
-_ASCII_MATH = re.compile(r"\b[A-Za-z]_[A-Za-z0-9]|!=|<=|\b[a-z] = [a-z]\b")
+_ASCII_MATH = re.compile(r"\b[A-Za-z]_[A-Za-z0-9]|!=|<=|\b[a-z] = [a-z]\b|\w\[\w+(, \w+)*\]|\*|\bsum\(")
 
 
 def ascii_math_in_words(d) -> list:
-    """Titles and labels that write mathematics in ASCII (o_j, j = k, i != j) instead of typesetting it
-    (a Typeset's $...$ pieces are mathematics; its text and a plain str are words)."""
+    """Titles, descriptions, definitions' labels and step labels that write mathematics in ASCII (o_j, j = k,
+    i != j, E = -sum(y[j]*...)) instead of typesetting it (a Typeset's $...$ pieces are mathematics; its
+    text and a plain str are words)."""
     from derive.render.layout import pieces
     bad = []
     for c in d.walk():
-        texts = [("title", c.title)] + [(n, s.justification) for n, _, s in rows(c)]
+        texts = [("title", c.title), ("description", c.description)] \
+            + [(x.name, x.text) for x in c.setting.definitions] + [(n, s.justification) for n, _, s in rows(c)]
         for where, words in texts:
             for kind, text in pieces(words):
                 if kind == "text" and _ASCII_MATH.search(text):
@@ -513,6 +515,10 @@ def test_a_label_with_ascii_math_is_caught():
     assert not ascii_math_in_words(d)
     assert ascii_math_in_words(_replace(d, "softmax_ce", n, justification="split off the term j = k from the sum"))
     assert ascii_math_in_words(dataclasses.replace(d.lemmas[0], title="Derivative of o_j with respect to z_k"))
+    planned = derive.gradient("-sum(y[j]*log(softmax(z)[j]), j)", assume=["sum(y[j], j) = 1"])
+    assert not ascii_math_in_words(planned)  # a planned description as it was:
+    typed = "The gradient of the cost E = -sum(y[j]*log(softmax(z)[j]), j) with respect to z"
+    assert ascii_math_in_words(dataclasses.replace(planned, description=typed))
 
 
 def test_an_index_letter_with_a_second_range_is_caught():
