@@ -581,3 +581,11 @@ def test_a_sum_inside_an_exponent_is_caught():
     inline = dataclasses.replace(d.setting, definitions=tuple(
         dataclasses.replace(x, expr=scores.expand_in(x.expr)) for x in d.setting.definitions))
     assert sums_in_exponents(dataclasses.replace(d, setting=inline)) == [("softmax_regression", "softmax")]
+
+
+def test_the_power_rule_writes_its_coefficient_before_the_bracket():
+    """Issue 17.4: d/dz_k (o_j - t_j)^2 gives 2 (o_j - t_j) do_j/dz_k, not (2 o_j - 2 t_j) do_j/dz_k."""
+    d = derive.softmax_se_planned()
+    n = next(n for n, _, s in rows(d) if s.rule is Rule.CHAIN_RULE)
+    line = math_latex(d.steps[n - 1].expr)
+    assert r"2 \left(o_{j} - t_{j}\right)" in line and "2 o_{j}" not in line
