@@ -29,7 +29,7 @@ SIGMOID_NAMES = ("s", "u", "v", "g")
 TANH_NAMES = ("t", "th", "tt", "ta")
 COST_NAMES = ("E", "L", "C", "J")
 CLASS_INDICES = ("j", "k", "m", "i", "a", "b", "c", "r", "t")
-FEATURE_INDICES = ("d", "e", "f", "h", "p", "q", "b", "c", "r", "t", "u", "v")
+FEATURE_INDICES = ("d", "f", "h", "p", "q", "b", "c", "r", "t", "u", "v")  # no e: an index e reads as Euler's e beside e^{z} (issue 17.5)
 INNER_INDICES = ("l", "c", "r", "t", "b")
 EXAMPLE_INDICES = ("n", "i", "t", "u", "v", "r")
 

@@ -140,6 +140,7 @@ def _plain_math(tex: str) -> str:
     """The TeX of a Typeset as plain text: \\operatorname{diag} -> diag, \\frac{1}{N} -> (1/N), \\neq -> !=."""
     import re
     tex = re.sub(r"\\operatorname\{(\w+)\}", r"\1", tex)
+    tex = re.sub(r"\\mathbf\{1\}", "1", tex).replace("\\left[", "[").replace("\\right]", "]")
     tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1/\2)", tex)
     # a command's space is kept after a word (\\log o_j -> log o_j), not after \\partial (\\partial E -> dE)
     tex = re.sub(r"\\([A-Za-z]+)( ?)", lambda m: _PLAIN_COMMANDS.get(m.group(1), m.group(1))

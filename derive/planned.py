@@ -10,7 +10,7 @@ import sympy as sp
 from . import rules
 from .costs import Problem, problem
 from .errors import ArgumentError, ArgumentTypeError
-from .model import Derivation
+from .model import Derivation, Typeset
 from .planner import Planner
 
 Cost = Union[str, sp.Basic]
@@ -45,7 +45,10 @@ def plan(cost: Cost, wrt: str = "z", *, assume: Sequence[str] = (), define: Sequ
 
 
 def _describe(p: Problem, wrt: str, what: str) -> str:
-    return f"The {what} of the cost {p.cost} = {p.text} with respect to {wrt}"
+    """'The gradient of the cost $E$ with respect to $w$': typeset, never the typed cost in ASCII beside it
+    (issue 17.5; the Definitions state the cost, and ``Problem.text`` keeps what was typed)."""
+    return Typeset(f"The {what} of the cost ${sp.latex(sp.Symbol(str(p.cost)))}$ with respect to "
+                   f"${sp.latex(sp.Symbol(wrt))}$")
 
 
 def gradient(cost: Cost, wrt: str = "z", *, assume: Sequence[str] = (), define: Sequence[str] = (),

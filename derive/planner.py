@@ -62,7 +62,8 @@ class Planner:
         self.lemmas: dict = {}
         self._failed: dict = {}  # derivative pattern -> why its lemma stopped
         self._busy: set = set()
-        self._names = names or _default_names
+        shown = dict(setting.display)
+        self._names = names or (lambda f, x: _default_names(f, x, shown))
 
     # -- the strategy ------------------------------------------------------------------------
     def derive(self, lhs: sp.Expr, *, name: str, title: str, description: str = "",
@@ -374,25 +375,29 @@ def _plain(e: sp.Basic) -> str:
     return str(e)
 
 
-def _default_names(f: sp.Basic, x: sp.Basic) -> tuple:
-    """(name, title, description) of the lemma df/dx."""
+def _default_names(f: sp.Basic, x: sp.Basic, display: Optional[dict] = None) -> tuple:
+    """(name, title, description) of the lemma df/dx; ``display`` (base name -> Display) says how a base
+    prints (log o as \\log o, not the word 'log o')."""
     fb = f.base if isinstance(f, sp.Indexed) else f
     xb = x.base if isinstance(x, sp.Indexed) else x
     slug = "".join(c if c.isalnum() else "_" for c in f"{fb}_by_{xb}".lower()).strip("_")
     while "__" in slug:
         slug = slug.replace("__", "_")
-    return (f"partial_{slug}", Typeset(f"Derivative of ${_tex(f)}$ with respect to ${_tex(x)}$"),
-            Typeset(f"The derivative of ${_tex(f)}$ with respect to ${_tex(x)}$, planned"))
+    fx, xx = _tex(f, display or {}), _tex(x, display or {})
+    return (f"partial_{slug}", Typeset(f"Derivative of ${fx}$ with respect to ${xx}$"),
+            Typeset(f"The derivative of ${fx}$ with respect to ${xx}$, planned"))
 
 
-def _tex(e: sp.Basic) -> str:
-    """o_{j}, W^{(l+1)}_{kj}: an entry's name (an identifier with optional scripts) as TeX for a heading."""
+def _tex(e: sp.Basic, display: dict) -> str:
+    """o_{j}, W^{(l+1)}_{kj}: an entry's name (an identifier with optional scripts, or as ``display`` shows
+    its base) as TeX for a heading."""
     if isinstance(e, sp.Indexed):
         name, indices = str(e.base), "".join(str(i) for i in e.indices)
     else:
         name, indices = str(e), ""
     base, _, sup = name.partition("^")
-    tex = _letter(base) + (f"^{{{sup}}}" if sup else "")
+    shown = display.get(name)
+    tex = shown.latex if shown is not None else _letter(base) + (f"^{{{sup}}}" if sup else "")
     return tex + (f"_{{{indices}}}" if indices else "")
 
 

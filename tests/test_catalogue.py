@@ -308,9 +308,10 @@ def test_a_lemma_condition_is_not_listed_as_an_assumption_of_the_derivation():
 
 
 def test_mlp_ranges_are_scoped_to_their_parts():
+    """Each index letter counts one layer (issue 17.5): c the output layer, j layer l, k layer l-1."""
     d = derive.mlp_backprop()
     tail = d.to_text().split("\nAssumptions\n")[1]
-    assert "1 <= k <= n_L    (the index k lies in the range of the sum; used in Lemma 1, Lemma 2 and BP1)" in tail
+    assert "1 <= c <= n_L    (the index c lies in the range of the sum; used in Lemma 1, Lemma 2 and BP1)" in tail
     assert "1 <= k <= n_{l-1}    (the index k lies in the range of the sum; used in BP4)" in tail
     assert "n_prev" not in d.to_text() and "n_next" not in d.to_text()
     assert "n_{l-1}" in d.to_latex() and "n_{l+1}" in d.to_latex()
@@ -324,7 +325,7 @@ def test_mlp_result_is_its_four_equations_and_its_repr_has_no_internal_names():
     assert len(d.result) == 4 and all(isinstance(e, sp.Eq) for e in d.result)
     assert [e.lhs for e in d.result] == [p.lhs for p in d.parts]
     assert "__" not in repr(d) and "Entry(" not in repr(d)
-    assert "4 parts" in repr(d) and "[a^L - y]_(k)" in repr(d)
+    assert "4 parts" in repr(d) and "[a^L - y]_(c)" in repr(d)
     assert "mean" in d.description and "C_x" in d.description.plain  # typeset: $C_{x}$
 
 
@@ -339,4 +340,4 @@ def test_labels_scores_carry_the_example_index():
     scores = [x for x in d.definitions if x.name == "scores"][0]
     i = d.setting.symbols["i"]
     assert scores.lhs.has(i) and scores.expr.has(i)
-    assert "f_ij := sum_{e=1..n} (w_je*x_ie)" in d.to_text()
+    assert "f_ij := sum_{c=1..n} (w_jc*x_ic)" in d.to_text()  # not e beside e^{f_ij} (issue 17.5)

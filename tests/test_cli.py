@@ -482,7 +482,7 @@ def test_grad_with_a_linear_layer_and_concrete_K():
     out = run("grad", CE_TEXT, "--wrt", "w", "--define", "z[j] = sum(w[j, d]*x[d], d)",
               "--assume", "sum(y[j], j) = 1", "--K", "3", "--format", "json")
     assert out.returncode == 0, out.stderr
-    assert '"text": "x_e*(o_k - y_k)"' in out.stdout
+    assert '"text": "x_f*(o_k - y_k)"' in out.stdout  # no index e beside e^{z} (issue 17.5)
 
 
 def test_grad_refuses_hostile_text_without_a_traceback():

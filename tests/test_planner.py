@@ -43,7 +43,7 @@ def test_squared_error_matches_reference_003():
 def test_linear_layer_matches_references_000_and_002():
     rng = np.random.default_rng(2)
     d = derive.gradient(CE, wrt="w", define=["z[j] = sum(w[j, d]*x[d], d)"], assume=ONE)
-    assert str(d.result) == "(o[k] - y[k])*x[e]"
+    assert str(d.result) == "(o[k] - y[k])*x[f]"  # f, not e, beside e^{z} (issue 17.5)
     theta, X = rng.normal(size=(3, 5)), rng.normal(size=(6, 4))
     Y = np.eye(3)[rng.integers(0, 3, size=6)]
     X1 = np.hstack([np.ones((6, 1)), X])  # reference 000 keeps the bias in column 0 with x_0 = 1
@@ -237,7 +237,7 @@ def test_a_lemma_index_is_not_one_a_reached_definition_sums_over():
 
 
 LAYER_B = ["z[j] = sum(w[j, d]*x[d], d) + b[j]"]
-_j, _k, _e = (sp.Symbol(n, integer=True, positive=True) for n in "jke")
+_j, _k, _e = (sp.Symbol(n, integer=True, positive=True) for n in "jkf")  # the feature index: f, not e (issue 17.5)
 
 
 @pytest.mark.parametrize("cost, wrt, expected", [

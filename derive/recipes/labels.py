@@ -15,7 +15,7 @@ from ..notation import check_K, role_names
 from ..setting import Definition, Display, Setting
 
 ROLES = {"weights": "w", "inputs": "x", "scores": "f", "outputs": "p", "labels": "y", "cost": "L",
-         "example": "i", "index": "k", "sum_index": "j", "feature": "d", "feature_sum": "e", "inner_index": "l",
+         "example": "i", "index": "k", "sum_index": "j", "feature": "d", "feature_sum": "c", "inner_index": "l",
          "features": "n", "examples": "m", "classes": "K"}
 
 

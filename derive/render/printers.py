@@ -53,6 +53,8 @@ _OPERATOR_ORDER = (sp.log, sp.Sum, SumExcept, sp.Derivative, Held)
 
 
 def _operator_rank(factor: sp.Basic) -> int:
+    if isinstance(factor, sp.Indexed) and str(factor.base).startswith("log "):
+        return 0  # a log-softmax entry log o_j (costs.py names its base so) prints as a log: y_j log o_j
     for rank, kind in enumerate(_OPERATOR_ORDER):
         if isinstance(factor, kind):
             return rank

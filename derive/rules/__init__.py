@@ -12,6 +12,10 @@ attribute: ``rules.cancel``) and the planner's orders (``planned(phase)``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
+
+import sympy as sp
+from ..model import Assumption
 from ..setting import Setting
 from . import algebra, calculus, matrix, sums
 from .registry import PHASES, Registration, RuleFunction, registration_of, rule
@@ -28,6 +32,13 @@ class Context:
     def facts(self) -> frozenset:
         """Index pairs the conditions declare different."""
         return frozenset(frozenset(pair) for a in self.conditions for pair in a.different)
+
+    def condition(self, a: sp.Basic, b: sp.Basic) -> Optional[Assumption]:
+        """The chain's own condition that a and b differ, as the chain states it (r != c, not c != r), or None."""
+        for c in self.conditions:
+            if any(frozenset(pair) == frozenset((a, b)) for pair in c.different):
+                return c
+        return None
 
 
 #: Every registered rule, in the order its module defines it (the modules in alphabetical order).

@@ -5,9 +5,9 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import sympy as sp
 
-from ..assumptions import different, is_range
+from ..assumptions import is_range
 from ..expr import Held, SumExcept, cancels_on_release, known_different, release, settle, substitute
-from ..model import Assumption, Rule, Step
+from ..model import Assumption, Rule, Step, Typeset
 from .base import identity, rewrite_step, single_derivative
 from .registry import rule
 
@@ -613,9 +613,15 @@ def factor(expr: sp.Expr, ctx: "Context", over: Optional[sp.Basic] = None, lowes
         deltas = {x: sp.Dummy() for x in expr.atoms(sp.KroneckerDelta)}
         candidates.append(_outputs_first(sp.factor(expr.xreplace(deltas)).xreplace({v: x for x, v in deltas.items()}),
                                          ctx))
-    new = min(candidates, key=sp.count_ops)  # the first (common factors only) on a tie
+    signed = [_sign_into_sum(c) for c in candidates]
+    new = min(candidates + signed, key=sp.count_ops)  # the first (common factors only) on a tie
     if new == expr or sp.count_ops(new) > sp.count_ops(expr):
         return None
+    if new in signed and new not in candidates:
+        before = candidates[signed.index(new)]
+        why = "move the minus sign into the sum" if before == expr else \
+            _factor_label(expr, before) + " and move the minus sign into the sum"
+        return Step(new, Rule.FACTOR, why)
     return Step(new, Rule.FACTOR, _factor_label(expr, new))
 
 
@@ -640,6 +646,18 @@ def _outputs_first(expr: sp.Expr, ctx: "Context") -> sp.Expr:
         return sp.Mul(*[sp.expand(-f) if f in flip else f for f in node.args])
 
     return expr.replace(lambda n: flipped(n) is not None, flipped)
+
+
+def _sign_into_sum(e: sp.Expr) -> sp.Expr:
+    """-sum_i a_i (b_i - c_i) -> sum_i a_i (c_i - b_i): a minus sign before a sum taken into its one bracket
+    (softmax regression's sum_i x_j (h_k - y_k), not -sum_i x_j (y_k - h_k))."""
+    coeff, rest = e.as_coeff_Mul()
+    if coeff != -1 or not isinstance(rest, sp.Sum):
+        return e
+    brackets = [f for f in sp.Mul.make_args(rest.function) if isinstance(f, sp.Add)]
+    if len(brackets) != 1:
+        return e
+    return sp.Sum(rest.function.xreplace({brackets[0]: -brackets[0]}), *rest.limits)
 
 
 def _factor_over(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
@@ -754,6 +772,7 @@ def _replace_written_out(expr, total: sp.Sum, value):
 def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
     """df/dx -> the result of a lemma whose left-hand side matches, under its conditions (d2f/dx dy -> d/dy lemma)."""
     cited: dict = {}
+    set_to: list = []  # (lemma index, what it is set to, its Kronecker deltas) where that is not an index: j = y_i
 
     def fn(node, frame, used):
         d = single_derivative(node)
@@ -778,13 +797,18 @@ def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
                     if not known_different(frame, a2, b2):
                         ok = False
                     elif frozenset((a2, b2)) in ctx.facts:  # the chain's own condition, not a bound index
-                        needs.append(different(a2, b2))
+                        needs.append(ctx.condition(a2, b2))
             if not ok:
                 continue
             used.extend(needs)
             cited.setdefault(lem.name, lem)
-            used.extend(a for a in _cited(lem) if a.key not in {c.key for c in lem.conditions} and not is_range(a))
+            used.extend(a for a in _cited(lem) if not _is_condition(a, lem) and not is_range(a))
             found = Held(substitute(lem.result, mapping))
+            for i, v in mapping.items():  # (delta_jk, the k it meets in this chain)
+                deltas = tuple((x, next(a for a in x.args if a != i).xreplace(mapping))
+                               for x in lem.result.atoms(sp.KroneckerDelta) if i in x.args and len(set(x.args)) == 2)
+                if not (isinstance(v, sp.Symbol) or v.is_Number) and (i, v, deltas) not in set_to:  # c = 1 is no news
+                    set_to.append((i, v, deltas))
             return sp.Derivative(found, *rest) if rest else found
         return None
 
@@ -795,7 +819,34 @@ def lemma(expr: sp.Expr, ctx: "Context", lemmas: Sequence) -> Optional[Step]:
     order = {lem.name: n for n, lem in enumerate(lemmas)}
     names = tuple(sorted(cited.values(), key=lambda lem: order[lem.name]))
     why = "substitute the " + ("lemma" if len(names) == 1 else "lemmas")
-    return Step(step.expr, Rule.LEMMA, why, step.assumptions, lemmas=names)
+    return Step(step.expr, Rule.LEMMA, why + _set_to(set_to), step.assumptions, lemmas=names)
+
+
+def _set_to(pairs: list) -> str:
+    """Where a lemma's index is set to something other than an index (j = y_i), say so, and what its
+    Kronecker delta then is: ' at $j = y_{i}$, where $\\delta_{jk}$ is $\\mathbf{1}[k = y_{i}]$'."""
+    if not pairs:
+        return ""
+    at = ", ".join(f"{_tex(i)} = {_tex(v)}" for i, v in dict.fromkeys((i, v) for i, v, _ in pairs))
+    where = "".join(f", where ${_tex(delta)}$ is $\\mathbf{{1}}\\left[{_tex(other)} = {_tex(v)}\\right]$"
+                    for _, v, deltas in pairs for delta, other in deltas)
+    return Typeset(f" at ${at}$" + where)
+
+
+def _tex(e: sp.Basic) -> str:
+    """A label's TeX for an index, an indexed label (y_{i}) or a Kronecker delta (\\delta_{jk})."""
+    if isinstance(e, sp.KroneckerDelta):
+        return "\\delta_{" + "".join(_tex(a) for a in e.args) + "}"
+    if isinstance(e, sp.Indexed):
+        return f"{_tex(e.base.label)}_{{{','.join(_tex(a) for a in e.indices)}}}"
+    return sp.latex(e)
+
+
+def _is_condition(a, lem) -> bool:
+    """True when ``a`` is one of the lemma's conditions, however its steps order the pair (k != j is j != k)."""
+    pairs = {frozenset(p) for c in lem.conditions for p in c.different}
+    return a.key in {c.key for c in lem.conditions} or bool(a.different) and all(frozenset(p) in pairs
+                                                                                  for p in a.different)
 
 
 def _cited(lem) -> list:

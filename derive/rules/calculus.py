@@ -179,7 +179,8 @@ def chain_rule(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
             return None
         f, x = d
         if isinstance(f, sp.Pow) and not setting.depends(f.exp, x):
-            u, outer, name = f.base, f.exp * f.base ** (f.exp - 1), "power"
+            # n u^(n-1) kept as a product, 2 (o_j - t_j) as a textbook writes it (SymPy would distribute the 2)
+            u, outer, name = f.base, sp.Mul(f.exp, f.base ** (f.exp - 1), evaluate=False), "power"
         elif isinstance(f, sp.Pow) and not setting.depends(f.base, x):  # a^v, the exponent varies
             u, outer, name = f.exp, f * sp.log(f.base), "exponent"
         elif isinstance(f, sp.Function) and len(f.args) == 1:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 import sympy as sp
 
-from ..assumptions import different, in_range
+from ..assumptions import in_range
 from ..expr import SumExcept, known_different, write_out
 from ..model import Assumption, Relation, Rule, Step, Typeset
 from .base import rewrite_step, single_limit
@@ -107,7 +107,7 @@ def kronecker_delta(expr: sp.Expr, ctx: "Context", towards: Optional[sp.Symbol] 
             a, b = node.args
             if known_different(frame, a, b):
                 if frozenset((a, b)) in ctx.facts:  # cited where it is the chain's condition; a sum over
-                    used.append(different(*sorted((a, b), key=str)))  # j != k or a case says it itself
+                    used.append(ctx.condition(a, b))  # j != k or a case says it itself
                 return sp.Integer(0), "vanish"
             return None
         if isinstance(node, sp.Mul):
