@@ -5,6 +5,7 @@ set of sampling domains from a generator seeded by (seed, chain, domains), and e
 point); the result's draws come from (seed, chain, "result"); so a report depends on the seed only."""
 from __future__ import annotations
 
+from typing import Optional
 import random
 
 import mpmath
@@ -44,13 +45,15 @@ class Cases:
         self.groups: dict = {}  # domains -> [(K, assign, [Sample, ...]), ...]
         self.memo: dict = {}  # (Side, Sample, digits) -> the terms' values (or None)
 
-    def of(self, domains: dict, budget) -> list:
-        """[(K, assign, samples)] for ``domains``: drawn from a generator of (seed, chain, domains) only."""
-        key = tuple(sorted(domains.items()))
+    def of(self, domains: dict, budget, points: Optional[int] = None) -> list:
+        """[(K, assign, samples)] for ``domains``, ``points`` samples a case (the chain's own by default):
+        drawn from a generator of (seed, chain, domains, points) only."""
+        points = points or self.points
+        key = (tuple(sorted(domains.items())), points)
         found = self.groups.get(key)
         if found is None:
             d = self.d
-            rng = rng_for(self.seed, d, "cases " + repr(key))
+            rng = rng_for(self.seed, d, "cases " + repr(key[0]) + ("" if points == self.points else f" {points}"))
             found = []
             for K in self.Ks:
                 for assign in cases.assignments(d, self.indices, K, self.index_samples, rng,
@@ -58,7 +61,7 @@ class Cases:
                     budget.tick()
                     assign = with_labels(d, self.exprs, assign, K, rng)
                     found.append((K, assign, [sampling.Sample(domains, K, random.Random(rng.getrandbits(64)), assign,
-                                                              labels(assign)) for _ in range(self.points)]))
+                                                              labels(assign)) for _ in range(points)]))
             self.groups[key] = found
         return found
 
@@ -187,7 +190,9 @@ def check_step(d, number, previous, step, needs, shared: Cases, budget) -> Check
     worst, count, symbolic, message, example, at = 0.0, 0, True, "", None, []
     rewrites = tuple(a.rewrite for a in step.assumptions if a.rewrite is not None)
     in_K = not d.setting.K.is_Integer and prove.zero_in_K(d.setting, previous, step.expr, rewrites)
-    for K, assign, samples in shared.of(domains, budget):
+    # an inequality has no identity to meet by chance: a false bound or reason shows only at the points where
+    # it fails, so a bound is checked at more points than an equality (BOUND_POINTS a case)
+    for K, assign, samples in shared.of(domains, budget, max(shared.points, BOUND_POINTS)):
         budget.tick()
         try:
             left, lints = side(d, previous, K, assign, tick=budget.tick)
@@ -232,6 +237,9 @@ def check_step(d, number, previous, step, needs, shared: Cases, budget) -> Check
     return Check(d.name, number, step.rule.value, ok, method, count, worst, message, example, tuple(at))
 
 
+BOUND_POINTS = 24  # random points a case for a bound step (an equality takes the chain's own, 2 by default)
+
+
 def check_bound(d, number, previous, step, needs, shared: Cases, budget) -> Check:
     """A bound ``previous >= step.expr`` (or <=), checked at every case of the step's domains: it fails where
     the bound falls short by more than TOLERANCE (after a retry at RETRY_DIGITS, as for an equality). A
@@ -245,7 +253,9 @@ def check_bound(d, number, previous, step, needs, shared: Cases, budget) -> Chec
     worst, count, message, example, at = 0.0, 0, "", None, []
     claim = _term_claim(step)
     bound = _bound_indices(previous, claim)
-    for K, assign, samples in shared.of(domains, budget):
+    # an inequality has no identity to meet by chance: a false bound or reason shows only at the points where
+    # it fails, so a bound is checked at more points than an equality (BOUND_POINTS a case)
+    for K, assign, samples in shared.of(domains, budget, max(shared.points, BOUND_POINTS)):
         budget.tick()
         try:
             left, lints = side(d, previous, K, assign, tick=budget.tick)
