@@ -408,11 +408,36 @@ def _cancelled(before: dict, after: dict) -> bool:
 
 @rule(Rule.EXPAND, simplify=7)
 def expand(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """a (b + c) -> a b + a c."""
-    new = sp.expand_mul(expr)
+    """a (b + c) -> a b + a c; a bracket that also divides stays whole, (2u + 2v) a / (u + v) -> 2a."""
+    new = _expand_keeping_divisors(expr)
     if new == expr:
         return None
     return Step(new, Rule.EXPAND, _expand_label(expr))
+
+
+def _expand_keeping_divisors(expr: sp.Expr) -> sp.Expr:
+    """sympy.expand_mul, except that a bracket that is also a divisor (or a number times one) is not multiplied
+    out, so that it cancels against its divisor instead of leaving their products spread over the terms."""
+    divisors = {p.base for p in sp.preorder_traversal(expr)
+                if isinstance(p, sp.Pow) and p.exp.is_negative and isinstance(p.base, sp.Add)}
+    if not divisors:
+        return sp.expand_mul(expr)
+    held = {}
+    for b in divisors:
+        c, primitive = b.primitive()
+        held[primitive] = (c, sp.Dummy("bracket"))
+
+    def is_held(node):
+        return isinstance(node, sp.Add) and (node.primitive()[1] in held or -node.primitive()[1] in held)
+
+    def hold(node):  # SymPy writes -2 (u + v) as (-2u - 2v): held as -2 times the divisor
+        c, primitive = node.primitive()
+        sign = 1 if primitive in held else -1
+        c_b, dummy = held[sign * primitive]
+        return sign * c / c_b * dummy
+
+    out = sp.expand_mul(expr.replace(is_held, hold))
+    return out.xreplace({dummy: c * primitive for primitive, (c, dummy) in held.items()})
 
 
 def _expand_label(expr: sp.Expr) -> str:
@@ -542,12 +567,47 @@ def factor(expr: sp.Expr, ctx: "Context", over: Optional[sp.Basic] = None) -> Op
     split = _split_powers(expr)
     if split != expr:  # a power with a symbolic exponent shared by terms: x^(g+1) is x^g x
         candidates.append(_merged_powers(sp.factor_terms(split)))
-    if not expr.has(sp.Sum, SumExcept, sp.Derivative, Held, sp.KroneckerDelta):
-        candidates.append(sp.factor(expr))
+    if not expr.has(SumExcept, sp.Derivative, Held, sp.KroneckerDelta):
+        candidates.append(_factor_with_sums_as_symbols(expr))
+        candidates.append(_factor_by_denominator(expr))
     new = min(candidates, key=sp.count_ops)  # the first (common factors only) on a tie
     if new == expr or sp.count_ops(new) > sp.count_ops(expr):
         return None
     return Step(new, Rule.FACTOR, _factor_label(expr, new))
+
+
+def _factor_with_sums_as_symbols(expr: sp.Expr) -> sp.Expr:
+    """sympy.factor with each sum held as one symbol: (y_k - P) P - 2 y_k + 2 P -> (P - 2)(y_k - P), P = sum_j y_j o_j."""
+    sums = {a for a in sp.preorder_traversal(expr) if isinstance(a, sp.Sum)}
+    outer = sorted((s for s in sums if not any(t != s and t.has(s) for t in sums)), key=sp.default_sort_key)
+    held = {s: sp.Dummy(f"sum{n}") for n, s in enumerate(outer)}  # a sum inside a sum goes with its sum
+    return _sign_into_bracket(sp.factor(expr.xreplace(held)).xreplace({d: s for s, d in held.items()}))
+
+
+def _sign_into_bracket(expr: sp.Expr) -> sp.Expr:
+    """-(a - b) c -> (b - a) c: a product's minus sign taken into a bracket that reads better negated."""
+    if not isinstance(expr, sp.Mul) or not expr.could_extract_minus_sign():
+        return expr
+    factors = list(expr.args)
+    for n, f in enumerate(factors):
+        if isinstance(f, sp.Add) and f.could_extract_minus_sign():
+            factors[n] = -f
+            return sp.Mul(*factors) * -1
+    return expr
+
+
+def _factor_by_denominator(expr: sp.Expr) -> sp.Expr:
+    """The terms over each denominator added and factored, then the factors they share taken out, with no
+    common denominator made: -y(1 + z)/f - ... + (1 + z)/S -> (1 + z)(1/S - y/f)."""
+    if not isinstance(expr, sp.Add):
+        return expr
+    groups: dict = {}
+    for term in expr.args:
+        numerator, denominator = sp.fraction(term)
+        groups.setdefault(denominator, []).append(numerator)
+    if len(groups) == len(expr.args):  # no two terms over one denominator: nothing to group
+        return sp.factor_terms(expr)
+    return sp.factor_terms(sp.Add(*[_factor_with_sums_as_symbols(sp.Add(*n)) / d for d, n in groups.items()]))
 
 
 def _factor_over(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
