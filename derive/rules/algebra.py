@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import sympy as sp
 
 from ..assumptions import different, is_range
-from ..expr import Held, SumExcept, cancels_on_release, known_different, release, settle, substitute
+from ..expr import Decimal, Held, SumExcept, decimal_number, cancels_on_release, known_different, release, settle, substitute
 from ..model import Assumption, Rule, Step
 from .base import identity, rewrite_step, single_derivative
 from .registry import rule
@@ -358,7 +358,7 @@ def cancel(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         if not cancels_on_release(expr):
             return None
         return Step(release(expr), Rule.CANCEL, "cancel common factors")
-    numbers = _cancel_numbers(expr)
+    numbers = _cancel_numbers(_merge_decimals(expr))
     if numbers != expr:
         return Step(numbers, Rule.CANCEL, "cancel common factors")
     if not any(p.exp.is_negative for p in expr.atoms(sp.Pow)):  # no fraction to cancel
@@ -367,6 +367,25 @@ def cancel(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     if new == expr or not _cancelled(_divisors(expr), _divisors(new)):
         return None
     return Step(new, Rule.CANCEL, "cancel common factors")
+
+
+def _merge_decimals(expr: sp.Expr) -> sp.Expr:
+    """A number times a decimal constant the user wrote, multiplied out where that writes shorter: 2 * 0.1 -> 0.2,
+    10 * 0.1 -> 1, (4/3) * 0.6 -> 0.8; (2/3) * 1.7159 and (4/3) * 1.7159 stay (not 17159/15000, 17159/7500)."""
+    if not expr.has(Decimal):
+        return expr
+
+    def merged(node):
+        if not isinstance(node, sp.Mul):
+            return None
+        coeff, rest = node.as_coeff_Mul()
+        for d in sorted((f for f in sp.Mul.make_args(rest) if isinstance(f, Decimal)), key=lambda f: f.value):
+            product = coeff * d.value  # simpler: fewer characters than the number and the decimal side by side
+            if coeff.is_Rational and coeff != 1 and len(str(product)) < len(str(coeff)) + len(d.digits):
+                return decimal_number(product) * sp.Mul(*[f for f in sp.Mul.make_args(rest) if f is not d])
+        return None
+
+    return expr.replace(lambda n: merged(n) is not None, merged)
 
 
 def _cancel_numbers(expr: sp.Expr) -> sp.Expr:
