@@ -90,6 +90,51 @@ def _numeric(expr, d, rng, n=3):
     return float(e.xreplace(sub)), sub
 
 
+def _matrix_textbook(name, d):
+    """The index form of the textbook statement a matrix entry prints, in the entry's own symbols (None for
+    the entries made of parts, whose parts verify() checks one by one)."""
+    ranges = dict(d.setting.ranges)
+    i = next((x for x in ranges if x.name == "i"), None)
+    o, g, h, x, y, p = (sp.IndexedBase(n) for n in "oghxyp")
+    if name == "softmax_jacobian":   # diag(o) - o o^T
+        a, b = d.free_indices
+        return o[a] * (sp.KroneckerDelta(a, b) - o[b])
+    if name == "softmax_vjp":        # o o (g - (o^T g) 1)
+        k, = d.free_indices
+        j = next(x for x in ranges if x.name == "j")
+        return o[k] * (g[k] - sp.Sum(o[j] * g[j], (j, 1, d.setting.K)))
+    if name == "softmax_regression":  # (H - Y)^T X, reference 000
+        k, j = d.free_indices
+        return sp.Sum((h[i, k] - y[i, k]) * x[i, j], (i, 1, ranges[i][1]))
+    if name == "softmax_ce_labels":  # (p_ik - 1[k = y_i]) x_id
+        k, dd = d.free_indices
+        return (p[i, k] - sp.KroneckerDelta(k, y[i])) * x[i, dd]
+    return None
+
+
+def _at_random_values(expr, d, rng):
+    """expr at sizes 3, its free indices 2 (and 3), every entry random (a class label y_i the integer 2)."""
+    sizes = {u: 3 for _, (_, u) in d.setting.ranges if isinstance(u, sp.Symbol)} | {d.setting.K: 3}
+    at = dict(zip(d.free_indices, (2, 3)))
+    e = expr.xreplace(sizes).xreplace(at).doit()
+    labels = {a: 2 for a in e.atoms(sp.Indexed) if str(a.base) == "y" and len(a.indices) == 1
+              and any(isinstance(k, sp.KroneckerDelta) and a in k.args for k in e.atoms(sp.KroneckerDelta))}
+    e = e.xreplace(labels).doit()
+    return e.xreplace({a: rng.uniform(0.1, 0.9) for a in sorted(e.atoms(sp.Indexed), key=str)})
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX_TEXTBOOK_OPS))
+def test_a_matrix_entry_equals_its_textbook_statement(name):
+    d = derive.entry(name)()
+    book = _matrix_textbook(name, d)
+    if book is None:
+        pytest.skip(f"{name} is made of parts, each verified")
+    for seed in range(3):
+        got = _at_random_values(d.result, d, np.random.default_rng(seed))
+        want = _at_random_values(book, d, np.random.default_rng(seed))
+        assert abs(float(got) - float(want)) < 1e-12, (name, d.result, book)
+
+
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_catalogue_closed_form_is_the_textbook_one(name):
     d = derive.entry(name)()
