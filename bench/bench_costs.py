@@ -5,7 +5,10 @@ matches the NumPy cost's central differences?, derive's count_ops against the te
 category: refused / verify fails / does not compile / wrong / too long (correct, but more than twice the
 textbook's operations and 10 more) / ok.
 
-    python bench/bench_costs.py [--timeout S] [--only ID ...]
+    python bench/bench_costs.py [--timeout S] [--only ID ...] [--markdown FILE]
+
+--markdown writes the table of docs/costs.md (id, source, cost, wrt, derive's closed form, the textbook form,
+their operation counts, plan and verify times, status) to FILE.
 """
 import argparse
 import importlib.util
@@ -46,7 +49,7 @@ def matches(got, want):
 
 def run(rec, timeout=20.0, backends=("numpy", "jax", "torch"), seed=0):
     out = dict(id=rec.id, plans=False, t_plan=None, complete=False, verify=None, t_verify=None,
-               compiles={}, fd=None, ops=None, ops_textbook=rec.textbook_ops, category=None, error="")
+               compiles={}, fd=None, ops=None, ops_textbook=rec.textbook_ops, category=None, error="", closed="")
     t0 = time.perf_counter()
     try:
         d = derive.gradient(rec.cost, wrt=rec.wrt, assume=list(rec.assume), define=list(rec.define), timeout=timeout)
@@ -59,6 +62,8 @@ def run(rec, timeout=20.0, backends=("numpy", "jax", "torch"), seed=0):
     out["complete"] = bool(d.complete)
     try:
         out["ops"] = int(sp.count_ops(d.result))
+        matrix = getattr(d.result, "matrix", None)  # a matrix form follows its index form: "index = [matrix]"
+        out["closed"] = f"{d.steps[-2].expr} = [{matrix}]" if matrix is not None else str(d.result)
     except Exception:  # noqa: BLE001
         pass
     if not d.complete:
@@ -112,6 +117,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--markdown", help="write the docs/costs.md table to this file")
     a = ap.parse_args(argv)
     recs = [r for r in C.COSTS if not a.only or r.id in a.only]
     rows = []
@@ -140,7 +146,24 @@ def main(argv=None):
     for r in rows:
         if r["category"] != "ok" and r["error"]:
             print(f"  {r['id']}: {r['error']}")
+    if a.markdown:
+        with open(a.markdown, "w") as fh:
+            fh.write(markdown(recs, rows))
     return rows
+
+
+def markdown(recs, rows) -> str:
+    """The table of docs/costs.md, one row per record."""
+    def cell(text):
+        return str(text).replace("|", "/")
+
+    lines = ["| id | source | cost | wrt | derive's closed form | textbook form | ops | book | plan | verify | status |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for rec, r in zip(recs, rows):
+        lines.append(f"| `{rec.id}` | {cell(rec.source)} | `{cell(rec.cost)}` | {rec.wrt} | `{cell(r['closed'])}` | "
+                     f"`{cell(rec.textbook)}` | {r['ops'] if r['ops'] is not None else '-'} | {r['ops_textbook']} | "
+                     f"{fmt_t(r['t_plan'])} | {fmt_t(r['t_verify'])} | {r['category']} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sympy as sp
 
 from .assumptions import normalized, softmax_total
 from .errors import ArgumentError, ArgumentTypeError
-from .expr import LogSoftmax, Sigmoid, SlotVector, Softmax
+from .expr import LogSoftmax, Sigmoid, SlotVector, Softmax, decimal_number
 from .layers import LOG_SOFTMAX, SIGMOID, SOFTMAX, TANH
 from .notation import check_K, check_symbols
 from .setting import Definition, Display, Setting
@@ -224,8 +224,8 @@ def _texts(argument: str, value) -> tuple:
 
 
 def _normalised_symbols(expr: sp.Basic, K) -> sp.Basic:
-    """A SymPy cost with its indices as positive integer symbols and its K as derive's (the user's may lack
-    those assumptions, and then would not match)."""
+    """A SymPy cost with its indices as positive integer symbols, its K as derive's (the user's may lack
+    those assumptions, and then would not match) and each float as the exact decimal it prints as."""
     indices = set()
     for node in sp.preorder_traversal(expr):
         if isinstance(node, sp.Indexed):
@@ -234,6 +234,10 @@ def _normalised_symbols(expr: sp.Basic, K) -> sp.Basic:
             indices |= {lim[0] for lim in node.limits}
     mapping = {i: sp.Symbol(str(i), integer=True, positive=True) for i in indices if not isinstance(i, sp.Dummy)}
     mapping.update({s: K for s in expr.free_symbols if str(s) == "K"})
+    for f in expr.atoms(sp.Float):  # a float is the decimal it prints as (1.7159), exact, as the parser reads it
+        digits = repr(float(f))
+        value = sp.Rational(digits)
+        mapping[f] = value if "e" in digits else decimal_number(value, digits)
     return expr.xreplace(mapping)
 
 

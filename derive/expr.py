@@ -4,6 +4,8 @@
 * ``Held``: a sub-expression just substituted and not yet merged with its
   surroundings (SymPy would otherwise cancel o_k / o_k on construction, and
   the cancellation would never be shown as a step of its own).
+* ``Decimal``: a constant the user wrote with a decimal point (1.7159), exact for every computation and
+  printed with the user's digits; SymPy keeps it one factor, as it keeps pi (1.7159^2, not 294431281/10^8).
 * ``transform``: a post-order rewrite that tells the rewriting function which
   index inequalities hold at the node (inside sum_{j != k}, j != k holds).
 
@@ -16,9 +18,103 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import mpmath
 import sympy as sp
 from sympy.core.expr import Expr
+from sympy.core.numbers import NumberSymbol
 from sympy.printing.precedence import PRECEDENCE
+
+
+class Decimal(NumberSymbol):
+    """A decimal constant as the user wrote it, e.g. 1.7159 in LeCun's 1.7159 tanh(2x/3).
+
+    ``value`` is its exact rational value (17159/10000), which verify, compile and every numeric check use;
+    ``digits`` is the text every printer shows. A product with a number stays a product (2/3 * 1.7159),
+    so a closed form reads as a textbook writes it; the cancel rule multiplies it out where that gives a
+    whole number (2 * 0.5 -> 1).
+    """
+
+    is_real = True
+    is_finite = True
+    __slots__ = ("value", "digits")
+
+    value: sp.Rational
+    digits: str
+
+    def __new__(cls, value, digits: str) -> "Decimal":
+        obj = Expr.__new__(cls)
+        obj.value = sp.Rational(value)
+        obj.digits = digits
+        return obj
+
+    def __getnewargs__(self):
+        return (self.value, self.digits)
+
+    def _hashable_content(self):
+        return (self.value,)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Decimal) and self.value == other.value
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    __hash__ = NumberSymbol.__hash__
+
+    def _eval_is_positive(self):
+        return self.value.is_positive
+
+    def _eval_is_negative(self):
+        return self.value.is_negative
+
+    def _eval_is_zero(self):
+        return self.value.is_zero
+
+    def _as_mpf_val(self, prec):
+        return mpmath.libmp.from_rational(int(self.value.p), int(self.value.q), prec)
+
+    def approximation_interval(self, number_cls):
+        if issubclass(number_cls, sp.Rational):
+            return (self.value, self.value)
+        return None
+
+    def _sympystr(self, printer) -> str:
+        return self.digits
+
+    def _latex(self, printer) -> str:
+        return self.digits
+
+    def _pretty(self, printer):
+        from sympy.printing.pretty.stringpict import prettyForm
+        return prettyForm(self.digits)
+
+
+def decimal_number(value, digits: Optional[str] = None) -> sp.Expr:
+    """A number the user wrote as a decimal (``digits``): a Decimal where the digits are shorter than the
+    fraction (1.7159, 0.1), else the Rational itself (2, 1/2, 1/4). Without ``digits``, a number a decimal
+    multiplied out to, the same way: 0.02 (not 1/50), 1/5 (not 0.2), 1."""
+    value = sp.Rational(value)
+    if value.is_Integer:
+        return value
+    if digits is None:
+        q = int(value.q)
+        for f in (2, 5):
+            while q % f == 0:
+                q //= f
+        if q != 1:
+            return value
+        import decimal
+        with decimal.localcontext() as ctx:
+            ctx.prec = len(str(value)) + 10
+            digits = format(decimal.Decimal(int(value.p)) / decimal.Decimal(int(value.q)), "f")
+    return Decimal(value, digits) if len(digits) < len(str(value)) else value
+
+
+def exact(expr):
+    """``expr`` with every Decimal replaced by its exact rational value."""
+    if not isinstance(expr, sp.Basic) or not expr.has(Decimal):
+        return expr
+    return expr.xreplace({d: d.value for d in expr.atoms(Decimal)})
 
 
 def _sigma(printer, body, label):

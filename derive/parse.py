@@ -29,6 +29,7 @@ import sympy as sp
 
 from .errors import ArgumentError, ArgumentTypeError
 from .layers import GRAMMAR, grammar_names
+from .expr import decimal_number
 
 #: Longest text accepted, in characters; longer text is refused before any parsing.
 MAX_LENGTH = 2000
@@ -637,7 +638,14 @@ class _Builder:
         mantissa = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
         if exponent >= 0:
             return sp.Integer(mantissa * 10 ** exponent)
-        return sp.Rational(mantissa, 10 ** -exponent)
+        value = sp.Rational(mantissa, 10 ** -exponent)
+        written = literal.lower()
+        if written.startswith("."):
+            written = "0" + written
+        if "e" in written:
+            return value  # 1e-3 is 1/1000
+        # 1.7159 and 0.1 stay decimals (exact, printed as written, not 17159/10000); 2.0 is 2, 0.5 is 1/2
+        return decimal_number(value, written)
 
     def build(self, node, vector: Optional[sp.Symbol] = None) -> sp.Expr:
         """The SymPy expression of ``node``; inside softmax(v), ``vector`` is the slot the vectors are indexed at."""

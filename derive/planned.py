@@ -77,11 +77,10 @@ def gradient(cost: Cost, wrt: str = "z", *, assume: Sequence[str] = (), define: 
 
 
 def _batch_matrix_form(d: Derivation, p: Problem) -> Derivation:
-    """A batch gradient wrt a weight matrix, sum_i (o_ik - y_ik) x_ie, followed by its matrix form
-    [(O - Y)^T X]_ke where it has one."""
-    examples = p.setting.symbols.get("examples")
-    if not d.complete or examples is None or len(p.index) != 2 or isinstance(d.result, tuple) or \
-            not any(s.limits[0][2] == examples for s in d.result.atoms(sp.Sum) if len(s.limits) == 1):
+    """A gradient wrt a weight matrix followed by its matrix form where it has one: a batch's
+    sum_i (o_ik - y_ik) x_ie as [(O - Y)^T X]_ke, one example's (o_k - y_k) x_e as [(o - y) x^T]_ke, and
+    through hidden layers [((W2^T (o - y)) o h o (1 - h)) x^T]_ef (compile runs the index form before it)."""
+    if not d.complete or len(p.index) != 2 or isinstance(d.result, tuple):
         return d
     step = rules.matrix_form(d.result, rules.Context(p.setting), rows=p.index[0], cols=p.index[1])
     return d if step is None else replace(d, steps=d.steps + (step,))

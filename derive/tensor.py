@@ -41,7 +41,7 @@ import sympy as sp
 from . import numeric
 from .backends.numpy_ops import NUMPY
 from .backends.ops import Tensor
-from .expr import SumExcept
+from .expr import Decimal, SumExcept
 
 BATCH = sp.Dummy("batch")  # the implicit axis of examples of per-example derivations (immutable)
 
@@ -195,6 +195,10 @@ class Program:
             whole = self._contract(e.function, (e.index,), scalars)
             return Map("add", (whole, Map("mul", (Const(-1), self._node(e.function.xreplace({e.index: e.excluded}),
                                                                          scalars)))))
+        if isinstance(e, Decimal):
+            return Const(float(e.value))
+        if e.is_number and not e.is_Number and not e.has(sp.Sum, SumExcept):  # log(2), sqrt(2): one constant
+            return Const(float(e))
         if e.is_Number:
             return Const(int(e) if e.is_Integer else float(e))
         if isinstance(e, sp.Symbol):

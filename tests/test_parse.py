@@ -115,9 +115,11 @@ def test_a_mean_is_the_sum_over_the_count_of_its_index():
 
 
 def test_numbers_are_exact_rationals_from_the_literal_text():
-    assert parse_expression("0.1*z[j]").expr == sp.Rational(1, 10) * z[j]
+    from derive.expr import Decimal, exact
+    assert exact(parse_expression("0.1*z[j]").expr) == sp.Rational(1, 10) * z[j]
     assert parse_expression("1e-3 + 2.5e2 + 1_000 + .5 + 5.").expr == sp.Rational(1255501, 1000)
-    assert parse_expression("0.1").expr.is_Rational
+    tenth = parse_expression("0.1").expr  # exact, and printed as written (tests/test_decimals.py)
+    assert isinstance(tenth, Decimal) and tenth.value == sp.Rational(1, 10) and tenth.digits == "0.1"
 
 
 def test_free_indices_in_order_of_first_use():

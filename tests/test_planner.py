@@ -43,7 +43,8 @@ def test_squared_error_matches_reference_003():
 def test_linear_layer_matches_references_000_and_002():
     rng = np.random.default_rng(2)
     d = derive.gradient(CE, wrt="w", define=["z[j] = sum(w[j, d]*x[d], d)"], assume=ONE)
-    assert str(d.result) == "(o[k] - y[k])*x[f]"  # f, not e, beside e^{z} (issue 17.5)
+    assert str(d.steps[-2].expr) == "(o[k] - y[k])*x[f]"  # f, not e, beside e^{z} (issue 17.5)
+    assert str(d.result.matrix) == "(o - y)*x.T"  # then its matrix form, (o - y) x^T
     theta, X = rng.normal(size=(3, 5)), rng.normal(size=(6, 4))
     Y = np.eye(3)[rng.integers(0, 3, size=6)]
     X1 = np.hstack([np.ones((6, 1)), X])  # reference 000 keeps the bias in column 0 with x_0 = 1
@@ -189,8 +190,9 @@ def test_gradient_wrt_the_first_weights_goes_through_the_hidden_layer(activation
     assert {"partial_e_by_h", "partial_h_by_w1"} <= names
     K = d.setting.K
     textbook = derivative(h[e]) * x[f] * sp.Sum(w2[j, e] * (o[j] - y[j]), (j, 1, K))
-    assert sp.expand(d.result - textbook) == 0
-    assert sp.count_ops(d.result) <= sp.count_ops(textbook)
+    index = d.steps[-2].expr  # before the matrix form (tests/test_matrix_forms.py)
+    assert sp.expand(index - textbook) == 0
+    assert sp.count_ops(index) <= sp.count_ops(textbook)
     assert d.verify(Ks=(2, 3), points=1).ok
 
 
@@ -198,7 +200,7 @@ def test_gradient_wrt_the_second_weights_and_a_bias():
     d = _two_layer("tanh", "w2")
     h, o, y = _entries(d, "h", "o", "y")
     e = d.free_indices[1]
-    assert d.result == (o[k] - y[k]) * h[e]
+    assert d.steps[-2].expr == (o[k] - y[k]) * h[e] and str(d.result.matrix) == "(o - y)*h.T"
     b = derive.gradient(CE, wrt="b", define=["z[j] = sum(w[j, d]*x[d], d) + b[j]"], assume=ONE)
     assert b.result == sp.IndexedBase("o")[k] - sp.IndexedBase("y")[k]
     c = _two_layer("sigmoid", "c", bias=" + c[a]")

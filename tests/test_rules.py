@@ -282,6 +282,29 @@ def test_factor_takes_out_a_power_with_a_symbolic_exponent():
     assert step.expr == o[k] ** g * (o[k] - g * y[k])
 
 
+def test_expand_keeps_a_bracket_that_also_divides():
+    """(2u + 2v) a/(u + v) cancels to 2a instead of spreading u and v over the terms (spherical softmax)."""
+    eps = sp.Symbol("eps", positive=True)
+    u = eps + z[j] ** 2
+    step = rules.expand(sp.Sum((-2 * u * z[k] + 2 * S * z[j]) * y[j] / u, (j, 1, K)), CTX)
+    assert step.expr == sp.Sum(-2 * y[j] * z[k] + 2 * S * y[j] * z[j] / u, (j, 1, K))
+    step = rules.expand(-(-2 * z[k] + (2 * eps + 2 * S) * y[k] / u) / (eps + S), CTX)
+    assert step.expr == 2 * z[k] / (eps + S) - 2 * y[k] / u
+    assert rules.expand(o[k] * (o[k] - y[k]), CTX).expr == o[k] ** 2 - o[k] * y[k]  # no divisor: as before
+
+
+def test_factor_reads_a_sum_as_one_symbol_and_groups_terms_over_one_denominator():
+    P = sp.Sum(o[j] * y[j], (j, 1, K))
+    step = rules.factor(((y[k] - P) * P - 2 * y[k] + 2 * P) * o[k], CTX)
+    assert sp.expand(step.expr - ((y[k] - P) * P - 2 * y[k] + 2 * P) * o[k]) == 0
+    assert sp.count_ops(step.expr) == sp.count_ops((P - 2) * (y[k] - P) * o[k])
+    f = 1 + z[k] + z[k] ** 2 / 2
+    step = rules.factor(-y[k] * z[k] / f - y[k] / f + z[k] / S + 1 / S, CTX)
+    book = (z[k] + 1) * (1 / S - y[k] / f)  # no common denominator S f
+    assert sp.simplify(step.expr - book) == 0 and sp.count_ops(step.expr) <= sp.count_ops(book) + 1
+    assert (z[k] + 1) in step.expr.args
+
+
 def test_cancel_a_number_shared_by_a_bracket():
     step = rules.cancel((1 - o[k] ** 2) * (2 * o[k] - 2 * y[k]) / 2, CTX)
     assert step.expr == (1 - o[k] ** 2) * (o[k] - y[k])

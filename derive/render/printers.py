@@ -17,7 +17,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from ..errors import ArgumentError
-from ..expr import Entry, Held, SumExcept
+from ..expr import Decimal, Entry, Held, SumExcept
 from ..notation import is_symbol_name
 
 # short names a lecturer types for a Greek letter; full names (gamma, tau, lambda, ...) are SymPy's own
@@ -158,6 +158,7 @@ class _Shared(_Mixin):
 
     _form = "latex"
     _minus, _times, _hadamard = "- ", " ", r" \circ "
+    _number_times = r" \cdot "
     _bracket_fractions = False  # \frac groups itself; a/b*d/dz in text needs brackets
 
     def _group(self, text: str) -> str:
@@ -178,7 +179,14 @@ class _Shared(_Mixin):
             if isinstance(op, (sp.Sum, SumExcept)) and op is not operators[-1]:
                 printed = self._group(printed)
             parts.append(printed)
-        return (self._minus if sign < 0 else "") + self._times.join(parts)
+        joined = parts[0] if parts else ""
+        for part in parts[1:]:  # two numbers side by side (2 and a decimal 1.7159) need a sign between them
+            joined += (self._number_times if joined[-1:].isdigit() and part[:1].isdigit() else self._times) + part
+        return (self._minus if sign < 0 else "") + joined
+
+    def _print_Decimal(self, expr: Decimal) -> str:
+        """A decimal constant with the digits the user wrote (1.7159, not 17159/10000)."""
+        return expr.digits
 
     def _print_MatAdd(self, expr) -> str:
         """A sum of matrices, signs read off each term's coefficient (never by evaluating a product)."""
@@ -399,6 +407,7 @@ class DeriveTextPrinter(_Shared, StrPrinter):
     printmethod = "_derive_text"
     _form = "text"
     _minus, _times, _hadamard = "-", "*", " o "
+    _number_times = "*"
     _bracket_fractions = True
 
     def _group(self, text: str) -> str:

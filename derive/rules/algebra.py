@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import sympy as sp
 
 from ..assumptions import is_range
-from ..expr import Held, SumExcept, cancels_on_release, known_different, release, settle, substitute
+from ..expr import Decimal, Held, SumExcept, decimal_number, cancels_on_release, known_different, release, settle, substitute
 from ..model import Assumption, Rule, Step, Typeset
 from .base import identity, rewrite_step, single_derivative
 from .registry import rule
@@ -358,7 +358,7 @@ def cancel(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         if not cancels_on_release(expr):
             return None
         return Step(release(expr), Rule.CANCEL, "cancel common factors")
-    numbers = _cancel_numbers(expr)
+    numbers = _cancel_numbers(_merge_decimals(expr))
     if numbers != expr:
         return Step(numbers, Rule.CANCEL, "cancel common factors")
     if not any(p.exp.is_negative for p in expr.atoms(sp.Pow)):  # no fraction to cancel
@@ -367,6 +367,25 @@ def cancel(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     if new == expr or not _cancelled(_divisors(expr), _divisors(new)):
         return None
     return Step(new, Rule.CANCEL, "cancel common factors")
+
+
+def _merge_decimals(expr: sp.Expr) -> sp.Expr:
+    """A number times a decimal constant the user wrote, multiplied out where that writes shorter: 2 * 0.1 -> 0.2,
+    10 * 0.1 -> 1, (4/3) * 0.6 -> 0.8; (2/3) * 1.7159 and (4/3) * 1.7159 stay (not 17159/15000, 17159/7500)."""
+    if not expr.has(Decimal):
+        return expr
+
+    def merged(node):
+        if not isinstance(node, sp.Mul):
+            return None
+        coeff, rest = node.as_coeff_Mul()
+        for d in sorted((f for f in sp.Mul.make_args(rest) if isinstance(f, Decimal)), key=lambda f: f.value):
+            product = coeff * d.value  # simpler: fewer characters than the number and the decimal side by side
+            if coeff.is_Rational and coeff != 1 and len(str(product)) < len(str(coeff)) + len(d.digits):
+                return decimal_number(product) * sp.Mul(*[f for f in sp.Mul.make_args(rest) if f is not d])
+        return None
+
+    return expr.replace(lambda n: merged(n) is not None, merged)
 
 
 def _cancel_numbers(expr: sp.Expr) -> sp.Expr:
@@ -408,11 +427,36 @@ def _cancelled(before: dict, after: dict) -> bool:
 
 @rule(Rule.EXPAND, simplify=7)
 def expand(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
-    """a (b + c) -> a b + a c."""
-    new = sp.expand_mul(expr)
+    """a (b + c) -> a b + a c; a bracket that also divides stays whole, (2u + 2v) a / (u + v) -> 2a."""
+    new = _expand_keeping_divisors(expr)
     if new == expr:
         return None
     return Step(new, Rule.EXPAND, _expand_label(expr))
+
+
+def _expand_keeping_divisors(expr: sp.Expr) -> sp.Expr:
+    """sympy.expand_mul, except that a bracket that is also a divisor (or a number times one) is not multiplied
+    out, so that it cancels against its divisor instead of leaving their products spread over the terms."""
+    divisors = {p.base for p in sp.preorder_traversal(expr)
+                if isinstance(p, sp.Pow) and p.exp.is_negative and isinstance(p.base, sp.Add)}
+    if not divisors:
+        return sp.expand_mul(expr)
+    held = {}
+    for b in divisors:
+        c, primitive = b.primitive()
+        held[primitive] = (c, sp.Dummy("bracket"))
+
+    def is_held(node):
+        return isinstance(node, sp.Add) and (node.primitive()[1] in held or -node.primitive()[1] in held)
+
+    def hold(node):  # SymPy writes -2 (u + v) as (-2u - 2v): held as -2 times the divisor
+        c, primitive = node.primitive()
+        sign = 1 if primitive in held else -1
+        c_b, dummy = held[sign * primitive]
+        return sign * c / c_b * dummy
+
+    out = sp.expand_mul(expr.replace(is_held, hold))
+    return out.xreplace({dummy: c * primitive for primitive, (c, dummy) in held.items()})
 
 
 def _expand_label(expr: sp.Expr) -> str:
@@ -609,10 +653,13 @@ def factor(expr: sp.Expr, ctx: "Context", over: Optional[sp.Basic] = None, lowes
     split = _split_to_lowest(expr) if lowest else expr
     if split != expr:  # x^g - g x^(g-1): x^g is x^(g-1) x (a recipe's choice: the compiler reads x^(g-1) log x
         candidates.append(_merged_powers(sp.factor_terms(split)))  # as one stable factor, not x^(g-1) alone)
-    if not expr.has(sp.Sum, SumExcept, sp.Derivative, Held):  # a Kronecker delta factors as a symbol would
+    if not expr.has(sp.Sum, SumExcept, sp.Derivative, Held) and _low_degree(expr):  # a delta factors as a symbol
         deltas = {x: sp.Dummy() for x in expr.atoms(sp.KroneckerDelta)}
         candidates.append(_outputs_first(sp.factor(expr.xreplace(deltas)).xreplace({v: x for x, v in deltas.items()}),
                                          ctx))
+    if not expr.has(SumExcept, sp.Derivative, Held, sp.KroneckerDelta) and _low_degree(expr):
+        candidates.append(_factor_with_sums_as_symbols(expr))
+        candidates.append(_factor_by_denominator(expr))
     signed = [_sign_into_sum(c) for c in candidates]
     new = min(candidates + signed, key=sp.count_ops)  # the first (common factors only) on a tie
     if new == expr or sp.count_ops(new) > sp.count_ops(expr):
@@ -658,6 +705,46 @@ def _sign_into_sum(e: sp.Expr) -> sp.Expr:
     if len(brackets) != 1:
         return e
     return sp.Sum(rest.function.xreplace({brackets[0]: -brackets[0]}), *rest.limits)
+
+
+def _low_degree(expr: sp.Expr, most: int = 8) -> bool:
+    """True when no integer power in ``expr`` is above ``most``: SymPy's factor multiplies a power out first,
+    and (a + b + c + d)^63 takes it a minute (the power-64 cost of tests/test_verify.py)."""
+    return all(not (p.exp.is_Integer and abs(p.exp) > most) for p in expr.atoms(sp.Pow))
+
+
+def _factor_with_sums_as_symbols(expr: sp.Expr) -> sp.Expr:
+    """sympy.factor with each sum held as one symbol: (y_k - P) P - 2 y_k + 2 P -> (P - 2)(y_k - P), P = sum_j y_j o_j."""
+    sums = {a for a in sp.preorder_traversal(expr) if isinstance(a, sp.Sum)}
+    outer = sorted((s for s in sums if not any(t != s and t.has(s) for t in sums)), key=sp.default_sort_key)
+    held = {s: sp.Dummy(f"sum{n}") for n, s in enumerate(outer)}  # a sum inside a sum goes with its sum
+    return _sign_into_bracket(sp.factor(expr.xreplace(held)).xreplace({d: s for s, d in held.items()}))
+
+
+def _sign_into_bracket(expr: sp.Expr) -> sp.Expr:
+    """-(a - b) c -> (b - a) c: a product's minus sign taken into a bracket that reads better negated."""
+    if not isinstance(expr, sp.Mul) or not expr.could_extract_minus_sign():
+        return expr
+    factors = list(expr.args)
+    for n, f in enumerate(factors):
+        if isinstance(f, sp.Add) and f.could_extract_minus_sign():
+            factors[n] = -f
+            return sp.Mul(*factors) * -1
+    return expr
+
+
+def _factor_by_denominator(expr: sp.Expr) -> sp.Expr:
+    """The terms over each denominator added and factored, then the factors they share taken out, with no
+    common denominator made: -y(1 + z)/f - ... + (1 + z)/S -> (1 + z)(1/S - y/f)."""
+    if not isinstance(expr, sp.Add):
+        return expr
+    groups: dict = {}
+    for term in expr.args:
+        numerator, denominator = sp.fraction(term)
+        groups.setdefault(denominator, []).append(numerator)
+    if len(groups) == len(expr.args):  # no two terms over one denominator: nothing to group
+        return sp.factor_terms(expr)
+    return sp.factor_terms(sp.Add(*[_factor_with_sums_as_symbols(sp.Add(*n)) / d for d, n in groups.items()]))
 
 
 def _factor_over(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:

@@ -40,17 +40,18 @@ def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[s
         """A factor carrying only the index ``rows``, as a column vector."""
         if isinstance(factor, sp.Indexed) and factor.indices == (rows,):
             return matrix_symbol(factor.base, (size(rows), 1))
-        if isinstance(factor, sp.Sum) and len(factor.limits) == 1:
+        if isinstance(factor, sp.Sum) and len(factor.limits) == 1:  # sum_k M_kr g_k: M^T g, g any vector in k
             k = factor.limits[0][0]
-            mats = [f for f in sp.Mul.make_args(factor.function) if isinstance(f, sp.Indexed) and len(f.indices) == 2]
-            vecs = [f for f in sp.Mul.make_args(factor.function) if isinstance(f, sp.Indexed) and f.indices == (k,)]
-            if len(mats) == 1 and len(vecs) == 1 and len(sp.Mul.make_args(factor.function)) == 2:
-                M, v = mats[0], vecs[0]
-                vec = matrix_symbol(v.base, (size(k), 1))
+            parts = sp.Mul.make_args(factor.function)
+            mats = [f for f in parts if isinstance(f, sp.Indexed) and set(f.indices) == {k, rows}
+                    and len(f.indices) == 2]
+            rest = [f for f in parts if f not in mats]
+            if len(mats) == 1 and rest and not any(f.has(rows) for f in rest):
+                M = mats[0]
+                vec = hadamard_term(sp.Mul(*rest), k)
                 if M.indices == (k, rows):
                     return matrix_symbol(M.base, (size(k), size(rows))).T * vec
-                if M.indices == (rows, k):
-                    return matrix_symbol(M.base, (size(rows), size(k))) * vec
+                return matrix_symbol(M.base, (size(rows), size(k))) * vec
         if isinstance(factor, sp.Sum) and len(factor.limits) == 1:  # sum_j u_j v_j: the inner product u^T v
             k = factor.limits[0][0]
             vecs = sp.Mul.make_args(factor.function)

@@ -24,7 +24,7 @@ import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from ..expr import Held, SumExcept
+from ..expr import Decimal, Held, SumExcept
 
 
 class Unsupported(Exception):
@@ -195,6 +195,8 @@ class Program:
 
         def translate(e, scope: _Scope) -> str:
             w = lambda x: walk(x, scope)  # noqa: E731
+            if isinstance(e, Decimal):
+                e = e.value
             if e.is_Rational:
                 return f"(mpf({int(e.p)})/{int(e.q)})"
             if e.is_Float:

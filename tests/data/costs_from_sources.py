@@ -23,7 +23,7 @@ DIMS = {"K": 4, "D": 3, "H": 5, "N": 3}   # classes, input features, hidden unit
 
 @dataclasses.dataclass(frozen=True)
 class Domain:
-    kind: str                 # real | simplex | onehot | binary | unit | pm1 | positive | count | logprob
+    kind: str                 # real | simplex | onehot | binary | multihot | unit | pm1 | positive | count | logprob
     shape: Tuple[str, ...] = ("K",)
 
 
@@ -111,6 +111,11 @@ def _draw(kind, shape, rng):
         return np.eye(K)[rng.integers(K)]
     if kind == "binary":
         return rng.integers(0, 2, size=shape).astype(float)
+    if kind == "multihot":   # binary with at least one 1 (a set of positives)
+        while True:
+            b = rng.integers(0, 2, size=shape).astype(float)
+            if b.any():
+                return b
     if kind == "unit":
         return rng.uniform(0.1, 0.9, size=shape)
     if kind == "pm1":
@@ -946,8 +951,171 @@ add(CostRecord(
     textbook="2*tanh(z[k])*(1 - tanh(z[k])**2)/(1 - tanh(z[k])**2 + eps)",
     numpy_gradient=lambda v: 2 * np.tanh(v["z"]) * (1 - np.tanh(v["z"]) ** 2) / (1 - np.tanh(v["z"]) ** 2 + v["eps"])))
 
+# -- the third round (issue 14, item 4 re-audit): costs with no layer at all (spherical and Taylor softmax
+# written out), a multi-positive contrastive target, Keras's log of a quotient, SciPy's generalised KL,
+# a Taylor series of the cross-entropy, the sigmoid Poly-1, soft Jaccard and a cosine similarity --------
+
+SPHERICAL = "de Brebisson & Vincent 2016, An Exploration of Softmax Alternatives Belonging to the Spherical " \
+            "Loss Family (ICLR 2016, arXiv:1511.05042)"
+
+
+def _spherical(z, eps):
+    f = z ** 2 + eps
+    return f / f.sum()
+
+
+def _taylor(z):
+    f = 1 + z + z ** 2 / 2
+    return f / f.sum()
+
+
+add(CostRecord(
+    id="spherical_softmax_nll",
+    source=SPHERICAL + ", section 3.1: the log-spherical softmax o_i = (z_i^2 + eps)/sum_j (z_j^2 + eps), "
+           "loss -log o_c",
+    cost="-sum(y[j]*log((z[j]**2 + eps)/sum(z[l]**2 + eps, l)), j)",
+    wrt="z", inputs={"z": R, "y": Domain("onehot")}, assume=SIMPLEX, scalars={"eps": 0.01},
+    numpy_cost=lambda v: -(v["y"] * np.log(_spherical(v["z"], v["eps"]))).sum(),
+    textbook="2*z[k]/Sum(z[j]**2 + eps, (j, 1, K)) - 2*y[k]*z[k]/(z[k]**2 + eps)",
+    numpy_gradient=lambda v: 2 * v["z"] / (v["z"] ** 2 + v["eps"]).sum() - 2 * v["y"] * v["z"] / (v["z"] ** 2 + v["eps"]),
+    note="no output layer: a rational function of z"))
+
+add(CostRecord(
+    id="taylor_softmax_nll",
+    source=SPHERICAL + ", section 3.2: the log-Taylor softmax o_i = (1 + z_i + z_i^2/2)/sum_j (1 + z_j + z_j^2/2)",
+    cost="-sum(y[j]*log((1 + z[j] + z[j]**2/2)/sum(1 + z[l] + z[l]**2/2, l)), j)",
+    wrt="z", inputs={"z": R, "y": Domain("onehot")}, assume=SIMPLEX,
+    numpy_cost=lambda v: -(v["y"] * np.log(_taylor(v["z"]))).sum(),
+    textbook="(1 + z[k])*(1/Sum(1 + z[j] + z[j]**2/2, (j, 1, K)) - y[k]/(1 + z[k] + z[k]**2/2))",
+    numpy_gradient=lambda v: (1 + v["z"]) * (1 / (1 + v["z"] + v["z"] ** 2 / 2).sum() - v["y"] / (1 + v["z"] + v["z"] ** 2 / 2)),
+    note="no output layer: 1 + z + z^2/2 > 0 for every real z"))
+
+add(CostRecord(
+    id="supcon_multi_positive",
+    source="Khosla et al. 2020, Supervised Contrastive Learning (NeurIPS 2020, arXiv:2004.11362), eq. 2: "
+           "L_out = -1/|P(i)| sum_{p in P(i)} log(exp(z_i.z_p/tau)/sum_a exp(z_i.z_a/tau)); here the scores "
+           "z_a = z_i.z_a and y the indicator of the positives P(i)",
+    cost="-sum(y[j]*log(softmax(z/tau)[j]), j)/sum(y[j], j)",
+    wrt="z", inputs={"z": R, "y": Domain("multihot")}, scalars={"tau": 0.5},
+    numpy_cost=lambda v: -(v["y"] * np.log(softmax(v["z"] / v["tau"]))).sum() / v["y"].sum(),
+    textbook="(o[k] - y[k]/Sum(y[j], (j, 1, K)))/tau",
+    numpy_gradient=lambda v: (softmax(v["z"] / v["tau"]) - v["y"] / v["y"].sum()) / v["tau"],
+    note="y has at least one positive"))
+
+add(CostRecord(
+    id="keras_kld_quotient",
+    source="tf.keras.losses.KLD: loss = y_true * log(y_true / y_pred), " + TF + "keras/losses/KLD; "
+           "y_pred a softmax",
+    cost="sum(y[j]*log(y[j]/softmax(z)[j]), j)",
+    wrt="z", inputs={"z": R, "y": Domain("simplex")}, assume=SIMPLEX,
+    numpy_cost=lambda v: (v["y"] * np.log(v["y"] / softmax(v["z"]))).sum(),
+    textbook="o[k] - y[k]",
+    numpy_gradient=lambda v: softmax(v["z"]) - v["y"]))
+
+add(CostRecord(
+    id="scipy_generalized_kl",
+    source="scipy.special.kl_div: x log(x / y) - x + y (the convex-programming KL, Boyd & Vandenberghe 2004), "
+           "https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.kl_div.html; y a softmax and x "
+           "unnormalised positive targets",
+    cost="sum(y[j]*log(y[j]/softmax(z)[j]) - y[j] + softmax(z)[j], j)",
+    wrt="z", inputs={"z": R, "y": Domain("positive")},
+    numpy_cost=lambda v: (lambda o, y: (y * np.log(y / o) - y + o).sum())(softmax(v["z"]), v["y"]),
+    textbook="o[k]*Sum(y[j], (j, 1, K)) - y[k]",
+    numpy_gradient=lambda v: softmax(v["z"]) * v["y"].sum() - v["y"],
+    note="no sum y = 1: the targets are any positive vector"))
+
+add(CostRecord(
+    id="taylor_ce_order2",
+    source="Feng et al. 2020, Can Cross Entropy Loss Be Robust to Label Noise? (IJCAI 2020): Taylor cross-entropy "
+           "L_t = sum_{i=1}^t (1 - p_y)^i / i, here t = 2",
+    cost="(1 - sum(y[j]*softmax(z)[j], j)) + (1 - sum(y[j]*softmax(z)[j], j))**2/2",
+    wrt="z", inputs={"z": R, "y": Domain("onehot")},
+    numpy_cost=lambda v: (lambda p: (1 - p) + (1 - p) ** 2 / 2)((v["y"] * softmax(v["z"])).sum()),
+    textbook="-(2 - Sum(y[j]*o[j], (j, 1, K)))*o[k]*(y[k] - Sum(y[j]*o[j], (j, 1, K)))",
+    numpy_gradient=lambda v: -(2 - (v["y"] * softmax(v["z"])).sum()) * _pt_grad(softmax(v["z"]), v["y"])))
+
+add(CostRecord(
+    id="poly1_sigmoid",
+    source="Leng et al. 2022, PolyLoss (ICLR 2022, arXiv:2204.12511), section 5 (detection): Poly-1 with the sigmoid "
+           "BCE, L = BCE + eps (1 - p_t), p_t = y sigma(x) + (1 - y)(1 - sigma(x))",
+    cost="sum(-y[j]*log(sigmoid(z[j])) - (1 - y[j])*log(1 - sigmoid(z[j])) "
+         "+ eps*(1 - y[j]*sigmoid(z[j]) - (1 - y[j])*(1 - sigmoid(z[j]))), j)",
+    wrt="z", inputs={"z": R, "y": Domain("binary")}, scalars={"eps": 1.0},
+    numpy_cost=lambda v: (lambda s, y: (-y * np.log(s) - (1 - y) * np.log(1 - s) + v["eps"] * (1 - y * s - (1 - y) * (1 - s))).sum())(
+        sigmoid(v["z"]), v["y"]),
+    textbook="s[k] - y[k] - eps*(2*y[k] - 1)*s[k]*(1 - s[k])",
+    numpy_gradient=lambda v: (lambda s, y: s - y - v["eps"] * (2 * y - 1) * s * (1 - s))(sigmoid(v["z"]), v["y"])))
+
+add(CostRecord(
+    id="soft_jaccard_sigmoid",
+    source="Rahman & Wang 2016, Optimizing Intersection-Over-Union in Deep Neural Networks for Image Segmentation "
+           "(ISVC 2016): L_IoU = 1 - I/U, I = sum_v X_v Y_v, U = sum_v (X_v + Y_v - X_v Y_v), X = sigmoid outputs",
+    cost="1 - sum(sigmoid(z[j])*y[j], j)/sum(sigmoid(z[j]) + y[j] - sigmoid(z[j])*y[j], j)",
+    wrt="z", inputs={"z": R, "y": Domain("binary")},
+    numpy_cost=lambda v: (lambda s, y: 1 - (s * y).sum() / (s + y - s * y).sum())(sigmoid(v["z"]), v["y"]),
+    textbook="-s[k]*(1 - s[k])*(y[k]*Sum(s[j] + y[j] - s[j]*y[j], (j, 1, K)) - (1 - y[k])*Sum(s[j]*y[j], (j, 1, K)))"
+             "/Sum(s[j] + y[j] - s[j]*y[j], (j, 1, K))**2",
+    numpy_gradient=lambda v: (lambda s, y: -s * (1 - s) * (y * (s + y - s * y).sum() - (1 - y) * (s * y).sum())
+                              / (s + y - s * y).sum() ** 2)(sigmoid(v["z"]), v["y"])))
+
+add(CostRecord(
+    id="cosine_similarity_softmax",
+    source="tf.keras.losses.CosineSimilarity: loss = -sum(l2_norm(y_true) * l2_norm(y_pred)), "
+           + TF + "keras/losses/CosineSimilarity; y_pred a softmax",
+    cost="-sum(y[j]*softmax(z)[j], j)/(sqrt(sum(y[j]**2, j))*sqrt(sum(softmax(z)[j]**2, j)))",
+    wrt="z", inputs={"z": R, "y": Domain("unit")},
+    numpy_cost=lambda v: (lambda o, y: -(y * o).sum() / (np.sqrt((y * y).sum()) * np.sqrt((o * o).sum())))(
+        softmax(v["z"]), v["y"]),
+    textbook="-o[k]*((y[k] - Sum(y[j]*o[j], (j, 1, K)))*Sum(o[j]**2, (j, 1, K)) - (o[k] - Sum(o[j]**2, (j, 1, K)))"
+             "*Sum(y[j]*o[j], (j, 1, K)))/(sqrt(Sum(y[j]**2, (j, 1, K)))*Sum(o[j]**2, (j, 1, K))**(3/2))",
+    numpy_gradient=lambda v: (lambda o, y: (lambda A, B, Y: -o * ((y - A) * B - (o - B) * A) / (Y * B ** 1.5))(
+        (y * o).sum(), (o * o).sum(), np.sqrt((y * y).sum())))(softmax(v["z"]), v["y"])))
+
 BY_ID = {r.id: r for r in COSTS}
 assert len(BY_ID) == len(COSTS), "duplicate ids"
+
+# Where a textbook form names things as its source does and derive names them otherwise: textbook name ->
+# derive's name (q = softmax(z/T) is derive's o; Bishop's hidden index a and input index e are derive's free
+# indices e and f). Used by textbook_in() to evaluate the textbook form in derive's own setting.
+_STUDENT = {"q": "o"}
+TEXTBOOK_NAMES: Dict[str, Dict[str, str]] = {
+    "kd_hinton": _STUDENT, "ldam": _STUDENT, "am_softmax": _STUDENT, "logit_adjusted": _STUDENT,
+    "energy_score": _STUDENT, "temperature_scaling_T": _STUDENT,
+    "kd_combined": {"q": "p", "p": "q"},   # derive: p = softmax(z/T) (the student), q = softmax(v/T)
+    "hidden_tanh_ce_w1": {"a": "e", "e": "f"}, "hidden_sigmoid_ce_w1": {"a": "e", "e": "f"},
+    "batch_mean_hidden_tanh_ce_w1": {"a": "e", "e": "f"},
+    "infonce_batch_queries": {"i": "t"},
+}
+
+
+def textbook_in(rec: CostRecord, d, counted: bool = False) -> "object":
+    """rec.textbook as a SymPy expression in derivation d's own symbols (its layers, indices and sizes), so
+    that it can stand in d's last step and be compiled with d's definitions; sigmoid(x) is 1/(1 + exp(-x)),
+    or with ``counted`` the one-operation function that textbook_ops counts."""
+    import sympy as sp
+    own: dict = {}
+    exprs = [s.expr for s in d.steps] + [x.expr for x in d.setting.definitions]
+    for e in exprs:
+        for a in sp.preorder_traversal(e):
+            if isinstance(a, sp.Indexed):
+                own.setdefault(str(a.base), a.base)
+            elif isinstance(a, (sp.Symbol, sp.IndexedBase)):
+                own.setdefault(str(a), a)
+    renamed = TEXTBOOK_NAMES.get(rec.id, {})
+    text = rec.textbook
+    local: dict = {}
+    for n in set(re.findall(r"\b([A-Za-z_]\w*)\b", text)) - {"Sum", "log", "exp", "sqrt", "tanh", "sigmoid"}:
+        name = renamed.get(n, n)
+        if name in own:
+            local[n] = own[name]
+        elif re.search(r"\b" + n + r"\s*\[", text):
+            local[n] = sp.IndexedBase(name)
+        else:
+            local[n] = sp.Symbol(name, integer=True, positive=True) if n in ("j", "l", "i") else sp.Symbol(name, real=True)
+    sigmoid = sp.Function("sigmoid")
+    local.update({"Sum": sp.Sum, "log": sp.log, "exp": sp.exp, "sqrt": sp.sqrt, "tanh": sp.tanh, "sigmoid": sigmoid})
+    book = sp.sympify(text, locals=local)
+    return book if counted else book.replace(sigmoid, lambda x: 1 / (1 + sp.exp(-x)))
 
 # What derive cannot do today, with the reason (measured by bench/bench_costs.py); the derive tests of
 # these records are xfail(strict=False), so they become real checks as the gaps close.
