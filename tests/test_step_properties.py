@@ -398,8 +398,12 @@ def sums_split_and_merged(d) -> list:
 
 # Still split to let a Kronecker delta pick its term, then merged: the planner multiplies
 # sum_j A_j (delta_jk - B) out instead of reading it as A_k - B sum_j A_j (a rule it lacks).
+# And linearity splits a sum no derivative reaches (the denominator of a quotient: Jaccard's union, the
+# normaliser of Taylor's softmax) term by term, which the planner's join then merges back after the quotient
+# rule: linearity should split only the sums a derivative acts on.
 SPLIT_AND_MERGED = {"focal_loss", "softmax_se_planned", "source:brier_score", "source:pseudo_huber_softmax",
-                    "source:temperature_scaling_T"}
+                    "source:temperature_scaling_T", "source:jensen_shannon_softmax", "source:taylor_softmax_nll",
+                    "source:soft_jaccard_sigmoid"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="planner gap"))

@@ -141,7 +141,8 @@ def _semidefinite(planner, p, gradient_lemma: Derivation, v: sp.IndexedBase) -> 
     inner = sp.Sum(sp.Derivative(p.cost, p.variable[k], p.variable[m]) * v[m], (m, 1, K))
     planned = planner.derive(sp.Sum(v[k] * inner, (k, 1, K)), cite=(gradient_lemma,), name="semidefinite",
                              title="Positive semidefiniteness")
-    out = p.setting.symbols.get("o") or next(x.symbol for x in p.setting.definitions if x.kernel == "softmax")
+    out = p.setting.symbols.get("o") or next(x.symbol for x in p.setting.definitions if x.layer is not None and x.layer.normalised
+                                                 and not x.layer.logarithmic)
     total = softmax_total(out, m, K)
     chain = Chain(p.setting, planned.lhs, planned.conditions, start=planned.result)
     chain.run([rules.expand, rules.linearity, rules.square_sums, (rules.complete_square, {"fact": total}),

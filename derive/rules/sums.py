@@ -335,7 +335,7 @@ def _nonnegative(factor: sp.Expr, ctx: "Context") -> bool:
         return True
     if isinstance(factor, sp.Indexed):
         d = ctx.setting.definition_of(factor.base)
-        return d is not None and d.kernel in ("softmax", "sigmoid")
+        return d is not None and d.layer is not None and d.layer.probability  # a softmax or sigmoid output
     return False
 
 

@@ -1082,10 +1082,30 @@ TEXTBOOK_NAMES: Dict[str, Dict[str, str]] = {
     "kd_hinton": _STUDENT, "ldam": _STUDENT, "am_softmax": _STUDENT, "logit_adjusted": _STUDENT,
     "energy_score": _STUDENT, "temperature_scaling_T": _STUDENT,
     "kd_combined": {"q": "p", "p": "q"},   # derive: p = softmax(z/T) (the student), q = softmax(v/T)
-    "hidden_tanh_ce_w1": {"a": "e", "e": "f"}, "hidden_sigmoid_ce_w1": {"a": "e", "e": "f"},
-    "batch_mean_hidden_tanh_ce_w1": {"a": "e", "e": "f"},
     "infonce_batch_queries": {"i": "t"},
 }
+
+
+def _index_letters(textbook: str, derived: str) -> Dict[str, str]:
+    """derive's letter for each index the textbook names otherwise, read off the same array at the same
+    position (x[e] in the textbook, x[f] in derive's result: e -> f), so that a textbook does not depend on
+    which free letters the planner picks."""
+    pattern = re.compile(r"\b([A-Za-z_]\w*)\[([^\]]+)\]")
+    ours: Dict[str, List[str]] = {}
+    used = set()
+    for base, idx in pattern.findall(derived):
+        ours.setdefault(base, [x.strip() for x in idx.split(",")])
+        used |= {x.strip() for x in idx.split(",")}
+    out: Dict[str, str] = {}
+    for base, idx in pattern.findall(textbook):
+        theirs = [x.strip() for x in idx.split(",")]
+        mine = ours.get(base)
+        if mine is None or len(mine) != len(theirs):
+            continue
+        for t, m in zip(theirs, mine):
+            if t != m and t not in used and t not in out and m not in out.values():
+                out[t] = m
+    return out
 
 
 def textbook_in(rec: CostRecord, d, counted: bool = False) -> "object":
@@ -1101,7 +1121,8 @@ def textbook_in(rec: CostRecord, d, counted: bool = False) -> "object":
                 own.setdefault(str(a.base), a.base)
             elif isinstance(a, (sp.Symbol, sp.IndexedBase)):
                 own.setdefault(str(a), a)
-    renamed = TEXTBOOK_NAMES.get(rec.id, {})
+    index_form = d.steps[-2] if len(d.steps) > 1 and d.steps[-1].rule.value == "matrix_form" else d.steps[-1]
+    renamed = {**_index_letters(rec.textbook, str(index_form.expr)), **TEXTBOOK_NAMES.get(rec.id, {})}
     text = rec.textbook
     local: dict = {}
     for n in set(re.findall(r"\b([A-Za-z_]\w*)\b", text)) - {"Sum", "log", "exp", "sqrt", "tanh", "sigmoid"}:
