@@ -19,7 +19,7 @@ from derive.checking import check_file
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "tests" / "data" / "check_docs"
 TRUTH = json.loads((DOCS / "truth.json").read_text(encoding="utf-8"))
-OURS = sorted(name for name in TRUTH if name.startswith("v"))
+OURS = sorted(name for name in TRUTH if name.startswith(("v", "a")))
 
 SOFTMAX = "$$p_j = \\frac{e^{z_j}}{\\sum_k e^{z_k}}$$\n\n"
 LOSS = SOFTMAX + "$$L = -\\sum_k y_k \\log p_k$$\n\n"
@@ -224,3 +224,29 @@ def test_targets_the_document_calls_one_hot_sum_to_one_as_stated():
     # where it says so, one-hot at an index is still a reading, not a statement
     at_i = check("Here $y$ is a one-hot vector.\n\n" + LOSS + "$$\\frac{\\partial L}{\\partial z_i} = p_i - 1$$\n")
     assert at_i.claims[0].verdict == "holds_if"
+
+
+def test_a_definition_whose_index_slips_is_read_both_ways(reports):
+    """q_m = e^{s_n} / sum_r e^{s_r} (a01, the style of a public post): as written q_m is the same for every m, as
+    meant it is e^{s_m} / sum. A line that holds only as meant is ambiguous, never wrong; one false under both
+    readings (a lost sign) is still wrong, with its counterexample."""
+    report = reports["a01_definition_index_slip.md"]
+    meant = next(c for c in report.claims if c.line == 17)
+    assert meant.verdict == "ambiguous" and meant.counterexample["K"]
+    assert dict(meant.readings) == {"n is m in the definition of q[m]": True,
+                                    "q[m] is as defined, the same for every m": False}
+    slip = next(c for c in report.claims if c.line == 18)
+    assert slip.verdict == "wrong" and report.first_wrong is slip and slip.counterexample["K"]
+
+
+def test_a_name_written_bare_beside_its_entry_is_that_entry_and_a_binary_label_is_not_one_hot(reports):
+    """a02 (the style of a forum question on the log loss): log(1 - \\hat q) beside \\hat q_n is \\hat q_n with its
+    index left off, in the definition of E as in the claims; a claimed side that writes 1 - t_n takes t_n as a 0/1
+    label, so "t one-hot at n" (which makes that term 0) does not excuse the lost sign."""
+    report = reports["a02_dropped_index_binary_labels.md"]
+    assert "qhat written without its index beside qhat[n] is read as qhat[n]" in report.notes
+    verdicts = {c.line: c.verdict for c in report.claims}
+    assert verdicts == {9: "holds", 11: "wrong", 13: "holds"}
+    slip = report.first_wrong
+    assert slip.line == 11 and slip.counterexample["K"]
+    assert not any("one-hot" in reading for reading, _ in slip.readings)

@@ -34,7 +34,8 @@ from .claims import CheckReport, Claim
 from .extract import chains as find_chains
 from .extract import front_matter
 from .latex import K_SYMBOL, Names, Unreadable
-from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one,
+from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one, dropped_indices,
+                      index_slips,
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
@@ -111,6 +112,11 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             exprs = [parse_piece(p.text, names) if len(p.text) <= bounds.max_formula else
                      Unreadable(f"a formula of {len(p.text)} characters is over the bound of {bounds.max_formula}", 0)
                      for p in chain.pieces]
+        for k, e in enumerate(exprs):   # E = -(t_n log q_n + (1 - t_n) log(1 - q)): the bare q is q_n, defining E too
+            dropped = {} if isinstance(e, Unreadable) else dropped_indices(e, e, names)
+            if dropped:
+                exprs[k] = _bare_replaced(e, dropped)
+                notes.extend(note for note in _dropped_notes(dropped) if note not in notes)
         parsed.append(Parsed(chain, exprs))
     written = _written_out_count(parsed)
     if written:   # e^{z_1} + e^{z_2} + e^{z_3}: the document writes its sums out for that many classes
@@ -228,7 +234,12 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                        "does not start with a derivative with respect to one")
             else:
                 vectors = [str(x) for x in bare_symbols(a) | bare_symbols(b) if str(x) in names.bases]
-                if vectors:  # delta^L = a^L - y: read as vectors and compared entry by entry
+                dropped = dropped_indices(a, b, names) if vectors else {}
+                if dropped:  # log(\hat y_i) + log(1 - \hat y): the bare name is the entry its index was left off
+                    a, b = (_bare_replaced(e, dropped) for e in (a, b))
+                    claim.cases = claim.cases + tuple(f"{x} is {sp.sstr(e)}" for x, e in dropped.items())
+                    notes.extend(note for note in _dropped_notes(dropped) if note not in notes)
+                elif vectors:  # delta^L = a^L - y: read as vectors and compared entry by entry
                     a, b, why = entrywise(chain.pieces[k - 1].text, chain.pieces[k].text, names)
                     if why:
                         why = f"vector notation ({', '.join(sorted(vectors))} without an index): {why}"
@@ -325,8 +336,14 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                 inputs = tuple((replace(setting, definitions=tuple(d for d in setting.definitions
                                                                    if definition_key(d) != key)),
                                 key.rstrip("[]")) for key in conventions)
+                slips = tuple((replace(setting, definitions=tuple(renamed if definition_key(d) == key else d
+                                                                   for d in setting.definitions)),
+                               renamed.symbol, f"{written} is {meant} in the definition of {sp.sstr(renamed.lhs)}",
+                               f"the definition of {sp.sstr(renamed.lhs)} has {written} on its right side, not "
+                               f"{meant}", f"{sp.sstr(renamed.lhs)} is as defined, the same for every {meant}")
+                              for key, renamed, written, meant in index_slips(setting.definitions))
                 check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples,
-                          seed, cases, open_facts, inputs, targets)
+                          seed, cases, open_facts, inputs, targets, slips)
         except RunTimeout as e:  # the alarm rang outside the verifier's own try
             for c in run_claims:
                 c.verdict, c.reason = "unread", str(e)
@@ -399,6 +416,16 @@ _SOFT_TARGETS = re.compile(r"\bsoft\s+(?:targets?|labels?)|label[\s-]+smoothing|
 
 
 _SIGMA_ENTRY = re.compile(r"^\\sigma\s*(?:\\left)?\(\s*[A-Za-z]_\{?[a-z]\}?\s*(?:\\right)?\)$")
+
+
+def _dropped_notes(dropped: dict) -> list:
+    return [f"{x} written without its index beside {sp.sstr(e)} is read as {sp.sstr(e)}" for x, e in dropped.items()]
+
+
+def _bare_replaced(e, by: dict):
+    """e with its bare symbols replaced (``by``), the names of its indexed entries (yhat of yhat_i) left alone."""
+    masks = {x: sp.Dummy() for x in e.atoms(sp.Indexed)}
+    return e.xreplace(masks).xreplace(by).xreplace({m: x for x, m in masks.items()})
 
 
 def _written_out_count(parsed) -> int:

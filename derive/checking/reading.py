@@ -460,3 +460,42 @@ def free_indices(e) -> set:
     # a letter a sum binds is still free where it is also written outside every sum (e^{x_k} / \sum e^{x_k})
     plain = {s for s in e.free_symbols if isinstance(s, sp.Symbol)}
     return index - (bound_indices(e) - plain)
+
+
+def index_slips(definitions) -> list:
+    """The definitions whose right side has a free index their left side lacks, in place of the one it has
+    (p_j = e^{a_i} / sum_k e^{a_k}): as written, p_j is the same for every j; the author most likely meant the
+    left side's index. Each is (the definition's key, the definition with the right side's index read as the left
+    side's, the index written, the index meant); only a single index each way is read so."""
+    out = []
+    for d in definitions:
+        if d.abstract or not d.indices:
+            continue
+        free = free_indices(d.expr)
+        missing = [i for i in d.indices if i not in free]
+        extra = sorted(free - set(d.indices), key=str)
+        if len(missing) == 1 and len(extra) == 1:
+            written, meant = extra[0], missing[0]
+            renamed = with_kernel(replace(d, expr=d.expr.xreplace({written: meant}), kernel="", argument=None))
+            out.append((definition_key(d), renamed, written, meant))
+    return out
+
+
+def dropped_indices(a, b, names: Names) -> dict:
+    """{bare name: its entry} for the names a link writes both bare and with one index, the same index at every
+    entry of that name in the link (log(\\hat y_i) + log(1 - \\hat y)): the bare one is that entry with its
+    index left off. {} when some bare name of the link is not so (written with two indices, or with different
+    ones, or only bare: a vector, read entry by entry elsewhere)."""
+    out = {}
+    for x in bare_symbols(a) | bare_symbols(b):
+        base = names.bases.get(str(x))
+        if base is None:
+            continue
+        entries = {e for side in (a, b) for e in side.atoms(sp.Indexed) if e.base == base}
+        if len(entries) != 1:
+            return {}
+        entry = entries.pop()
+        if len(entry.indices) != 1 or not isinstance(entry.indices[0], sp.Symbol) or entry.indices[0] == K_SYMBOL:
+            return {}
+        out[x] = entry
+    return out

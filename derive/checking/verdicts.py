@@ -182,11 +182,12 @@ def _bound_apart(exprs: list) -> list:
 
 
 def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_samples, seed, cases=(),
-              open_facts=(), open_settings=(), targets=()) -> None:
+              open_facts=(), open_settings=(), targets=(), slips=()) -> None:
     """Verify a run of links; a link that fails is tried again with the document's assumptions, then in the
     cases its sums split apart (j != i), and holds "using" or "for" them; a link still false is tried under the
     readings the document leaves open (``readings``; ``targets``: the target vectors that may be one-hot) and
-    ``decide`` gives its verdict: holds_if, ambiguous, or wrong."""
+    ``decide`` gives its verdict: holds_if, ambiguous, or wrong. ``slips``: (setting, name, reading, why, default)
+    for a definition whose right side's index may be a slip for its left side's (reading.index_slips)."""
     from ..verify import VerifyTimeout, verify
 
     exprs = _bound_apart(exprs)
@@ -209,7 +210,7 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
         # each link is checked on its own, and only the one that cannot be evaluated is unread
         for n, claim in enumerate(claims):
             check_run(setting, [claim], exprs[n:n + 2], conditions, facts, Ks, points, index_samples, seed, cases,
-                      open_facts, open_settings, targets)
+                      open_facts, open_settings, targets, slips)
         return
     if first is None:
         for c in claims:
@@ -290,6 +291,9 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
                 out.append(("alternative", f"{name} is an input", f"the document does not define {name}",
                             f"{name} is the softmax of z (the catalogue's convention)",
                             lambda other=other: holds_under(other, a, b)))
+        for other, name, reading, why, default in slips:  # p_j = e^{a_i} / ...: as written, or with a_j meant
+            if name in _depends_on(a, setting) | _depends_on(b, setting):
+                out.append(("alternative", reading, why, default, lambda other=other: holds_under(other, a, b)))
         return out
 
     index_cases: dict = {}   # "i = j" -> (i, j, how to check a link in that case)
@@ -327,6 +331,22 @@ def check_run(setting, claims, exprs, conditions, facts, Ks, points, index_sampl
             if conditions and not claim.cases:   # the prose's conditions the counterexample honours
                 claim.cases = tuple(a.text for a in conditions)
             decide(claim, readings(n), c.message, counterexample)
+
+
+def _depends_on(e, setting: Setting) -> set:
+    """The names e mentions, directly or through the setting's definitions (L through p_k through its a)."""
+    by_name = {d.symbol: d for d in setting.definitions}
+    seen: set = set()
+    todo = [e]
+    while todo:
+        x = todo.pop()
+        names = {a.base.label if isinstance(a, sp.Indexed) else a for a in x.atoms(sp.Indexed, sp.Symbol)}
+        names |= {a.base for a in x.atoms(sp.Indexed)}
+        for n in names - seen:
+            seen.add(n)
+            if n in by_name:
+                todo.append(by_name[n].expr)
+    return seen
 
 
 def decide(claim: Claim, readings: list, message: str, counterexample: dict) -> None:
@@ -514,7 +534,7 @@ def _hot_indices(a, b, base, setting) -> list:
     about the target (it mentions it, or differentiates a cost the document defines with it), and its claimed side
     b mentions the target at h only. A claimed side that still writes other entries (a sum over them, y_k for k !=
     i) shows that its author does not take y one-hot at i: those entries would be 0, so a slip in them (a wrong
-    sign) is not excused by this reading."""
+    sign) is not excused by this reading; nor is one that writes 1 - y_i (``_complemented``)."""
     costs = {_base_name(n.expr) for e in (a, b) for n in e.atoms(sp.Derivative)}   # dL/dz_i: L is differentiated
     if not (a.has(base) or b.has(base) or any(str(d.symbol) in costs and d.expr.has(base)
                                                for d in setting.definitions)):
@@ -523,7 +543,14 @@ def _hot_indices(a, b, base, setting) -> list:
     free = free_indices(a) | free_indices(b)
     if len(written) > 1 or any(i not in free for i in written):
         return []
-    return sorted(written or free, key=str)
+    return sorted((h for h in written or free if not _complemented(b, base[h])), key=str)
+
+
+def _complemented(e, entry) -> bool:
+    """e writes 1 - entry (a binary cross-entropy's (1 - y_i) log(1 - p_i)): its author takes the entry as a 0/1
+    label, which one-hot at its index would make the constant 1, and the term written with it 0."""
+    return any(isinstance(n, sp.Add) and n.has(entry) and sp.expand(n.xreplace({entry: sp.Integer(1)})) == 0
+               for n in sp.preorder_traversal(e))
 
 
 def target_bases(definitions, exprs, labels=frozenset()) -> tuple:
