@@ -39,7 +39,7 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
 from .verdicts import (EXPECTED_CHAINS, as_functions, case_splits, check_functions, check_run, contradicted, expect,
-                       split_lost, split_unknown, split_unnamed, split_unread_definitions, target_bases,
+                       for_every_value, split_lost, split_unknown, split_unnamed, split_unread_definitions, target_bases,
                        undefined_functions)
 
 
@@ -311,9 +311,10 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     runs: dict[int, tuple[list, list, int, tuple, Setting]] = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
     named = known | {n for d in definitions for n in _input_names(d)}
     unread_definitions = {k: v for k, v in unread_definitions.items() if k not in {str(d.symbol) for d in definitions}}
+    alone: dict = {}   # id(claim) -> (unread reason, names): links with a name on one side only, checked for every value
     for run_claims, run_exprs, conditions in split_unread_definitions(split_lost(split_unnamed(
             split_unknown(as_functions(work, known), known, {str(d.symbol): _input_names(d) for d in definitions}),
-            named), definitions), unread_definitions):
+            named, alone), definitions), unread_definitions):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()
@@ -334,6 +335,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                     check_functions(one, run_claims, run_exprs, seed)
                 else:
                     one(run_claims, run_exprs)
+                for_every_value(run_claims, alone)
         except RunTimeout as e:  # the alarm rang outside the verifier's own try
             for c in run_claims:
                 c.verdict, c.reason = "unread", str(e)

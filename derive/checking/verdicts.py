@@ -79,24 +79,31 @@ def _names(e) -> set:
         str(x) for x in e.free_symbols if isinstance(x, sp.Symbol) and not x.is_integer and str(x) != "K"}
 
 
-def split_unnamed(runs, known):
+def split_unnamed(runs, known, alone: Optional[dict] = None):
     """Runs of links, cut at each link that brings in, on one side only, a name the document never defines nor
     uses in a definition (-sum_j y_j log p_j = -sum_j l_j with l never defined): the link would say something
-    of an arbitrary quantity, so it is unread, not wrong."""
+    of an arbitrary quantity, so it is unread, not wrong. With ``alone`` (id(claim) -> reason, filled here), such
+    a link is also yielded as a run of its own, to be checked with the name at random values: one that holds for
+    every value of it holds whatever the author means by it (softmax's e^c cancelling); else it stays unread."""
     for claims, exprs, conditions in runs:
         run_c: list = []
         run_e: list = []
         for n, claim in enumerate(claims):
             a, b = _names(exprs[n]), _names(exprs[n + 1])
-            alone = sorted((a ^ b) - set(known))
-            if alone:
+            alone_names = sorted((a ^ b) - set(known))
+            if alone_names:
                 claim.verdict = "unread"
-                claim.reason = (f"{', '.join(alone)} {'is' if len(alone) == 1 else 'are'} not defined in the document "
-                                f"and {'appears' if len(alone) == 1 else 'appear'} on one side only (define it, or "
+                one = len(alone_names) == 1
+                claim.reason = (f"{', '.join(alone_names)} {'is' if one else 'are'} not defined in the document "
+                                f"and {'appears' if one else 'appear'} on one side only (define it, or "
                                 "pass --define)")
                 if run_c:
                     yield run_c, run_e, conditions
                 run_c, run_e = [], []
+                if alone is not None:
+                    alone[id(claim)] = (claim.reason, alone_names)
+                    claim.reason = ""   # for_every_value gives it back unless the link holds for every value
+                    yield [claim], [exprs[n], exprs[n + 1]], conditions
                 continue
             if not run_e:
                 run_e = [exprs[n]]
@@ -644,3 +651,18 @@ def _instantiate(e, subs: dict):
     """``e`` with each undefined function replaced by its body, and the derivatives of those bodies taken."""
     out = e.subs(subs)
     return out.replace(lambda n: isinstance(n, (sp.Derivative, sp.Subs)) and not n.has(sp.Sum), lambda n: n.doit())
+
+
+def for_every_value(claims, alone: dict) -> None:
+    """The verdicts of links checked with a name on one side only at random values (split_unnamed): "holds" for
+    every value of it stands, with the reason; any other verdict is the link's unread reason again (a wrong
+    verdict would rest on a value the author never meant)."""
+    for c in claims:
+        if id(c) not in alone:
+            continue
+        reason, names = alone[id(c)]
+        if c.verdict == "holds":
+            every = f"for every value of {', '.join(names)} (not defined in the document)"
+            c.reason = f"{c.reason}; {every}" if c.reason else every
+        else:
+            c.verdict, c.reason, c.readings, c.counterexample = "unread", reason, (), None
