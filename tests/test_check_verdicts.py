@@ -261,3 +261,17 @@ def test_our_document_of_undefined_functions_is_read_link_by_link():
     row = _bench().score(name, report.to_dict(), TRUTH[name], 0.0)
     assert row["read"] == row["links"] == 4 and row["false_alarms"] == 0, report.to_text()
     assert all(c.verdict == "holds" for c in report.claims), report.to_text()
+
+
+def test_a_name_on_one_side_only_holds_for_every_value_or_stays_unread():
+    name = "r02_constant_on_one_side.md"
+    report = check_file(DOCS / name)
+    row = _bench().score(name, report.to_dict(), TRUTH[name], 0.0)
+    assert row["read"] == row["links"] == 2 and row["false_alarms"] == 0, report.to_text()
+    first = report.claims[0]
+    assert first.verdict == "holds" and first.reason == "for every value of c (not defined in the document)"
+    factor = check("$$p_i = \\frac{e^{x_i}}{\\sum_j e^{x_j}}$$\n\n"
+                   "$$\\frac{e^{x_i}}{\\sum_j e^{x_j}} = \\frac{c e^{x_i}}{\\sum_j e^{x_j}}$$\n").claims[-1]
+    # false unless c = 1: what c is the document does not say, so it is unread, never wrong
+    assert factor.verdict == "unread" and factor.reason.startswith("c is not defined in the document and appears")
+    assert factor.counterexample is None
