@@ -250,3 +250,54 @@ def test_a_name_written_bare_beside_its_entry_is_that_entry_and_a_binary_label_i
     slip = report.first_wrong
     assert slip.line == 11 and slip.counterexample["K"]
     assert not any("one-hot" in reading for reading, _ in slip.readings)
+
+
+# -- a name applied to an argument and never defined: any differentiable function ---------------------------------
+
+def test_a_rule_for_every_function_holds_and_a_false_one_is_never_wrong():
+    right = "$$\\frac{d}{dx} \\left( \\frac{f(x)}{g(x)} \\right) = \\frac{f'(x) g(x) - f(x) g'(x)}{g(x)^2}$$\n"
+    claim = check(right).claims[0]
+    assert claim.verdict == "holds" and claim.reason.startswith("for any differentiable f, g")
+    slip = check(right.replace("g(x) - f(x)", "g(x) + f(x)")).claims[0]
+    # false for some f, g: it may rest on what the author means by f and g, which the document never says
+    assert slip.verdict == "unread" and slip.reason.startswith("depends on what f, g are")
+
+
+def test_a_claim_that_holds_for_the_sigmoid_only_is_holds_if_the_sigmoid():
+    claim = check("$$\\frac{d}{dx} f(x) = f(x) (1 - f(x))$$\n").claims[0]
+    assert claim.verdict == "holds_if" and claim.reason.startswith("if f is the sigmoid")
+    other = check("$$\\frac{d}{dx} f(x) = f(x) (2 - f(x))$$\n").claims[0]
+    assert other.verdict == "unread" and other.reason.startswith("depends on what f is")
+
+
+def test_a_name_never_differentiated_itself_stays_a_constant():
+    claim = check("$$\\frac{d}{dx} (a x) = a$$\n").claims[0]
+    assert claim.verdict == "holds" and "any differentiable" not in claim.reason
+    assert check("$$\\frac{d}{dx} (a x) = 2 a$$\n").claims[0].verdict == "wrong"
+
+
+def test_a_prime_at_an_expression_is_unread_not_a_product():
+    claim = check("$$\\frac{d}{dx} f(x^2) = 2 x f'(x^2)$$\n").claims[0]
+    assert claim.verdict == "unread" and "the derivative of a function at an expression" in claim.reason
+
+
+def test_our_document_of_undefined_functions_is_read_link_by_link():
+    name = "r01_functions_never_defined.md"
+    report = check_file(DOCS / name)
+    row = _bench().score(name, report.to_dict(), TRUTH[name], 0.0)
+    assert row["read"] == row["links"] == 4 and row["false_alarms"] == 0, report.to_text()
+    assert all(c.verdict == "holds" for c in report.claims), report.to_text()
+
+
+def test_a_name_on_one_side_only_holds_for_every_value_or_stays_unread():
+    name = "r02_constant_on_one_side.md"
+    report = check_file(DOCS / name)
+    row = _bench().score(name, report.to_dict(), TRUTH[name], 0.0)
+    assert row["read"] == row["links"] == 2 and row["false_alarms"] == 0, report.to_text()
+    first = report.claims[0]
+    assert first.verdict == "holds" and first.reason == "for every value of c (not defined in the document)"
+    factor = check("$$p_i = \\frac{e^{x_i}}{\\sum_j e^{x_j}}$$\n\n"
+                   "$$\\frac{e^{x_i}}{\\sum_j e^{x_j}} = \\frac{c e^{x_i}}{\\sum_j e^{x_j}}$$\n").claims[-1]
+    # false unless c = 1: what c is the document does not say, so it is unread, never wrong
+    assert factor.verdict == "unread" and factor.reason.startswith("c is not defined in the document and appears")
+    assert factor.counterexample is None

@@ -39,8 +39,9 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
-from .verdicts import (EXPECTED_CHAINS, case_splits, check_run, contradicted, expect, split_lost, split_unknown,
-                       split_unnamed, split_unread_definitions, target_bases)
+from .verdicts import (EXPECTED_CHAINS, as_functions, case_splits, check_functions, check_run, contradicted, expect,
+                       for_every_value, split_lost, split_unknown, split_unnamed, split_unread_definitions, target_bases,
+                       undefined_functions)
 
 
 @dataclass(frozen=True)
@@ -321,8 +322,10 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     runs: dict[int, tuple[list, list, int, tuple, Setting]] = {}  # id(claim) -> (its run's claims, expressions, position, conditions, setting)
     named = known | {n for d in definitions for n in _input_names(d)}
     unread_definitions = {k: v for k, v in unread_definitions.items() if k not in {str(d.symbol) for d in definitions}}
+    alone: dict = {}   # id(claim) -> (unread reason, names): links with a name on one side only, checked for every value
     for run_claims, run_exprs, conditions in split_unread_definitions(split_lost(split_unnamed(
-            split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}), named), definitions), unread_definitions):
+            split_unknown(as_functions(work, known), known, {str(d.symbol): _input_names(d) for d in definitions}),
+            named, alone), definitions), unread_definitions):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()
@@ -342,8 +345,14 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                f"the definition of {sp.sstr(renamed.lhs)} has {written} on its right side, not "
                                f"{meant}", f"{sp.sstr(renamed.lhs)} is as defined, the same for every {meant}")
                               for key, renamed, written, meant in index_slips(setting.definitions))
-                check_run(setting, run_claims, run_exprs, conditions, tuple(facts), Ks, points, index_samples,
-                          seed, cases, open_facts, inputs, targets, slips)
+                def one(cs, es, setting=setting, conditions=conditions, cases=cases, inputs=inputs, slips=slips):
+                    check_run(setting, cs, es, conditions, tuple(facts), Ks, points, index_samples, seed, cases,
+                              open_facts, inputs, targets, slips)
+                if undefined_functions(run_exprs):   # f(x), f'(x) of an f the document never defines: any such function
+                    check_functions(one, run_claims, run_exprs, seed)
+                else:
+                    one(run_claims, run_exprs)
+                for_every_value(run_claims, alone)
         except RunTimeout as e:  # the alarm rang outside the verifier's own try
             for c in run_claims:
                 c.verdict, c.reason = "unread", str(e)

@@ -775,6 +775,9 @@ class Parser:
             return sp.Derivative(1 / (1 + sp.exp(-arg)), arg)
         if isinstance(arg, sp.Symbol) and not arg.is_integer:
             return sp.Derivative(self.names.scalar(name), arg)
+        if not isinstance(arg, (sp.Symbol, sp.Indexed)):   # f'(x^2) is not f' times x^2
+            raise Unreadable(f"{name}'({sp.sstr(arg)}): the derivative of a function at an expression is not read",
+                             self.tokens[mark].pos)
         self.i = mark
         return None
 

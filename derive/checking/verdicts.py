@@ -2,11 +2,13 @@
 splits where a link needs them), and, for a chain's first wrong claim, the engine's closed form."""
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import replace
 from typing import Optional
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ..assumptions import different, hot_at
 from ..expr import SumExcept, bound_indices, rename_bound
@@ -77,24 +79,31 @@ def _names(e) -> set:
         str(x) for x in e.free_symbols if isinstance(x, sp.Symbol) and not x.is_integer and str(x) != "K"}
 
 
-def split_unnamed(runs, known):
+def split_unnamed(runs, known, alone: Optional[dict] = None):
     """Runs of links, cut at each link that brings in, on one side only, a name the document never defines nor
     uses in a definition (-sum_j y_j log p_j = -sum_j l_j with l never defined): the link would say something
-    of an arbitrary quantity, so it is unread, not wrong."""
+    of an arbitrary quantity, so it is unread, not wrong. With ``alone`` (id(claim) -> reason, filled here), such
+    a link is also yielded as a run of its own, to be checked with the name at random values: one that holds for
+    every value of it holds whatever the author means by it (softmax's e^c cancelling); else it stays unread."""
     for claims, exprs, conditions in runs:
         run_c: list = []
         run_e: list = []
         for n, claim in enumerate(claims):
             a, b = _names(exprs[n]), _names(exprs[n + 1])
-            alone = sorted((a ^ b) - set(known))
-            if alone:
+            alone_names = sorted((a ^ b) - set(known))
+            if alone_names:
                 claim.verdict = "unread"
-                claim.reason = (f"{', '.join(alone)} {'is' if len(alone) == 1 else 'are'} not defined in the document "
-                                f"and {'appears' if len(alone) == 1 else 'appear'} on one side only (define it, or "
+                one = len(alone_names) == 1
+                claim.reason = (f"{', '.join(alone_names)} {'is' if one else 'are'} not defined in the document "
+                                f"and {'appears' if one else 'appear'} on one side only (define it, or "
                                 "pass --define)")
                 if run_c:
                     yield run_c, run_e, conditions
                 run_c, run_e = [], []
+                if alone is not None:
+                    alone[id(claim)] = (claim.reason, alone_names)
+                    claim.reason = ""   # for_every_value gives it back unless the link holds for every value
+                    yield [claim], [exprs[n], exprs[n + 1]], conditions
                 continue
             if not run_e:
                 run_e = [exprs[n]]
@@ -571,3 +580,116 @@ def target_bases(definitions, exprs, labels=frozenset()) -> tuple:
                     if len(atom.indices) == 1 and str(atom.base) not in own and atom.base not in labels:
                         found.setdefault(str(atom.base), atom.base)
     return tuple(found[k] for k in sorted(found))
+
+
+# -- names the document applies to an argument and never defines: any differentiable function -------------------
+
+FUNCTION_INSTANCES = 3   # random smooth functions each undefined function is checked with
+
+
+def as_functions(work, known: set):
+    """The chains with each name the document never defines but differentiates itself with respect to one variable
+    x (f'(x) and g'(x) in the quotient rule, d z / d theta), read as an arbitrary differentiable function of x:
+    the symbol f becomes f(x) in every side of that chain, so SymPy's chain rule applies to it. A name that is
+    never differentiated itself (a in d(a x)/dx) stays a constant; one differentiated with respect to two
+    variables, or an entry (a^L_k), is left as it is (its links stay unread)."""
+    out = []
+    for claims, exprs, conditions in work:
+        wrt: dict = {}
+        for e in exprs:
+            for n in e.atoms(sp.Derivative):
+                for s in n.expr.free_symbols:
+                    if isinstance(s, sp.Symbol) and not s.is_integer and str(s) not in known:
+                        wrt.setdefault(s, set()).update(n.variables)
+        direct = {n.expr for e in exprs for n in e.atoms(sp.Derivative) if isinstance(n.expr, sp.Symbol)}
+        mapping = {s: sp.Function(str(s))(next(iter(v))) for s, v in wrt.items()
+                   if s in direct and len(v) == 1 and isinstance(next(iter(v)), sp.Symbol) and next(iter(v)) != s}
+        if mapping:
+            exprs = [e.xreplace(mapping) for e in exprs]
+        out.append((claims, exprs, conditions))
+    return out
+
+
+def undefined_functions(exprs) -> set:
+    """The undefined functions applied in ``exprs`` (f of f(x))."""
+    return {a.func for e in exprs for a in e.atoms(AppliedUndef)}
+
+
+def _random_smooth(rng: random.Random, t: sp.Symbol) -> sp.Expr:
+    """A random smooth function of t: a combination of sin, exp and a polynomial, rational coefficients."""
+    def q():
+        return sp.Rational(rng.randint(-9, 9) or 1, rng.randint(2, 5))
+    return (q() * sp.sin(q() * t + q()) + q() * sp.exp(q() * t / 2) + q() * t ** 2 + q() * t
+            + rng.randint(3, 6))
+
+
+def _sigmoid(t: sp.Symbol) -> sp.Expr:
+    return 1 / (1 + sp.exp(-t))
+
+
+def check_functions(check, claims, exprs, seed: int) -> None:
+    """Check a run whose sides apply undefined functions (f(x), f'(x)): ``check(claims, exprs)`` verifies the run
+    with each function replaced by FUNCTION_INSTANCES random smooth functions in turn. A link that holds for
+    every instance holds for any differentiable function (the chain rule, the quotient rule); one that fails
+    for some instance says something about what the author means by f, which the document does not say: it is
+    "holds_if" where the sigmoid for f makes it hold, else unread, and never wrong on the strength of a random f."""
+    import copy
+
+    functions = sorted(undefined_functions(exprs), key=str)
+    t = sp.Dummy("t")
+    rng = random.Random(seed)
+    names = ", ".join(str(f) for f in functions)
+    verb = "is" if len(functions) == 1 else "are"
+
+    def instance(bodies: dict) -> list:
+        trial = [copy.copy(c) for c in claims]
+        subs = {f: sp.Lambda(t, body) for f, body in bodies.items()}
+        check(trial, [_instantiate(e, subs) for e in exprs])
+        return trial
+
+    results = [instance({f: _random_smooth(rng, t) for f in functions}) for _ in range(FUNCTION_INSTANCES)]
+    sigmoid = None
+    for n, claim in enumerate(claims):
+        verdicts = {r[n].verdict for r in results}
+        if verdicts == {"holds"}:
+            claim.verdict = "holds"
+            claim.reason = (f"for any differentiable {names} (checked with {FUNCTION_INSTANCES} random smooth "
+                            f"functions for {names}; the document does not define {names})")
+        elif "wrong" in verdicts or "holds_if" in verdicts or "ambiguous" in verdicts:
+            if sigmoid is None:
+                sigmoid = instance({f: _sigmoid(t) for f in functions})
+            if sigmoid[n].verdict == "holds":
+                claim.verdict = "holds_if"
+                claim.cases = tuple(claim.cases) + (f"{names} {verb} the sigmoid",)
+                claim.readings = ((f"{names} {verb} the sigmoid", True), (f"{names} any differentiable function", False))
+                claim.reason = (f"if {names} {verb} the sigmoid (the document does not define {names}; it is false for "
+                                "other functions)")
+            else:
+                claim.verdict = "unread"
+                claim.reason = (f"depends on what {names} {verb}, which the document does not define (it is false for "
+                                "some differentiable functions; define it, or pass --define)")
+        else:
+            claim.verdict = "unread"
+            claim.reason = next((r[n].reason for r in results if r[n].verdict == "unread"), "") or \
+                f"{names} is not defined in the document"
+
+
+def _instantiate(e, subs: dict):
+    """``e`` with each undefined function replaced by its body, and the derivatives of those bodies taken."""
+    out = e.subs(subs)
+    return out.replace(lambda n: isinstance(n, (sp.Derivative, sp.Subs)) and not n.has(sp.Sum), lambda n: n.doit())
+
+
+def for_every_value(claims, alone: dict) -> None:
+    """The verdicts of links checked with a name on one side only at random values (split_unnamed): "holds" for
+    every value of it stands, with the reason; any other verdict is the link's unread reason again (a wrong
+    verdict would rest on a value the author never meant)."""
+    for c in claims:
+        if id(c) not in alone:
+            continue
+        reason, names = alone[id(c)]
+        if c.verdict == "holds":
+            every = f"for every value of {', '.join(names)} (not defined in the document)"
+            c.reason = f"{c.reason}; {every}" if c.reason else every
+        else:
+            c.verdict, c.reason, c.readings, c.counterexample = "unread", reason, (), None
