@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
+import derive
 from derive.checking import check
 from derive.checking.extract import chains
 from derive.checking.latex import Names, Unreadable, parse_latex
@@ -149,3 +150,15 @@ def test_a_target_said_to_be_one_hot_in_words_sums_to_one():
     assert said.verdict == "holds" and "one-hot" in said.reason
     unsaid = check(loss + "Then:\n\n$$\\frac{\\partial E}{\\partial z_i} = o_i - t_i$$\n").claims[-1]
     assert "one-hot" not in unsaid.reason   # never said: at most the verdict's own "holds if"
+
+
+def test_definitions_for_every_layer_l_are_read_one_layer_on():
+    """A document that defines z^l, a^l and delta^l once, for a generic layer l, and goes through layer l + 1 in
+    BP2: each definition is read one layer on as well, so BP2 holds and a wrong sign in BP3 is found."""
+    report = check((DOCS / "g01_generic_layer.md").read_text(), name="g01_generic_layer.md")
+    verdicts = [(c.line, c.verdict) for c in report.claims]
+    assert verdicts == [(16, "holds"), (16, "holds"), (22, "holds"), (22, "wrong")], report.to_text()
+    assert any("defined for every layer l" in n for n in report.notes)
+    # the catalogue's own mlp_backprop defines each layer once too and is read in full
+    mlp = check(derive.entry("mlp_backprop")().to_markdown(), name="mlp_backprop.md")
+    assert mlp.counts()["unread"] == 0 and mlp.counts()["wrong"] == 0, mlp.to_text()

@@ -35,7 +35,7 @@ from .extract import chains as find_chains
 from .extract import front_matter
 from .latex import K_SYMBOL, Names, Unreadable
 from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one, dropped_indices,
-                      index_slips,
+                      index_slips, layer_instances,
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
@@ -273,6 +273,9 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     for key in [k for k, d in defined.items() if not d.indices and str(d.symbol) + "[]" in defined]:
         notes.append(f"{key} and {key}_... are both defined: the indexed one is used")
         del defined[key]
+    for d, why in layer_instances(defined, [e for _, exprs, _ in work for e in exprs]):  # z^l for every layer l
+        defined[definition_key(d)] = d
+        notes.append(why)
     for symbol, var in abstract_costs(work, defined):
         m = sp.Dummy("b", integer=True, positive=True)
         d = any_cost(symbol, var, m, K_SYMBOL, text=f"any differentiable function of {var}")

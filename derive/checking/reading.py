@@ -499,3 +499,62 @@ def dropped_indices(a, b, names: Names) -> dict:
             return {}
         out[x] = entry
     return out
+
+
+_LAYERED = re.compile(r"^(?P<name>.+)\^(?P<layer>[A-Za-z])(?P<shift>[+-][0-9]+)?$")
+
+
+def _layer_of(name: str):
+    """('z', 'l', 1) for z^l+1, ('a', 'L', 0) for a^L, or None for a name with no layer superscript."""
+    m = _LAYERED.match(name)
+    return None if m is None else (m["name"], m["layer"], int(m["shift"] or 0))
+
+
+def layer_instances(defined: dict, exprs: list) -> list:
+    """[(definition, note)]: a document that defines each layer once, for a generic layer l (z^l_j := b^l_j +
+    sum_k W^l_jk a^{l-1}_k, delta^l_j := dC/dz^l_j), and writes l + 1 in its claims (BP2: dC/dz^l_j through
+    z^{l+1}), states each of them one layer on as well (z^{l+1}, delta^{l+1}), as a textbook's "for every
+    layer l" means; a cost C left undefined is then any function of the last of them (abstract_costs)."""
+    bases = {str(b) for e in exprs for b in e.atoms(sp.IndexedBase)} | \
+        {str(s) for e in exprs for s in e.free_symbols if isinstance(s, sp.Symbol)}
+    generic = {}
+    for d in defined.values():
+        layer = _layer_of(str(d.symbol))
+        if layer is not None and layer[1].islower() and layer[2] == 0:
+            generic[layer[0]] = (layer[1], d)
+    letters = {g for g, _ in generic.values()}
+    if len(letters) != 1:
+        return []
+    g = letters.pop()
+    if not any(_layer_of(b) is not None and _layer_of(b)[1:] == (g, 1) for b in bases):
+        return []  # the claims never go one layer on: nothing to read one layer on
+
+    def shifted(name: str):
+        layer = _layer_of(name)
+        if layer is None or layer[1] != g:
+            return None
+        n = layer[2] + 1
+        return f"{layer[0]}^{g}" + (f"{n:+d}" if n else "")
+
+    def renamed(expr):
+        swap = {}
+        for b in expr.atoms(sp.IndexedBase):
+            new = shifted(str(b))
+            if new is not None:
+                swap[b] = sp.IndexedBase(new, **b.assumptions0)
+        for s in expr.free_symbols:
+            new = shifted(str(s)) if isinstance(s, sp.Symbol) else None
+            if new is not None:
+                swap[s] = sp.Symbol(new, **s.assumptions0)
+        return expr.xreplace(swap)
+
+    out = []
+    keys = set(defined)
+    for _name, (_, d) in sorted(generic.items()):
+        one_on = replace(d, name=d.name + "_next", symbol=renamed(d.symbol), expr=renamed(d.expr))
+        key = definition_key(one_on)
+        if key not in keys:
+            keys.add(key)
+            out.append((one_on, f"{d.symbol} is defined for every layer {g}: read one layer on as well, "
+                                f"{one_on.symbol}"))
+    return out
