@@ -461,3 +461,14 @@ def test_along_a_chain_each_side_is_evaluated_once_per_point(monkeypatch):
     assert all(c.cases > 0 for c in steps)
     assert len(calls) == len(set(calls))  # no side evaluated twice at one point
     assert len(calls) < 0.7 * 2 * sum(c.cases for c in steps), len(calls)  # each step on its own: 2 per case
+
+
+def test_an_equality_step_is_checked_at_the_points_asked_for_and_only_a_bound_at_more():
+    """An equality step meets the chain's points a case; a bound step (>=) takes BOUND_POINTS a case (a
+    slip that gave every step of every chain 24 points made verify 4x slower)."""
+    from derive.verify.checks import BOUND_POINTS
+    psd = derive.entry("softmax_ce_hessian")().parts[-1]
+    own = [c for c in psd.verify(Ks=(2, 3), points=2).checks if c.derivation == "semidefinite"]
+    bound = [c for c in own if c.rule == "nonnegative"][0]
+    equal = [c for c in own if c.rule == "expand"][0]
+    assert bound.cases == equal.cases * BOUND_POINTS // 2, (bound.cases, equal.cases)

@@ -190,9 +190,7 @@ def check_step(d, number, previous, step, needs, shared: Cases, budget) -> Check
     worst, count, symbolic, message, example, at = 0.0, 0, True, "", None, []
     rewrites = tuple(a.rewrite for a in step.assumptions if a.rewrite is not None)
     in_K = not d.setting.K.is_Integer and prove.zero_in_K(d.setting, previous, step.expr, rewrites)
-    # an inequality has no identity to meet by chance: a false bound or reason shows only at the points where
-    # it fails, so a bound is checked at more points than an equality (BOUND_POINTS a case)
-    for K, assign, samples in shared.of(domains, budget, max(shared.points, BOUND_POINTS)):
+    for K, assign, samples in shared.of(domains, budget):
         budget.tick()
         try:
             left, lints = side(d, previous, K, assign, tick=budget.tick)
