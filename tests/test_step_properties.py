@@ -396,13 +396,13 @@ def sums_split_and_merged(d) -> list:
     return bad
 
 
-# Still split to let a Kronecker delta pick its term, then merged: the planner multiplies
-# sum_j A_j (delta_jk - B) out instead of reading it as A_k - B sum_j A_j (a rule it lacks).
-# And linearity splits a sum no derivative reaches (the denominator of a quotient: Jaccard's union, the
-# normaliser of Taylor's softmax) term by term, which the planner's join then merges back after the quotient
-# rule: linearity should split only the sums a derivative acts on.
-SPLIT_AND_MERGED = {"focal_loss", "softmax_se_planned", "source:brier_score", "source:pseudo_huber_softmax",
-                    "source:temperature_scaling_T", "source:jensen_shannon_softmax", "source:taylor_softmax_nll",
+# Still split and merged, though no longer to let a Kronecker delta pick its term (the delta now picks it
+# inside its bracket) nor because linearity splits a sum no derivative acts on: the simplify phase splits a
+# sum term by term so that one piece meets a fact (sum_j y_j = 1, sum_j o_j = 1) or a constant (Taylor's
+# normaliser, the 1 of 1 + z + z^2/2), and the tidy join merges the pieces left over; the soft Jaccard join
+# merges two different sums (I and the union U), not the ones split before. Pulling out only the piece
+# that simplifies is the rule still missing.
+SPLIT_AND_MERGED = {"source:temperature_scaling_T", "source:jensen_shannon_softmax", "source:taylor_softmax_nll",
                     "source:soft_jaccard_sigmoid"}
 
 
