@@ -397,11 +397,12 @@ def sums_split_and_merged(d) -> list:
 
 
 # Still split and merged, though no longer to let a Kronecker delta pick its term (the delta now picks it
-# inside its bracket) nor because linearity splits a sum no derivative acts on: the simplify phase splits a
-# sum term by term so that one piece meets a fact (sum_j y_j = 1, sum_j o_j = 1) or a constant (Taylor's
-# normaliser, the 1 of 1 + z + z^2/2), and the tidy join merges the pieces left over; the soft Jaccard join
-# merges two different sums (I and the union U), not the ones split before. Pulling out only the piece
-# that simplifies is the rule still missing.
+# inside its bracket) nor because linearity splits a sum while moving a derivative that does not reach it:
+# with no derivative left, linearity splits every sum term by term, and the tidy join merges the pieces left
+# over. Taylor's normaliser is split for its constant 1 (sum_l 1 = K) and Jensen-Shannon's sum for
+# sum_j o_j = 1; Jaccard's union is split for nothing. temperature_scaling_T splits sum_j y_j (S - z_j) for
+# sum_j y_j = 1 and then joins S = sum_l o_l z_l with sum_j y_j z_j, a join of two different sums the check
+# still counts. Splitting off only the piece that then simplifies is the rule still missing.
 SPLIT_AND_MERGED = {"source:temperature_scaling_T", "source:jensen_shannon_softmax", "source:taylor_softmax_nll",
                     "source:soft_jaccard_sigmoid"}
 
