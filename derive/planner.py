@@ -148,7 +148,18 @@ class Planner:
         back), the detour is cut: the chain ends at the earlier step. So is a closing run of rewrites
         that only lengthen a closed form (a product multiplied out that nothing then used).
         """
+        uncut = (list(chain.steps), chain.expr)
         self._cut_lengthening_tail(chain)
+        self._tidy_rules(chain)
+        if len(chain.steps) and chain.steps[:len(uncut[0])] != uncut[0]:  # the cut form may tidy longer than
+            cut = (chain.steps, chain.expr)                                 # the multiplied-out one: keep the shorter
+            chain.steps, chain.expr = uncut
+            self._tidy_rules(chain)
+            if sp.count_ops(chain.expr) >= sp.count_ops(cut[1]):
+                chain.steps, chain.expr = cut
+        self._cut_split_then_merge(chain)
+
+    def _tidy_rules(self, chain: Chain) -> None:
         for rule in (r for group in rules.planned("tidy") for r in group):
             step = rule(chain.expr, chain.context)
             if step is None or step.expr == chain.expr or sp.count_ops(step.expr) > sp.count_ops(chain.expr):
@@ -159,14 +170,14 @@ class Planner:
             else:
                 chain.steps.append(step)
             chain.expr = chain.steps[-1].expr
-        self._cut_split_then_merge(chain)
 
     def _cut_split_then_merge(self, chain: Chain) -> None:
         """A closing multiply-out that a later factor or collect only puts back together is a detour: when
         that rule reaches the last form straight from the line before the multiply-out, take that one step
-        (-(y_k - o_k)/T -> o_k/T - y_k/T -> (o_k - y_k)/T becomes -(y_k - o_k)/T -> (o_k - y_k)/T)."""
+        (-(y_k - o_k)/T -> o_k/T - y_k/T -> (o_k - y_k)/T becomes -(y_k - o_k)/T -> (o_k - y_k)/T; so for
+        the output minus its target: o_k - (1 - eps) y_k - eps/K -> o_k - ((1 - eps) y_k + eps/K))."""
         steps = chain.steps
-        if len(steps) < 3 or steps[-1].rule not in (Rule.FACTOR, Rule.COLLECT):
+        if len(steps) < 3 or steps[-1].rule not in (Rule.FACTOR, Rule.COLLECT, Rule.TARGET):
             return
         n = len(steps) - 2
         while n > 0 and steps[n].rule in _REWRITES and steps[n].rule is not Rule.EXPAND:
@@ -176,7 +187,7 @@ class Planner:
         before = steps[n - 1].expr
         if before.has(sp.Derivative, Held):
             return
-        for rule in (rules.factor, rules.collect):
+        for rule in (rules.factor, rules.collect, rules.output_minus_target, rules.outputs_minus_targets):
             step = rule(before, chain.context)
             if step is not None and step.expr == chain.expr:
                 del steps[n:]

@@ -261,11 +261,38 @@ def test_output_minus_target_groups_the_target_the_way_a_textbook_writes_it():
 
 def test_kronecker_delta_picks_a_term_out_of_brackets():
     """sum_j (a_j d_jk + b_j d_jk) c_j -> (a_k + b_k) c_k without multiplying out; a term without the delta
-    keeps the sum (sum_j y_j (d_jk - o_k) is not f(k))."""
+    stays one sum: sum_j y_j (d_jk - o_k) -> y_k - sum_j y_j o_k, as a textbook reads it (issue 17.2: no
+    multiplying out, splitting and merging back)."""
     dk = sp.KroneckerDelta(j, k)
     step = rules.kronecker_delta(sp.Sum(y[j] * (o[j] * dk - (1 - o[j]) * dk), (j, 1, K)), CTX)
     assert step.expr == y[k] * (o[k] - (1 - o[k]))
-    assert rules.kronecker_delta(sp.Sum(y[j] * (dk - o[k]), (j, 1, K)), CTX) is None
+    step = rules.kronecker_delta(sp.Sum(y[j] * (dk - o[k]), (j, 1, K)), CTX)
+    assert step.expr == y[k] - o[k] * sp.Sum(y[j], (j, 1, K))  # A_k - B sum_j A_j, B outside the sum
+    assert step.justification == "the Kronecker delta picks one term of the sum"
+    t = sp.IndexedBase("t")
+    step = rules.kronecker_delta(sp.Sum((dk - o[k]) * (o[j] - t[j]) * o[j], (j, 1, K)), CTX)
+    assert step.expr == (o[k] - t[k]) * o[k] - o[k] * sp.Sum((o[j] - t[j]) * o[j], (j, 1, K))
+    step = rules.kronecker_delta(sp.Sum(y[j] * (dk - o[j]), (j, 1, K)), CTX)  # b_l depends on l: one sum
+    assert step.expr == y[k] - sp.Sum(y[j] * o[j], (j, 1, K))
+    # over two limits, a factor that depends on the other bound index stays inside the sum
+    i, m = sp.Symbol("i", integer=True, positive=True), sp.Symbol("m", integer=True, positive=True)
+    h, x = sp.IndexedBase("h"), sp.IndexedBase("x")
+    step = rules.kronecker_delta(sp.Sum(x[i] * y[i, j] * (dk - h[i, k]), (j, 1, K), (i, 1, m)), CTX)
+    assert step.expr == sp.Sum(x[i] * y[i, k], (i, 1, m)) - sp.Sum(h[i, k] * x[i] * y[i, j], (j, 1, K), (i, 1, m))
+    # a delta that is not linear in the summand (squared, or two deltas in one product) is left alone
+    assert rules.kronecker_delta(sp.Sum(y[j] * (dk - o[k]) ** 2, (j, 1, K)), CTX) is None
+
+
+def test_linearity_splits_only_the_sums_a_derivative_acts_on():
+    """While a derivative is being moved, a sum it does not reach (a quotient's denominator) stays one sum;
+    the sum a derivative acts on is split, and with no derivative left a sum is split as before."""
+    union = sp.Sum(o[j] + y[j], (j, 1, K))
+    step = rules.linearity(sp.Derivative(3 * sp.Sum(o[j] * y[j], (j, 1, K)), z[k]) / union, CTX)
+    assert step.expr == 3 * sp.Sum(sp.Derivative(o[j], z[k]) * y[j], (j, 1, K)) / union
+    assert "split" not in step.justification
+    step = rules.linearity(sp.Sum(sp.Derivative(o[j], z[k]) + y[j], (j, 1, K)) / union, CTX)
+    assert step.expr == (sp.Sum(sp.Derivative(o[j], z[k]), (j, 1, K)) + sp.Sum(y[j], (j, 1, K))) / union
+    assert rules.linearity(union, CTX).expr == sp.Sum(o[j], (j, 1, K)) + sp.Sum(y[j], (j, 1, K))
 
 
 def test_merge_powers_of_a_bracket_with_a_symbolic_exponent():

@@ -396,13 +396,14 @@ def sums_split_and_merged(d) -> list:
     return bad
 
 
-# Still split to let a Kronecker delta pick its term, then merged: the planner multiplies
-# sum_j A_j (delta_jk - B) out instead of reading it as A_k - B sum_j A_j (a rule it lacks).
-# And linearity splits a sum no derivative reaches (the denominator of a quotient: Jaccard's union, the
-# normaliser of Taylor's softmax) term by term, which the planner's join then merges back after the quotient
-# rule: linearity should split only the sums a derivative acts on.
-SPLIT_AND_MERGED = {"focal_loss", "softmax_se_planned", "source:brier_score", "source:pseudo_huber_softmax",
-                    "source:temperature_scaling_T", "source:jensen_shannon_softmax", "source:taylor_softmax_nll",
+# Still split and merged, though no longer to let a Kronecker delta pick its term (the delta now picks it
+# inside its bracket) nor because linearity splits a sum while moving a derivative that does not reach it:
+# with no derivative left, linearity splits every sum term by term, and the tidy join merges the pieces left
+# over. Taylor's normaliser is split for its constant 1 (sum_l 1 = K) and Jensen-Shannon's sum for
+# sum_j o_j = 1; Jaccard's union is split for nothing. temperature_scaling_T splits sum_j y_j (S - z_j) for
+# sum_j y_j = 1 and then joins S = sum_l o_l z_l with sum_j y_j z_j, a join of two different sums the check
+# still counts. Splitting off only the piece that then simplifies is the rule still missing.
+SPLIT_AND_MERGED = {"source:temperature_scaling_T", "source:jensen_shannon_softmax", "source:taylor_softmax_nll",
                     "source:soft_jaccard_sigmoid"}
 
 

@@ -54,6 +54,7 @@ def linearity(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     """d/dx (a f + g + c) -> a df/dx + dg/dx;  d/dx sum_j f_j -> sum_j df_j/dx;  sum_j c f_j -> c sum_j f_j."""
     setting = ctx.setting
     done: set = set()
+    differentiating = expr.has(sp.Derivative)
 
     def fn(node, frame, used):
         d = single_derivative(node)
@@ -76,7 +77,9 @@ def linearity(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
                 return _with_function(f, sp.Derivative(f.function, x))
             return None
         indices = _sum_indices(node)
-        if indices and isinstance(node.function, sp.Add):
+        if indices and isinstance(node.function, sp.Add) and (node.has(sp.Derivative) or not differentiating):
+            # while derivatives are being taken, only the sums they act on are split (a quotient's
+            # denominator stays one sum)
             done.add("split_sum")
             return sp.Add(*[_with_function(node, a) for a in node.function.args])
         if indices and isinstance(node.function, sp.Mul):

@@ -85,9 +85,33 @@ def _coefficient(f: sp.Expr, delta: sp.KroneckerDelta) -> Optional[sp.Expr]:
     return f.xreplace({delta: sp.Integer(1)})
 
 
+def _picked(f: sp.Expr, delta: sp.KroneckerDelta) -> Optional[tuple]:
+    """(g, r) with f = g delta + r, neither g nor r carrying the delta, read through brackets without
+    multiplying them out (a (delta - b) c -> (a c, -a b c)); None where the delta is not linear in f."""
+    if not f.has(delta):
+        return sp.Integer(0), f
+    if f == delta:
+        return sp.Integer(1), sp.Integer(0)
+    if isinstance(f, sp.Add):
+        parts = [_picked(a, delta) for a in f.args]
+        if any(p is None for p in parts):
+            return None
+        return sp.Add(*[p[0] for p in parts]), sp.Add(*[p[1] for p in parts])  # type: ignore[index]
+    if isinstance(f, sp.Mul):
+        carrying = [a for a in f.args if a.has(delta)]
+        if len(carrying) != 1:
+            return None
+        inner = _picked(carrying[0], delta)
+        if inner is None:
+            return None
+        others = sp.Mul(*[a for a in f.args if a is not carrying[0]])
+        return others * inner[0], others * inner[1]
+    return None
+
+
 @rule(Rule.DELTA, simplify=2)
 def kronecker_delta(expr: sp.Expr, ctx: "Context", towards: Optional[sp.Symbol] = None) -> Optional[Step]:
-    """sum_l f(l) delta_lk -> f(k) for k in range;  delta_jk -> 0 for j != k;  delta_jk f(k) -> delta_jk f(j) (f(t) with towards=t)."""
+    """sum_l f(l) delta_lk -> f(k) and sum_l f(l) (delta_lk - b_l) -> f(k) - sum_l f(l) b_l for k in range;  delta_jk -> 0 for j != k;  delta_jk f(k) -> delta_jk f(j) (f(t) with towards=t)."""
     setting = ctx.setting
     actions: set = set()
     substituted: list = []
@@ -129,8 +153,20 @@ def kronecker_delta(expr: sp.Expr, ctx: "Context", towards: Optional[sp.Symbol] 
                 if other.has(index):
                     continue
                 rest = _coefficient(node.function, delta)
-                if rest is None:  # sum_l f(l) delta_lk: every term of the summand carries the delta once
-                    continue
+                if rest is None:  # sum_l f(l) (delta_lk - b_l): the delta picks its term, the rest stays one sum
+                    pair = _picked(node.function, delta)
+                    if pair is None or pair[0] == 0:
+                        continue
+                    used.append(in_range(other, lower, upper))
+                    body = pair[0].xreplace({index: other})
+                    picked = sp.Sum(body, *others) if others else body
+                    rest = pair[1]
+                    ratio = sp.cancel(rest / pair[0])
+                    if not ratio.has(*(lim[0] for lim in node.limits)):  # sum_l f(l) (delta_lk - b) -> f(k) - b sum_l f(l)
+                        return picked + ratio * sp.Sum(pair[0], *node.limits), "contract"
+                    if rest.could_extract_minus_sign():  # f(k) - sum_l f(l) b_l, not f(k) + sum_l (-f(l) b_l)
+                        return picked - sp.Sum(-rest, *node.limits), "contract"
+                    return picked + sp.Sum(rest, *node.limits), "contract"
                 used.append(in_range(other, lower, upper))
                 body = rest.xreplace({index: other})
                 return (sp.Sum(body, *others) if others else body), "contract"
