@@ -149,3 +149,13 @@ def test_a_target_said_to_be_one_hot_in_words_sums_to_one():
     assert said.verdict == "holds" and "one-hot" in said.reason
     unsaid = check(loss + "Then:\n\n$$\\frac{\\partial E}{\\partial z_i} = o_i - t_i$$\n").claims[-1]
     assert "one-hot" not in unsaid.reason   # never said: at most the verdict's own "holds if"
+
+
+# -- issue 15, third round (tests/data/check_docs/q01..) -------------------------------------------
+
+def test_a_derivative_stated_inside_a_sentence_is_a_claim():
+    claims = check((DOCS / "q01_inline_derivative_claims.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(5, "holds"), (7, "wrong"), (11, "holds")]
+    # an equation to solve (= 0) and a derivative the prose names are not claims
+    named = "Let $y_i = \\frac{e^{a_i}}{\\sum_k e^{a_k}}$.\n\nWe denote $\\frac{\\partial y_i}{\\partial a_i} = d_i$.\n"
+    assert check(named).claims == []

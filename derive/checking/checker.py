@@ -176,7 +176,8 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                 facts.append(fact)
                 if isinstance(parsed_one, sp.Add):  # y_1 + y_2 + y_3 = 1: three classes
                     names.counts.add(len(parsed_one.args))
-        if not chain.display:
+        sentence = not chain.display and _stated_in_sentence(chain, exprs)
+        if not chain.display and not sentence:
             if len(exprs) > 2 and not isinstance(exprs[0], (Unreadable, sp.Derivative)):
                 # $y_i = \text{softmax}(x)_i = \frac{e^{x_i}}{\sum e^{x_d}}$ in a sentence: y_i is defined by the
                 # last side that reads as a formula (the sides between name it)
@@ -202,8 +203,11 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         run_exprs: list = []
         # blocks with no prose between them (If $i = j$: $$...$$ $$...$$) are one passage: the words before the
         # first qualify them all
-        before = chain.before if chain.before.strip() or chain.block == last_block else carried
-        carried, last_block = before, chain.block
+        if sentence:   # We have $\frac{dL}{dx_j} = ...$: read with the words of its own paragraph
+            before = chain.prose
+        else:
+            before = chain.before if chain.before.strip() or chain.block == last_block else carried
+            carried, last_block = before, chain.block
         conditions = prose_conditions(before + " " + " ".join(chain.remarks), names, chain.after)
         same = index_equalities(before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
         if same:
@@ -377,6 +381,17 @@ def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
     if d is None or not looks_defining(d) or any(str(x) in names.bases for x in bare_symbols(exprs[k])):
         return 0
     return k
+
+def _stated_in_sentence(chain, exprs: list) -> bool:
+    """Inline math inside a sentence that states a derivative (``We have $\\frac{dL}{dx_j} = -\\sum t_i ...$ from
+    the chain rule``) is a claim, as a display would be. Not a claim: a side that is 0 (an equation to solve,
+    ``setting $\\frac{dJ}{d\\theta} = 0$``), nor a derivative the prose says it names (``denote by $...$``)."""
+    if not exprs or not isinstance(exprs[0], sp.Derivative):
+        return False
+    if any(not isinstance(e, Unreadable) and e == 0 for e in exprs[1:]):
+        return False
+    return not _SAID_DEFINED.search(chain.prose[-80:])
+
 
 _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
