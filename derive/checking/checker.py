@@ -33,7 +33,7 @@ from ..setting import Setting
 from .claims import CheckReport, Claim
 from .extract import chains as find_chains
 from .extract import front_matter
-from .latex import K_SYMBOL, Names, Unreadable
+from .latex import K_SYMBOL, Names, Unreadable, name_words
 from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one, dropped_indices,
                       index_slips,
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
@@ -100,6 +100,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     found = find_chains(text)
     names.sigma_is_softmax = any(_SIGMA_ENTRY.match(c.pieces[0].text) and "\\sum" in c.pieces[-1].text
                                  and "e^{-" not in c.pieces[-1].text for c in found)
+    names.words = name_words(c.pieces[0].text for c in found)
     if names.sigma_is_softmax:
         notes.append("the document defines sigma(A_i) with a sum: sigma is its softmax here, not the sigmoid")
     parsed = []
@@ -166,7 +167,8 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                 continue
             again = None if vector else as_definition(lhs, rhs, {})
             if again is not None and definition_key(again) in defined and looks_defining(again) \
-                    and isinstance(lhs, sp.Symbol) and defined[definition_key(again)].expr != again.expr:
+                    and isinstance(lhs, sp.Symbol) and defined[definition_key(again)].expr != again.expr \
+                    and _NEW_PART.search(chain.before):
                 versions[definition_key(again)].append((number, again))  # u = ... in one section, u = ... in the next
                 continue
         for one in chain.equal_one:
@@ -326,7 +328,8 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     named = known | {n for d in definitions for n in _input_names(d)}
     unread_definitions = {k: v for k, v in unread_definitions.items() if k not in {str(d.symbol) for d in definitions}}
     for run_claims, run_exprs, conditions in split_unread_definitions(split_lost(split_unnamed(
-            split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}), named), definitions), unread_definitions):
+            split_unknown(work, known, {str(d.symbol): _input_names(d) for d in definitions}), named), definitions,
+            frozenset(names.summed)), unread_definitions):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()
@@ -393,6 +396,10 @@ def _stated_in_sentence(chain, exprs: list) -> bool:
     return not _SAID_DEFINED.search(chain.prose[-80:])
 
 
+# a name defined again is a new definition only where the prose says so ("Again, by defining") or a new part
+# begins (a heading): otherwise loss = ... after loss = ... is a claim about the loss, as an author's next step is
+_NEW_PART = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let|defining)\b"
+                       r"[^.$]{0,30}[:,]?\s*$|^\s*#|\\(?:sub)*section\b|\\paragraph\b", re.IGNORECASE | re.MULTILINE)
 _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
 

@@ -59,6 +59,8 @@ _DROP = [
     re.compile(r"\\(?:begin|end)\{[A-Za-z*]+\}(?:\{[^{}]*\})?"),
     re.compile(r"\\(?:label|require|eqref|ref|hspace|vspace)\{[^{}]*\}"),
     re.compile(r"\\(?:nonumber|notag|blacksquare|square|qed|displaystyle|textstyle)\b"),
+    # a size set at the start of a row (\\[2ex]\small = ...) is layout: the row still continues the chain
+    re.compile(r"\\(?:tiny|Tiny|scriptsize|footnotesize|small|normalsize|large|Large|LARGE|huge|Huge)(?![A-Za-z])"),
 ]
 
 
