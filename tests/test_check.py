@@ -637,7 +637,9 @@ def test_html_renders_in_headless_chromium_with_a_red_wrong_block(tmp_path):
 def test_an_inline_formula_alone_on_its_line_is_a_display_and_one_in_a_sentence_is_not():
     alone = check("One step per line:\n\n$\\frac{d}{dz} e^{2z} = 3 e^{2z}$\n")
     assert [c.verdict for c in alone.claims] == ["wrong"]
-    assert check("so $\\frac{d}{dz} e^{2z} = 3 e^{2z}$ in a sentence\n").claims == []
+    assert check("so $e^{2z} e^{z} = e^{4z}$ in a sentence\n").claims == []
+    # a derivative stated in a sentence is a claim (issue 15, third round: tests/data/check_docs/q01)
+    assert [c.verdict for c in check("so $\\frac{d}{dz} e^{2z} = 3 e^{2z}$ in a sentence\n").claims] == ["wrong"]
 
 
 def test_a_bare_sum_takes_the_index_of_the_factor_after_it():

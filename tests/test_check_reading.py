@@ -162,3 +162,42 @@ def test_definitions_for_every_layer_l_are_read_one_layer_on():
     # the catalogue's own mlp_backprop defines each layer once too and is read in full
     mlp = check(derive.entry("mlp_backprop")().to_markdown(), name="mlp_backprop.md")
     assert mlp.counts()["unread"] == 0 and mlp.counts()["wrong"] == 0, mlp.to_text()
+
+
+# -- issue 15, third round (tests/data/check_docs/q01..) -------------------------------------------
+
+def test_a_derivative_stated_inside_a_sentence_is_a_claim():
+    claims = check((DOCS / "q01_inline_derivative_claims.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(5, "holds"), (7, "wrong"), (11, "holds")]
+    # an equation to solve (= 0) and a derivative the prose names are not claims
+    named = "Let $y_i = \\frac{e^{a_i}}{\\sum_k e^{a_k}}$.\n\nWe denote $\\frac{\\partial y_i}{\\partial a_i} = d_i$.\n"
+    assert check(named).claims == []
+
+
+def test_nabla_below_an_entry_a_transpose_as_top_and_a_size_at_a_row_start():
+    claims = check((DOCS / "q02_gradient_words_sizes.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (9, "holds_if"), (13, "holds"), (13, "holds"),
+                                                     (17, "wrong")]
+    assert read("\\nabla_{z_k} L") == sp.Derivative(sp.Symbol("L"), sp.IndexedBase("z")[sp.Symbol("k", integer=True,
+                                                                                                    positive=True)])
+    with pytest.raises(Unreadable, match="whole vector"):   # the gradient in a whole vector is not read
+        names = Names()
+        parse_latex("z_k", names)
+        parse_latex("\\nabla_{z} L", names)
+    assert read("x^\\top") == read("x^T")
+
+
+def test_a_word_on_the_left_is_one_name_and_restating_it_is_a_claim():
+    claims = check((DOCS / "q03_word_restated.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (13, "wrong"), (17, "unread")]
+    assert "risk" in str(claims[1].counterexample) or claims[1].counterexample
+    # a section heading or "by defining" before it makes it a new definition, not a claim
+    text = "$$u = a + b$$\n\nThen, by defining\n\n$$u = a - b$$\n\n$$\\frac{\\partial u}{\\partial b} = -1$$\n"
+    assert verdicts(text) == [(7, "holds")]
+
+
+def test_an_index_written_as_a_superscript_is_unread_never_wrong():
+    text = "$$s^i = \\frac{e^{z_i}}{\\sum_j^N e^{z_j}}$$\n\n$$cost = -\\sum_i^N y_i \\ln(s^i)$$\n\n" \
+           "$$cost = -y_i \\ln(s^i)$$\n"
+    claim, = check(text).claims
+    assert claim.verdict == "unread" and "superscript" in claim.reason

@@ -33,7 +33,7 @@ from ..setting import Setting
 from .claims import CheckReport, Claim
 from .extract import chains as find_chains
 from .extract import front_matter
-from .latex import K_SYMBOL, Names, Unreadable
+from .latex import K_SYMBOL, Names, Unreadable, name_words
 from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one, dropped_indices,
                       index_slips, layer_instances,
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
@@ -101,6 +101,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     found = find_chains(text)
     names.sigma_is_softmax = any(_SIGMA_ENTRY.match(c.pieces[0].text) and "\\sum" in c.pieces[-1].text
                                  and "e^{-" not in c.pieces[-1].text for c in found)
+    names.words = name_words(c.pieces[0].text for c in found)
     if names.sigma_is_softmax:
         notes.append("the document defines sigma(A_i) with a sum: sigma is its softmax here, not the sigmoid")
     parsed = []
@@ -167,7 +168,8 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                 continue
             again = None if vector else as_definition(lhs, rhs, {})
             if again is not None and definition_key(again) in defined and looks_defining(again) \
-                    and isinstance(lhs, sp.Symbol) and defined[definition_key(again)].expr != again.expr:
+                    and isinstance(lhs, sp.Symbol) and defined[definition_key(again)].expr != again.expr \
+                    and _NEW_PART.search(chain.before):
                 versions[definition_key(again)].append((number, again))  # u = ... in one section, u = ... in the next
                 continue
         for one in chain.equal_one:
@@ -177,7 +179,8 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                 facts.append(fact)
                 if isinstance(parsed_one, sp.Add):  # y_1 + y_2 + y_3 = 1: three classes
                     names.counts.add(len(parsed_one.args))
-        if not chain.display:
+        sentence = not chain.display and _stated_in_sentence(chain, exprs)
+        if not chain.display and not sentence:
             if len(exprs) > 2 and not isinstance(exprs[0], (Unreadable, sp.Derivative)):
                 # $y_i = \text{softmax}(x)_i = \frac{e^{x_i}}{\sum e^{x_d}}$ in a sentence: y_i is defined by the
                 # last side that reads as a formula (the sides between name it)
@@ -203,8 +206,11 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         run_exprs: list = []
         # blocks with no prose between them (If $i = j$: $$...$$ $$...$$) are one passage: the words before the
         # first qualify them all
-        before = chain.before if chain.before.strip() or chain.block == last_block else carried
-        carried, last_block = before, chain.block
+        if sentence:   # We have $\frac{dL}{dx_j} = ...$: read with the words of its own paragraph
+            before = chain.prose
+        else:
+            before = chain.before if chain.before.strip() or chain.block == last_block else carried
+            carried, last_block = before, chain.block
         conditions = prose_conditions(before + " " + " ".join(chain.remarks), names, chain.after)
         same = index_equalities(before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
         if same:
@@ -328,7 +334,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     alone: dict = {}   # id(claim) -> (unread reason, names): links with a name on one side only, checked for every value
     for run_claims, run_exprs, conditions in split_unread_definitions(split_lost(split_unnamed(
             split_unknown(as_functions(work, known), known, {str(d.symbol): _input_names(d) for d in definitions}),
-            named, alone), definitions), unread_definitions):
+            named, alone), definitions, frozenset(names.summed)), unread_definitions):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()
@@ -390,6 +396,21 @@ def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
         return 0
     return k
 
+def _stated_in_sentence(chain, exprs: list) -> bool:
+    """Inline math inside a sentence that states a derivative (``We have $\\frac{dL}{dx_j} = -\\sum t_i ...$ from
+    the chain rule``) is a claim, as a display would be. Not a claim: a side that is 0 (an equation to solve,
+    ``setting $\\frac{dJ}{d\\theta} = 0$``), nor a derivative the prose says it names (``denote by $...$``)."""
+    if not exprs or not isinstance(exprs[0], sp.Derivative):
+        return False
+    if any(not isinstance(e, Unreadable) and e == 0 for e in exprs[1:]):
+        return False
+    return not _SAID_DEFINED.search(chain.prose[-80:])
+
+
+# a name defined again is a new definition only where the prose says so ("Again, by defining") or a new part
+# begins (a heading): otherwise loss = ... after loss = ... is a claim about the loss, as an author's next step is
+_NEW_PART = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let|defining)\b"
+                       r"[^.$]{0,30}[:,]?\s*$|^\s*#|\\(?:sub)*section\b|\\paragraph\b", re.IGNORECASE | re.MULTILINE)
 _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
 

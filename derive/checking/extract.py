@@ -37,6 +37,7 @@ class Chain:
     equal_one: list = field(default_factory=list)
     after: str = ""
     remarks: list = field(default_factory=list)   # what follows \\quad / \\text on its rows: "i = j", "if i != k"
+    prose: str = ""   # inline math in a sentence: the words of its paragraph before it ("We have $...$")
 
 
 _DISPLAY = re.compile(
@@ -58,6 +59,8 @@ _DROP = [
     re.compile(r"\\(?:begin|end)\{[A-Za-z*]+\}(?:\{[^{}]*\})?"),
     re.compile(r"\\(?:label|require|eqref|ref|hspace|vspace)\{[^{}]*\}"),
     re.compile(r"\\(?:nonumber|notag|blacksquare|square|qed|displaystyle|textstyle)\b"),
+    # a size set at the start of a row (\\[2ex]\small = ...) is layout: the row still continues the chain
+    re.compile(r"\\(?:tiny|Tiny|scriptsize|footnotesize|small|normalsize|large|Large|LARGE|huge|Huge)(?![A-Za-z])"),
 ]
 
 
@@ -353,8 +356,12 @@ def chains(source: str) -> list:
         body = m.group(group)
         if "=" not in body:
             continue
+        paragraph = source.rfind("\n\n", 0, m.start())
+        words = source[paragraph + 2 if paragraph >= 0 else 0:m.start()]
         for part, at in _listed(_clean(body)):  # y_1 = ..., \ldots, y_K = ...: one equation per entry
-            found.extend(_block_chains(source, part, m.start(group) + at, False, "", -1))
+            for c in _block_chains(source, part, m.start(group) + at, False, "", -1):
+                c.prose = words
+                found.append(c)
     found.sort(key=lambda c: (c.pieces[0].line, c.pieces[0].column))
     return found
 

@@ -100,7 +100,26 @@ def exact_power(base, exponent, pos: int = 0):
     return base ** exponent
 
 
-def tokenize(text: str) -> list:
+# a word written alone on the left of '=' (loss = ..., \\text{CE} = ...) names a quantity, unless it is a function's
+# or an operator's name
+_NAME_WORD = re.compile(r"\s*(?:(?P<plain>[A-Za-z]{3,})|\\(?:text|mathrm|mathit|operatorname)\s*\{\s*(?P<set>[A-Za-z]{2,})\s*\})\s*")
+_NOT_NAMES = {"log", "ln", "exp", "max", "min", "diag", "sin", "cos", "tan", "tanh", "det", "tr", "lim", "argmax",
+              "argmin", "sum", "prod", "eps", "sgn", "sign"}
+
+
+def name_words(heads) -> frozenset:
+    """The words among the left-hand sides ``heads`` of a document's chains that name a quantity: ``loss`` in
+    ``loss = -\\sum_i y^i \\ln(s^i)`` is one name, not the product l o s s."""
+    out = set()
+    for head in heads:
+        m = _NAME_WORD.fullmatch(head)
+        word = m and (m.group("plain") or m.group("set"))
+        if word and word.lower() not in _NOT_NAMES and word.lower() not in WORDS:
+            out.add(word)
+    return frozenset(out)
+
+
+def tokenize(text: str, words: frozenset = frozenset()) -> list:
     """Tokens of a formula. Decorated letters (\\hat{y}, \\hat y, \\mathcal{L}) are one name, with
     SymPy's modifier suffix (yhat, Lcal: an identifier every renderer prints as the document wrote it); a bold letter (\\mathbf x, \\mathbb{w}) is the letter; \\color{..} and size commands are dropped; a
     typographic dash is a minus."""
@@ -122,11 +141,22 @@ def tokenize(text: str) -> list:
             pos += c.end()
             continue
 
+        n = re.match(r"[A-Za-z]+", text[pos:]) if words and (pos == 0 or not (text[pos - 1].isalpha()
+                                                                              or text[pos - 1] == "\\")) else None
+        if n and n.group() in words:   # loss, written as the document's name for it
+            tokens.append(Token("letter", n.group(), pos))
+            pos = _word_script(text, pos + n.end(), tokens)
+            continue
         w = re.match(r"(?i)(?<![\\A-Za-z])(?:softmax|sigmoid)(?=\s*(?:\(|\^))", text[pos:]) \
             if pos == 0 or not (text[pos - 1].isalpha() or text[pos - 1] == "\\") else None
         if w:   # softmax(z_j), sigmoid(x) written as words: one name, read as the function
             tokens.append(Token("letter", w.group(), pos))
             pos += w.end()
+            continue
+        t = re.match(r"\\(?:top|intercal)(?![A-Za-z])", text[pos:])
+        if t:   # x^\top, x^{\intercal}: the transpose, written as x^T is
+            tokens.append(Token("letter", "T", pos))
+            pos += t.end()
             continue
         f = re.match(r"\\[dt]frac(?![A-Za-z])", text[pos:])
         if f:   # \dfrac, \tfrac: a fraction set large or small
@@ -155,6 +185,10 @@ def tokenize(text: str) -> list:
                     word, end = _word_at(text, m.end())
                     if word == "e":
                         tokens.append(Token("letter", "e", tok.pos))
+                        pos = end
+                        continue
+                    if word in words:   # \text{CE} = ...: the document's name for a quantity
+                        tokens.append(Token("letter", word, tok.pos))
                         pos = end
                         continue
                     if word.lower() in WORDS:   # \text{softmax}(z_j): a layer's name (derive.layers)
@@ -208,6 +242,7 @@ class Names:
     arity: dict = field(default_factory=dict)   # base name -> number of indices it is written with
     summed: set = field(default_factory=set)    # index names the document sums over explicitly (\\sum_j)
     sigma_is_softmax: bool = False              # the document defines \\sigma(A_i) as a softmax, not the sigmoid
+    words: frozenset = frozenset()              # words the document uses as names (loss = ...): one name each
 
     def index(self, name: str) -> sp.Symbol:
         if name not in self.indices:
@@ -232,7 +267,7 @@ class Parser:
 
     def __init__(self, text: str, names: Optional[Names] = None, matrix: bool = False):
         self.text = text
-        self.tokens = tokenize(text)
+        self.tokens = tokenize(text, names.words if names is not None else frozenset())
         self.i = 0
         self.names = names or Names()
         self.in_matrix = matrix   # inside [ ... ]_k: bare vectors and matrices are matrix symbols
@@ -427,6 +462,8 @@ class Parser:
             if not isinstance(v, (sp.Symbol, sp.Indexed)):
                 self.fail("a derivative with respect to something other than a variable")
             return sp.Derivative(f, v)
+        if t.text == "\\nabla" and self.peek_text(1) == "_":
+            return self.gradient_entry()
         if t.text == "\\sigma" and self.peek_text(1) in ("(", "\\left"):
             self.take()
             arg = self.function_argument()
@@ -436,6 +473,20 @@ class Parser:
             return self.postfix(1 / (1 + sp.exp(-arg)))
         base = self.atom()
         return self.postfix(base)
+
+    def gradient_entry(self) -> sp.Expr:
+        """\\nabla_{\\theta_j} J(\\theta), \\nabla_{z_k} L: the gradient's entry, the derivative with respect to that
+        entry (of the rest of the product, or of the bracket right after it, as \\frac{\\partial}{\\partial x} takes).
+        The gradient with respect to a whole vector (\\nabla_{\\mathbf z}) is not read."""
+        self.expect("\\nabla")
+        self.expect("_")
+        at = self.peek()
+        v = self.script()
+        if not isinstance(v, (sp.Indexed, sp.Symbol)) or (isinstance(v, sp.Symbol) and str(v) in self.names.bases):
+            raise Unreadable("the gradient with respect to a whole vector (\\nabla with a vector below) is not read",
+                             at.pos if at else 0)
+        function = self.postfix(self.group("(", ")")) if self.at("(") else self.term()
+        return sp.Derivative(function, v)
 
     def function_argument(self) -> sp.Expr:
         if self.at("("):

@@ -165,9 +165,44 @@ def _lettered_sum(e) -> str:
     return ""
 
 
-def split_lost(runs, definitions):
-    """Runs of links, cut at each link a side of which has a derivative lost_dependence objects to."""
-    return _split_runs(list(runs), lambda e: _lettered_sum(e) or lost_dependence(e, definitions))
+def split_lost(runs, definitions, summed=frozenset()):
+    """Runs of links, cut at each link a side of which has a derivative lost_dependence objects to, or a summation
+    index read as a number (index_as_number)."""
+    return _split_runs(list(runs), lambda e: _lettered_sum(e) or lost_dependence(e, definitions)
+                       or index_as_number(e, definitions, summed))
+
+
+_SUPERSCRIPT_LETTER = re.compile(r"\^\{?\(?([A-Za-z])\)?\}?$")
+
+
+def index_as_number(e, definitions, summed, passes: int = 6) -> str:
+    """Why ``e``, with the document's definitions put in, reads a letter the document sums over (\\sum_j) as a
+    number, or '': ``(e^z)^j`` beside ``\\sum_j^N (e^z)^j`` or the name ``y^i`` beside ``\\sum_i y^i`` writes
+    the index as a superscript, which is not read; as a power or part of a name the link would be judged about
+    something else (a real-valued i), so it is unread, never wrong."""
+    if not summed:
+        return ""
+    f = e
+    for _ in range(passes):
+        before = f
+        wrt = {_base_name(v) for n in f.atoms(sp.Derivative) for v in n.variables}
+        for d in definitions:
+            if str(d.symbol) not in wrt and d.occurs_in(f):   # a derivative's variables keep their names
+                try:
+                    f = d.expand_in(f)
+                except ValueError:   # a definition put in below a derivative's variable: read f as it is
+                    pass
+        if f == before:
+            break
+    for x in sorted(f.free_symbols | e.free_symbols, key=str):
+        if not isinstance(x, sp.Symbol) or x.is_integer:
+            continue
+        m = _SUPERSCRIPT_LETTER.search(str(x))
+        letter = str(x) if str(x) in summed else (m.group(1) if m and m.group(1) in summed else "")
+        if letter:
+            return (f"{letter} is an index the document sums over, written here as a superscript "
+                    f"({sp.sstr(x)}): an index in a superscript is not read")
+    return ""
 
 
 def case_splits(work) -> dict:
