@@ -45,6 +45,8 @@ class Rule(str, Enum):
     HYPERBOLIC = "hyperbolic", "hyperbolic functions", True
     TARGET = "output_minus_target", "output minus target"
     FACTOR = "factor", "factor"
+    ADD_SUBTRACT = "add_and_subtract", "add and subtract"
+    SPLIT_FRACTION = "split_fraction", "split the fraction"
     ASSUMPTION = "assumption", "assumption"
     ONE_HOT = "one_hot_target", "one-hot target"
     SQUARE = "complete_square", "complete the square"

@@ -67,6 +67,14 @@ NOTATION = [
     # a power of a^L_k is bracketed: not {a^{L}}_{k}^{2}, which sets the 2 beside the L
     (a_L[k] ** 2, r"\left(a^{L}_{k}\right)^{2}", "a^L_k**2"),
     (a_L[k] * (1 - a_L[k]), r"a^{L}_{k} \left(1 - a^{L}_{k}\right)", "a^L_k*(1 - a^L_k)"),
+    # a term that another extends comes first: the focal loss's 1 - p_t - gamma p_t log p_t
+    (1 - gamma * sp.Symbol("p_t") * sp.log(sp.Symbol("p_t")) - sp.Symbol("p_t"),
+     r"1 - p_{t} - \gamma p_{t} \log p_{t}", "1 - p_t - gamma*p_t*log(p_t)"),
+    (sp.KroneckerDelta(j, k) * o[k] * o[j] + sp.KroneckerDelta(j, k) * o[k],
+     r"\delta_{jk} o_{k} + \delta_{jk} o_{j} o_{k}", "delta_jk*o_k + delta_jk*o_j*o_k"),
+    # the sigmoid taken out of its square goes first: 1/(1 + e^{-z}) e^{-z}/(1 + e^{-z})
+    (Held(1 / (1 + sp.exp(-z[j]))) * Held(sp.exp(-z[j]) / (1 + sp.exp(-z[j]))),
+     r"\frac{1}{1 + e^{- z_{j}}} \frac{e^{- z_{j}}}{1 + e^{- z_{j}}}", "[1/(1 + exp(-z_j))]*[exp(-z_j)/(1 + exp(-z_j))]"),
 ]
 
 

@@ -7,7 +7,7 @@ import sympy as sp
 from derive import rules
 from derive import definitions as defs
 from derive.setting import Definition
-from derive.expr import Held, SumExcept
+from derive.expr import Held, SumExcept, release
 from derive.rules import Context
 from derive.setting import Setting
 from derive.assumptions import different, normalized, one_hot_at, softmax_total
@@ -46,7 +46,8 @@ def test_the_planner_orders_come_from_the_registrations():
     assert names["differentiate"] == [["linearity"], ["lemma"], ["quotient_rule"], ["product_rule"],
                                       ["chain_rule"], ["differentiate"]]
     assert names["simplify"][:3] == [["cancel"], ["hyperbolic", "kronecker_delta"],
-                                     ["factor_over_output", "fold", "recognise"]]  # per output: split, fold, read
+                                     ["factor_over_output", "add_and_subtract", "split_fraction", "fold",
+                                      "recognise"]]  # per output: split, add and subtract, split, fold, read
     assert names["tidy"] == [["merge_powers"], ["combine_sums"], ["collect"], ["factor"], ["output_minus_target"],
                              ["outputs_minus_targets"]]
     with pytest.raises(ValueError, match="phases are differentiate, simplify, tidy"):
@@ -79,6 +80,7 @@ def test_every_rule_has_a_one_line_docstring_stating_its_rewrite(rule):
 @pytest.mark.parametrize("rule", ALL, ids=[r.__name__ for r in ALL])
 def test_rules_that_do_not_apply_return_none(rule):
     params = {"split_sum": {"at": k}, "definition": {"of": E}, "fold": {"of": o}, "recognise": {"of": o}, "factor_over_output": {"of": o},
+              "add_and_subtract": {"of": o}, "split_fraction": {"of": o},
               "assumption": {"fact": normalized(y, j, K)}, "lemma": {"lemmas": ()},
               "one_hot_target": {"fact": one_hot_at(sp.IndexedBase("q"), j, defs.index("t"))},  # y_k has no q
               "complete_square": {"fact": softmax_total(o, j, K)},
@@ -102,6 +104,41 @@ def test_fold_reads_a_fraction_where_it_stands():
     assert two == Held(sp.exp(z[k]) / S) * Held((S - sp.exp(z[k])) / S)
     assert rules.fold(two, CTX, of=o).expr == o[k] * (1 - o[k])
     assert rules.fold(sp.exp(z[k]) * y[k], CTX, of=o).expr == o[k] * S * y[k]  # no denominator: o_k S
+
+
+def _sigmoid_context():
+    s = sp.IndexedBase("s")
+    ctx = Context(Setting(K=K, variables=(z,), definitions=(defs.sigmoid(s, z, j),), ranges=SETTING.ranges))
+    return s, 1 + sp.exp(-z[j]), ctx
+
+
+def test_the_sigmoid_square_is_split_and_one_added_and_subtracted():
+    """Seed 004's route: e^{-z}/(1 + e^{-z})^2 = 1/(1 + e^{-z}) (1 + e^{-z} - 1)/(1 + e^{-z})
+    = 1/(1 + e^{-z}) (1 - 1/(1 + e^{-z})) = s (1 - s)."""
+    s, v, ctx = _sigmoid_context()
+    x = sp.IndexedBase("x")
+    start = x[k] * sp.exp(-z[j]) / v ** 2
+    split = rules.factor_over_output(start, ctx, of=s)
+    assert split.expr == x[k] * Held(1 / v) * Held(sp.exp(-z[j]) / v) and split.rule is Rule.FACTOR
+    padded = rules.add_and_subtract(split.expr, ctx, of=s)
+    assert padded.rule is Rule.ADD_SUBTRACT and padded.justification == "add and subtract 1 in the numerator"
+    numerator = next(a for h in padded.expr.atoms(Held) for a in sp.Mul.make_args(h.expr) if isinstance(a, sp.Add)
+                     and len(a.args) == 3)
+    assert sorted(map(str, numerator.args)) == sorted(["1", "-1", str(sp.exp(-z[j]))])  # 1 + e^{-z} - 1, as written
+    assert sp.simplify(release(padded.expr) - start) == 0
+    whole = rules.split_fraction(padded.expr, ctx, of=s)
+    assert whole.expr == x[k] * Held(1 / v) * Held(1 - 1 / v) and whole.rule is Rule.SPLIT_FRACTION
+    assert rules.fold(whole.expr, ctx, of=s).expr == x[k] * s[j] * (1 - s[j])
+    # nothing to add and subtract: the numerator is not the denominator less a number
+    assert rules.add_and_subtract(x[k] * Held(1 / v) * Held(z[j] / v), ctx, of=s) is None
+    assert rules.split_fraction(split.expr, ctx, of=s) is None  # e^{-z}/(1 + e^{-z}) holds no 1 + e^{-z}
+
+
+def test_recognise_reads_the_complement_of_a_sigmoid_where_it_stands():
+    """log(e^{-z}/(1 + e^{-z})) -> log(1 - s), not log(s (1/s - 1))."""
+    s, v, ctx = _sigmoid_context()
+    step = rules.recognise(sp.log(sp.exp(-z[j]) / v) + sp.log(1 / v), ctx, of=s)
+    assert step.expr == sp.log(1 - s[j]) + sp.log(s[j])
 
 
 def test_recognise_names_a_softmax_written_out():

@@ -327,15 +327,19 @@ def test_focal_loss_one_hot_part_ends_in_the_published_form(built):
     part, = d.parts
     assert part.name == "one_hot_target"
     assert [s.rule.value for s in part.steps] == ["one_hot_target", "kronecker_delta", "kronecker_delta", "factor",
-                                                  "factor"]
+                                                  "factor", "one_hot_target", "fold_definition"]
     assert part.steps[0].expr == d.steps[-1].expr.xreplace(  # the soft-target result, y_j = delta_jt
         {y: sp.KroneckerDelta(y.indices[0], sp.Symbol("t", integer=True, positive=True))
          for y in d.steps[-1].expr.atoms(sp.Indexed) if y.base.name == "y"})
     o, k = d.setting.symbols["o"], d.free_indices[0]
     t = sp.Symbol("t", integer=True, positive=True)
     gamma = next(s for s in part.result.free_symbols if s.name == "gamma")
-    published = (o[k] - sp.KroneckerDelta(k, t)) * (1 - o[t]) ** (gamma - 1) * (1 - o[t] - gamma * o[t] * sp.log(o[t]))
-    assert part.result == published  # the textbook's factors, exactly
+    p_t, y = sp.Symbol("p_t"), sp.IndexedBase("y")
+    published = (o[k] - y[k]) * (1 - p_t) ** (gamma - 1) * (1 - p_t - gamma * p_t * sp.log(p_t))
+    assert part.result == published  # the textbook's factors and names, exactly: y_k, and p_t for o_t
+    named = d.setting.definition_of(p_t)  # p_t is a quantity of the document, listed with its definitions
+    assert named is not None and named.expr == o[t] and "p_{t}" in d.to_latex().split("Lemma")[0]
+    assert part.steps[-2].formula == sp.Eq(sp.KroneckerDelta(k, t), y[k], evaluate=False)  # delta_kt = y_k, said
     assert len(d.results) == 2 and d.results[0][1] == d.steps[-1].expr  # the soft form, then the one-hot form
 
 
@@ -352,9 +356,10 @@ def test_the_one_hot_focal_form_is_the_gradient_for_a_one_hot_target(built, gamm
         np.testing.assert_allclose(_focal_one_hot_numpy(z, t, gamma), fd, atol=1e-7)
         o = softmax(z)
         values = {o_base[i + 1]: o[i] for i in range(K)}
+        values.update({sp.IndexedBase("y")[i + 1]: y[i] for i in range(K)})
         for k in range(K):
             at = {s: v for s in part.result.free_symbols for v in
-                  [{"k": k + 1, "t": t + 1, "gamma": gamma}.get(s.name)] if v is not None}
+                  [{"k": k + 1, "t": t + 1, "gamma": gamma, "p_t": o[t]}.get(s.name)] if v is not None}
             got = float(part.result.xreplace(at).xreplace(values))
             assert abs(got - fd[k]) < 1e-7
 

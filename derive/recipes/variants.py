@@ -15,6 +15,7 @@ from ..assumptions import one_hot_at, softmax_total
 from ..engine import Chain
 from ..planned import gradient, plan, second_derivative
 from ..model import Derivation, Typeset
+from ..setting import Definition
 from ..notation import check_K
 
 CE = "-sum(y[j]*log(softmax(z)[j]), j)"
@@ -66,25 +67,36 @@ def focal_loss(K: Optional[int] = None) -> Derivation:
                                      "by $(1 - o_{j})^{\\gamma}$. Lin et al. (2017) define it on sigmoid outputs, "
                                      "one per class, with a class weight $\\alpha_{t}$; this is its softmax "
                                      "generalisation, without $\\alpha_{t}$"))
-    return replace(d, parts=(_one_hot(d),))
+    named = replace(d.setting, definitions=d.setting.definitions + (true_class(d),))  # listed with the others
+    return replace(d, setting=named, parts=(_one_hot(d),))
 
 
 def _one_hot(d: Derivation) -> Derivation:
     """The soft-target result specialised to a target one-hot at the class t (y_j = [j = t], p_t = o_t):
     the deltas pick the terms of the sums, and the common factors come out."""
     t = sp.Symbol("t", integer=True, positive=True)
-    setting = replace(d.setting, ranges=d.setting.ranges + ((t, (sp.Integer(1), d.setting.K)),))
+    setting = replace(d.setting, ranges=d.setting.ranges + ((t, (sp.Integer(1), d.setting.K)),),
+                      definitions=d.setting.definitions + (true_class(d),))
     y = d.setting.symbols.get("y") or sp.IndexedBase("y")
     hot = one_hot_at(y, d.setting.symbols.get("j") or sp.Symbol("j", integer=True, positive=True), t)
     chain = Chain(setting, d.lhs, (hot,), start=d.result)
     chain.run([(rules.one_hot_target, {"fact": hot}), rules.kronecker_delta, (rules.kronecker_delta, {"towards": t}),
-               rules.factor, (rules.factor, {"lowest": True})])
+               rules.factor, (rules.factor, {"lowest": True}), (rules.one_hot_target, {"fact": hot, "back": True}),
+               (rules.fold, {"of": true_class(d).symbol})])
     if chain.steps:  # the chain starts from the result above, not from its own left-hand side
         chain.steps[0] = replace(chain.steps[0], justification="the soft-target result above, where "
                                  + chain.steps[0].justification)
     return chain.derivation("one_hot_target", Typeset("The one-hot target"),
                             Typeset("The result for a target one-hot at the true class $t$, $y_{j} = \\delta_{jt}$, "
                                     "the form usually printed, with $p_{t} = o_{t}$ the probability of the true class"))
+
+
+def true_class(d: Derivation) -> Definition:
+    """p_t := o_t, the probability of the true class t, the name the focal loss's one-hot form is printed in."""
+    out = d.setting.symbols.get("o") or next(x.symbol for x in d.setting.definitions if x.layer is not None
+                                                 and x.layer.output)
+    t = sp.Symbol("t", integer=True, positive=True)
+    return Definition("true_class", sp.Symbol("p_t"), (), out[t], text="probability of the true class")
 
 
 def log_softmax_nll(K: Optional[int] = None) -> Derivation:

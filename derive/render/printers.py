@@ -81,7 +81,8 @@ def split_product(expr: sp.Mul) -> tuple:
     """
     coeff, factors = expr.as_coeff_mul()
     operators = sorted((f for f in factors if _operator_rank(f) >= 0),
-                       key=lambda f: (_operator_rank(f), _held_bracket(f), sp.default_sort_key(f)))
+                       key=lambda f: (_operator_rank(f), _held_bracket(f), not _held_reciprocal(f),
+                                      sp.default_sort_key(f)))
     plain = sorted((f for f in factors if _operator_rank(f) < 0),
                    key=lambda f: (_varies(f), _bracketed(f), sp.default_sort_key(f)))
     if abs(coeff) != 1:
@@ -110,6 +111,12 @@ def _held_bracket(factor: sp.Basic) -> bool:
     return isinstance(factor, Held) and _bracketed(sp.fraction(factor.expr)[0])
 
 
+def _held_reciprocal(factor: sp.Basic) -> bool:
+    """True for a held fraction over a number, such as the sigmoid 1/(1 + e^{-z}) taken out of a square:
+    it goes first, 1/(1 + e^{-z}) e^{-z}/(1 + e^{-z})."""
+    return isinstance(factor, Held) and sp.fraction(factor.expr, exact=True)[0].is_Number
+
+
 def _print_plain(printer, print_mul, factors) -> str:
     product = sp.Mul(*factors)
     return print_mul(product) if product.is_Mul else printer._print(product)
@@ -135,11 +142,51 @@ def _term_rank(term: sp.Basic) -> tuple:
     return (rank, sum(1 for f in factors if _operator_rank(f) < 0 and _bracketed(f)))
 
 
+def _plain_term(term: sp.Basic) -> bool:
+    return isinstance(term, sp.Expr) and not isinstance(term, sp.MatrixExpr) \
+        and not term.has(sp.Sum, SumExcept, sp.Derivative)
+
+
+def _shorter_first(terms: list) -> list:
+    """``terms`` (sorted by _term_rank) with a plain term (no sum, no derivative) that another of its rank
+    extends put before it, in the places those terms held: 1 - p_t - gamma p_t log p_t, delta o_i + delta o_i o_j.
+    Terms that do not extend one another, and a term with a sum or a derivative, keep their places: the term
+    a split sum picks out stays first."""
+    out = list(terms)
+    keys = [_term_rank(t) for t in terms]
+    for key in dict.fromkeys(keys):
+        places = [n for n, t in enumerate(terms) if keys[n] == key and _plain_term(t)]
+        ordered = [terms[n] for n in places]
+        moved = True
+        while moved:
+            moved = False
+            for a in range(len(ordered)):
+                b = next((b for b in range(a + 1, len(ordered)) if _extends(ordered[a], ordered[b])), None)
+                if b is not None:
+                    ordered.insert(a, ordered.pop(b))
+                    moved = True
+                    break
+        for n, t in zip(places, ordered):
+            out[n] = t
+    return out
+
+
+def _extends(longer: sp.Expr, shorter: sp.Expr) -> bool:
+    """True when ``longer``'s factors (numbers aside) are ``shorter``'s and more: gamma p_t log p_t extends p_t."""
+    a, b = longer.as_coeff_mul()[1], shorter.as_coeff_mul()[1]
+    rest = list(a)
+    for f in b:
+        if f not in rest:
+            return False
+        rest.remove(f)
+    return bool(rest)
+
+
 def positive_first(terms: list) -> list:
     """Terms of a sum with the positive ones first, each group ordered by _term_rank (stable over the
-    printer's own order)."""
-    return (sorted((t for t in terms if not _negative(t)), key=_term_rank)
-            + sorted((t for t in terms if _negative(t)), key=_term_rank))
+    printer's own order), and the shorter of two plain terms of one rank first."""
+    return (_shorter_first(sorted((t for t in terms if not _negative(t)), key=_term_rank))
+            + _shorter_first(sorted((t for t in terms if _negative(t)), key=_term_rank)))
 
 
 def _has_denominator(factors) -> bool:

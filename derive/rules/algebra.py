@@ -27,14 +27,92 @@ def definition(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
 
 @rule(Rule.FACTOR, simplify=3, each=("output",))
 def factor_over_output(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
-    """u_k (b + c)/v^2 -> (u_k/v) ((b + c)/v) for an output o_j := u_j/v: factor (over=o) before o is folded."""
+    """u_k (b + c)/v^2 -> (u_k/v) ((b + c)/v) for an output o_j := u_j/v, x/v^2 -> (1/v) (x/v) for o_j := 1/v: before o is folded."""
     return _factor_over(expr, ctx, of)
+
+
+@rule(Rule.ADD_SUBTRACT, simplify=3, each=("output",))
+def add_and_subtract(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
+    """u/v -> (u + n - n)/v, where v = u + n is an output's denominator: e^{-z}/(1 + e^{-z}) -> (1 + e^{-z} - 1)/(1 + e^{-z})."""
+    d = ctx.setting.definition_of(of)
+    if d is None or not d.indices or not _held_fractions(expr):
+        return None
+    denominators = _denominators(expr, d)
+    added: list = []
+
+    def pad(node):
+        if not isinstance(node, Held):
+            return None
+        numerator, denominator = sp.fraction(node.expr, exact=True)
+        if denominator not in denominators or numerator.has(denominator) or not isinstance(denominator, sp.Add):
+            return None
+        n = sp.expand(denominator - numerator)
+        if not n.is_Number or n == 0:
+            return None
+        added.append(n)
+        return Held(sp.Mul(sp.Add(*denominator.args, -n, evaluate=False), 1 / denominator, evaluate=False))
+
+    new = expr.replace(lambda e: pad(e) is not None, pad)
+    if new == expr:
+        return None
+    n = added[0]
+    words = f"add and subtract {sp.sstr(abs(n))} in the numerator" if all(a == n for a in added) else \
+        "add and subtract a number in each numerator"
+    return Step(new, Rule.ADD_SUBTRACT, words)
+
+
+@rule(Rule.SPLIT_FRACTION, simplify=3, each=("output",))
+def split_fraction(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
+    """(v + r)/v -> 1 + r/v, where v is an output's denominator: (1 + e^{-z} - 1)/(1 + e^{-z}) -> 1 - 1/(1 + e^{-z})."""
+    d = ctx.setting.definition_of(of)
+    if d is None or not d.indices or not _held_fractions(expr):
+        return None
+    denominators = _denominators(expr, d)
+
+    def split(node):
+        if not isinstance(node, Held):
+            return None
+        numerator, denominator = sp.fraction(node.expr, exact=True)
+        if denominator not in denominators or not isinstance(numerator, sp.Add) or \
+                not isinstance(denominator, sp.Add):
+            return None
+        terms = list(numerator.args)
+        for t in denominator.args:
+            if t not in terms:
+                return None
+            terms.remove(t)
+        if not terms:
+            return None
+        return Held(1 + sp.Add(*terms) / denominator)
+
+    new = expr.replace(lambda e: split(e) is not None, split)
+    if new == expr:
+        return None
+    return Step(new, Rule.SPLIT_FRACTION, "split the fraction: the denominator over itself is 1")
+
+
+def _held_fractions(expr: sp.Expr) -> bool:
+    """True when ``expr`` holds a fraction kept apart (a factor that factor_over_output took out)."""
+    return any(isinstance(h, Held) and sp.fraction(h.expr, exact=True)[1] != 1 for h in expr.atoms(Held))
+
+
+def _denominators(expr: sp.Expr, d) -> set:
+    """The output's denominator at every row value ``expr`` uses it at (1 + e^{-z_j}, 1 + e^{-z_k}, ...)."""
+    denominator = sp.fraction(d.expr)[1]
+    if denominator == 1:
+        return set()
+    return {substitute(denominator, at) for at in _row_values(expr, d, denominator)}
 
 
 @rule(Rule.FOLD, simplify=3, each=("output", "activation"))
 def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
-    """numerator(j) / denominator -> symbol_j, for symbol_j := numerator(j) / denominator; F(g(j)) -> symbol_j, for symbol_j := F(g(j))."""
+    """numerator(j) / denominator -> symbol_j, for symbol_j := numerator(j) / denominator; F(g(j)) -> symbol_j, for symbol_j := F(g(j)); o_t -> p_t, for p_t := o_t."""
     d = ctx.setting.definition_of(of)
+    if d is not None and not d.indices and isinstance(d.expr, sp.Indexed):  # p_t := o_t: o_t -> p_t
+        if not expr.has(d.expr):
+            return None
+        return Step(expr.xreplace({d.expr: d.symbol}), Rule.FOLD, f"name the {d.text or d.name}",
+                    formula=identity(d.expr, d.lhs))
     if d is None or not d.indices:
         return None
     if isinstance(d.expr, sp.Derivative):  # delta_k := dC/dz_k: dC/dz_k -> delta_k
@@ -50,6 +128,7 @@ def fold(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
         return None
     if numerator.is_Number:  # symbol := c / (c' + g): c' + g = c/symbol, g = c/symbol - c'
         new = _fold_reciprocal(expr, d)
+        new = new if new is None else settle(new)  # 1/(1 + e^{-z}) held apart is s: no bracket left
         if new is None or new == expr:
             return None
         return Step(new, Rule.FOLD, f"fold the definition of the {d.text or d.name} back in",
@@ -113,11 +192,21 @@ def _recognise_logistic(expr: sp.Expr, d) -> tuple:
                 return e.func(*[a for a in e.args if a not in (f, sp.exp(g.xreplace(m)))]) * entry(m)
         return None
 
+    def complement(e):  # e^{-g}/(1 + e^{-g}) = 1 - s: read where it stands, not as s (1/s - 1)
+        if not isinstance(e, sp.Mul):
+            return None
+        for f in e.args:
+            m = f.match(1 / (1 + sp.exp(-g)))
+            if entry(m) is not None and sp.exp(-g.xreplace(m)) in e.args:
+                return e.func(*[a for a in e.args if a not in (f, sp.exp(-g.xreplace(m)))]) * (1 - entry(m))
+        return None
+
     def plus(e):
         m = e.match(1 + sp.exp(g)) if isinstance(e, sp.Add) and len(e.args) == 2 else None
         return 1 / (1 - entry(m)) if entry(m) is not None else None
 
     sigmoids = expr.replace(lambda e: whole(e) is not None, whole)
+    sigmoids = sigmoids.replace(lambda e: complement(e) is not None, complement)
     return sigmoids, sigmoids.replace(lambda e: plus(e) is not None, plus)
 
 
@@ -764,6 +853,8 @@ def _factor_over(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
             return None
         v = over[0].base
         rest = sp.factor_terms(node * v ** 2)
+        if numerator.is_Number:  # o := c/v: x/v^2 -> (c/v) (x/(c v)), the output and a fraction to read
+            return _split_reciprocal_square(rest, v, numerator)
         constant, varying, brackets = [], [], []
         for f in sp.Mul.make_args(rest):
             if isinstance(f, sp.Add) and f.has(v):
@@ -779,7 +870,19 @@ def _factor_over(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
     new = expr.replace(lambda n: split(n) is not None, split)
     if new == expr:
         return None
+    if numerator.is_Number:
+        return Step(new, Rule.FACTOR, "split the squared denominator into two fractions")
     return Step(new, Rule.FACTOR, "take out the common factor")
+
+
+def _split_reciprocal_square(rest: sp.Expr, v: sp.Expr, c: sp.Expr) -> Optional[sp.Expr]:
+    """x/v^2 (x = ``rest``) as (c/v) (x/(c v)) for an output c/v (the sigmoid's 1/(1 + e^{-z})): the factors of x
+    that vary with v's exponential go into the second fraction, the others (delta_jk, x_d, 1/T) in front."""
+    varying = [f for f in sp.Mul.make_args(rest) if f.has(*v.atoms(sp.exp)) and not f.has(v)] if v.has(sp.exp) else []
+    constant = [f for f in sp.Mul.make_args(rest) if f not in varying]
+    if not varying or any(f.has(v) for f in constant):
+        return None
+    return sp.Mul(*constant) * Held(c / v) * Held(sp.Mul(*varying) / (c * v))
 
 
 def _factor_label(expr: sp.Expr, new: sp.Expr) -> str:
@@ -813,13 +916,22 @@ def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step
 
 
 @rule(Rule.ONE_HOT)
-def one_hot_target(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step]:
-    """y_j -> [j = t] for a target one-hot at t (fact y_j = delta_jt): every entry of y becomes a Kronecker delta."""
+def one_hot_target(expr: sp.Expr, ctx: "Context", fact: Assumption, back: bool = False) -> Optional[Step]:
+    """y_j -> [j = t] for a target one-hot at t (fact y_j = delta_jt): every entry of y becomes a Kronecker delta; back=True: [k = t] -> y_k."""
     statement = fact.statement
     if not (isinstance(statement, sp.Eq) and isinstance(statement.lhs, sp.Indexed)
             and isinstance(statement.rhs, sp.KroneckerDelta) and len(statement.lhs.indices) == 1):
         return None
     base, (index,) = statement.lhs.base, statement.lhs.indices
+    if back:  # the textbook's y_k where a delta with the hot class is left: (o_k - delta_kt) -> (o_k - y_k)
+        hot = statement.rhs.args[1] if statement.rhs.args[0] == index else statement.rhs.args[0]
+        entries = {e: base[next(i for i in e.args if i != hot)] for e in expr.atoms(sp.KroneckerDelta)
+                   if hot in e.args and any(i != hot for i in e.args)}
+        if not entries:
+            return None
+        (delta, entry), = sorted(entries.items(), key=lambda kv: sp.default_sort_key(kv[0]))[:1]
+        return Step(expr.xreplace(entries), Rule.ONE_HOT, "read the one-hot target back", assumptions=(fact,),
+                    formula=identity(delta, entry))
     new = expr.replace(lambda n: isinstance(n, sp.Indexed) and n.base == base and len(n.indices) == 1,
                        lambda n: statement.rhs.xreplace({index: n.indices[0]}))
     if new == expr:
