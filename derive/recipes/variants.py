@@ -60,7 +60,7 @@ def sigmoid_bce(K: Optional[int] = None) -> Derivation:
 
 def focal_loss(K: Optional[int] = None) -> Derivation:
     """The focal loss -sum_j y_j (1 - o_j)^gamma log o_j on softmax outputs, for soft targets and then for a
-    one-hot target (the class t): (o_k - delta_kt)(1 - o_t)^(gamma - 1)(1 - o_t - gamma o_t log o_t)."""
+    one-hot target (the class t): (o_k - y_k)(1 - p_t)^(gamma - 1)(1 - p_t - gamma p_t log p_t), p_t := o_t."""
     d = gradient("-sum(y[j]*(1 - softmax(z)[j])**gamma*log(softmax(z)[j]), j)", assume=NORMALIZED, K=_K(K),
                     name="focal_loss", title="Focal loss",
                  description=Typeset("The gradient of the focal loss, which down-weights well-classified examples "
