@@ -218,8 +218,9 @@ def test_a_result_shows_its_index_form_beside_its_matrix_form():
     from derive.render.printers import latex
     vjp = derive.softmax_vjp()
     md = vjp.to_markdown().split("### Result")[1]
-    index, matrix = latex(vjp.steps[-2].expr), latex(vjp.result)
-    assert f"= {index} = {matrix}" in md
+    index, jacobian, matrix = latex(vjp.steps[-3].expr), latex(vjp.steps[-2].expr), latex(vjp.result)
+    assert f"= {index} = {jacobian} = {matrix}" in md  # every matrix form the chain closes with, in its order
+    assert jacobian == r"\left[\left(\operatorname{diag}\left(o\right) - o o^{T}\right) g\right]_{k}"
     assert matrix == r"\left[o \circ \left(g - \left(o^{T} g\right) \mathbf{1}\right)\right]_{k}"
     assert "= o_k*(delta_km - o_m) = [diag(o) - o*o^T]_km" in derive.softmax_ce_hessian().to_text()
     assert "dC/db^l_j = [delta^l]_j\n" in derive.mlp_backprop().to_text()  # no index form beside a bare entry

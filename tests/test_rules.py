@@ -141,6 +141,26 @@ def test_recognise_reads_the_complement_of_a_sigmoid_where_it_stands():
     assert step.expr == sp.log(1 - s[j]) + sp.log(s[j])
 
 
+def test_a_form_linear_in_a_vector_is_a_matrix_times_it_then_computed_entrywise():
+    """o_k (g_k - sum_j o_j g_j) = [(diag(o) - o o^T) g]_k = [o o (g - (o^T g) 1)]_k, each entry checked at K = 3."""
+    g = sp.IndexedBase("g")
+    index = o[k] * (g[k] - sp.Sum(o[j] * g[j], (j, 1, K)))
+    jacobian = rules.matrix_form(index, CTX, rows=k, vector=g)
+    shown = sp.MatrixSymbol("o", K, 1)
+    assert jacobian.expr.matrix == (sp.DiagMatrix(shown) - shown * shown.T) * sp.MatrixSymbol("g", K, 1)
+    entrywise = rules.entrywise_form(jacobian.expr, CTX)
+    assert isinstance(entrywise.expr.matrix, sp.HadamardProduct)
+    values = {**{o[n]: sp.Rational(n, 7) for n in range(1, 4)}, **{g[n]: sp.Integer(n * n - 3) for n in range(1, 4)}}
+    for row in range(1, 4):
+        want = index.xreplace({K: 3, k: row}).doit().xreplace(values)
+        for form in (jacobian.expr, entrywise.expr):
+            entry = form.xreplace({K: sp.Integer(3), k: sp.Integer(row)}).doit()
+            assert sp.simplify(entry.xreplace(values) - want) == 0
+    assert rules.matrix_form(o[k] * g[k] ** 2, CTX, rows=k, vector=g) is None  # not linear in g
+    assert rules.matrix_form(o[k] * g[k] + o[k], CTX, rows=k, vector=g) is None  # a term without g
+    assert rules.entrywise_form(entrywise.expr, CTX) is None
+
+
 def test_recognise_names_a_softmax_written_out():
     step = rules.recognise(-sp.Sum(y[j] * sp.log(sp.exp(z[j]) / S), (j, 1, K)), CTX, of=o)
     assert step.justification == "recognise the softmax"

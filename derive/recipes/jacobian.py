@@ -111,7 +111,8 @@ def softmax_se(K: Optional[int] = None, *, notation: Optional[Mapping[str, str]]
 
 
 def softmax_vjp(K: Optional[int] = None) -> Derivation:
-    """Reference 003's backpropagation through softmax: dL/dz_k = o_k (g_k - sum_j o_j g_j), g = dL/do given."""
+    """Reference 003's backpropagation through softmax: dL/dz_k = o_k (g_k - sum_j o_j g_j), g = dL/do given; as a
+    matrix, the Jacobian times g, (diag(o) - o o^T) g, computed entrywise, o o (g - (o^T g) 1)."""
     K_value = check_K(K, maximum=50, why="the catalogue verifies at")
     n = {"logits": "z", "outputs": "o", "index": "k", "sum_index": "j", "inner_index": "l", "classes": "K"}
     Ksym, k, j, l, z, o, softmax = _softmax_setting(n, None if K_value is None else int(K_value))
@@ -123,7 +124,8 @@ def softmax_vjp(K: Optional[int] = None) -> Derivation:
                       ranges=tuple((x, (sp.Integer(1), Ksym)) for x in (k, j, l)),
                       domains=(("z", "real"),), symbols={"z": z, "o": o, "g": g, "L": L, "k": k, "j": j, "l": l})
     partials = softmax_partials(setting, o, z, j, k)
-    recipe = backprop_recipe(o, j, k, partials) + [(rules.fold, {"of": g}), (rules.matrix_form, {"rows": k})]
+    recipe = backprop_recipe(o, j, k, partials) + [(rules.fold, {"of": g}),
+                                                   (rules.matrix_form, {"rows": k, "vector": g}), rules.entrywise_form]
     return run_recipe(setting, sp.Derivative(L, z[k]), recipe, name="softmax_vjp",
                       title="Backpropagation through softmax",
                       description=Typeset("The vector-Jacobian product of the softmax, $(\\operatorname{diag}(o) - o o^{T}) g$: "

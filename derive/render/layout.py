@@ -118,13 +118,17 @@ def result_chains(d: Derivation) -> tuple:
 
 def result_forms(d: Derivation) -> tuple:
     """(lhs, forms) for each result of ``d`` (as ``d.results``): the index form and the matrix form side by
-    side where the chain ends by writing one as the other, o_k (g_k - sum_j o_j g_j) = [o o (g - (o^T g) 1)]_k."""
+    side where the chain ends by writing one as the other, o_k (g_k - sum_j o_j g_j) =
+    [(diag(o) - o o^T) g]_k = [o o (g - (o^T g) 1)]_k (every matrix form the chain closes with)."""
     out: list = []
     for x in result_chains(d):
         steps = x.steps
         matrix = getattr(x.result, "matrix", None)  # [delta^l]_j adds nothing to delta^l_j
         if len(steps) >= 2 and steps[-1].rule is Rule.MATRIX_FORM and not isinstance(matrix, sp.MatrixSymbol):
-            out.append((x.lhs, (steps[-2].expr, x.result)))
+            first = len(steps) - 1  # the first of the matrix forms the chain closes with
+            while first > 1 and steps[first - 1].rule is Rule.MATRIX_FORM:
+                first -= 1
+            out.append((x.lhs, tuple(s.expr for s in steps[first - 1:])))
         else:
             out.append((x.lhs, (x.result,)))
     return tuple(out)

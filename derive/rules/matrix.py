@@ -8,6 +8,7 @@ import sympy as sp
 from ..expr import Entry
 from ..model import Rule, Step
 from .registry import rule
+from .sums import kronecker_delta
 
 
 class _Untranslatable(Exception):
@@ -18,8 +19,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 @rule(Rule.MATRIX_FORM)
-def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[sp.Symbol] = None) -> Optional[Step]:
-    """f_i g_j + delta_ij h_i + sum_k M_ki v_k + sum_n A_ni B_nj ... -> [f g^T + diag(h) + M^T v + A^T B ...]_ij."""
+def matrix_form(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, cols: Optional[sp.Symbol] = None,
+                vector: Optional[sp.IndexedBase] = None) -> Optional[Step]:
+    """f_i g_j + delta_ij h_i + sum_k M_ki v_k + sum_n A_ni B_nj ... -> [f g^T + diag(h) + M^T v + A^T B ...]_ij; vector=g: an expression linear in g, sum_j M_kj g_j -> [M g]_k."""
+    if vector is not None:
+        return _times_vector(expr, ctx, rows, vector)
     setting = ctx.setting
     if not expr.has(rows) or (cols is not None and not expr.has(cols)) or isinstance(expr, Entry):
         return None
@@ -187,3 +191,55 @@ def _split(term, *indices):
     return coeff, list(sp.Mul.make_args(rest)) if rest != 1 else []
 
 
+
+
+def _times_vector(expr: sp.Expr, ctx: "Context", rows: sp.Symbol, vector: sp.IndexedBase) -> Optional[Step]:
+    """[M g]_k for an index form linear in the entries of g: M_kc is the coefficient of g_c (the derivative
+    of the form with respect to g_c, its Kronecker deltas picked), written as a matrix by matrix_form, so that
+    o_k (g_k - sum_j o_j g_j) is [(diag(o) - o o^T) g]_k, the Jacobian times the vector."""
+    setting = ctx.setting
+    if not any(isinstance(a, sp.Indexed) and a.base == vector for a in expr.atoms(sp.Indexed)):
+        return None
+    used = expr.atoms(sp.Symbol)
+    free = [i for i, bounds in setting.ranges if bounds == setting.range_of(rows) and i not in used]
+    if not free:
+        return None
+    c = free[0]
+    entries = {a: sp.Integer(0) for a in expr.atoms(sp.Indexed) if a.base == vector}
+    if expr.xreplace(entries).doit() != 0:
+        return None  # a term without g: no matrix times g alone
+    coefficient = sp.diff(expr, vector[c])
+    if sp.diff(coefficient, vector[c]).doit() != 0 or coefficient.has(vector):
+        return None  # not linear in g
+    picked = kronecker_delta(coefficient, ctx)
+    coefficient = picked.expr if picked is not None else coefficient
+    step = matrix_form(coefficient, ctx, rows=rows, cols=c)
+    if step is None or not isinstance(step.expr, Entry):
+        return None
+    lower, upper = setting.range_of(rows)
+    g = sp.MatrixSymbol(str(vector), upper, 1)
+    vectors = tuple(step.expr.vectors) + ((g, vector),)
+    return Step(Entry(sp.MatMul(step.expr.matrix, g), (rows,), vectors), Rule.MATRIX_FORM,
+                "write the index form as a matrix times a vector")
+
+
+@rule(Rule.MATRIX_FORM)
+def entrywise_form(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+    """[(diag(u) - u u^T) g]_k -> [u o (g - (u^T g) 1)]_k: the product computed without forming the matrix."""
+    if not isinstance(expr, Entry) or len(expr.indices) != 1 or not isinstance(expr.matrix, sp.MatMul):
+        return None
+    factors = expr.matrix.args
+    if len(factors) != 2 or not isinstance(factors[0], sp.MatAdd):
+        return None
+    jacobian, g = factors
+    diag = [t for t in jacobian.args if isinstance(t, sp.DiagMatrix)]
+    if len(diag) != 1 or len(jacobian.args) != 2:
+        return None
+    u = diag[0].args[0]
+    outer = next(t for t in jacobian.args if t is not diag[0])
+    if outer != -u * u.T and outer != sp.MatMul(-1, u, u.T):
+        return None
+    ones = sp.OneMatrix(u.shape[0], 1)
+    new = sp.HadamardProduct(u, sp.MatAdd(g, sp.MatMul(-1, ones, u.T, g)))
+    return Step(Entry(new, expr.indices, expr.vectors), Rule.MATRIX_FORM,
+                "compute the product without forming the matrix")
