@@ -4,10 +4,12 @@ Each row of a chain is '= expression'. For KaTeX and MathJax (aligned_rows) its
 reason is on a line of its own beneath it in a smaller size; on a printed page
 (page_rows, pdflatex) the reason is beside the row, flush right, where both fit
 on the line, and beneath it only where they do not. A row wider than the page is broken where a
-reader expects it: between the terms of a sum (the next line starts with the
-term's sign), inside a bracketed sum (``\\left( ... \\right.`` then
-``\\left. ... \\right)``), or inside the numerator of a fraction (an aligned
-block in the numerator). Breaking reads only the LaTeX the printer made; it
+reader expects it, at the outermost level first: between the terms of a sum (the
+next line starts with the term's sign), between the factors of a product (the
+next line starts with ``\\times``; a small bracket is never split), inside a
+bracketed sum (``\\left( ... \\right.`` then ``\\left. ... \\right)``) too wide
+for a line, or inside the numerator of a fraction (an aligned block in the
+numerator). Breaking reads only the LaTeX the printer made; it
 never touches the expression, so the printed terms, their order and their
 signs are the printer's.
 """
