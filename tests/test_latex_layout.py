@@ -411,3 +411,18 @@ def test_a_result_its_part_already_numbered_keeps_that_number(tmp_path):
 def test_a_result_of_the_main_chain_takes_its_own_number():
     text = derive.softmax_ce().to_latex(standalone=True)
     assert r"\label{softmax_ce:result}" in text and r"\tag{\ref" not in text
+
+
+# ------------------------------------------------------------------ a reason wrapped beside its row
+
+def test_a_reason_wrapped_beside_its_row_is_set_on_two_lines_of_about_equal_length():
+    """Not a full line and a word ('take constant factors out of the' / 'sum', the Hessian's page 2): the box
+    of a reason wrapped beside its row is a little over half the reason wide, or its widest formula."""
+    boxes = 0
+    for e in derive.catalogue():
+        for box, reason in re.findall(r"\\tag\*\{\\parbox\[t\]\{(\d+)pt\}\{\\raggedleft (.*)\}\}", e().to_latex(standalone=True)):
+            wide = tex.width(rf"\text{{{reason}}}")
+            formula = max((tex.width(m.replace(r"\textstyle", ""), 1) for m in re.findall(r"\$(.*?)\$", reason)), default=0)
+            assert int(box) <= max(.6 * wide, formula + tex.EM, 5 * tex.EM) * tex.PAGE_POINTS + 1, (e.name, box, reason)
+            boxes += 1
+    assert boxes >= 10

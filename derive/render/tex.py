@@ -575,8 +575,11 @@ def page_rows(block: Block, latex, justifications: bool = True, label: str = "",
             wide = width(rf"\text{{{reason}}}")
             used = width(eq[-1]) + (0 if n == 0 and len(eq) == 1 else width(lhs))  # column 1 is lhs wide
             spare = room - used - GAP - (NUMBER if numbered else 0)
-            # two lines of about equal length, not a full line and a word: the box a little over half the reason
-            two = rf"\parbox[t]{{{min(spare, max(WRAP, .6 * wide)) * points:.0f}pt}}{{\raggedleft {reason}}}"
+            # two lines of about equal length, not a full line and a word: the box a little over half the reason,
+            # and never narrower than its widest formula (a formula is not broken)
+            formula = max((width(tex, 1) for kind, tex in _reason_parts(row, latex) if kind == "math"), default=0)
+            box = min(spare, max(.6 * wide, formula + EM, 5 * EM))
+            two = rf"\parbox[t]{{{box * points:.0f}pt}}{{\raggedleft {reason}}}"
             if wide <= spare:
                 if numbered and numbered_reason:
                     eq[-1] += rf" {numbered_reason}{{{reason}}}"
