@@ -131,8 +131,7 @@ def compiled(tmp_path_factory) -> dict:
 
 
 # A row that runs off the page today, with why (a strict xfail: it fails loudly once it fits).
-RUNS_OFF = {"source-taylor_softmax_nll": "a row of fractions nested in a fraction that the row breaker cannot break "
-                                          "(pdflatex sets it 59 pt past the margin)"}
+RUNS_OFF: dict = {}
 
 
 @needs_pdflatex
@@ -167,14 +166,14 @@ def test_the_moved_tag_check_fails_on_a_reason_too_wide_for_its_row(tmp_path):
 
 @needs_pdflatex
 def test_the_check_fails_on_a_row_that_runs_off_the_page(tmp_path):
-    """A product with nothing to break at, far wider than the page, must be reported."""
-    row = " ".join(f"x_{{{n}}}" for n in range(150))
+    """A sum's summand with nothing to break at, far wider than the page, must be reported."""
+    row = r"\sum_{j} " + " ".join(f"x_{{{n}}}" for n in range(150))
     lines = tex.equation("E", row)
-    assert len(lines) == 1  # no sum, no bracket, no fraction: the breaker leaves it whole
+    assert len(lines) == 1  # one term, no bracket, no fraction, a summand is not broken between factors
     text = PREAMBLE + "\\begin{document}\n\\begin{align*}\n" + lines[0] + "\n\\end{align*}\n\\end{document}\n"
     wide = overfull(pdflatex(tmp_path, "wide", text))
     assert len(wide) == 1, wide
-    assert source_lines(text, wide[0]).startswith("\\begin{align*}\nE &= x_{0} x_{1}")
+    assert source_lines(text, wide[0]).startswith("\\begin{align*}\nE &= \\sum_{j} x_{0} x_{1}")
 
 
 # ------------------------------------------------------------------ the breaker
@@ -199,6 +198,46 @@ def test_a_long_numerator_is_set_on_lines_inside_its_fraction():
         r"\end{aligned}}{d} - b"]
 
 
+def test_a_long_product_breaks_between_its_factors_never_inside_a_small_bracket():
+    """issue 17.8: '(1 -' / 'o_k)' at 390 px. A product wider than its line goes on after a factor, the next
+    line starting with \\times; a small bracket such as (o_k - y_k) stays whole."""
+    rhs = r"\left(1 - o_{t}\right)^{\gamma - 1} \left(o_{k} - \delta_{kt}\right) \left(1 - \gamma o_{t} \log o_{t} - o_{t}\right)"
+    room = tex.width(r"E = \quad {} \times \left(1 - \gamma o_{t} \log o_{t} - o_{t}\right)") + 2
+    assert tex.width(f"E = {rhs}") > room
+    assert tex.equation("E", rhs, room=room) == [
+        r"E &= \left(1 - o_{t}\right)^{\gamma - 1} \left(o_{k} - \delta_{kt}\right)",
+        r"&\quad {} \times \left(1 - \gamma o_{t} \log o_{t} - o_{t}\right)"]
+
+
+def test_a_product_is_not_broken_before_a_functions_argument_nor_after_an_operator():
+    term = tex._parse(tex._TOKEN.findall(
+        r"- a h_{1}\left(x\right) \frac{\partial}{\partial z} \left(b + c\right) \log \left(d + e\right) f \sum_{j} g_{j} \left(u + v\right)"))[0]
+    assert [tex._src(g).strip() for g in tex._factors(term)] == [
+        "- a", r"h_{1}\left(x\right)", r"\frac{\partial}{\partial z} \left(b + c\right)",
+        r"\log \left(d + e\right)", r"f \sum_{j} g_{j} \left(u + v\right)"]
+
+
+def test_a_factor_wider_than_a_line_is_broken_inside_and_the_product_goes_on():
+    rhs = r"a \left(" + " + ".join(f"b_{{{n}}}" for n in range(12)) + r"\right) c"
+    room = tex.width(r"E = a \left(b_{0} + b_{1} + b_{2} + b_{3}") + 2
+    lines = tex.equation("E", rhs, room=room)
+    assert len(lines) > 2 and lines[0].startswith(r"E &= a \left(b_{0} + b_{1}") and lines[0].endswith(r"\right.")
+    assert lines[-1].endswith(r"\right) c") and not any(r"\times" in x for x in lines)
+    assert all(tex.width(x.replace("&", "")) <= room + 1 for x in lines), lines
+
+
+def test_a_fraction_whose_numerator_is_a_bracketed_sum_times_a_factor_breaks_inside_the_bracket():
+    """taylor_softmax_nll's rows: ((A) S - (B) C) y_j over D, the whole inside a bracket with a factor after
+    it. The numerator is set on lines, broken inside its bracket, and the outer bracket still closes."""
+    num = r"\left(a_{1} b_{1} c_{1} d_{1} + a_{2} b_{2} c_{2} d_{2} - a_{3} b_{3} c_{3} d_{3}\right) y_{j}"
+    rhs = r"- \left(\sum_{j} \frac{" + num + r"}{d_{j}}\right) \sum_{l} \left(1 + z_{l}\right)"
+    room = tex.width(r"E = - \left(\sum_{j} \right) \sum_{l} \left(1 + z_{l}\right) \left(a_{1} b_{1} c_{1} d_{1} + a_{2} b_{2} c_{2} d_{2}")
+    lines = tex.equation("E", rhs, room=room)
+    assert len(lines) == 1 and r"\frac{\begin{aligned}&\textstyle \left(a_{1}" in lines[0], lines
+    assert lines[0].endswith(r"\right) y_{j}\end{aligned}}{d_{j}}\right) \sum_{l} \left(1 + z_{l}\right)"), lines
+    assert lines[0].count(r"\\ &\textstyle") >= 1 and r"\right. \\ &\textstyle \quad \quad \left. {} - a_{3}" in lines[0], lines
+
+
 def test_a_row_that_fits_is_left_alone():
     assert tex.equation("E", r"o_{k} - y_{k}") == [r"E &= o_{k} - y_{k}"]
 
@@ -206,7 +245,7 @@ def test_a_row_that_fits_is_left_alone():
 def unbroken(lines: list) -> str:
     """The right-hand side the breaker started from: its lines with the break markup taken out."""
     text = " ".join(re.sub(r"^.*?&(=|:=|\\quad)", "", x, count=1) for x in lines)
-    for markup in (r"\right.", r"\left. {}", r"\left.", r"\quad", r"\begin{aligned}&\textstyle",
+    for markup in (tex.TIMES, r"\right.", r"\left. {}", r"\left.", r"\quad", r"\begin{aligned}&\textstyle",
                    r"\\ &\textstyle", r"\end{aligned}"):
         text = text.replace(markup, " ")
     return re.sub(r"\s+", "", text)
@@ -372,3 +411,18 @@ def test_a_result_its_part_already_numbered_keeps_that_number(tmp_path):
 def test_a_result_of_the_main_chain_takes_its_own_number():
     text = derive.softmax_ce().to_latex(standalone=True)
     assert r"\label{softmax_ce:result}" in text and r"\tag{\ref" not in text
+
+
+# ------------------------------------------------------------------ a reason wrapped beside its row
+
+def test_a_reason_wrapped_beside_its_row_is_set_on_two_lines_of_about_equal_length():
+    """Not a full line and a word ('take constant factors out of the' / 'sum', the Hessian's page 2): the box
+    of a reason wrapped beside its row is a little over half the reason wide, or its widest formula."""
+    boxes = 0
+    for e in derive.catalogue():
+        for box, reason in re.findall(r"\\tag\*\{\\parbox\[t\]\{(\d+)pt\}\{\\raggedleft (.*)\}\}", e().to_latex(standalone=True)):
+            wide = tex.width(rf"\text{{{reason}}}")
+            formula = max((tex.width(m.replace(r"\textstyle", ""), 1) for m in re.findall(r"\$(.*?)\$", reason)), default=0)
+            assert int(box) <= max(.6 * wide, formula + tex.EM, 5 * tex.EM) * tex.PAGE_POINTS + 1, (e.name, box, reason)
+            boxes += 1
+    assert boxes >= 10

@@ -4,10 +4,12 @@ Each row of a chain is '= expression'. For KaTeX and MathJax (aligned_rows) its
 reason is on a line of its own beneath it in a smaller size; on a printed page
 (page_rows, pdflatex) the reason is beside the row, flush right, where both fit
 on the line, and beneath it only where they do not. A row wider than the page is broken where a
-reader expects it: between the terms of a sum (the next line starts with the
-term's sign), inside a bracketed sum (``\\left( ... \\right.`` then
-``\\left. ... \\right)``), or inside the numerator of a fraction (an aligned
-block in the numerator). Breaking reads only the LaTeX the printer made; it
+reader expects it, at the outermost level first: between the terms of a sum (the
+next line starts with the term's sign), between the factors of a product (the
+next line starts with ``\\times``; a small bracket is never split), inside a
+bracketed sum (``\\left( ... \\right.`` then ``\\left. ... \\right)``) too wide
+for a line, or inside the numerator of a fraction (an aligned block in the
+numerator). Breaking reads only the LaTeX the printer made; it
 never touches the expression, so the printed terms, their order and their
 signs are the printer's.
 """
@@ -276,17 +278,92 @@ def _lines(items: list, first: float, rest: float, style: int = 0) -> list:
     return [x for x in lines + [line.strip()] if x]
 
 
-def _break_term(term: list, first: float, rest: float, style: int) -> list:
-    """A single term too wide for a line, broken inside its widest bracketed sum or fraction."""
-    def breakable(n: int) -> bool:
-        x = term[n]
-        after = next((y for y in term[n + 1:] if not (isinstance(y, str) and y.isspace())), "")
-        if isinstance(x, _Paren):
-            return x.open != r"\left." and not str(after).startswith(("^", "_")) and (
-                len(_terms(x.inner)) > 1 or any(isinstance(y, _Paren) for y in x.inner))  # or a bracket inside
-        return isinstance(x, _Frac) and style == 0 and len(_terms(x.num)) > 1
+def _breakable(term: list, n: int, style: int) -> bool:
+    """Whether term[n] may be broken across lines: a bracketed sum (or a bracket holding a bracket or a
+    breakable fraction) not raised to a power, or, in display style, a fraction whose numerator is a sum or holds such a bracket (the numerator is
+    then set on lines of its own, as in ((A) S - (B) C) y_j over D)."""
+    x = term[n]
+    after = next((y for y in term[n + 1:] if not (isinstance(y, str) and y.isspace())), "")
+    if isinstance(x, _Paren):
+        return x.open != r"\left." and not str(after).startswith(("^", "_")) and (
+            len(_terms(x.inner)) > 1 or any(isinstance(y, _Paren) or _breakable(x.inner, m, style)
+                                            for m, y in enumerate(x.inner)))  # or a bracket or fraction inside
+    return isinstance(x, _Frac) and style == 0 and (
+        len(_terms(x.num)) > 1 or any(_breakable(x.num, m, 1) for m in range(len(x.num))))
 
-    spots = [n for n in range(len(term)) if breakable(n)]
+
+TIMES = r"{} \times "  # starts a line that goes on with the factors of a product broken between them
+
+
+_OPERATORS = (r"\sum", r"\prod", r"\log", r"\ln", r"\exp", r"\nabla", "-", "+")
+
+
+def _factors(term: list) -> list:
+    """The factors of a product, as lists of items, split only where a line may break between them: before
+    a factor that follows an operand, never after an operator that applies to what follows (a sign, log, a
+    derivative d/dz), nor before a script (a power belongs to its base), nor inside a sum's summand (after
+    \\sum, every factor is the summand's)."""
+    groups: list = [[]]
+    pending = True  # an operator (or the start) is waiting for its operand: no break before the next item
+    for n, x in enumerate(term):
+        if isinstance(x, str) and x in (r"\sum", r"\prod"):  # the rest is its summand: not broken between factors
+            groups[-1] += term[n:]
+            break
+        if isinstance(x, str) and (x.isspace() or x.startswith(("^", "_")) or x == r"\nolimits"):
+            groups[-1].append(x)
+            continue
+        derivative = isinstance(x, _Frac) and _src(x.num).lstrip().startswith((r"\partial", "d"))
+        applied = isinstance(x, _Paren) and n > 0 and not (isinstance(term[n - 1], str) and term[n - 1].isspace())
+        if not pending and not applied and groups[-1]:  # h_{k}\left(x\right): a function and its argument
+            groups.append([])
+        groups[-1].append(x)
+        pending = derivative or (isinstance(x, str) and x.startswith(_OPERATORS))
+    return groups
+
+
+def _break_product(term: list, first: float, rest: float, style: int) -> list:
+    """A product too wide for a line, set factor by factor on lines, each line that starts with a factor
+    starting with TIMES; a factor too wide for a line of its own is broken inside, from where the line has got
+    to. [] when the product has one factor."""
+    groups = _factors(term)
+    if len(groups) < 2:
+        return []
+    lines: list = []
+    line, room, lead = "", first, ""
+    for group in groups:
+        text = _src(group)
+        if not line.strip() or width(lead + line + text, style) <= room:
+            if width(lead + line + text, style) <= room:
+                line += text
+                continue
+        elif width(TIMES + text, style) <= rest:  # on a line of its own
+            lines.append(lead + line.strip())
+            line, room, lead = text, rest, TIMES
+            continue
+        # wider than a line: broken inside, starting where the line has got to
+        pieces = _break_term(group, room - width(lead + line, style), rest, style, False)
+        if len(pieces) == 1:  # nothing to break at: the factor on a line of its own, however wide
+            if line.strip():
+                lines.append(lead + line.strip())
+                line, room, lead = "", rest, TIMES
+            line += text
+            continue
+        lines += [lead + line + pieces[0], *pieces[1:-1]]
+        line, room, lead = pieces[-1] + " ", rest, ""  # the product goes on after the broken factor's last line
+    if line.strip():
+        lines.append(lead + line.strip())
+    return [x.strip() for x in lines]
+
+
+def _break_term(term: list, first: float, rest: float, style: int, products: bool = True) -> list:
+    """A single term too wide for a line, broken at its outermost level first: between the factors of a product
+    (so never inside a small bracket such as (1 - o_k) that fits a line whole), and inside the widest bracketed
+    sum or fraction only where a factor is wider than a line or the term is one factor."""
+    if products:
+        lines = _break_product(term, first, rest, style)
+        if lines:
+            return lines
+    spots = [n for n in range(len(term)) if _breakable(term, n, style)]
     if not spots:
         return [_src(term).strip()]
     n = max(spots, key=lambda n: width(_src([term[n]]), style))
@@ -300,8 +377,11 @@ def _break_term(term: list, first: float, rest: float, style: int) -> list:
         return [(before + r"\frac{\begin{aligned}" + body + r"\end{aligned}}" + x.den + after).strip()]
     inner = _lines(x.inner, first - width(before + x.open, style),
                    rest - width(CONTINUE + x.close + after, style), style)
-    if len(inner) == 1:
-        return [_src(term).strip()]
+    if len(inner) == 1:  # the inside fits on the first line, but not with what follows the bracket
+        inner = _lines(x.inner, first - width(before + x.open + x.close + after, style),
+                       rest - width(CONTINUE + x.close + after, style), style)
+    if len(inner) == 1:  # unbroken, or broken inside a fraction of its own (a numerator set on lines)
+        return [(before + x.open + inner[0] + x.close + after).strip()]
     out = []
     for k, line in enumerate(inner):  # lines inside the bracket are indented one step further
         head = before + x.open if k == 0 else CONTINUE + r"\left. " + ("{} " if line.startswith(("+", "-")) else "")
@@ -495,8 +575,11 @@ def page_rows(block: Block, latex, justifications: bool = True, label: str = "",
             wide = width(rf"\text{{{reason}}}")
             used = width(eq[-1]) + (0 if n == 0 and len(eq) == 1 else width(lhs))  # column 1 is lhs wide
             spare = room - used - GAP - (NUMBER if numbered else 0)
-            # two lines of about equal length, not a full line and a word: the box a little over half the reason
-            two = rf"\parbox[t]{{{min(spare, max(WRAP, .6 * wide)) * points:.0f}pt}}{{\raggedleft {reason}}}"
+            # two lines of about equal length, not a full line and a word: the box a little over half the reason,
+            # and never narrower than its widest formula (a formula is not broken)
+            formula = max((width(tex, 1) for kind, tex in _reason_parts(row, latex) if kind == "math"), default=0)
+            box = min(spare, max(.6 * wide, formula + EM, 5 * EM))
+            two = rf"\parbox[t]{{{box * points:.0f}pt}}{{\raggedleft {reason}}}"
             if wide <= spare:
                 if numbered and numbered_reason:
                     eq[-1] += rf" {numbered_reason}{{{reason}}}"
