@@ -455,14 +455,7 @@ def sums_split_and_merged(d) -> list:
     return [(c.name, n, m) for c in chains(d) for n, m in split_and_merged(c.lhs, [s.expr for s in c.steps])]
 
 
-# Still split and merged: with no derivative left, linearity splits every sum term by term and the tidy join
-# merges the pieces left over. Taylor's normaliser is split for its constant 1 (sum_l 1 = K), Jaccard's union
-# for nothing. Splitting off only the piece that then simplifies is the rule still missing.
-SPLIT_AND_MERGED = {"source:taylor_softmax_nll", "source:soft_jaccard_sigmoid"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="planner gap"))
-                                  if n in SPLIT_AND_MERGED else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_no_sum_is_split_only_to_be_merged_again(name):
     d = build(name)
     if d is None:
