@@ -130,7 +130,7 @@ class Planner:
     def _simplify(self, chain: Chain) -> str:
         targets = {"output": [{"of": d.symbol} for d in self._outputs() if sp.fraction(d.expr)[1] != 1],
                    "activation": [{"of": d.symbol} for d in self.setting.definitions if is_activation(d)],
-                   "fact": [{"fact": f} for f in self.facts]}
+                   "fact": [{"fact": f} for f in self.facts], "facts": [{"facts": self.facts}]}
         order: list = []
         for group in rules.planned("simplify"):  # a rule with targets once per target, its group's rules in turn
             order += [(rule, {}) for rule in group if not rule.registration.each]

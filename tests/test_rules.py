@@ -352,6 +352,48 @@ def test_linearity_splits_only_the_sums_a_derivative_acts_on():
     assert rules.linearity(union, CTX).expr == sp.Sum(o[j], (j, 1, K)) + sp.Sum(y[j], (j, 1, K))
 
 
+def test_linearity_given_the_facts_splits_off_only_the_terms_whose_sum_is_known():
+    """The planner's linearity (the stated facts at hand): sum_j (y_j S - y_j z_j) -> S sum_j y_j - sum_j y_j z_j for
+    sum_j y_j = 1; a constant leaves with it (K eps/K), the other terms stay one sum; a sum with no stated total
+    among its terms (Jaccard's union, Taylor's normaliser 1 + z_l + z_l^2/2) stays whole. A recipe's (no facts)
+    still splits every sum term by term."""
+    total, eps = normalized(y, j, K), sp.Symbol("eps")
+    P = sp.Sum(o[l] * z[l], (l, 1, K))
+    step = rules.linearity(sp.Sum(y[j] * P - y[j] * z[j] + eps / K, (j, 1, K)), CTX, facts=(total,))
+    assert step.expr == P * sp.Sum(y[j], (j, 1, K)) + sp.Sum(eps / K, (j, 1, K)) - sp.Sum(y[j] * z[j], (j, 1, K))
+    assert step.justification.startswith("split off the part of the sum whose total is known")
+    step = rules.linearity(sp.Sum(3 * y[l] + o[l] * z[l] - o[l] ** 2, (l, 1, K)), CTX, facts=(total,))  # another name
+    assert step.expr == 3 * sp.Sum(y[l], (l, 1, K)) + sp.Sum(o[l] * z[l] - o[l] ** 2, (l, 1, K))
+    union = sp.Sum(o[j] + y[j] - o[j] * y[j], (j, 1, K))  # Jaccard's, no total stated
+    for whole, facts in ((union, ()), (sp.Sum(1 + z[l] + z[l] ** 2 / 2, (l, 1, K)), (total,))):
+        assert rules.linearity(whole, CTX, facts=facts) is None
+        assert "split the sum term by term" in rules.linearity(whole, CTX).justification
+    assert rules.linearity(union, CTX, facts=(total,)).expr == sp.Sum(y[j], (j, 1, K)) + sp.Sum(o[j] - o[j] * y[j],
+                                                                                               (j, 1, K))
+    assert rules.linearity(sp.Sum(2 * o[j] * (y[j] + z[j]), (j, 1, K)), CTX, facts=(total,)).expr == \
+        2 * sp.Sum(o[j] * (y[j] + z[j]), (j, 1, K))  # constant factors still come out
+
+
+def test_factor_and_collect_keep_a_sum_with_a_constant_term_whole():
+    """SymPy's factor_terms takes sum_l 1 out of sum_l (1 + z_l) (Taylor's normaliser printed as
+    sum_l 1 + sum_l (z_l^2/2 + z_l)); the rules' factor_terms keeps the sum as it stands."""
+    N = sp.Sum(z[l] ** 2 / 2 + z[l] + 1, (l, 1, K))
+    assert sp.factor_terms(z[k] / N + 1 / N) != (z[k] + 1) / N
+    f = z[k] ** 2 / 2 + z[k] + 1
+    for e in (z[k] / N + 1 / N, z[k] / N + 1 / N - y[k] * z[k] / f - y[k] / f):  # the second: Taylor's last line
+        factored = rules.factor(e, CTX).expr
+        assert factored.atoms(sp.Sum) == {N}, factored
+    assert rules.factor(z[k] / N + 1 / N, CTX).expr == (z[k] + 1) / N
+
+
+def test_combine_sums_leaves_one_sum_with_two_coefficients_to_collect():
+    """a S + b S with one sum S is (a + b) S, collect's; combine_sums would make it sum_j (a s_j + b s_j)."""
+    T = sp.Sum(o[j] * z[j], (j, 1, K))
+    assert rules.combine_sums(y[k] * T - o[k] * T, CTX) is None
+    assert rules.combine_sums(y[k] * T - o[k] * sp.Sum(y[j], (j, 1, K)), CTX).expr == \
+        sp.Sum(y[k] * o[j] * z[j] - o[k] * y[j], (j, 1, K))
+
+
 def test_merge_powers_of_a_bracket_with_a_symbolic_exponent():
     g = sp.Symbol("gamma")
     step = rules.merge_powers((1 - o[k]) * (1 - o[k]) ** (g - 1) * o[k] * o[k] ** g, CTX)

@@ -394,33 +394,80 @@ def test_every_step_has_the_property(name, prop):
     assert prop(d) == []
 
 
-def sums_split_and_merged(d) -> list:
-    """A sum split term by term that a later step of the same chain combines again (issue 17.2's
-    split-then-merge: softmax_regression split one sum into six and merged them back)."""
+def _flat(node):
+    """A sum with one sum among its factors as one sum over both: sum_i x_ij sum_c y_ic -> sum_{c,i} x_ij y_ic."""
+    inner = [f for f in sp.Mul.make_args(node.function) if isinstance(f, sp.Sum)]
+    if len(inner) != 1 or any(f.has(*(limit[0] for limit in inner[0].limits))
+                              for f in sp.Mul.make_args(node.function) if f is not inner[0]):
+        return node
+    rest = sp.Mul(*[f for f in sp.Mul.make_args(node.function) if f is not inner[0]])
+    return _flat(sp.Sum(rest * inner[0].function, *inner[0].limits, *node.limits))
+
+
+def _key(term, limits):
+    """A term of a sum as the sum of its varying part, indices renamed (3 sum_l y_l z_l and -sum_j y_j z_j/T^2
+    are one key)."""
+    indices = [limit[0] for limit in limits]
+    return _flat(sp.Sum(term.as_independent(*indices, as_Add=False)[1], *limits)).as_dummy()
+
+
+def _range(key) -> tuple:
+    """The bounds of a sum's outermost index (sum_{c,i} and sum_i over the examples share theirs)."""
+    return tuple(key.limits[-1][1:])
+
+
+def _sum_keys(e) -> dict:
+    """Every sum in ``e`` by its key, to the keys of its summand's terms (sum_j (o_j - y_j) z_j has two)."""
+    out = {}
+    for node in sp.preorder_traversal(e):
+        if isinstance(node, sp.Sum):
+            node = _flat(node)
+            out[_key(node.function, node.limits)] = {_key(t, node.limits) for t in  # its brackets multiplied out
+                                                     sp.Add.make_args(sp.expand(node.function, deep=False))}
+    return out
+
+
+def split_and_merged(lhs, exprs) -> list:
+    """(split, merge) step numbers where step ``split`` splits one sum into pieces (each a sum of some of its
+    terms, constant factors taken out) and step ``merge`` joins two or more of them into one sum again.
+
+    The terms are compared: a piece is followed while it stands as it was, or while a step changes it alone
+    among the sums over its (outermost) range (the Kronecker delta picking its term); joining a piece with another sum
+    (S - sum_j y_j z_j, S = sum_l o_l z_l, into sum_j (y_j - o_j) z_j) is no return to the split sum."""
     bad = []
-    for c in chains(d):
-        split = None
-        for n, _, step in rows(c):
-            if "split the sum term by term" in step.justification:
-                split = n
-            elif split is not None and "combine into one sum" in step.justification:
-                bad.append((c.name, split, n))
-    return bad
+    previous, tags = _sum_keys(lhs), {}  # tags: sum key -> the splits it is a piece of
+    for n, e in enumerate(exprs, 1):
+        now = _sum_keys(e)
+        vanished = {k: t for k, t in previous.items() if k not in now}
+        appeared = {k: t for k, t in now.items() if k not in previous}
+        kept = {k: tags[k] for k in now if k in tags}
+        for key, terms in appeared.items():  # pieces of one split, gone from the line before, joined in one sum
+            joined = [tags.get(k, set()) for k, t in vanished.items() if t <= terms]
+            for at in sorted(set().union(set(), *joined)):
+                if sum(at in t for t in joined) > 1:
+                    bad.append((at, n))
+            if joined:
+                kept[key] = set().union(*joined)
+        for key, terms in vanished.items():
+            pieces = [k for k, t in appeared.items() if t <= terms and k != key]
+            if len(terms) > 1 and len(pieces) > 1:  # a split: new sums, each of some of the old one's terms
+                for k in pieces:
+                    kept[k] = kept.get(k, set()) | tags.get(key, set()) | {n}
+            elif key in tags:  # a piece changed: followed when it is the only sum over its range that changed
+                same = [k for k in appeared if _range(k) == _range(key)]
+                if len(same) == 1 and sum(_range(k) == _range(key) for k in vanished) == 1:
+                    kept[same[0]] = kept.get(same[0], set()) | tags[key]
+        previous, tags = now, kept
+    return sorted(set(bad))
 
 
-# Still split and merged, though no longer to let a Kronecker delta pick its term (the delta now picks it
-# inside its bracket) nor because linearity splits a sum while moving a derivative that does not reach it:
-# with no derivative left, linearity splits every sum term by term, and the tidy join merges the pieces left
-# over. Taylor's normaliser is split for its constant 1 (sum_l 1 = K) and Jensen-Shannon's sum for
-# sum_j o_j = 1; Jaccard's union is split for nothing. temperature_scaling_T splits sum_j y_j (S - z_j) for
-# sum_j y_j = 1 and then joins S = sum_l o_l z_l with sum_j y_j z_j, a join of two different sums the check
-# still counts. Splitting off only the piece that then simplifies is the rule still missing.
-SPLIT_AND_MERGED = {"source:temperature_scaling_T", "source:jensen_shannon_softmax", "source:taylor_softmax_nll",
-                    "source:soft_jaccard_sigmoid"}
+def sums_split_and_merged(d) -> list:
+    """A sum split into pieces that a later step of the same chain joins again (issue 17.2's split-then-merge:
+    softmax_regression split one sum into six and merged them back)."""
+    return [(c.name, n, m) for c in chains(d) for n, m in split_and_merged(c.lhs, [s.expr for s in c.steps])]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="planner gap"))
-                                  if n in SPLIT_AND_MERGED else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_no_sum_is_split_only_to_be_merged_again(name):
     d = build(name)
     if d is None:
@@ -430,8 +477,36 @@ def test_no_sum_is_split_only_to_be_merged_again(name):
 
 def test_a_sum_split_and_merged_again_is_caught():
     """softmax_regression over a symbolic K still takes that route: split to let the delta pick y_k, then joined."""
-    assert sums_split_and_merged(derive.softmax_regression(K=None))
+    assert sums_split_and_merged(derive.softmax_regression(K=None)) == [("softmax_regression", 7, 9)]
     assert not sums_split_and_merged(derive.softmax_regression())
+
+
+def test_the_split_check_compares_the_terms_of_the_sums_it_joins():
+    """Pieces of one split joined again are caught, as they stood or after a step changed one of them; a piece
+    joined with a sum the split did not make (the temperature's S = sum_l o_l z_l with sum_j y_j z_j) is not."""
+    j, l, k, K = sp.symbols("j l k K", integer=True, positive=True)
+    a, b, c, o, y, z, T = sp.IndexedBase("a"), sp.IndexedBase("b"), sp.IndexedBase("c"), sp.IndexedBase("o"), \
+        sp.IndexedBase("y"), sp.IndexedBase("z"), sp.Symbol("T")
+    lhs = sp.Sum(2 * a[j] + b[j] * c[k] + c[j], (j, 1, K))
+    split = 2 * sp.Sum(a[j], (j, 1, K)) + c[k] * sp.Sum(b[j], (j, 1, K)) + sp.Sum(c[j], (j, 1, K))
+    assert split_and_merged(lhs, [split, sp.Sum(2 * a[l] + c[l], (l, 1, K)) + c[k] * sp.Sum(b[j], (j, 1, K))]) \
+        == [(1, 2)]  # two pieces back in one sum, another index name
+    picked = 2 * sp.Sum(a[j], (j, 1, K)) + c[k] * sp.Sum(b[j], (j, 1, K)) + c[k]  # a step changes one piece
+    split_off = 2 * sp.Sum(a[j], (j, 1, K)) + sp.Sum(b[j] * c[k] + c[j], (j, 1, K))
+    assert split_and_merged(lhs, [split, sp.Sum(2 * a[j] + b[j] * (c[k] + 1), (j, 1, K)) + sp.Sum(c[j], (j, 1, K))]) \
+        == [(1, 2)]
+    assert split_and_merged(lhs, [split, picked]) == []  # split, never joined
+    assert split_and_merged(lhs, [split_off]) == []  # a split with the rest of the sum whole
+    S = sp.Sum(o[l] * z[l], (l, 1, K))
+    temperature = [-sp.Sum(y[j] * (S - z[j]), (j, 1, K)) / T ** 2,
+                   -(S * sp.Sum(y[j], (j, 1, K)) - sp.Sum(y[j] * z[j], (j, 1, K))) / T ** 2,
+                   -(S - sp.Sum(y[j] * z[j], (j, 1, K))) / T ** 2,
+                   sp.Sum((y[j] - o[j]) * z[j], (j, 1, K)) / T ** 2]
+    assert split_and_merged(temperature[0], temperature[1:]) == []
+    # the same route with y_j z_j split off from an o_j z_j it is joined with again is caught
+    assert split_and_merged(sp.Sum(o[j] * z[j] - y[j] * z[j], (j, 1, K)),
+                            [sp.Sum(o[j] * z[j], (j, 1, K)) - sp.Sum(y[j] * z[j], (j, 1, K)),
+                             sp.Sum((o[j] - y[j]) * z[j], (j, 1, K))]) == [(1, 2)]
 
 
 # -- each check fails on the corruption it guards against -------------------------------------------------

@@ -9,6 +9,7 @@ from ..assumptions import is_range
 from ..expr import Decimal, Held, SumExcept, decimal_number, cancels_on_release, known_different, release, settle, substitute
 from ..model import Assumption, Rule, Step, Typeset
 from .base import identity, rewrite_step, single_derivative
+from .sums import is_total
 from .registry import rule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -582,7 +583,7 @@ def collect(expr: sp.Expr, ctx: "Context", on: Sequence = ()) -> Optional[Step]:
         targets = list(on) or _shared_factors(node, ctx.setting)
         if not targets:
             return None
-        new = sp.collect(node, targets, func=sp.factor_terms)
+        new = sp.collect(node, targets, func=factor_terms)
         return None if new == node else new
 
     return rewrite_step(expr, ctx, fn, Rule.COLLECT, "collect the terms with a common factor")
@@ -688,7 +689,7 @@ def output_minus_target(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     entries = sorted(target.atoms(sp.Indexed), key=sp.default_sort_key)
     if len(rest) < 2 or not entries:  # o_k - y_k is already the textbook's
         return None
-    target = sp.collect(sp.expand(target), entries, func=sp.factor_terms)
+    target = sp.collect(sp.expand(target), entries, func=factor_terms)
     if sp.count_ops(target) >= sp.count_ops(sp.Add(*rest)) + 1:  # grouping must not lengthen the form
         return None
     new = sp.Add(outputs[0], sp.Mul(-1, target, evaluate=False), evaluate=False)
@@ -730,18 +731,31 @@ def outputs_minus_targets(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
     return Step(new, Rule.TARGET, "write each bracket as the output minus its target, the minus sign outside")
 
 
+def factor_terms(expr: sp.Expr) -> sp.Expr:
+    """sympy.factor_terms, except that a sum keeps a term that does not depend on its index: SymPy's takes
+    it out (sum_l (1 + z_l) -> sum_l 1 + sum_l z_l), a split that nothing then simplifies."""
+    def keeps(node) -> bool:
+        return isinstance(node, sp.Sum) and isinstance(node.function, sp.Add) and \
+            any(not t.has(*(limit[0] for limit in node.limits)) for t in node.function.args)
+    held: dict = {}
+
+    def hold(node):
+        return held.setdefault(node, sp.Dummy(f"sum{len(held)}"))
+    return sp.factor_terms(expr.replace(keeps, hold)).xreplace({d: s for s, d in held.items()})
+
+
 @rule(Rule.FACTOR, tidy=4)
 def factor(expr: sp.Expr, ctx: "Context", over: Optional[sp.Basic] = None, lowest: bool = False) -> Optional[Step]:
     """a b - a c -> a (b - c), s^2 - s -> s (s - 1), x^(g+1) - g x^g -> x^g (x - g) (lowest=True: x^g - x^(g-1) -> x^(g-1) (x - 1)); over o_j := u_j/v: u_k (b + c)/v^2 -> (u_k/v) ((b + c)/v)."""
     if over is not None:
         return _factor_over(expr, ctx, over)
-    candidates = [sp.factor_terms(expr)]
+    candidates = [factor_terms(expr)]
     split = _split_powers(expr)
     if split != expr:  # a power with a symbolic exponent shared by terms: x^(g+1) is x^g x
-        candidates.append(_merged_powers(sp.factor_terms(split)))
+        candidates.append(_merged_powers(factor_terms(split)))
     split = _split_to_lowest(expr) if lowest else expr
     if split != expr:  # x^g - g x^(g-1): x^g is x^(g-1) x (a recipe's choice: the compiler reads x^(g-1) log x
-        candidates.append(_merged_powers(sp.factor_terms(split)))  # as one stable factor, not x^(g-1) alone)
+        candidates.append(_merged_powers(factor_terms(split)))  # as one stable factor, not x^(g-1) alone)
     if not expr.has(sp.Sum, SumExcept, sp.Derivative, Held) and _low_degree(expr):  # a delta factors as a symbol
         deltas = {x: sp.Dummy() for x in expr.atoms(sp.KroneckerDelta)}
         candidates.append(_outputs_first(sp.factor(expr.xreplace(deltas)).xreplace({v: x for x, v in deltas.items()}),
@@ -832,8 +846,8 @@ def _factor_by_denominator(expr: sp.Expr) -> sp.Expr:
         numerator, denominator = sp.fraction(term)
         groups.setdefault(denominator, []).append(numerator)
     if len(groups) == len(expr.args):  # no two terms over one denominator: nothing to group
-        return sp.factor_terms(expr)
-    return sp.factor_terms(sp.Add(*[_factor_with_sums_as_symbols(sp.Add(*n)) / d for d, n in groups.items()]))
+        return factor_terms(expr)
+    return factor_terms(sp.Add(*[_factor_with_sums_as_symbols(sp.Add(*n)) / d for d, n in groups.items()]))
 
 
 def _factor_over(expr: sp.Expr, ctx: "Context", of: sp.Basic) -> Optional[Step]:
@@ -902,12 +916,8 @@ def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step
         return None
     lhs, rhs = fact.rewrite
     new = expr.xreplace({lhs: rhs})
-    if new == expr and isinstance(lhs, sp.Sum):  # the same sum over another index name
-        target = lhs.as_dummy()
-        new = expr.replace(lambda n: isinstance(n, sp.Sum) and n.as_dummy() == target, lambda n: rhs)
-    if new == expr and isinstance(lhs, sp.Sum) and isinstance(lhs.function, sp.Indexed) and \
-            len(lhs.function.indices) > 1:  # sum_j y_ij = 1 holds for every row i: any row index
-        new = expr.replace(lambda n: _row_total(n, lhs), lambda n: rhs)
+    if new == expr and isinstance(lhs, sp.Sum):  # over another index name, or at another row (sum_l y_hl)
+        new = expr.replace(lambda n: is_total(n, lhs), lambda n: rhs)
     if new == expr and isinstance(lhs, sp.Sum) and all(b.is_Integer for b in lhs.limits[0][1:]):
         new = _replace_written_out(expr, lhs, rhs)
     if new == expr:
@@ -938,17 +948,6 @@ def one_hot_target(expr: sp.Expr, ctx: "Context", fact: Assumption, back: bool =
         return None
     return Step(new, Rule.ONE_HOT, f"the target {base} is one-hot, its 1 at the class {statement.rhs.args[1]}",
                 assumptions=(fact,))
-
-
-def _row_total(node, total: sp.Sum) -> bool:
-    """True when ``node`` is ``total`` (sum_j y_ij) at another row: sum_l y_hl over the same range."""
-    if not isinstance(node, sp.Sum) or len(node.limits) != 1 or not isinstance(node.function, sp.Indexed):
-        return False
-    (index, *bounds), = node.limits
-    entry, pattern = node.function, total.function
-    return (entry.base == pattern.base and len(entry.indices) == len(pattern.indices)
-            and tuple(bounds) == tuple(total.limits[0][1:]) and entry.indices[-1] == index
-            and index not in entry.indices[:-1])
 
 
 def _replace_written_out(expr, total: sp.Sum, value):

@@ -9,6 +9,7 @@ from ..expr import SumExcept
 from ..model import Rule, Step
 from .base import N, U, V, X, identity, rewrite_step, single_derivative
 from .registry import rule
+from .sums import split_off_totals
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Context
@@ -40,6 +41,8 @@ def _linearity_label(done: set) -> str:
         parts.append("move the derivative inside the sum")
     if "split_sum" in done:
         parts.append("split the sum term by term")
+    if "split_off" in done:
+        parts.append("split off the part of the sum whose total is known")
     out = [where for kind, where in (("factor_out_derivative", "the derivative"), ("factor_out_sum", "the sum"))
            if kind in done]
     if out:
@@ -49,9 +52,12 @@ def _linearity_label(done: set) -> str:
     return ", ".join(parts)
 
 
-@rule(Rule.LINEARITY, differentiate=1, simplify=6)
-def linearity(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
+@rule(Rule.LINEARITY, differentiate=1, simplify=6, each=("facts",))
+def linearity(expr: sp.Expr, ctx: "Context", facts: Optional[tuple] = None) -> Optional[Step]:
     """d/dx (a f + g + c) -> a df/dx + dg/dx;  d/dx sum_j f_j -> sum_j df_j/dx;  sum_j c f_j -> c sum_j f_j."""
+    # With no derivative left, a sum is split term by term for a recipe (``facts`` None); given the stated
+    # facts (the planner), only the terms whose sum is then known leave it (c sum_j y_j for sum_j y_j = 1,
+    # a constant's K c), and the rest of the sum stays whole.
     setting = ctx.setting
     done: set = set()
     differentiating = expr.has(sp.Derivative)
@@ -80,6 +86,11 @@ def linearity(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
         if indices and isinstance(node.function, sp.Add) and (node.has(sp.Derivative) or not differentiating):
             # while derivatives are being taken, only the sums they act on are split (a quotient's
             # denominator stays one sum)
+            if facts is not None and not node.has(sp.Derivative):
+                split = split_off_totals(node, facts)
+                if split is not None:
+                    done.add("split_off")
+                return split
             done.add("split_sum")
             return sp.Add(*[_with_function(node, a) for a in node.function.args])
         if indices and isinstance(node.function, sp.Mul):
@@ -118,6 +129,8 @@ def combine_sums(expr: sp.Expr, ctx: "Context") -> Optional[Step]:
                 key = tuple(limit[1:] for limit in rest.limits)
                 groups.setdefault(key, []).append((term, coeff, rest))
         for members in groups.values():
+            if len({s.as_dummy() for _, _, s in members}) == 1:
+                continue  # a S + b S is one sum with two coefficients: collect's (a + b) S, not sum_j (a + b) s_j
             if len(members) > 1:
                 limits = members[0][2].limits
                 names = [limit[0] for limit in limits]

@@ -9,8 +9,8 @@ schema's enum). The keywords place it in the planner's phases (``differentiate``
 ``tidy``): a priority, lower first; rules that share one are tried together, per target. ``each``
 says what the planner applies it to, one application each: 'output' (a softmax output, defined by a
 fraction: ``of=``), 'activation' (an activation's definition: ``of=``), 'fact' (each stated
-assumption: ``fact=``), 'lemmas' (every lemma at hand: ``lemmas=``). A rule with no phase is used by
-recipes only. derive.rules collects the registered functions (``RULES``) and the planner's orders
+assumption: ``fact=``), 'facts' (every stated assumption at once: ``facts=``), 'lemmas' (every lemma at
+hand: ``lemmas=``). A rule with no phase is used by recipes only. derive.rules collects the registered functions (``RULES``) and the planner's orders
 (``planned(phase)``); nothing is recorded anywhere else.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Callable, Optional
 from ..model import Rule, Step
 
 PHASES = ("differentiate", "simplify", "tidy")  # the planner's, in the order it runs them
-TARGETS = ("output", "activation", "fact", "lemmas")
+TARGETS = ("output", "activation", "fact", "facts", "lemmas")
 
 
 @dataclass(frozen=True)

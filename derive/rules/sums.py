@@ -16,6 +16,51 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import Context
 
 
+def _row_total(node, total: sp.Sum) -> bool:
+    """True when ``node`` is ``total`` (sum_j y_ij) at another row: sum_l y_hl over the same range."""
+    if not isinstance(node, sp.Sum) or len(node.limits) != 1 or not isinstance(node.function, sp.Indexed):
+        return False
+    (index, *bounds), = node.limits
+    entry, pattern = node.function, total.function
+    return (entry.base == pattern.base and len(entry.indices) == len(pattern.indices)
+            and tuple(bounds) == tuple(total.limits[0][1:]) and entry.indices[-1] == index
+            and index not in entry.indices[:-1])
+
+
+def is_total(node: sp.Basic, total: sp.Sum) -> bool:
+    """True when ``node`` is the sum ``total`` (a stated fact's sum_j y_j) over another index name, or at
+    another row (sum_l y_hl for sum_j y_ij = 1)."""
+    if not isinstance(node, sp.Sum):
+        return False
+    if node.as_dummy() == total.as_dummy():
+        return True
+    return isinstance(total.function, sp.Indexed) and len(total.function.indices) > 1 and _row_total(node, total)
+
+
+def split_off_totals(node: sp.Basic, facts: tuple) -> Optional[sp.Expr]:
+    """sum_j (c y_j + b + a_j) -> c sum_j y_j + sum_j b + sum_j a_j, for a stated total sum_j y_j among
+    ``facts``: only the terms whose sum is known (a stated total, or a constant's K b) leave the sum, and
+    the rest stays one sum; None when no term's sum is a stated total (nothing would then simplify)."""
+    if not isinstance(node, sp.Sum) or not isinstance(node.function, sp.Add):
+        return None
+    indices = [limit[0] for limit in node.limits]
+    totals = [f.rewrite[0] for f in facts if f.rewrite is not None and isinstance(f.rewrite[0], sp.Sum)]
+    known, constant, rest = [], [], []
+    for term in node.function.args:
+        if not term.has(*indices):
+            constant.append(sp.Sum(term, *node.limits))
+            continue
+        coeff, varying = term.as_independent(*indices, as_Add=False)
+        piece = sp.Sum(varying, *node.limits)
+        if any(is_total(piece, t) for t in totals):
+            known.append(coeff * piece)
+        else:
+            rest.append(term)
+    if not known:
+        return None
+    return sp.Add(*known, *constant, *([sp.Sum(sp.Add(*rest), *node.limits)] if rest else []))
+
+
 @rule(Rule.SPLIT_SUM)
 def split_sum(expr: sp.Expr, ctx: "Context", at: sp.Symbol) -> Optional[Step]:
     """sum_j f(j) -> f(at) + sum_{j != at} f(j), for sums whose summand mentions ``at``."""
