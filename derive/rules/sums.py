@@ -191,7 +191,7 @@ def kronecker_delta(expr: sp.Expr, ctx: "Context", towards: Optional[sp.Symbol] 
             others = node.limits[:n] + node.limits[n + 1:]
             if any(b.has(index) for lim in others for b in lim[1:]):
                 continue
-            for delta in node.function.atoms(sp.KroneckerDelta):
+            for delta in sorted(node.function.atoms(sp.KroneckerDelta), key=sp.default_sort_key):
                 if index not in delta.args:
                     continue
                 other = delta.args[1] if delta.args[0] == index else delta.args[0]
@@ -253,7 +253,7 @@ def _contract_written_out(node: sp.Add, setting, used):
         return None
     groups: dict = {}
     for term in node.args:
-        for delta in term.atoms(sp.KroneckerDelta):
+        for delta in sorted(term.atoms(sp.KroneckerDelta), key=sp.default_sort_key):
             n, other = sorted(delta.args, key=lambda a: not a.is_Integer)
             if n.is_Integer and isinstance(other, sp.Symbol) and term.as_independent(delta)[1] == delta:
                 groups.setdefault(other, {}).setdefault(int(n), []).append(term)
