@@ -201,3 +201,17 @@ def test_an_index_written_as_a_superscript_is_unread_never_wrong():
            "$$cost = -y_i \\ln(s^i)$$\n"
     claim, = check(text).claims
     assert claim.verdict == "unread" and "superscript" in claim.reason
+
+
+# -- issue 15, fourth round (tests/data/check_docs/u01..) ------------------------------------------
+
+def test_a_letter_written_only_as_a_variable_is_the_input_it_stands_for():
+    """d E / d r_c where r is written nowhere else and E, q reach only the scores s: r is read as s (an author who
+    switched letters), so the chain is checked and its wrong last line found."""
+    report = check((DOCS / "u01_switched_letter.md").read_text())
+    assert [(c.line, c.verdict) for c in report.claims] == [(13, "holds"), (13, "holds"), (15, "holds"),
+                                                            (17, "holds"), (17, "holds"), (17, "wrong")]
+    assert any("r is read as s" in n for n in report.notes)
+    # where what is differentiated reaches two inputs, which one the letter stands for is not said: unread
+    two = "$$q_m = \\frac{e^{s_m + b_m}}{\\sum_n e^{s_n + b_n}}$$\n\n$$\\frac{\\partial q_m}{\\partial r_c} = 0$$\n"
+    assert verdicts(two) == [(3, "unread")]

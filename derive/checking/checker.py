@@ -38,7 +38,8 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       index_slips, layer_instances,
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
-                      matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
+                      matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, stand_in_variables,
+                      unique_facts)
 from .verdicts import (EXPECTED_CHAINS, as_functions, case_splits, check_functions, check_run, contradicted, expect,
                        for_every_value, split_lost, split_unknown, split_unnamed, split_unread_definitions, target_bases,
                        undefined_functions)
@@ -302,6 +303,12 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         del defined[key]
         notes.append(why)
     definitions = tuple(defined.values())
+    stand_ins = stand_in_variables(work, [e for item in parsed for e in item.exprs], definitions)
+    if stand_ins:   # d L / d o_i with o written nowhere else and L, p reaching only a: o is the author's a
+        work = [(cs, [e if isinstance(e, Unreadable) else e.xreplace(stand_ins) for e in es], conds)
+                for cs, es, conds in work]
+        notes.extend(f"{v} is written only as a variable of differentiation, and what is differentiated with respect "
+                     f"to it depends only on {a} among its inputs: {v} is read as {a}" for v, a in stand_ins.items())
     labels = label_bases(definitions, [e for _, exprs, _ in work for e in exprs])
     targets = () if _SOFT_TARGETS.search(text) else target_bases(  # soft targets said: no one-hot reading
         definitions, [e for _, exprs, _ in work for e in exprs], labels)

@@ -558,3 +558,40 @@ def layer_instances(defined: dict, exprs: list) -> list:
             out.append((one_on, f"{d.symbol} is defined for every layer {g}: read one layer on as well, "
                                 f"{one_on.symbol}"))
     return out
+
+
+def _expanded(f, definitions, passes: int = 6):
+    """``f`` with the document's definitions put in, a few passes deep."""
+    for _ in range(passes):
+        before = f
+        for d in definitions:
+            if d.occurs_in(f):
+                f = d.expand_in(f)
+        if f == before:
+            break
+    return f
+
+
+def stand_in_variables(work, everything: list, definitions) -> dict:
+    """Letters an author switched for a vector of inputs: {v: a} for a base v the document writes only as a variable
+    of differentiation (d L / d o_i, with o never defined nor written anywhere else) where everything it
+    differentiates with respect to v depends, through the document's definitions, on one same vector of inputs a
+    (p_k = softmax(a)_k, L = -sum y log p): v is read as a (deepnotes' o for the logits a). None where the
+    differentiated quantities share no input, or more than one (which one is meant, the document does not say)."""
+    own = {d.symbol for d in definitions}
+    inputs = {a.base for d in definitions for a in d.expr.atoms(sp.Indexed)} - own
+    shared: dict = {}
+    for e in (x for _, exprs, _ in work for x in exprs):
+        for n in e.atoms(sp.Derivative):
+            reached = {a.base for a in _expanded(n.expr, definitions).atoms(sp.Indexed)} & inputs
+            for v in n.variables:
+                if isinstance(v, sp.Indexed) and v.base not in own and v.base not in inputs:
+                    shared[v.base] = shared.get(v.base, reached) & reached
+    def outside_derivatives(e):
+        return e.replace(lambda n: isinstance(n, sp.Derivative), lambda n: n.expr)
+    written = set()
+    for e in everything:
+        if not isinstance(e, Exception):
+            written |= {a.base for a in outside_derivatives(e).atoms(sp.Indexed)}
+    written |= {a.base for d in definitions for a in (d.expr.atoms(sp.Indexed) | {d.lhs}) if isinstance(a, sp.Indexed)}
+    return {v: next(iter(bases)) for v, bases in shared.items() if len(bases) == 1 and v not in written}
