@@ -215,3 +215,15 @@ def test_a_letter_written_only_as_a_variable_is_the_input_it_stands_for():
     # where what is differentiated reaches two inputs, which one the letter stands for is not said: unread
     two = "$$q_m = \\frac{e^{s_m + b_m}}{\\sum_n e^{s_n + b_n}}$$\n\n$$\\frac{\\partial q_m}{\\partial r_c} = 0$$\n"
     assert verdicts(two) == [(3, "unread")]
+
+
+def test_two_names_for_one_entry_and_primes_whose_variable_the_prose_names():
+    """g(v)[m] = q[m] = formula defines both names; y'[n] and g'(v)[m] in a chain not led by a derivative take the
+    variable the prose names ("the derivative of g(v)[m] with respect to v[c]"), so the lost sign is found."""
+    report = check((DOCS / "u02_named_twice_primes_in_prose.md").read_text())
+    assert [(c.line, c.verdict) for c in report.claims] == [(5, "holds"), (5, "holds"), (11, "holds"), (11, "holds"),
+                                                            (13, "holds"), (17, "holds"), (17, "holds"), (19, "wrong")]
+    assert {"g[m]", "q[m]"} <= {d.split(" := ")[0] for d in report.definitions}
+    # with no variable named in the prose, a prime is still unread, never guessed
+    bare = "$$q[m] = \\frac{e^{v[m]}}{\\sum_{}^{} e^{v[c]}}$$\n\n$$q'[m] = q[m] - q[m]^2 = q[m] (1 - q[m])$$\n"
+    assert verdicts(bare) == [(3, "unread"), (3, "holds")]

@@ -38,7 +38,7 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       index_slips, layer_instances,
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
-                      matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, stand_in_variables,
+                      matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, said_variable, stand_in_variables,
                       unique_facts)
 from .verdicts import (EXPECTED_CHAINS, as_functions, case_splits, check_functions, check_run, contradicted, expect,
                        for_every_value, split_lost, split_unknown, split_unnamed, split_unread_definitions, target_bases,
@@ -134,9 +134,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     where: dict = {}      # key -> (line, lhs, rhs, chain number) of the document's definition
     work: list = []   # (claims of one run of readable links, exprs, conditions)
     carried, last_block = "", None   # the prose before the last display block, and its number
+    said_wrt = None   # the variable the prose last named ("with respect to x[k]"), for primes in chains not led by one
     unread_definitions: dict = {}   # name -> line of a definition X = ... whose right side was not read
     for number, item in enumerate(parsed, start=1):
         chain, exprs = item.chain, item.exprs
+        if _HEADING.search(chain.before):
+            said_wrt = None
+        said_wrt = said_variable(chain.before, names) or said_wrt   # "... with respect to x[k]": what y'[n] means
         values = index_values(chain.after, names)
         if len(exprs) == 2 and isinstance(exprs[1], Unreadable) and isinstance(exprs[0], (sp.Symbol, sp.Indexed)) \
                 and not isinstance(exprs[0], sp.Derivative):
@@ -200,6 +204,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             defined[definition_key(d)] = d
             versions.setdefault(definition_key(d), []).append((number, d))
             where.setdefault(definition_key(d), (chain.pieces[1].line, chain.pieces[0].text, chain.pieces[1].text, number))
+            for other in exprs[1:start]:   # f(x)[n] = y[n] = ...: y is defined by the formula too
+                more = as_definition(other, exprs[start], defined) if _another_name(exprs[0], other, defined) else None
+                if more is not None:
+                    defined[definition_key(more)] = more
+                    versions.setdefault(definition_key(more), []).append((number, more))
+                    where.setdefault(definition_key(more), (chain.pieces[start].line, chain.pieces[1].text,
+                                                            chain.pieces[start].text, number))
             for k in range(1, start + 1):
                 claims.append(Claim(chain.pieces[k].line, chain.pieces[k - 1].text, chain.pieces[k].text, chain=number,
                                     lhs_line=chain.pieces[k - 1].line, verdict="holds", reason="a definition"))
@@ -216,7 +227,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         same = index_equalities(before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
         if same:
             values = {**values, **same}
-        exprs = [read_primes(e, exprs[0]) if not isinstance(e, Unreadable) else e for e in exprs]
+        exprs = [read_primes(e, exprs[0], said_wrt) if not isinstance(e, Unreadable) else e for e in exprs]
         if values:
             exprs = [e.xreplace(values) if not isinstance(e, Unreadable) else e for e in exprs]
         for k in range(start + 1, len(exprs)):
@@ -390,11 +401,12 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
 def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
     """How many leading links of a chain define its first name: ``L = -\\sum_j y_j \\log p_j = ...`` defines L (1),
     ``y_i = f(x_i) = \\log(...) = ...`` defines y_i through the name f (2); 0 when the chain starts with a claim."""
-    if len(exprs) < 3 or any(isinstance(e, Unreadable) for e in exprs[:2]):
-        return 0
+    if len(exprs) < 3 or any(isinstance(e, Unreadable) for e in exprs[:2]) or primed_names(exprs[0]):
+        return 0   # y'[n] = ... is a derivative (read_primes), not a name being defined
     k = 1
-    while k + 1 < len(exprs) and isinstance(exprs[k], sp.Symbol) and not exprs[k].is_integer \
-            and str(exprs[k]) not in defined and str(exprs[k]) not in names.bases and not isinstance(exprs[k + 1], Unreadable):
+    while k + 1 < len(exprs) and not isinstance(exprs[k + 1], Unreadable) and (
+            isinstance(exprs[k], sp.Symbol) and not exprs[k].is_integer and str(exprs[k]) not in defined
+            and str(exprs[k]) not in names.bases or _another_name(exprs[0], exprs[k], defined)):
         k += 1
     if isinstance(exprs[k], Unreadable) or isinstance(exprs[0], sp.Derivative):
         return 0
@@ -402,6 +414,13 @@ def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
     if d is None or not looks_defining(d) or any(str(x) in names.bases for x in bare_symbols(exprs[k])):
         return 0
     return k
+
+def _another_name(first, e, defined: dict) -> bool:
+    """``f(x)[n] = y[n] = ...``: e, a second side, is another name for the first side's entry (the same indices, not
+    defined yet), which the chain's formula defines as well."""
+    return isinstance(first, sp.Indexed) and isinstance(e, sp.Indexed) and e.indices == first.indices \
+        and e.base != first.base and definition_key_of(e) not in defined
+
 
 def _stated_in_sentence(chain, exprs: list) -> bool:
     """Inline math inside a sentence that states a derivative (``We have $\\frac{dL}{dx_j} = -\\sum t_i ...$ from
@@ -418,6 +437,7 @@ def _stated_in_sentence(chain, exprs: list) -> bool:
 # begins (a heading): otherwise loss = ... after loss = ... is a claim about the loss, as an author's next step is
 _NEW_PART = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let|defining)\b"
                        r"[^.$]{0,30}[:,]?\s*$|^\s*#|\\(?:sub)*section\b|\\paragraph\b", re.IGNORECASE | re.MULTILINE)
+_HEADING = re.compile(r"^\s*#|\\(?:sub)*section\b", re.MULTILINE)
 _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
 

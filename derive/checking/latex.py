@@ -822,6 +822,9 @@ class Parser:
         except Unreadable:
             self.i = mark
             return None
+        if self.at("[") and self._bracket_index_ahead():   # f'(x)[n]: the entry n of f', read as y'[n] is
+            self.i = mark
+            return None
         if name == "sigma" and isinstance(arg, (sp.Symbol, sp.Indexed)):
             return sp.Derivative(1 / (1 + sp.exp(-arg)), arg)
         if isinstance(arg, sp.Symbol) and not arg.is_integer:

@@ -301,14 +301,36 @@ def primed_names(e) -> set:
            {str(a.base) for a in e.atoms(sp.Indexed) if str(a.base).endswith("^\\prime")}
 
 
-def read_primes(e, head):
-    """u' v - u v' in a chain that starts with dh/dx: u' is du/dx."""
-    if not primed_names(e) or not isinstance(head, sp.Derivative) or len(head.variables) != 1:
+def read_primes(e, head, said=None):
+    """u' v - u v' in a chain that starts with dh/dx: u' is du/dx. In a chain that starts otherwise, ``said`` is
+    the variable the prose names ("the derivative of softmax(x)[n] with respect to x[k]"): y'[n] is dy[n]/dx[k]."""
+    if not primed_names(e):
         return e
-    x = head.variables[0]
-    mapping = {s: sp.Derivative(sp.Symbol(str(s)[:-len("^\\prime")]), x) for s in e.free_symbols
-               if str(s).endswith("^\\prime")}
+    if isinstance(head, sp.Derivative) and len(head.variables) == 1:
+        x = head.variables[0]
+    elif said is not None and not isinstance(head, sp.Derivative):
+        x = said
+    else:
+        return e
+    mark = "^\\prime"
+    mapping = {s: sp.Derivative(sp.Symbol(str(s)[:-len(mark)]), x) for s in e.free_symbols if str(s).endswith(mark)}
+    e = e.replace(lambda a: isinstance(a, sp.Indexed) and str(a.base).endswith(mark),
+                  lambda a: sp.Derivative(sp.IndexedBase(str(a.base)[:-len(mark)])[a.indices], x))
     return e.xreplace(mapping)
+
+
+_WITH_RESPECT = re.compile(r"with\s+respect\s+to\s+(?:\$([^$]{1,40})\$|\\\(([^)]{1,40})\\\)|([A-Za-z](?:\[[A-Za-z0-9]\]|_\{?[A-Za-z0-9]\}?))(?![\w{]))")
+
+
+def said_variable(prose: str, names: Names):
+    """The entry the prose last names as the variable of a derivative, "the derivative of softmax(x)[n] with respect to
+    x[k]" (x[k]); None if it names none, or something other than one name or entry."""
+    found = None
+    for m in _WITH_RESPECT.finditer(prose):
+        v = parse_piece(next(g for g in m.groups() if g), names)
+        if isinstance(v, (sp.Symbol, sp.Indexed)) and not (isinstance(v, sp.Symbol) and v.is_integer):
+            found = v
+    return found
 
 
 _SAME_BEFORE = re.compile(r"\b(?:if|when|for|with)\s+([a-z])\s*=\s*([a-z])\s*[,:]?\s*(?:[A-Za-z]+\s*){0,5}[,.;:]?\s*$",
