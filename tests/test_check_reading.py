@@ -227,3 +227,16 @@ def test_two_names_for_one_entry_and_primes_whose_variable_the_prose_names():
     # with no variable named in the prose, a prime is still unread, never guessed
     bare = "$$q[m] = \\frac{e^{v[m]}}{\\sum_{}^{} e^{v[c]}}$$\n\n$$q'[m] = q[m] - q[m]^2 = q[m] (1 - q[m])$$\n"
     assert verdicts(bare) == [(3, "unread"), (3, "holds")]
+
+
+def test_entries_never_defined_are_any_functions_of_the_vector_they_are_differentiated_in():
+    """dg_m/du_c with g never defined (only an input of E): g_m is any differentiable function of the whole vector u,
+    so the chain rule through every output holds, the one-term form holds if each g_m depends on u_m alone, and an
+    algebraic link about g (no derivative of it) is checked with g a plain variable, its dropped term found."""
+    claims = check((DOCS / "u03_entries_never_defined.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (9, "holds"), (13, "holds_if"), (17, "holds"),
+                                                     (17, "wrong")]
+    assert "depends on u_k alone" in claims[2].reason
+    # a derivative of a name the document defines is not taken as 0 in such a run: dE/du_c = 0 is not read as holding
+    zero = "$$E = \\frac{1}{2} \\sum_m (g_m - t_m)^2$$\n\n$$\\frac{\\partial E}{\\partial u_c} = 0$$\n"
+    assert [c.verdict for c in check(zero).claims] != ["holds"]

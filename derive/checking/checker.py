@@ -40,7 +40,8 @@ from .reading import (Parsed, abstract_costs, applications, as_assumption, as_ca
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
                       matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, said_variable, stand_in_variables,
                       unique_facts)
-from .verdicts import (EXPECTED_CHAINS, as_functions, case_splits, check_functions, check_run, contradicted, expect,
+from .verdicts import (EXPECTED_CHAINS, as_functions, case_splits, check_functions, check_run, contradicted,
+                       differentiated_entries, entry_definition, entry_functions, expect,
                        for_every_value, split_lost, split_unknown, split_unnamed, split_unread_definitions, target_bases,
                        undefined_functions)
 
@@ -350,9 +351,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     named = known | {n for d in definitions for n in _input_names(d)}
     unread_definitions = {k: v for k, v in unread_definitions.items() if k not in {str(d.symbol) for d in definitions}}
     alone: dict = {}   # id(claim) -> (unread reason, names): links with a name on one side only, checked for every value
+    entries = entry_functions(work, definitions)   # da^L_k/dz^L_j, a^L never defined: any function of z^L
+    named |= {str(a) for a in entries}
+    placeholders = tuple(entry_definition(a, v, lambda i, v=v: v[i]) for a, v in entries.items())
     for run_claims, run_exprs, conditions in split_unread_definitions(split_lost(split_unnamed(
-            split_unknown(as_functions(work, known), known, {str(d.symbol): _input_names(d) for d in definitions}),
-            named, alone), definitions, frozenset(names.summed)), unread_definitions):
+            split_unknown(as_functions(work, known), known, {**{str(d.symbol): _input_names(d) for d in definitions},
+                                                             **{str(a): set() for a in entries}}),
+            named, alone), definitions + placeholders, frozenset(names.summed)), unread_definitions):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()
@@ -372,11 +377,15 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                f"the definition of {sp.sstr(renamed.lhs)} has {written} on its right side, not "
                                f"{meant}", f"{sp.sstr(renamed.lhs)} is as defined, the same for every {meant}")
                               for key, renamed, written, meant in index_slips(setting.definitions))
-                def one(cs, es, setting=setting, conditions=conditions, cases=cases, inputs=inputs, slips=slips):
+                def one(cs, es, extra=(), setting=setting, conditions=conditions, cases=cases, inputs=inputs,
+                        slips=slips):
+                    if extra:   # an instance of the undefined entries: the other readings do not have it
+                        setting, inputs, slips = replace(setting, definitions=setting.definitions + extra), (), ()
                     check_run(setting, cs, es, conditions, tuple(facts), Ks, points, index_samples, seed, cases,
                               open_facts, inputs, targets, slips)
-                if undefined_functions(run_exprs):   # f(x), f'(x) of an f the document never defines: any such function
-                    check_functions(one, run_claims, run_exprs, seed)
+                if undefined_functions(run_exprs) or differentiated_entries(run_exprs, entries):
+                    # f(x), f'(x) of an f the document never defines, a^L_k never defined: any such function
+                    check_functions(one, run_claims, run_exprs, seed, entries)
                 else:
                     one(run_claims, run_exprs)
                 for_every_value(run_claims, alone)

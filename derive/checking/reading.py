@@ -599,13 +599,16 @@ def stand_in_variables(work, everything: list, definitions) -> dict:
     of differentiation (d L / d o_i, with o never defined nor written anywhere else) where everything it
     differentiates with respect to v depends, through the document's definitions, on one same vector of inputs a
     (p_k = softmax(a)_k, L = -sum y log p): v is read as a (deepnotes' o for the logits a). None where the
-    differentiated quantities share no input, or more than one (which one is meant, the document does not say)."""
+    differentiated quantities share no input, or more than one (which one is meant, the document does not say), or
+    where one of them writes an input itself (dh_k/dw_j: h is said to depend on w)."""
     own = {d.symbol for d in definitions}
     inputs = {a.base for d in definitions for a in d.expr.atoms(sp.Indexed)} - own
     shared: dict = {}
     for e in (x for _, exprs, _ in work for x in exprs):
         for n in e.atoms(sp.Derivative):
             reached = {a.base for a in _expanded(n.expr, definitions).atoms(sp.Indexed)} & inputs
+            if {a.base for a in n.expr.atoms(sp.Indexed)} & inputs:
+                reached = set()   # dh_k/dw_j with h itself an input: the author says h depends on w, not that w is h
             for v in n.variables:
                 if isinstance(v, sp.Indexed) and v.base not in own and v.base not in inputs:
                     shared[v.base] = shared.get(v.base, reached) & reached
