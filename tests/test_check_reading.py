@@ -240,3 +240,13 @@ def test_entries_never_defined_are_any_functions_of_the_vector_they_are_differen
     # a derivative of a name the document defines is not taken as 0 in such a run: dE/du_c = 0 is not read as holding
     zero = "$$E = \\frac{1}{2} \\sum_m (g_m - t_m)^2$$\n\n$$\\frac{\\partial E}{\\partial u_c} = 0$$\n"
     assert [c.verdict for c in check(zero).claims] != ["holds"]
+
+
+def test_a_letter_defined_as_a_function_of_an_entry_is_that_quantity_and_its_prime_the_derivative_in_an_entry():
+    """u(S_1^{(m)}) = e^{S_1^{(m)}} after "Write:" defines the quantity u (its argument has a superscript inside
+    brackets); u(S_1^{(m)}) elsewhere is u, and u'(S_1^{(n)}) is du/dS_1^{(n)}, as the author expands it. The same
+    letter in a rule stated for any u(x) stays a function of x."""
+    claims = check((DOCS / "u04_functions_of_an_entry.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (17, "holds"), (20, "holds"), (20, "holds"),
+                                                     (21, "holds"), (21, "wrong")]
+    assert "any differentiable" in claims[0].reason

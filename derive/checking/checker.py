@@ -104,6 +104,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     names.sigma_is_softmax = any(_SIGMA_ENTRY.match(c.pieces[0].text) and "\\sum" in c.pieces[-1].text
                                  and "e^{-" not in c.pieces[-1].text for c in found)
     names.words = name_words(c.pieces[0].text for c in found)
+    names.functions = _functions_of_entries(found)
     if names.sigma_is_softmax:
         notes.append("the document defines sigma(A_i) with a sum: sigma is its softmax here, not the sigmoid")
     parsed = []
@@ -451,7 +452,22 @@ _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
 
 
-_HEAD = re.compile(r"^\s*([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*(?:\\left)?\(([^()]*?)(?:\\right)?\)\s*$")
+_HEAD = re.compile(r"^\s*([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*(?:\\left)?\(((?:[^()]|\([^()]*\))*?)(?:\\right)?\)\s*$")
+_ENTRY_ARGUMENT = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?(?:\^\{?\(?[A-Za-z0-9]\)?\}?)?")
+
+
+def _functions_of_entries(found) -> frozenset:
+    """Letters a lone equation defines as a function of an entry or vector, ``f(Z_2^{(j)}) = e^{Z_2^{(j)}}`` and
+    ``g(Z_2) = \\sum_c e^{Z_2^{(c)}}`` after "Let:": each such f(...) is the quantity f wherever written, and
+    f'(Z_2^{(i)}) its derivative in that entry (what the author means when writing it as the derivative
+    d e^{Z_2^{(j)}} / d Z_2^{(i)}). A plain letter argument (f(x) = ...) is read as before."""
+    out = set()
+    for c in found:
+        m = _HEAD.match(c.pieces[0].text) if len(c.pieces) == 2 else None
+        if m and len(m.group(1)) == 1 and m.group(1).islower() and _ENTRY_ARGUMENT.fullmatch(m.group(2).strip()) \
+                and re.search(r"[_^]", m.group(2)):
+            out.add(m.group(1))
+    return frozenset(out)
 
 
 def _function_head(written: str, rhs, names: Names, defined: dict):

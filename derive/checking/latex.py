@@ -243,6 +243,7 @@ class Names:
     summed: set = field(default_factory=set)    # index names the document sums over explicitly (\\sum_j)
     sigma_is_softmax: bool = False              # the document defines \\sigma(A_i) as a softmax, not the sigmoid
     words: frozenset = frozenset()              # words the document uses as names (loss = ...): one name each
+    functions: frozenset = frozenset()          # letters the document defines as functions of an entry, f(Z^{(j)}) = ...
 
     def index(self, name: str) -> sp.Symbol:
         if name not in self.indices:
@@ -731,6 +732,11 @@ class Parser:
             derivative = self._primed_call(name)
             if derivative is not None:
                 return derivative
+        if name in self.names.functions and not sup_name and not indices and example is None and self.at("("):
+            arg = self.group("(", ")")   # g(Z_2) of a g the document defines as g(Z_2) = ...: the quantity g
+            if isinstance(arg, sp.Symbol) and not arg.is_integer:
+                return sp.Function(name)(arg)   # f(x) in a rule stated for any f: a function of x, not the defined f
+            return self.names.scalar(name)
         if example is None and self._application_ahead():
             self.take()
             self.take()
@@ -825,6 +831,10 @@ class Parser:
         if self.at("[") and self._bracket_index_ahead():   # f'(x)[n]: the entry n of f', read as y'[n] is
             self.i = mark
             return None
+        if name in self.names.functions and isinstance(arg, sp.Indexed):   # f(Z^{(j)}) = e^{Z^{(j)}}, f'(Z^{(i)})
+            return sp.Derivative(self.names.scalar(name), arg)
+        if name in self.names.functions and isinstance(arg, sp.Symbol) and not arg.is_integer:
+            return sp.Derivative(sp.Function(name)(arg), arg)   # f'(x) of the generic f(x), not the defined f
         if name == "sigma" and isinstance(arg, (sp.Symbol, sp.Indexed)):
             return sp.Derivative(1 / (1 + sp.exp(-arg)), arg)
         if isinstance(arg, sp.Symbol) and not arg.is_integer:
