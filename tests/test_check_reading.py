@@ -250,3 +250,14 @@ def test_a_letter_defined_as_a_function_of_an_entry_is_that_quantity_and_its_pri
     assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (17, "holds"), (20, "holds"), (20, "holds"),
                                                      (21, "holds"), (21, "wrong")]
     assert "any differentiable" in claims[0].reason
+
+
+def test_an_operator_before_a_bracket_without_its_variable_takes_the_product_after_it():
+    """d/dq (1 - t)(\\log(1 - q)): the bracket alone would differentiate to 0, which no one writes out; the operator
+    takes the product that follows, which has q, so the link is read and its lost sign found. A bracket that has
+    the variable keeps the operator to itself (d/dx (u) v is u' v)."""
+    claims = check((DOCS / "u05_operator_before_a_constant_bracket.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (9, "holds"), (13, "wrong")]
+    x = sp.Symbol("x")
+    assert read("\\frac{d}{dx}(x^2) x") == sp.Derivative(x ** 2, x) * x
+    assert read("\\frac{d}{dx}(2) x") == sp.Derivative(2 * x, x)

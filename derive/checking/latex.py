@@ -1215,9 +1215,26 @@ class Parser:
         if function is None:
             if self.at("("):  # d/dx (u) v: the operator takes the bracket (and its power) only
                 function = self.postfix(self.group("(", ")"))
+                if self.starts_factor() and not _mentions(function, variables):
+                    # d/dy (1 - t)(\log(1 - y)): a bracket without the variable would differentiate to 0, which no
+                    # one writes out; the operator takes the product that follows too, where that has the variable
+                    mark = self.i
+                    rest = self.term()
+                    if _mentions(rest, variables):
+                        function = function * rest
+                    else:
+                        self.i = mark
             else:
                 function = self.term()
         return sp.Derivative(function, *variables)
+
+
+def _mentions(e: sp.Expr, variables: list) -> bool:
+    """Whether ``e`` writes the vector of one of ``variables`` (an entry of it, or its name bare: \\hat y beside
+    \\hat y_i), or the symbol itself."""
+    bases = {str(v.base) for v in variables if isinstance(v, sp.Indexed)}
+    return any(str(a.base) in bases for a in e.atoms(sp.Indexed)) or any(
+        str(s) in bases or s in variables for s in e.free_symbols)
 
 
 def in_notation(element: sp.Expr, names: Names) -> sp.Expr:
