@@ -261,3 +261,17 @@ def test_an_operator_before_a_bracket_without_its_variable_takes_the_product_aft
     x = sp.Symbol("x")
     assert read("\\frac{d}{dx}(x^2) x") == sp.Derivative(x ** 2, x) * x
     assert read("\\frac{d}{dx}(2) x") == sp.Derivative(2 * x, x)
+
+
+def test_a_term_never_defined_is_read_as_the_derivation_implies_it():
+    """-sum t log q = sum_m r_m and dr_m/dq_m = d/dq_m(-t_m log q_m) imply r_m = -t_m log q_m: the chain through r is
+    read and the wrong last line found. Where the lines imply two readings (the sign lost in a sum written again
+    over -r), a link true under one only is ambiguous, and a link about r is never wrong."""
+    claims = check((DOCS / "u06_implied_terms.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(5, "holds"), (5, "holds"), (9, "unread"), (9, "holds"),
+                                                     (13, "holds"), (13, "holds"), (13, "holds"), (13, "wrong")]
+    assert "only this link says what it is" in claims[2].reason   # the implying line cannot hold by itself
+    two = ("$$q_m = \\frac{e^{s_m}}{\\sum_n e^{s_n}}$$\n\n$$E = -\\sum_m t_m \\log q_m = -\\sum_m r_m$$\n\n"
+           "$$\\frac{\\partial r_m}{\\partial q_m} = \\frac{\\partial}{\\partial q_m} \\left( - t_m \\log q_m \\right)$$\n\n"
+           "$$\\frac{\\partial r_m}{\\partial q_m} = 5$$\n")
+    assert verdicts(two)[2:] == [(5, "ambiguous"), (7, "unread")]

@@ -34,7 +34,7 @@ from .claims import CheckReport, Claim
 from .extract import chains as find_chains
 from .extract import front_matter
 from .latex import K_SYMBOL, Names, Unreadable, name_words
-from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one, dropped_indices,
+from .reading import (Parsed, abstract_costs, applications, implied_definitions, as_assumption, as_case, as_definition, as_one, dropped_indices,
                       index_slips, layer_instances,
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
@@ -315,6 +315,12 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     for key, why in _circular(defined):   # z_j = sum_i w_ij o_i + b with o_j = softmax(z_j): o names two layers
         del defined[key]
         notes.append(why)
+    implied = implied_definitions(work, defined)   # -sum y log p = -sum ell_j: ell never defined, implied
+    for base, found in implied.items():
+        defined[definition_key(found[0][1])] = found[0][1]
+        notes.append(f"{base} is not defined in the document: read as the derivation implies it, "
+                     + "; ".join(dict.fromkeys(f"{sp.sstr(d.lhs)} = {sp.sstr(d.expr)} (line {line})"
+                                               for line, d in found)))
     definitions = tuple(defined.values())
     stand_ins = stand_in_variables(work, [e for item in parsed for e in item.exprs], definitions)
     if stand_ins:   # d L / d o_i with o written nowhere else and L, p reaching only a: o is the author's a
@@ -378,6 +384,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                f"the definition of {sp.sstr(renamed.lhs)} has {written} on its right side, not "
                                f"{meant}", f"{sp.sstr(renamed.lhs)} is as defined, the same for every {meant}")
                               for key, renamed, written, meant in index_slips(setting.definitions))
+                slips += tuple((replace(setting, definitions=tuple(d if definition_key(d) != definition_key(other)
+                                                                   else other for d in setting.definitions)),
+                                other.symbol, f"{sp.sstr(other.lhs)} = {sp.sstr(other.expr)} (line {line})",
+                                f"the document does not define {base}; line {line} implies this",
+                                f"{sp.sstr(found[0][1].lhs)} = {sp.sstr(found[0][1].expr)} (line {found[0][0]})")
+                               for base, found in implied.items() for line, other in found[1:]
+                               if str(other.expr) != str(found[0][1].expr))
                 def one(cs, es, extra=(), setting=setting, conditions=conditions, cases=cases, inputs=inputs,
                         slips=slips):
                     if extra:   # an instance of the undefined entries: the other readings do not have it
@@ -390,6 +403,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                 else:
                     one(run_claims, run_exprs)
                 for_every_value(run_claims, alone)
+                never_wrong(run_claims, run_exprs, implied)
         except RunTimeout as e:  # the alarm rang outside the verifier's own try
             for c in run_claims:
                 c.verdict, c.reason = "unread", str(e)
@@ -407,6 +421,22 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
 
 
 # -- reading the notation of a document ------------------------------------------------------------
+
+def never_wrong(claims, exprs, implied: dict) -> None:
+    """A link about a name the document never defines, read as its derivation implies it (implied_definitions), is
+    never wrong: what the author means by it is the reading's guess. Such a wrong verdict is unread, with the reason."""
+    for n, c in enumerate(claims):
+        bases = [b for b in implied if exprs[n].has(b) or exprs[n + 1].has(b)]
+        alone = [b for b in bases if all(line == c.line for line, d in implied[b]
+                                         if str(d.expr) == str(implied[b][0][1].expr))]
+        if alone and c.verdict == "holds":   # the only line that says what w is cannot hold by it
+            c.verdict, c.reason, c.cases = "unread", (f"{', '.join(str(b) for b in alone)} is not defined in the "
+                                                      "document: only this link says what it is"), ()
+        if bases and c.verdict == "wrong":
+            c.verdict, c.counterexample, c.readings = "unread", None, ()
+            c.reason = (f"depends on what {', '.join(str(b) for b in bases)} is, which the document does not define "
+                        "(false under every reading its derivation implies)")
+
 
 def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
     """How many leading links of a chain define its first name: ``L = -\\sum_j y_j \\log p_j = ...`` defines L (1),

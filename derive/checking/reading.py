@@ -620,3 +620,41 @@ def stand_in_variables(work, everything: list, definitions) -> dict:
             written |= {a.base for a in outside_derivatives(e).atoms(sp.Indexed)}
     written |= {a.base for d in definitions for a in (d.expr.atoms(sp.Indexed) | {d.lhs}) if isinstance(a, sp.Indexed)}
     return {v: next(iter(bases)) for v, bases in shared.items() if len(bases) == 1 and v not in written}
+
+
+def implied_definitions(work, defined: dict) -> dict:
+    """What the derivation itself says an undefined entry is, where the document never defines it: {base: [(line,
+    Definition)]}, in document order. Two kinds of link imply one: a sum written again over the name, ``-\\sum_j
+    y_j \\log p_j = -\\sum_j \\ell_j`` (\\ell_j is the term, y_j log p_j), and a derivative of the name equated to
+    the derivative of an expression in the same variable, ``\\frac{\\partial \\ell_j}{\\partial p_j} =
+    \\frac{\\partial}{\\partial p_j}(-y_j \\log p_j)`` (\\ell_j is -y_j log p_j). Only bases no definition uses."""
+    used = {a.base for d in defined.values() for a in d.expr.atoms(sp.Indexed)} | {d.symbol for d in defined.values()}
+    out: dict = {}
+
+    def add(x, expr, line):
+        if x.base in used or expr.has(x.base) or not all(isinstance(i, sp.Symbol) for i in x.indices) \
+                or len(set(x.indices)) != len(x.indices):
+            return
+        d = with_kernel(Definition(f"def_{x.base}", x.base, tuple(x.indices), private_bounds(expr), text="implied"))
+        out.setdefault(x.base, []).append((line, d))   # the same reading again: another line that implies it
+
+    for claims, exprs, _ in work:
+        for n, claim in enumerate(claims):
+            a, b = exprs[n], exprs[n + 1]
+            for p, q in ((a, b), (b, a)):
+                if isinstance(p, sp.Derivative) and isinstance(q, sp.Derivative) and isinstance(p.expr, sp.Indexed) \
+                        and p.variables == q.variables and not q.expr.has(p.expr.base):
+                    add(p.expr, q.expr, claim.line)
+                for s in q.atoms(sp.Sum):
+                    body, (j, lo, hi) = s.function, s.limits[0]
+                    sign = -1 if body.could_extract_minus_sign() else 1
+                    x = sign * body
+                    if not (isinstance(x, sp.Indexed) and x.indices == (j,)) or len(s.limits) != 1:
+                        continue
+                    t = sp.Dummy("t")
+                    for other in p.atoms(sp.Sum):
+                        if len(other.limits) == 1 and other.limits[0][1:] == (lo, hi) \
+                                and q.xreplace({s: t}) == p.xreplace({other: t}) and not other.has(x.base):
+                            k = other.limits[0][0]
+                            add(x, sign * other.function.xreplace({k: j}), claim.line)
+    return {base: found for base, found in out.items()}
