@@ -201,3 +201,77 @@ def test_an_index_written_as_a_superscript_is_unread_never_wrong():
            "$$cost = -y_i \\ln(s^i)$$\n"
     claim, = check(text).claims
     assert claim.verdict == "unread" and "superscript" in claim.reason
+
+
+# -- issue 15, fourth round (tests/data/check_docs/u01..) ------------------------------------------
+
+def test_a_letter_written_only_as_a_variable_is_the_input_it_stands_for():
+    """d E / d r_c where r is written nowhere else and E, q reach only the scores s: r is read as s (an author who
+    switched letters), so the chain is checked and its wrong last line found."""
+    report = check((DOCS / "u01_switched_letter.md").read_text())
+    assert [(c.line, c.verdict) for c in report.claims] == [(13, "holds"), (13, "holds"), (15, "holds"),
+                                                            (17, "holds"), (17, "holds"), (17, "wrong")]
+    assert any("r is read as s" in n for n in report.notes)
+    # where what is differentiated reaches two inputs, which one the letter stands for is not said: unread
+    two = "$$q_m = \\frac{e^{s_m + b_m}}{\\sum_n e^{s_n + b_n}}$$\n\n$$\\frac{\\partial q_m}{\\partial r_c} = 0$$\n"
+    assert verdicts(two) == [(3, "unread")]
+
+
+def test_two_names_for_one_entry_and_primes_whose_variable_the_prose_names():
+    """g(v)[m] = q[m] = formula defines both names; y'[n] and g'(v)[m] in a chain not led by a derivative take the
+    variable the prose names ("the derivative of g(v)[m] with respect to v[c]"), so the lost sign is found."""
+    report = check((DOCS / "u02_named_twice_primes_in_prose.md").read_text())
+    assert [(c.line, c.verdict) for c in report.claims] == [(5, "holds"), (5, "holds"), (11, "holds"), (11, "holds"),
+                                                            (13, "holds"), (17, "holds"), (17, "holds"), (19, "wrong")]
+    assert {"g[m]", "q[m]"} <= {d.split(" := ")[0] for d in report.definitions}
+    # with no variable named in the prose, a prime is still unread, never guessed
+    bare = "$$q[m] = \\frac{e^{v[m]}}{\\sum_{}^{} e^{v[c]}}$$\n\n$$q'[m] = q[m] - q[m]^2 = q[m] (1 - q[m])$$\n"
+    assert verdicts(bare) == [(3, "unread"), (3, "holds")]
+
+
+def test_entries_never_defined_are_any_functions_of_the_vector_they_are_differentiated_in():
+    """dg_m/du_c with g never defined (only an input of E): g_m is any differentiable function of the whole vector u,
+    so the chain rule through every output holds, the one-term form holds if each g_m depends on u_m alone, and an
+    algebraic link about g (no derivative of it) is checked with g a plain variable, its dropped term found."""
+    claims = check((DOCS / "u03_entries_never_defined.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (9, "holds"), (13, "holds_if"), (17, "holds"),
+                                                     (17, "wrong")]
+    assert "depends on u_k alone" in claims[2].reason
+    # a derivative of a name the document defines is not taken as 0 in such a run: dE/du_c = 0 is not read as holding
+    zero = "$$E = \\frac{1}{2} \\sum_m (g_m - t_m)^2$$\n\n$$\\frac{\\partial E}{\\partial u_c} = 0$$\n"
+    assert [c.verdict for c in check(zero).claims] != ["holds"]
+
+
+def test_a_letter_defined_as_a_function_of_an_entry_is_that_quantity_and_its_prime_the_derivative_in_an_entry():
+    """u(S_1^{(m)}) = e^{S_1^{(m)}} after "Write:" defines the quantity u (its argument has a superscript inside
+    brackets); u(S_1^{(m)}) elsewhere is u, and u'(S_1^{(n)}) is du/dS_1^{(n)}, as the author expands it. The same
+    letter in a rule stated for any u(x) stays a function of x."""
+    claims = check((DOCS / "u04_functions_of_an_entry.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (17, "holds"), (20, "holds"), (20, "holds"),
+                                                     (21, "holds"), (21, "wrong")]
+    assert "any differentiable" in claims[0].reason
+
+
+def test_an_operator_before_a_bracket_without_its_variable_takes_the_product_after_it():
+    """d/dq (1 - t)(\\log(1 - q)): the bracket alone would differentiate to 0, which no one writes out; the operator
+    takes the product that follows, which has q, so the link is read and its lost sign found. A bracket that has
+    the variable keeps the operator to itself (d/dx (u) v is u' v)."""
+    claims = check((DOCS / "u05_operator_before_a_constant_bracket.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(9, "holds"), (9, "holds"), (13, "wrong")]
+    x = sp.Symbol("x")
+    assert read("\\frac{d}{dx}(x^2) x") == sp.Derivative(x ** 2, x) * x
+    assert read("\\frac{d}{dx}(2) x") == sp.Derivative(2 * x, x)
+
+
+def test_a_term_never_defined_is_read_as_the_derivation_implies_it():
+    """-sum t log q = sum_m r_m and dr_m/dq_m = d/dq_m(-t_m log q_m) imply r_m = -t_m log q_m: the chain through r is
+    read and the wrong last line found. Where the lines imply two readings (the sign lost in a sum written again
+    over -r), a link true under one only is ambiguous, and a link about r is never wrong."""
+    claims = check((DOCS / "u06_implied_terms.md").read_text()).claims
+    assert [(c.line, c.verdict) for c in claims] == [(5, "holds"), (5, "holds"), (9, "unread"), (9, "holds"),
+                                                     (13, "holds"), (13, "holds"), (13, "holds"), (13, "wrong")]
+    assert "only this link says what it is" in claims[2].reason   # the implying line cannot hold by itself
+    two = ("$$q_m = \\frac{e^{s_m}}{\\sum_n e^{s_n}}$$\n\n$$E = -\\sum_m t_m \\log q_m = -\\sum_m r_m$$\n\n"
+           "$$\\frac{\\partial r_m}{\\partial q_m} = \\frac{\\partial}{\\partial q_m} \\left( - t_m \\log q_m \\right)$$\n\n"
+           "$$\\frac{\\partial r_m}{\\partial q_m} = 5$$\n")
+    assert verdicts(two)[2:] == [(5, "ambiguous"), (7, "unread")]

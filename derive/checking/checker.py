@@ -34,12 +34,14 @@ from .claims import CheckReport, Claim
 from .extract import chains as find_chains
 from .extract import front_matter
 from .latex import K_SYMBOL, Names, Unreadable, name_words
-from .reading import (Parsed, abstract_costs, applications, as_assumption, as_case, as_definition, as_one, dropped_indices,
+from .reading import (Parsed, abstract_costs, applications, implied_definitions, as_assumption, as_case, as_definition, as_one, dropped_indices,
                       index_slips, layer_instances,
                       bare_symbols, case_definitions, conventional, definition_key, entrywise,
                       free_indices, in_force, index_equalities, index_ranges, index_values, label_bases, looks_defining,
-                      matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, unique_facts)
-from .verdicts import (EXPECTED_CHAINS, as_functions, case_splits, check_functions, check_run, contradicted, expect,
+                      matrix_facts, parse_piece, primed_names, prose_conditions, read_primes, said_variable, stand_in_variables,
+                      unique_facts)
+from .verdicts import (EXPECTED_CHAINS, as_functions, case_splits, check_functions, check_run, contradicted,
+                       differentiated_entries, entry_definition, entry_functions, expect,
                        for_every_value, split_lost, split_unknown, split_unnamed, split_unread_definitions, target_bases,
                        undefined_functions)
 
@@ -102,6 +104,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     names.sigma_is_softmax = any(_SIGMA_ENTRY.match(c.pieces[0].text) and "\\sum" in c.pieces[-1].text
                                  and "e^{-" not in c.pieces[-1].text for c in found)
     names.words = name_words(c.pieces[0].text for c in found)
+    names.functions = _functions_of_entries(found)
     if names.sigma_is_softmax:
         notes.append("the document defines sigma(A_i) with a sum: sigma is its softmax here, not the sigmoid")
     parsed = []
@@ -133,9 +136,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     where: dict = {}      # key -> (line, lhs, rhs, chain number) of the document's definition
     work: list = []   # (claims of one run of readable links, exprs, conditions)
     carried, last_block = "", None   # the prose before the last display block, and its number
+    said_wrt = None   # the variable the prose last named ("with respect to x[k]"), for primes in chains not led by one
     unread_definitions: dict = {}   # name -> line of a definition X = ... whose right side was not read
     for number, item in enumerate(parsed, start=1):
         chain, exprs = item.chain, item.exprs
+        if _HEADING.search(chain.before):
+            said_wrt = None
+        said_wrt = said_variable(chain.before, names) or said_wrt   # "... with respect to x[k]": what y'[n] means
         values = index_values(chain.after, names)
         if len(exprs) == 2 and isinstance(exprs[1], Unreadable) and isinstance(exprs[0], (sp.Symbol, sp.Indexed)) \
                 and not isinstance(exprs[0], sp.Derivative):
@@ -199,6 +206,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
             defined[definition_key(d)] = d
             versions.setdefault(definition_key(d), []).append((number, d))
             where.setdefault(definition_key(d), (chain.pieces[1].line, chain.pieces[0].text, chain.pieces[1].text, number))
+            for other in exprs[1:start]:   # f(x)[n] = y[n] = ...: y is defined by the formula too
+                more = as_definition(other, exprs[start], defined) if _another_name(exprs[0], other, defined) else None
+                if more is not None:
+                    defined[definition_key(more)] = more
+                    versions.setdefault(definition_key(more), []).append((number, more))
+                    where.setdefault(definition_key(more), (chain.pieces[start].line, chain.pieces[1].text,
+                                                            chain.pieces[start].text, number))
             for k in range(1, start + 1):
                 claims.append(Claim(chain.pieces[k].line, chain.pieces[k - 1].text, chain.pieces[k].text, chain=number,
                                     lhs_line=chain.pieces[k - 1].line, verdict="holds", reason="a definition"))
@@ -215,7 +229,7 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
         same = index_equalities(before, chain.remarks, exprs)  # If $i = k$, ...: the chain is for k = i
         if same:
             values = {**values, **same}
-        exprs = [read_primes(e, exprs[0]) if not isinstance(e, Unreadable) else e for e in exprs]
+        exprs = [read_primes(e, exprs[0], said_wrt) if not isinstance(e, Unreadable) else e for e in exprs]
         if values:
             exprs = [e.xreplace(values) if not isinstance(e, Unreadable) else e for e in exprs]
         for k in range(start + 1, len(exprs)):
@@ -301,7 +315,19 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     for key, why in _circular(defined):   # z_j = sum_i w_ij o_i + b with o_j = softmax(z_j): o names two layers
         del defined[key]
         notes.append(why)
+    implied = implied_definitions(work, defined)   # -sum y log p = -sum ell_j: ell never defined, implied
+    for base, found in implied.items():
+        defined[definition_key(found[0][1])] = found[0][1]
+        notes.append(f"{base} is not defined in the document: read as the derivation implies it, "
+                     + "; ".join(dict.fromkeys(f"{sp.sstr(d.lhs)} = {sp.sstr(d.expr)} (line {line})"
+                                               for line, d in found)))
     definitions = tuple(defined.values())
+    stand_ins = stand_in_variables(work, [e for item in parsed for e in item.exprs], definitions)
+    if stand_ins:   # d L / d o_i with o written nowhere else and L, p reaching only a: o is the author's a
+        work = [(cs, [e if isinstance(e, Unreadable) else e.xreplace(stand_ins) for e in es], conds)
+                for cs, es, conds in work]
+        notes.extend(f"{v} is written only as a variable of differentiation, and what is differentiated with respect "
+                     f"to it depends only on {a} among its inputs: {v} is read as {a}" for v, a in stand_ins.items())
     labels = label_bases(definitions, [e for _, exprs, _ in work for e in exprs])
     targets = () if _SOFT_TARGETS.search(text) else target_bases(  # soft targets said: no one-hot reading
         definitions, [e for _, exprs, _ in work for e in exprs], labels)
@@ -332,9 +358,13 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
     named = known | {n for d in definitions for n in _input_names(d)}
     unread_definitions = {k: v for k, v in unread_definitions.items() if k not in {str(d.symbol) for d in definitions}}
     alone: dict = {}   # id(claim) -> (unread reason, names): links with a name on one side only, checked for every value
+    entries = entry_functions(work, definitions)   # da^L_k/dz^L_j, a^L never defined: any function of z^L
+    named |= {str(a) for a in entries}
+    placeholders = tuple(entry_definition(a, v, lambda i, v=v: v[i]) for a, v in entries.items())
     for run_claims, run_exprs, conditions in split_unread_definitions(split_lost(split_unnamed(
-            split_unknown(as_functions(work, known), known, {str(d.symbol): _input_names(d) for d in definitions}),
-            named, alone), definitions, frozenset(names.summed)), unread_definitions):
+            split_unknown(as_functions(work, known), known, {**{str(d.symbol): _input_names(d) for d in definitions},
+                                                             **{str(a): set() for a in entries}}),
+            named, alone), definitions + placeholders, frozenset(names.summed)), unread_definitions):
         setting = in_force(base_setting, scoped, run_claims[0].chain)
         free = set().union(*(free_indices(e) for e in run_exprs))
         cases = tuple((different(a, b), line) for (a, b), line in splits.items()
@@ -354,14 +384,26 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
                                f"the definition of {sp.sstr(renamed.lhs)} has {written} on its right side, not "
                                f"{meant}", f"{sp.sstr(renamed.lhs)} is as defined, the same for every {meant}")
                               for key, renamed, written, meant in index_slips(setting.definitions))
-                def one(cs, es, setting=setting, conditions=conditions, cases=cases, inputs=inputs, slips=slips):
+                slips += tuple((replace(setting, definitions=tuple(d if definition_key(d) != definition_key(other)
+                                                                   else other for d in setting.definitions)),
+                                other.symbol, f"{sp.sstr(other.lhs)} = {sp.sstr(other.expr)} (line {line})",
+                                f"the document does not define {base}; line {line} implies this",
+                                f"{sp.sstr(found[0][1].lhs)} = {sp.sstr(found[0][1].expr)} (line {found[0][0]})")
+                               for base, found in implied.items() for line, other in found[1:]
+                               if str(other.expr) != str(found[0][1].expr))
+                def one(cs, es, extra=(), setting=setting, conditions=conditions, cases=cases, inputs=inputs,
+                        slips=slips):
+                    if extra:   # an instance of the undefined entries: the other readings do not have it
+                        setting, inputs, slips = replace(setting, definitions=setting.definitions + extra), (), ()
                     check_run(setting, cs, es, conditions, tuple(facts), Ks, points, index_samples, seed, cases,
                               open_facts, inputs, targets, slips)
-                if undefined_functions(run_exprs):   # f(x), f'(x) of an f the document never defines: any such function
-                    check_functions(one, run_claims, run_exprs, seed)
+                if undefined_functions(run_exprs) or differentiated_entries(run_exprs, entries):
+                    # f(x), f'(x) of an f the document never defines, a^L_k never defined: any such function
+                    check_functions(one, run_claims, run_exprs, seed, entries)
                 else:
                     one(run_claims, run_exprs)
                 for_every_value(run_claims, alone)
+                never_wrong(run_claims, run_exprs, implied)
         except RunTimeout as e:  # the alarm rang outside the verifier's own try
             for c in run_claims:
                 c.verdict, c.reason = "unread", str(e)
@@ -380,14 +422,31 @@ def check(text: str, *, define: Sequence[str] = (), assume: Sequence[str] = (), 
 
 # -- reading the notation of a document ------------------------------------------------------------
 
+def never_wrong(claims, exprs, implied: dict) -> None:
+    """A link about a name the document never defines, read as its derivation implies it (implied_definitions), is
+    never wrong: what the author means by it is the reading's guess. Such a wrong verdict is unread, with the reason."""
+    for n, c in enumerate(claims):
+        bases = [b for b in implied if exprs[n].has(b) or exprs[n + 1].has(b)]
+        alone = [b for b in bases if all(line == c.line for line, d in implied[b]
+                                         if str(d.expr) == str(implied[b][0][1].expr))]
+        if alone and c.verdict == "holds":   # the only line that says what w is cannot hold by it
+            c.verdict, c.reason, c.cases = "unread", (f"{', '.join(str(b) for b in alone)} is not defined in the "
+                                                      "document: only this link says what it is"), ()
+        if bases and c.verdict == "wrong":
+            c.verdict, c.counterexample, c.readings = "unread", None, ()
+            c.reason = (f"depends on what {', '.join(str(b) for b in bases)} is, which the document does not define "
+                        "(false under every reading its derivation implies)")
+
+
 def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
     """How many leading links of a chain define its first name: ``L = -\\sum_j y_j \\log p_j = ...`` defines L (1),
     ``y_i = f(x_i) = \\log(...) = ...`` defines y_i through the name f (2); 0 when the chain starts with a claim."""
-    if len(exprs) < 3 or any(isinstance(e, Unreadable) for e in exprs[:2]):
-        return 0
+    if len(exprs) < 3 or any(isinstance(e, Unreadable) for e in exprs[:2]) or primed_names(exprs[0]):
+        return 0   # y'[n] = ... is a derivative (read_primes), not a name being defined
     k = 1
-    while k + 1 < len(exprs) and isinstance(exprs[k], sp.Symbol) and not exprs[k].is_integer \
-            and str(exprs[k]) not in defined and str(exprs[k]) not in names.bases and not isinstance(exprs[k + 1], Unreadable):
+    while k + 1 < len(exprs) and not isinstance(exprs[k + 1], Unreadable) and (
+            isinstance(exprs[k], sp.Symbol) and not exprs[k].is_integer and str(exprs[k]) not in defined
+            and str(exprs[k]) not in names.bases or _another_name(exprs[0], exprs[k], defined)):
         k += 1
     if isinstance(exprs[k], Unreadable) or isinstance(exprs[0], sp.Derivative):
         return 0
@@ -395,6 +454,13 @@ def _definition_prefix(chain, exprs, defined: dict, names: Names) -> int:
     if d is None or not looks_defining(d) or any(str(x) in names.bases for x in bare_symbols(exprs[k])):
         return 0
     return k
+
+def _another_name(first, e, defined: dict) -> bool:
+    """``f(x)[n] = y[n] = ...``: e, a second side, is another name for the first side's entry (the same indices, not
+    defined yet), which the chain's formula defines as well."""
+    return isinstance(first, sp.Indexed) and isinstance(e, sp.Indexed) and e.indices == first.indices \
+        and e.base != first.base and definition_key_of(e) not in defined
+
 
 def _stated_in_sentence(chain, exprs: list) -> bool:
     """Inline math inside a sentence that states a derivative (``We have $\\frac{dL}{dx_j} = -\\sum t_i ...$ from
@@ -411,11 +477,27 @@ def _stated_in_sentence(chain, exprs: list) -> bool:
 # begins (a heading): otherwise loss = ... after loss = ... is a claim about the loss, as an author's next step is
 _NEW_PART = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let|defining)\b"
                        r"[^.$]{0,30}[:,]?\s*$|^\s*#|\\(?:sub)*section\b|\\paragraph\b", re.IGNORECASE | re.MULTILINE)
+_HEADING = re.compile(r"^\s*#|\\(?:sub)*section\b", re.MULTILINE)
 _SAID_DEFINED = re.compile(r"(?:by definition|we define|is defined as|define[sd]?|defined by|denote[sd]?|let)\b[^.$]{0,30}[:,]?\s*$",
                            re.IGNORECASE)   # "recall that by definition: $$ delta^L_j = dC/dz^L_j $$" names a derivative
 
 
-_HEAD = re.compile(r"^\s*([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*(?:\\left)?\(([^()]*?)(?:\\right)?\)\s*$")
+_HEAD = re.compile(r"^\s*([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*(?:\\left)?\(((?:[^()]|\([^()]*\))*?)(?:\\right)?\)\s*$")
+_ENTRY_ARGUMENT = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?(?:\^\{?\(?[A-Za-z0-9]\)?\}?)?")
+
+
+def _functions_of_entries(found) -> frozenset:
+    """Letters a lone equation defines as a function of an entry or vector, ``f(Z_2^{(j)}) = e^{Z_2^{(j)}}`` and
+    ``g(Z_2) = \\sum_c e^{Z_2^{(c)}}`` after "Let:": each such f(...) is the quantity f wherever written, and
+    f'(Z_2^{(i)}) its derivative in that entry (what the author means when writing it as the derivative
+    d e^{Z_2^{(j)}} / d Z_2^{(i)}). A plain letter argument (f(x) = ...) is read as before."""
+    out = set()
+    for c in found:
+        m = _HEAD.match(c.pieces[0].text) if len(c.pieces) == 2 else None
+        if m and len(m.group(1)) == 1 and m.group(1).islower() and _ENTRY_ARGUMENT.fullmatch(m.group(2).strip()) \
+                and re.search(r"[_^]", m.group(2)):
+            out.add(m.group(1))
+    return frozenset(out)
 
 
 def _function_head(written: str, rhs, names: Names, defined: dict):

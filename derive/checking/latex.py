@@ -243,6 +243,7 @@ class Names:
     summed: set = field(default_factory=set)    # index names the document sums over explicitly (\\sum_j)
     sigma_is_softmax: bool = False              # the document defines \\sigma(A_i) as a softmax, not the sigmoid
     words: frozenset = frozenset()              # words the document uses as names (loss = ...): one name each
+    functions: frozenset = frozenset()          # letters the document defines as functions of an entry, f(Z^{(j)}) = ...
 
     def index(self, name: str) -> sp.Symbol:
         if name not in self.indices:
@@ -731,6 +732,11 @@ class Parser:
             derivative = self._primed_call(name)
             if derivative is not None:
                 return derivative
+        if name in self.names.functions and not sup_name and not indices and example is None and self.at("("):
+            arg = self.group("(", ")")   # g(Z_2) of a g the document defines as g(Z_2) = ...: the quantity g
+            if isinstance(arg, sp.Symbol) and not arg.is_integer:
+                return sp.Function(name)(arg)   # f(x) in a rule stated for any f: a function of x, not the defined f
+            return self.names.scalar(name)
         if example is None and self._application_ahead():
             self.take()
             self.take()
@@ -822,6 +828,13 @@ class Parser:
         except Unreadable:
             self.i = mark
             return None
+        if self.at("[") and self._bracket_index_ahead():   # f'(x)[n]: the entry n of f', read as y'[n] is
+            self.i = mark
+            return None
+        if name in self.names.functions and isinstance(arg, sp.Indexed):   # f(Z^{(j)}) = e^{Z^{(j)}}, f'(Z^{(i)})
+            return sp.Derivative(self.names.scalar(name), arg)
+        if name in self.names.functions and isinstance(arg, sp.Symbol) and not arg.is_integer:
+            return sp.Derivative(sp.Function(name)(arg), arg)   # f'(x) of the generic f(x), not the defined f
         if name == "sigma" and isinstance(arg, (sp.Symbol, sp.Indexed)):
             return sp.Derivative(1 / (1 + sp.exp(-arg)), arg)
         if isinstance(arg, sp.Symbol) and not arg.is_integer:
@@ -1202,9 +1215,26 @@ class Parser:
         if function is None:
             if self.at("("):  # d/dx (u) v: the operator takes the bracket (and its power) only
                 function = self.postfix(self.group("(", ")"))
+                if self.starts_factor() and not _mentions(function, variables):
+                    # d/dy (1 - t)(\log(1 - y)): a bracket without the variable would differentiate to 0, which no
+                    # one writes out; the operator takes the product that follows too, where that has the variable
+                    mark = self.i
+                    rest = self.term()
+                    if _mentions(rest, variables):
+                        function = function * rest
+                    else:
+                        self.i = mark
             else:
                 function = self.term()
         return sp.Derivative(function, *variables)
+
+
+def _mentions(e: sp.Expr, variables: list) -> bool:
+    """Whether ``e`` writes the vector of one of ``variables`` (an entry of it, or its name bare: \\hat y beside
+    \\hat y_i), or the symbol itself."""
+    bases = {str(v.base) for v in variables if isinstance(v, sp.Indexed)}
+    return any(str(a.base) in bases for a in e.atoms(sp.Indexed)) or any(
+        str(s) in bases or s in variables for s in e.free_symbols)
 
 
 def in_notation(element: sp.Expr, names: Names) -> sp.Expr:

@@ -301,14 +301,36 @@ def primed_names(e) -> set:
            {str(a.base) for a in e.atoms(sp.Indexed) if str(a.base).endswith("^\\prime")}
 
 
-def read_primes(e, head):
-    """u' v - u v' in a chain that starts with dh/dx: u' is du/dx."""
-    if not primed_names(e) or not isinstance(head, sp.Derivative) or len(head.variables) != 1:
+def read_primes(e, head, said=None):
+    """u' v - u v' in a chain that starts with dh/dx: u' is du/dx. In a chain that starts otherwise, ``said`` is
+    the variable the prose names ("the derivative of softmax(x)[n] with respect to x[k]"): y'[n] is dy[n]/dx[k]."""
+    if not primed_names(e):
         return e
-    x = head.variables[0]
-    mapping = {s: sp.Derivative(sp.Symbol(str(s)[:-len("^\\prime")]), x) for s in e.free_symbols
-               if str(s).endswith("^\\prime")}
+    if isinstance(head, sp.Derivative) and len(head.variables) == 1:
+        x = head.variables[0]
+    elif said is not None and not isinstance(head, sp.Derivative):
+        x = said
+    else:
+        return e
+    mark = "^\\prime"
+    mapping = {s: sp.Derivative(sp.Symbol(str(s)[:-len(mark)]), x) for s in e.free_symbols if str(s).endswith(mark)}
+    e = e.replace(lambda a: isinstance(a, sp.Indexed) and str(a.base).endswith(mark),
+                  lambda a: sp.Derivative(sp.IndexedBase(str(a.base)[:-len(mark)])[a.indices], x))
     return e.xreplace(mapping)
+
+
+_WITH_RESPECT = re.compile(r"with\s+respect\s+to\s+(?:\$([^$]{1,40})\$|\\\(([^)]{1,40})\\\)|([A-Za-z](?:\[[A-Za-z0-9]\]|_\{?[A-Za-z0-9]\}?))(?![\w{]))")
+
+
+def said_variable(prose: str, names: Names):
+    """The entry the prose last names as the variable of a derivative, "the derivative of softmax(x)[n] with respect to
+    x[k]" (x[k]); None if it names none, or something other than one name or entry."""
+    found = None
+    for m in _WITH_RESPECT.finditer(prose):
+        v = parse_piece(next(g for g in m.groups() if g), names)
+        if isinstance(v, (sp.Symbol, sp.Indexed)) and not (isinstance(v, sp.Symbol) and v.is_integer):
+            found = v
+    return found
 
 
 _SAME_BEFORE = re.compile(r"\b(?:if|when|for|with)\s+([a-z])\s*=\s*([a-z])\s*[,:]?\s*(?:[A-Za-z]+\s*){0,5}[,.;:]?\s*$",
@@ -558,3 +580,81 @@ def layer_instances(defined: dict, exprs: list) -> list:
             out.append((one_on, f"{d.symbol} is defined for every layer {g}: read one layer on as well, "
                                 f"{one_on.symbol}"))
     return out
+
+
+def _expanded(f, definitions, passes: int = 6):
+    """``f`` with the document's definitions put in, a few passes deep."""
+    for _ in range(passes):
+        before = f
+        for d in definitions:
+            if d.occurs_in(f):
+                f = d.expand_in(f)
+        if f == before:
+            break
+    return f
+
+
+def stand_in_variables(work, everything: list, definitions) -> dict:
+    """Letters an author switched for a vector of inputs: {v: a} for a base v the document writes only as a variable
+    of differentiation (d L / d o_i, with o never defined nor written anywhere else) where everything it
+    differentiates with respect to v depends, through the document's definitions, on one same vector of inputs a
+    (p_k = softmax(a)_k, L = -sum y log p): v is read as a (deepnotes' o for the logits a). None where the
+    differentiated quantities share no input, or more than one (which one is meant, the document does not say), or
+    where one of them writes an input itself (dh_k/dw_j: h is said to depend on w)."""
+    own = {d.symbol for d in definitions}
+    inputs = {a.base for d in definitions for a in d.expr.atoms(sp.Indexed)} - own
+    shared: dict = {}
+    for e in (x for _, exprs, _ in work for x in exprs):
+        for n in e.atoms(sp.Derivative):
+            reached = {a.base for a in _expanded(n.expr, definitions).atoms(sp.Indexed)} & inputs
+            if {a.base for a in n.expr.atoms(sp.Indexed)} & inputs:
+                reached = set()   # dh_k/dw_j with h itself an input: the author says h depends on w, not that w is h
+            for v in n.variables:
+                if isinstance(v, sp.Indexed) and v.base not in own and v.base not in inputs:
+                    shared[v.base] = shared.get(v.base, reached) & reached
+    def outside_derivatives(e):
+        return e.replace(lambda n: isinstance(n, sp.Derivative), lambda n: n.expr)
+    written = set()
+    for e in everything:
+        if not isinstance(e, Exception):
+            written |= {a.base for a in outside_derivatives(e).atoms(sp.Indexed)}
+    written |= {a.base for d in definitions for a in (d.expr.atoms(sp.Indexed) | {d.lhs}) if isinstance(a, sp.Indexed)}
+    return {v: next(iter(bases)) for v, bases in shared.items() if len(bases) == 1 and v not in written}
+
+
+def implied_definitions(work, defined: dict) -> dict:
+    """What the derivation itself says an undefined entry is, where the document never defines it: {base: [(line,
+    Definition)]}, in document order. Two kinds of link imply one: a sum written again over the name, ``-\\sum_j
+    y_j \\log p_j = -\\sum_j \\ell_j`` (\\ell_j is the term, y_j log p_j), and a derivative of the name equated to
+    the derivative of an expression in the same variable, ``\\frac{\\partial \\ell_j}{\\partial p_j} =
+    \\frac{\\partial}{\\partial p_j}(-y_j \\log p_j)`` (\\ell_j is -y_j log p_j). Only bases no definition uses."""
+    used = {a.base for d in defined.values() for a in d.expr.atoms(sp.Indexed)} | {d.symbol for d in defined.values()}
+    out: dict = {}
+
+    def add(x, expr, line):
+        if x.base in used or expr.has(x.base) or not all(isinstance(i, sp.Symbol) for i in x.indices) \
+                or len(set(x.indices)) != len(x.indices):
+            return
+        d = with_kernel(Definition(f"def_{x.base}", x.base, tuple(x.indices), private_bounds(expr), text="implied"))
+        out.setdefault(x.base, []).append((line, d))   # the same reading again: another line that implies it
+
+    for claims, exprs, _ in work:
+        for n, claim in enumerate(claims):
+            a, b = exprs[n], exprs[n + 1]
+            for p, q in ((a, b), (b, a)):
+                if isinstance(p, sp.Derivative) and isinstance(q, sp.Derivative) and isinstance(p.expr, sp.Indexed) \
+                        and p.variables == q.variables and not q.expr.has(p.expr.base):
+                    add(p.expr, q.expr, claim.line)
+                for s in q.atoms(sp.Sum):
+                    body, (j, lo, hi) = s.function, s.limits[0]
+                    sign = -1 if body.could_extract_minus_sign() else 1
+                    x = sign * body
+                    if not (isinstance(x, sp.Indexed) and x.indices == (j,)) or len(s.limits) != 1:
+                        continue
+                    t = sp.Dummy("t")
+                    for other in p.atoms(sp.Sum):
+                        if len(other.limits) == 1 and other.limits[0][1:] == (lo, hi) \
+                                and q.xreplace({s: t}) == p.xreplace({other: t}) and not other.has(x.base):
+                            k = other.limits[0][0]
+                            add(x, sign * other.function.xreplace({k: j}), claim.line)
+    return {base: found for base, found in out.items()}

@@ -533,6 +533,8 @@ def contradicted(work, defined: dict, where: dict):
             d = defined.get(key)
             if d is None or key in seen or key not in where or b.expr.has(a.expr.base) or d.abstract:
                 continue
+            if isinstance(b.expr, sp.Indexed) and str(b.expr.base) + "[]" in defined:
+                continue   # df[n]/dx = dy[n]/dx: two names the document defines, which the claim itself compares
             mapping = dict(zip(a.expr.indices, d.indices))
             if not all(isinstance(i, sp.Symbol) for i in mapping):
                 continue
@@ -645,6 +647,54 @@ def as_functions(work, known: set):
     return out
 
 
+def entry_functions(work, definitions) -> dict:
+    """Entries the document never defines but differentiates with respect to the entries of one other vector (Nielsen's
+    da^L_k/dz^L_j, with a^L only an input of C = 1/2 sum (y - a^L)^2 and z^L defined nowhere): {a^L: z^L}. Each such
+    a^L_k is an arbitrary differentiable function of the whole vector z^L in the claims (check_functions), the same
+    mechanism as f(x) of an f never defined. A base differentiated with respect to two vectors, or one defined in
+    terms of the other, is left as it is (its links stay unread)."""
+    own = {d.symbol for d in definitions}
+    wrt: dict = {}
+    for _, exprs, _ in work:
+        for e in exprs:
+            for n in e.atoms(sp.Derivative):
+                if isinstance(n.expr, sp.Indexed) and n.expr.base not in own and len(n.expr.indices) == 1:
+                    wrt.setdefault(n.expr.base, set()).update(
+                        v.base if isinstance(v, sp.Indexed) and len(v.indices) == 1 else None for v in n.variables)
+    feeds = {d.symbol: {a.base for a in d.expr.atoms(sp.Indexed)} for d in definitions}
+    return {a: next(iter(v)) for a, v in wrt.items() if len(v) == 1 and None not in v and next(iter(v)) != a
+            and next(iter(v)) not in own and a not in feeds.get(next(iter(v)), set())}
+
+
+def differentiated_entries(exprs, entries: dict) -> dict:
+    """Those of ``entries`` (entry_functions) that a derivative in ``exprs`` differentiates: elsewhere (an algebraic
+    link about g_m) an undefined entry is a plain variable."""
+    return {a: v for a, v in entries.items() if any(n.expr.has(a) for e in exprs for n in e.atoms(sp.Derivative))}
+
+
+def entry_definition(base, var, body) -> Definition:
+    """base_i := body(i), an instance of an arbitrary differentiable function of the vector var (abstract)."""
+    i = sp.Dummy("i", integer=True, positive=True)
+    return Definition(f"def_{base}", base, (i,), body(i), text=f"any differentiable function of {var}", abstract=True)
+
+
+def _random_entry(rng: random.Random, var, coupled: bool):
+    """A random smooth function of the vector ``var`` for entry i: of var_i, plus, if ``coupled``, of every entry."""
+    def q():
+        return sp.Rational(rng.randint(-9, 9) or 1, rng.randint(2, 5))
+    own = [q() for _ in range(7)]
+    weight, shift = q(), q()
+    m = sp.Dummy("m", integer=True, positive=True)
+
+    def body(i):
+        x = var[i]
+        out = own[0] * sp.sin(own[1] * x + own[2]) + own[3] * sp.exp(own[4] * x / 2) + own[5] * x ** 2 + own[6] * x + 4
+        if coupled:
+            out += weight * sp.Sum(sp.sin(var[m] * (shift + i / 7)), (m, 1, K_SYMBOL))
+        return out
+    return body
+
+
 def undefined_functions(exprs) -> set:
     """The undefined functions applied in ``exprs`` (f of f(x))."""
     return {a.func for e in exprs for a in e.atoms(AppliedUndef)}
@@ -662,37 +712,63 @@ def _sigmoid(t: sp.Symbol) -> sp.Expr:
     return 1 / (1 + sp.exp(-t))
 
 
-def check_functions(check, claims, exprs, seed: int) -> None:
-    """Check a run whose sides apply undefined functions (f(x), f'(x)): ``check(claims, exprs)`` verifies the run
-    with each function replaced by FUNCTION_INSTANCES random smooth functions in turn. A link that holds for
-    every instance holds for any differentiable function (the chain rule, the quotient rule); one that fails
-    for some instance says something about what the author means by f, which the document does not say: it is
-    "holds_if" where the sigmoid for f makes it hold, else unread, and never wrong on the strength of a random f."""
+def check_functions(check, claims, exprs, seed: int, entries: Optional[dict] = None) -> None:
+    """Check a run whose sides apply undefined functions (f(x), f'(x)), or differentiate undefined entries (``entries``,
+    {a^L: z^L} from entry_functions): ``check(claims, exprs, definitions)`` verifies the run with each function replaced
+    by FUNCTION_INSTANCES random smooth functions in turn, and each such entry a^L_k defined as a random smooth function
+    of the whole vector z^L. A link that holds for every instance holds for any differentiable function (the chain
+    rule, the quotient rule); one that fails for some instance says something about what the author means by f,
+    which the document does not say: it is "holds_if" where entries that each depend on their own z^L_k alone make it
+    hold (random again), or where the sigmoid for f (and for those entries) does, else unread, and never wrong on the
+    strength of a random f."""
     import copy
 
+    entries = differentiated_entries(exprs, entries or {})
     functions = sorted(undefined_functions(exprs), key=str)
     t = sp.Dummy("t")
     rng = random.Random(seed)
-    names = ", ".join(str(f) for f in functions)
-    verb = "is" if len(functions) == 1 else "are"
+    names = ", ".join([str(f) for f in functions] + [str(a) for a in entries])
+    verb = "is" if len(functions) + len(entries) == 1 else "are"
+    no_functions: dict = {}
 
-    def instance(bodies: dict) -> list:
+    def instance(bodies: dict, entry_bodies: dict) -> list:
         trial = [copy.copy(c) for c in claims]
         subs = {f: sp.Lambda(t, body) for f, body in bodies.items()}
-        check(trial, [_instantiate(e, subs) for e in exprs])
+        check(trial, [_instantiate(e, subs) for e in exprs],
+              tuple(entry_definition(a, entries[a], body) for a, body in entry_bodies.items()))
         return trial
 
-    results = [instance({f: _random_smooth(rng, t) for f in functions}) for _ in range(FUNCTION_INSTANCES)]
+    def random_functions() -> dict:
+        return {f: _random_smooth(rng, t) for f in functions}
+
+    results = [instance(random_functions(), {a: _random_entry(rng, v, True) for a, v in entries.items()})
+               for _ in range(FUNCTION_INSTANCES)]
     sigmoid = None
+    own: Optional[list] = None
     for n, claim in enumerate(claims):
         verdicts = {r[n].verdict for r in results}
         if verdicts == {"holds"}:
             claim.verdict = "holds"
             claim.reason = (f"for any differentiable {names} (checked with {FUNCTION_INSTANCES} random smooth "
                             f"functions for {names}; the document does not define {names})")
-        elif "wrong" in verdicts or "holds_if" in verdicts or "ambiguous" in verdicts:
+            continue
+        if entries and not functions and verdicts & {"wrong", "holds_if", "ambiguous"}:
+            if own is None:   # each entry a function of its own input alone: a^L_k = sigma(z^L_k) for any sigma
+                own = [instance(no_functions, {a: _random_entry(rng, v, False) for a, v in entries.items()})
+                       for _ in range(FUNCTION_INSTANCES)]
+            if {r[n].verdict for r in own} == {"holds"}:
+                alone = ", ".join(f"{a}_k depends on {v}_k alone" for a, v in entries.items())
+                claim.verdict = "holds_if"
+                claim.cases = tuple(claim.cases) + (alone,)
+                claim.readings = ((alone, True), (f"{names} any differentiable function of {', '.join(str(v) for v in entries.values())}",
+                                                  False))
+                claim.reason = (f"if {alone} (the document does not define {names}; it is false for entries that "
+                                "depend on the other entries too)")
+                continue
+        if "wrong" in verdicts or "holds_if" in verdicts or "ambiguous" in verdicts:
             if sigmoid is None:
-                sigmoid = instance({f: _sigmoid(t) for f in functions})
+                sigmoid = instance({f: _sigmoid(t) for f in functions},
+                                   {a: (lambda i, v=v: _sigmoid(v[i])) for a, v in entries.items()})
             if sigmoid[n].verdict == "holds":
                 claim.verdict = "holds_if"
                 claim.cases = tuple(claim.cases) + (f"{names} {verb} the sigmoid",)
@@ -710,9 +786,14 @@ def check_functions(check, claims, exprs, seed: int) -> None:
 
 
 def _instantiate(e, subs: dict):
-    """``e`` with each undefined function replaced by its body, and the derivatives of those bodies taken."""
-    out = e.subs(subs)
-    return out.replace(lambda n: isinstance(n, (sp.Derivative, sp.Subs)) and not n.has(sp.Sum), lambda n: n.doit())
+    """``e`` with each undefined function replaced by its body, and the derivatives of those bodies taken (only
+    those: dC/dw of a C the document defines is the verifier's, through C's definition, not 0)."""
+    if not subs:
+        return e
+    functions = set(subs)
+    out = e.replace(lambda n: isinstance(n, (sp.Derivative, sp.Subs)) and not n.has(sp.Sum)
+                    and any(a.func in functions for a in n.atoms(AppliedUndef)), lambda n: n.subs(subs).doit())
+    return out.subs(subs)
 
 
 def for_every_value(claims, alone: dict) -> None:
