@@ -5,7 +5,7 @@ import re
 
 import sympy as sp
 
-from .model import Assumption
+from .model import Assumption, Typeset
 
 
 def normalized(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr, prefix: tuple = ()) -> Assumption:
@@ -14,19 +14,19 @@ def normalized(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr, prefix: tuple
     ``prefix`` holds indices in front of the summed one (the example i of y_k^(i)).
     """
     return _sums_to_one(base[tuple(prefix) + (index,)], index, K, f"{base}_sums_to_one",
-                        f"the entries of {base} sum to one", ((str(base), "simplex"),))
+                        Typeset(f"the entries of ${sp.latex(base)}$ sum to one"), ((str(base), "simplex"),))
 
 
 def one_hot(base: sp.IndexedBase, index: sp.Symbol, K: sp.Expr) -> Assumption:
     """base is one-hot: exactly one entry is 1, the rest 0 (so it sums to one)."""
-    return _sums_to_one(base[index], index, K, f"{base}_one_hot", f"{base} is one-hot, so its entries sum to one",
+    return _sums_to_one(base[index], index, K, f"{base}_one_hot", Typeset(f"${sp.latex(base)}$ is one-hot, so its entries sum to one"),
                         ((str(base), "one_hot"),))
 
 
 def hot_at(base: sp.IndexedBase, index: sp.Symbol) -> Assumption:
     """base is one-hot with its 1 at ``index``: base_index = 1 and every other entry 0."""
     return Assumption(key=f"{base}_hot_at_{index}", statement=sp.Eq(base[index], 1, evaluate=False),
-                      text=f"{base} is one-hot, its 1 at {index}", domains=((str(base), f"one_hot_at:{index}"),))
+                      text=Typeset(f"${sp.latex(base)}$ is one-hot, its $1$ at ${sp.latex(index)}$"), domains=((str(base), f"one_hot_at:{index}"),))
 
 
 def one_hot_at(base: sp.IndexedBase, index: sp.Symbol, hot: sp.Symbol) -> Assumption:
@@ -34,7 +34,7 @@ def one_hot_at(base: sp.IndexedBase, index: sp.Symbol, hot: sp.Symbol) -> Assump
     every index, which the one-hot target rule substitutes."""
     return Assumption(key=f"{base}_one_hot_at_{hot}",
                       statement=sp.Eq(base[index], sp.KroneckerDelta(index, hot), evaluate=False),
-                      text=f"{base} is one-hot, its 1 at the class {hot}",
+                      text=Typeset(f"${sp.latex(base)}$ is one-hot, its $1$ at the class ${sp.latex(hot)}$"),
                       domains=((str(base), f"one_hot_at:{hot}"),))
 
 
@@ -56,7 +56,7 @@ def in_range(index: sp.Symbol, lower: sp.Expr, upper: sp.Expr) -> Assumption:
     return Assumption(
         key=f"{index}_in_{_key_part(lower)}_to_{_key_part(upper)}",
         statement=sp.And(sp.Le(lower, index, evaluate=False), sp.Le(index, upper, evaluate=False), evaluate=False),
-        text=f"the index {index} lies in the range of the sum",
+        text=Typeset(f"the index ${sp.latex(index)}$ lies in the range of the sum"),
     )
 
 
@@ -71,7 +71,7 @@ def different(a: sp.Symbol, b: sp.Symbol) -> Assumption:
     return Assumption(
         key=f"{a}_ne_{b}",
         statement=sp.Ne(a, b, evaluate=False),
-        text=f"{a} and {b} are different indices",
+        text=Typeset(f"${sp.latex(a)}$ and ${sp.latex(b)}$ are different indices"),
         different=((a, b),),
     )
 
@@ -90,4 +90,4 @@ def softmax_total(out: sp.IndexedBase, index: sp.Symbol, K: sp.Expr, prefix: tup
     """sum_j o_j = 1 for softmax outputs o (sum_j o_ij = 1 for each row i, with ``prefix`` (i,)): an identity
     (it holds for every input), cited where it is used."""
     return _sums_to_one(out[tuple(prefix) + (index,)], index, K, f"{out}_outputs_sum_to_one",
-                        f"the softmax outputs {out} sum to one, whatever the logits", ())
+                        Typeset(f"the softmax outputs ${sp.latex(out)}$ sum to one, whatever the logits"), ())

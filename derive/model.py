@@ -157,7 +157,8 @@ class Assumption:
     ``rewrite`` (lhs, rhs) is what the assumption rule substitutes;
     ``domains`` tells the verifier's sampler how to draw values honouring it
     (base name -> 'simplex', 'one_hot', ...); ``different`` lists index pairs
-    that must differ.
+    that must differ. ``text`` says it in words; given as a Typeset (variables between $ signs), its
+    plain form is ``text`` and the Typeset is ``words``, which the typesetting renderers set.
     """
 
     key: str
@@ -166,6 +167,16 @@ class Assumption:
     rewrite: Optional[tuple] = None
     domains: tuple = ()
     different: tuple = ()
+    words: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # A Typeset text ('the index $k$ lies in the range of the sum') is kept as ``words`` for the
+        # renderers that typeset it; ``text`` is always its plain form (the text document, JSON, check).
+        if isinstance(self.text, Typeset):
+            object.__setattr__(self, "words", self.text)
+            object.__setattr__(self, "text", self.text.plain)
+        elif not self.words:
+            object.__setattr__(self, "words", self.text)
 
     @property
     def local(self) -> bool:

@@ -83,8 +83,8 @@ $$
 
 ### Assumptions
 
-- $1 \le k \le K$: the index k lies in the range of the sum (used in Lemma 1, Lemma 2 and the derivation)
-- $\sum_{j=1}^{K} y_{j} = 1$: the entries of y sum to one (used in the derivation)
+- $1 \le k \le K$: the index $k$ lies in the range of the sum (used in Lemma 1, Lemma 2 and the derivation)
+- $\sum_{j=1}^{K} y_{j} = 1$: the entries of $y$ sum to one (used in the derivation)
 """
 
 
@@ -276,3 +276,14 @@ def test_a_bound_is_printed_as_a_bound_in_every_format(hessian):
     assert doc["relation"] == "=" and all(s["relation"] == "=" for s in doc["steps"])
     ce = derive.softmax_ce()
     assert r"&\ge" not in ce.to_latex() + ce.to_markdown() and "\n    >= " not in ce.to_text()
+
+
+def test_an_assumption_s_words_are_typeset_where_the_format_typesets_and_plain_in_text():
+    """The words derive writes for an assumption name their variables: set as mathematics in LaTeX,
+    Markdown and HTML ('the entries of $y$ sum to one'), written plainly in text and JSON."""
+    d = derive.softmax_ce()
+    assert "the entries of $y$ sum to one" in d.to_markdown()
+    assert "the index $k$ lies in the range of the sum" in d.to_latex()
+    assert 'the index <span class="math inline">k</span> lies' in d.to_html()
+    assert "the entries of y sum to one" in d.to_text() and "$" not in d.to_text()
+    assert "the entries of y sum to one" in d.to_json()

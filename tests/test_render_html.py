@@ -123,7 +123,7 @@ def test_assumptions_listed(ce):
     page = ce.to_html()
     section = re.search(r'<section id="assumptions">.*?</section>', page, re.S).group(0)
     assert section.count("<li>") >= 1
-    assert r'<span class="math inline">\sum_{j=1}^{K} y_{j} = 1</span>: the entries of y sum to one' in section
+    assert r'<span class="math inline">\sum_{j=1}^{K} y_{j} = 1</span>: the entries of <span class="math inline">y</span> sum to one' in section
     # an assumption a block relies on is listed under that block too
     lemma = re.search(r'<section id="lemma-1">.*?</section>', page, re.S).group(0)
     if getattr(blocks(ce)[0], "assumptions", ()):

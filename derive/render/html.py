@@ -257,7 +257,7 @@ def _assumption_list(assumptions, latex) -> list:
     for item in assumptions:
         a, where = item if isinstance(item, tuple) else (item, "")
         note = f" ({_e(where)})" if where else ""
-        items.append(f"<li>{_math(latex(a.statement), False)}: {_e(a.text)}{note}</li>")
+        items.append(f"<li>{_math(latex(a.statement), False)}: {_words(a.words)}{note}</li>")
     return ['<ul class="assumptions">', *items, "</ul>"]
 
 

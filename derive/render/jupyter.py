@@ -131,7 +131,7 @@ def derivation_html(d: Derivation) -> str:
     scoped = scoped_assumptions(d)
     if scoped:
         body.append("<p><b>Assumptions</b></p><ul>")
-        body += [f"<li>{math(latex(a.statement))}: {_e(a.text)} ({_e(where)})</li>" for a, where in scoped]
+        body += [f"<li>{math(latex(a.statement))}: {_prose(a.words)} ({_e(where)})</li>" for a, where in scoped]
         body.append("</ul>")
     if not d.complete:
         body.append(f"<p><b>Incomplete</b>: {_e('; '.join(x.incomplete for x in d.walk() if x.incomplete))}</p>")

@@ -136,7 +136,7 @@ def render_latex(d: Derivation, **settings) -> str:
     scoped = scoped_assumptions(d)
     if scoped:
         out.append(r"{\small\paragraph{Assumptions.}")  # run in, one after another: a list takes a line each
-        out.append("; ".join(rf"${latex(a.statement)}$ ({escape(a.text)}; {escape(where)})" for a, where in scoped)
+        out.append("; ".join(rf"${latex(a.statement)}$ ({_words(a.words)}; {escape(where)})" for a, where in scoped)
                    + r".\par}")
     if s["standalone"]:
         out.append(r"\end{document}")

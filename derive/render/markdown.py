@@ -80,7 +80,7 @@ def render_markdown(d: Derivation, **settings) -> str:
     scoped = scoped_assumptions(d)
     if scoped:
         out += [f"{h2} Assumptions", ""]
-        out += [f"- ${latex(a.statement)}$: {escape_markdown(a.text)} ({escape_markdown(where)})"
+        out += [f"- ${latex(a.statement)}$: {_words(a.words)} ({escape_markdown(where)})"
                 for a, where in scoped]
         out.append("")
     return "\n".join(out)

@@ -79,8 +79,8 @@ def _assumption_list(items, latex) -> nodes.bullet_list:
     out = nodes.bullet_list(classes=["derive-assumptions"])
     for item in items:
         a, where = item if isinstance(item, tuple) else (item, "")
-        words = f": {a.text}" + (f" ({where})" if where else "")
-        out += nodes.list_item("", _paragraph(_inline(latex(a.statement)), _text(words)))
+        words = [_text(": "), *_prose(a.words)] + ([_text(f" ({where})")] if where else [])
+        out += nodes.list_item("", _paragraph(_inline(latex(a.statement)), *words))
     return out
 
 

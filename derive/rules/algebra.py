@@ -922,7 +922,8 @@ def assumption(expr: sp.Expr, ctx: "Context", fact: Assumption) -> Optional[Step
         new = _replace_written_out(expr, lhs, rhs)
     if new == expr:
         return None
-    return Step(new, Rule.ASSUMPTION, f"use the assumption that {fact.text}", assumptions=(fact,))
+    return Step(new, Rule.ASSUMPTION, (Typeset("use the assumption that " + fact.words) if isinstance(fact.words, Typeset)
+                 else f"use the assumption that {fact.words}"), assumptions=(fact,))
 
 
 @rule(Rule.ONE_HOT)
@@ -946,7 +947,8 @@ def one_hot_target(expr: sp.Expr, ctx: "Context", fact: Assumption, back: bool =
                        lambda n: statement.rhs.xreplace({index: n.indices[0]}))
     if new == expr:
         return None
-    return Step(new, Rule.ONE_HOT, f"the target {base} is one-hot, its 1 at the class {statement.rhs.args[1]}",
+    return Step(new, Rule.ONE_HOT, Typeset(f"the target ${sp.latex(base)}$ is one-hot, its $1$ at the class "
+                                          f"${sp.latex(statement.rhs.args[1])}$"),
                 assumptions=(fact,))
 
 
